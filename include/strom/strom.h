@@ -1,0 +1,327 @@
+/*
+ * strom.h: the embedded engine API of strom, a streaming store for power-grid data.
+ *
+ * Conventions (read once, they hold for every call below):
+ *  - Handles are opaque. Every X_create/X_open has an X_destroy/X_close; passing NULL to
+ *    a destroy/close is a no-op.
+ *  - Calls that can fail return strom_err. On failure strom_errmsg() returns, for the
+ *    calling thread, a sentence that names what failed and where (table, bucket, offset,
+ *    file, column). The text stays valid until the next failing call on that thread.
+ *  - "Borrowed" pointers are owned by the handle they came from and stay valid for the
+ *    lifetime stated at that call; "owned" results are freed by the caller with the
+ *    named function.
+ *  - Thread safety: a strom_db and the strom_table handles opened from it may be used
+ *    from many threads at once (appends to one bucket are serialised and group-committed;
+ *    readers never block writers). Builders, scans and batches belong to one thread at a
+ *    time.
+ */
+#ifndef STROM_STROM_H
+#define STROM_STROM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+/* X(name, value, message). The one error enum of the project. */
+#define STROM_ERRORS(X)                                                        \
+    X(STROM_OK, 0, "success")                                                  \
+    X(STROM_EINVAL, 1, "invalid argument")                                     \
+    X(STROM_ENOMEM, 2, "out of memory")                                        \
+    X(STROM_EIO, 3, "input/output error")                                      \
+    X(STROM_ECORRUPT, 4, "corrupt data")                                       \
+    X(STROM_ENOTFOUND, 5, "not found")                                         \
+    X(STROM_EEXIST, 6, "already exists")                                       \
+    X(STROM_ESCHEMA, 7, "does not fit the schema")                             \
+    X(STROM_EOPTION, 8, "unknown or invalid option")                           \
+    X(STROM_EFENCED, 9, "writes refused after a failed write or fsync; reopen to recover") \
+    X(STROM_ERANGE, 10, "offset or time out of range")                         \
+    X(STROM_ENOSPC, 11, "no space left on device")                             \
+    X(STROM_EBUSY, 12, "resource busy")                                        \
+    X(STROM_ECLOSED, 13, "handle closed")                                      \
+    X(STROM_EUNSUPPORTED, 14, "not supported")                                 \
+    X(STROM_ELIMIT, 15, "limit exceeded")                                      \
+    X(STROM_ETIMEOUT, 16, "timed out")                                         \
+    X(STROM_EPROTO, 17, "protocol error")
+
+typedef enum strom_err {
+#define STROM_ERR_ENUM_(name, val, msg) name = val,
+    STROM_ERRORS(STROM_ERR_ENUM_)
+#undef STROM_ERR_ENUM_
+} strom_err;
+
+/* Static text for an error code; never NULL (unknown codes give "unknown error"). */
+const char *strom_strerror(strom_err err);
+
+/* Detail of the last failure on the calling thread ("" if none). Borrowed, thread-local,
+ * valid until the next failing call on this thread. */
+const char *strom_errmsg(void);
+
+/* ----------------------------------------------------------------- types */
+
+typedef enum strom_type {
+    STROM_BOOLEAN = 1,   /* Arrow: bit-packed, LSB first */
+    STROM_INT = 2,       /* int32 */
+    STROM_BIGINT = 3,    /* int64 */
+    STROM_FLOAT = 4,     /* IEEE 754 binary32 */
+    STROM_DOUBLE = 5,    /* IEEE 754 binary64 */
+    STROM_STRING = 6,    /* UTF-8; Arrow: int32 offsets[n+1] + data */
+    STROM_BYTES = 7,     /* opaque; same layout as STRING */
+    STROM_TIMESTAMP = 8  /* TIMESTAMP(3): int64 ms since 1970-01-01, zone-less (Flink) */
+} strom_type;
+
+/* "BOOLEAN", "INT", ..., "TIMESTAMP(3)"; NULL for an unknown code. Static. */
+const char *strom_type_name(strom_type t);
+/* Parses a type name (case-insensitive; STRING, VARCHAR, VARCHAR(n), TIMESTAMP,
+ * TIMESTAMP(3), ...). Returns 0 if unknown. */
+strom_type strom_type_parse(const char *name);
+
+/* A single typed value (keys, filter constants). Strings are borrowed. */
+typedef struct strom_value {
+    strom_type type;
+    int is_null;
+    union {
+        int64_t i;       /* BOOLEAN (0/1), INT, BIGINT, TIMESTAMP */
+        double d;        /* FLOAT, DOUBLE */
+        struct { const char *ptr; size_t len; } s;  /* STRING, BYTES */
+    } v;
+} strom_value;
+
+/* --------------------------------------------------------------- schemas */
+
+typedef struct strom_schema strom_schema;
+
+/* Creates an empty schema. Owned: free with strom_schema_destroy. NULL on ENOMEM. */
+strom_schema *strom_schema_create(void);
+void strom_schema_destroy(strom_schema *s);
+/* Appends a column. name is copied. Errors: EINVAL (empty/duplicate name, bad type,
+ * more than 1024 columns). */
+strom_err strom_schema_add(strom_schema *s, const char *name, strom_type type, int not_null);
+int strom_schema_ncols(const strom_schema *s);
+/* Borrowed from s, valid while s lives and is not modified. i in [0, ncols). */
+const char *strom_schema_col_name(const strom_schema *s, int i);
+strom_type strom_schema_col_type(const strom_schema *s, int i);
+int strom_schema_col_nullable(const strom_schema *s, int i);
+/* Column index by name (case-sensitive), or -1. */
+int strom_schema_find(const strom_schema *s, const char *name);
+/* The id the table gave this schema (0 for a schema not yet registered). */
+uint32_t strom_schema_id(const strom_schema *s);
+
+/* -------------------------------------------------------- building rows */
+
+/* A builder accumulates rows column by column in Arrow layout. For each row, put exactly
+ * one value (or NULL) in every column, then call strom_builder_end_row. */
+typedef struct strom_builder strom_builder;
+
+/* Owned: free with strom_builder_destroy. The schema is copied. NULL on ENOMEM. */
+strom_builder *strom_builder_create(const strom_schema *s);
+void strom_builder_destroy(strom_builder *b);
+/* Forgets all rows, keeps the memory for reuse. */
+void strom_builder_reset(strom_builder *b);
+/* put_*: the value must match the column's type family (int for BOOLEAN/INT/BIGINT/
+ * TIMESTAMP, f64 for FLOAT/DOUBLE, str for STRING/BYTES); EINVAL/ESCHEMA otherwise.
+ * INT values outside int32 are ESCHEMA. Data is copied. */
+strom_err strom_builder_put_int(strom_builder *b, int col, int64_t v);
+strom_err strom_builder_put_f64(strom_builder *b, int col, double v);
+strom_err strom_builder_put_str(strom_builder *b, int col, const void *p, size_t len);
+strom_err strom_builder_put_null(strom_builder *b, int col); /* ESCHEMA if NOT NULL */
+strom_err strom_builder_put_value(strom_builder *b, int col, const strom_value *v);
+/* Closes the row. ESCHEMA (naming the column) if a column got no value or two; the
+ * half row is then discarded and earlier rows are kept. */
+strom_err strom_builder_end_row(strom_builder *b);
+int64_t strom_builder_nrows(const strom_builder *b);
+
+/* ---------------------------------------------------------- read results */
+
+/* A column of a decoded batch, as Arrow buffers. All pointers are borrowed from the
+ * batch and valid until the batch is released (or the scan moves on). */
+typedef struct strom_column {
+    strom_type type;
+    int64_t length;            /* rows */
+    int64_t null_count;
+    const uint8_t *validity;   /* bitmap, bit set = valid; NULL when null_count == 0 */
+    const void *values;        /* fixed-width values (bit-packed for BOOLEAN); NULL for var */
+    const int32_t *offsets;    /* STRING/BYTES: length+1 offsets into data */
+    const uint8_t *data;       /* STRING/BYTES bytes */
+    const char *name;          /* column name */
+} strom_column;
+
+/* Change types of a changelog row (Fluss/Flink RowKind). */
+typedef enum strom_change {
+    STROM_APPEND = 0,          /* +A: log table row */
+    STROM_INSERT = 1,          /* +I */
+    STROM_UPDATE_BEFORE = 2,   /* -U */
+    STROM_UPDATE_AFTER = 3,    /* +U */
+    STROM_DELETE = 4           /* -D */
+} strom_change;
+
+/* A decoded (possibly projected) batch. */
+typedef struct strom_batch strom_batch;
+
+int64_t strom_batch_base_offset(const strom_batch *b);  /* offset of row 0 */
+int64_t strom_batch_nrows(const strom_batch *b);
+int strom_batch_ncols(const strom_batch *b);             /* projected columns */
+uint32_t strom_batch_schema_id(const strom_batch *b);
+int64_t strom_batch_commit_time(const strom_batch *b);   /* ms since epoch */
+/* Offset of row r (base offset + r unless rows were filtered out; see strom_read_opts). */
+int64_t strom_batch_row_offset(const strom_batch *b, int64_t r);
+/* Row time of row r: the table's time column, or the commit time without one. */
+int64_t strom_batch_row_time(const strom_batch *b, int64_t r);
+/* Change type of row r (STROM_APPEND for log tables). */
+strom_change strom_batch_row_change(const strom_batch *b, int64_t r);
+/* Fills *out with borrowed views of projected column i. EINVAL for a bad index. */
+strom_err strom_batch_column(const strom_batch *b, int i, strom_column *out);
+/* Convenience accessors (slow path; use strom_column in loops). */
+int strom_batch_is_null(const strom_batch *b, int col, int64_t r);
+int64_t strom_batch_get_int(const strom_batch *b, int col, int64_t r);
+double strom_batch_get_f64(const strom_batch *b, int col, int64_t r);
+/* Borrowed pointer into the batch; *len receives the byte length. */
+const char *strom_batch_get_str(const strom_batch *b, int col, int64_t r, size_t *len);
+/* Frees a batch handed out as owned (key history results). */
+void strom_batch_destroy(strom_batch *b);
+
+/* --------------------------------------------------------- the database */
+
+typedef struct strom_db strom_db;
+typedef struct strom_table strom_table;
+
+/* Opens (creating if missing) the data directory dir. Owned: close with strom_db_close.
+ * Recovers every table found (torn tails truncated, indexes rebuilt where damaged). */
+strom_err strom_db_open(const char *dir, strom_db **out);
+/* Closes the database; every table handle from it must be closed first. */
+void strom_db_close(strom_db *db);
+
+/* Creates a table. options is a NULL-terminated array of key, value strings (or NULL):
+ *   "bucket.num" "4", "bucket.key" "device_id", "table.log.compression" "ZSTD", ...
+ * (the full list with defaults: strom_table_option_help()). Unknown keys are EOPTION
+ * with the list of known ones. name: [A-Za-z_][A-Za-z0-9_]* up to 128 bytes, optionally
+ * "db.table". A failed create leaves nothing behind. */
+strom_err strom_table_create(strom_db *db, const char *name, const strom_schema *schema,
+                             const char *const *options);
+/* Drops a table and removes its data. EBUSY if a handle to it is open. */
+strom_err strom_table_drop(strom_db *db, const char *name);
+/* Lists table names. Owned: *names is freed with strom_free_names(*names, *n). */
+strom_err strom_table_list(strom_db *db, char ***names, size_t *n);
+void strom_free_names(char **names, size_t n);
+/* Static, multi-line text: every table option, its default and meaning. */
+const char *strom_table_option_help(void);
+
+/* Opens a table. Owned: close with strom_table_close. Many handles may be open. */
+strom_err strom_table_open(strom_db *db, const char *name, strom_table **out);
+void strom_table_close(strom_table *t);
+/* Current schema. Borrowed from t, valid until t is closed or its schema changes. */
+const strom_schema *strom_table_schema(const strom_table *t);
+/* Adds a nullable column at the end; older batches read it as NULL. The new schema id
+ * is returned in *schema_id (may be NULL). */
+strom_err strom_table_add_column(strom_table *t, const char *name, strom_type type,
+                                 uint32_t *schema_id);
+int strom_table_nbuckets(const strom_table *t);
+/* Value of an option as stored (defaults filled in). Borrowed from t; NULL if unknown. */
+const char *strom_table_option(const strom_table *t, const char *key);
+
+/* ---------------------------------------------------------------- writes */
+
+typedef struct strom_append_result {
+    int64_t rows;            /* rows appended */
+    int nbuckets;            /* entries below that were filled (= table buckets) */
+    int64_t *first_offset;   /* optional caller array [nbuckets]: first offset per bucket,
+                                -1 for buckets that got no rows */
+    int64_t *last_offset;    /* optional caller array [nbuckets] */
+} strom_append_result;
+
+/* Appends the builder's rows: each row goes to the bucket chosen by the hash of its
+ * 'bucket.key' columns (round-robin per call without a key), each bucket's rows become
+ * one batch. Returns when the batches are acknowledged under 'table.log.flush' (sync: on
+ * disk). res may be NULL. The builder is not modified. EFENCED after a failed fsync. */
+strom_err strom_table_append(strom_table *t, const strom_builder *rows, strom_append_result *res);
+/* Appends the builder's rows to one bucket as one batch; *first_offset may be NULL. */
+strom_err strom_table_append_bucket(strom_table *t, int bucket, const strom_builder *rows,
+                                    int64_t *first_offset);
+/* Appends an already encoded batch (wire bytes, see src/format/format.h). It is
+ * validated (CRC, schema id, layout); base offset and commit time are assigned. */
+strom_err strom_table_append_encoded(strom_table *t, int bucket, const void *batch, size_t len,
+                                     int64_t *first_offset);
+/* Makes everything appended so far durable (for 'table.log.flush' = interval/none). */
+strom_err strom_table_flush(strom_table *t);
+
+/* ----------------------------------------------------------------- reads */
+
+typedef enum strom_op { STROM_OP_EQ, STROM_OP_NE, STROM_OP_LT, STROM_OP_LE, STROM_OP_GT,
+                        STROM_OP_GE } strom_op;
+
+/* One predicate: column <op> constant. A read's predicates are ANDed. */
+typedef struct strom_pred {
+    const char *column;
+    strom_op op;
+    strom_value value;
+} strom_pred;
+
+#define STROM_TIME_MIN INT64_MIN
+#define STROM_TIME_MAX INT64_MAX
+
+typedef struct strom_read_opts {
+    const char *const *columns; /* projection by name; NULL = all columns */
+    int ncolumns;
+    const strom_pred *preds;    /* ANDed predicates; batches whose statistics exclude them
+                                   are skipped without being decompressed */
+    int npreds;
+    int64_t time_min;           /* rows with time in [time_min, time_max] only;        */
+    int64_t time_max;           /* use STROM_TIME_MIN/MAX (or 0/0 = no bound) for none  */
+    int64_t max_rows;           /* stop after about this many rows (0 = no limit)       */
+    int64_t max_bytes;          /* stop after about this many decoded bytes (0 = none)  */
+    int batch_level_only;       /* 1: skip batches by statistics but return the rows of
+                                   kept batches unfiltered (cheaper); 0 (default): rows
+                                   that fail a predicate or the time range are dropped  */
+} strom_read_opts;
+
+typedef struct strom_scan strom_scan;
+
+/* Starts reading bucket from offset (clamped up to the earliest retained offset; ERANGE
+ * if beyond the end). opts may be NULL (all columns, no filter). The scan sees what was
+ * acknowledged when it started and what is acknowledged while it runs. Owned: close
+ * with strom_scan_close. */
+strom_err strom_scan_open(strom_table *t, int bucket, int64_t offset, const strom_read_opts *opts,
+                          strom_scan **out);
+/* Next non-empty batch. *out is borrowed until the next call or close; NULL at the end of
+ * what is acknowledged (call again later to follow the log). */
+strom_err strom_scan_next(strom_scan *s, const strom_batch **out);
+/* Offset the next call will read from. */
+int64_t strom_scan_position(const strom_scan *s);
+void strom_scan_close(strom_scan *s);
+
+/* Offsets of a bucket: the first retained and one past the last acknowledged. */
+strom_err strom_table_offsets(strom_table *t, int bucket, int64_t *earliest, int64_t *end);
+/* The smallest offset o such that every row with time >= T is at an offset >= o (rows
+ * may arrive late: times need not grow with offsets). *offset = end if none. */
+strom_err strom_table_seek_time(strom_table *t, int bucket, int64_t time, int64_t *offset);
+
+/* Newest n rows (by row time, ties by offset) of the key whose time is <= T, newest
+ * first, with the given projection (NULL = all). Needs 'table.log.index.key'; key is one
+ * value per index-key column. Owned result: strom_batch_destroy. */
+strom_err strom_table_key_history(strom_table *t, const strom_value *key, int nkey, int64_t time,
+                                  int64_t n, const char *const *columns, int ncolumns,
+                                  strom_batch **out);
+
+/* Applies 'table.log.ttl' now: removes whole segments whose newest commit time is older
+ * than now - ttl (never the active segment). *removed gets the count (may be NULL). */
+strom_err strom_table_retention(strom_table *t, int64_t now_ms, int *removed);
+
+/* Statistics for one bucket (for `strom stats` and benchmarks). */
+typedef struct strom_bucket_stats {
+    int64_t earliest_offset, end_offset;
+    int64_t segments;
+    int64_t bytes_on_disk;      /* segment files */
+    int64_t raw_bytes;          /* decoded (Arrow layout) size of all batches */
+    int64_t batches;
+    int64_t fsyncs;             /* since open */
+} strom_bucket_stats;
+strom_err strom_table_bucket_stats(strom_table *t, int bucket, strom_bucket_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STROM_STROM_H */

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian 12 packages strom's build, tests and demo need, when missing.
+# Idempotent and quiet when everything is already there. Needs root (or sudo) only to install.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config   # compiler, build system
+  clang libclang-rt-14-dev           # libFuzzer targets and their sanitizer runtime
+  libzstd-dev                        # ZSTD column codec (default)
+  liblz4-dev                         # LZ4 column codec (fast)
+  libxxhash-dev                      # XXH3: bucket hashing, key indexes
+  libcmocka-dev                      # unit tests
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,277 @@
+/*
+ * format.h: types, schemas, row builders and the columnar record batch: its encoder,
+ * its decoder, per-column statistics and predicates on them. Private to the engine
+ * (the public face is include/strom/strom.h). Prefix: fmt_.
+ *
+ * ==========================================================================================
+ * RECORD BATCH, version 1 (on disk in log segments, and on the wire unchanged)
+ * ==========================================================================================
+ * All integers little-endian. A batch is self-describing: header, column directory,
+ * statistics blob, optional change-type vector, then one chunk per column.
+ *
+ * Header (88 bytes)
+ *   off size field              meaning
+ *   0   8    base_offset        offset of row 0; assigned by the log on append
+ *   8   4    length             bytes after this field (batch size = 12 + length)
+ *   12  4    magic              0x31425453, the bytes "STB1"
+ *   16  4    crc                CRC-32C of bytes [20, 12 + length): everything after it
+ *   20  4    header_crc         CRC-32C of bytes [24, body_start): the rest of the header,
+ *                               the directory, the stats blob and the change vector, so a
+ *                               reader that fetches only some columns can trust them
+ *   24  2    attributes         bit 0: change-type vector present
+ *                               bit 1: row times are the commit time (no time column)
+ *                               bits 2-15: zero
+ *   26  2    column_count       columns in the directory (<= 1024)
+ *   28  4    schema_id          id of the table schema the batch was written under
+ *   32  4    record_count       rows (>= 1)
+ *   36  4    last_offset_delta  record_count - 1
+ *   40  8    writer_id          idempotent producer id, -1 if none
+ *   48  4    batch_sequence     producer sequence of this batch, -1 if none
+ *   52  4    stats_size         bytes of the stats blob
+ *   56  8    commit_timestamp   ms since epoch, server clock; set on append
+ *   64  8    min_time           smallest row time (time column, or commit_timestamp)
+ *   72  8    max_time           largest row time
+ *   80  4    arrow_size         bytes of all columns decoded into Arrow buffers
+ *   84  4    time_column        directory index of the time column, 0xFFFFFFFF if none
+ *   88       column directory   column_count entries of 40 bytes, in schema order
+ *   88+40c   stats blob         stats_size bytes (string min/max values)
+ *   ...      change vector      record_count bytes (strom_change), if attribute bit 0
+ *   body_start = 88 + 40*column_count + stats_size (+ record_count)
+ *   ...      column chunks      at the offsets the directory gives, inside the batch
+ *
+ * Column directory entry (40 bytes)
+ *   off size field        meaning
+ *   0   1    type         strom_type
+ *   1   1    codec        FMT_CODEC_*: how the chunk is compressed
+ *   2   1    encoding     FMT_ENC_*: how values are laid out before compression
+ *   3   1    flags        bit 0 FMT_F_VALIDITY: the chunk starts with a validity bitmap
+ *                         bit 1 FMT_F_STATS: min/max are valid (not all values NULL)
+ *                         bit 2 FMT_F_MAX_TRUNC: string max was truncated (true max is
+ *                               greater than the stored prefix)
+ *   4   4    null_count
+ *   8   4    data_offset  chunk start, from the start of the batch
+ *   12  4    data_length  stored (compressed) chunk bytes
+ *   16  4    raw_length   chunk bytes after decompression
+ *   20  4    chunk_crc    CRC-32C of the stored chunk bytes
+ *   24  8    min          INT/BIGINT/TIMESTAMP/BOOLEAN: int64; FLOAT/DOUBLE: binary64 bits;
+ *   32  8    max          STRING/BYTES: u32 offset into the stats blob | u32 length << 32
+ *                         (values truncated to FMT_STAT_STR_MAX bytes; min truncation is
+ *                         exact as a lower bound, max sets FMT_F_MAX_TRUNC)
+ *
+ * Column chunk, after decompression (raw_length bytes)
+ *   [validity bitmap, ceil(n/8) bytes, bit set = valid]   if FMT_F_VALIDITY
+ *   then by encoding (n = record_count; NULL slots hold 0 / empty):
+ *   FMT_ENC_PLAIN    fixed width: n values (BOOLEAN: ceil(n/8) bytes, bit-packed)
+ *                    STRING/BYTES: int32 offsets[n+1] (offsets[0] = 0), then the bytes
+ *   FMT_ENC_FOR      integers (INT, BIGINT, TIMESTAMP): i64 base, u8 width (1,2,4,8),
+ *                    n unsigned values of width bytes; value = base + packed
+ *   FMT_ENC_DELTA    integers: i64 first, u8 width, i64 delta_base, then n-1 deltas
+ *                    packed as FOR over (v[i] - v[i-1]); value = prefix sum
+ *   FMT_ENC_DECIMAL  FLOAT/DOUBLE whose values are all exactly k/10^e for integer k:
+ *                    u8 e (0..9), i64 base, u8 width, n packed values;
+ *                    value = (base + packed) / 10^e, bit-exact round trip checked
+ *   FMT_ENC_DICT     STRING/BYTES: u32 ndict, int32 dict_offsets[ndict+1], dict bytes,
+ *                    u8 width (1,2,4), n indices of width bytes
+ *   Every field is bounds-checked on decode; a violation is STROM_ECORRUPT.
+ *
+ * Codecs: FMT_CODEC_NONE (stored = raw), FMT_CODEC_ZSTD (one zstd frame), FMT_CODEC_LZ4
+ * (one LZ4 block; raw_length gives the output size).
+ * ==========================================================================================
+ */
+#ifndef STROM_FORMAT_H
+#define STROM_FORMAT_H
+
+#include "common/common.h"
+
+#define FMT_MAGIC 0x31425453u
+#define FMT_HEADER_SIZE 88
+#define FMT_DIR_ENTRY_SIZE 40
+#define FMT_MAX_COLUMNS 1024
+#define FMT_MAX_BATCH_BYTES (256u << 20)  /* no batch is larger (encoder and decoder) */
+#define FMT_STAT_STR_MAX 64
+#define FMT_NO_TIME_COLUMN 0xFFFFFFFFu
+
+#define FMT_ATTR_CHANGES 0x1
+#define FMT_ATTR_COMMIT_TIME 0x2
+
+enum { FMT_CODEC_NONE = 0, FMT_CODEC_ZSTD = 1, FMT_CODEC_LZ4 = 2 };
+enum { FMT_ENC_PLAIN = 0, FMT_ENC_FOR = 1, FMT_ENC_DELTA = 2, FMT_ENC_DECIMAL = 3, FMT_ENC_DICT = 4 };
+enum { FMT_F_VALIDITY = 0x1, FMT_F_STATS = 0x2, FMT_F_MAX_TRUNC = 0x4 };
+
+/* ------------------------------------------------------------ types, schemas */
+
+/* Byte width of a fixed-width type's values in Arrow layout (BOOLEAN: 0 = bit-packed,
+ * STRING/BYTES: 0 = variable). */
+int fmt_type_width(strom_type t);
+int fmt_type_is_var(strom_type t);    /* STRING, BYTES */
+int fmt_type_is_int(strom_type t);    /* BOOLEAN, INT, BIGINT, TIMESTAMP */
+int fmt_type_is_float(strom_type t);  /* FLOAT, DOUBLE */
+
+/* struct strom_schema is defined here so the engine can reach its columns directly. */
+typedef struct fmt_column_def {
+    char *name;
+    strom_type type;
+    int not_null;
+} fmt_column_def;
+
+struct strom_schema {
+    uint32_t id;
+    int ncols, cap;
+    fmt_column_def *cols;
+};
+
+/* Deep copy. Owned: strom_schema_destroy. NULL on ENOMEM. */
+strom_schema *fmt_schema_clone(const strom_schema *s);
+void fmt_schema_set_id(strom_schema *s, uint32_t id);
+
+/* --------------------------------------------------------------- builders */
+
+/* A builder column: Arrow buffers being filled. Views of it are strom_columns. */
+typedef struct fmt_vec {
+    strom_type type;
+    strom_buf validity;   /* bit-packed; kept even when no NULLs (all bits set) */
+    strom_buf values;     /* fixed-width values, or bit-packed booleans */
+    strom_buf offsets;    /* int32, length+1 entries, for var types */
+    strom_buf data;       /* var bytes */
+    int64_t length, null_count;
+} fmt_vec;
+
+/* Borrowed Arrow view of builder column col (valid until the builder changes). */
+void fmt_builder_view(const strom_builder *b, int col, strom_column *out);
+const strom_schema *fmt_builder_schema(const strom_builder *b);
+
+/* -------------------------------------------------------------- key bytes */
+
+/* Canonical bytes of a key (one value per key column), used for bucket hashing and key
+ * indexes; equal values give equal bytes whatever the source. Per column: one byte
+ * 0 = NULL / 1 = value, then INT/BIGINT/TIMESTAMP/BOOLEAN: int64 LE; FLOAT/DOUBLE:
+ * binary64 LE (-0.0 as 0.0); STRING/BYTES: u32 length LE + bytes. Appends to out. */
+strom_err fmt_key_from_column(strom_buf *out, const strom_column *c, int64_t row);
+strom_err fmt_key_from_value(strom_buf *out, strom_type col_type, const strom_value *v);
+
+/* ---------------------------------------------------------------- encoding */
+
+typedef struct fmt_encode_opts {
+    int codec;            /* FMT_CODEC_*; default ZSTD */
+    int zstd_level;       /* default 3 */
+    int plain_only;       /* 1: no FOR/DELTA/DECIMAL/DICT (to measure what they buy) */
+    int time_col;         /* schema column holding row times, -1: commit time */
+    int64_t writer_id;    /* -1 if none */
+    int32_t batch_seq;    /* -1 if none */
+    const uint8_t *changes; /* per-row strom_change (indexed like the builder rows), or NULL */
+} fmt_encode_opts;
+
+void fmt_encode_opts_init(fmt_encode_opts *o);
+
+/* Reusable encoder state (compression contexts and scratch); one per thread. */
+typedef struct fmt_encoder fmt_encoder;
+fmt_encoder *fmt_encoder_create(void);          /* owned; NULL on ENOMEM */
+void fmt_encoder_destroy(fmt_encoder *e);
+
+/* Encodes rows sel[0..nsel) of builder b (sel == NULL: all rows, in order) into one batch
+ * appended to out. base_offset and commit_timestamp are 0 until fmt_batch_stamp. EINVAL
+ * for zero rows; ELIMIT if the batch would exceed FMT_MAX_BATCH_BYTES. */
+strom_err fmt_encode(fmt_encoder *e, const strom_builder *b, const uint32_t *sel, size_t nsel,
+                     const fmt_encode_opts *o, strom_buf *out);
+
+/* Sets base_offset and commit_timestamp (and, with FMT_ATTR_COMMIT_TIME, min/max time)
+ * of a complete, verified batch in place and recomputes header_crc and crc. */
+void fmt_batch_stamp(uint8_t *batch, int64_t base_offset, int64_t commit_ts);
+
+/* ----------------------------------------------------------- header parsing */
+
+typedef struct fmt_dir {
+    strom_type type;
+    uint8_t codec, encoding, flags;
+    uint32_t null_count, data_offset, data_length, raw_length, crc;
+    uint64_t min, max;        /* raw 8-byte stats fields */
+    const uint8_t *smin, *smax; /* string stats (pointers into the parsed bytes), or NULL */
+    uint32_t smin_len, smax_len;
+} fmt_dir;
+
+typedef struct fmt_hdr {
+    int64_t base_offset;
+    uint32_t length, crc, header_crc;
+    uint16_t attributes, ncols;
+    uint32_t schema_id, nrows, last_offset_delta;
+    int64_t writer_id;
+    int32_t batch_seq;
+    uint32_t stats_size;
+    int64_t commit_ts, min_time, max_time;
+    uint32_t arrow_size, time_col;
+    uint32_t body_start;      /* bytes of header + directory + stats + change vector */
+    const uint8_t *changes;   /* into the parsed bytes, or NULL */
+} fmt_hdr;
+
+/* Bytes needed to parse the header of the batch starting at buf: FMT_HEADER_SIZE when
+ * len < FMT_HEADER_SIZE, else body_start (0 and ECORRUPT-style message if the fixed
+ * header is already invalid). */
+size_t fmt_hdr_need(const uint8_t *buf, size_t len);
+/* Parses and validates header, directory, stats and change vector from buf[0..len) (len
+ * >= body_start; the column chunks need not be present). Checks magic, sizes, limits,
+ * header_crc and that every chunk lies inside the batch. dirs must hold FMT_MAX_COLUMNS
+ * entries (or h->ncols after a first call with dirs == NULL). ECORRUPT with a message
+ * naming the field. */
+strom_err fmt_hdr_parse(const uint8_t *buf, size_t len, fmt_hdr *h, fmt_dir *dirs);
+/* Full verification of a complete batch: fmt_hdr_parse + crc + every chunk_crc. */
+strom_err fmt_batch_verify(const uint8_t *batch, size_t len, fmt_hdr *h, fmt_dir *dirs);
+
+/* ------------------------------------------------------------- predicates */
+
+typedef struct fmt_pred {
+    int col;              /* directory / schema column index */
+    strom_op op;
+    strom_value value;    /* strings borrowed */
+} fmt_pred;
+
+/* 0 if the column statistics prove that no row of the batch satisfies p, else 1.
+ * Columns missing from the batch (added later) hold NULL: p never matches then. */
+int fmt_dir_may_match(const fmt_dir *d, const fmt_pred *p);
+/* keep[r] &= (row r of c satisfies p) for r in [0, c->length). NULL never satisfies. */
+void fmt_pred_eval(const strom_column *c, const fmt_pred *p, uint8_t *keep);
+
+/* ------------------------------------------------------------------ decoding */
+
+/* The decoded batch (the public strom_batch). Buffers live in the batch's arena and are
+ * reused by the next fmt_batch_reset. */
+struct strom_batch {
+    int64_t base_offset, commit_ts, nrows;
+    uint32_t schema_id;
+    int ncols, cap_cols;
+    strom_column *cols;       /* projected columns, Arrow views */
+    const int64_t *row_offsets; /* NULL: base_offset + r */
+    const int64_t *row_times;   /* NULL: commit_ts for every row */
+    const uint8_t *changes;     /* NULL: STROM_APPEND for every row */
+    strom_buf arena;            /* backing store (see fmt_batch_alloc) */
+    strom_buf *blocks;          /* extra arena blocks */
+    int nblocks, cap_blocks;
+};
+
+/* Creates an empty batch with room for ncols columns. Owned: strom_batch_destroy. */
+strom_batch *fmt_batch_create(int ncols);
+/* Prepares b to receive the columns of batch h (forgets previous contents, keeps memory). */
+strom_err fmt_batch_reset(strom_batch *b, const fmt_hdr *h, int ncols);
+/* size bytes of 64-byte-aligned memory owned by b until the next reset. NULL on ENOMEM. */
+void *fmt_batch_alloc(strom_batch *b, size_t size);
+
+/* Reusable decoder scratch (decompression context, buffers); one per reader thread. */
+typedef struct fmt_decoder fmt_decoder;
+fmt_decoder *fmt_decoder_create(void);
+void fmt_decoder_destroy(fmt_decoder *d);
+
+/* Decodes one column chunk (chunk = the data_length stored bytes of directory entry d,
+ * already CRC-checked by the caller or not) of a batch with nrows rows into out, with
+ * buffers allocated from dst. name is stored in out->name (borrowed). ECORRUPT on any
+ * inconsistency; never reads outside chunk[0..d->data_length). */
+strom_err fmt_decode_column(fmt_decoder *dec, const fmt_dir *d, const uint8_t *chunk,
+                            uint32_t nrows, strom_batch *dst, const char *name,
+                            strom_column *out);
+/* Fills out with an all-NULL column of nrows rows (a column added after the batch). */
+strom_err fmt_null_column(strom_batch *dst, strom_type type, uint32_t nrows, const char *name,
+                          strom_column *out);
+/* Drops the rows with keep[r] == 0, in place (columns, row offsets, times, changes). */
+strom_err fmt_batch_compact(strom_batch *b, const uint8_t *keep);
+/* Decoded (Arrow) size of a column, for budgets and statistics. */
+size_t fmt_column_bytes(const strom_column *c);
+
+#endif /* STROM_FORMAT_H */

@@ -1,0 +1,102 @@
+/*
+ * log.h: one bucket of a log table on disk: segments of record batches (src/format), a
+ * sparse offset/time index per segment, an optional per-key index, group commit,
+ * retention and crash recovery. Private to the engine. Prefix: log_.
+ *
+ * A bucket is a directory. The file formats (segment, index, key index) are written down
+ * as byte-layout tables in src/log/log_int.h.
+ *
+ * Concurrency: log_bucket_append may be called from many threads; appends are ordered
+ * by a bucket mutex and share fsyncs (group commit). Readers (log_reader, key history)
+ * run concurrently with appends and see only acknowledged data (the high watermark).
+ */
+#ifndef STROM_LOG_H
+#define STROM_LOG_H
+
+#include "format/format.h"
+
+typedef enum log_flush_mode {
+    LOG_FLUSH_SYNC = 0,      /* append returns after fdatasync (group commit) */
+    LOG_FLUSH_INTERVAL = 1,  /* a background flush every flush_interval_ms */
+    LOG_FLUSH_NONE = 2       /* the OS decides; log_bucket_flush forces */
+} log_flush_mode;
+
+#define LOG_MAX_KEY_COLS 8
+
+typedef struct log_config {
+    const char *name;           /* "table 'x' bucket 3", used in every error message */
+    log_flush_mode flush;
+    int64_t flush_interval_ms;  /* for LOG_FLUSH_INTERVAL (default 1000) */
+    int64_t segment_bytes;      /* roll the active segment past this size (256 MiB) */
+    int64_t ttl_ms;             /* retention; <= 0 keeps everything */
+    int64_t index_interval_bytes; /* one sparse index entry per this many bytes (4096) */
+    int time_col;               /* schema column of row times, -1: commit time */
+    int key_cols[LOG_MAX_KEY_COLS]; /* 'table.log.index.key' columns */
+    int nkey_cols;              /* 0: no key index */
+} log_config;
+
+void log_config_init(log_config *c);  /* the defaults above */
+
+typedef struct log_bucket log_bucket;
+
+/* Opens (creating if missing) the bucket directory dir and recovers it: a torn or corrupt
+ * tail of the active segment is truncated (CRC), damaged or missing indexes are rebuilt
+ * from their segment, leftover temporary files are removed. Only the active segment's
+ * tail is scanned, not every segment. cfg is copied. Owned: log_bucket_close. */
+strom_err log_bucket_open(const char *dir, const log_config *cfg, log_bucket **out);
+/* Flushes, writes the active segment's indexes, closes. No reader may be open. */
+void log_bucket_close(log_bucket *b);
+
+/* Appends one encoded batch (validated with fmt_batch_verify; stamped in place with its
+ * base offset and the commit time) and returns once it is acknowledged under the flush
+ * mode. *base_offset may be NULL. EFENCED once any write or fsync has failed: the bucket
+ * then refuses all writes until it is closed and reopened (recovery decides what is
+ * kept). ENOSPC is reported as such and also fences. */
+strom_err log_bucket_append(log_bucket *b, uint8_t *batch, size_t len, int64_t *base_offset);
+/* Makes everything appended so far durable. */
+strom_err log_bucket_flush(log_bucket *b);
+
+/* First retained offset and one past the last acknowledged offset. */
+void log_bucket_offsets(log_bucket *b, int64_t *earliest, int64_t *end);
+/* See strom_table_seek_time: the smallest offset o such that every acknowledged row with
+ * time >= t is at offset >= o; end if none. Uses the indexes only. */
+strom_err log_bucket_seek_time(log_bucket *b, int64_t t, int64_t *offset);
+/* Removes whole sealed segments whose newest commit time < now_ms - ttl. */
+strom_err log_bucket_retention(log_bucket *b, int64_t now_ms, int *removed);
+strom_err log_bucket_stats(log_bucket *b, strom_bucket_stats *out);
+
+/* What to read. Column indexes refer to the table's current schema; columns that a batch
+ * lacks (added after it was written) come back as NULL columns. */
+typedef struct log_read_spec {
+    const strom_schema *schema; /* current schema (names, types); borrowed */
+    const int *proj;            /* projected columns; NULL = all schema columns */
+    int nproj;
+    const fmt_pred *preds;      /* ANDed */
+    int npreds;
+    int64_t time_min, time_max; /* inclusive; INT64_MIN / INT64_MAX for none */
+    int batch_level_only;       /* see strom_read_opts */
+    int64_t max_rows, max_bytes;/* 0 = none */
+} log_read_spec;
+
+typedef struct log_reader log_reader;
+
+/* Starts reading at offset (clamped up to the earliest retained; ERANGE past the end).
+ * spec and what it points to are copied. Owned: log_reader_close. */
+strom_err log_reader_open(log_bucket *b, int64_t offset, const log_read_spec *spec,
+                          log_reader **out);
+/* Next batch with at least one row after filtering; *out borrowed until the next call or
+ * close; NULL when the reader has reached the high watermark or max_rows/max_bytes. Only
+ * projected columns (plus those the filters need) are read from disk and decompressed;
+ * batches excluded by the index (time) or statistics (predicates) are skipped unread. */
+strom_err log_reader_next(log_reader *r, const strom_batch **out);
+int64_t log_reader_position(const log_reader *r);
+void log_reader_close(log_reader *r);
+
+/* Newest n rows (by row time desc, then offset desc) whose canonical key bytes (see
+ * fmt_key_from_value) equal key and whose time <= t, newest first, projected by spec.
+ * EUNSUPPORTED without a key index. Reads only the batches the key index names.
+ * Owned result: strom_batch_destroy. */
+strom_err log_bucket_key_history(log_bucket *b, const uint8_t *key, size_t keylen, int64_t t,
+                                 int64_t n, const log_read_spec *spec, strom_batch **out);
+
+#endif /* STROM_LOG_H */
