@@ -91,6 +91,8 @@
 #define FMT_STAT_STR_MAX 64
 #define FMT_NO_TIME_COLUMN 0xFFFFFFFFu
 
+#define FMT_DECIMAL_MUL 0x80   /* DECIMAL scale byte: value = packed * 1e-e, not / 10^e */
+
 #define FMT_ATTR_CHANGES 0x1
 #define FMT_ATTR_COMMIT_TIME 0x2
 
