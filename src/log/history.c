@@ -461,9 +461,10 @@ strom_err log_bucket_key_history(log_bucket *b, const uint8_t *key, size_t keyle
         proj[j] = spec->proj ? spec->proj[j] : j;
     for (int j = 0; j < nproj; j++)
         if (proj[j] < 0 || proj[j] >= spec->schema->ncols) {
+            int bad = proj[j];
             free(proj);
             return strom_fail(STROM_EINVAL, "%s: key history: bad projected column %d", b->name,
-                              proj[j]);
+                              bad);
         }
     hist h = {.b = b, .spec = spec, .key = key, .keylen = keylen, .t = t, .n = n < 0 ? 0 : n};
     strom_err e = log_bio_init(&h.io);
