@@ -96,7 +96,7 @@
 
 enum { FMT_CODEC_NONE = 0, FMT_CODEC_ZSTD = 1, FMT_CODEC_LZ4 = 2 };
 enum { FMT_ENC_PLAIN = 0, FMT_ENC_FOR = 1, FMT_ENC_DELTA = 2, FMT_ENC_DECIMAL = 3, FMT_ENC_DICT = 4 };
-enum { FMT_F_VALIDITY = 0x1, FMT_F_STATS = 0x2, FMT_F_MAX_TRUNC = 0x4 };
+enum { FMT_F_VALIDITY = 0x1, FMT_F_STATS = 0x2, FMT_F_MAX_TRUNC = 0x4, FMT_F_NAN = 0x8 };
 
 /* ------------------------------------------------------------ types, schemas */
 
@@ -269,6 +269,11 @@ strom_err fmt_decode_column(fmt_decoder *dec, const fmt_dir *d, const uint8_t *c
 /* Fills out with an all-NULL column of nrows rows (a column added after the batch). */
 strom_err fmt_null_column(strom_batch *dst, strom_type type, uint32_t nrows, const char *name,
                           strom_column *out);
+/* After the columns are decoded: copies h's change vector into b's arena and sets the
+ * row times from tc, the decoded time column of this batch (borrowed; may be a column
+ * not in b->cols, allocated from b), or NULL for commit-time batches. Rows whose time is
+ * NULL get row time INT64_MIN. */
+strom_err fmt_batch_set_rows(strom_batch *b, const fmt_hdr *h, const strom_column *tc);
 /* Drops the rows with keep[r] == 0, in place (columns, row offsets, times, changes). */
 strom_err fmt_batch_compact(strom_batch *b, const uint8_t *keep);
 /* Decoded (Arrow) size of a column, for budgets and statistics. */
