@@ -202,31 +202,34 @@ static strom_err apply_flush(const cat_optdef *d, const char *v, const strom_sch
     return e;
 }
 
+typedef strom_err (*scaled_fn)(const char *opt, const char *v, int64_t *out);
+
+/* A size or duration within [lo, hi]. */
+static strom_err scaled_in(const cat_optdef *d, const char *v, scaled_fn parse, int64_t lo,
+                           int64_t hi, int64_t *out)
+{
+    strom_err e = parse(d->name, v, out);
+    if (e == STROM_OK && (*out < lo || *out > hi))
+        return range_fail(d, v, lo, hi);
+    return e;
+}
+
 static strom_err apply_flush_interval(const cat_optdef *d, const char *v, const strom_schema *s,
                                       cat_opts *o, char *canon)
 {
-    strom_err e = cat_parse_duration(d->name, v, &o->flush_interval_ms);
-    if (e == STROM_OK && (o->flush_interval_ms < 1 || o->flush_interval_ms > MS_HOUR))
-        return range_fail(d, v, 1, MS_HOUR);
-    return e;
+    return scaled_in(d, v, cat_parse_duration, 1, MS_HOUR, &o->flush_interval_ms);
 }
 
 static strom_err apply_segment_bytes(const cat_optdef *d, const char *v, const strom_schema *s,
                                      cat_opts *o, char *canon)
 {
-    strom_err e = cat_parse_size(d->name, v, &o->segment_bytes);
-    if (e == STROM_OK && (o->segment_bytes < 1024 || o->segment_bytes > (1LL << 40)))
-        return range_fail(d, v, 1024, 1LL << 40);
-    return e;
+    return scaled_in(d, v, cat_parse_size, 1024, 1LL << 40, &o->segment_bytes);
 }
 
 static strom_err apply_index_interval(const cat_optdef *d, const char *v, const strom_schema *s,
                                       cat_opts *o, char *canon)
 {
-    strom_err e = cat_parse_size(d->name, v, &o->index_interval_bytes);
-    if (e == STROM_OK && (o->index_interval_bytes < 1 || o->index_interval_bytes > (1LL << 30)))
-        return range_fail(d, v, 1, 1LL << 30);
-    return e;
+    return scaled_in(d, v, cat_parse_size, 1, 1LL << 30, &o->index_interval_bytes);
 }
 
 static strom_err apply_ttl(const cat_optdef *d, const char *v, const strom_schema *s,
