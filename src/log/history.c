@@ -61,6 +61,11 @@ static strom_err collect_segment(hist *h, log_segment *s)
     uint64_t limit = s->acked_size;
     pthread_mutex_unlock(&h->b->mu);
     pthread_mutex_lock(&h->b->kxmu);
+    if (!s->kx) { /* dropped after an allocation failure; rebuilt by the next call */
+        pthread_mutex_unlock(&h->b->kxmu);
+        return strom_fail(STROM_ENOMEM, "%s: key index of segment %020lld unavailable",
+                          h->b->name, (long long)s->base);
+    }
     strom_err e = log_kx_lookup(s->kx, h->key, h->keylen, &h->ords, &h->nords, &h->capords);
     for (size_t i = 0; e == STROM_OK && i < h->nords; i++) {
         const log_kxbatch *bt = &s->kx->batches[h->ords[i]];

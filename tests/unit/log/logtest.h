@@ -41,7 +41,7 @@ static inline uint64_t lt_rnd(void)
     return lt_rng;
 }
 
-static strom_schema *lt_schema(int extra)
+static __attribute__((unused)) strom_schema *lt_schema(int extra)
 {
     strom_schema *s = strom_schema_create();
     assert_int_equal(strom_schema_add(s, "dev", STROM_STRING, 1), STROM_OK);
@@ -55,13 +55,13 @@ static strom_schema *lt_schema(int extra)
     return s;
 }
 
-static void lt_tmpdir(char *out, size_t cap, const char *tag)
+static __attribute__((unused)) void lt_tmpdir(char *out, size_t cap, const char *tag)
 {
     snprintf(out, cap, "/tmp/strom_logtest_%s_%d", tag, (int)getpid());
     strom_rmtree(out);
 }
 
-static void lt_cfg(log_config *c, int keyed)
+static __attribute__((unused)) void lt_cfg(log_config *c, int keyed)
 {
     log_config_init(c);
     c->name = "table 't' bucket 0";
@@ -74,7 +74,7 @@ static void lt_cfg(log_config *c, int keyed)
 }
 
 /* Random rows: ndev devices, times around t0 with late arrivals. */
-static void lt_gen(trow *r, int n, int ndev, int64_t t0, int extra)
+static __attribute__((unused)) void lt_gen(trow *r, int n, int ndev, int64_t t0, int extra)
 {
     for (int k = 0; k < n; k++) {
         memset(&r[k], 0, sizeof r[k]);
@@ -90,7 +90,7 @@ static void lt_gen(trow *r, int n, int ndev, int64_t t0, int extra)
 }
 
 /* Encodes rows into out (cleared first). */
-static void lt_encode(const strom_schema *s, const trow *r, int n, int codec, strom_buf *out)
+static __attribute__((unused)) void lt_encode(const strom_schema *s, const trow *r, int n, int codec, strom_buf *out)
 {
     strom_builder *b = strom_builder_create(s);
     for (int k = 0; k < n; k++) {
@@ -117,7 +117,7 @@ static void lt_encode(const strom_schema *s, const trow *r, int n, int codec, st
     strom_builder_destroy(b);
 }
 
-static void lt_ref_add(tref *ref, const trow *r, int n)
+static __attribute__((unused)) void lt_ref_add(tref *ref, const trow *r, int n)
 {
     if (ref->n + n > ref->cap) {
         ref->cap = (ref->n + n) * 2;
@@ -128,7 +128,7 @@ static void lt_ref_add(tref *ref, const trow *r, int n)
 }
 
 /* Appends one random batch of n rows and records it; returns its base offset. */
-static int64_t lt_append(log_bucket *b, const strom_schema *s, tref *ref, int n, int ndev,
+static __attribute__((unused)) int64_t lt_append(log_bucket *b, const strom_schema *s, tref *ref, int n, int ndev,
                          int64_t t0)
 {
     trow *r = calloc((size_t)n, sizeof *r);
@@ -147,10 +147,10 @@ static int64_t lt_append(log_bucket *b, const strom_schema *s, tref *ref, int n,
     return base;
 }
 
-static int lt_bit(const uint8_t *bm, int64_t r) { return bm[r >> 3] >> (r & 7) & 1; }
+static __attribute__((unused)) int lt_bit(const uint8_t *bm, int64_t r) { return bm[r >> 3] >> (r & 7) & 1; }
 
 /* Checks cell (row r of column c, schema column sc) against the reference row. */
-static void lt_check_cell(const strom_column *c, int sc, int64_t r, const trow *w)
+static __attribute__((unused)) void lt_check_cell(const strom_column *c, int sc, int64_t r, const trow *w)
 {
     int valid = !c->validity || lt_bit(c->validity, r);
     switch (sc) {
@@ -176,14 +176,14 @@ static void lt_check_cell(const strom_column *c, int sc, int64_t r, const trow *
     }
 }
 
-static int64_t lt_row_off(const strom_batch *b, int64_t r)
+static __attribute__((unused)) int64_t lt_row_off(const strom_batch *b, int64_t r)
 {
     return b->row_offsets ? b->row_offsets[r] : b->base_offset + r;
 }
 
 /* Reads everything from offset with spec; checks each row against ref; returns the rows
  * seen, their offsets in *offs (malloc'd, may be NULL). */
-static int64_t lt_read_all(log_bucket *b, int64_t from, const log_read_spec *spec,
+static __attribute__((unused)) int64_t lt_read_all(log_bucket *b, int64_t from, const log_read_spec *spec,
                            const tref *ref, int64_t **offs)
 {
     log_reader *r = NULL;
@@ -220,7 +220,7 @@ static int64_t lt_read_all(log_bucket *b, int64_t from, const log_read_spec *spe
     return n;
 }
 
-static void lt_spec(log_read_spec *sp, const strom_schema *s)
+static __attribute__((unused)) void lt_spec(log_read_spec *sp, const strom_schema *s)
 {
     memset(sp, 0, sizeof *sp);
     sp->schema = s;
