@@ -426,8 +426,8 @@ static int crash_appender(bench_ctx *c)
         acks += n;
     usleep((useconds_t)(10000 + (c->seed % 50) * 1000));
     kill(pid, SIGKILL);
-    while (read(fds[0], buf, sizeof buf) > 0)
-        acks++;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0)
+        acks += n;
     close(fds[0]);
     int status;
     waitpid(pid, &status, 0);
