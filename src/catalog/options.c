@@ -1,0 +1,519 @@
+/* options.c: the table option registry (name, type, default, validation, help) and the
+ * parsing of option values into cat_opts. */
+#include "catalog.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+typedef struct cat_optdef cat_optdef;
+/* Parses val into o; may write a canonical spelling into canon (cap 64) to be stored. */
+typedef strom_err (*cat_apply_fn)(const cat_optdef *d, const char *val, const strom_schema *s,
+                                  cat_opts *o, char *canon);
+
+struct cat_optdef {
+    const char *name;
+    const char *type;     /* for the help text */
+    const char *def;      /* default, "" = none */
+    cat_apply_fn apply;
+    int kv_only;          /* primary-key table option: rejected until PK tables exist */
+    const char *help;
+};
+
+/* ----------------------------------------------------------- value parsers */
+
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* Parses a non-negative decimal integer prefix; *end after it. 0 on success. */
+static int parse_u63(const char *p, int64_t *out, const char **end)
+{
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    int64_t v = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    *out = v;
+    *end = p;
+    return 0;
+}
+
+typedef struct unit_def { const char *name; int64_t mul; } unit_def;
+
+static int find_unit(const unit_def *u, const char *s, int64_t *mul)
+{
+    for (; u->name; u++)
+        if (!strcasecmp(u->name, s)) {
+            *mul = u->mul;
+            return 0;
+        }
+    return -1;
+}
+
+static strom_err parse_scaled(const char *opt, const char *v, const unit_def *units,
+                              const char *what, int64_t *out)
+{
+    const char *p = skip_ws(v), *end;
+    int64_t n, mul = 1;
+    if (parse_u63(p, &n, &end) != 0)
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' is not a %s", opt, v, what);
+    char unit[16];
+    p = skip_ws(end);
+    size_t ul = strlen(p);
+    while (ul > 0 && (p[ul - 1] == ' ' || p[ul - 1] == '\t'))
+        ul--;
+    if (ul >= sizeof unit)
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' has an unknown unit", opt, v);
+    memcpy(unit, p, ul);
+    unit[ul] = '\0';
+    if (ul > 0 && find_unit(units, unit, &mul) != 0)
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' has an unknown unit '%s'", opt, v,
+                          unit);
+    if (mul > 1 && n > INT64_MAX / mul)
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' is too large", opt, v);
+    *out = n * mul;
+    return STROM_OK;
+}
+
+static const unit_def size_units[] = {
+    {"b", 1}, {"k", 1 << 10}, {"kb", 1 << 10}, {"kib", 1 << 10},
+    {"m", 1 << 20}, {"mb", 1 << 20}, {"mib", 1 << 20},
+    {"g", 1 << 30}, {"gb", 1 << 30}, {"gib", 1 << 30},
+    {"t", 1LL << 40}, {"tb", 1LL << 40}, {"tib", 1LL << 40}, {NULL, 0}};
+
+#define MS_MIN (60 * 1000LL)
+#define MS_HOUR (60 * MS_MIN)
+#define MS_DAY (24 * MS_HOUR)
+static const unit_def time_units[] = {
+    {"ms", 1}, {"milli", 1}, {"millis", 1}, {"millisecond", 1}, {"milliseconds", 1},
+    {"s", 1000}, {"sec", 1000}, {"secs", 1000}, {"second", 1000}, {"seconds", 1000},
+    {"m", MS_MIN}, {"min", MS_MIN}, {"mins", MS_MIN}, {"minute", MS_MIN}, {"minutes", MS_MIN},
+    {"h", MS_HOUR}, {"hour", MS_HOUR}, {"hours", MS_HOUR},
+    {"d", MS_DAY}, {"day", MS_DAY}, {"days", MS_DAY}, {NULL, 0}};
+
+strom_err cat_parse_size(const char *opt, const char *v, int64_t *out)
+{
+    return parse_scaled(opt, v, size_units, "size (e.g. 4096, 64kb, 256mb, 1gb)", out);
+}
+
+strom_err cat_parse_duration(const char *opt, const char *v, int64_t *out)
+{
+    return parse_scaled(opt, v, time_units, "duration (e.g. 1000 ms, 30 s, 5 min, 168h, 7 d)",
+                        out);
+}
+
+/* ------------------------------------------------------------ apply functions */
+
+static strom_err range_fail(const cat_optdef *d, const char *v, long long lo, long long hi)
+{
+    return strom_fail(STROM_EOPTION, "option '%s': '%s' is out of range [%lld, %lld]", d->name, v,
+                      lo, hi);
+}
+
+static strom_err parse_int_in(const cat_optdef *d, const char *v, int64_t lo, int64_t hi,
+                              int64_t *out)
+{
+    const char *end;
+    int64_t n;
+    if (parse_u63(skip_ws(v), &n, &end) != 0 || *skip_ws(end) != '\0')
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' is not an integer", d->name, v);
+    if (n < lo || n > hi)
+        return range_fail(d, v, lo, hi);
+    *out = n;
+    return STROM_OK;
+}
+
+static strom_err apply_bucket_num(const cat_optdef *d, const char *v, const strom_schema *s,
+                                  cat_opts *o, char *canon)
+{
+    int64_t n = 1;
+    strom_err e = parse_int_in(d, v, 1, CAT_MAX_BUCKETS, &n);
+    o->nbuckets = (int)n;
+    snprintf(canon, 64, "%d", o->nbuckets);
+    return e;
+}
+
+static strom_err apply_zstd_level(const cat_optdef *d, const char *v, const strom_schema *s,
+                                  cat_opts *o, char *canon)
+{
+    int64_t n = 3;
+    strom_err e = parse_int_in(d, v, 1, 19, &n);
+    o->zstd_level = (int)n;
+    snprintf(canon, 64, "%d", o->zstd_level);
+    return e;
+}
+
+/* Case-insensitive choice among names; index into names, canonical spelling stored. */
+static strom_err parse_choice(const cat_optdef *d, const char *v, const char *const *names,
+                              int *out, char *canon)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcasecmp(names[i], v)) {
+            *out = i;
+            snprintf(canon, 64, "%s", names[i]);
+            return STROM_OK;
+        }
+    char list[256] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 names[i]);
+    return strom_fail(STROM_EOPTION, "option '%s': '%s' is not one of %s", d->name, v, list);
+}
+
+static strom_err apply_compression(const cat_optdef *d, const char *v, const strom_schema *s,
+                                   cat_opts *o, char *canon)
+{
+    static const char *const names[] = {"NONE", "ZSTD", "LZ4", NULL};
+    static const int codecs[] = {FMT_CODEC_NONE, FMT_CODEC_ZSTD, FMT_CODEC_LZ4};
+    int i = 0;
+    strom_err e = parse_choice(d, v, names, &i, canon);
+    o->codec = codecs[i];
+    return e;
+}
+
+static strom_err apply_encoding(const cat_optdef *d, const char *v, const strom_schema *s,
+                                cat_opts *o, char *canon)
+{
+    static const char *const names[] = {"auto", "plain", NULL};
+    int i = 0;
+    strom_err e = parse_choice(d, v, names, &i, canon);
+    o->plain_only = i == 1;
+    return e;
+}
+
+static strom_err apply_flush(const cat_optdef *d, const char *v, const strom_schema *s,
+                             cat_opts *o, char *canon)
+{
+    static const char *const names[] = {"sync", "interval", "none", NULL};
+    static const log_flush_mode modes[] = {LOG_FLUSH_SYNC, LOG_FLUSH_INTERVAL, LOG_FLUSH_NONE};
+    int i = 0;
+    strom_err e = parse_choice(d, v, names, &i, canon);
+    o->flush = modes[i];
+    return e;
+}
+
+typedef strom_err (*scaled_fn)(const char *opt, const char *v, int64_t *out);
+
+/* A size or duration within [lo, hi]. */
+static strom_err scaled_in(const cat_optdef *d, const char *v, scaled_fn parse, int64_t lo,
+                           int64_t hi, int64_t *out)
+{
+    strom_err e = parse(d->name, v, out);
+    if (e == STROM_OK && (*out < lo || *out > hi))
+        return range_fail(d, v, lo, hi);
+    return e;
+}
+
+static strom_err apply_flush_interval(const cat_optdef *d, const char *v, const strom_schema *s,
+                                      cat_opts *o, char *canon)
+{
+    return scaled_in(d, v, cat_parse_duration, 1, MS_HOUR, &o->flush_interval_ms);
+}
+
+static strom_err apply_segment_bytes(const cat_optdef *d, const char *v, const strom_schema *s,
+                                     cat_opts *o, char *canon)
+{
+    return scaled_in(d, v, cat_parse_size, 1024, 1LL << 40, &o->segment_bytes);
+}
+
+static strom_err apply_index_interval(const cat_optdef *d, const char *v, const strom_schema *s,
+                                      cat_opts *o, char *canon)
+{
+    return scaled_in(d, v, cat_parse_size, 1, 1LL << 30, &o->index_interval_bytes);
+}
+
+static strom_err apply_ttl(const cat_optdef *d, const char *v, const strom_schema *s,
+                           cat_opts *o, char *canon)
+{
+    const char *p = skip_ws(v);
+    if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinite") || !strcmp(p, "-1")) {
+        o->ttl_ms = -1;
+        snprintf(canon, 64, "inf");
+        return STROM_OK;
+    }
+    strom_err e = cat_parse_duration(d->name, v, &o->ttl_ms);
+    if (e == STROM_OK && o->ttl_ms == 0)
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' would keep nothing (use 'inf' to "
+                          "keep everything)", d->name, v);
+    return e;
+}
+
+static strom_err col_fail(const cat_optdef *d, const char *col, const strom_schema *s)
+{
+    char list[512] = "";
+    for (int i = 0; i < s->ncols && strlen(list) < sizeof list - 2; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 s->cols[i].name);
+    return strom_fail(STROM_EOPTION, "option '%s': no column '%s' (columns: %s)", d->name, col,
+                      list);
+}
+
+/* Comma-separated column names -> indexes (trimmed, distinct, at most LOG_MAX_KEY_COLS). */
+static strom_err parse_columns(const cat_optdef *d, const char *v, const strom_schema *s,
+                               int *cols, int *ncols)
+{
+    *ncols = 0;
+    const char *p = skip_ws(v);
+    if (*p == '\0')
+        return STROM_OK;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        char name[CAT_NAME_MAX * 2];
+        if (n == 0 || n >= sizeof name)
+            return strom_fail(STROM_EOPTION, "option '%s': '%s' is not a list of columns",
+                              d->name, v);
+        memcpy(name, p, n);
+        name[n] = '\0';
+        int c = strom_schema_find(s, name);
+        if (c < 0)
+            return col_fail(d, name, s);
+        for (int i = 0; i < *ncols; i++)
+            if (cols[i] == c)
+                return strom_fail(STROM_EOPTION, "option '%s': column '%s' is named twice",
+                                  d->name, name);
+        if (*ncols == LOG_MAX_KEY_COLS)
+            return strom_fail(STROM_EOPTION, "option '%s': more than %d columns", d->name,
+                              LOG_MAX_KEY_COLS);
+        cols[(*ncols)++] = c;
+        if (!comma)
+            return STROM_OK;
+        p = skip_ws(comma + 1);
+    }
+}
+
+static strom_err apply_bucket_key(const cat_optdef *d, const char *v, const strom_schema *s,
+                                  cat_opts *o, char *canon)
+{
+    return parse_columns(d, v, s, o->bucket_key, &o->nbucket_key);
+}
+
+static strom_err apply_index_key(const cat_optdef *d, const char *v, const strom_schema *s,
+                                 cat_opts *o, char *canon)
+{
+    return parse_columns(d, v, s, o->index_key, &o->nindex_key);
+}
+
+static strom_err apply_time_column(const cat_optdef *d, const char *v, const strom_schema *s,
+                                   cat_opts *o, char *canon)
+{
+    int cols[LOG_MAX_KEY_COLS], n = 0;
+    strom_err e = parse_columns(d, v, s, cols, &n);
+    if (e != STROM_OK)
+        return e;
+    if (n > 1)
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' names more than one column",
+                          d->name, v);
+    o->time_col = n ? cols[0] : -1;
+    if (n && s->cols[cols[0]].type != STROM_TIMESTAMP && s->cols[cols[0]].type != STROM_BIGINT)
+        return strom_fail(STROM_EOPTION, "option '%s': column '%s' is %s, not TIMESTAMP(3) "
+                          "or BIGINT", d->name, s->cols[cols[0]].name,
+                          strom_type_name(s->cols[cols[0]].type));
+    return STROM_OK;
+}
+
+static strom_err apply_any(const cat_optdef *d, const char *v, const strom_schema *s,
+                           cat_opts *o, char *canon)
+{
+    return STROM_OK;
+}
+
+/* ---------------------------------------------------------------- registry */
+
+static const cat_optdef registry[] = {
+    {"bucket.num", "int 1..1024", "1", apply_bucket_num, 0,
+     "number of buckets; rows go to a bucket by hash of bucket.key"},
+    {"bucket.key", "columns", "", apply_bucket_key, 0,
+     "comma list of columns hashed to choose the bucket (all rows of a key in one bucket);\n"
+     "      without one, each append goes to one bucket, round-robin per call"},
+    {"table.log.compression", "ZSTD|LZ4|NONE", "ZSTD", apply_compression, 0,
+     "per-column codec of log batches (case-insensitive)"},
+    {"table.log.compression.zstd.level", "int 1..19", "3", apply_zstd_level, 0,
+     "ZSTD level"},
+    {"table.log.encoding", "auto|plain", "auto", apply_encoding, 0,
+     "plain disables the FOR/DELTA/DECIMAL/DICT encodings"},
+    {"table.log.flush", "sync|interval|none", "sync", apply_flush, 0,
+     "sync: appends return after fsync (group commit); interval: background flush;\n"
+     "      none: the OS decides (strom_table_flush forces)"},
+    {"table.log.flush.interval", "duration", "1 s", apply_flush_interval, 0,
+     "flush period for table.log.flush=interval"},
+    {"table.log.segment.bytes", "size", "256mb", apply_segment_bytes, 0,
+     "roll the active segment past this size (e.g. 64mb, 1gb, plain bytes)"},
+    {"table.log.ttl", "duration|inf", "7 d", apply_ttl, 0,
+     "retention: whole segments older than this are removed ('inf' or -1: forever)"},
+    {"table.log.index.key", "columns", "", apply_index_key, 0,
+     "comma list of columns with a per-key history index (strom_table_key_history)"},
+    {"table.log.index.interval.bytes", "size", "4096", apply_index_interval, 0,
+     "one sparse offset/time index entry per this many segment bytes"},
+    {"table.time-column", "column", "", apply_time_column, 0,
+     "TIMESTAMP(3) or BIGINT column holding row times (default: the commit time)"},
+    {"connector", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
+    {"bootstrap.servers", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
+    {"table.merge-engine", "string", "", apply_any, 1, "primary-key tables"},
+    {"table.merge-engine.versioned.ver-column", "column", "", apply_any, 1, "primary-key tables"},
+    {"table.delete.behavior", "string", "", apply_any, 1, "primary-key tables"},
+    {"table.changelog.image", "string", "", apply_any, 1, "primary-key tables"},
+    {"table.kv.ttl", "duration", "", apply_any, 1, "primary-key tables"},
+    {"table.kv.history.ttl", "duration", "", apply_any, 1, "primary-key tables"},
+    {"table.kv.version-column", "column", "", apply_any, 1, "primary-key tables"},
+};
+#define NREG ((int)(sizeof registry / sizeof registry[0]))
+
+int cat_opt_count(void) { return NREG; }
+const char *cat_opt_name(int i) { return registry[i].name; }
+int cat_opt_pk_only(int i) { return registry[i].kv_only; }
+
+static int find_opt(const char *key)
+{
+    for (int i = 0; i < NREG; i++)
+        if (!strcmp(registry[i].name, key))
+            return i;
+    return -1;
+}
+
+static int is_agg_key(const char *key)
+{
+    size_t n = strlen(key);
+    return n > 11 && !strncmp(key, "fields.", 7) && !strcmp(key + n - 4, ".agg");
+}
+
+static strom_err unknown_fail(const char *key)
+{
+    char list[800] = "";
+    for (int i = 0; i < NREG; i++)
+        if (!registry[i].kv_only)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     registry[i].name);
+    return strom_fail(STROM_EOPTION, "unknown table option '%s'; known options: %s", key, list);
+}
+
+/* Finds the registry slot of key, or fails (unknown, PK-only, control characters). */
+static strom_err check_key(const char *key, const char *val, int *slot)
+{
+    int i = find_opt(key);
+    if ((i >= 0 && registry[i].kv_only) || is_agg_key(key))
+        return strom_fail(STROM_EUNSUPPORTED, "table option '%s': primary-key tables are not "
+                          "supported yet", key);
+    if (i < 0)
+        return unknown_fail(key);
+    if (!val)
+        return strom_fail(STROM_EOPTION, "table option '%s' has no value", key);
+    for (const char *p = val; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return strom_fail(STROM_EOPTION, "table option '%s': value contains a control "
+                              "character", key);
+    *slot = i;
+    return STROM_OK;
+}
+
+static void opts_reset(cat_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->time_col = -1;
+}
+
+/* Stores the given values into o->vals (defaults for the rest). */
+static strom_err collect_values(const char *const *kv, cat_opts *o)
+{
+    for (size_t k = 0; kv && kv[k]; k += 2) {
+        int i = 0;
+        strom_err e = check_key(kv[k], kv[k + 1], &i);
+        if (e != STROM_OK)
+            return e;
+        if (o->vals[i])
+            return strom_fail(STROM_EOPTION, "table option '%s' is given twice", kv[k]);
+        if (!(o->vals[i] = strom_strdup(kv[k + 1])))
+            return STROM_ENOMEM;
+    }
+    for (int i = 0; i < NREG; i++)
+        if (!o->vals[i] && !(o->vals[i] = strom_strdup(registry[i].def)))
+            return STROM_ENOMEM;
+    return STROM_OK;
+}
+
+static strom_err apply_all(const strom_schema *s, cat_opts *o)
+{
+    for (int i = 0; i < NREG; i++) {
+        if (registry[i].kv_only)
+            continue;
+        char canon[64] = "";
+        strom_err e = registry[i].apply(&registry[i], o->vals[i], s, o, canon);
+        if (e != STROM_OK)
+            return e;
+        if (canon[0] && strcmp(canon, o->vals[i])) {
+            char *c = strom_strdup(canon);
+            if (!c)
+                return STROM_ENOMEM;
+            free(o->vals[i]);
+            o->vals[i] = c;
+        }
+    }
+    return STROM_OK;
+}
+
+strom_err cat_opts_parse(const char *const *kv, const strom_schema *s, cat_opts *o)
+{
+    opts_reset(o);
+    o->vals = strom_calloc(NREG, sizeof *o->vals);
+    if (!o->vals)
+        return STROM_ENOMEM;
+    strom_err e = collect_values(kv, o);
+    if (e == STROM_OK)
+        e = apply_all(s, o);
+    if (e != STROM_OK)
+        cat_opts_free(o);
+    return e;
+}
+
+void cat_opts_free(cat_opts *o)
+{
+    if (o->vals)
+        for (int i = 0; i < NREG; i++)
+            free(o->vals[i]);
+    free(o->vals);
+    opts_reset(o);
+}
+
+const char *cat_opts_get(const cat_opts *o, const char *key)
+{
+    int i = find_opt(key);
+    return i < 0 || !o->vals ? NULL : o->vals[i];
+}
+
+/* ------------------------------------------------------------------- help */
+
+static char help_text[8192];
+static pthread_once_t help_once = PTHREAD_ONCE_INIT;
+
+static void build_help(void)
+{
+    size_t n = 0, cap = sizeof help_text;
+    n += (size_t)snprintf(help_text + n, cap - n, "Table options (key = value):\n");
+    for (int i = 0; i < NREG && n < cap; i++) {
+        const cat_optdef *d = &registry[i];
+        n += (size_t)snprintf(help_text + n, cap - n, "  %-40s %s, default %s\n      %s%s\n",
+                              d->name, d->type, d->def[0] ? d->def : "(none)", d->help,
+                              d->kv_only ? " (not supported yet)" : "");
+    }
+    if (n < cap)
+        snprintf(help_text + n, cap - n, "  %-40s %s\n      %s\n", "fields.<col>.agg",
+                 "aggregate function", "primary-key tables (not supported yet)");
+}
+
+const char *strom_table_option_help(void)
+{
+    pthread_once(&help_once, build_help);
+    return help_text;
+}

@@ -1,0 +1,330 @@
+/*
+ * log_int.h: internals of src/log: the on-disk files of a bucket and the in-memory
+ * structures shared by the files of this folder. Nothing outside src/log includes it
+ * (tests do, for the test hooks and the layouts).
+ *
+ * ==========================================================================================
+ * A BUCKET DIRECTORY
+ * ==========================================================================================
+ *   00000000000000000000.log    segment: a header, then record batches (format.h) back to back
+ *   00000000000000000000.index  sparse offset/time index of that segment
+ *   00000000000000000000.keys   key index of that segment (only with key columns; written
+ *                               when the segment is sealed or the bucket is closed)
+ *   *.tmp                       leftovers of an interrupted atomic write; removed on open
+ * The 20-digit decimal number is the segment's base offset (offset of its first row).
+ * All integers are little-endian. CRCs are CRC-32C (strom_crc32c, seed 0).
+ *
+ * ------------------------------------------------------------------------------------------
+ * SEGMENT FILE (.log)
+ * ------------------------------------------------------------------------------------------
+ * Header (32 bytes)
+ *   off size field          meaning
+ *   0   4    magic          0x47455453, the bytes "STEG"
+ *   4   2    version        1
+ *   6   2    header_size    32 (first batch starts here)
+ *   8   8    base_offset    equals the number in the file name
+ *   16  8    created_ms     wall clock when the segment was created
+ *   24  4    reserved       0
+ *   28  4    crc            CRC-32C of bytes [0, 28)
+ *   32  ...  batches        record batches exactly as format.h lays them out; batch i+1
+ *                           starts at 12 + length of batch i; base offsets are contiguous
+ *
+ * ------------------------------------------------------------------------------------------
+ * SPARSE INDEX FILE (.index)
+ * ------------------------------------------------------------------------------------------
+ * Header (32 bytes)
+ *   0   4    magic          0x58495453, the bytes "STIX"
+ *   4   2    version        1
+ *   6   2    entry_size     64
+ *   8   8    base_offset    of the segment
+ *   16  8    interval       index_interval_bytes the entries were cut at
+ *   24  4    reserved       0
+ *   28  4    crc            CRC-32C of bytes [0, 28)
+ * Then entries of 64 bytes. Entry i covers the "span" of consecutive batches starting at
+ * its position; a new span starts at the first batch boundary at least `interval` bytes
+ * after the previous span's start. Spans are contiguous: pos[i+1] = pos[i] + span_bytes[i].
+ * An entry is written only when its span is complete (the next span started, the segment
+ * was sealed, or the bucket closed), so every entry on disk is final.
+ *   0   4    rel_offset     first offset of the span - base_offset
+ *   4   4    nrecords       offsets covered by the span
+ *   8   4    position       file position of the span's first batch
+ *   12  4    span_bytes     bytes of the span's batches
+ *   16  4    nbatches       batches in the span
+ *   20  4    reserved       0
+ *   24  8    min_time       smallest row time in the span   (times are NOT monotonic
+ *   32  8    max_time       largest row time in the span     in offsets: late data)
+ *   40  8    max_commit     largest commit timestamp in the span
+ *   48  8    raw_bytes      sum of the batches' arrow_size
+ *   56  4    reserved       0
+ *   60  4    crc            CRC-32C of bytes [0, 60)
+ * Seek by time keeps, in memory, the prefix maximum of max_time over the entries so that
+ * "first entry whose prefix max >= t" is a binary search.
+ * A sealed segment's index is trusted when the header and every entry CRC hold, the
+ * entries are contiguous, the last one ends at the file size and the batch header at the
+ * last entry's position parses; otherwise it is rebuilt from the segment's batch headers.
+ *
+ * ------------------------------------------------------------------------------------------
+ * KEY INDEX FILE (.keys)
+ * ------------------------------------------------------------------------------------------
+ * Header (64 bytes)
+ *   0   4    magic          0x584b5453, the bytes "STKX"
+ *   4   2    version        1
+ *   6   2    header_size    64
+ *   8   8    base_offset    of the segment
+ *   16  4    nbatches       batches in the segment (B)
+ *   20  4    nkeys          distinct keys (K)
+ *   24  4    nslots         hash slots, a power of two >= 2K (S)
+ *   28  4    npostings      posting entries (P)
+ *   32  8    key_bytes      bytes of the key blob (KB)
+ *   40  8    data_size      segment bytes the index covers (= segment file size)
+ *   48  4    reserved       0
+ *   52  4    body_crc       CRC-32C of every byte after the header
+ *   56  4    reserved       0
+ *   60  4    crc            CRC-32C of bytes [0, 60)
+ * Batch table at 64: B entries of 32 bytes, in segment order (ordinal = index)
+ *   0   4    position       file position of the batch
+ *   4   4    rel_offset     base offset - segment base
+ *   8   4    nrows          record_count
+ *   12  4    reserved       0
+ *   16  8    min_time       batch min row time
+ *   24  8    max_time       batch max row time
+ * Slot table at 64 + 32B: S slots of 24 bytes, open addressing, linear probing on
+ * hash = strom_hash64(key) & (S - 1); an empty slot has count 0
+ *   0   8    hash           strom_hash64 of the canonical key bytes
+ *   8   4    key_off        offset of the key in the key blob
+ *   12  4    key_len
+ *   16  4    post_off       first posting (index into the posting array)
+ *   20  4    count          postings of this key
+ * Postings at 64 + 32B + 24S: P u32 batch ordinals, each key's run ascending
+ * Key blob at 64 + 32B + 24S + 4P: KB bytes of canonical keys (fmt_key_from_column)
+ *
+ * The active segment's key index lives in memory and is written when the segment is
+ * sealed or the bucket closes. After a crash (no .keys for the active segment) it is
+ * rebuilt lazily, on the first key-history call or at seal time, by decoding only the
+ * key columns of the segment: open stays fast. A sealed segment's .keys is loaded (whole,
+ * CRC-checked) on its first key-history use; damaged or missing files are rebuilt then.
+ * ==========================================================================================
+ */
+#ifndef STROM_LOG_INT_H
+#define STROM_LOG_INT_H
+
+#include <pthread.h>
+
+#include "log/log.h"
+
+#define LOG_SEG_MAGIC 0x47455453u
+#define LOG_IDX_MAGIC 0x58495453u
+#define LOG_KX_MAGIC 0x584b5453u
+#define LOG_VERSION 1
+#define LOG_SEG_HDR 32
+#define LOG_IDX_HDR 32
+#define LOG_IDX_ENTRY 64
+#define LOG_KX_HDR 64
+#define LOG_KX_BATCH 32
+#define LOG_KX_SLOT 24
+#define LOG_MAX_SEG_BYTES ((int64_t)1 << 31)   /* positions fit in u32 with batch slack */
+#define LOG_MAX_SEG_RECORDS ((int64_t)1 << 31) /* relative offsets fit in u32 */
+
+/* ------------------------------------------------------------- test hooks */
+
+/* When > 0, counts down on every fsync/fdatasync (resp. segment write) of the log; the
+ * call that brings it to 0 fails with EIO. Tests only. */
+extern int log_test_fail_fsync;
+extern int log_test_fail_write;
+
+/* --------------------------------------------------------------- sparse index */
+
+typedef struct log_ient {
+    uint32_t rel_offset, nrecords, position, span_bytes, nbatches;
+    int64_t min_time, max_time, max_commit;
+    uint64_t raw_bytes;
+} log_ient;
+
+typedef struct log_index {
+    log_ient *e;
+    int64_t *pmax;         /* prefix max of e[].max_time */
+    size_t n, cap;
+    size_t nwritten;       /* entries already handed to the index file */
+    strom_buf pending;     /* encoded entries not yet written */
+} log_index;
+
+void log_index_free(log_index *ix);
+/* Accounts for a batch appended at pos (starts a new span when due). */
+strom_err log_index_add(log_index *ix, int64_t seg_base, int64_t interval, uint32_t pos,
+                        const fmt_hdr *h);
+/* Encodes the complete entries [nwritten, upto) into ix->pending. */
+void log_index_stage(log_index *ix, size_t upto);
+void log_index_encode_header(uint8_t *out, int64_t base, int64_t interval);
+/* Decodes an index file; entries with bad CRCs end the list (*clean = 0). */
+strom_err log_index_decode(const uint8_t *p, size_t len, int64_t base, log_index *ix, int *clean);
+/* First entry whose prefix max >= t, or n. */
+size_t log_index_seek_time(const log_index *ix, int64_t t);
+/* Last entry with rel_offset <= rel (0 when none). */
+size_t log_index_find_offset(const log_index *ix, uint32_t rel);
+
+/* ------------------------------------------------------------------ key index */
+
+typedef struct log_kxbatch {
+    uint32_t position, rel_offset, nrows;
+    int64_t min_time, max_time;
+} log_kxbatch;
+
+typedef struct log_kxslot {
+    uint64_t hash;
+    uint32_t key_off, key_len;
+    uint32_t head, count;  /* memory: head = posting index + 1 (0 = empty); file: post_off */
+} log_kxslot;
+
+typedef struct log_kxpost {
+    uint32_t batch, prev;  /* prev: posting index + 1 of the same key's previous, 0 = none */
+} log_kxpost;
+
+typedef struct log_keyidx {
+    log_kxbatch *batches;
+    size_t nbatches, cap_batches;
+    log_kxslot *slots;
+    uint32_t nslots, nkeys;
+    strom_buf keys;
+    log_kxpost *posts;     /* memory form only */
+    size_t nposts, cap_posts;
+    uint8_t *file;         /* loaded form: the whole file, slots/posts/keys point into it */
+    const uint8_t *fslots, *fposts, *fkeys;
+} log_keyidx;
+
+log_keyidx *log_kx_create(void);
+void log_kx_destroy(log_keyidx *kx);
+strom_err log_kx_add_batch(log_keyidx *kx, uint32_t pos, uint32_t rel, const fmt_hdr *h);
+/* Adds key bytes to the batch added last (deduplicated within the batch). */
+strom_err log_kx_add_key(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash);
+/* Batch ordinals holding key, ascending, into *out (grown with realloc). */
+strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, uint32_t **out,
+                        size_t *n, size_t *cap);
+strom_err log_kx_encode(const log_keyidx *kx, int64_t base, uint64_t data_size, strom_buf *out);
+/* Loads a file image (taking ownership of p on success). ECORRUPT when invalid. */
+strom_err log_kx_load(uint8_t *p, size_t len, int64_t base, uint64_t data_size, log_keyidx **out);
+
+/* ------------------------------------------------------------------- segments */
+
+
+typedef struct log_segment {
+    int64_t base;
+    int fd;
+    int refs;              /* bucket list + readers; under bucket mu */
+    int sealed;
+    int removed;           /* dropped by retention: files gone, fd kept for holders */
+    char path[4096];       /* .log path; .index / .keys derive from it */
+    uint64_t size;         /* bytes written (header included) */
+    uint64_t acked_size;   /* bytes visible to readers */
+    int64_t end_off;       /* offset after the last written batch */
+    int64_t acked_end;     /* offset after the last acknowledged batch */
+    log_index ix;
+    int ixfd;              /* index file, -1 when not open for appending */
+    log_keyidx *kx;        /* NULL: not loaded / not built */
+    int kx_state;          /* LOG_KX_* */
+    int64_t max_commit, max_time, min_time;
+    uint64_t raw_bytes, nbatches;
+} log_segment;
+
+enum { LOG_KX_NONE = 0, LOG_KX_READY = 1, LOG_KX_PENDING = 2 };
+
+/* ------------------------------------------------------------------- the bucket */
+
+struct log_bucket {
+    char *dir;
+    char *name;
+    log_config cfg;
+    pthread_mutex_t mu;    /* segment list, watermarks, indexes, refcounts */
+    pthread_mutex_t wmu;   /* serialises writers (append, roll, flush, key builds) */
+    pthread_cond_t cv;     /* group commit: durable advanced / fence */
+    pthread_mutex_t kxmu;  /* in-memory key indexes (active segment) */
+    log_segment **segs;
+    int nsegs, cap_segs;
+    int64_t written_off;   /* after the last written batch */
+    int64_t durable_off;   /* after the last fsynced batch */
+    int64_t hw;            /* high watermark: after the last acknowledged batch */
+    int syncing;           /* a group commit leader is in fdatasync */
+    int fenced;
+    char fence_msg[512];
+    int64_t fsyncs;
+    char *warnings;        /* recovery notes (rebuilt indexes, truncations) */
+    /* writer scratch (under wmu) */
+    fmt_hdr wh;
+    fmt_dir *wdirs;
+    fmt_decoder *wdec;
+    strom_batch *wbatch;
+    strom_buf wkey;
+    /* interval flusher */
+    pthread_t flusher;
+    int flusher_on, stopping;
+    pthread_cond_t flush_cv;
+};
+
+/* segment.c */
+strom_err log_seg_create(log_bucket *b, int64_t base, log_segment **out);
+strom_err log_seg_open_file(log_bucket *b, const char *path, int64_t base, log_segment **out);
+void log_seg_ref(log_bucket *b, log_segment *s);
+void log_seg_unref(log_bucket *b, log_segment *s);
+void log_seg_free(log_segment *s);
+strom_err log_seg_side_path(const log_segment *s, const char *ext, char *out, size_t cap);
+/* The error context "<bucket>: segment <base>". */
+strom_err log_seg_fail(log_bucket *b, log_segment *s, strom_err e);
+void log_seg_account(log_segment *s, const fmt_hdr *h, uint64_t len);
+void log_seg_encode_header(uint8_t *out, int64_t base);
+int log_fsync(int fd);     /* fdatasync with the test hook; returns 0 or errno */
+
+/* index.c (files) */
+strom_err log_index_file_open(log_bucket *b, log_segment *s);
+strom_err log_index_file_flush(log_bucket *b, log_segment *s, int all, int sync);
+strom_err log_index_file_load(log_bucket *b, log_segment *s, int *valid);
+void log_seg_from_index(log_segment *s); /* segment totals and size from its entries */
+strom_err log_index_rebuild(log_bucket *b, log_segment *s, uint64_t from, int verify,
+                            uint64_t *valid_end);
+
+/* keyidx.c (files and building) */
+strom_err log_kx_write(log_bucket *b, log_segment *s);
+strom_err log_kx_ensure(log_bucket *b, log_segment *s);  /* under wmu */
+strom_err log_kx_index_batch(log_bucket *b, log_segment *s, const uint8_t *batch,
+                             const fmt_hdr *h, const fmt_dir *dirs, uint32_t pos);
+
+/* bucket.c */
+void log_warn(log_bucket *b, const char *fmt, ...) STROM_PRINTF(2, 3);
+strom_err log_bucket_fence(log_bucket *b, strom_err e, const char *what);
+log_segment *log_seg_for_offset(log_bucket *b, int64_t off); /* under mu; referenced */
+strom_err log_segs_push(log_bucket *b, log_segment *s); /* appends to the list; under mu */
+const char *log_bucket_warnings(log_bucket *b);  /* recovery notes, "" if none */
+
+/* seek.c: referenced copies of the segment list and the high watermark */
+strom_err log_snapshot(log_bucket *b, log_segment ***segs, int *n, int64_t *hw);
+void log_snapshot_release(log_bucket *b, log_segment **segs, int n);
+
+/* recover.c */
+strom_err log_recover(log_bucket *b);
+
+/* append.c */
+strom_err log_roll(log_bucket *b);
+strom_err log_seal(log_bucket *b, log_segment *s);
+strom_err log_flusher_start(log_bucket *b);
+void log_flusher_stop(log_bucket *b);
+
+/* batchio.c: reading parts of batches from a segment */
+typedef struct log_bio {
+    strom_buf hdr, io;
+    fmt_hdr h;
+    fmt_dir *dirs;
+    fmt_decoder *dec;
+    uint64_t pos;          /* position of the parsed batch */
+} log_bio;
+
+strom_err log_bio_init(log_bio *io);
+void log_bio_free(log_bio *io);
+/* Reads and parses the batch header at pos; the batch must end by limit. */
+strom_err log_bio_header(log_bio *io, log_bucket *b, log_segment *s, uint64_t pos,
+                         uint64_t limit);
+/* Reads (coalesced), CRC-checks and decodes the chunks of directory entries dirix[0..n)
+ * of the parsed batch into dst; out[i] receives column dirix[i]. */
+strom_err log_bio_columns(log_bio *io, log_bucket *b, log_segment *s, const int *dirix, int n,
+                          strom_batch *dst, const char *const *names, strom_column *out);
+/* Canonical key of row r over key columns kc[0..nk) into out (cleared first). */
+strom_err log_row_key(strom_buf *out, const strom_column *kc, int nk, int64_t r);
+
+#endif /* STROM_LOG_INT_H */
