@@ -76,8 +76,8 @@ static void report_write(const demo *d)
     strom_bucket_stats st;
     cli_table_stats(d->t, &st);
     printf("\n1. Writing. %s readings from %s feeder devices: %lld s of 1 Hz telemetry,\n"
-           "   %s to %s. %s of them (%.1f%%) arrived late, up to 30 s after they were\n"
-           "   measured, as field data does.\n",
+           "   %s to %s.\n   %s of them (%.1f%%) arrived late, up to 30 s after they were "
+           "measured,\n   as field data does.\n",
            cli_group(d->rows, r), cli_group(d->devices, dv), (long long)d->seconds,
            cli_time(d->t0_ms, a), cli_time(d->t0_ms + d->seconds * 1000, b),
            cli_group(d->late_rows, l), 100.0 * (double)d->late_rows / (double)d->rows);
@@ -218,7 +218,7 @@ static int demo_history(demo *d)
 static int demo_seek(demo *d)
 {
     int64_t T = QUERY_T_MS - 60000, rows_after = 0, read_rows = 0, total = 0;
-    char tb[32], a[32], b2[32];
+    char tb[32], a[32], b2[32], c[32];
     for (int bk = 0; bk < strom_table_nbuckets(d->t); bk++) {
         int64_t off, earliest, end;
         strom_err e = strom_table_seek_time(d->t, bk, T, &off);
@@ -239,11 +239,12 @@ static int demo_seek(demo *d)
         if (e)
             return cli_fail(e, "reading from the seek position");
     }
-    printf("\n4. Seek by time: \"everything measured since %.19s\" starts at the offsets the\n"
-           "   time index gives and reads %s of %s rows, finding %s readings at or after\n"
-           "   that time (late arrivals included: the index does not assume time order).\n",
+    printf("\n4. Seek by time: \"everything measured since %.19s\" starts at the\n"
+           "   offsets the time index gives and reads %s of %s rows, finding the %s\n"
+           "   readings at or after that time (late arrivals included: the index does not\n"
+           "   assume that times grow with offsets).\n",
            cli_time(T, tb), cli_group(read_rows, a), cli_group(total, b2),
-           cli_group(rows_after, tb));
+           cli_group(rows_after, c));
     return CLI_OK;
 }
 

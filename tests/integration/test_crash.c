@@ -13,6 +13,7 @@
  * STROM_TEST_SEED=<n> replays a run; STROM_CRASH_ROUNDS overrides the round count.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -128,6 +129,7 @@ static void run_child(round_ctx *rc, int delay_ms, acks *out)
         child_main(rc);
     }
     close(fds[1]);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);   /* read what is there while the child runs */
     char buf[4096];
     size_t have = 0;
     struct timespec t0, now;
@@ -147,6 +149,7 @@ static void run_child(round_ctx *rc, int delay_ms, acks *out)
     kill(pid, SIGKILL);
     int status;
     IT_CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+    fcntl(fds[0], F_SETFL, 0);            /* the child is gone: read to the end */
     read_acks(fds[0], out, buf, &have);
     close(fds[0]);
     IT_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
@@ -269,7 +272,7 @@ static void create_table(const char *dir)
     IT_OK(strom_db_open(dir, &db));
     strom_schema *s = it_schema();
     const char *opts[] = {"bucket.num", "2", "table.log.flush", "sync",
-                          "table.log.segment.bytes", "65536", NULL};
+                          "table.log.segment.bytes", "1mb", NULL};
     IT_OK(strom_table_create(db, TABLE, s, opts));
     strom_schema_destroy(s);
     strom_db_close(db);
