@@ -202,19 +202,15 @@ static int decimal_scale(const double *x, uint32_t n, int is_float, int64_t *k)
 static void float_stats(const double *x, uint32_t n, fmt_colstat *st)
 {
     double mn = INFINITY, mx = -INFINITY;
-    int nan = 0, any = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (x[i] != x[i]) {
-            nan = 1;
-            continue;
-        }
-        any = 1;
+    uint32_t nans = 0;
+    for (uint32_t i = 0; i < n; i++) { /* NaN compares false: never taken as min/max */
+        nans += x[i] != x[i];
         mn = x[i] < mn ? x[i] : mn;
         mx = x[i] > mx ? x[i] : mx;
     }
-    if (nan)
+    if (nans)
         st->flags |= FMT_F_NAN;
-    if (any && st->nulls < n) {
+    if (nans < n && st->nulls < n) {
         st->flags |= FMT_F_STATS;
         memcpy(&st->min, &mn, 8);
         memcpy(&st->max, &mx, 8);

@@ -9,14 +9,14 @@
 #include "format/format.h"
 
 static fmt_dir dirs[FMT_MAX_COLUMNS];
-static fmt_decoder *dec;   /* process-lifetime decoder state, reused like a reader's */
-static strom_batch *b;
+static fmt_decoder *g_dec;   /* process-lifetime decoder state, reused like a reader's */
+static strom_batch *g_batch;
 
 static void init_state(void)
 {
-    if (!dec) {
-        dec = fmt_decoder_create();
-        b = fmt_batch_create(8);
+    if (!g_dec) {
+        g_dec = fmt_decoder_create();
+        g_batch = fmt_batch_create(8);
     }
 }
 
@@ -26,11 +26,11 @@ static void decode_batch(const uint8_t *p, size_t len)
     (void)fmt_hdr_need(p, len);
     if (fmt_hdr_parse(p, len, &h, dirs) != STROM_OK || 12 + (size_t)h.length > len)
         return;
-    if (fmt_batch_reset(b, &h, h.ncols) != STROM_OK)
+    if (fmt_batch_reset(g_batch, &h, h.ncols) != STROM_OK)
         return;
     for (int c = 0; c < h.ncols; c++)
-        if (fmt_decode_column(dec, &dirs[c], p + dirs[c].data_offset, h.nrows, b, "c",
-                              &b->cols[c]) != STROM_OK)
+        if (fmt_decode_column(g_dec, &dirs[c], p + dirs[c].data_offset, h.nrows, g_batch, "c",
+                              &g_batch->cols[c]) != STROM_OK)
             return;
     (void)fmt_batch_verify(p, len, &h, dirs);
 }
@@ -94,16 +94,16 @@ static void check_roundtrip(const strom_builder *bl, const uint32_t *sel, size_t
                             const uint8_t *p, size_t len)
 {
     fmt_hdr h;
-    if (fmt_batch_verify(p, len, &h, dirs) != STROM_OK || fmt_batch_reset(b, &h, h.ncols))
+    if (fmt_batch_verify(p, len, &h, dirs) != STROM_OK || fmt_batch_reset(g_batch, &h, h.ncols))
         abort();
     for (int c = 0; c < h.ncols; c++) {
         strom_column want;
         fmt_builder_view(bl, c, &want);
-        if (fmt_decode_column(dec, &dirs[c], p + dirs[c].data_offset, h.nrows, b, "c",
-                              &b->cols[c]) != STROM_OK)
+        if (fmt_decode_column(g_dec, &dirs[c], p + dirs[c].data_offset, h.nrows, g_batch, "c",
+                              &g_batch->cols[c]) != STROM_OK)
             abort();
         for (size_t r = 0; r < nsel; r++)
-            if (!same_cell(&b->cols[c], (int64_t)r, &want, sel[r]))
+            if (!same_cell(&g_batch->cols[c], (int64_t)r, &want, sel[r]))
                 abort();
     }
 }
