@@ -166,7 +166,8 @@ typedef struct fmt_vec {
     int64_t length, null_count;
 } fmt_vec;
 
-/* Borrowed Arrow view of builder column col (valid until the builder changes). */
+/* Borrowed Arrow view of builder column col: its completed rows (call between rows;
+ * valid until the builder changes). */
 void fmt_builder_view(const strom_builder *b, int col, strom_column *out);
 const strom_schema *fmt_builder_schema(const strom_builder *b);
 
@@ -275,7 +276,8 @@ struct strom_batch {
     int ncols, cap_cols;
     strom_column *cols;       /* projected columns, Arrow views */
     const int64_t *row_offsets; /* NULL: base_offset + r */
-    const int64_t *row_times;   /* NULL: commit_ts for every row */
+    const int64_t *row_times;   /* NULL: commit_ts for every row; set it with
+                                   fmt_batch_set_rows (INT time columns, NULL times) */
     const uint8_t *changes;     /* NULL: STROM_APPEND for every row */
     strom_buf arena;            /* backing store (see fmt_batch_alloc) */
     strom_buf *blocks;          /* extra arena blocks */
