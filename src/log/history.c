@@ -179,7 +179,7 @@ static strom_err decode_keys(hist *h, hcand *c, strom_column *kc, const int64_t 
     if (has_time)
         dix[n++] = (int)hd->time_col;
     for (int i = 0; i < cfg->nkey_cols; i++)
-        if (cfg->key_cols[i] < hd->ncols && cfg->key_cols[i] != dix[0])
+        if (cfg->key_cols[i] < hd->ncols && !(has_time && cfg->key_cols[i] == dix[0]))
             dix[n++] = cfg->key_cols[i];
     for (int i = 1; i < n; i++)
         for (int j = 0; j < i; j++)
@@ -187,7 +187,9 @@ static strom_err decode_keys(hist *h, hcand *c, strom_column *kc, const int64_t 
                 dix[i--] = dix[--n];
     if (e == STROM_OK)
         e = log_bio_columns(&h->io, h->b, c->s, dix, n, h->scratch, NULL, tmp);
-    *times = has_time && e == STROM_OK ? tmp[0].values : NULL;
+    *times = NULL;
+    if (has_time && e == STROM_OK)
+        e = log_time_values(h->b, hd, &tmp[0], times);
     for (int i = 0; e == STROM_OK && i < cfg->nkey_cols; i++) {
         int k = -1;
         for (int j = 0; j < n; j++)
@@ -300,6 +302,12 @@ static strom_err gather_batch(hist *h, hout *o, const int *proj, int nproj, cons
         e = fmt_batch_reset(h->scratch, hd, nd ? nd : 1);
     if (e == STROM_OK && nd)
         e = log_bio_columns(&h->io, h->b, c->s, dix, nd, h->scratch, NULL, cols);
+    for (int j = 0; e == STROM_OK && j < nproj; j++)
+        if (where[j] >= 0 && cols[where[j]].type != o->res->cols[j].type)
+            e = strom_fail(STROM_ECORRUPT, "%s: key history: batch at offset %lld: column %d "
+                           "has type %s, the schema says %s", h->b->name, (long long)c->base,
+                           proj[j], strom_type_name(cols[where[j]].type),
+                           strom_type_name(o->res->cols[j].type));
     for (size_t i = 0; e == STROM_OK && i < n; i++)
         for (int j = 0; j < nproj; j++)
             put_row(o, j, where[j] >= 0 ? &cols[where[j]] : NULL, rows[i].row, rows[i].res);

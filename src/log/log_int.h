@@ -324,6 +324,9 @@ strom_err log_bio_header(log_bio *io, log_bucket *b, log_segment *s, uint64_t po
  * of the parsed batch into dst; out[i] receives column dirix[i]. */
 strom_err log_bio_columns(log_bio *io, log_bucket *b, log_segment *s, const int *dirix, int n,
                           strom_batch *dst, const char *const *names, strom_column *out);
+/* The int64 row times of a decoded time column (ECORRUPT for other types). */
+strom_err log_time_values(log_bucket *b, const fmt_hdr *h, const strom_column *c,
+                          const int64_t **out);
 /* Canonical key of row r over key columns kc[0..nk) into out (cleared first). */
 strom_err log_row_key(strom_buf *out, const strom_column *kc, int nk, int64_t r);
 
