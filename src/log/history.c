@@ -7,7 +7,9 @@
  * projected columns' chunks, and gathers the rows, newest first, into one owned batch. */
 #include "log_int.h"
 
+#include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 typedef struct hrow {
     int64_t time, off;
@@ -97,6 +99,27 @@ static strom_err collect_segment(hist *h, int si)
     return e;
 }
 
+/* A key index run failed its check: rebuild that segment's key index, look up again. */
+static strom_err rebuild_and_retry(hist *h, int si)
+{
+    log_segment *s = h->segs[si];
+    log_warn(h->b, "segment %020lld: %s; key index rebuilt", (long long)s->base, strom_errmsg());
+    pthread_mutex_lock(&h->b->wmu);
+    pthread_mutex_lock(&h->b->kxmu);
+    if (s->kx && (s->kx->fd >= 0 || s->kx->image)) {
+        log_kx_destroy(s->kx);
+        s->kx = NULL;
+        s->kx_state = LOG_KX_NONE;
+        char path[PATH_MAX];
+        if (log_seg_side_path(s, ".keys", path, sizeof path) == STROM_OK)
+            unlink(path);
+    }
+    pthread_mutex_unlock(&h->b->kxmu);
+    strom_err e = log_kx_ensure(h->b, s);
+    pthread_mutex_unlock(&h->b->wmu);
+    return e == STROM_OK ? collect_segment(h, si) : e;
+}
+
 static strom_err collect(hist *h)
 {
     strom_err e = STROM_OK;
@@ -108,8 +131,12 @@ static strom_err collect(hist *h)
     for (int i = 0; i < h->nsegs; i++)
         h->limits[i] = h->segs[i]->acked_size;
     pthread_mutex_unlock(&h->b->mu);
-    for (int i = h->nsegs - 1; e == STROM_OK && i >= 0; i--)
+    for (int i = h->nsegs - 1; e == STROM_OK && i >= 0; i--) {
+        size_t had = h->nheap;
         e = collect_segment(h, i);
+        if (e == STROM_ECORRUPT && h->nheap == had)
+            e = rebuild_and_retry(h, i);
+    }
     return e;
 }
 

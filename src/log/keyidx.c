@@ -183,41 +183,57 @@ static strom_err kx_read(const log_keyidx *kx, uint64_t off, void *dst, size_t l
     return got == len ? STROM_OK : kx_bad("truncated");
 }
 
-/* Reads the postings of a slot, checking every one against the batch table. */
-static strom_err kx_read_posts(const log_keyidx *kx, uint64_t first, uint32_t count,
+/* A key's run: u32 crc, u32 key_len, key, then per posting three varints. */
+#define KX_RUN_MAX ((size_t)1 << 30)
+
+/* Decodes the postings of a CRC-checked run, checking each against the batch table. */
+static strom_err kx_decode_run(const log_keyidx *kx, const uint8_t *p, size_t len, uint32_t count,
                                log_kxpost **out, size_t *n, size_t *cap)
 {
-    if (first + count > kx->npostings)
-        return kx_bad("postings out of range");
     strom_err e = out_reserve(out, cap, count);
-    uint8_t buf[16 * 64];
-    for (uint32_t k = 0; e == STROM_OK && k < count; k += 64) {
-        uint32_t m = STROM_MIN(64u, count - k);
-        e = kx_read(kx, kx->posts_at + (first + k) * 16, buf, (size_t)m * 16);
-        for (uint32_t i = 0; e == STROM_OK && i < m; i++) {
-            log_kxpost *p = &(*out)[k + i];
-            p->batch = strom_get_u32(buf + 16 * i);
-            p->row = strom_get_u32(buf + 16 * i + 4);
-            p->time = strom_get_i64(buf + 16 * i + 8);
-            if (p->batch >= kx->nbatches || p->row >= kx->batches[p->batch].nrows)
-                e = kx_bad("posting names a missing batch or row");
-        }
+    uint64_t batch = 0, row, zt;
+    int64_t time = 0;
+    size_t at = 0;
+    for (uint32_t k = 0; e == STROM_OK && k < count; k++) {
+        uint64_t db;
+        size_t a = strom_get_uvarint(p + at, len - at, &db);
+        size_t b = a ? strom_get_uvarint(p + at + a, len - at - a, &row) : 0;
+        size_t c = b ? strom_get_uvarint(p + at + a + b, len - at - a - b, &zt) : 0;
+        if (!c)
+            return kx_bad("truncated postings");
+        at += a + b + c;
+        batch += db;
+        time += strom_unzigzag(zt);
+        if (batch >= kx->nbatches || row >= kx->batches[batch].nrows)
+            return kx_bad("posting names a missing batch or row");
+        (*out)[k] = (log_kxpost){(uint32_t)batch, (uint32_t)row, time};
     }
     if (e == STROM_OK)
         *n = count;
     return e;
 }
 
-static int kx_key_equal(const log_keyidx *kx, uint64_t koff, const uint8_t *key, size_t len)
+/* Reads and checks the run of a slot; *match = 0 when its key differs. */
+static strom_err kx_read_run(const log_keyidx *kx, const uint8_t *sl, const uint8_t *key,
+                             size_t len, int *match, strom_buf *run)
 {
-    uint8_t buf[256];
-    for (size_t k = 0; k < len; k += sizeof buf) {
-        size_t m = STROM_MIN(sizeof buf, len - k);
-        if (koff + k + m > kx->key_bytes || kx_read(kx, kx->keys_at + koff + k, buf, m) != STROM_OK ||
-            memcmp(buf, key + k, m))
-            return 0;
-    }
-    return 1;
+    uint64_t off = strom_get_u64(sl + 8), rlen = strom_get_u32(sl + 16);
+    *match = 0;
+    if (rlen < 8 || off > kx->runs_bytes || rlen > kx->runs_bytes - off || rlen > KX_RUN_MAX)
+        return kx_bad("run out of range");
+    strom_buf_clear(run);
+    if (!strom_buf_grow(run, rlen))
+        return STROM_ENOMEM;
+    strom_err e = kx_read(kx, kx->runs_at + off, run->data, rlen);
+    if (e != STROM_OK)
+        return e;
+    if (strom_get_u32(run->data) != strom_crc32c(0, run->data + 4, rlen - 4))
+        return kx_bad("run CRC mismatch");
+    uint64_t klen = strom_get_u32(run->data + 4);
+    if (klen > rlen - 8)
+        return kx_bad("key longer than its run");
+    *match = !key || (klen == len && !memcmp(run->data + 8, key, len));
+    return STROM_OK;
 }
 
 static strom_err kx_lookup_file(const log_keyidx *kx, const uint8_t *key, size_t len,
@@ -225,20 +241,26 @@ static strom_err kx_lookup_file(const log_keyidx *kx, const uint8_t *key, size_t
 {
     uint64_t hash = strom_hash64(key, len);
     uint32_t mask = kx->nslots - 1;
-    for (uint32_t i = (uint32_t)hash & mask, probes = 0; probes < kx->nslots;
+    strom_buf run = {0};
+    strom_err e = STROM_OK;
+    for (uint32_t i = (uint32_t)hash & mask, probes = 0; e == STROM_OK && probes < kx->nslots;
          i = (i + 1) & mask, probes++) {
         uint8_t sl[LOG_KX_SLOT];
-        strom_err e = kx_read(kx, kx->slots_at + (uint64_t)i * LOG_KX_SLOT, sl, sizeof sl);
-        if (e != STROM_OK)
-            return e;
-        uint32_t count = strom_get_u32(sl + 20);
+        int match = 0;
+        e = kx_read(kx, kx->slots_at + (uint64_t)i * LOG_KX_SLOT, sl, sizeof sl);
+        uint32_t count = e == STROM_OK ? strom_get_u32(sl + 20) : 0;
         if (count == 0)
-            return STROM_OK;
-        if (strom_get_u64(sl) == hash && strom_get_u32(sl + 12) == len &&
-            kx_key_equal(kx, strom_get_u32(sl + 8), key, len))
-            return kx_read_posts(kx, strom_get_u32(sl + 16), count, out, n, cap);
+            break;
+        if (strom_get_u64(sl) != hash)
+            continue;
+        e = kx_read_run(kx, sl, key, len, &match, &run);
+        if (e == STROM_OK && match) {
+            e = kx_decode_run(kx, run.data + 8 + len, run.len - 8 - len, count, out, n, cap);
+            break;
+        }
     }
-    return STROM_OK;
+    strom_buf_free(&run);
+    return e;
 }
 
 strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, log_kxpost **out,
@@ -263,44 +285,81 @@ static void kx_encode_batches(const log_keyidx *kx, uint8_t *p)
     }
 }
 
-static void kx_encode_slots(const log_keyidx *kx, uint8_t *sp, uint8_t *pp)
+/* Appends the run of memory slot sl to runs (postings oldest first, delta-coded). */
+static strom_err kx_encode_run(const log_keyidx *kx, const log_kxslot *sl, strom_buf *runs,
+                               uint32_t *tmp)
 {
-    uint32_t off = 0;
-    for (uint32_t i = 0; i < kx->nslots; i++, sp += LOG_KX_SLOT) {
+    uint32_t k = sl->count;
+    for (uint32_t p = sl->head; p && k; p = kx->prev[p - 1])
+        tmp[--k] = p - 1;
+    size_t start = runs->len;
+    uint8_t *h = strom_buf_grow(runs, 8 + sl->key_len + (size_t)sl->count * 30);
+    if (!h)
+        return STROM_ENOMEM;
+    strom_put_u32(h + 4, sl->key_len);
+    memcpy(h + 8, kx->keys.data + sl->key_off, sl->key_len);
+    uint8_t *q = h + 8 + sl->key_len;
+    uint32_t pb = 0;
+    int64_t pt = 0;
+    for (uint32_t i = 0; i < sl->count; i++) {
+        const log_kxpost *ps = &kx->posts[tmp[i]];
+        q += strom_put_uvarint(q, ps->batch - pb);
+        q += strom_put_uvarint(q, ps->row);
+        q += strom_put_uvarint(q, strom_zigzag((int64_t)((uint64_t)ps->time - (uint64_t)pt)));
+        pb = ps->batch;
+        pt = ps->time;
+    }
+    runs->len = (size_t)(q - runs->data);
+    strom_put_u32(runs->data + start, strom_crc32c(0, runs->data + start + 4, runs->len - start - 4));
+    return STROM_OK;
+}
+
+static strom_err kx_encode_slots(const log_keyidx *kx, uint8_t *sp, strom_buf *runs)
+{
+    uint32_t *tmp = NULL;
+    size_t cap = 0;
+    strom_err e = STROM_OK;
+    for (uint32_t i = 0; e == STROM_OK && i < kx->nslots; i++, sp += LOG_KX_SLOT) {
         const log_kxslot *sl = &kx->slots[i];
         memset(sp, 0, LOG_KX_SLOT);
         if (sl->head == 0)
             continue;
-        strom_put_u64(sp, sl->hash);
-        strom_put_u32(sp + 8, sl->key_off);
-        strom_put_u32(sp + 12, sl->key_len);
-        strom_put_u32(sp + 16, off);
-        strom_put_u32(sp + 20, sl->count);
-        uint32_t k = sl->count;
-        for (uint32_t p = sl->head; p && k; p = kx->prev[p - 1]) {
-            uint8_t *q = pp + 16 * (size_t)(off + --k);
-            strom_put_u32(q, kx->posts[p - 1].batch);
-            strom_put_u32(q + 4, kx->posts[p - 1].row);
-            strom_put_i64(q + 8, kx->posts[p - 1].time);
+        if (sl->count > cap) {
+            cap = sl->count * 2;
+            uint32_t *nt = strom_realloc(tmp, cap * sizeof *tmp);
+            if (!nt) {
+                e = STROM_ENOMEM;
+                break;
+            }
+            tmp = nt;
         }
-        off += sl->count;
+        uint64_t off = runs->len;
+        e = kx_encode_run(kx, sl, runs, tmp);
+        strom_put_u64(sp, sl->hash);
+        strom_put_u64(sp + 8, off);
+        strom_put_u32(sp + 16, (uint32_t)(runs->len - off));
+        strom_put_u32(sp + 20, sl->count);
     }
+    free(tmp);
+    return e;
 }
 
 strom_err log_kx_encode(const log_keyidx *kx, int64_t base, uint64_t data_size, strom_buf *out)
 {
-    size_t nb = kx->nbatches, ns = kx->nslots, np = kx->nposts, kb = kx->keys.len;
-    size_t total = LOG_KX_HDR + nb * LOG_KX_BATCH + ns * LOG_KX_SLOT + np * 16 + kb;
+    size_t nb = kx->nbatches, ns = kx->nslots;
+    size_t fixed = LOG_KX_HDR + nb * LOG_KX_BATCH + ns * LOG_KX_SLOT;
+    strom_buf runs = {0};
     strom_buf_clear(out);
-    uint8_t *p = strom_buf_grow(out, total);
-    if (!p)
-        return STROM_ENOMEM;
+    uint8_t *p = strom_buf_grow(out, fixed);
+    strom_err e = p ? kx_encode_slots(kx, p + LOG_KX_HDR + nb * LOG_KX_BATCH, &runs) : STROM_ENOMEM;
+    if (e == STROM_OK)
+        e = strom_buf_append(out, runs.data, runs.len);
+    strom_buf_free(&runs);
+    if (e != STROM_OK)
+        return e;
+    p = out->data;
     memset(p, 0, LOG_KX_HDR);
-    uint8_t *bp = p + LOG_KX_HDR, *sp = bp + nb * LOG_KX_BATCH, *pp = sp + ns * LOG_KX_SLOT;
-    kx_encode_batches(kx, bp);
-    kx_encode_slots(kx, sp, pp);
-    if (kb)
-        memcpy(pp + np * 16, kx->keys.data, kb);
+    kx_encode_batches(kx, p + LOG_KX_HDR);
     strom_put_u32(p, LOG_KX_MAGIC);
     strom_put_u16(p + 4, LOG_VERSION);
     strom_put_u16(p + 6, LOG_KX_HDR);
@@ -308,10 +367,9 @@ strom_err log_kx_encode(const log_keyidx *kx, int64_t base, uint64_t data_size, 
     strom_put_u32(p + 16, (uint32_t)nb);
     strom_put_u32(p + 20, kx->nkeys);
     strom_put_u32(p + 24, (uint32_t)ns);
-    strom_put_u32(p + 28, (uint32_t)np);
-    strom_put_u64(p + 32, kb);
+    strom_put_u64(p + 32, out->len - fixed);
     strom_put_u64(p + 40, data_size);
-    strom_put_u32(p + 52, strom_crc32c(0, p + LOG_KX_HDR, total - LOG_KX_HDR));
+    strom_put_u32(p + 48, strom_crc32c(0, p + LOG_KX_HDR, nb * LOG_KX_BATCH));
     strom_put_u32(p + 60, strom_crc32c(0, p, 60));
     return STROM_OK;
 }
@@ -325,51 +383,38 @@ static strom_err kx_check_header(log_keyidx *kx, const uint8_t *p, uint64_t len,
     if (strom_get_u16(p + 4) != LOG_VERSION || strom_get_u16(p + 6) != LOG_KX_HDR ||
         strom_get_i64(p + 8) != base || strom_get_u64(p + 40) != data_size)
         return kx_bad("header does not match the segment");
-    uint64_t nb = strom_get_u32(p + 16), ns = strom_get_u32(p + 24), np = strom_get_u32(p + 28);
-    uint64_t kb = strom_get_u64(p + 32);
-    if (ns == 0 || (ns & (ns - 1)) || strom_get_u32(p + 20) >= ns || kb > len ||
-        LOG_KX_HDR + nb * LOG_KX_BATCH + ns * LOG_KX_SLOT + np * 16 + kb != len)
+    uint64_t nb = strom_get_u32(p + 16), ns = strom_get_u32(p + 24), rb = strom_get_u64(p + 32);
+    if (ns == 0 || (ns & (ns - 1)) || strom_get_u32(p + 20) >= ns || rb > len ||
+        LOG_KX_HDR + nb * LOG_KX_BATCH + ns * LOG_KX_SLOT + rb != len)
         return kx_bad("sizes do not add up");
     kx->nbatches = nb;
     kx->nkeys = strom_get_u32(p + 20);
     kx->nslots = (uint32_t)ns;
-    kx->npostings = np;
-    kx->key_bytes = kb;
+    kx->runs_bytes = rb;
     kx->file_size = len;
     kx->slots_at = LOG_KX_HDR + nb * LOG_KX_BATCH;
-    kx->posts_at = kx->slots_at + ns * LOG_KX_SLOT;
-    kx->keys_at = kx->posts_at + np * 16;
+    kx->runs_at = kx->slots_at + ns * LOG_KX_SLOT;
     return STROM_OK;
 }
 
-/* Streams the body through CRC-32C and loads the batch table. */
-static strom_err kx_check_body(log_keyidx *kx, uint32_t want, uint64_t data_size)
+/* Loads and checks the batch table (the rest is checked run by run when read). */
+static strom_err kx_load_batches(log_keyidx *kx, uint32_t want, uint64_t data_size)
 {
-    uint8_t *buf = strom_malloc(1 << 20);
-    if (!buf)
-        return STROM_ENOMEM;
-    uint32_t crc = 0;
-    strom_err e = STROM_OK;
-    for (uint64_t off = LOG_KX_HDR; e == STROM_OK && off < kx->file_size; off += 1 << 20) {
-        size_t m = (size_t)STROM_MIN((uint64_t)1 << 20, kx->file_size - off);
-        e = kx_read(kx, off, buf, m);
-        crc = strom_crc32c(crc, buf, m);
-    }
-    free(buf);
-    if (e == STROM_OK && crc != want)
-        e = kx_bad("body CRC mismatch");
-    kx->batches = e == STROM_OK ? strom_calloc(kx->nbatches + 1, sizeof *kx->batches) : NULL;
-    if (e == STROM_OK && !kx->batches)
-        e = STROM_ENOMEM;
+    size_t bytes = kx->nbatches * LOG_KX_BATCH;
+    uint8_t *raw = strom_malloc(bytes + 1);
+    kx->batches = strom_calloc(kx->nbatches + 1, sizeof *kx->batches);
+    strom_err e = raw && kx->batches ? kx_read(kx, LOG_KX_HDR, raw, bytes) : STROM_ENOMEM;
+    if (e == STROM_OK && strom_crc32c(0, raw, bytes) != want)
+        e = kx_bad("batch table CRC mismatch");
     for (size_t i = 0; e == STROM_OK && i < kx->nbatches; i++) {
-        uint8_t p[LOG_KX_BATCH];
+        const uint8_t *p = raw + i * LOG_KX_BATCH;
         log_kxbatch *bt = &kx->batches[i];
-        e = kx_read(kx, LOG_KX_HDR + i * LOG_KX_BATCH, p, sizeof p);
         *bt = (log_kxbatch){strom_get_u32(p), strom_get_u32(p + 4), strom_get_u32(p + 8),
                             strom_get_i64(p + 16), strom_get_i64(p + 24)};
-        if (e == STROM_OK && (bt->position < LOG_SEG_HDR || bt->position >= data_size))
+        if (bt->position < LOG_SEG_HDR || bt->position >= data_size)
             e = kx_bad("batch position out of range");
     }
+    free(raw);
     return e;
 }
 
@@ -397,7 +442,7 @@ strom_err log_kx_open(const char *path, int64_t base, uint64_t data_size, int wh
         kx->fd = -1;
     }
     if (e == STROM_OK)
-        e = kx_check_body(kx, strom_get_u32(hdr + 52), data_size);
+        e = kx_load_batches(kx, strom_get_u32(hdr + 48), data_size);
     if (e != STROM_OK) {
         log_kx_destroy(kx);
         return e;
@@ -410,26 +455,23 @@ strom_err log_kx_each_key(const log_keyidx *kx, log_kx_fn fn, void *arg)
 {
     log_kxpost *posts = NULL;
     size_t n = 0, cap = 0;
-    uint8_t *key = NULL;
+    strom_buf run = {0};
     strom_err e = STROM_OK;
     for (uint32_t i = 0; e == STROM_OK && i < kx->nslots; i++) {
         uint8_t sl[LOG_KX_SLOT];
+        int match = 0;
         e = kx_read(kx, kx->slots_at + (uint64_t)i * LOG_KX_SLOT, sl, sizeof sl);
-        uint32_t klen = strom_get_u32(sl + 12), koff = strom_get_u32(sl + 8);
         if (e != STROM_OK || strom_get_u32(sl + 20) == 0)
             continue;
-        if ((uint64_t)koff + klen > kx->key_bytes)
-            e = kx_bad("key out of range");
-        if (e == STROM_OK && !(key = strom_realloc(key, klen + 1)))
-            e = STROM_ENOMEM;
+        e = kx_read_run(kx, sl, NULL, 0, &match, &run);
+        uint32_t klen = e == STROM_OK ? strom_get_u32(run.data + 4) : 0;
         if (e == STROM_OK)
-            e = kx_read(kx, kx->keys_at + koff, key, klen);
+            e = kx_decode_run(kx, run.data + 8 + klen, run.len - 8 - klen, strom_get_u32(sl + 20),
+                              &posts, &n, &cap);
         if (e == STROM_OK)
-            e = kx_read_posts(kx, strom_get_u32(sl + 16), strom_get_u32(sl + 20), &posts, &n, &cap);
-        if (e == STROM_OK)
-            e = fn(arg, key, klen, strom_get_u64(sl), posts, n);
+            e = fn(arg, run.data + 8, klen, strom_get_u64(sl), posts, n);
     }
     free(posts);
-    free(key);
+    strom_buf_free(&run);
     return e;
 }

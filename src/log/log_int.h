@@ -73,13 +73,12 @@
  *   8   8    base_offset    of the segment
  *   16  4    nbatches       batches in the segment (B)
  *   20  4    nkeys          distinct keys (K)
- *   24  4    nslots         hash slots, a power of two >= 2K (S)
- *   28  4    npostings      posting entries (P)
- *   32  8    key_bytes      bytes of the key blob (KB)
+ *   24  4    nslots         hash slots, a power of two > K (S)
+ *   28  4    reserved       0
+ *   32  8    runs_bytes     bytes of the run area (R)
  *   40  8    data_size      segment bytes the index covers (= segment file size)
- *   48  4    reserved       0
- *   52  4    body_crc       CRC-32C of every byte after the header
- *   56  4    reserved       0
+ *   48  4    batch_crc      CRC-32C of the batch table
+ *   52  8    reserved       0
  *   60  4    crc            CRC-32C of bytes [0, 60)
  * Batch table at 64: B entries of 32 bytes, in segment order (ordinal = index)
  *   0   4    position       file position of the batch
@@ -88,27 +87,31 @@
  *   12  4    reserved       0
  *   16  8    min_time       batch min row time
  *   24  8    max_time       batch max row time
- * Slot table at 64 + 32B: S slots of 24 bytes, open addressing, linear probing on
- * hash = strom_hash64(key) & (S - 1); an empty slot has count 0
+ * Slot table at 64 + 32B: S slots of 24 bytes, open addressing, linear probing from
+ * strom_hash64(key) & (S - 1); an empty slot has count 0
  *   0   8    hash           strom_hash64 of the canonical key bytes
- *   8   4    key_off        offset of the key in the key blob
- *   12  4    key_len
- *   16  4    post_off       first posting (index into the posting array)
- *   20  4    count          postings of this key
- * Postings at 64 + 32B + 24S: P entries of 16 bytes, each key's run in (batch, row) order;
- * one entry per row of the segment, so key history needs no decoding to find the rows
- *   0   4    batch          ordinal in the batch table
- *   4   4    row            row within the batch (< nrows)
- *   8   8    time           the row's time (time column, or the commit time)
- * Key blob at 64 + 32B + 24S + 16P: KB bytes of canonical keys (fmt_key_from_column)
+ *   8   8    run_off        offset of the key's run in the run area
+ *   16  4    run_len        bytes of the run
+ *   20  4    count          rows (postings) of the key
+ * Run area at 64 + 32B + 24S: R bytes, one run per key
+ *   0   4    crc            CRC-32C of the run's bytes [4, run_len)
+ *   4   4    key_len
+ *   8   ...  key            canonical key bytes (fmt_key_from_column over the key columns)
+ *   ...      postings       count entries in (batch, row) order, each three LEB128 varints:
+ *                           batch - previous batch (first: batch), row within the batch,
+ *                           zigzag(time - previous time) (first: zigzag(time))
+ * One posting per row of the segment, carrying the row's time (time column, or commit
+ * time), so key history picks its rows without decoding anything. Opening checks the
+ * header and batch table CRCs (O(batches)); each lookup reads one or two slots and one run
+ * with pread and checks that run's CRC, so nothing else needs to be trusted or loaded.
  *
  * The active segment's key index lives in memory and is written when the segment is
  * sealed or the bucket closes. After a crash (no valid .keys for the active segment) it is
  * rebuilt lazily, on the first key-history call or at seal time, by decoding only the
  * key and time columns of the segment: open stays fast. A sealed segment's .keys is
- * opened on its first key-history use: header and batch table loaded, the body CRC
- * checked once by streaming it, then slots, postings and keys are read with pread per
- * lookup (memory stays small); damaged or missing files are rebuilt then.
+ * opened on its first key-history use (header and batch table); slots and runs are read
+ * with pread per lookup, so memory stays small; damaged or missing files are rebuilt then
+ * (a run that fails its CRC later makes that lookup fail with ECORRUPT).
  * ==========================================================================================
  */
 #ifndef STROM_LOG_INT_H
@@ -199,7 +202,7 @@ typedef struct log_keyidx {
     /* file form: fd >= 0 (pread on demand) or image (whole file in memory) */
     int fd;
     uint8_t *image;
-    uint64_t file_size, slots_at, posts_at, keys_at, key_bytes, npostings;
+    uint64_t file_size, slots_at, runs_at, runs_bytes;
 } log_keyidx;
 
 log_keyidx *log_kx_create(void);
