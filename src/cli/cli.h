@@ -64,6 +64,7 @@ typedef struct cli_usage {
     const char *synopsis;   /* "strom describe TABLE [--data DIR]" */
     const char *about;      /* a few lines */
     int min_pos, max_pos;   /* positional arguments allowed */
+    const char *pos_names;  /* their names for messages ("NAME"), NULL if none */
 } cli_usage;
 
 /* Parses argv[1..] (argv[0] is the subcommand). Options may be "--x v" or "--x=v" and

@@ -268,7 +268,7 @@ int cmd_demo(int argc, char **argv)
     const cli_usage u = {"strom demo [--data DIR] [--rows N] [--devices N]",
                          "Writes simulated 10 kV grid telemetry into the table " DEMO_TABLE
                          " (replacing it),\nreads it back, asks a time-travel question and "
-                         "explains what happened.", 0, 0};
+                         "explains what happened.", 0, 0, NULL};
     int rc = cli_parse(argc, argv, &u, opts, 3, NULL, NULL);
     if (rc >= 0)
         return rc;
