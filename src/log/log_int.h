@@ -95,14 +95,20 @@
  *   12  4    key_len
  *   16  4    post_off       first posting (index into the posting array)
  *   20  4    count          postings of this key
- * Postings at 64 + 32B + 24S: P u32 batch ordinals, each key's run ascending
- * Key blob at 64 + 32B + 24S + 4P: KB bytes of canonical keys (fmt_key_from_column)
+ * Postings at 64 + 32B + 24S: P entries of 16 bytes, each key's run in (batch, row) order;
+ * one entry per row of the segment, so key history needs no decoding to find the rows
+ *   0   4    batch          ordinal in the batch table
+ *   4   4    row            row within the batch (< nrows)
+ *   8   8    time           the row's time (time column, or the commit time)
+ * Key blob at 64 + 32B + 24S + 16P: KB bytes of canonical keys (fmt_key_from_column)
  *
  * The active segment's key index lives in memory and is written when the segment is
- * sealed or the bucket closes. After a crash (no .keys for the active segment) it is
+ * sealed or the bucket closes. After a crash (no valid .keys for the active segment) it is
  * rebuilt lazily, on the first key-history call or at seal time, by decoding only the
- * key columns of the segment: open stays fast. A sealed segment's .keys is loaded (whole,
- * CRC-checked) on its first key-history use; damaged or missing files are rebuilt then.
+ * key and time columns of the segment: open stays fast. A sealed segment's .keys is
+ * opened on its first key-history use: header and batch table loaded, the body CRC
+ * checked once by streaming it, then slots, postings and keys are read with pread per
+ * lookup (memory stays small); damaged or missing files are rebuilt then.
  * ==========================================================================================
  */
 #ifndef STROM_LOG_INT_H
@@ -172,36 +178,48 @@ typedef struct log_kxbatch {
 typedef struct log_kxslot {
     uint64_t hash;
     uint32_t key_off, key_len;
-    uint32_t head, count;  /* memory: head = posting index + 1 (0 = empty); file: post_off */
+    uint32_t head, count;  /* head = posting index + 1 of the key's newest row (0 = empty) */
 } log_kxslot;
 
 typedef struct log_kxpost {
-    uint32_t batch, prev;  /* prev: posting index + 1 of the same key's previous, 0 = none */
+    uint32_t batch, row;   /* batch ordinal in the segment, row in the batch */
+    int64_t time;          /* the row's time */
 } log_kxpost;
 
 typedef struct log_keyidx {
     log_kxbatch *batches;
     size_t nbatches, cap_batches;
+    /* memory form */
     log_kxslot *slots;
     uint32_t nslots, nkeys;
     strom_buf keys;
-    log_kxpost *posts;     /* memory form only */
+    log_kxpost *posts;
+    uint32_t *prev;        /* per posting: the same key's previous posting + 1, 0 = none */
     size_t nposts, cap_posts;
-    uint8_t *file;         /* loaded form: the whole file, slots/posts/keys point into it */
-    const uint8_t *fslots, *fposts, *fkeys;
+    /* file form: fd >= 0 (pread on demand) or image (whole file in memory) */
+    int fd;
+    uint8_t *image;
+    uint64_t file_size, slots_at, posts_at, keys_at, key_bytes, npostings;
 } log_keyidx;
 
 log_keyidx *log_kx_create(void);
 void log_kx_destroy(log_keyidx *kx);
 strom_err log_kx_add_batch(log_keyidx *kx, uint32_t pos, uint32_t rel, const fmt_hdr *h);
-/* Adds key bytes to the batch added last (deduplicated within the batch). */
-strom_err log_kx_add_key(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash);
-/* Batch ordinals holding key, ascending, into *out (grown with realloc). */
-strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, uint32_t **out,
+/* Notes row `row` (time `time`) of batch ordinal `batch` under key. */
+strom_err log_kx_add_row(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
+                         uint32_t batch, uint32_t row, int64_t time);
+/* The key's postings in (batch, row) order into *out (grown with realloc). */
+strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, log_kxpost **out,
                         size_t *n, size_t *cap);
 strom_err log_kx_encode(const log_keyidx *kx, int64_t base, uint64_t data_size, strom_buf *out);
-/* Loads a file image (taking ownership of p on success). ECORRUPT when invalid. */
-strom_err log_kx_load(uint8_t *p, size_t len, int64_t base, uint64_t data_size, log_keyidx **out);
+/* Opens a .keys file: header and batch table checked and loaded, the body CRC checked once;
+ * whole = 1 loads the whole file, else lookups pread. ECORRUPT when invalid. */
+strom_err log_kx_open(const char *path, int64_t base, uint64_t data_size, int whole,
+                      log_keyidx **out);
+typedef strom_err (*log_kx_fn)(void *arg, const uint8_t *key, size_t len, uint64_t hash,
+                               const log_kxpost *posts, size_t n);
+/* Calls fn for every key of a file-form index. */
+strom_err log_kx_each_key(const log_keyidx *kx, log_kx_fn fn, void *arg);
 
 /* ------------------------------------------------------------------- segments */
 
