@@ -46,7 +46,7 @@ typedef struct bench_ctx {
     tele_model *m;
     uint64_t seed;
     /* results */
-    double gen_rows_per_s, append_s, append_p50_ms, append_p99_ms;
+    double gen_rows_per_s, append_s, append_p50_ms, append_p99_ms, append_call_share;
     int64_t appended, late_rows, plain_bytes, seconds;
     strom_bucket_stats st;
     double scan_all_s, scan_2_s, scan_all_sum, scan_2_sum;
@@ -188,6 +188,8 @@ static int producers_collect(bench_ctx *c, producer *p, double *lat, int64_t *nl
         c->plain_bytes += tele_stream_plain_bytes(&p[k].s);
         int64_t secs = p[k].s.second + (p[k].s.dev > p[k].s.lo);
         c->seconds = secs > c->seconds ? secs : c->seconds;
+        for (int64_t i = 0; i < p[k].nlat; i++)
+            c->append_call_share += p[k].lat_ms[i] / 1000.0 / c->append_s / (double)c->threads;
         memcpy(lat + *nlat, p[k].lat_ms, sizeof(double) * (size_t)p[k].nlat);
         *nlat += p[k].nlat;
         free(p[k].lat_ms);
@@ -211,7 +213,7 @@ static int run_append(bench_ctx *c)
             break;
     for (int64_t k = 0; k < started; k++)
         pthread_join(p[k].th, NULL);
-    c->append_s = cli_now() - t0;
+    c->append_s = cli_now() - t0;  /* before collecting: append_call_share uses it */
     int64_t nlat = 0;
     int rc = started < c->threads ? cli_errorf("cannot start producer threads") : CLI_OK;
     int rc2 = producers_collect(c, p, lat, &nlat);
@@ -514,6 +516,7 @@ static int build_metrics(const bench_ctx *c, metric *m)
         {"append_s", c->append_s, "s", 0, 0, 2},
         {"append_p50_ms", c->append_p50_ms, "ms", 0, 0, 2},
         {"append_p99_ms", c->append_p99_ms, "ms", 0, 0, 2},
+        {"append_call_share", c->append_call_share, "", 0, 0, 3},
         {"generate_rows_per_s", c->gen_rows_per_s, "rows/s", 0, 0, 0},
         {"late_rows", (double)c->late_rows, "rows", 0, 0, 0},
         {"plain_bytes", (double)c->plain_bytes, "B", 0, 0, 0},
