@@ -55,6 +55,7 @@ typedef struct bench_ctx {
     int kh_queries, kh_errors;
     double recovery_s;
     int64_t recovery_rows_killed;
+    bench_size sizes;
 } bench_ctx;
 
 /* ------------------------------------------------------------------ setup */
@@ -492,6 +493,21 @@ static int metric_pass(const metric *m)
     return m->cmp == 0 || (m->cmp > 0 ? m->value >= m->floor : m->value <= m->floor);
 }
 
+/* Bytes per row and rows/s of each encoding x codec (bench_sizes.c). */
+static int size_metrics(const bench_ctx *c, metric *m)
+{
+    static char keys[2 * BENCH_SIZE_VARIANTS][48];
+    for (int i = 0; i < BENCH_SIZE_VARIANTS; i++) {
+        char vn[32];
+        bench_size_variant_name(i, vn, sizeof vn);
+        snprintf(keys[2 * i], sizeof keys[0], "bytes_per_row_%s", vn);
+        snprintf(keys[2 * i + 1], sizeof keys[0], "rows_per_s_%s", vn);
+        m[2 * i] = (metric){keys[2 * i], c->sizes.bytes_per_row[i], "B", 0, 0, 1};
+        m[2 * i + 1] = (metric){keys[2 * i + 1], c->sizes.rows_per_s[i], "rows/s", 0, 0, 0};
+    }
+    return 2 * BENCH_SIZE_VARIANTS;
+}
+
 static int build_metrics(const bench_ctx *c, metric *m)
 {
     double ratio = c->st.bytes_on_disk ? (double)c->plain_bytes / (double)c->st.bytes_on_disk : 0;
@@ -533,7 +549,7 @@ static int build_metrics(const bench_ctx *c, metric *m)
         {"batch_rows", (double)c->batch, "", 0, 0, 0},
     };
     memcpy(m, list, sizeof list);
-    return (int)(sizeof list / sizeof list[0]);
+    return (int)(sizeof list / sizeof list[0]) + size_metrics(c, m + sizeof list / sizeof list[0]);
 }
 
 static void print_value(FILE *f, const metric *m)
@@ -613,7 +629,13 @@ static void defaults(bench_ctx *c, const bench_opts *o)
 static int run_steps(bench_ctx *c)
 {
     int rc;
-    if ((rc = measure_generator(c)) != CLI_OK || (rc = run_append(c)) != CLI_OK)
+    int64_t sample = c->o.quick ? 500000 : 1000000;
+    if ((rc = measure_generator(c)) != CLI_OK ||
+        (rc = bench_log_sizes(c->db, c->m, sample < c->rows ? sample : c->rows, &c->sizes)))
+        return rc;
+    printf("measured encodings and codecs on a sample of %lld rows\n", (long long)c->sizes.rows);
+    fflush(stdout);
+    if ((rc = run_append(c)) != CLI_OK)
         return rc;
     printf("appended %lld rows in %.2f s\n", (long long)c->appended, c->append_s);
     fflush(stdout);
@@ -637,7 +659,7 @@ int bench_log(const bench_opts *o)
         rc = run_steps(&c);
     }
     if (rc == CLI_OK) {
-        metric m[40];
+        metric m[64];
         int n = build_metrics(&c, m);
         int fails = print_report(&c, m, n);
         if (c.o.json)
