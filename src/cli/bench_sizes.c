@@ -33,12 +33,7 @@ static strom_err create_variant(strom_db *db, const char *name, int i)
                           "table.log.encoding", variants[i].encoding,
                           "table.log.compression", variants[i].codec,
                           "table.log.flush", "none", NULL};
-    strom_schema *s = tele_schema();
-    if (!s)
-        return STROM_ENOMEM;
-    strom_err e = strom_table_create(db, name, s, opts);
-    strom_schema_destroy(s);
-    return e;
+    return tele_table_create_opts(db, name, opts);
 }
 
 /* Appends rows of a fresh stream into t; returns the first error. */
