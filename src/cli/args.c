@@ -136,7 +136,7 @@ int cli_parse(int argc, char **argv, const cli_usage *u, const cli_opt *opts, in
         pos[n++] = a;
     }
     if (n < u->min_pos)
-        return usage_error(u, "missing argument%s%s", "", " (see the synopsis)");
+        return usage_error(u, "missing argument %s%s", u->pos_names ? u->pos_names : "", "");
     if (npos)
         *npos = n;
     return -1;

@@ -46,7 +46,7 @@ typedef struct bench_ctx {
     tele_model *m;
     uint64_t seed;
     /* results */
-    double gen_rows_per_s, append_s, append_p50_ms, append_p99_ms;
+    double gen_rows_per_s, append_s, append_p50_ms, append_p99_ms, append_call_share;
     int64_t appended, late_rows, plain_bytes, seconds;
     strom_bucket_stats st;
     double scan_all_s, scan_2_s, scan_all_sum, scan_2_sum;
@@ -55,6 +55,7 @@ typedef struct bench_ctx {
     int kh_queries, kh_errors;
     double recovery_s;
     int64_t recovery_rows_killed;
+    bench_size sizes;
 } bench_ctx;
 
 /* ------------------------------------------------------------------ setup */
@@ -188,6 +189,8 @@ static int producers_collect(bench_ctx *c, producer *p, double *lat, int64_t *nl
         c->plain_bytes += tele_stream_plain_bytes(&p[k].s);
         int64_t secs = p[k].s.second + (p[k].s.dev > p[k].s.lo);
         c->seconds = secs > c->seconds ? secs : c->seconds;
+        for (int64_t i = 0; i < p[k].nlat; i++)
+            c->append_call_share += p[k].lat_ms[i] / 1000.0 / c->append_s / (double)c->threads;
         memcpy(lat + *nlat, p[k].lat_ms, sizeof(double) * (size_t)p[k].nlat);
         *nlat += p[k].nlat;
         free(p[k].lat_ms);
@@ -211,7 +214,7 @@ static int run_append(bench_ctx *c)
             break;
     for (int64_t k = 0; k < started; k++)
         pthread_join(p[k].th, NULL);
-    c->append_s = cli_now() - t0;
+    c->append_s = cli_now() - t0;  /* before collecting: append_call_share uses it */
     int64_t nlat = 0;
     int rc = started < c->threads ? cli_errorf("cannot start producer threads") : CLI_OK;
     int rc2 = producers_collect(c, p, lat, &nlat);
@@ -490,6 +493,21 @@ static int metric_pass(const metric *m)
     return m->cmp == 0 || (m->cmp > 0 ? m->value >= m->floor : m->value <= m->floor);
 }
 
+/* Bytes per row and rows/s of each encoding x codec (bench_sizes.c). */
+static int size_metrics(const bench_ctx *c, metric *m)
+{
+    static char keys[2 * BENCH_SIZE_VARIANTS][48];
+    for (int i = 0; i < BENCH_SIZE_VARIANTS; i++) {
+        char vn[32];
+        bench_size_variant_name(i, vn, sizeof vn);
+        snprintf(keys[2 * i], sizeof keys[0], "bytes_per_row_%s", vn);
+        snprintf(keys[2 * i + 1], sizeof keys[0], "rows_per_s_%s", vn);
+        m[2 * i] = (metric){keys[2 * i], c->sizes.bytes_per_row[i], "B", 0, 0, 1};
+        m[2 * i + 1] = (metric){keys[2 * i + 1], c->sizes.rows_per_s[i], "rows/s", 0, 0, 0};
+    }
+    return 2 * BENCH_SIZE_VARIANTS;
+}
+
 static int build_metrics(const bench_ctx *c, metric *m)
 {
     double ratio = c->st.bytes_on_disk ? (double)c->plain_bytes / (double)c->st.bytes_on_disk : 0;
@@ -514,6 +532,7 @@ static int build_metrics(const bench_ctx *c, metric *m)
         {"append_s", c->append_s, "s", 0, 0, 2},
         {"append_p50_ms", c->append_p50_ms, "ms", 0, 0, 2},
         {"append_p99_ms", c->append_p99_ms, "ms", 0, 0, 2},
+        {"append_call_share", c->append_call_share, "", 0, 0, 3},
         {"generate_rows_per_s", c->gen_rows_per_s, "rows/s", 0, 0, 0},
         {"late_rows", (double)c->late_rows, "rows", 0, 0, 0},
         {"plain_bytes", (double)c->plain_bytes, "B", 0, 0, 0},
@@ -530,7 +549,7 @@ static int build_metrics(const bench_ctx *c, metric *m)
         {"batch_rows", (double)c->batch, "", 0, 0, 0},
     };
     memcpy(m, list, sizeof list);
-    return (int)(sizeof list / sizeof list[0]);
+    return (int)(sizeof list / sizeof list[0]) + size_metrics(c, m + sizeof list / sizeof list[0]);
 }
 
 static void print_value(FILE *f, const metric *m)
@@ -610,7 +629,13 @@ static void defaults(bench_ctx *c, const bench_opts *o)
 static int run_steps(bench_ctx *c)
 {
     int rc;
-    if ((rc = measure_generator(c)) != CLI_OK || (rc = run_append(c)) != CLI_OK)
+    int64_t sample = c->o.quick ? 500000 : 1000000;
+    if ((rc = measure_generator(c)) != CLI_OK ||
+        (rc = bench_log_sizes(c->db, c->m, sample < c->rows ? sample : c->rows, &c->sizes)))
+        return rc;
+    printf("measured encodings and codecs on a sample of %lld rows\n", (long long)c->sizes.rows);
+    fflush(stdout);
+    if ((rc = run_append(c)) != CLI_OK)
         return rc;
     printf("appended %lld rows in %.2f s\n", (long long)c->appended, c->append_s);
     fflush(stdout);
@@ -634,7 +659,7 @@ int bench_log(const bench_opts *o)
         rc = run_steps(&c);
     }
     if (rc == CLI_OK) {
-        metric m[40];
+        metric m[64];
         int n = build_metrics(&c, m);
         int fails = print_report(&c, m, n);
         if (c.o.json)

@@ -42,6 +42,18 @@ typedef struct bench_opts {
 
 int bench_log(const bench_opts *o);
 
+/* bench_sizes.c: the same sample under each encoding x codec (see there). */
+#define BENCH_SIZE_VARIANTS 5
+typedef struct bench_size {
+    int64_t rows;
+    double bytes_per_row[BENCH_SIZE_VARIANTS];
+    double rows_per_s[BENCH_SIZE_VARIANTS];   /* one thread, flush = none */
+} bench_size;
+struct tele_model;
+int bench_log_sizes(strom_db *db, const struct tele_model *m, int64_t rows, bench_size *out);
+/* "plain_none", "auto_zstd", ... into buf. */
+const char *bench_size_variant_name(int i, char *buf, size_t n);
+
 /* ---------------------------------------------------------- option parsing */
 
 typedef enum cli_opt_kind {
@@ -64,6 +76,7 @@ typedef struct cli_usage {
     const char *synopsis;   /* "strom describe TABLE [--data DIR]" */
     const char *about;      /* a few lines */
     int min_pos, max_pos;   /* positional arguments allowed */
+    const char *pos_names;  /* their names for messages ("NAME"), NULL if none */
 } cli_usage;
 
 /* Parses argv[1..] (argv[0] is the subcommand). Options may be "--x v" or "--x=v" and

@@ -43,10 +43,10 @@ int cmd_bench(int argc, char **argv)
     const cli_usage u = {"strom bench NAME [--quick] [--json] [options]",
                          "Runs a benchmark in a fresh temporary data directory and checks the\n"
                          "results against the floors of the issue that asked for them.",
-                         1, 1};
+                         1, 1, "NAME"};
     int rc = cli_parse(argc, argv, &u, opts, (int)(sizeof opts / sizeof opts[0]), pos, &npos);
-    if (rc == CLI_OK)
-        list_benches(stdout);
+    if (rc == CLI_OK || rc == CLI_USAGE)
+        list_benches(rc == CLI_OK ? stdout : stderr);
     if (rc >= 0)
         return rc;
     for (int i = 0; i < NBENCHES; i++)

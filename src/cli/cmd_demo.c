@@ -186,6 +186,23 @@ static void print_history_rows(const strom_batch *b)
     }
 }
 
+/* One sentence on the answer: the ranges of voltage, current and temperature. */
+static void print_history_summary(const strom_batch *b, const char *dev)
+{
+    double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+    int64_t n = strom_batch_nrows(b);
+    for (int64_t r = 0; r < n; r++)
+        for (int c = 0; c < 3; c++) {
+            double v = strom_batch_get_f64(b, c + 2, r);
+            lo[c] = fmin(lo[c], v), hi[c] = fmax(hi[c], v);
+        }
+    if (n == 0)
+        return;
+    printf("   Over these readings %s ran at %.3f..%.3f kV, %.1f..%.1f A, %.1f..%.1f C: %s.\n",
+           dev, lo[0], hi[0], lo[1], hi[1], lo[2], hi[2],
+           lo[0] >= 9.3 && hi[0] <= 10.7 ? "voltage within 10 kV +-7%" : "voltage out of band");
+}
+
 static int demo_history(demo *d)
 {
     static const char *const cols[] = {"device_id", "event_time", "voltage", "current",
@@ -209,6 +226,7 @@ static int demo_history(demo *d)
     printf("   %lld readings in %.2f ms, read through the per-device index (no replay):\n",
            (long long)strom_batch_nrows(out), ms);
     print_history_rows(out);
+    print_history_summary(out, name);
     strom_batch_destroy(out);
     return CLI_OK;
 }
@@ -268,7 +286,7 @@ int cmd_demo(int argc, char **argv)
     const cli_usage u = {"strom demo [--data DIR] [--rows N] [--devices N]",
                          "Writes simulated 10 kV grid telemetry into the table " DEMO_TABLE
                          " (replacing it),\nreads it back, asks a time-travel question and "
-                         "explains what happened.", 0, 0};
+                         "explains what happened.", 0, 0, NULL};
     int rc = cli_parse(argc, argv, &u, opts, 3, NULL, NULL);
     if (rc >= 0)
         return rc;

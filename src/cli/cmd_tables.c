@@ -48,7 +48,7 @@ int cmd_tables(int argc, char **argv)
         {"--data", CLI_STR, &data, "DIR", "data directory (default " DEFAULT_DATA ")", 0, 0},
     };
     const cli_usage u = {"strom tables [--data DIR]",
-                         "Lists the tables of a data directory with their size.", 0, 0};
+                         "Lists the tables of a data directory with their size.", 0, 0, NULL};
     int rc = cli_parse(argc, argv, &u, opts, 1, NULL, NULL);
     if (rc >= 0)
         return rc;
@@ -107,9 +107,9 @@ static void print_options(const strom_table *t)
         if (help_line_key(p, len, key, sizeof key)) {
             snprintf(tagged, sizeof tagged, "|%s|", key);
             const char *v = strom_table_option(t, key);
-            if (v && !strstr(seen, tagged) && strlen(seen) + strlen(tagged) < sizeof seen) {
+            if (v && v[0] && !strstr(seen, tagged) && strlen(seen) + strlen(tagged) < sizeof seen) {
                 strcat(seen, tagged);
-                printf("  %-28s = %s\n", key, v);
+                printf("  %-32s = %s\n", key, v);
             }
         }
         p = nl ? nl + 1 : NULL;
@@ -150,7 +150,7 @@ int cmd_describe(int argc, char **argv)
     };
     const cli_usage u = {"strom describe TABLE [--data DIR]",
                          "Shows a table's schema, its options (defaults filled in) and, per\n"
-                         "bucket, the offsets, segments and bytes on disk.", 1, 1};
+                         "bucket, the offsets, segments and bytes on disk.", 1, 1, "TABLE"};
     int rc = cli_parse(argc, argv, &u, opts, 1, pos, NULL);
     if (rc >= 0)
         return rc;

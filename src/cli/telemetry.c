@@ -55,6 +55,11 @@ strom_err tele_table_create(strom_db *db, const char *name, int nbuckets)
     const char *opts[] = {"bucket.num", nb, "bucket.key", "device_id",
                           "table.log.index.key", "device_id", "table.time-column", "event_time",
                           "table.log.compression", "ZSTD", "table.log.flush", "sync", NULL};
+    return tele_table_create_opts(db, name, opts);
+}
+
+strom_err tele_table_create_opts(strom_db *db, const char *name, const char *const *opts)
+{
     strom_schema *s = tele_schema();
     if (!s)
         return STROM_ENOMEM;

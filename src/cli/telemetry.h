@@ -55,6 +55,8 @@ strom_builder *tele_builder_create(void);
  * bucket.num nbuckets, bucket.key = table.log.index.key = device_id, time column
  * event_time, ZSTD, flush = sync. */
 strom_err tele_table_create(strom_db *db, const char *name, int nbuckets);
+/* Creates table name with the telemetry schema and the given options. */
+strom_err tele_table_create_opts(strom_db *db, const char *name, const char *const *opts);
 
 typedef struct tele_model tele_model;
 

@@ -2,7 +2,7 @@
 # test_cli.sh: black-box tests of the `strom` command (STROM_BIN, set by CMake; default
 # build/strom): help, exit codes, bad arguments, demo, tables/describe, bench --json.
 set -u
-BIN=${STROM_BIN:-build/strom}
+BIN=${STROM_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/strom}
 TMP=$(mktemp -d /tmp/strom-cli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 fails=0
@@ -35,10 +35,10 @@ LAST="demo --rows 0";       run 2 demo --rows 0 --data "$TMP/d";     has "$ERR" 
 LAST="demo --frobnicate";   run 2 demo --frobnicate;                 has "$ERR" "unknown option '--frobnicate'"
 LAST="demo --data";         run 2 demo --data;                       has "$ERR" -- "--data needs a value"
 LAST="demo extra";          run 2 demo extra;                        has "$ERR" "unexpected argument 'extra'"
-LAST="bench";               run 2 bench;                             has "$ERR" "missing argument"
+LAST="bench";               run 2 bench;                             has "$ERR" "missing argument NAME"; has "$ERR" "log "
 LAST="bench nosuch";        run 2 bench nosuch;                      has "$ERR" "unknown benchmark 'nosuch'"; has "$ERR" "log"
 LAST="bench log --quick=1"; run 2 bench log --quick=1;               has "$ERR" -- "--quick takes no value"
-LAST="describe";            run 2 describe --data "$TMP/d";          has "$ERR" "missing argument"
+LAST="describe";            run 2 describe --data "$TMP/d";          has "$ERR" "missing argument TABLE"
 LAST="tables (no dir)";     run 1 tables --data "$TMP/nowhere";      has "$ERR" "'$TMP/nowhere' does not exist"
 [ -e "$TMP/nowhere" ] && fail "tables created the missing data directory"
 

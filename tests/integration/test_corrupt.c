@@ -26,7 +26,6 @@
 #define TABLE "meter"
 #define NBATCH 40
 #define BROWS 50
-#define SEG_BYTES "1gb"
 
 typedef struct fixture {
     char dir[256];
@@ -93,7 +92,8 @@ static void build_batch(strom_builder *b, int64_t j)
         it_put_row(b, seed, it_id(1, j, r), 0);
 }
 
-static void fixture_make(fixture *f)
+/* seg_bytes: 'table.log.segment.bytes' ("1gb": one segment; small: many sealed ones). */
+static void fixture_make(fixture *f, const char *seg_bytes)
 {
     it_mktemp(f->dir, sizeof f->dir, "strom-corrupt-");
     strom_db *db;
@@ -101,7 +101,7 @@ static void fixture_make(fixture *f)
     IT_OK(strom_db_open(f->dir, &db));
     strom_schema *s = it_schema();
     const char *opts[] = {"table.log.index.key", "dev", "table.time-column", "t",
-                          "table.log.segment.bytes", SEG_BYTES,
+                          "table.log.segment.bytes", seg_bytes,
                           "table.log.index.interval.bytes", "1024", NULL};
     IT_OK(strom_table_create(db, TABLE, s, opts));
     IT_OK(strom_table_open(db, TABLE, &t));
@@ -352,6 +352,24 @@ static void damage_indexes(fixture *f, uint64_t h, int delete)
     }
 }
 
+/* A flipped bit in the segment header: a clean error or intact data, never a crash. */
+static void case_header(fixture *f, uint64_t h)
+{
+    flip_byte(f->seg, (int64_t)(h % 32), (uint8_t)(1u << ((h >> 8) % 8)));
+    strom_db *db = NULL;
+    strom_table *t = NULL;
+    strom_err e = strom_db_open(f->dir, &db);
+    if (e == STROM_OK && (e = strom_table_open(db, TABLE, &t)) == STROM_OK) {
+        int64_t got = read_prefix(t, &e);
+        IT_CHECK(e != STROM_OK || got == NBATCH * BROWS, "header damage lost rows silently");
+    }
+    if (e)
+        IT_CHECK((e == STROM_ECORRUPT || e == STROM_EIO) && strstr(strom_errmsg(), TABLE),
+                 "segment header damage: %s: %s", strom_strerror(e), strom_errmsg());
+    strom_table_close(t);
+    strom_db_close(db);
+}
+
 static void copy_fixture(const fixture *src, fixture *dst)
 {
     *dst = *src;
@@ -433,8 +451,10 @@ int main(void)
 {
     seed = it_seed();
     printf("test_corrupt: seed %llu (STROM_TEST_SEED to replay)\n", (unsigned long long)seed);
-    fixture base, f;
-    fixture_make(&base);
+    fixture base, f, multi;
+    fixture_make(&base, "1gb");
+    fixture_make(&multi, "16kb");
+    IT_CHECK(find_files(multi.dir, ".log") > 3, "expected several segments, found %d", nfound);
     for (int i = 0; i < 30; i++) {
         copy_fixture(&base, &f);
         case_flip(&f, it_mix(seed + (uint64_t)i));
@@ -445,12 +465,18 @@ int main(void)
         case_truncate(&f, it_mix(seed * 3 + (uint64_t)i));
         it_rmtree(f.dir);
     }
-    for (int del = 0; del < 2; del++) {
-        copy_fixture(&base, &f);
-        damage_indexes(&f, seed + (uint64_t)del, del);
+    for (int del = 0; del < 4; del++) {
+        copy_fixture(del < 2 ? &base : &multi, &f);
+        damage_indexes(&f, seed + (uint64_t)del, del % 2);
         check_indexes_work(&f, seed + (uint64_t)del);
         it_rmtree(f.dir);
     }
+    for (int i = 0; i < 4; i++) {
+        copy_fixture(&base, &f);
+        case_header(&f, it_mix(seed * 5 + (uint64_t)i));
+        it_rmtree(f.dir);
+    }
+    it_rmtree(multi.dir);
     case_options(base.dir);
     case_bad_rows(base.dir);
     it_rmtree(base.dir);
