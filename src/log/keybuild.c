@@ -147,11 +147,7 @@ static strom_err kx_rebuild(log_bucket *b, log_segment *s, log_keyidx **out)
 static strom_err thaw_key(void *arg, const uint8_t *key, size_t len, uint64_t hash,
                           const log_kxpost *posts, size_t n)
 {
-    log_keyidx *kx = arg;
-    strom_err e = STROM_OK;
-    for (size_t k = 0; e == STROM_OK && k < n; k++)
-        e = log_kx_add_row(kx, key, len, hash, posts[k].batch, posts[k].row, posts[k].time);
-    return e;
+    return log_kx_add_rows(arg, key, len, hash, posts, n);
 }
 
 /* Memory form of a file form (so the active segment can keep growing it). */

@@ -87,13 +87,16 @@
  *   12  4    reserved       0
  *   16  8    min_time       batch min row time
  *   24  8    max_time       batch max row time
- * Slot table at 64 + 32B: S slots of 24 bytes, open addressing, linear probing from
- * strom_hash64(key) & (S - 1); an empty slot has count 0
+ * Slot table at 64 + 32B: S slots of 32 bytes, open addressing, linear probing from
+ * strom_hash64(key) & (S - 1); an empty slot is zero but for its CRC
  *   0   8    hash           strom_hash64 of the canonical key bytes
  *   8   8    run_off        offset of the key's run in the run area
  *   16  4    run_len        bytes of the run
- *   20  4    count          rows (postings) of the key
- * Run area at 64 + 32B + 24S: R bytes, one run per key
+ *   20  4    count          rows (postings) of the key; 0 = empty slot
+ *   24  4    reserved       0
+ *   28  4    crc            CRC-32C of bytes [0, 28): a damaged slot is an error, never a
+ *                           silently missing key
+ * Run area at 64 + 32B + 32S: R bytes, one run per key
  *   0   4    crc            CRC-32C of the run's bytes [4, run_len)
  *   4   4    key_len
  *   8   ...  key            canonical key bytes (fmt_key_from_column over the key columns)
@@ -103,7 +106,7 @@
  * One posting per row of the segment, carrying the row's time (time column, or commit
  * time), so key history picks its rows without decoding anything. Opening checks the
  * header and batch table CRCs (O(batches)); each lookup reads one or two slots and one run
- * with pread and checks that run's CRC, so nothing else needs to be trusted or loaded.
+ * with pread and checks their CRCs, so nothing else needs to be trusted or loaded.
  *
  * The active segment's key index lives in memory and is written when the segment is
  * sealed or the bucket closes. After a crash (no valid .keys for the active segment) it is
@@ -130,7 +133,7 @@
 #define LOG_IDX_ENTRY 64
 #define LOG_KX_HDR 64
 #define LOG_KX_BATCH 32
-#define LOG_KX_SLOT 24
+#define LOG_KX_SLOT 32
 #define LOG_MAX_SEG_BYTES ((int64_t)1 << 31)   /* positions fit in u32 with batch slack */
 #define LOG_MAX_SEG_RECORDS ((int64_t)1 << 31) /* relative offsets fit in u32 */
 
@@ -211,6 +214,9 @@ strom_err log_kx_add_batch(log_keyidx *kx, uint32_t pos, uint32_t rel, const fmt
 /* Notes row `row` (time `time`) of batch ordinal `batch` under key. */
 strom_err log_kx_add_row(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
                          uint32_t batch, uint32_t row, int64_t time);
+/* Notes n rows of one key (in (batch, row) order). */
+strom_err log_kx_add_rows(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
+                          const log_kxpost *p, size_t n);
 /* The key's postings in (batch, row) order into *out (grown with realloc). */
 strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, log_kxpost **out,
                         size_t *n, size_t *cap);
