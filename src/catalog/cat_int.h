@@ -55,6 +55,7 @@ typedef struct cat_scratch {
 
 struct strom_db {
     char *dir;
+    int lock_fd;           /* flock'd <dir>/.lock */
     pthread_mutex_t mu;
     cat_entry *entries;
     uint64_t next_table_id;

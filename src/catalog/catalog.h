@@ -6,6 +6,8 @@
  * ==========================================================================================
  * DATA DIRECTORY
  * ==========================================================================================
+ *   <dir>/.lock                              flock'd while a strom_db has the directory open
+ *                                            (a second open gets EBUSY)
  *   <dir>/<database>/<table>/table.meta      the table's metadata (below)
  *   <dir>/<database>/<table>/bucket-<N>/     log bucket N, N in [0, bucket.num)
  *   <dir>/<database>/.create-<table>-<id>/   a create in progress (removed on open)

@@ -7,6 +7,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,6 +183,24 @@ static strom_err scan_root(strom_db *db)
     return err;
 }
 
+/* One process at a time: an exclusive flock on <dir>/.lock, held until close. */
+static strom_err lock_dir(strom_db *db)
+{
+    char path[PATH_MAX];
+    strom_err err = strom_path(path, sizeof path, "%s/.lock", db->dir);
+    if (err != STROM_OK)
+        return err;
+    db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (db->lock_fd < 0)
+        return strom_fail_errno(errno, "open %s", path);
+    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK
+                   ? strom_fail(STROM_EBUSY, "data directory %s is in use by another strom_db "
+                                "(lock %s)", db->dir, path)
+                   : strom_fail_errno(errno, "lock %s", path);
+    return STROM_OK;
+}
+
 strom_err strom_db_open(const char *dir, strom_db **out)
 {
     *out = NULL;
@@ -198,7 +218,10 @@ strom_err strom_db_open(const char *dir, strom_db **out)
     pthread_mutex_init(&db->pool.mu, NULL);
     pthread_cond_init(&db->pool.cv, NULL);
     db->next_table_id = 1;
-    strom_err err = scan_root(db);
+    db->lock_fd = -1;
+    strom_err err = lock_dir(db);
+    if (err == STROM_OK)
+        err = scan_root(db);
     if (err != STROM_OK) {
         strom_db_close(db);
         return err;
@@ -221,6 +244,8 @@ void strom_db_close(strom_db *db)
     pthread_cond_destroy(&db->pool.cv);
     pthread_mutex_destroy(&db->pool.mu);
     pthread_mutex_destroy(&db->mu);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd);
     free(db->dir);
     free(db);
 }

@@ -136,7 +136,8 @@ static strom_err perr(parser *ps, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return strom_fail(STROM_ECORRUPT, "table metadata %s line %d: %s", ps->file, ps->line, msg);
+    return strom_fail(STROM_ECORRUPT, "table metadata %s line %d: %s", ps->file,
+                      ps->line ? ps->line : 1, msg);
 }
 
 /* Splits the next line into fields; 0 at the end of input, -1 on a line without "\n". */

@@ -1,15 +1,51 @@
-/* main.c: the `strom` command. Subcommands are dispatched from the table below. */
+/* main.c: the `strom` command. Subcommands are dispatched from the table below; each
+ * lives in its own file (cmd_*.c) and parses its own options (args.c). */
 #include <stdio.h>
 #include <string.h>
 
-#include "strom/strom.h"
+#include "cli.h"
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_cmd;
+
+static const cli_cmd commands[] = {
+    {"demo", cmd_demo, "write simulated grid telemetry, read it back, explain what happened"},
+    {"bench", cmd_bench, "run a named benchmark (log) and check it against the floors"},
+    {"tables", cmd_tables, "list the tables of a data directory"},
+    {"describe", cmd_describe, "show a table's schema, options and per-bucket storage"},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "usage: strom <command> [options]   (strom <command> --help for its options)\n\n"
+               "strom: a streaming store for real-time power-grid data (embedded mode).\n\n"
+               "commands:\n");
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nexit codes: 0 ok, 1 error, 2 bad usage\n");
+}
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        printf("usage: strom <command> [options]\n");
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_USAGE;
     }
-    fprintf(stderr, "strom: unknown command '%s' (see strom --help)\n", argv[1]);
-    return 2;
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_help(stdout);
+        return CLI_OK;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(name, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "strom: unknown command '%s'; commands:", name);
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(stderr, " %s", commands[i].name);
+    fprintf(stderr, " (see strom --help)\n");
+    return CLI_USAGE;
 }

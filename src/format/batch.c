@@ -296,6 +296,12 @@ static const strom_column *cell(const strom_batch *b, int col, int64_t r)
 
 int strom_batch_is_null(const strom_batch *b, int col, int64_t r) { return !cell(b, col, r); }
 
+/* Truncation toward zero; 0 for NaN and values outside int64. */
+static int64_t f64_to_int(double d)
+{
+    return d > -9223372036854775808.0 && d < 9223372036854775808.0 ? (int64_t)d : 0;
+}
+
 int64_t strom_batch_get_int(const strom_batch *b, int col, int64_t r)
 {
     const strom_column *c = cell(b, col, r);
@@ -305,8 +311,8 @@ int64_t strom_batch_get_int(const strom_batch *b, int col, int64_t r)
     case STROM_BOOLEAN: return fmt_bit(c->values, (uint64_t)r);
     case STROM_INT: return ((const int32_t *)c->values)[r];
     case STROM_BIGINT: case STROM_TIMESTAMP: return ((const int64_t *)c->values)[r];
-    case STROM_FLOAT: return (int64_t)((const float *)c->values)[r];
-    case STROM_DOUBLE: return (int64_t)((const double *)c->values)[r];
+    case STROM_FLOAT: return f64_to_int(((const float *)c->values)[r]);
+    case STROM_DOUBLE: return f64_to_int(((const double *)c->values)[r]);
     default: return 0;
     }
 }

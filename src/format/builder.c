@@ -54,67 +54,72 @@ void strom_builder_reset(strom_builder *b)
 int64_t strom_builder_nrows(const strom_builder *b) { return b->nrows; }
 const strom_schema *fmt_builder_schema(const strom_builder *b) { return b->schema; }
 
-/* Checks col and that it has no value yet in the open row; returns its vector. */
-static fmt_vec *put_target(strom_builder *b, int col, strom_err *err)
+static strom_err bad_put(const strom_builder *b, int col)
 {
-    if (STROM_UNLIKELY(col < 0 || col >= b->schema->ncols)) {
-        *err = strom_fail(STROM_EINVAL, "builder: column index %d out of range [0, %d)", col,
+    if (col < 0 || col >= b->schema->ncols)
+        return strom_fail(STROM_EINVAL, "builder: column index %d out of range [0, %d)", col,
                           b->schema->ncols);
-        return NULL;
-    }
-    fmt_vec *v = &b->cols[col];
-    if (STROM_UNLIKELY(v->length != b->nrows)) {
-        *err = strom_fail(STROM_ESCHEMA, "builder: column '%s' got two values in row %lld",
-                          b->schema->cols[col].name, (long long)b->nrows);
-        return NULL;
-    }
-    return v;
+    return strom_fail(STROM_ESCHEMA, "builder: column '%s' got two values in row %lld",
+                      b->schema->cols[col].name, (long long)b->nrows);
 }
 
-/* Appends one bit (value) to a bit-packed buffer holding len bits. */
-static strom_err push_bit(strom_buf *bm, int64_t len, int bit)
+/* The vector of col if col is valid and has no value yet in the open row, else NULL. */
+static inline fmt_vec *put_target(strom_builder *b, int col)
 {
-    if ((len & 7) == 0 && !strom_buf_grow(bm, 1))
-        return STROM_ENOMEM;
-    if ((len & 7) == 0)
-        bm->data[bm->len - 1] = 0;
-    if (bit)
-        fmt_bit_set(bm->data, (uint64_t)len);
+    if (STROM_UNLIKELY(col < 0 || col >= b->schema->ncols))
+        return NULL;
+    fmt_vec *v = &b->cols[col];
+    return STROM_LIKELY(v->length == b->nrows) ? v : NULL;
+}
+
+/* Appends bit number len (value bit) to a bit-packed buffer holding len bits. */
+static inline strom_err push_bit(strom_buf *bm, int64_t len, int bit)
+{
+    if ((len & 7) == 0) {
+        if (STROM_UNLIKELY(bm->len == bm->cap) && strom_buf_reserve(bm, 1))
+            return strom_fail(STROM_ENOMEM, "builder: out of memory");
+        bm->data[bm->len++] = 0;
+    }
+    bm->data[bm->len - 1] |= (uint8_t)(bit << (len & 7));
     return STROM_OK;
 }
 
-static strom_err push_fixed(fmt_vec *v, const void *p, size_t w)
+/* Closes the slot just filled: validity bit, counts. */
+static inline strom_err push_valid(fmt_vec *v, int valid)
+{
+    if (STROM_UNLIKELY(push_bit(&v->validity, v->length, valid)))
+        return STROM_ENOMEM;
+    v->null_count += !valid;
+    v->length++;
+    return STROM_OK;
+}
+
+static inline strom_err push_fixed(fmt_vec *v, const void *p, size_t w)
 {
     if (STROM_UNLIKELY(v->values.cap - v->values.len < w) && strom_buf_reserve(&v->values, w))
-        return STROM_ENOMEM;
+        return strom_fail(STROM_ENOMEM, "builder: out of memory");
     memcpy(v->values.data + v->values.len, p, w);
     v->values.len += w;
     return STROM_OK;
 }
 
-/* Appends a value slot (zero / empty for NULL) and the validity bit. */
-static strom_err push_slot(fmt_vec *v, int valid, int64_t i, double d, const void *s, size_t n)
+static inline strom_err push_var(fmt_vec *v, const void *s, size_t n)
 {
-    strom_err err = STROM_OK;
-    switch (v->type) {
-    case STROM_BOOLEAN: err = push_bit(&v->values, v->length, i != 0); break;
-    case STROM_INT: { int32_t x = (int32_t)i; err = push_fixed(v, &x, 4); break; }
-    case STROM_BIGINT: case STROM_TIMESTAMP: err = push_fixed(v, &i, 8); break;
-    case STROM_FLOAT: { float f = (float)d; err = push_fixed(v, &f, 4); break; }
-    case STROM_DOUBLE: err = push_fixed(v, &d, 8); break;
-    default: {
-        int32_t end = (int32_t)(v->data.len + n);
-        if (strom_buf_append(&v->data, s, n) || strom_buf_append(&v->offsets, &end, 4))
-            err = STROM_ENOMEM;
-    }
-    }
-    if (err == STROM_OK)
-        err = push_bit(&v->validity, v->length, valid);
-    if (err != STROM_OK)
+    int32_t end = (int32_t)(v->data.len + n);
+    if (strom_buf_append(&v->data, s, n) || strom_buf_append(&v->offsets, &end, 4))
         return strom_fail(STROM_ENOMEM, "builder: out of memory");
-    v->null_count += !valid;
-    v->length++;
     return STROM_OK;
+}
+
+/* Appends the value slot of a NULL (zero / empty). */
+static strom_err push_zero(fmt_vec *v)
+{
+    static const uint8_t zero[8];
+    if (v->type == STROM_BOOLEAN)
+        return push_bit(&v->values, v->length, 0);
+    if (fmt_type_is_var(v->type))
+        return push_var(v, zero, 0);
+    return push_fixed(v, zero, (size_t)fmt_type_width(v->type));
 }
 
 static strom_err type_mismatch(const strom_builder *b, int col, const char *what)
@@ -124,58 +129,73 @@ static strom_err type_mismatch(const strom_builder *b, int col, const char *what
                       strom_type_name(c->type), what);
 }
 
+static strom_err int_out_of_range(const strom_builder *b, int col, int64_t x)
+{
+    const fmt_column_def *c = &b->schema->cols[col];
+    if (c->type == STROM_INT || c->type == STROM_BOOLEAN)
+        return strom_fail(STROM_ESCHEMA, "builder: column '%s' is %s, %lld is out of range",
+                          c->name, strom_type_name(c->type), (long long)x);
+    return type_mismatch(b, col, "an integer");
+}
+
 strom_err strom_builder_put_int(strom_builder *b, int col, int64_t x)
 {
+    fmt_vec *v = put_target(b, col);
+    if (STROM_UNLIKELY(!v))
+        return bad_put(b, col);
     strom_err err;
-    fmt_vec *v = put_target(b, col, &err);
-    if (!v)
-        return err;
-    if (STROM_UNLIKELY(!fmt_type_is_int(v->type)))
-        return type_mismatch(b, col, "an integer");
-    if (STROM_UNLIKELY(v->type == STROM_INT && (x < INT32_MIN || x > INT32_MAX)))
-        return strom_fail(STROM_ESCHEMA, "builder: column '%s' is INT, %lld is out of range",
-                          b->schema->cols[col].name, (long long)x);
-    if (STROM_UNLIKELY(v->type == STROM_BOOLEAN && (x < 0 || x > 1)))
-        return strom_fail(STROM_ESCHEMA, "builder: column '%s' is BOOLEAN, %lld is not 0 or 1",
-                          b->schema->cols[col].name, (long long)x);
-    return push_slot(v, 1, x, 0, NULL, 0);
+    if (STROM_LIKELY(v->type == STROM_BIGINT || v->type == STROM_TIMESTAMP))
+        err = push_fixed(v, &x, 8);
+    else if (v->type == STROM_INT && x >= INT32_MIN && x <= INT32_MAX) {
+        int32_t y = (int32_t)x;
+        err = push_fixed(v, &y, 4);
+    } else if (v->type == STROM_BOOLEAN && (x == 0 || x == 1))
+        err = push_bit(&v->values, v->length, (int)x);
+    else
+        return int_out_of_range(b, col, x);
+    return err ? err : push_valid(v, 1);
 }
 
 strom_err strom_builder_put_f64(strom_builder *b, int col, double x)
 {
+    fmt_vec *v = put_target(b, col);
+    if (STROM_UNLIKELY(!v))
+        return bad_put(b, col);
     strom_err err;
-    fmt_vec *v = put_target(b, col, &err);
-    if (!v)
-        return err;
-    if (STROM_UNLIKELY(!fmt_type_is_float(v->type)))
+    if (STROM_LIKELY(v->type == STROM_DOUBLE))
+        err = push_fixed(v, &x, 8);
+    else if (v->type == STROM_FLOAT) {
+        float f = (float)x;
+        err = push_fixed(v, &f, 4);
+    } else
         return type_mismatch(b, col, "a floating-point");
-    return push_slot(v, 1, 0, x, NULL, 0);
+    return err ? err : push_valid(v, 1);
 }
 
 strom_err strom_builder_put_str(strom_builder *b, int col, const void *p, size_t len)
 {
-    strom_err err;
-    fmt_vec *v = put_target(b, col, &err);
-    if (!v)
-        return err;
+    fmt_vec *v = put_target(b, col);
+    if (STROM_UNLIKELY(!v))
+        return bad_put(b, col);
     if (STROM_UNLIKELY(!fmt_type_is_var(v->type)))
         return type_mismatch(b, col, "a string");
     if (STROM_UNLIKELY(len > FMT_MAX_BATCH_BYTES || v->data.len + len > INT32_MAX))
         return strom_fail(STROM_ELIMIT, "builder: column '%s' would exceed 2 GiB of bytes",
                           b->schema->cols[col].name);
-    return push_slot(v, 1, 0, 0, p, len);
+    strom_err err = push_var(v, p, len);
+    return err ? err : push_valid(v, 1);
 }
 
 strom_err strom_builder_put_null(strom_builder *b, int col)
 {
-    strom_err err;
-    fmt_vec *v = put_target(b, col, &err);
-    if (!v)
-        return err;
+    fmt_vec *v = put_target(b, col);
+    if (STROM_UNLIKELY(!v))
+        return bad_put(b, col);
     if (b->schema->cols[col].not_null)
         return strom_fail(STROM_ESCHEMA, "builder: column '%s' is NOT NULL, cannot take NULL",
                           b->schema->cols[col].name);
-    return push_slot(v, 0, 0, 0, NULL, 0);
+    strom_err err = push_zero(v);
+    return err ? err : push_valid(v, 0);
 }
 
 strom_err strom_builder_put_value(strom_builder *b, int col, const strom_value *x)

@@ -114,6 +114,14 @@ static strom_err decode_int(cursor *c, const fmt_dir *d, uint32_t n, strom_batch
 }
 
 static const double pow10_dec[10] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+static const double npow10_dec[10] = {1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9};
+
+#define DECIMAL_LOOP(T, OP, s)                                                \
+    do {                                                                      \
+        T *o = out;                                                           \
+        for (uint32_t i = 0; i < n; i++)                                      \
+            o[i] = (T)((double)k[i] OP (s));                                  \
+    } while (0)
 
 static strom_err decode_decimal(cursor *c, uint32_t n, int64_t *k, strom_type t, void *out)
 {
@@ -124,19 +132,19 @@ static strom_err decode_decimal(cursor *c, uint32_t n, int64_t *k, strom_type t,
     const uint8_t *p = e ? take_packed(c, n, &base, &w, &err) : NULL;
     if (!p)
         return err;
-    if (*e > 9)
-        return CORRUPT(c, "decimal scale %u > 9", *e);
+    unsigned sc = *e & ~(unsigned)FMT_DECIMAL_MUL;
+    if (sc > 9)
+        return CORRUPT(c, "decimal scale byte 0x%02x", *e);
     fmt_unpack(k, p, n, base, w);
-    double scale = pow10_dec[*e];
-    if (t == STROM_DOUBLE) {
-        double *o = out;
-        for (uint32_t i = 0; i < n; i++)
-            o[i] = (double)k[i] / scale;
-    } else {
-        float *o = out;
-        for (uint32_t i = 0; i < n; i++)
-            o[i] = (float)((double)k[i] / scale);
-    }
+    double div = pow10_dec[sc], mul = npow10_dec[sc];
+    if (t == STROM_DOUBLE && (*e & FMT_DECIMAL_MUL))
+        DECIMAL_LOOP(double, *, mul);
+    else if (t == STROM_DOUBLE)
+        DECIMAL_LOOP(double, /, div);
+    else if (*e & FMT_DECIMAL_MUL)
+        DECIMAL_LOOP(float, *, mul);
+    else
+        DECIMAL_LOOP(float, /, div);
     return STROM_OK;
 }
 

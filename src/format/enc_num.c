@@ -146,15 +146,17 @@ strom_err fmt_enc_int(fmt_encoder *e, const fmt_vec *v, const uint32_t *sel, uin
 /* ------------------------------------------------------------- floating */
 
 static const double pow10_tab[10] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+static const double npow10_tab[10] = {1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9};
 
-/* 1 if v == k / 10^e bit-exactly (as float when is_float) for an integer |k| < 2^52. */
-static inline int decimal_one(double v, int e, int is_float, int64_t *k)
+/* 1 if v == k / 10^e (mode 0) or k * 1e-e (mode FMT_DECIMAL_MUL) bit-exactly (as float
+ * when is_float) for an integer |k| < 2^52. */
+static inline int decimal_one(double v, int e, int mode, int is_float, int64_t *k)
 {
     double t = v * pow10_tab[e];
     if (!(fabs(t) < 4503599627370496.0))
         return 0;
     int64_t r = (int64_t)(t < 0 ? t - 0.5 : t + 0.5);
-    double back = (double)r / pow10_tab[e];
+    double back = mode ? (double)r * npow10_tab[e] : (double)r / pow10_tab[e];
     *k = r;
     if (is_float) {
         float a = (float)back, b = (float)v;
@@ -169,40 +171,46 @@ static inline int decimal_one(double v, int e, int is_float, int64_t *k)
     return ab == bb;
 }
 
-/* Smallest e in 0..9 for which every x[i] is decimal_one; k gets the integers. */
-static int decimal_scale(const double *x, uint32_t n, int is_float, int64_t *k)
+/* Smallest e in 0..9 for which every x[i] is decimal_one in mode; k gets the integers. */
+static int decimal_scale_mode(const double *x, uint32_t n, int mode, int is_float, int64_t *k)
 {
     int e = 0;
     for (;;) {
         uint32_t i = 0;
-        while (i < n && decimal_one(x[i], e, is_float, &k[i]))
+        while (i < n && decimal_one(x[i], e, mode, is_float, &k[i]))
             i++;
         if (i == n)
             return e;
-        while (e <= 9 && !decimal_one(x[i], e, is_float, &k[i]))
+        while (e <= 9 && !decimal_one(x[i], e, mode, is_float, &k[i]))
             e++;
         if (e > 9)
             return -1;
     }
 }
 
+/* The DECIMAL scale byte (e | mode) for x, or -1 if no scale represents every value. */
+static int decimal_scale(const double *x, uint32_t n, int is_float, int64_t *k)
+{
+    int e = decimal_scale_mode(x, n, 0, is_float, k);
+    if (e >= 0)
+        return e;
+    e = decimal_scale_mode(x, n, FMT_DECIMAL_MUL, is_float, k);
+    return e >= 0 ? e | FMT_DECIMAL_MUL : -1;
+}
+
 /* Min/max of the non-NaN values into st; FMT_F_NAN if any NaN. */
 static void float_stats(const double *x, uint32_t n, fmt_colstat *st)
 {
     double mn = INFINITY, mx = -INFINITY;
-    int nan = 0, any = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (x[i] != x[i]) {
-            nan = 1;
-            continue;
-        }
-        any = 1;
+    uint32_t nans = 0;
+    for (uint32_t i = 0; i < n; i++) { /* NaN compares false: never taken as min/max */
+        nans += x[i] != x[i];
         mn = x[i] < mn ? x[i] : mn;
         mx = x[i] > mx ? x[i] : mx;
     }
-    if (nan)
+    if (nans)
         st->flags |= FMT_F_NAN;
-    if (any && st->nulls < n) {
+    if (nans < n && st->nulls < n) {
         st->flags |= FMT_F_STATS;
         memcpy(&st->min, &mn, 8);
         memcpy(&st->max, &mx, 8);

@@ -190,7 +190,8 @@ static strom_err assemble(fmt_encoder *e, fmt_hdr *h, fmt_dir *dirs, strom_buf *
     memcpy(q, e->blob.data ? e->blob.data : (const uint8_t *)"", e->blob.len);
     if (h->attributes & FMT_ATTR_CHANGES)
         memcpy(q + e->blob.len, e->changes.data, h->nrows);
-    memcpy(p + h->body_start, e->body.data, e->body.len);
+    if (e->body.len)
+        memcpy(p + h->body_start, e->body.data, e->body.len);
     fmt_batch_seal(p, (size_t)total, h->body_start);
     return STROM_OK;
 }

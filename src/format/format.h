@@ -30,52 +30,80 @@
  *   52  4    stats_size         bytes of the stats blob
  *   56  8    commit_timestamp   ms since epoch, server clock; set on append
  *   64  8    min_time           smallest row time (time column, or commit_timestamp)
- *   72  8    max_time           largest row time
+ *   72  8    max_time           largest row time. With a time column both cover its
+ *                               non-NULL values only (= its directory min/max); if all
+ *                               are NULL both are INT64_MIN. A row whose time is NULL
+ *                               reads back with row time INT64_MIN (fmt_batch_set_rows).
+ *                               With FMT_ATTR_COMMIT_TIME both equal commit_timestamp.
  *   80  4    arrow_size         bytes of all columns decoded into Arrow buffers
- *   84  4    time_column        directory index of the time column, 0xFFFFFFFF if none
+ *   84  4    time_column        directory index of the time column (INT, BIGINT or
+ *                               TIMESTAMP), 0xFFFFFFFF iff attribute bit 1 is set
  *   88       column directory   column_count entries of 40 bytes, in schema order
  *   88+40c   stats blob         stats_size bytes (string min/max values)
  *   ...      change vector      record_count bytes (strom_change), if attribute bit 0
  *   body_start = 88 + 40*column_count + stats_size (+ record_count)
- *   ...      column chunks      at the offsets the directory gives, inside the batch
+ *   ...      column chunks      contiguous, in directory order: chunk 0 starts at
+ *                               body_start, each next one where the previous ended, the
+ *                               last ends at 12 + length (so a length flip is detected)
+ *
+ * base_offset (bytes 0-7) is covered by neither CRC (it is assigned on append, as in
+ * Kafka); length and magic are checked structurally; everything from byte 20 on is
+ * covered by crc, and everything from 24 to body_start also by header_crc.
  *
  * Column directory entry (40 bytes)
  *   off size field        meaning
  *   0   1    type         strom_type
  *   1   1    codec        FMT_CODEC_*: how the chunk is compressed
  *   2   1    encoding     FMT_ENC_*: how values are laid out before compression
- *   3   1    flags        bit 0 FMT_F_VALIDITY: the chunk starts with a validity bitmap
- *                         bit 1 FMT_F_STATS: min/max are valid (not all values NULL)
+ *   3   1    flags        bit 0 FMT_F_VALIDITY: the chunk starts with a validity bitmap;
+ *                               set iff null_count > 0
+ *                         bit 1 FMT_F_STATS: min/max are valid: set iff some value is
+ *                               neither NULL nor NaN (else min = max = 0)
  *                         bit 2 FMT_F_MAX_TRUNC: string max was truncated (true max is
- *                               greater than the stored prefix)
+ *                               greater than the stored prefix; the prefix is then
+ *                               exactly FMT_STAT_STR_MAX bytes)
+ *                         bit 3 FMT_F_NAN: FLOAT/DOUBLE column holds a NaN (min/max
+ *                               cover the other values)
  *   4   4    null_count
  *   8   4    data_offset  chunk start, from the start of the batch
  *   12  4    data_length  stored (compressed) chunk bytes
  *   16  4    raw_length   chunk bytes after decompression
  *   20  4    chunk_crc    CRC-32C of the stored chunk bytes
- *   24  8    min          INT/BIGINT/TIMESTAMP/BOOLEAN: int64; FLOAT/DOUBLE: binary64 bits;
+ *   24  8    min          INT/BIGINT/TIMESTAMP/BOOLEAN: int64; FLOAT/DOUBLE: binary64 bits
+ *                         (FLOAT widened to double);
  *   32  8    max          STRING/BYTES: u32 offset into the stats blob | u32 length << 32
  *                         (values truncated to FMT_STAT_STR_MAX bytes; min truncation is
  *                         exact as a lower bound, max sets FMT_F_MAX_TRUNC)
  *
  * Column chunk, after decompression (raw_length bytes)
  *   [validity bitmap, ceil(n/8) bytes, bit set = valid]   if FMT_F_VALIDITY
- *   then by encoding (n = record_count; NULL slots hold 0 / empty):
+ *   (bitmap padding bits are ignored), then by encoding (n = record_count). The encoder
+ *   stores in a NULL slot the previous non-NULL value (the first one for leading NULLs),
+ *   so NULLs widen neither FOR nor DELTA; the decoder zeroes NULL slots of fixed-width
+ *   columns. A FOR block is: i64 base, u8 width (0,1,2,4,8), then the values minus base
+ *   as unsigned little-endian integers of width bytes (width 0: all equal base; all
+ *   arithmetic wraps modulo 2^64).
  *   FMT_ENC_PLAIN    fixed width: n values (BOOLEAN: ceil(n/8) bytes, bit-packed)
  *                    STRING/BYTES: int32 offsets[n+1] (offsets[0] = 0), then the bytes
- *   FMT_ENC_FOR      integers (INT, BIGINT, TIMESTAMP): i64 base, u8 width (1,2,4,8),
- *                    n unsigned values of width bytes; value = base + packed
- *   FMT_ENC_DELTA    integers: i64 first, u8 width, i64 delta_base, then n-1 deltas
- *                    packed as FOR over (v[i] - v[i-1]); value = prefix sum
- *   FMT_ENC_DECIMAL  FLOAT/DOUBLE whose values are all exactly k/10^e for integer k:
- *                    u8 e (0..9), i64 base, u8 width, n packed values;
- *                    value = (base + packed) / 10^e, bit-exact round trip checked
- *   FMT_ENC_DICT     STRING/BYTES: u32 ndict, int32 dict_offsets[ndict+1], dict bytes,
- *                    u8 width (1,2,4), n indices of width bytes
+ *   FMT_ENC_FOR      INT, BIGINT, TIMESTAMP: one FOR block of n values
+ *   FMT_ENC_DELTA    INT, BIGINT, TIMESTAMP: i64 first, then a FOR block of the n-1
+ *                    deltas v[i] - v[i-1]; value = first + prefix sum (chosen when the
+ *                    deltas pack narrower than FOR)
+ *   FMT_ENC_DECIMAL  FLOAT/DOUBLE whose values are all k/10^e for an integer k:
+ *                    u8 scale, then a FOR block of the n integers k. scale = e (0..9):
+ *                    value = (double)k / 10^e; scale = e | 0x80 (FMT_DECIMAL_MUL):
+ *                    value = (double)k * 1e-e (the binary64 nearest 10^-e), for values
+ *                    computed as k * resolution. FLOAT: the result rounded to float.
+ *                    The encoder checks the bit-exact round trip of every value (so
+ *                    NaN, infinities and -0.0 never use it) and |k| < 2^52
+ *   FMT_ENC_DICT     STRING/BYTES, when at most n/2 distinct values: u32 ndict (>= 1),
+ *                    int32 dict_offsets[ndict+1], dict bytes, u8 width (1,2,4), n
+ *                    indices of width bytes (index of a NULL row: ignored)
  *   Every field is bounds-checked on decode; a violation is STROM_ECORRUPT.
  *
  * Codecs: FMT_CODEC_NONE (stored = raw), FMT_CODEC_ZSTD (one zstd frame), FMT_CODEC_LZ4
- * (one LZ4 block; raw_length gives the output size).
+ * (one LZ4 block; raw_length gives the output size). A chunk that the codec does not
+ * shrink is stored with FMT_CODEC_NONE, so the codec byte may differ between columns.
  * ==========================================================================================
  */
 #ifndef STROM_FORMAT_H
@@ -90,6 +118,8 @@
 #define FMT_MAX_BATCH_BYTES (256u << 20)  /* no batch is larger (encoder and decoder) */
 #define FMT_STAT_STR_MAX 64
 #define FMT_NO_TIME_COLUMN 0xFFFFFFFFu
+
+#define FMT_DECIMAL_MUL 0x80   /* DECIMAL scale byte: value = packed * 1e-e, not / 10^e */
 
 #define FMT_ATTR_CHANGES 0x1
 #define FMT_ATTR_COMMIT_TIME 0x2
@@ -136,7 +166,8 @@ typedef struct fmt_vec {
     int64_t length, null_count;
 } fmt_vec;
 
-/* Borrowed Arrow view of builder column col (valid until the builder changes). */
+/* Borrowed Arrow view of builder column col: its completed rows (call between rows;
+ * valid until the builder changes). */
 void fmt_builder_view(const strom_builder *b, int col, strom_column *out);
 const strom_schema *fmt_builder_schema(const strom_builder *b);
 
@@ -225,7 +256,12 @@ typedef struct fmt_pred {
 } fmt_pred;
 
 /* 0 if the column statistics prove that no row of the batch satisfies p, else 1.
- * Columns missing from the batch (added later) hold NULL: p never matches then. */
+ * Columns missing from the batch (added later) hold NULL: p never matches then.
+ * Semantics (shared with fmt_pred_eval): C comparison. NULL rows and a NULL constant
+ * never match; NaN matches only NE; integer vs floating compares as double; strings
+ * compare bytewise (memcmp, a proper prefix first); a string constant on a numeric
+ * column (or the reverse) never matches. A truncated string max is treated as "some
+ * string with this prefix, above it". */
 int fmt_dir_may_match(const fmt_dir *d, const fmt_pred *p);
 /* keep[r] &= (row r of c satisfies p) for r in [0, c->length). NULL never satisfies. */
 void fmt_pred_eval(const strom_column *c, const fmt_pred *p, uint8_t *keep);
@@ -240,7 +276,8 @@ struct strom_batch {
     int ncols, cap_cols;
     strom_column *cols;       /* projected columns, Arrow views */
     const int64_t *row_offsets; /* NULL: base_offset + r */
-    const int64_t *row_times;   /* NULL: commit_ts for every row */
+    const int64_t *row_times;   /* NULL: commit_ts for every row; set it with
+                                   fmt_batch_set_rows (INT time columns, NULL times) */
     const uint8_t *changes;     /* NULL: STROM_APPEND for every row */
     strom_buf arena;            /* backing store (see fmt_batch_alloc) */
     strom_buf *blocks;          /* extra arena blocks */

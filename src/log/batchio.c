@@ -165,3 +165,13 @@ strom_err log_row_key(strom_buf *out, const strom_column *kc, int nk, int64_t r)
     }
     return STROM_OK;
 }
+
+strom_err log_time_values(log_bucket *b, const fmt_hdr *h, const strom_column *c,
+                          const int64_t **out)
+{
+    if (c->type != STROM_TIMESTAMP && c->type != STROM_BIGINT)
+        return strom_fail(STROM_ECORRUPT, "%s: batch at offset %lld: time column of type %s",
+                          b->name, (long long)h->base_offset, strom_type_name(c->type));
+    *out = c->values;
+    return STROM_OK;
+}

@@ -1,25 +1,19 @@
 /* history.c: newest n rows of one key at or before a time, from the key indexes.
  *
- * Phase 1 gathers the batches the key indexes name (all segments), drops those whose
- * rows are all newer than t, and visits them by descending batch max_time, decoding only
- * the key columns and the time column, keeping the best n rows in a heap. It stops as soon
- * as the n-th best row is newer than every remaining batch's max_time (row times are not
- * monotonic in offsets, batch max_time bounds them). Phase 2 re-reads only the batches
- * holding winners, decodes the projected columns and gathers the rows, newest first, into
- * one owned batch. */
+ * Phase 1 reads only key indexes: every posting of the key (all segments) carries its
+ * batch, row and row time, so the best n rows (time desc, offset desc; times are not
+ * monotonic in offsets, late rows included) are chosen with a heap without touching the
+ * segments. Phase 2 reads only the batches holding winners: the header, then the
+ * projected columns' chunks, and gathers the rows, newest first, into one owned batch. */
 #include "log_int.h"
 
+#include <limits.h>
 #include <stdlib.h>
-
-typedef struct hcand {
-    log_segment *s;
-    uint64_t pos, limit;
-    int64_t base, max_time;
-} hcand;
+#include <unistd.h>
 
 typedef struct hrow {
     int64_t time, off;
-    uint32_t cand, row, res;
+    uint32_t seg, pos, row, res;
 } hrow;
 
 typedef struct hist {
@@ -28,78 +22,16 @@ typedef struct hist {
     const uint8_t *key;
     size_t keylen;
     int64_t t, n, hw;
-    hcand *c;
-    size_t nc, capc;
+    log_segment **segs;
+    uint64_t *limits;      /* acknowledged bytes per segment at the start */
+    int nsegs;
     hrow *heap;
     size_t nheap;
     log_bio io;
     strom_batch *scratch;
-    strom_buf kbuf;
-    uint32_t *ords;
-    size_t nords, capords;
+    log_kxpost *posts;
+    size_t nposts, capposts;
 } hist;
-
-/* ------------------------------------------------------------ candidates */
-
-static strom_err cand_push(hist *h, const hcand *c)
-{
-    if (h->nc == h->capc) {
-        size_t cap = h->capc ? h->capc * 2 : 64;
-        hcand *n = strom_realloc(h->c, cap * sizeof *n);
-        if (!n)
-            return STROM_ENOMEM;
-        h->c = n;
-        h->capc = cap;
-    }
-    h->c[h->nc++] = *c;
-    return STROM_OK;
-}
-
-static strom_err collect_segment(hist *h, log_segment *s)
-{
-    pthread_mutex_lock(&h->b->mu);
-    uint64_t limit = s->acked_size;
-    pthread_mutex_unlock(&h->b->mu);
-    pthread_mutex_lock(&h->b->kxmu);
-    if (!s->kx) { /* dropped after an allocation failure; rebuilt by the next call */
-        pthread_mutex_unlock(&h->b->kxmu);
-        return strom_fail(STROM_ENOMEM, "%s: key index of segment %020lld unavailable",
-                          h->b->name, (long long)s->base);
-    }
-    strom_err e = log_kx_lookup(s->kx, h->key, h->keylen, &h->ords, &h->nords, &h->capords);
-    for (size_t i = 0; e == STROM_OK && i < h->nords; i++) {
-        const log_kxbatch *bt = &s->kx->batches[h->ords[i]];
-        int64_t base = s->base + bt->rel_offset;
-        if (bt->position >= limit || base >= h->hw || bt->min_time > h->t)
-            continue;
-        hcand c = {s, bt->position, limit, base, bt->max_time};
-        e = cand_push(h, &c);
-    }
-    pthread_mutex_unlock(&h->b->kxmu);
-    return e;
-}
-
-static int cand_cmp(const void *a, const void *b)
-{
-    const hcand *x = a, *y = b;
-    if (x->max_time != y->max_time)
-        return x->max_time > y->max_time ? -1 : 1;
-    return (x->base < y->base) - (x->base > y->base);
-}
-
-static strom_err collect(hist *h, log_segment **segs, int n)
-{
-    strom_err e = STROM_OK;
-    pthread_mutex_lock(&h->b->wmu);
-    for (int i = 0; e == STROM_OK && i < n; i++)
-        e = log_kx_ensure(h->b, segs[i]);
-    pthread_mutex_unlock(&h->b->wmu);
-    for (int i = n - 1; e == STROM_OK && i >= 0; i--)
-        e = collect_segment(h, segs[i]);
-    if (e == STROM_OK && h->nc > 1)
-        qsort(h->c, h->nc, sizeof *h->c, cand_cmp);
-    return e;
-}
 
 /* ---------------------------------------------------------------- the heap */
 
@@ -136,94 +68,76 @@ static void heap_offer(hist *h, const hrow *r)
             h->heap[(i - 1) / 2] = t;
             i = (i - 1) / 2;
         }
-    } else if (row_less(&h->heap[0], r)) {
+    } else if (h->nheap && row_less(&h->heap[0], r)) {
         h->heap[0] = *r;
         heap_down(h->heap, h->nheap, 0);
     }
 }
 
-/* No row of candidate c (or of any later one) can enter the full heap. */
-static int can_stop(const hist *h, const hcand *c)
-{
-    if ((int64_t)h->nheap < h->n)
-        return 0;
-    const hrow *w = &h->heap[0];
-    return w->time > c->max_time;
-}
-
 /* --------------------------------------------------------------- phase 1 */
 
-static int row_matches(hist *h, const strom_column *kc, int nk, int64_t r)
+static strom_err collect_segment(hist *h, int si)
 {
-    if (nk == 1 && fmt_type_is_var(kc[0].type) && h->keylen >= 5 && h->key[0] == 1) {
-        if (kc[0].validity && !(kc[0].validity[r >> 3] & (1u << (r & 7))))
-            return 0;
-        uint32_t len = (uint32_t)(kc[0].offsets[r + 1] - kc[0].offsets[r]);
-        return len == h->keylen - 5 && len == strom_get_u32(h->key + 1) &&
-               !memcmp(kc[0].data + kc[0].offsets[r], h->key + 5, len);
+    log_segment *s = h->segs[si];
+    pthread_mutex_lock(&h->b->kxmu);
+    if (!s->kx) { /* dropped after an allocation failure; rebuilt by the next call */
+        pthread_mutex_unlock(&h->b->kxmu);
+        return strom_fail(STROM_ENOMEM, "%s: key index of segment %020lld unavailable",
+                          h->b->name, (long long)s->base);
     }
-    if (log_row_key(&h->kbuf, kc, nk, r) != STROM_OK)
-        return 0;
-    return h->kbuf.len == h->keylen && !memcmp(h->kbuf.data, h->key, h->keylen);
-}
-
-/* Decodes key columns (and the time column) of the parsed batch; NULL for missing ones. */
-static strom_err decode_keys(hist *h, hcand *c, strom_column *kc, const int64_t **times)
-{
-    const fmt_hdr *hd = &h->io.h;
-    const log_config *cfg = &h->b->cfg;
-    int dix[LOG_MAX_KEY_COLS + 1], n = 0;
-    strom_column tmp[LOG_MAX_KEY_COLS + 1];
-    strom_err e = fmt_batch_reset(h->scratch, hd, cfg->nkey_cols + 1);
-    int has_time = hd->time_col != FMT_NO_TIME_COLUMN && hd->time_col < hd->ncols;
-    if (has_time)
-        dix[n++] = (int)hd->time_col;
-    for (int i = 0; i < cfg->nkey_cols; i++)
-        if (cfg->key_cols[i] < hd->ncols && cfg->key_cols[i] != dix[0])
-            dix[n++] = cfg->key_cols[i];
-    for (int i = 1; i < n; i++)
-        for (int j = 0; j < i; j++)
-            if (dix[i] == dix[j])
-                dix[i--] = dix[--n];
-    if (e == STROM_OK)
-        e = log_bio_columns(&h->io, h->b, c->s, dix, n, h->scratch, NULL, tmp);
-    *times = has_time && e == STROM_OK ? tmp[0].values : NULL;
-    for (int i = 0; e == STROM_OK && i < cfg->nkey_cols; i++) {
-        int k = -1;
-        for (int j = 0; j < n; j++)
-            if (dix[j] == cfg->key_cols[i])
-                k = j;
-        if (k >= 0)
-            kc[i] = tmp[k];
-        else
-            e = fmt_null_column(h->scratch, STROM_STRING, hd->nrows, "", &kc[i]);
+    strom_err e = log_kx_lookup(s->kx, h->key, h->keylen, &h->posts, &h->nposts, &h->capposts);
+    for (size_t i = 0; e == STROM_OK && i < h->nposts; i++) {
+        const log_kxpost *p = &h->posts[i];
+        const log_kxbatch *bt = &s->kx->batches[p->batch];
+        int64_t off = s->base + bt->rel_offset + p->row;
+        if (p->time > h->t || bt->position >= h->limits[si] || off >= h->hw)
+            continue;
+        hrow r = {p->time, off, (uint32_t)si, bt->position, p->row, 0};
+        heap_offer(h, &r);
     }
+    pthread_mutex_unlock(&h->b->kxmu);
     return e;
 }
 
-static strom_err scan_candidate(hist *h, uint32_t ci)
+/* A key index run failed its check: rebuild that segment's key index, look up again. */
+static strom_err rebuild_and_retry(hist *h, int si)
 {
-    hcand *c = &h->c[ci];
-    strom_column kc[LOG_MAX_KEY_COLS];
-    const int64_t *times = NULL;
-    strom_err e = log_bio_header(&h->io, h->b, c->s, c->pos, c->limit);
-    if (e == STROM_OK && h->io.h.base_offset != c->base)
-        e = strom_fail(STROM_ECORRUPT, "batch at position %llu is not offset %lld",
-                       (unsigned long long)c->pos, (long long)c->base);
-    if (e == STROM_OK)
-        e = decode_keys(h, c, kc, &times);
-    if (e != STROM_OK)
-        return strom_fail_wrap(e, "%s: key history: batch at offset %lld", h->b->name,
-                               (long long)c->base);
-    const fmt_hdr *hd = &h->io.h;
-    for (uint32_t r = 0; r < hd->nrows; r++) {
-        int64_t t = times ? times[r] : hd->commit_ts;
-        if (t > h->t || !row_matches(h, kc, h->b->cfg.nkey_cols, r))
-            continue;
-        hrow row = {t, c->base + r, ci, r, 0};
-        heap_offer(h, &row);
+    log_segment *s = h->segs[si];
+    log_warn(h->b, "segment %020lld: %s; key index rebuilt", (long long)s->base, strom_errmsg());
+    pthread_mutex_lock(&h->b->wmu);
+    pthread_mutex_lock(&h->b->kxmu);
+    if (s->kx && (s->kx->fd >= 0 || s->kx->image)) {
+        log_kx_destroy(s->kx);
+        s->kx = NULL;
+        s->kx_state = LOG_KX_NONE;
+        char path[PATH_MAX];
+        if (log_seg_side_path(s, ".keys", path, sizeof path) == STROM_OK)
+            unlink(path);
     }
-    return STROM_OK;
+    pthread_mutex_unlock(&h->b->kxmu);
+    strom_err e = log_kx_ensure(h->b, s);
+    pthread_mutex_unlock(&h->b->wmu);
+    return e == STROM_OK ? collect_segment(h, si) : e;
+}
+
+static strom_err collect(hist *h)
+{
+    strom_err e = STROM_OK;
+    pthread_mutex_lock(&h->b->wmu);
+    for (int i = 0; e == STROM_OK && i < h->nsegs; i++)
+        e = log_kx_ensure(h->b, h->segs[i]);
+    pthread_mutex_unlock(&h->b->wmu);
+    pthread_mutex_lock(&h->b->mu);
+    for (int i = 0; i < h->nsegs; i++)
+        h->limits[i] = h->segs[i]->acked_size;
+    pthread_mutex_unlock(&h->b->mu);
+    for (int i = h->nsegs - 1; e == STROM_OK && i >= 0; i--) {
+        size_t had = h->nheap;
+        e = collect_segment(h, i);
+        if (e == STROM_ECORRUPT && h->nheap == had)
+            e = rebuild_and_retry(h, i);
+    }
+    return e;
 }
 
 /* --------------------------------------------------------------- phase 2 */
@@ -243,11 +157,13 @@ static int res_cmp(const void *a, const void *b) /* newest first */
     return row_less(y, x) ? -1 : row_less(x, y) ? 1 : 0;
 }
 
-static int cand_row_cmp(const void *a, const void *b)
+static int batch_row_cmp(const void *a, const void *b)
 {
     const hrow *x = a, *y = b;
-    if (x->cand != y->cand)
-        return x->cand < y->cand ? -1 : 1;
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    if (x->pos != y->pos)
+        return x->pos < y->pos ? -1 : 1;
     return (x->row > y->row) - (x->row < y->row);
 }
 
@@ -277,17 +193,33 @@ static void put_row(hout *o, int j, const strom_column *src, uint32_t r, uint32_
     }
 }
 
-/* Decodes the projected columns of the batch of candidate rows[0..n) and copies the rows. */
+/* Reads the header of the batch holding rows[0] and checks it is the expected batch. */
+static strom_err winner_header(hist *h, const hrow *r)
+{
+    log_segment *s = h->segs[r->seg];
+    strom_err e = log_bio_header(&h->io, h->b, s, r->pos, h->limits[r->seg]);
+    if (e == STROM_OK && (h->io.h.base_offset != r->off - r->row || r->row >= h->io.h.nrows))
+        e = strom_fail(STROM_ECORRUPT, "%s: segment %020lld: key index names row %u of a batch "
+                       "at position %u that does not hold offset %lld", h->b->name,
+                       (long long)s->base, r->row, r->pos, (long long)r->off);
+    return e;
+}
+
+/* Decodes the projected columns of the batch holding rows[0..n) and copies the rows. */
 static strom_err gather_batch(hist *h, hout *o, const int *proj, int nproj, const hrow *rows,
                               size_t n)
 {
-    hcand *c = &h->c[rows[0].cand];
+    log_segment *s = h->segs[rows[0].seg];
     int dix[FMT_MAX_COLUMNS], nd = 0, where[FMT_MAX_COLUMNS];
     strom_column tmp[64], *cols = nproj <= 64 ? tmp : strom_calloc((size_t)nproj, sizeof *cols);
     if (!cols)
         return STROM_ENOMEM;
-    strom_err e = log_bio_header(&h->io, h->b, c->s, c->pos, c->limit);
+    strom_err e = winner_header(h, &rows[0]);
     const fmt_hdr *hd = &h->io.h;
+    for (size_t i = 1; e == STROM_OK && i < n; i++)
+        if (rows[i].row >= hd->nrows)
+            e = strom_fail(STROM_ECORRUPT, "%s: key index names row %u of a %u-row batch",
+                           h->b->name, rows[i].row, hd->nrows);
     for (int j = 0; e == STROM_OK && j < nproj; j++) {
         where[j] = -1;
         for (int k = 0; k < nd && proj[j] < hd->ncols; k++)
@@ -299,7 +231,13 @@ static strom_err gather_batch(hist *h, hout *o, const int *proj, int nproj, cons
     if (e == STROM_OK)
         e = fmt_batch_reset(h->scratch, hd, nd ? nd : 1);
     if (e == STROM_OK && nd)
-        e = log_bio_columns(&h->io, h->b, c->s, dix, nd, h->scratch, NULL, cols);
+        e = log_bio_columns(&h->io, h->b, s, dix, nd, h->scratch, NULL, cols);
+    for (int j = 0; e == STROM_OK && j < nproj; j++)
+        if (where[j] >= 0 && cols[where[j]].type != o->res->cols[j].type)
+            e = strom_fail(STROM_ECORRUPT, "%s: key history: batch at offset %lld: column %d "
+                           "has type %s, the schema says %s", h->b->name, (long long)hd->base_offset,
+                           proj[j], strom_type_name(cols[where[j]].type),
+                           strom_type_name(o->res->cols[j].type));
     for (size_t i = 0; e == STROM_OK && i < n; i++)
         for (int j = 0; j < nproj; j++)
             put_row(o, j, where[j] >= 0 ? &cols[where[j]] : NULL, rows[i].row, rows[i].res);
@@ -395,7 +333,7 @@ static strom_err out_rows(hist *h, hout *o)
     o->res->row_offsets = offs;
     o->res->row_times = times;
     o->res->base_offset = h->nheap ? offs[0] : 0;
-    qsort(h->heap, h->nheap, sizeof *h->heap, cand_row_cmp);
+    qsort(h->heap, h->nheap, sizeof *h->heap, batch_row_cmp);
     return STROM_OK;
 }
 
@@ -413,7 +351,7 @@ static strom_err materialise(hist *h, const int *proj, int nproj, strom_batch **
         e = out_init(&o, h->spec, proj, nproj, (int64_t)h->nheap);
     for (size_t i = 0; e == STROM_OK && i < h->nheap;) {
         size_t j = i;
-        while (j < h->nheap && h->heap[j].cand == h->heap[i].cand)
+        while (j < h->nheap && h->heap[j].seg == h->heap[i].seg && h->heap[j].pos == h->heap[i].pos)
             j++;
         e = gather_batch(h, &o, proj, nproj, h->heap + i, j - i);
         i = j;
@@ -435,20 +373,19 @@ static strom_err materialise(hist *h, const int *proj, int nproj, strom_batch **
 
 static strom_err run(hist *h, const int *proj, int nproj, strom_batch **out)
 {
-    log_segment **segs = NULL;
-    int nsegs = 0;
-    strom_err e = log_snapshot(h->b, &segs, &nsegs, &h->hw);
-    if (e == STROM_OK)
-        e = collect(h, segs, nsegs);
+    strom_err e = log_snapshot(h->b, &h->segs, &h->nsegs, &h->hw);
+    if (e == STROM_OK && !(h->limits = strom_calloc((size_t)h->nsegs + 1, sizeof *h->limits)))
+        e = STROM_ENOMEM;
     size_t hn = (size_t)STROM_MIN(h->n, (int64_t)1 << 24);
     if (e == STROM_OK && !(h->heap = strom_malloc((hn + 1) * sizeof *h->heap)))
         e = STROM_ENOMEM;
-    for (size_t i = 0; e == STROM_OK && i < h->nc && !can_stop(h, &h->c[i]); i++)
-        e = scan_candidate(h, (uint32_t)i);
+    if (e == STROM_OK)
+        e = collect(h);
     if (e == STROM_OK)
         e = materialise(h, proj, nproj, out);
-    if (segs)
-        log_snapshot_release(h->b, segs, nsegs);
+    if (h->segs)
+        log_snapshot_release(h->b, h->segs, h->nsegs);
+    free(h->limits);
     return e;
 }
 
@@ -479,10 +416,8 @@ strom_err log_bucket_key_history(log_bucket *b, const uint8_t *key, size_t keyle
         e = run(&h, proj, nproj, out);
     log_bio_free(&h.io);
     strom_batch_destroy(h.scratch);
-    strom_buf_free(&h.kbuf);
-    free(h.c);
     free(h.heap);
-    free(h.ords);
+    free(h.posts);
     free(proj);
     return e;
 }

@@ -1,15 +1,21 @@
-/* keyidx.c: the per-segment key index: canonical key bytes -> ordinals of the batches
- * holding the key. Memory form (active segment: hash slots + linked postings) and file
- * form (.keys, see log_int.h; loaded whole and used in place). */
+/* keyidx.c: the per-segment key index: canonical key bytes -> every (batch, row, row time)
+ * holding the key, so key history knows the rows and their times without decoding
+ * anything. Memory form (active segment: hash slots and linked postings) and file form
+ * (.keys, see log_int.h: header and batch table in memory, slots, postings and keys read
+ * with pread on demand, the whole file CRC-checked once when first used). */
 #include "log_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 log_keyidx *log_kx_create(void)
 {
     log_keyidx *kx = strom_calloc(1, sizeof *kx);
     if (!kx)
         return NULL;
+    kx->fd = -1;
     kx->nslots = 16;
     kx->slots = strom_calloc(kx->nslots, sizeof *kx->slots);
     if (!kx->slots) {
@@ -23,10 +29,13 @@ void log_kx_destroy(log_keyidx *kx)
 {
     if (!kx)
         return;
+    if (kx->fd >= 0)
+        close(kx->fd);
     free(kx->batches);
     free(kx->slots);
     free(kx->posts);
-    free(kx->file);
+    free(kx->prev);
+    free(kx->image);
     strom_buf_free(&kx->keys);
     free(kx);
 }
@@ -44,6 +53,8 @@ strom_err log_kx_add_batch(log_keyidx *kx, uint32_t pos, uint32_t rel, const fmt
     kx->batches[kx->nbatches++] = (log_kxbatch){pos, rel, h->nrows, h->min_time, h->max_time};
     return STROM_OK;
 }
+
+/* ------------------------------------------------------------ memory form */
 
 static uint32_t kx_probe(const log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash)
 {
@@ -63,45 +74,49 @@ static strom_err kx_rehash(log_keyidx *kx)
     log_kxslot *ns = strom_calloc(n, sizeof *ns);
     if (!ns)
         return STROM_ENOMEM;
-    log_kxslot *old = kx->slots;
-    uint32_t on = kx->nslots;
-    kx->slots = ns;
-    kx->nslots = n;
-    for (uint32_t i = 0; i < on; i++) {
-        if (old[i].head == 0)
+    for (uint32_t i = 0; i < kx->nslots; i++) {
+        if (kx->slots[i].head == 0)
             continue;
-        uint32_t j = (uint32_t)old[i].hash & (n - 1);
+        uint32_t j = (uint32_t)kx->slots[i].hash & (n - 1);
         while (ns[j].head)
             j = (j + 1) & (n - 1);
-        ns[j] = old[i];
+        ns[j] = kx->slots[i];
     }
-    free(old);
+    free(kx->slots);
+    kx->slots = ns;
+    kx->nslots = n;
     return STROM_OK;
 }
 
-static strom_err kx_push_post(log_keyidx *kx, uint32_t batch, uint32_t prev)
+static strom_err kx_grow_posts(log_keyidx *kx)
 {
-    if (kx->nposts == kx->cap_posts) {
-        size_t cap = kx->cap_posts ? kx->cap_posts * 2 : 1024;
-        log_kxpost *np = strom_realloc(kx->posts, cap * sizeof *np);
-        if (!np)
-            return STROM_ENOMEM;
-        kx->posts = np;
-        kx->cap_posts = cap;
-    }
-    kx->posts[kx->nposts++] = (log_kxpost){batch, prev};
+    if (kx->nposts < kx->cap_posts)
+        return STROM_OK;
+    if (kx->nposts >= UINT32_MAX - 1)
+        return strom_fail(STROM_ELIMIT, "key index: too many rows in one segment");
+    size_t cap = kx->cap_posts ? kx->cap_posts * 2 : 4096;
+    log_kxpost *np = strom_realloc(kx->posts, cap * sizeof *np);
+    if (!np)
+        return STROM_ENOMEM;
+    kx->posts = np;
+    uint32_t *pv = strom_realloc(kx->prev, cap * sizeof *pv);
+    if (!pv)
+        return STROM_ENOMEM;
+    kx->prev = pv;
+    kx->cap_posts = cap;
     return STROM_OK;
 }
 
-strom_err log_kx_add_key(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash)
+strom_err log_kx_add_row(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
+                         uint32_t batch, uint32_t row, int64_t time)
 {
-    uint32_t cur = (uint32_t)kx->nbatches - 1;
-    log_kxslot *sl = &kx->slots[kx_probe(kx, key, len, hash)];
-    if (sl->head && kx->posts[sl->head - 1].batch == cur)
-        return STROM_OK; /* already noted for this batch */
-    strom_err e = kx_push_post(kx, cur, sl->head);
+    strom_err e = kx_grow_posts(kx);
     if (e != STROM_OK)
         return e;
+    log_kxslot *sl = &kx->slots[kx_probe(kx, key, len, hash)];
+    kx->posts[kx->nposts] = (log_kxpost){batch, row, time};
+    kx->prev[kx->nposts] = sl->head;
+    kx->nposts++;
     if (sl->head) {
         sl->head = (uint32_t)kx->nposts;
         sl->count++;
@@ -117,11 +132,11 @@ strom_err log_kx_add_key(log_keyidx *kx, const uint8_t *key, size_t len, uint64_
     return (uint64_t)kx->nkeys * 2 > kx->nslots ? kx_rehash(kx) : STROM_OK;
 }
 
-static strom_err out_reserve(uint32_t **out, size_t *cap, size_t n)
+static strom_err out_reserve(log_kxpost **out, size_t *cap, size_t n)
 {
     if (n <= *cap)
         return STROM_OK;
-    uint32_t *p = strom_realloc(*out, n * sizeof *p);
+    log_kxpost *p = strom_realloc(*out, n * sizeof *p);
     if (!p)
         return STROM_ENOMEM;
     *out = p;
@@ -129,53 +144,133 @@ static strom_err out_reserve(uint32_t **out, size_t *cap, size_t n)
     return STROM_OK;
 }
 
-static strom_err kx_lookup_file(const log_keyidx *kx, const uint8_t *key, size_t len,
-                                uint64_t hash, uint32_t **out, size_t *n, size_t *cap)
+static strom_err kx_lookup_mem(const log_keyidx *kx, const uint8_t *key, size_t len,
+                               log_kxpost **out, size_t *n, size_t *cap)
 {
-    uint32_t mask = kx->nslots - 1;
-    *n = 0;
-    for (uint32_t i = (uint32_t)hash & mask, probes = 0; probes < kx->nslots;
-         i = (i + 1) & mask, probes++) {
-        const uint8_t *sl = kx->fslots + (size_t)i * LOG_KX_SLOT;
-        uint32_t count = strom_get_u32(sl + 20);
-        if (count == 0)
-            return STROM_OK;
-        if (strom_get_u64(sl) != hash || strom_get_u32(sl + 12) != len ||
-            memcmp(kx->fkeys + strom_get_u32(sl + 8), key, len))
-            continue;
-        strom_err e = out_reserve(out, cap, count);
-        if (e != STROM_OK)
-            return e;
-        const uint8_t *pp = kx->fposts + (size_t)strom_get_u32(sl + 16) * 4;
-        for (uint32_t k = 0; k < count; k++)
-            (*out)[k] = strom_get_u32(pp + 4 * (size_t)k);
-        *n = count;
-        return STROM_OK;
-    }
-    return STROM_OK;
-}
-
-strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, uint32_t **out,
-                        size_t *n, size_t *cap)
-{
-    uint64_t hash = strom_hash64(key, len);
-    if (kx->file)
-        return kx_lookup_file(kx, key, len, hash, out, n, cap);
-    *n = 0;
-    const log_kxslot *sl = &kx->slots[kx_probe(kx, key, len, hash)];
+    const log_kxslot *sl = &kx->slots[kx_probe(kx, key, len, strom_hash64(key, len))];
     if (sl->head == 0)
         return STROM_OK;
     strom_err e = out_reserve(out, cap, sl->count);
     if (e != STROM_OK)
         return e;
     size_t k = sl->count;
-    for (uint32_t p = sl->head; p && k; p = kx->posts[p - 1].prev)
-        (*out)[--k] = kx->posts[p - 1].batch;
+    for (uint32_t p = sl->head; p && k; p = kx->prev[p - 1])
+        (*out)[--k] = kx->posts[p - 1];
     *n = sl->count;
     return STROM_OK;
 }
 
-/* ------------------------------------------------------------------ file form */
+/* ------------------------------------------------------------- file form */
+
+static strom_err kx_bad(const char *what)
+{
+    return strom_fail(STROM_ECORRUPT, "key index: %s", what);
+}
+
+/* len bytes at off of the file form (from the loaded image or with pread). */
+static strom_err kx_read(const log_keyidx *kx, uint64_t off, void *dst, size_t len)
+{
+    if (kx->image) {
+        if (off + len > kx->file_size)
+            return kx_bad("read past the end");
+        memcpy(dst, kx->image + off, len);
+        return STROM_OK;
+    }
+    size_t got = 0;
+    int rc = strom_pread_full(kx->fd, dst, len, off, &got);
+    if (rc != 0)
+        return strom_fail_errno(rc, "key index: read");
+    return got == len ? STROM_OK : kx_bad("truncated");
+}
+
+/* A key's run: u32 crc, u32 key_len, key, then per posting three varints. */
+#define KX_RUN_MAX ((size_t)1 << 30)
+
+/* Decodes the postings of a CRC-checked run, checking each against the batch table. */
+static strom_err kx_decode_run(const log_keyidx *kx, const uint8_t *p, size_t len, uint32_t count,
+                               log_kxpost **out, size_t *n, size_t *cap)
+{
+    strom_err e = out_reserve(out, cap, count);
+    uint64_t batch = 0, row, zt;
+    int64_t time = 0;
+    size_t at = 0;
+    for (uint32_t k = 0; e == STROM_OK && k < count; k++) {
+        uint64_t db;
+        size_t a = strom_get_uvarint(p + at, len - at, &db);
+        size_t b = a ? strom_get_uvarint(p + at + a, len - at - a, &row) : 0;
+        size_t c = b ? strom_get_uvarint(p + at + a + b, len - at - a - b, &zt) : 0;
+        if (!c)
+            return kx_bad("truncated postings");
+        at += a + b + c;
+        batch += db;
+        time += strom_unzigzag(zt);
+        if (batch >= kx->nbatches || row >= kx->batches[batch].nrows)
+            return kx_bad("posting names a missing batch or row");
+        (*out)[k] = (log_kxpost){(uint32_t)batch, (uint32_t)row, time};
+    }
+    if (e == STROM_OK)
+        *n = count;
+    return e;
+}
+
+/* Reads and checks the run of a slot; *match = 0 when its key differs. */
+static strom_err kx_read_run(const log_keyidx *kx, const uint8_t *sl, const uint8_t *key,
+                             size_t len, int *match, strom_buf *run)
+{
+    uint64_t off = strom_get_u64(sl + 8), rlen = strom_get_u32(sl + 16);
+    *match = 0;
+    if (rlen < 8 || off > kx->runs_bytes || rlen > kx->runs_bytes - off || rlen > KX_RUN_MAX)
+        return kx_bad("run out of range");
+    strom_buf_clear(run);
+    if (!strom_buf_grow(run, rlen))
+        return STROM_ENOMEM;
+    strom_err e = kx_read(kx, kx->runs_at + off, run->data, rlen);
+    if (e != STROM_OK)
+        return e;
+    if (strom_get_u32(run->data) != strom_crc32c(0, run->data + 4, rlen - 4))
+        return kx_bad("run CRC mismatch");
+    uint64_t klen = strom_get_u32(run->data + 4);
+    if (klen > rlen - 8)
+        return kx_bad("key longer than its run");
+    *match = !key || (klen == len && !memcmp(run->data + 8, key, len));
+    return STROM_OK;
+}
+
+static strom_err kx_lookup_file(const log_keyidx *kx, const uint8_t *key, size_t len,
+                                log_kxpost **out, size_t *n, size_t *cap)
+{
+    uint64_t hash = strom_hash64(key, len);
+    uint32_t mask = kx->nslots - 1;
+    strom_buf run = {0};
+    strom_err e = STROM_OK;
+    for (uint32_t i = (uint32_t)hash & mask, probes = 0; e == STROM_OK && probes < kx->nslots;
+         i = (i + 1) & mask, probes++) {
+        uint8_t sl[LOG_KX_SLOT];
+        int match = 0;
+        e = kx_read(kx, kx->slots_at + (uint64_t)i * LOG_KX_SLOT, sl, sizeof sl);
+        uint32_t count = e == STROM_OK ? strom_get_u32(sl + 20) : 0;
+        if (count == 0)
+            break;
+        if (strom_get_u64(sl) != hash)
+            continue;
+        e = kx_read_run(kx, sl, key, len, &match, &run);
+        if (e == STROM_OK && match) {
+            e = kx_decode_run(kx, run.data + 8 + len, run.len - 8 - len, count, out, n, cap);
+            break;
+        }
+    }
+    strom_buf_free(&run);
+    return e;
+}
+
+strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, log_kxpost **out,
+                        size_t *n, size_t *cap)
+{
+    *n = 0;
+    if (kx->fd >= 0 || kx->image)
+        return kx_lookup_file(kx, key, len, out, n, cap);
+    return kx_lookup_mem(kx, key, len, out, n, cap);
+}
 
 static void kx_encode_batches(const log_keyidx *kx, uint8_t *p)
 {
@@ -190,40 +285,81 @@ static void kx_encode_batches(const log_keyidx *kx, uint8_t *p)
     }
 }
 
-static void kx_encode_slots(const log_keyidx *kx, uint8_t *sp, uint8_t *pp)
+/* Appends the run of memory slot sl to runs (postings oldest first, delta-coded). */
+static strom_err kx_encode_run(const log_keyidx *kx, const log_kxslot *sl, strom_buf *runs,
+                               uint32_t *tmp)
 {
-    uint32_t off = 0;
-    for (uint32_t i = 0; i < kx->nslots; i++, sp += LOG_KX_SLOT) {
+    uint32_t k = sl->count;
+    for (uint32_t p = sl->head; p && k; p = kx->prev[p - 1])
+        tmp[--k] = p - 1;
+    size_t start = runs->len;
+    uint8_t *h = strom_buf_grow(runs, 8 + sl->key_len + (size_t)sl->count * 30);
+    if (!h)
+        return STROM_ENOMEM;
+    strom_put_u32(h + 4, sl->key_len);
+    memcpy(h + 8, kx->keys.data + sl->key_off, sl->key_len);
+    uint8_t *q = h + 8 + sl->key_len;
+    uint32_t pb = 0;
+    int64_t pt = 0;
+    for (uint32_t i = 0; i < sl->count; i++) {
+        const log_kxpost *ps = &kx->posts[tmp[i]];
+        q += strom_put_uvarint(q, ps->batch - pb);
+        q += strom_put_uvarint(q, ps->row);
+        q += strom_put_uvarint(q, strom_zigzag((int64_t)((uint64_t)ps->time - (uint64_t)pt)));
+        pb = ps->batch;
+        pt = ps->time;
+    }
+    runs->len = (size_t)(q - runs->data);
+    strom_put_u32(runs->data + start, strom_crc32c(0, runs->data + start + 4, runs->len - start - 4));
+    return STROM_OK;
+}
+
+static strom_err kx_encode_slots(const log_keyidx *kx, uint8_t *sp, strom_buf *runs)
+{
+    uint32_t *tmp = NULL;
+    size_t cap = 0;
+    strom_err e = STROM_OK;
+    for (uint32_t i = 0; e == STROM_OK && i < kx->nslots; i++, sp += LOG_KX_SLOT) {
         const log_kxslot *sl = &kx->slots[i];
         memset(sp, 0, LOG_KX_SLOT);
         if (sl->head == 0)
             continue;
+        if (sl->count > cap) {
+            cap = sl->count * 2;
+            uint32_t *nt = strom_realloc(tmp, cap * sizeof *tmp);
+            if (!nt) {
+                e = STROM_ENOMEM;
+                break;
+            }
+            tmp = nt;
+        }
+        uint64_t off = runs->len;
+        e = kx_encode_run(kx, sl, runs, tmp);
         strom_put_u64(sp, sl->hash);
-        strom_put_u32(sp + 8, sl->key_off);
-        strom_put_u32(sp + 12, sl->key_len);
-        strom_put_u32(sp + 16, off);
+        strom_put_u64(sp + 8, off);
+        strom_put_u32(sp + 16, (uint32_t)(runs->len - off));
         strom_put_u32(sp + 20, sl->count);
-        uint32_t k = sl->count;
-        for (uint32_t p = sl->head; p && k; p = kx->posts[p - 1].prev)
-            strom_put_u32(pp + 4 * (size_t)(off + --k), kx->posts[p - 1].batch);
-        off += sl->count;
     }
+    free(tmp);
+    return e;
 }
 
 strom_err log_kx_encode(const log_keyidx *kx, int64_t base, uint64_t data_size, strom_buf *out)
 {
-    size_t nb = kx->nbatches, ns = kx->nslots, np = kx->nposts, kb = kx->keys.len;
-    size_t total = LOG_KX_HDR + nb * LOG_KX_BATCH + ns * LOG_KX_SLOT + np * 4 + kb;
+    size_t nb = kx->nbatches, ns = kx->nslots;
+    size_t fixed = LOG_KX_HDR + nb * LOG_KX_BATCH + ns * LOG_KX_SLOT;
+    strom_buf runs = {0};
     strom_buf_clear(out);
-    uint8_t *p = strom_buf_grow(out, total);
-    if (!p)
-        return STROM_ENOMEM;
+    uint8_t *p = strom_buf_grow(out, fixed);
+    strom_err e = p ? kx_encode_slots(kx, p + LOG_KX_HDR + nb * LOG_KX_BATCH, &runs) : STROM_ENOMEM;
+    if (e == STROM_OK)
+        e = strom_buf_append(out, runs.data, runs.len);
+    strom_buf_free(&runs);
+    if (e != STROM_OK)
+        return e;
+    p = out->data;
     memset(p, 0, LOG_KX_HDR);
-    uint8_t *bp = p + LOG_KX_HDR, *sp = bp + nb * LOG_KX_BATCH, *pp = sp + ns * LOG_KX_SLOT;
-    kx_encode_batches(kx, bp);
-    kx_encode_slots(kx, sp, pp);
-    if (kb)
-        memcpy(pp + np * 4, kx->keys.data, kb);
+    kx_encode_batches(kx, p + LOG_KX_HDR);
     strom_put_u32(p, LOG_KX_MAGIC);
     strom_put_u16(p + 4, LOG_VERSION);
     strom_put_u16(p + 6, LOG_KX_HDR);
@@ -231,38 +367,15 @@ strom_err log_kx_encode(const log_keyidx *kx, int64_t base, uint64_t data_size, 
     strom_put_u32(p + 16, (uint32_t)nb);
     strom_put_u32(p + 20, kx->nkeys);
     strom_put_u32(p + 24, (uint32_t)ns);
-    strom_put_u32(p + 28, (uint32_t)np);
-    strom_put_u64(p + 32, kb);
+    strom_put_u64(p + 32, out->len - fixed);
     strom_put_u64(p + 40, data_size);
-    strom_put_u32(p + 52, strom_crc32c(0, p + LOG_KX_HDR, total - LOG_KX_HDR));
+    strom_put_u32(p + 48, strom_crc32c(0, p + LOG_KX_HDR, nb * LOG_KX_BATCH));
     strom_put_u32(p + 60, strom_crc32c(0, p, 60));
     return STROM_OK;
 }
 
-static strom_err kx_bad(const char *what)
-{
-    return strom_fail(STROM_ECORRUPT, "key index: %s", what);
-}
-
-/* Every slot's key and postings lie inside the file; every posting names a batch. */
-static strom_err kx_check_slots(const log_keyidx *kx, uint64_t np, uint64_t kb)
-{
-    for (uint32_t i = 0; i < kx->nslots; i++) {
-        const uint8_t *sl = kx->fslots + (size_t)i * LOG_KX_SLOT;
-        uint64_t count = strom_get_u32(sl + 20);
-        if (count == 0)
-            continue;
-        if ((uint64_t)strom_get_u32(sl + 8) + strom_get_u32(sl + 12) > kb ||
-            (uint64_t)strom_get_u32(sl + 16) + count > np)
-            return kx_bad("slot out of range");
-    }
-    for (uint64_t k = 0; k < np; k++)
-        if (strom_get_u32(kx->fposts + 4 * k) >= kx->nbatches)
-            return kx_bad("posting names a missing batch");
-    return STROM_OK;
-}
-
-static strom_err kx_check_header(const uint8_t *p, size_t len, int64_t base, uint64_t data_size)
+static strom_err kx_check_header(log_keyidx *kx, const uint8_t *p, uint64_t len, int64_t base,
+                                 uint64_t data_size)
 {
     if (len < LOG_KX_HDR || strom_get_u32(p) != LOG_KX_MAGIC ||
         strom_get_u32(p + 60) != strom_crc32c(0, p, 60))
@@ -270,57 +383,95 @@ static strom_err kx_check_header(const uint8_t *p, size_t len, int64_t base, uin
     if (strom_get_u16(p + 4) != LOG_VERSION || strom_get_u16(p + 6) != LOG_KX_HDR ||
         strom_get_i64(p + 8) != base || strom_get_u64(p + 40) != data_size)
         return kx_bad("header does not match the segment");
-    uint64_t nb = strom_get_u32(p + 16), ns = strom_get_u32(p + 24), np = strom_get_u32(p + 28);
-    uint64_t kb = strom_get_u64(p + 32);
-    if (ns == 0 || (ns & (ns - 1)) || strom_get_u32(p + 20) >= ns || kb > len ||
-        LOG_KX_HDR + nb * LOG_KX_BATCH + ns * LOG_KX_SLOT + np * 4 + kb != len)
+    uint64_t nb = strom_get_u32(p + 16), ns = strom_get_u32(p + 24), rb = strom_get_u64(p + 32);
+    if (ns == 0 || (ns & (ns - 1)) || strom_get_u32(p + 20) >= ns || rb > len ||
+        LOG_KX_HDR + nb * LOG_KX_BATCH + ns * LOG_KX_SLOT + rb != len)
         return kx_bad("sizes do not add up");
-    if (strom_get_u32(p + 52) != strom_crc32c(0, p + LOG_KX_HDR, len - LOG_KX_HDR))
-        return kx_bad("body CRC mismatch");
+    kx->nbatches = nb;
+    kx->nkeys = strom_get_u32(p + 20);
+    kx->nslots = (uint32_t)ns;
+    kx->runs_bytes = rb;
+    kx->file_size = len;
+    kx->slots_at = LOG_KX_HDR + nb * LOG_KX_BATCH;
+    kx->runs_at = kx->slots_at + ns * LOG_KX_SLOT;
     return STROM_OK;
 }
 
-static strom_err kx_load_batches(log_keyidx *kx, const uint8_t *bp, uint64_t data_size)
+/* Loads and checks the batch table (the rest is checked run by run when read). */
+static strom_err kx_load_batches(log_keyidx *kx, uint32_t want, uint64_t data_size)
 {
-    kx->batches = strom_calloc(kx->nbatches ? kx->nbatches : 1, sizeof *kx->batches);
-    if (!kx->batches)
-        return STROM_ENOMEM;
-    for (size_t i = 0; i < kx->nbatches; i++, bp += LOG_KX_BATCH) {
+    size_t bytes = kx->nbatches * LOG_KX_BATCH;
+    uint8_t *raw = strom_malloc(bytes + 1);
+    kx->batches = strom_calloc(kx->nbatches + 1, sizeof *kx->batches);
+    strom_err e = raw && kx->batches ? kx_read(kx, LOG_KX_HDR, raw, bytes) : STROM_ENOMEM;
+    if (e == STROM_OK && strom_crc32c(0, raw, bytes) != want)
+        e = kx_bad("batch table CRC mismatch");
+    for (size_t i = 0; e == STROM_OK && i < kx->nbatches; i++) {
+        const uint8_t *p = raw + i * LOG_KX_BATCH;
         log_kxbatch *bt = &kx->batches[i];
-        bt->position = strom_get_u32(bp);
-        bt->rel_offset = strom_get_u32(bp + 4);
-        bt->nrows = strom_get_u32(bp + 8);
-        bt->min_time = strom_get_i64(bp + 16);
-        bt->max_time = strom_get_i64(bp + 24);
+        *bt = (log_kxbatch){strom_get_u32(p), strom_get_u32(p + 4), strom_get_u32(p + 8),
+                            strom_get_i64(p + 16), strom_get_i64(p + 24)};
         if (bt->position < LOG_SEG_HDR || bt->position >= data_size)
-            return kx_bad("batch position out of range");
+            e = kx_bad("batch position out of range");
     }
-    return STROM_OK;
+    free(raw);
+    return e;
 }
 
-strom_err log_kx_load(uint8_t *p, size_t len, int64_t base, uint64_t data_size, log_keyidx **out)
+strom_err log_kx_open(const char *path, int64_t base, uint64_t data_size, int whole,
+                      log_keyidx **out)
 {
-    strom_err e = kx_check_header(p, len, base, data_size);
-    if (e != STROM_OK)
-        return e;
     log_keyidx *kx = strom_calloc(1, sizeof *kx);
     if (!kx)
         return STROM_ENOMEM;
-    kx->nbatches = strom_get_u32(p + 16);
-    kx->nkeys = strom_get_u32(p + 20);
-    kx->nslots = strom_get_u32(p + 24);
-    uint64_t np = strom_get_u32(p + 28), kb = strom_get_u64(p + 32);
-    kx->fslots = p + LOG_KX_HDR + kx->nbatches * LOG_KX_BATCH;
-    kx->fposts = kx->fslots + (size_t)kx->nslots * LOG_KX_SLOT;
-    kx->fkeys = kx->fposts + np * 4;
-    e = kx_load_batches(kx, p + LOG_KX_HDR, data_size);
+    kx->fd = open(path, O_RDONLY | O_CLOEXEC);
+    strom_err e = kx->fd < 0 ? strom_fail_errno(errno, "open %s", path) : STROM_OK;
+    uint8_t hdr[LOG_KX_HDR];
+    off_t len = e == STROM_OK ? lseek(kx->fd, 0, SEEK_END) : 0;
+    if (e == STROM_OK && len < LOG_KX_HDR)
+        e = kx_bad("file shorter than its header");
     if (e == STROM_OK)
-        e = kx_check_slots(kx, np, kb);
+        e = kx_read(kx, 0, hdr, sizeof hdr);
+    if (e == STROM_OK)
+        e = kx_check_header(kx, hdr, (uint64_t)len, base, data_size);
+    if (e == STROM_OK && whole && !(kx->image = strom_malloc(kx->file_size)))
+        e = STROM_ENOMEM;
+    if (e == STROM_OK && whole) {
+        e = kx_read(kx, 0, kx->image, kx->file_size);
+        close(kx->fd);
+        kx->fd = -1;
+    }
+    if (e == STROM_OK)
+        e = kx_load_batches(kx, strom_get_u32(hdr + 48), data_size);
     if (e != STROM_OK) {
         log_kx_destroy(kx);
         return e;
     }
-    kx->file = p;
     *out = kx;
     return STROM_OK;
+}
+
+strom_err log_kx_each_key(const log_keyidx *kx, log_kx_fn fn, void *arg)
+{
+    log_kxpost *posts = NULL;
+    size_t n = 0, cap = 0;
+    strom_buf run = {0};
+    strom_err e = STROM_OK;
+    for (uint32_t i = 0; e == STROM_OK && i < kx->nslots; i++) {
+        uint8_t sl[LOG_KX_SLOT];
+        int match = 0;
+        e = kx_read(kx, kx->slots_at + (uint64_t)i * LOG_KX_SLOT, sl, sizeof sl);
+        if (e != STROM_OK || strom_get_u32(sl + 20) == 0)
+            continue;
+        e = kx_read_run(kx, sl, NULL, 0, &match, &run);
+        uint32_t klen = e == STROM_OK ? strom_get_u32(run.data + 4) : 0;
+        if (e == STROM_OK)
+            e = kx_decode_run(kx, run.data + 8 + klen, run.len - 8 - klen, strom_get_u32(sl + 20),
+                              &posts, &n, &cap);
+        if (e == STROM_OK)
+            e = fn(arg, run.data + 8, klen, strom_get_u64(sl), posts, n);
+    }
+    free(posts);
+    strom_buf_free(&run);
+    return e;
 }

@@ -73,13 +73,12 @@
  *   8   8    base_offset    of the segment
  *   16  4    nbatches       batches in the segment (B)
  *   20  4    nkeys          distinct keys (K)
- *   24  4    nslots         hash slots, a power of two >= 2K (S)
- *   28  4    npostings      posting entries (P)
- *   32  8    key_bytes      bytes of the key blob (KB)
+ *   24  4    nslots         hash slots, a power of two > K (S)
+ *   28  4    reserved       0
+ *   32  8    runs_bytes     bytes of the run area (R)
  *   40  8    data_size      segment bytes the index covers (= segment file size)
- *   48  4    reserved       0
- *   52  4    body_crc       CRC-32C of every byte after the header
- *   56  4    reserved       0
+ *   48  4    batch_crc      CRC-32C of the batch table
+ *   52  8    reserved       0
  *   60  4    crc            CRC-32C of bytes [0, 60)
  * Batch table at 64: B entries of 32 bytes, in segment order (ordinal = index)
  *   0   4    position       file position of the batch
@@ -88,21 +87,31 @@
  *   12  4    reserved       0
  *   16  8    min_time       batch min row time
  *   24  8    max_time       batch max row time
- * Slot table at 64 + 32B: S slots of 24 bytes, open addressing, linear probing on
- * hash = strom_hash64(key) & (S - 1); an empty slot has count 0
+ * Slot table at 64 + 32B: S slots of 24 bytes, open addressing, linear probing from
+ * strom_hash64(key) & (S - 1); an empty slot has count 0
  *   0   8    hash           strom_hash64 of the canonical key bytes
- *   8   4    key_off        offset of the key in the key blob
- *   12  4    key_len
- *   16  4    post_off       first posting (index into the posting array)
- *   20  4    count          postings of this key
- * Postings at 64 + 32B + 24S: P u32 batch ordinals, each key's run ascending
- * Key blob at 64 + 32B + 24S + 4P: KB bytes of canonical keys (fmt_key_from_column)
+ *   8   8    run_off        offset of the key's run in the run area
+ *   16  4    run_len        bytes of the run
+ *   20  4    count          rows (postings) of the key
+ * Run area at 64 + 32B + 24S: R bytes, one run per key
+ *   0   4    crc            CRC-32C of the run's bytes [4, run_len)
+ *   4   4    key_len
+ *   8   ...  key            canonical key bytes (fmt_key_from_column over the key columns)
+ *   ...      postings       count entries in (batch, row) order, each three LEB128 varints:
+ *                           batch - previous batch (first: batch), row within the batch,
+ *                           zigzag(time - previous time) (first: zigzag(time))
+ * One posting per row of the segment, carrying the row's time (time column, or commit
+ * time), so key history picks its rows without decoding anything. Opening checks the
+ * header and batch table CRCs (O(batches)); each lookup reads one or two slots and one run
+ * with pread and checks that run's CRC, so nothing else needs to be trusted or loaded.
  *
  * The active segment's key index lives in memory and is written when the segment is
- * sealed or the bucket closes. After a crash (no .keys for the active segment) it is
+ * sealed or the bucket closes. After a crash (no valid .keys for the active segment) it is
  * rebuilt lazily, on the first key-history call or at seal time, by decoding only the
- * key columns of the segment: open stays fast. A sealed segment's .keys is loaded (whole,
- * CRC-checked) on its first key-history use; damaged or missing files are rebuilt then.
+ * key and time columns of the segment: open stays fast. A sealed segment's .keys is
+ * opened on its first key-history use (header and batch table); slots and runs are read
+ * with pread per lookup, so memory stays small; damaged or missing files are rebuilt then
+ * (a run that fails its CRC later makes that lookup fail with ECORRUPT).
  * ==========================================================================================
  */
 #ifndef STROM_LOG_INT_H
@@ -172,36 +181,48 @@ typedef struct log_kxbatch {
 typedef struct log_kxslot {
     uint64_t hash;
     uint32_t key_off, key_len;
-    uint32_t head, count;  /* memory: head = posting index + 1 (0 = empty); file: post_off */
+    uint32_t head, count;  /* head = posting index + 1 of the key's newest row (0 = empty) */
 } log_kxslot;
 
 typedef struct log_kxpost {
-    uint32_t batch, prev;  /* prev: posting index + 1 of the same key's previous, 0 = none */
+    uint32_t batch, row;   /* batch ordinal in the segment, row in the batch */
+    int64_t time;          /* the row's time */
 } log_kxpost;
 
 typedef struct log_keyidx {
     log_kxbatch *batches;
     size_t nbatches, cap_batches;
+    /* memory form */
     log_kxslot *slots;
     uint32_t nslots, nkeys;
     strom_buf keys;
-    log_kxpost *posts;     /* memory form only */
+    log_kxpost *posts;
+    uint32_t *prev;        /* per posting: the same key's previous posting + 1, 0 = none */
     size_t nposts, cap_posts;
-    uint8_t *file;         /* loaded form: the whole file, slots/posts/keys point into it */
-    const uint8_t *fslots, *fposts, *fkeys;
+    /* file form: fd >= 0 (pread on demand) or image (whole file in memory) */
+    int fd;
+    uint8_t *image;
+    uint64_t file_size, slots_at, runs_at, runs_bytes;
 } log_keyidx;
 
 log_keyidx *log_kx_create(void);
 void log_kx_destroy(log_keyidx *kx);
 strom_err log_kx_add_batch(log_keyidx *kx, uint32_t pos, uint32_t rel, const fmt_hdr *h);
-/* Adds key bytes to the batch added last (deduplicated within the batch). */
-strom_err log_kx_add_key(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash);
-/* Batch ordinals holding key, ascending, into *out (grown with realloc). */
-strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, uint32_t **out,
+/* Notes row `row` (time `time`) of batch ordinal `batch` under key. */
+strom_err log_kx_add_row(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
+                         uint32_t batch, uint32_t row, int64_t time);
+/* The key's postings in (batch, row) order into *out (grown with realloc). */
+strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, log_kxpost **out,
                         size_t *n, size_t *cap);
 strom_err log_kx_encode(const log_keyidx *kx, int64_t base, uint64_t data_size, strom_buf *out);
-/* Loads a file image (taking ownership of p on success). ECORRUPT when invalid. */
-strom_err log_kx_load(uint8_t *p, size_t len, int64_t base, uint64_t data_size, log_keyidx **out);
+/* Opens a .keys file: header and batch table checked and loaded, the body CRC checked once;
+ * whole = 1 loads the whole file, else lookups pread. ECORRUPT when invalid. */
+strom_err log_kx_open(const char *path, int64_t base, uint64_t data_size, int whole,
+                      log_keyidx **out);
+typedef strom_err (*log_kx_fn)(void *arg, const uint8_t *key, size_t len, uint64_t hash,
+                               const log_kxpost *posts, size_t n);
+/* Calls fn for every key of a file-form index. */
+strom_err log_kx_each_key(const log_keyidx *kx, log_kx_fn fn, void *arg);
 
 /* ------------------------------------------------------------------- segments */
 
@@ -324,6 +345,9 @@ strom_err log_bio_header(log_bio *io, log_bucket *b, log_segment *s, uint64_t po
  * of the parsed batch into dst; out[i] receives column dirix[i]. */
 strom_err log_bio_columns(log_bio *io, log_bucket *b, log_segment *s, const int *dirix, int n,
                           strom_batch *dst, const char *const *names, strom_column *out);
+/* The int64 row times of a decoded time column (ECORRUPT for other types). */
+strom_err log_time_values(log_bucket *b, const fmt_hdr *h, const strom_column *c,
+                          const int64_t **out);
 /* Canonical key of row r over key columns kc[0..nk) into out (cleared first). */
 strom_err log_row_key(strom_buf *out, const strom_column *kc, int nk, int64_t r);
 

@@ -247,14 +247,19 @@ static strom_err reader_decode(log_reader *r)
         e = log_bio_columns(&r->io, r->b, r->seg, r->need, n, r->batch, r->names, r->tmp);
     for (int j = 0; e == STROM_OK && j < r->nproj; j++) {
         int c = r->proj[j];
-        if (c < h->ncols)
+        if (c < h->ncols && r->tmp[r->slot[c]].type != r->schema->cols[c].type)
+            e = strom_fail(STROM_ECORRUPT, "%s: batch at offset %lld: column '%s' is %s, the "
+                           "schema says %s", r->b->name, (long long)h->base_offset,
+                           r->schema->cols[c].name, strom_type_name(r->tmp[r->slot[c]].type),
+                           strom_type_name(r->schema->cols[c].type));
+        else if (c < h->ncols)
             r->batch->cols[j] = r->tmp[r->slot[c]];
         else
             e = fmt_null_column(r->batch, r->schema->cols[c].type, h->nrows,
                                 r->schema->cols[c].name, &r->batch->cols[j]);
     }
     if (e == STROM_OK && h->time_col != FMT_NO_TIME_COLUMN && h->time_col < h->ncols)
-        r->batch->row_times = r->tmp[r->slot[h->time_col]].values;
+        e = log_time_values(r->b, h, &r->tmp[r->slot[h->time_col]], &r->batch->row_times);
     return e;
 }
 

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int is_digits(const char *p, size_t n)
@@ -165,11 +166,45 @@ static strom_err open_one(log_bucket *b, int64_t base, int last)
     return STROM_OK;
 }
 
+/* A crash between creating a segment file and fsyncing its header leaves a last segment
+ * with no valid header. Nothing in it was acknowledged (rows are acknowledged only after
+ * an fsync that follows the header's), so it is removed. */
+static void drop_torn_last(log_bucket *b, const int64_t *bases, size_t *n)
+{
+    char path[PATH_MAX];
+    log_segment *s = NULL;
+    struct stat st;
+    if (*n < 1 || strom_path(path, sizeof path, "%s/%020lld.log", b->dir,
+                             (long long)bases[*n - 1]) != STROM_OK || stat(path, &st) < 0)
+        return;
+    if (*n == 1 && st.st_size > LOG_SEG_HDR)
+        return; /* the only segment holds data: a bad header there is real damage */
+    strom_err e = log_seg_open_file(b, path, bases[*n - 1], &s);
+    if (e == STROM_OK) {
+        log_seg_free(s);
+        return;
+    }
+    if (e != STROM_ECORRUPT)
+        return;
+    log_warn(b, "segment %020lld: %s; removed (it was never acknowledged)",
+             (long long)bases[*n - 1], strom_errmsg());
+    unlink(path);
+    if (strom_path(path, sizeof path, "%s/%020lld.index", b->dir, (long long)bases[*n - 1]) == STROM_OK)
+        unlink(path);
+    if (strom_path(path, sizeof path, "%s/%020lld.keys", b->dir, (long long)bases[*n - 1]) == STROM_OK)
+        unlink(path);
+    strom_fsync_dir(b->dir);
+    (*n)--;
+    strom_fail_clear();
+}
+
 strom_err log_recover(log_bucket *b)
 {
     int64_t *bases = NULL;
     size_t n = 0;
     strom_err e = list_segments(b, &bases, &n);
+    if (e == STROM_OK)
+        drop_torn_last(b, bases, &n);
     for (size_t i = 0; e == STROM_OK && i < n; i++)
         e = open_one(b, bases[i], i + 1 == n);
     free(bases);

@@ -46,8 +46,10 @@ static strom_err first_row_at(log_bucket *b, log_segment *s, log_bio *io, int64_
     strom_err e = fmt_batch_reset(bt, h, 1);
     if (e == STROM_OK)
         e = log_bio_columns(io, b, s, &dix, 1, bt, NULL, &c);
+    const int64_t *v = NULL;
+    if (e == STROM_OK)
+        e = log_time_values(b, h, &c, &v);
     if (e == STROM_OK) {
-        const int64_t *v = c.values;
         uint32_t r = 0;
         while (r < h->nrows && v[r] < t)
             r++;

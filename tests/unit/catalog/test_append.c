@@ -325,6 +325,14 @@ static void test_add_column_reads_nulls(void **state)
         }
     assert_int_equal(n, 100);
     strom_scan_close(sc);
+    strom_table_close(e.t); /* reopen: data and schema version survive */
+    strom_db_close(e.db);
+    CT_OK(strom_db_open(e.dir, &e.db));
+    CT_OK(strom_table_open(e.db, "t", &e.t));
+    int64_t earliest, end;
+    CT_OK(strom_table_offsets(e.t, 0, &earliest, &end));
+    assert_int_equal(end, 100);
+    assert_int_equal(strom_schema_id(strom_table_schema(e.t)), 2);
     env_close(&e);
 }
 
@@ -540,6 +548,58 @@ static void test_concurrent_appends(void **state)
     env_close(&e);
 }
 
+/* ------------------------------------------------- stats, seek, retention */
+
+typedef struct times { int64_t off[4000], tm[4000]; int n; } times;
+
+static void note_time(void *ctx, int bucket, const strom_batch *b, int64_t r)
+{
+    times *t = ctx;
+    (void)bucket;
+    t->off[t->n] = strom_batch_row_offset(b, r);
+    t->tm[t->n++] = strom_batch_row_time(b, r);
+}
+
+static void test_stats_seek_retention(void **state)
+{
+    (void)state;
+    env e;
+    const char *opts[] = {"table.time-column", "event_time", "table.log.segment.bytes", "2kb",
+                          "table.log.ttl", "1 h", "table.log.flush", "none", NULL};
+    env_open(&e, opts);
+    row r[4000];
+    gen_rows(r, 4000, 50, 0);
+    for (int off = 0; off < 4000; off += 200)
+        append_rows(e.t, r + off, 200, NULL);
+    CT_OK(strom_table_flush(e.t));
+    strom_bucket_stats st;
+    CT_OK(strom_table_bucket_stats(e.t, 0, &st));
+    assert_int_equal(st.end_offset, 4000);
+    assert_int_equal(st.batches, 20);
+    assert_true(st.segments > 1);
+    times *tt = calloc(1, sizeof *tt);
+    scan_bucket(e.t, 0, NULL, note_time, tt);
+    assert_int_equal(tt->n, 4000);
+    for (int q = 0; q < 50; q++) { /* every row with time >= T lies at or after the seek */
+        int64_t T = 1736776200000 + (int64_t)(rnd() % 1000000) * 1000, o;
+        CT_OK(strom_table_seek_time(e.t, 0, T, &o));
+        for (int i = 0; i < tt->n; i++)
+            if (tt->tm[i] >= T)
+                assert_true(tt->off[i] >= o);
+    }
+    int removed = -1;
+    CT_OK(strom_table_retention(e.t, strom_now_ms() - 1000, &removed));
+    assert_int_equal(removed, 0); /* nothing is an hour old */
+    CT_OK(strom_table_retention(e.t, strom_now_ms() + 2 * 3600 * 1000, &removed));
+    assert_int_equal(removed, st.segments - 1); /* all but the active segment */
+    int64_t earliest, end;
+    CT_OK(strom_table_offsets(e.t, 0, &earliest, &end));
+    assert_true(earliest > 0);
+    assert_int_equal(end, 4000);
+    free(tt);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_append_encoded),
         cmocka_unit_test(test_key_history),
         cmocka_unit_test(test_concurrent_appends),
+        cmocka_unit_test(test_stats_seek_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

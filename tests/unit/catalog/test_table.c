@@ -44,6 +44,8 @@ static void test_create_list_drop_reopen(void **state)
     strom_db_close(db);
 
     CT_OK(strom_db_open(dir, &db));
+    strom_db *db2;
+    CT_ERR(strom_db_open(dir, &db2), STROM_EBUSY, "in use"); /* one owner at a time */
     expect_names(db, want, 3);
     strom_table *t, *t2;
     CT_OK(strom_table_open(db, "default.zeta", &t));

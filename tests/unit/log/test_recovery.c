@@ -276,6 +276,38 @@ static void test_fencing(void **state)
     strom_rmtree(dir);
 }
 
+static void test_torn_segment_creation(void **state)
+{
+    (void)state;
+    char dir[256], p[512];
+    lt_tmpdir(dir, sizeof dir, "create");
+    log_config cfg;
+    lt_cfg(&cfg, 1);
+    log_bucket *b = NULL;
+    assert_int_equal(log_bucket_open(dir, &cfg, &b), STROM_OK);
+    strom_schema *s = lt_schema(0);
+    tref ref = {0};
+    for (int k = 0; k < 3; k++)
+        lt_append(b, s, &ref, 10, 4, 1000000);
+    log_bucket_close(b);
+    /* a crash right after creating the next segment file, before its header was written */
+    seg_path(p, sizeof p, dir, ref.n, ".log");
+    spit(p, (const uint8_t *)"", 0);
+    expect_rows(dir, &cfg, s, &ref, ref.n);
+    spit(p, (const uint8_t *)"STEG", 4);
+    expect_rows(dir, &cfg, s, &ref, ref.n);
+    /* a fresh bucket killed while creating its first segment */
+    strom_rmtree(dir);
+    strom_mkdirs(dir, 0755);
+    seg_path(p, sizeof p, dir, 0, ".log");
+    spit(p, (const uint8_t *)"", 0);
+    tref none = {0};
+    expect_rows(dir, &cfg, s, &none, 0);
+    free(ref.rows);
+    strom_schema_destroy(s);
+    strom_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_active_middle),
         cmocka_unit_test(test_corrupt_chunk_reads_fail_cleanly),
         cmocka_unit_test(test_fencing),
+        cmocka_unit_test(test_torn_segment_creation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
