@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "strom/strom.h"
@@ -175,31 +176,52 @@ static void test_disk_full(void **state)
     strom_db_close(db);
 }
 
-int main(void)
+/* Runs the scenario in a child process with the full disk played by a tmpfs (use_tmpfs)
+ * or by RLIMIT_FSIZE. Returns the child's exit status; 77 when tmpfs cannot be mounted. */
+static int run_mode(int use_tmpfs)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/strom-fulldisk-%d", (int)getpid());
-    if (mkdir(g_dir, 0755) != 0) {
-        perror(g_dir);
+    pid_t pid = fork();
+    if (pid < 0)
         return 1;
+    if (pid > 0) {
+        int st = 0;
+        waitpid(pid, &st, 0);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
     }
-    g_tmpfs = mount_small_tmpfs(g_dir, "1m") == 0;
-    if (!g_tmpfs) {
-        /* No mount here: the file-size limit fails segment writes with EFBIG instead. */
-        signal(SIGXFSZ, SIG_IGN);
+    snprintf(g_dir, sizeof g_dir, "/tmp/strom-fulldisk-%d", (int)getpid());
+    if (mkdir(g_dir, 0755) != 0)
+        _exit(1);
+    g_tmpfs = use_tmpfs;
+    if (use_tmpfs && mount_small_tmpfs(g_dir, "1m") != 0) {
+        rmdir(g_dir);
+        _exit(77);
+    }
+    if (!use_tmpfs) {
+        signal(SIGXFSZ, SIG_IGN); /* writes past the limit then fail with EFBIG */
         struct rlimit rl = {1 << 20, RLIM_INFINITY};
-        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) {
-            perror("setrlimit");
-            return 1;
-        }
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(1);
     }
-    printf("full disk played by %s\n", g_tmpfs ? "a 1 MiB tmpfs" : "RLIMIT_FSIZE = 1 MiB");
+    printf("full disk played by %s\n", use_tmpfs ? "a 1 MiB tmpfs" : "RLIMIT_FSIZE = 1 MiB");
+    fflush(stdout);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_disk_full)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (g_tmpfs)
+    if (use_tmpfs)
         umount(g_dir);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd) != 0)
         rc = 1;
-    return rc;
+    _exit(rc ? 1 : 0);
+}
+
+int main(void)
+{
+    int rc_tmpfs = run_mode(1);
+    if (rc_tmpfs == 77)
+        printf("tmpfs cannot be mounted here (not root?): ENOSPC case not run, EFBIG case only\n");
+    int rc_limit = run_mode(0);
+    printf("%d passed, %d failed\n", (rc_tmpfs == 0) + (rc_limit == 0),
+           (rc_tmpfs != 0 && rc_tmpfs != 77) + (rc_limit != 0));
+    return (rc_tmpfs != 0 && rc_tmpfs != 77) || rc_limit != 0;
 }
