@@ -81,11 +81,9 @@ strom_err log_seal(log_bucket *b, log_segment *s)
     pthread_mutex_unlock(&b->mu);
     if (log_index_file_flush(b, s, 1, 1) != STROM_OK)
         log_warn(b, "%s", strom_errmsg());
-    if (b->cfg.nkey_cols > 0 && log_kx_ensure(b, s) == STROM_OK) {
-        s->sealed = 1;
-        log_kx_write(b, s);
-    }
     s->sealed = 1;
+    if (b->cfg.nkey_cols > 0)
+        log_kx_seal(b, s);
     strom_fail_clear();
     return STROM_OK;
 }

@@ -27,14 +27,14 @@ void log_warn(log_bucket *b, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&b->mu);
     size_t old = b->warnings ? strlen(b->warnings) : 0;
-    if (old > 64 * 1024)
-        return;
-    char *w = realloc(b->warnings, old + strlen(b->name) + strlen(line) + 4);
-    if (!w)
-        return;
-    sprintf(w + old, "%s: %s\n", b->name, line);
-    b->warnings = w;
+    char *w = old > 64 * 1024 ? NULL : realloc(b->warnings, old + strlen(b->name) + strlen(line) + 4);
+    if (w) {
+        sprintf(w + old, "%s: %s\n", b->name, line);
+        b->warnings = w;
+    }
+    pthread_mutex_unlock(&b->mu);
 }
 
 const char *log_bucket_warnings(log_bucket *b)

@@ -228,6 +228,18 @@ strom_err log_kx_ensure(log_bucket *b, log_segment *s)
     return STROM_OK;
 }
 
+strom_err log_kx_seal(log_bucket *b, log_segment *s)
+{
+    strom_err e = log_kx_ensure(b, s);
+    if (e != STROM_OK || !s->kx || s->kx->fd >= 0 || s->kx->image)
+        return e;
+    pthread_mutex_lock(&b->kxmu);
+    log_keyidx *mem = s->kx;
+    s->kx = kx_persist(b, s, mem);
+    pthread_mutex_unlock(&b->kxmu);
+    return STROM_OK;
+}
+
 strom_err log_kx_write(log_bucket *b, log_segment *s)
 {
     if (!s->kx || s->kx->fd >= 0 || s->kx->image)

@@ -46,6 +46,10 @@ typedef struct log_bucket log_bucket;
 strom_err log_bucket_open(const char *dir, const log_config *cfg, log_bucket **out);
 /* Flushes, writes the active segment's indexes, closes. No reader may be open. */
 void log_bucket_close(log_bucket *b);
+/* What recovery and later index checks repaired (truncated tails, rebuilt indexes), one
+ * line per event naming bucket and segment; "" when nothing. Borrowed, valid until the
+ * next repair or close. */
+const char *log_bucket_warnings(log_bucket *b);
 
 /* Appends one encoded batch (validated with fmt_batch_verify; stamped in place with its
  * base offset and the commit time) and returns once it is acknowledged under the flush
@@ -93,9 +97,12 @@ int64_t log_reader_position(const log_reader *r);
 void log_reader_close(log_reader *r);
 
 /* Newest n rows (by row time desc, then offset desc) whose canonical key bytes (see
- * fmt_key_from_value) equal key and whose time <= t, newest first, projected by spec.
- * EUNSUPPORTED without a key index. Reads only the batches the key index names.
- * Owned result: strom_batch_destroy. */
+ * fmt_key_from_value) equal key and whose time <= t, newest first, projected by spec
+ * (spec's predicates and time range are ignored). EUNSUPPORTED without a key index.
+ * The key index holds every row's (batch, row, time), so the rows are chosen from the
+ * index alone; then only the batches holding them are read, and only their projected
+ * columns. row_offsets and row_times of the result are set. Owned result:
+ * strom_batch_destroy. */
 strom_err log_bucket_key_history(log_bucket *b, const uint8_t *key, size_t keylen, int64_t t,
                                  int64_t n, const log_read_spec *spec, strom_batch **out);
 

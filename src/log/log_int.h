@@ -304,6 +304,8 @@ strom_err log_index_rebuild(log_bucket *b, log_segment *s, uint64_t from, int ve
 /* keyidx.c (files and building) */
 strom_err log_kx_write(log_bucket *b, log_segment *s);
 strom_err log_kx_ensure(log_bucket *b, log_segment *s);  /* under wmu */
+/* At seal (under wmu): writes the key index and switches it to its small file form. */
+strom_err log_kx_seal(log_bucket *b, log_segment *s);
 strom_err log_kx_index_batch(log_bucket *b, log_segment *s, const uint8_t *batch,
                              const fmt_hdr *h, const fmt_dir *dirs, uint32_t pos);
 
@@ -312,7 +314,6 @@ void log_warn(log_bucket *b, const char *fmt, ...) STROM_PRINTF(2, 3);
 strom_err log_bucket_fence(log_bucket *b, strom_err e, const char *what);
 log_segment *log_seg_for_offset(log_bucket *b, int64_t off); /* under mu; referenced */
 strom_err log_segs_push(log_bucket *b, log_segment *s); /* appends to the list; under mu */
-const char *log_bucket_warnings(log_bucket *b);  /* recovery notes, "" if none */
 
 /* seek.c: referenced copies of the segment list and the high watermark */
 strom_err log_snapshot(log_bucket *b, log_segment ***segs, int *n, int64_t *hw);
