@@ -468,6 +468,9 @@ int main(void)
     for (int del = 0; del < 4; del++) {
         copy_fixture(del < 2 ? &base : &multi, &f);
         damage_indexes(&f, seed + (uint64_t)del, del % 2);
+        printf("index files %s, %s\n", del % 2 ? "deleted" : "overwritten in 8 places",
+               del < 2 ? "one segment" : "many sealed segments");
+        fflush(stdout);
         check_indexes_work(&f, seed + (uint64_t)del);
         it_rmtree(f.dir);
     }
