@@ -178,11 +178,13 @@ static strom_err kx_load_file(log_bucket *b, log_segment *s, log_keyidx **out)
     strom_err e = log_seg_side_path(s, ".keys", path, sizeof path);
     if (e == STROM_OK)
         e = log_kx_open(path, s->base, s->size, !s->sealed, out);
-    if (e != STROM_OK || s->sealed)
-        return e;
-    log_keyidx *f = *out;
-    e = kx_thaw(f, out);
-    log_kx_destroy(f);
+    if (e == STROM_OK && !s->sealed) {
+        log_keyidx *f = *out;
+        e = kx_thaw(f, out);
+        log_kx_destroy(f);
+    }
+    if (e == STROM_OK)
+        s->kx_disk = s->size;
     return e;
 }
 
@@ -238,8 +240,8 @@ strom_err log_kx_seal(log_bucket *b, log_segment *s)
 
 strom_err log_kx_write(log_bucket *b, log_segment *s)
 {
-    if (!s->kx || s->kx->fd >= 0 || s->kx->image)
-        return STROM_OK;
+    if (!s->kx || s->kx->fd >= 0 || s->kx->image || s->kx_disk == s->size)
+        return STROM_OK; /* file form, or the file on disk is already this index */
     char path[PATH_MAX];
     strom_buf img = {0};
     strom_err e = log_seg_side_path(s, ".keys", path, sizeof path);
@@ -248,6 +250,8 @@ strom_err log_kx_write(log_bucket *b, log_segment *s)
     if (e == STROM_OK)
         e = strom_write_file_atomic(path, img.data, img.len);
     strom_buf_free(&img);
+    if (e == STROM_OK)
+        s->kx_disk = s->size;
     if (e != STROM_OK)
         log_warn(b, "segment %020lld: key index not written: %s", (long long)s->base,
                  strom_errmsg());

@@ -454,10 +454,12 @@ strom_err log_kx_open(const char *path, int64_t base, uint64_t data_size, int wh
         e = kx_read(kx, 0, hdr, sizeof hdr);
     if (e == STROM_OK)
         e = kx_check_header(kx, hdr, (uint64_t)len, base, data_size);
-    if (e == STROM_OK && whole && !(kx->image = strom_malloc(kx->file_size)))
+    uint8_t *image = NULL;
+    if (e == STROM_OK && whole && !(image = strom_malloc(kx->file_size)))
         e = STROM_ENOMEM;
     if (e == STROM_OK && whole) {
-        e = kx_read(kx, 0, kx->image, kx->file_size);
+        e = kx_read(kx, 0, image, kx->file_size); /* with pread: image is not set yet */
+        kx->image = image;
         close(kx->fd);
         kx->fd = -1;
     }

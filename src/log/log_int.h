@@ -108,13 +108,18 @@
  * header and batch table CRCs (O(batches)); each lookup reads one or two slots and one run
  * with pread and checks their CRCs, so nothing else needs to be trusted or loaded.
  *
- * The active segment's key index lives in memory and is written when the segment is
- * sealed or the bucket closes. After a crash (no valid .keys for the active segment) it is
- * rebuilt lazily, on the first key-history call or at seal time, by decoding only the
- * key and time columns of the segment: open stays fast. A sealed segment's .keys is
- * opened on its first key-history use (header and batch table); slots and runs are read
- * with pread per lookup, so memory stays small; damaged or missing files are rebuilt then
- * (a run that fails its CRC later makes that lookup fail with ECORRUPT).
+ * The active segment's key index lives in memory (20 bytes per row) and is written when
+ * the segment is sealed or the bucket closes. Open never touches key indexes: on the first
+ * key-history call (or at seal) the active one is loaded from its .keys when that covers
+ * exactly the segment's bytes (clean close), else rebuilt by decoding only the key and
+ * time columns of the segment (after a crash). A sealed segment's .keys is opened on its
+ * first key-history use (header and batch table); slots and runs are read with pread per
+ * lookup, so memory stays small. Missing or damaged files are rebuilt from the segment,
+ * also when a slot or run fails its CRC during a lookup (then the lookup is retried).
+ *
+ * The active segment's sparse index is rewritten at open (all entries but the last, whose
+ * span may still grow); recovery re-verifies every batch from the last entry on with
+ * fmt_batch_verify and truncates the file at the first torn or corrupt batch.
  * ==========================================================================================
  */
 #ifndef STROM_LOG_INT_H
@@ -248,6 +253,7 @@ typedef struct log_segment {
     int ixfd;              /* index file, -1 when not open for appending */
     log_keyidx *kx;        /* NULL: not loaded / not built */
     int kx_state;          /* LOG_KX_* */
+    uint64_t kx_disk;      /* segment bytes the .keys file on disk covers (0: none) */
     int64_t max_commit, max_time, min_time;
     uint64_t raw_bytes, nbatches;
 } log_segment;
