@@ -8,6 +8,7 @@
 #include "log_int.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -27,8 +28,6 @@ typedef struct hist {
     int nsegs;
     hrow *heap;
     size_t nheap;
-    log_bio io;
-    strom_batch *scratch;
     log_kxpost *posts;
     size_t nposts, capposts;
 } hist;
@@ -194,34 +193,45 @@ static void put_row(hout *o, int j, const strom_column *src, uint32_t r, uint32_
     }
 }
 
-/* Reads the header of the batch holding rows[0] and checks it is the expected batch. */
-static strom_err winner_header(hist *h, const hrow *r)
+/* Phase 2 runs on HIST_THREADS threads when there are enough batches: each has its own
+ * reader scratch; they take batches from a shared cursor, decode outside the lock and copy
+ * their rows into the shared result under it. */
+#define HIST_THREADS 2
+#define HIST_MIN_PARALLEL 8
+
+typedef struct hwk {
+    log_bio io;
+    strom_batch *scratch;
+} hwk;
+
+typedef struct hshare {
+    hist *h;
+    hout *o;
+    const int *proj;
+    int nproj;
+    pthread_mutex_t mu;
+    size_t next;           /* heap index of the next batch group to take */
+    strom_err err;
+    char msg[600];
+} hshare;
+
+/* Reads the header of the batch holding r and checks it is the expected batch. */
+static strom_err winner_header(hist *h, hwk *w, const hrow *r)
 {
     log_segment *s = h->segs[r->seg];
-    strom_err e = log_bio_header(&h->io, h->b, s, r->pos, h->limits[r->seg]);
-    if (e == STROM_OK && (h->io.h.base_offset != r->off - r->row || r->row >= h->io.h.nrows))
+    strom_err e = log_bio_header(&w->io, h->b, s, r->pos, h->limits[r->seg]);
+    if (e == STROM_OK && (w->io.h.base_offset != r->off - r->row || r->row >= w->io.h.nrows))
         e = strom_fail(STROM_ECORRUPT, "%s: segment %020lld: key index names row %u of a batch "
                        "at position %u that does not hold offset %lld", h->b->name,
                        (long long)s->base, r->row, r->pos, (long long)r->off);
     return e;
 }
 
-/* Decodes the projected columns of the batch holding rows[0..n) and copies the rows. */
-static strom_err gather_batch(hist *h, hout *o, const int *proj, int nproj, const hrow *rows,
-                              size_t n)
+/* Which decoded column holds projected column j (where[j], -1: missing in the batch). */
+static int plan_columns(const fmt_hdr *hd, const int *proj, int nproj, int *dix, int *where)
 {
-    log_segment *s = h->segs[rows[0].seg];
-    int dix[FMT_MAX_COLUMNS], nd = 0, where[FMT_MAX_COLUMNS];
-    strom_column tmp[64], *cols = nproj <= 64 ? tmp : strom_calloc((size_t)nproj, sizeof *cols);
-    if (!cols)
-        return STROM_ENOMEM;
-    strom_err e = winner_header(h, &rows[0]);
-    const fmt_hdr *hd = &h->io.h;
-    for (size_t i = 1; e == STROM_OK && i < n; i++)
-        if (rows[i].row >= hd->nrows)
-            e = strom_fail(STROM_ECORRUPT, "%s: key index names row %u of a %u-row batch",
-                           h->b->name, rows[i].row, hd->nrows);
-    for (int j = 0; e == STROM_OK && j < nproj; j++) {
+    int nd = 0;
+    for (int j = 0; j < nproj; j++) {
         where[j] = -1;
         for (int k = 0; k < nd && proj[j] < hd->ncols; k++)
             if (dix[k] == proj[j])
@@ -229,21 +239,132 @@ static strom_err gather_batch(hist *h, hout *o, const int *proj, int nproj, cons
         if (where[j] < 0 && proj[j] < hd->ncols)
             where[j] = nd, dix[nd++] = proj[j];
     }
-    if (e == STROM_OK)
-        e = fmt_batch_reset(h->scratch, hd, nd ? nd : 1);
+    return nd;
+}
+
+static strom_err check_types(hshare *sh, const fmt_hdr *hd, const strom_column *cols,
+                             const int *where)
+{
+    for (int j = 0; j < sh->nproj; j++)
+        if (where[j] >= 0 && cols[where[j]].type != sh->o->res->cols[j].type)
+            return strom_fail(STROM_ECORRUPT, "%s: key history: batch at offset %lld: column "
+                              "%d has type %s, the schema says %s", sh->h->b->name,
+                              (long long)hd->base_offset, sh->proj[j],
+                              strom_type_name(cols[where[j]].type),
+                              strom_type_name(sh->o->res->cols[j].type));
+    return STROM_OK;
+}
+
+/* Decodes the projected columns of the batch holding rows[0..n) and copies the rows. */
+static strom_err gather_batch(hshare *sh, hwk *w, const hrow *rows, size_t n)
+{
+    hist *h = sh->h;
+    int dix[FMT_MAX_COLUMNS], where[FMT_MAX_COLUMNS], nd = 0;
+    strom_column tmp[64], *cols = sh->nproj <= 64 ? tmp : strom_calloc((size_t)sh->nproj, sizeof *cols);
+    if (!cols)
+        return STROM_ENOMEM;
+    strom_err e = winner_header(h, w, &rows[0]);
+    const fmt_hdr *hd = &w->io.h;
+    for (size_t i = 1; e == STROM_OK && i < n; i++)
+        if (rows[i].row >= hd->nrows)
+            e = strom_fail(STROM_ECORRUPT, "%s: key index names row %u of a %u-row batch",
+                           h->b->name, rows[i].row, hd->nrows);
+    if (e == STROM_OK) {
+        nd = plan_columns(hd, sh->proj, sh->nproj, dix, where);
+        e = fmt_batch_reset(w->scratch, hd, nd ? nd : 1);
+    }
     if (e == STROM_OK && nd)
-        e = log_bio_columns(&h->io, h->b, s, dix, nd, h->scratch, NULL, cols);
-    for (int j = 0; e == STROM_OK && j < nproj; j++)
-        if (where[j] >= 0 && cols[where[j]].type != o->res->cols[j].type)
-            e = strom_fail(STROM_ECORRUPT, "%s: key history: batch at offset %lld: column %d "
-                           "has type %s, the schema says %s", h->b->name, (long long)hd->base_offset,
-                           proj[j], strom_type_name(cols[where[j]].type),
-                           strom_type_name(o->res->cols[j].type));
+        e = log_bio_columns(&w->io, h->b, h->segs[rows[0].seg], dix, nd, w->scratch, NULL, cols);
+    if (e == STROM_OK)
+        e = check_types(sh, hd, cols, where);
+    pthread_mutex_lock(&sh->mu);
     for (size_t i = 0; e == STROM_OK && i < n; i++)
-        for (int j = 0; j < nproj; j++)
-            put_row(o, j, where[j] >= 0 ? &cols[where[j]] : NULL, rows[i].row, rows[i].res);
+        for (int j = 0; j < sh->nproj; j++)
+            put_row(sh->o, j, where[j] >= 0 ? &cols[where[j]] : NULL, rows[i].row, rows[i].res);
+    pthread_mutex_unlock(&sh->mu);
     if (cols != tmp)
         free(cols);
+    return e;
+}
+
+/* Takes the next group of winners that share a batch; 0 when none is left. */
+static int take_group(hshare *sh, size_t *i, size_t *j)
+{
+    hist *h = sh->h;
+    pthread_mutex_lock(&sh->mu);
+    *i = *j = sh->next;
+    while (*j < h->nheap && h->heap[*j].seg == h->heap[*i].seg && h->heap[*j].pos == h->heap[*i].pos)
+        (*j)++;
+    sh->next = *j;
+    int more = *i < h->nheap && sh->err == STROM_OK;
+    pthread_mutex_unlock(&sh->mu);
+    return more;
+}
+
+static void run_groups(hshare *sh, hwk *w)
+{
+    size_t i, j;
+    while (take_group(sh, &i, &j)) {
+        strom_err e = gather_batch(sh, w, sh->h->heap + i, j - i);
+        if (e == STROM_OK)
+            continue;
+        pthread_mutex_lock(&sh->mu);
+        if (sh->err == STROM_OK) {
+            sh->err = e;
+            snprintf(sh->msg, sizeof sh->msg, "%s", strom_errmsg());
+        }
+        pthread_mutex_unlock(&sh->mu);
+        return;
+    }
+}
+
+static strom_err hwk_init(hwk *w)
+{
+    strom_err e = log_bio_init(&w->io);
+    if (e == STROM_OK && !(w->scratch = fmt_batch_create(8)))
+        e = STROM_ENOMEM;
+    return e;
+}
+
+static void hwk_free(hwk *w)
+{
+    log_bio_free(&w->io);
+    strom_batch_destroy(w->scratch);
+}
+
+static void *helper_main(void *arg)
+{
+    hshare *sh = arg;
+    hwk w = {0};
+    if (hwk_init(&w) == STROM_OK)
+        run_groups(sh, &w);
+    hwk_free(&w);
+    return NULL;
+}
+
+/* Gathers every winner's row, in parallel when there are enough batches. */
+static strom_err gather_all(hist *h, hout *o, const int *proj, int nproj)
+{
+    hshare sh = {.h = h, .o = o, .proj = proj, .nproj = nproj};
+    pthread_mutex_init(&sh.mu, NULL);
+    size_t groups = 0;
+    for (size_t i = 0; i < h->nheap; i++)
+        groups += i == 0 || h->heap[i].seg != h->heap[i - 1].seg || h->heap[i].pos != h->heap[i - 1].pos;
+    pthread_t th[HIST_THREADS];
+    int nth = 0;
+    for (; groups >= HIST_MIN_PARALLEL && nth < HIST_THREADS - 1; nth++)
+        if (pthread_create(&th[nth], NULL, helper_main, &sh) != 0)
+            break;
+    hwk w = {0};
+    strom_err e = hwk_init(&w);
+    if (e == STROM_OK)
+        run_groups(&sh, &w);
+    for (int i = 0; i < nth; i++)
+        pthread_join(th[i], NULL);
+    hwk_free(&w);
+    pthread_mutex_destroy(&sh.mu);
+    if (e == STROM_OK && sh.err != STROM_OK)
+        e = strom_fail(sh.err, "%s", sh.msg);
     return e;
 }
 
@@ -350,13 +471,8 @@ static strom_err materialise(hist *h, const int *proj, int nproj, strom_batch **
         e = out_rows(h, &o);
     if (e == STROM_OK)
         e = out_init(&o, h->spec, proj, nproj, (int64_t)h->nheap);
-    for (size_t i = 0; e == STROM_OK && i < h->nheap;) {
-        size_t j = i;
-        while (j < h->nheap && h->heap[j].seg == h->heap[i].seg && h->heap[j].pos == h->heap[i].pos)
-            j++;
-        e = gather_batch(h, &o, proj, nproj, h->heap + i, j - i);
-        i = j;
-    }
+    if (e == STROM_OK)
+        e = gather_all(h, &o, proj, nproj);
     for (int j = 0; e == STROM_OK && j < nproj; j++)
         e = out_finish_col(&o, j);
     out_free(&o, nproj);
@@ -410,13 +526,7 @@ strom_err log_bucket_key_history(log_bucket *b, const uint8_t *key, size_t keyle
                               bad);
         }
     hist h = {.b = b, .spec = spec, .key = key, .keylen = keylen, .t = t, .n = n < 0 ? 0 : n};
-    strom_err e = log_bio_init(&h.io);
-    if (e == STROM_OK && !(h.scratch = fmt_batch_create(LOG_MAX_KEY_COLS + 1)))
-        e = STROM_ENOMEM;
-    if (e == STROM_OK)
-        e = run(&h, proj, nproj, out);
-    log_bio_free(&h.io);
-    strom_batch_destroy(h.scratch);
+    strom_err e = run(&h, proj, nproj, out);
     free(h.heap);
     free(h.posts);
     free(proj);
