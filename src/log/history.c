@@ -113,6 +113,7 @@ static strom_err rebuild_and_retry(hist *h, int si)
         char path[PATH_MAX];
         if (log_seg_side_path(s, ".keys", path, sizeof path) == STROM_OK)
             unlink(path);
+        s->kx_disk = 0;
     }
     pthread_mutex_unlock(&h->b->kxmu);
     strom_err e = log_kx_ensure(h->b, s);

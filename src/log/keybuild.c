@@ -147,11 +147,7 @@ static strom_err kx_rebuild(log_bucket *b, log_segment *s, log_keyidx **out)
 static strom_err thaw_key(void *arg, const uint8_t *key, size_t len, uint64_t hash,
                           const log_kxpost *posts, size_t n)
 {
-    log_keyidx *kx = arg;
-    strom_err e = STROM_OK;
-    for (size_t k = 0; e == STROM_OK && k < n; k++)
-        e = log_kx_add_row(kx, key, len, hash, posts[k].batch, posts[k].row, posts[k].time);
-    return e;
+    return log_kx_add_rows(arg, key, len, hash, posts, n);
 }
 
 /* Memory form of a file form (so the active segment can keep growing it). */
@@ -182,11 +178,13 @@ static strom_err kx_load_file(log_bucket *b, log_segment *s, log_keyidx **out)
     strom_err e = log_seg_side_path(s, ".keys", path, sizeof path);
     if (e == STROM_OK)
         e = log_kx_open(path, s->base, s->size, !s->sealed, out);
-    if (e != STROM_OK || s->sealed)
-        return e;
-    log_keyidx *f = *out;
-    e = kx_thaw(f, out);
-    log_kx_destroy(f);
+    if (e == STROM_OK && !s->sealed) {
+        log_keyidx *f = *out;
+        e = kx_thaw(f, out);
+        log_kx_destroy(f);
+    }
+    if (e == STROM_OK)
+        s->kx_disk = s->size;
     return e;
 }
 
@@ -242,8 +240,8 @@ strom_err log_kx_seal(log_bucket *b, log_segment *s)
 
 strom_err log_kx_write(log_bucket *b, log_segment *s)
 {
-    if (!s->kx || s->kx->fd >= 0 || s->kx->image)
-        return STROM_OK;
+    if (!s->kx || s->kx->fd >= 0 || s->kx->image || s->kx_disk == s->size)
+        return STROM_OK; /* file form, or the file on disk is already this index */
     char path[PATH_MAX];
     strom_buf img = {0};
     strom_err e = log_seg_side_path(s, ".keys", path, sizeof path);
@@ -252,6 +250,8 @@ strom_err log_kx_write(log_bucket *b, log_segment *s)
     if (e == STROM_OK)
         e = strom_write_file_atomic(path, img.data, img.len);
     strom_buf_free(&img);
+    if (e == STROM_OK)
+        s->kx_disk = s->size;
     if (e != STROM_OK)
         log_warn(b, "segment %020lld: key index not written: %s", (long long)s->base,
                  strom_errmsg());

@@ -110,22 +110,31 @@ static strom_err kx_grow_posts(log_keyidx *kx)
 strom_err log_kx_add_row(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
                          uint32_t batch, uint32_t row, int64_t time)
 {
-    strom_err e = kx_grow_posts(kx);
-    if (e != STROM_OK)
-        return e;
+    log_kxpost p = {batch, row, time};
+    return log_kx_add_rows(kx, key, len, hash, &p, 1);
+}
+
+strom_err log_kx_add_rows(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
+                          const log_kxpost *p, size_t n)
+{
     log_kxslot *sl = &kx->slots[kx_probe(kx, key, len, hash)];
-    kx->posts[kx->nposts] = (log_kxpost){batch, row, time};
-    kx->prev[kx->nposts] = sl->head;
-    kx->nposts++;
-    if (sl->head) {
+    int fresh = sl->head == 0;
+    for (size_t i = 0; i < n; i++) {
+        strom_err e = kx_grow_posts(kx);
+        if (e != STROM_OK)
+            return e;
+        kx->posts[kx->nposts] = p[i];
+        kx->prev[kx->nposts] = sl->head;
+        kx->nposts++;
+        sl->count += sl->head != 0;
         sl->head = (uint32_t)kx->nposts;
-        sl->count++;
-        return STROM_OK;
     }
+    if (!fresh || n == 0)
+        return STROM_OK;
     if (len > UINT32_MAX || kx->keys.len + len > UINT32_MAX)
         return strom_fail(STROM_ELIMIT, "key index: too many key bytes in one segment");
-    *sl = (log_kxslot){hash, (uint32_t)kx->keys.len, (uint32_t)len, (uint32_t)kx->nposts, 1};
-    e = strom_buf_append(&kx->keys, key, len);
+    *sl = (log_kxslot){hash, (uint32_t)kx->keys.len, (uint32_t)len, sl->head, sl->count + 1};
+    strom_err e = strom_buf_append(&kx->keys, key, len);
     if (e != STROM_OK)
         return e;
     kx->nkeys++;
@@ -236,6 +245,15 @@ static strom_err kx_read_run(const log_keyidx *kx, const uint8_t *sl, const uint
     return STROM_OK;
 }
 
+/* Reads slot i and checks its CRC. */
+static strom_err kx_read_slot(const log_keyidx *kx, uint32_t i, uint8_t *sl)
+{
+    strom_err e = kx_read(kx, kx->slots_at + (uint64_t)i * LOG_KX_SLOT, sl, LOG_KX_SLOT);
+    if (e == STROM_OK && strom_get_u32(sl + 28) != strom_crc32c(0, sl, 28))
+        e = kx_bad("slot CRC mismatch");
+    return e;
+}
+
 static strom_err kx_lookup_file(const log_keyidx *kx, const uint8_t *key, size_t len,
                                 log_kxpost **out, size_t *n, size_t *cap)
 {
@@ -247,7 +265,7 @@ static strom_err kx_lookup_file(const log_keyidx *kx, const uint8_t *key, size_t
          i = (i + 1) & mask, probes++) {
         uint8_t sl[LOG_KX_SLOT];
         int match = 0;
-        e = kx_read(kx, kx->slots_at + (uint64_t)i * LOG_KX_SLOT, sl, sizeof sl);
+        e = kx_read_slot(kx, i, sl);
         uint32_t count = e == STROM_OK ? strom_get_u32(sl + 20) : 0;
         if (count == 0)
             break;
@@ -322,6 +340,7 @@ static strom_err kx_encode_slots(const log_keyidx *kx, uint8_t *sp, strom_buf *r
     for (uint32_t i = 0; e == STROM_OK && i < kx->nslots; i++, sp += LOG_KX_SLOT) {
         const log_kxslot *sl = &kx->slots[i];
         memset(sp, 0, LOG_KX_SLOT);
+        strom_put_u32(sp + 28, strom_crc32c(0, sp, 28));
         if (sl->head == 0)
             continue;
         if (sl->count > cap) {
@@ -339,6 +358,7 @@ static strom_err kx_encode_slots(const log_keyidx *kx, uint8_t *sp, strom_buf *r
         strom_put_u64(sp + 8, off);
         strom_put_u32(sp + 16, (uint32_t)(runs->len - off));
         strom_put_u32(sp + 20, sl->count);
+        strom_put_u32(sp + 28, strom_crc32c(0, sp, 28));
     }
     free(tmp);
     return e;
@@ -434,10 +454,12 @@ strom_err log_kx_open(const char *path, int64_t base, uint64_t data_size, int wh
         e = kx_read(kx, 0, hdr, sizeof hdr);
     if (e == STROM_OK)
         e = kx_check_header(kx, hdr, (uint64_t)len, base, data_size);
-    if (e == STROM_OK && whole && !(kx->image = strom_malloc(kx->file_size)))
+    uint8_t *image = NULL;
+    if (e == STROM_OK && whole && !(image = strom_malloc(kx->file_size)))
         e = STROM_ENOMEM;
     if (e == STROM_OK && whole) {
-        e = kx_read(kx, 0, kx->image, kx->file_size);
+        e = kx_read(kx, 0, image, kx->file_size); /* with pread: image is not set yet */
+        kx->image = image;
         close(kx->fd);
         kx->fd = -1;
     }
@@ -460,7 +482,7 @@ strom_err log_kx_each_key(const log_keyidx *kx, log_kx_fn fn, void *arg)
     for (uint32_t i = 0; e == STROM_OK && i < kx->nslots; i++) {
         uint8_t sl[LOG_KX_SLOT];
         int match = 0;
-        e = kx_read(kx, kx->slots_at + (uint64_t)i * LOG_KX_SLOT, sl, sizeof sl);
+        e = kx_read_slot(kx, i, sl);
         if (e != STROM_OK || strom_get_u32(sl + 20) == 0)
             continue;
         e = kx_read_run(kx, sl, NULL, 0, &match, &run);

@@ -87,13 +87,16 @@
  *   12  4    reserved       0
  *   16  8    min_time       batch min row time
  *   24  8    max_time       batch max row time
- * Slot table at 64 + 32B: S slots of 24 bytes, open addressing, linear probing from
- * strom_hash64(key) & (S - 1); an empty slot has count 0
+ * Slot table at 64 + 32B: S slots of 32 bytes, open addressing, linear probing from
+ * strom_hash64(key) & (S - 1); an empty slot is zero but for its CRC
  *   0   8    hash           strom_hash64 of the canonical key bytes
  *   8   8    run_off        offset of the key's run in the run area
  *   16  4    run_len        bytes of the run
- *   20  4    count          rows (postings) of the key
- * Run area at 64 + 32B + 24S: R bytes, one run per key
+ *   20  4    count          rows (postings) of the key; 0 = empty slot
+ *   24  4    reserved       0
+ *   28  4    crc            CRC-32C of bytes [0, 28): a damaged slot is an error, never a
+ *                           silently missing key
+ * Run area at 64 + 32B + 32S: R bytes, one run per key
  *   0   4    crc            CRC-32C of the run's bytes [4, run_len)
  *   4   4    key_len
  *   8   ...  key            canonical key bytes (fmt_key_from_column over the key columns)
@@ -103,15 +106,20 @@
  * One posting per row of the segment, carrying the row's time (time column, or commit
  * time), so key history picks its rows without decoding anything. Opening checks the
  * header and batch table CRCs (O(batches)); each lookup reads one or two slots and one run
- * with pread and checks that run's CRC, so nothing else needs to be trusted or loaded.
+ * with pread and checks their CRCs, so nothing else needs to be trusted or loaded.
  *
- * The active segment's key index lives in memory and is written when the segment is
- * sealed or the bucket closes. After a crash (no valid .keys for the active segment) it is
- * rebuilt lazily, on the first key-history call or at seal time, by decoding only the
- * key and time columns of the segment: open stays fast. A sealed segment's .keys is
- * opened on its first key-history use (header and batch table); slots and runs are read
- * with pread per lookup, so memory stays small; damaged or missing files are rebuilt then
- * (a run that fails its CRC later makes that lookup fail with ECORRUPT).
+ * The active segment's key index lives in memory (20 bytes per row) and is written when
+ * the segment is sealed or the bucket closes. Open never touches key indexes: on the first
+ * key-history call (or at seal) the active one is loaded from its .keys when that covers
+ * exactly the segment's bytes (clean close), else rebuilt by decoding only the key and
+ * time columns of the segment (after a crash). A sealed segment's .keys is opened on its
+ * first key-history use (header and batch table); slots and runs are read with pread per
+ * lookup, so memory stays small. Missing or damaged files are rebuilt from the segment,
+ * also when a slot or run fails its CRC during a lookup (then the lookup is retried).
+ *
+ * The active segment's sparse index is rewritten at open (all entries but the last, whose
+ * span may still grow); recovery re-verifies every batch from the last entry on with
+ * fmt_batch_verify and truncates the file at the first torn or corrupt batch.
  * ==========================================================================================
  */
 #ifndef STROM_LOG_INT_H
@@ -130,7 +138,7 @@
 #define LOG_IDX_ENTRY 64
 #define LOG_KX_HDR 64
 #define LOG_KX_BATCH 32
-#define LOG_KX_SLOT 24
+#define LOG_KX_SLOT 32
 #define LOG_MAX_SEG_BYTES ((int64_t)1 << 31)   /* positions fit in u32 with batch slack */
 #define LOG_MAX_SEG_RECORDS ((int64_t)1 << 31) /* relative offsets fit in u32 */
 
@@ -211,6 +219,9 @@ strom_err log_kx_add_batch(log_keyidx *kx, uint32_t pos, uint32_t rel, const fmt
 /* Notes row `row` (time `time`) of batch ordinal `batch` under key. */
 strom_err log_kx_add_row(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
                          uint32_t batch, uint32_t row, int64_t time);
+/* Notes n rows of one key (in (batch, row) order). */
+strom_err log_kx_add_rows(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
+                          const log_kxpost *p, size_t n);
 /* The key's postings in (batch, row) order into *out (grown with realloc). */
 strom_err log_kx_lookup(const log_keyidx *kx, const uint8_t *key, size_t len, log_kxpost **out,
                         size_t *n, size_t *cap);
@@ -242,6 +253,7 @@ typedef struct log_segment {
     int ixfd;              /* index file, -1 when not open for appending */
     log_keyidx *kx;        /* NULL: not loaded / not built */
     int kx_state;          /* LOG_KX_* */
+    uint64_t kx_disk;      /* segment bytes the .keys file on disk covers (0: none) */
     int64_t max_commit, max_time, min_time;
     uint64_t raw_bytes, nbatches;
 } log_segment;

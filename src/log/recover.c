@@ -167,8 +167,8 @@ static strom_err open_one(log_bucket *b, int64_t base, int last)
 }
 
 /* A crash between creating a segment file and fsyncing its header leaves a last segment
- * with no valid header. Nothing in it was acknowledged (rows are acknowledged only after
- * an fsync that follows the header's), so it is removed. */
+ * with no valid header and no batch. Nothing in it was acknowledged (rows are acknowledged
+ * only after an fsync that follows the header's), so it is removed. */
 static void drop_torn_last(log_bucket *b, const int64_t *bases, size_t *n)
 {
     char path[PATH_MAX];
@@ -177,8 +177,8 @@ static void drop_torn_last(log_bucket *b, const int64_t *bases, size_t *n)
     if (*n < 1 || strom_path(path, sizeof path, "%s/%020lld.log", b->dir,
                              (long long)bases[*n - 1]) != STROM_OK || stat(path, &st) < 0)
         return;
-    if (*n == 1 && st.st_size > LOG_SEG_HDR)
-        return; /* the only segment holds data: a bad header there is real damage */
+    if (st.st_size > LOG_SEG_HDR + FMT_HEADER_SIZE)
+        return; /* it holds data: a bad header there is damage, handled when opening it */
     strom_err e = log_seg_open_file(b, path, bases[*n - 1], &s);
     if (e == STROM_OK) {
         log_seg_free(s);

@@ -93,9 +93,13 @@ strom_err log_bucket_seek_time(log_bucket *b, int64_t t, int64_t *offset)
     if (e == STROM_OK)
         e = log_snapshot(b, &segs, &n, &hw);
     *offset = hw;
-    for (int i = 0; e == STROM_OK && !found && i < n; i++)
-        if (segs[i]->max_time >= t)
+    for (int i = 0; e == STROM_OK && !found && i < n; i++) {
+        pthread_mutex_lock(&b->mu);
+        int maybe = segs[i]->max_time >= t;
+        pthread_mutex_unlock(&b->mu);
+        if (maybe)
             e = seek_segment(b, segs[i], &io, t, hw, &found, offset);
+    }
     if (segs)
         log_snapshot_release(b, segs, n);
     log_bio_free(&io);

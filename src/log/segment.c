@@ -112,8 +112,13 @@ strom_err log_seg_open_file(log_bucket *b, const char *path, int64_t base, log_s
         e = strom_fail_errno(errno, "%s: read %s", b->name, path);
     else if (got < LOG_SEG_HDR)
         e = strom_fail(STROM_ECORRUPT, "%s: segment header truncated", path);
-    else
-        e = seg_check_header(hdr, base, path);
+    else if ((e = seg_check_header(hdr, base, path)) == STROM_ECORRUPT &&
+             end > LOG_SEG_HDR + FMT_HEADER_SIZE) {
+        /* bit rot in the header of a segment holding data: its batches carry their own
+         * CRCs and offsets (checked against the file name), so keep going */
+        log_warn(b, "%s; batches are checked on their own", strom_errmsg());
+        e = STROM_OK;
+    }
     if (e != STROM_OK) {
         log_seg_free(s);
         return e;

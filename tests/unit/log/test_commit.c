@@ -62,6 +62,42 @@ static void *tailer(void *arg)
     return NULL;
 }
 
+typedef struct hjob {
+    log_bucket *b;
+    const strom_schema *s;
+    volatile int *stop;
+    int calls, bad;
+} hjob;
+
+/* Key history while appends and rolls run: every answer holds only rows of the key. */
+static void *historian(void *arg)
+{
+    hjob *j = arg;
+    log_read_spec sp;
+    lt_spec(&sp, j->s);
+    while (!*j->stop) {
+        char d[16];
+        snprintf(d, sizeof d, "dev%03d", j->calls % 5);
+        strom_value v = {.type = STROM_STRING, .v.s = {d, strlen(d)}};
+        strom_buf key = {0};
+        fmt_key_from_value(&key, STROM_STRING, &v);
+        strom_batch *out = NULL;
+        if (log_bucket_key_history(j->b, key.data, key.len, INT64_MAX, 7, &sp, &out) != STROM_OK) {
+            j->bad++;
+        } else {
+            for (int64_t r = 0; r < out->nrows; r++) {
+                const strom_column *c = &out->cols[0];
+                j->bad += (size_t)(c->offsets[r + 1] - c->offsets[r]) != strlen(d) ||
+                          memcmp(c->data + c->offsets[r], d, strlen(d));
+            }
+            strom_batch_destroy(out);
+        }
+        strom_buf_free(&key);
+        j->calls++;
+    }
+    return NULL;
+}
+
 static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -84,7 +120,10 @@ static void test_group_commit(void **state)
     strom_buf batch = {0};
     lt_encode(s, rows, 20, FMT_CODEC_LZ4, &batch);
     job jobs[NTHREADS];
-    pthread_t th[NTHREADS + 1];
+    pthread_t th[NTHREADS + 2];
+    volatile int stop = 0;
+    hjob hj = {b, s, &stop, 0, 0};
+    pthread_create(&th[NTHREADS + 1], NULL, historian, &hj);
     tail tl = {b, s, (int64_t)NTHREADS * PER_THREAD * 20, 0, 0};
     pthread_create(&th[NTHREADS], NULL, tailer, &tl);
     for (int i = 0; i < NTHREADS; i++) {
@@ -93,6 +132,9 @@ static void test_group_commit(void **state)
     }
     for (int i = 0; i <= NTHREADS; i++)
         pthread_join(th[i], NULL);
+    stop = 1;
+    pthread_join(th[NTHREADS + 1], NULL);
+    assert_true(hj.calls > 0 && hj.bad == 0);
     int64_t all[NTHREADS * PER_THREAD];
     for (int i = 0; i < NTHREADS; i++) {
         assert_int_equal(jobs[i].fails, 0);

@@ -282,6 +282,8 @@ static void test_key_history(void **state)
     log_bucket_close(b);
     /* reopened: sealed key indexes from files, the active one rebuilt lazily */
     assert_int_equal(log_bucket_open(dir, &cfg, &b), STROM_OK);
+    check_history(b, s, &ref, 25);
+    assert_string_equal(log_bucket_warnings(b), ""); /* the files were used, not rebuilt */
     fill(b, s, &ref, 10, 25);
     check_history(b, s, &ref, 25);
     log_bucket_close(b);

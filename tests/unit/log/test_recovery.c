@@ -296,6 +296,21 @@ static void test_torn_segment_creation(void **state)
     expect_rows(dir, &cfg, s, &ref, ref.n);
     spit(p, (const uint8_t *)"STEG", 4);
     expect_rows(dir, &cfg, s, &ref, ref.n);
+    /* bit rot in the header of segments holding data: warned about, data intact */
+    log_bucket *b2 = NULL;
+    cfg.segment_bytes = 1024;
+    assert_int_equal(log_bucket_open(dir, &cfg, &b2), STROM_OK);
+    for (int k = 0; k < 4; k++)
+        lt_append(b2, s, &ref, 10, 4, 1000000);
+    log_bucket_close(b2);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cd %s && for f in *.log; do printf 'X' | dd of=$f bs=1 seek=9 "
+             "conv=notrunc 2>/dev/null; done", dir);
+    assert_int_equal(system(cmd), 0);
+    expect_rows(dir, &cfg, s, &ref, ref.n);
+    assert_int_equal(log_bucket_open(dir, &cfg, &b2), STROM_OK);
+    assert_non_null(strstr(log_bucket_warnings(b2), "bad segment header"));
+    log_bucket_close(b2);
     /* a fresh bucket killed while creating its first segment */
     strom_rmtree(dir);
     strom_mkdirs(dir, 0755);
