@@ -2,7 +2,7 @@
 # Runs every libFuzzer target in BUILD_DIR for SECONDS each, seeded from tests/fuzz/corpus/<target>/
 # when that exists. Fails on the first crash, leak or timeout (the reproducer is left in build dir).
 set -euo pipefail
-dir=$1; secs=$2
+dir=$(cd "$1" && pwd); secs=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 shopt -s nullglob
 targets=("$dir"/fuzz_*)
