@@ -75,7 +75,7 @@ static void *historian(void *arg)
     hjob *j = arg;
     log_read_spec sp;
     lt_spec(&sp, j->s);
-    while (!*j->stop) {
+    while (!__atomic_load_n(j->stop, __ATOMIC_ACQUIRE)) {
         char d[16];
         snprintf(d, sizeof d, "dev%03d", j->calls % 5);
         strom_value v = {.type = STROM_STRING, .v.s = {d, strlen(d)}};
@@ -132,7 +132,7 @@ static void test_group_commit(void **state)
     }
     for (int i = 0; i <= NTHREADS; i++)
         pthread_join(th[i], NULL);
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     pthread_join(th[NTHREADS + 1], NULL);
     assert_true(hj.calls > 0 && hj.bad == 0);
     int64_t all[NTHREADS * PER_THREAD];
