@@ -94,6 +94,37 @@ static void *append_job(void *arg)
 
 static double now_s(void) { return (double)strom_mono_ns() / 1e9; }
 
+static double append_run(const char *dir, enc_set *es, int nthreads, int64_t *fsyncs);
+
+/* Small batches from many threads: what group commit buys. */
+static void small_batches(const char *dir, const strom_schema *s, int nthreads)
+{
+    strom_rmtree(dir);
+    strom_builder *b = strom_builder_create(s);
+    for (int r = 0; r < 100; r++)
+        grid_row(b, r, 1000, 1700000000000LL);
+    fmt_encoder *e = fmt_encoder_create();
+    fmt_encode_opts o;
+    fmt_encode_opts_init(&o);
+    o.time_col = 1;
+    enc_set small = {0};
+    small.n = 2000;
+    small.b = calloc((size_t)small.n, sizeof *small.b);
+    for (int k = 0; k < small.n; k++)
+        assert_int_equal(fmt_encode(e, b, NULL, 0, &o, &small.b[k]), STROM_OK);
+    small.rows = (int64_t)small.n * 100;
+    int64_t fs;
+    double rate = append_run(dir, &small, nthreads, &fs);
+    fprintf(stderr, "append sync, 100-row batches, %d threads: %.0f rows/s, %.0f appends/s, "
+            "%.2f fsyncs/append\n", nthreads, rate, rate / 100, (double)fs / small.n);
+    strom_rmtree(dir);
+    for (int k = 0; k < small.n; k++)
+        strom_buf_free(&small.b[k]);
+    free(small.b);
+    fmt_encoder_destroy(e);
+    strom_builder_destroy(b);
+}
+
 static double append_run(const char *dir, enc_set *es, int nthreads, int64_t *fsyncs)
 {
     log_config cfg;
@@ -203,6 +234,8 @@ static void test_perf(void **state)
     fprintf(stderr, "append sync, %d-row batches: 1 thread %.0f rows/s (%.2f fsyncs/append), "
             "4 threads %.0f rows/s (%.2f fsyncs/append)\n", BATCH_ROWS, a1, (double)f1 / es.n,
             a4, (double)f4 / es.n);
+    small_batches(dir2, s, 1);
+    small_batches(dir2, s, 4);
     log_config cfg;
     lt_cfg(&cfg, 1);
     t0 = now_s();
