@@ -30,6 +30,13 @@ typedef struct hist {
     size_t nheap;
     log_kxpost *posts;
     size_t nposts, capposts;
+    /* Key columns known from the key itself: every row found has exactly these values, so
+     * phase 2 copies them instead of reading and decompressing their chunks. */
+    strom_column keycol[LOG_MAX_KEY_COLS];
+    int keycol_of[LOG_MAX_KEY_COLS];   /* schema column of keycol[i] */
+    int nkeycols;
+    uint8_t keyvals[LOG_MAX_KEY_COLS][8];
+    int32_t keyoffs[LOG_MAX_KEY_COLS][2];
 } hist;
 
 /* ---------------------------------------------------------------- the heap */
@@ -215,6 +222,77 @@ typedef struct hshare {
     char msg[600];
 } hshare;
 
+/* ------------------------------------------------------- known key columns */
+
+/* Builds a one-row column of schema column col from canonical key bytes p[0..len) (the
+ * layout of fmt_key_from_value); returns bytes consumed, 0 if malformed. Float keys are
+ * not rebuilt (the canonical form folds -0.0 into 0.0, the stored value may differ). */
+static size_t key_column(hist *h, int i, int col, const uint8_t *p, size_t len)
+{
+    strom_type t = h->spec->schema->cols[col].type;
+    strom_column *c = &h->keycol[i];
+    *c = (strom_column){.type = t, .length = 1};
+    if (len < 1)
+        return 0;
+    if (p[0] == 0) {
+        c->null_count = 1;
+        c->validity = (const uint8_t *)"\0";
+        return 1;
+    }
+    if (fmt_type_is_var(t)) {
+        if (len < 5 || strom_get_u32(p + 1) > len - 5)
+            return 0;
+        h->keyoffs[i][0] = 0;
+        h->keyoffs[i][1] = (int32_t)strom_get_u32(p + 1);
+        c->offsets = h->keyoffs[i];
+        c->data = p + 5;
+        return 5 + (size_t)h->keyoffs[i][1];
+    }
+    if (len < 9)
+        return 0;
+    int64_t v = strom_get_i64(p + 1);
+    int32_t v32 = (int32_t)v;
+    if (t == STROM_BOOLEAN)
+        h->keyvals[i][0] = v != 0;
+    else if (t == STROM_INT)
+        memcpy(h->keyvals[i], &v32, 4);
+    else
+        memcpy(h->keyvals[i], &v, 8);
+    c->values = h->keyvals[i];
+    return 9;
+}
+
+/* Decodes the key into h->keycol; on any surprise simply knows no key column. */
+static void known_key_columns(hist *h)
+{
+    const log_config *cfg = &h->b->cfg;
+    size_t at = 0;
+    h->nkeycols = 0;
+    for (int i = 0; i < cfg->nkey_cols; i++) {
+        int col = cfg->key_cols[i];
+        if (col < 0 || col >= h->spec->schema->ncols)
+            return;
+        size_t used = key_column(h, i, col, h->key + at, h->keylen - at);
+        if (used == 0)
+            return;
+        at += used;
+    }
+    if (at != h->keylen)
+        return;
+    for (int i = 0; i < cfg->nkey_cols; i++)
+        if (!fmt_type_is_float(h->keycol[i].type))
+            h->keycol_of[h->nkeycols] = cfg->key_cols[i], h->keycol[h->nkeycols++] = h->keycol[i];
+}
+
+/* The known one-row column for schema column col, or NULL. */
+static const strom_column *known_column(const hist *h, int col)
+{
+    for (int i = 0; i < h->nkeycols; i++)
+        if (h->keycol_of[i] == col)
+            return &h->keycol[i];
+    return NULL;
+}
+
 /* Reads the header of the batch holding r and checks it is the expected batch. */
 static strom_err winner_header(hist *h, hwk *w, const hrow *r)
 {
@@ -228,11 +306,14 @@ static strom_err winner_header(hist *h, hwk *w, const hrow *r)
 }
 
 /* Which decoded column holds projected column j (where[j], -1: missing in the batch). */
-static int plan_columns(const fmt_hdr *hd, const int *proj, int nproj, int *dix, int *where)
+static int plan_columns(const hist *h, const fmt_hdr *hd, const int *proj, int nproj, int *dix,
+                        int *where)
 {
     int nd = 0;
     for (int j = 0; j < nproj; j++) {
-        where[j] = -1;
+        where[j] = known_column(h, proj[j]) ? -2 : -1;
+        if (where[j] == -2)
+            continue;
         for (int k = 0; k < nd && proj[j] < hd->ncols; k++)
             if (dix[k] == proj[j])
                 where[j] = k;
@@ -270,7 +351,7 @@ static strom_err gather_batch(hshare *sh, hwk *w, const hrow *rows, size_t n)
             e = strom_fail(STROM_ECORRUPT, "%s: key index names row %u of a %u-row batch",
                            h->b->name, rows[i].row, hd->nrows);
     if (e == STROM_OK) {
-        nd = plan_columns(hd, sh->proj, sh->nproj, dix, where);
+        nd = plan_columns(h, hd, sh->proj, sh->nproj, dix, where);
         e = fmt_batch_reset(w->scratch, hd, nd ? nd : 1);
     }
     if (e == STROM_OK && nd)
@@ -280,7 +361,10 @@ static strom_err gather_batch(hshare *sh, hwk *w, const hrow *rows, size_t n)
     pthread_mutex_lock(&sh->mu);
     for (size_t i = 0; e == STROM_OK && i < n; i++)
         for (int j = 0; j < sh->nproj; j++)
-            put_row(sh->o, j, where[j] >= 0 ? &cols[where[j]] : NULL, rows[i].row, rows[i].res);
+            if (where[j] == -2)
+                put_row(sh->o, j, known_column(h, sh->proj[j]), 0, rows[i].res);
+            else
+                put_row(sh->o, j, where[j] >= 0 ? &cols[where[j]] : NULL, rows[i].row, rows[i].res);
     pthread_mutex_unlock(&sh->mu);
     if (cols != tmp)
         free(cols);
@@ -526,6 +610,7 @@ strom_err log_bucket_key_history(log_bucket *b, const uint8_t *key, size_t keyle
                               bad);
         }
     hist h = {.b = b, .spec = spec, .key = key, .keylen = keylen, .t = t, .n = n < 0 ? 0 : n};
+    known_key_columns(&h);
     strom_err e = run(&h, proj, nproj, out);
     free(h.heap);
     free(h.posts);
