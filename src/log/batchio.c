@@ -158,6 +158,11 @@ strom_err log_bio_columns(log_bio *io, log_bucket *b, log_segment *s, const int 
 strom_err log_row_key(strom_buf *out, const strom_column *kc, int nk, int64_t r)
 {
     strom_buf_clear(out);
+    return log_row_key_append(out, kc, nk, r);
+}
+
+strom_err log_row_key_append(strom_buf *out, const strom_column *kc, int nk, int64_t r)
+{
     for (int i = 0; i < nk; i++) {
         strom_err e = fmt_key_from_column(out, &kc[i], r);
         if (e != STROM_OK)

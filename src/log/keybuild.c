@@ -5,20 +5,37 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#define KX_PREFETCH_AHEAD 8
+
 /* Adds the rows of one batch whose key columns are decoded in kc (times: the time column's
- * values, NULL for commit time). */
+ * values, NULL for commit time). All keys are hashed first, so that each row's hash slot
+ * can be prefetched a few rows ahead: the probes are cache misses otherwise. */
 static strom_err kx_add_rows(log_bucket *b, log_keyidx *kx, uint32_t pos, uint32_t rel,
                              const fmt_hdr *h, const strom_column *kc, const int64_t *times)
 {
     strom_err e = log_kx_add_batch(kx, pos, rel, h);
-    uint32_t ord = (uint32_t)kx->nbatches - 1;
-    for (uint32_t r = 0; e == STROM_OK && r < h->nrows; r++) {
-        e = log_row_key(&b->wkey, kc, b->cfg.nkey_cols, r);
+    uint32_t ord = (uint32_t)kx->nbatches - 1, n = h->nrows;
+    uint64_t *hash = e == STROM_OK ? strom_malloc(((size_t)n + 1) * sizeof *hash) : NULL;
+    uint32_t *at = hash ? strom_malloc(((size_t)n + 1) * sizeof *at) : NULL;
+    if (e == STROM_OK && !at)
+        e = STROM_ENOMEM;
+    strom_buf_clear(&b->wkey);
+    for (uint32_t r = 0; e == STROM_OK && r < n; r++) {
+        at[r] = (uint32_t)b->wkey.len;
+        e = log_row_key_append(&b->wkey, kc, b->cfg.nkey_cols, r);
         if (e == STROM_OK)
-            e = log_kx_add_row(kx, b->wkey.data, b->wkey.len,
-                               strom_hash64(b->wkey.data, b->wkey.len), ord, r,
-                               times ? times[r] : h->commit_ts);
+            hash[r] = strom_hash64(b->wkey.data + at[r], b->wkey.len - at[r]);
     }
+    if (e == STROM_OK)
+        at[n] = (uint32_t)b->wkey.len;
+    for (uint32_t r = 0; e == STROM_OK && r < n; r++) {
+        if (r + KX_PREFETCH_AHEAD < n)
+            log_kx_prefetch(kx, hash[r + KX_PREFETCH_AHEAD]);
+        e = log_kx_add_row(kx, b->wkey.data + at[r], at[r + 1] - at[r], hash[r], ord, r,
+                           times ? times[r] : h->commit_ts);
+    }
+    free(hash);
+    free(at);
     return e;
 }
 

@@ -35,6 +35,7 @@ void log_kx_destroy(log_keyidx *kx)
     free(kx->slots);
     free(kx->posts);
     free(kx->prev);
+    free(kx->pkid);
     free(kx->image);
     strom_buf_free(&kx->keys);
     free(kx);
@@ -66,6 +67,11 @@ static uint32_t kx_probe(const log_keyidx *kx, const uint8_t *key, size_t len, u
         if (sl->hash == hash && sl->key_len == len && !memcmp(kx->keys.data + sl->key_off, key, len))
             return i;
     }
+}
+
+void log_kx_prefetch(const log_keyidx *kx, uint64_t hash)
+{
+    __builtin_prefetch(&kx->slots[(uint32_t)hash & (kx->nslots - 1)]);
 }
 
 static strom_err kx_rehash(log_keyidx *kx)
@@ -103,6 +109,10 @@ static strom_err kx_grow_posts(log_keyidx *kx)
     if (!pv)
         return STROM_ENOMEM;
     kx->prev = pv;
+    uint32_t *pk = strom_realloc(kx->pkid, cap * sizeof *pk);
+    if (!pk)
+        return STROM_ENOMEM;
+    kx->pkid = pk;
     kx->cap_posts = cap;
     return STROM_OK;
 }
@@ -119,12 +129,14 @@ strom_err log_kx_add_rows(log_keyidx *kx, const uint8_t *key, size_t len, uint64
 {
     log_kxslot *sl = &kx->slots[kx_probe(kx, key, len, hash)];
     int fresh = sl->head == 0;
+    uint32_t kid = fresh ? kx->nkeys : sl->kid;
     for (size_t i = 0; i < n; i++) {
         strom_err e = kx_grow_posts(kx);
         if (e != STROM_OK)
             return e;
         kx->posts[kx->nposts] = p[i];
         kx->prev[kx->nposts] = sl->head;
+        kx->pkid[kx->nposts] = kid;
         kx->nposts++;
         sl->count += sl->head != 0;
         sl->head = (uint32_t)kx->nposts;
@@ -133,7 +145,7 @@ strom_err log_kx_add_rows(log_keyidx *kx, const uint8_t *key, size_t len, uint64
         return STROM_OK;
     if (len > UINT32_MAX || kx->keys.len + len > UINT32_MAX)
         return strom_fail(STROM_ELIMIT, "key index: too many key bytes in one segment");
-    *sl = (log_kxslot){hash, (uint32_t)kx->keys.len, (uint32_t)len, sl->head, sl->count + 1};
+    *sl = (log_kxslot){hash, (uint32_t)kx->keys.len, (uint32_t)len, sl->head, sl->count + 1, kid};
     strom_err e = strom_buf_append(&kx->keys, key, len);
     if (e != STROM_OK)
         return e;
@@ -303,13 +315,11 @@ static void kx_encode_batches(const log_keyidx *kx, uint8_t *p)
     }
 }
 
-/* Appends the run of memory slot sl to runs (postings oldest first, delta-coded). */
+/* Appends the run of memory slot sl to runs: its postings run[0..count), oldest first,
+ * delta-coded. */
 static strom_err kx_encode_run(const log_keyidx *kx, const log_kxslot *sl, strom_buf *runs,
-                               uint32_t *tmp)
+                               const log_kxpost *run)
 {
-    uint32_t k = sl->count;
-    for (uint32_t p = sl->head; p && k; p = kx->prev[p - 1])
-        tmp[--k] = p - 1;
     size_t start = runs->len;
     uint8_t *h = strom_buf_grow(runs, 8 + sl->key_len + (size_t)sl->count * 30);
     if (!h)
@@ -320,7 +330,7 @@ static strom_err kx_encode_run(const log_keyidx *kx, const log_kxslot *sl, strom
     uint32_t pb = 0;
     int64_t pt = 0;
     for (uint32_t i = 0; i < sl->count; i++) {
-        const log_kxpost *ps = &kx->posts[tmp[i]];
+        const log_kxpost *ps = &run[i];
         q += strom_put_uvarint(q, ps->batch - pb);
         q += strom_put_uvarint(q, ps->row);
         q += strom_put_uvarint(q, strom_zigzag((int64_t)((uint64_t)ps->time - (uint64_t)pt)));
@@ -332,35 +342,56 @@ static strom_err kx_encode_run(const log_keyidx *kx, const log_kxslot *sl, strom
     return STROM_OK;
 }
 
+/* Groups the postings by key id with a counting sort (one sequential pass; the chains of
+ * prev links would cost a dependent cache miss per posting): the postings of key k are
+ * (*grouped)[(*start)[k] .. (*start)[k+1]), oldest first. Owned results, free(). */
+static strom_err kx_group(const log_keyidx *kx, log_kxpost **grouped, uint64_t **start)
+{
+    uint64_t *st = strom_calloc((size_t)kx->nkeys + 2, sizeof *st);
+    uint64_t *cur = strom_malloc(((size_t)kx->nkeys + 1) * sizeof *cur);
+    log_kxpost *g = strom_malloc((kx->nposts + 1) * sizeof *g);
+    if (!st || !cur || !g) {
+        free(st), free(cur), free(g);
+        return STROM_ENOMEM;
+    }
+    for (size_t p = 0; p < kx->nposts; p++)
+        st[kx->pkid[p] + 1]++;
+    for (uint32_t k = 0; k < kx->nkeys; k++)
+        st[k + 1] += st[k];
+    memcpy(cur, st, ((size_t)kx->nkeys + 1) * sizeof *cur);
+    for (size_t p = 0; p < kx->nposts; p++)
+        g[cur[kx->pkid[p]]++] = kx->posts[p];
+    free(cur);
+    *grouped = g;
+    *start = st;
+    return STROM_OK;
+}
+
 static strom_err kx_encode_slots(const log_keyidx *kx, uint8_t *sp, strom_buf *runs)
 {
-    uint32_t *tmp = NULL;
-    size_t cap = 0;
-    strom_err e = STROM_OK;
+    log_kxpost *g = NULL;
+    uint64_t *st = NULL;
+    strom_err e = kx_group(kx, &g, &st);
     for (uint32_t i = 0; e == STROM_OK && i < kx->nslots; i++, sp += LOG_KX_SLOT) {
         const log_kxslot *sl = &kx->slots[i];
         memset(sp, 0, LOG_KX_SLOT);
         strom_put_u32(sp + 28, strom_crc32c(0, sp, 28));
         if (sl->head == 0)
             continue;
-        if (sl->count > cap) {
-            cap = sl->count * 2;
-            uint32_t *nt = strom_realloc(tmp, cap * sizeof *tmp);
-            if (!nt) {
-                e = STROM_ENOMEM;
-                break;
-            }
-            tmp = nt;
+        if (sl->kid >= kx->nkeys || st[sl->kid + 1] - st[sl->kid] != sl->count) {
+            e = strom_fail(STROM_EINVAL, "key index: slot %u disagrees with its postings", i);
+            break;
         }
         uint64_t off = runs->len;
-        e = kx_encode_run(kx, sl, runs, tmp);
+        e = kx_encode_run(kx, sl, runs, g + st[sl->kid]);
         strom_put_u64(sp, sl->hash);
         strom_put_u64(sp + 8, off);
         strom_put_u32(sp + 16, (uint32_t)(runs->len - off));
         strom_put_u32(sp + 20, sl->count);
         strom_put_u32(sp + 28, strom_crc32c(0, sp, 28));
     }
-    free(tmp);
+    free(g);
+    free(st);
     return e;
 }
 

@@ -190,6 +190,7 @@ typedef struct log_kxslot {
     uint64_t hash;
     uint32_t key_off, key_len;
     uint32_t head, count;  /* head = posting index + 1 of the key's newest row (0 = empty) */
+    uint32_t kid;          /* memory form: the key's id, 0.. in order of first appearance */
 } log_kxslot;
 
 typedef struct log_kxpost {
@@ -206,6 +207,7 @@ typedef struct log_keyidx {
     strom_buf keys;
     log_kxpost *posts;
     uint32_t *prev;        /* per posting: the same key's previous posting + 1, 0 = none */
+    uint32_t *pkid;        /* per posting: its key's id (groups postings by key at seal) */
     size_t nposts, cap_posts;
     /* file form: fd >= 0 (pread on demand) or image (whole file in memory) */
     int fd;
@@ -217,6 +219,8 @@ log_keyidx *log_kx_create(void);
 void log_kx_destroy(log_keyidx *kx);
 strom_err log_kx_add_batch(log_keyidx *kx, uint32_t pos, uint32_t rel, const fmt_hdr *h);
 /* Notes row `row` (time `time`) of batch ordinal `batch` under key. */
+/* Hints the CPU to fetch the memory-form slot of hash (no effect on contents). */
+void log_kx_prefetch(const log_keyidx *kx, uint64_t hash);
 strom_err log_kx_add_row(log_keyidx *kx, const uint8_t *key, size_t len, uint64_t hash,
                          uint32_t batch, uint32_t row, int64_t time);
 /* Notes n rows of one key (in (batch, row) order). */
@@ -363,5 +367,7 @@ strom_err log_time_values(log_bucket *b, const fmt_hdr *h, const strom_column *c
                           const int64_t **out);
 /* Canonical key of row r over key columns kc[0..nk) into out (cleared first). */
 strom_err log_row_key(strom_buf *out, const strom_column *kc, int nk, int64_t r);
+/* Like log_row_key without clearing out first: appends the key of row r. */
+strom_err log_row_key_append(strom_buf *out, const strom_column *kc, int nk, int64_t r);
 
 #endif /* STROM_LOG_INT_H */
