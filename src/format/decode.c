@@ -381,3 +381,213 @@ strom_err fmt_null_column(strom_batch *dst, strom_type type, uint32_t nrows, con
                           .data = var ? vals : NULL};
     return STROM_OK;
 }
+
+/* ------------------------------------------------------- chosen rows only */
+
+/* Value of row r of a packed block (width w bytes, little-endian, plus base). */
+static inline int64_t packed_at(const uint8_t *p, unsigned w, int64_t base, uint32_t r)
+{
+    uint64_t v = 0;
+    memcpy(&v, p + (size_t)r * w, w);
+    return (int64_t)((uint64_t)base + v);
+}
+
+/* Row r of a DECIMAL block as a double (the same arithmetic as decode_decimal). */
+static inline double decimal_at(const uint8_t *p, unsigned w, int64_t base, unsigned e,
+                                uint32_t r)
+{
+    double k = (double)packed_at(p, w, base, r);
+    unsigned sc = e & ~(unsigned)FMT_DECIMAL_MUL;
+    return (e & FMT_DECIMAL_MUL) ? k * npow10_dec[sc] : k / pow10_dec[sc];
+}
+
+/* Writes value i of the output (row r of the chunk) for the fast encodings. */
+static void put_fast(const fmt_dir *d, const uint8_t *p, unsigned w, int64_t base, unsigned e,
+                     uint32_t r, void *vals, uint32_t i)
+{
+    int64_t x;
+    switch (d->type) {
+    case STROM_DOUBLE:
+        if (d->encoding == FMT_ENC_DECIMAL)
+            ((double *)vals)[i] = decimal_at(p, w, base, e, r);
+        else
+            memcpy(&((double *)vals)[i], p + (size_t)r * 8, 8);
+        return;
+    case STROM_FLOAT:
+        if (d->encoding == FMT_ENC_DECIMAL)
+            ((float *)vals)[i] = (float)decimal_at(p, w, base, e, r);
+        else
+            memcpy(&((float *)vals)[i], p + (size_t)r * 4, 4);
+        return;
+    case STROM_INT:
+        x = d->encoding == FMT_ENC_FOR ? packed_at(p, w, base, r)
+                                       : (int32_t)strom_get_u32(p + (size_t)r * 4);
+        ((int32_t *)vals)[i] = (int32_t)x;
+        return;
+    default:
+        ((int64_t *)vals)[i] = d->encoding == FMT_ENC_FOR ? packed_at(p, w, base, r)
+                                                         : strom_get_i64(p + (size_t)r * 8);
+    }
+}
+
+/* Whether the chosen rows of this chunk can be read without decoding the others. */
+static int rows_fast_path(const fmt_dir *d)
+{
+    if (d->type == STROM_BOOLEAN || fmt_type_is_var(d->type))
+        return 0;
+    if (fmt_type_is_float(d->type))
+        return d->encoding == FMT_ENC_DECIMAL || d->encoding == FMT_ENC_PLAIN;
+    return d->encoding == FMT_ENC_FOR || d->encoding == FMT_ENC_PLAIN;
+}
+
+/* Parses the value block of a fast-path chunk: p, width, base, scale byte. */
+static strom_err take_fast(cursor *c, const fmt_dir *d, uint32_t n, const uint8_t **p,
+                           unsigned *w, int64_t *base, unsigned *e)
+{
+    strom_err err = STROM_OK;
+    *base = 0;
+    *e = 0;
+    if (d->encoding == FMT_ENC_PLAIN) {
+        *w = (unsigned)fmt_type_width(d->type);
+        *p = take(c, (uint64_t)n * *w, &err);
+        return *p ? STROM_OK : err;
+    }
+    if (d->encoding == FMT_ENC_DECIMAL) {
+        const uint8_t *eb = take(c, 1, &err);
+        if (!eb)
+            return err;
+        *e = *eb;
+        if ((*e & ~(unsigned)FMT_DECIMAL_MUL) > 9)
+            return CORRUPT(c, "decimal scale byte 0x%02x", *e);
+    }
+    *p = take_packed(c, n, base, w, &err);
+    return *p ? STROM_OK : err;
+}
+
+/* Validity of rows[0..nsel) of src into a new bitmap; returns the NULL count. */
+static int64_t gather_validity(const uint8_t *src, const uint32_t *rows, uint32_t nsel,
+                               uint8_t *valid)
+{
+    int64_t nulls = 0;
+    memset(valid, 0, fmt_bm_bytes(nsel));
+    for (uint32_t i = 0; i < nsel; i++)
+        if (!src || fmt_bit(src, rows[i]))
+            valid[i >> 3] |= (uint8_t)(1u << (i & 7));
+        else
+            nulls++;
+    return nulls;
+}
+
+static strom_err gather_var(const strom_column *src, const uint32_t *rows, uint32_t nsel,
+                            strom_batch *dst, strom_column *out)
+{
+    strom_err err = STROM_OK;
+    int32_t *offs = alloc_or_fail(dst, ((size_t)nsel + 1) * 4, &err);
+    size_t total = 0;
+    for (uint32_t i = 0; offs && i < nsel; i++)
+        total += (size_t)(src->offsets[rows[i] + 1] - src->offsets[rows[i]]);
+    uint8_t *data = offs ? alloc_or_fail(dst, total + 1, &err) : NULL;
+    if (!data)
+        return err;
+    offs[0] = 0;
+    for (uint32_t i = 0; i < nsel; i++) {
+        int32_t a = src->offsets[rows[i]], len = src->offsets[rows[i] + 1] - a;
+        memcpy(data + offs[i], src->data + a, (size_t)len);
+        offs[i + 1] = offs[i] + len;
+    }
+    out->offsets = offs;
+    out->data = data;
+    return STROM_OK;
+}
+
+static strom_err gather_fixed(const strom_column *src, const uint32_t *rows, uint32_t nsel,
+                              strom_batch *dst, strom_column *out)
+{
+    strom_err err = STROM_OK;
+    size_t w = (size_t)fmt_type_width(src->type);
+    uint8_t *vals = alloc_or_fail(dst, w ? w * nsel : fmt_bm_bytes(nsel), &err);
+    if (!vals)
+        return err;
+    if (!w)
+        memset(vals, 0, fmt_bm_bytes(nsel));
+    for (uint32_t i = 0; i < nsel; i++) {
+        if (w)
+            memcpy(vals + (size_t)i * w, (const uint8_t *)src->values + (size_t)rows[i] * w, w);
+        else if (fmt_bit(src->values, rows[i]))
+            vals[i >> 3] |= (uint8_t)(1u << (i & 7));
+    }
+    out->values = vals;
+    return STROM_OK;
+}
+
+/* Copies rows[0..nsel) of a fully decoded column src into out (buffers from dst). */
+static strom_err gather_rows(const strom_column *src, const uint32_t *rows, uint32_t nsel,
+                             strom_batch *dst, strom_column *out)
+{
+    strom_err err = STROM_OK;
+    *out = (strom_column){.type = src->type, .length = nsel, .name = src->name};
+    uint8_t *valid = alloc_or_fail(dst, fmt_bm_bytes(nsel), &err);
+    if (!valid)
+        return err;
+    out->null_count = gather_validity(src->validity, rows, nsel, valid);
+    out->validity = out->null_count ? valid : NULL;
+    return fmt_type_is_var(src->type) ? gather_var(src, rows, nsel, dst, out)
+                                      : gather_fixed(src, rows, nsel, dst, out);
+}
+
+/* Fast path: the chosen rows straight from the decompressed chunk in c. */
+static strom_err decode_rows_fast(cursor *c, const fmt_dir *d, uint32_t nrows,
+                                  const uint32_t *rows, uint32_t nsel, strom_batch *dst,
+                                  strom_column *out)
+{
+    strom_err err = STROM_OK;
+    const uint8_t *validity = NULL, *p;
+    if ((d->flags & FMT_F_VALIDITY) && !(validity = take(c, fmt_bm_bytes(nrows), &err)))
+        return err;
+    unsigned w, e;
+    int64_t base;
+    if ((err = take_fast(c, d, nrows, &p, &w, &base, &e)) != STROM_OK)
+        return err;
+    if (c->pos != c->len)
+        return CORRUPT(c, "%zu trailing bytes", c->len - c->pos);
+    size_t tw = (size_t)fmt_type_width(d->type);
+    void *vals = alloc_or_fail(dst, tw * nsel + 1, &err);
+    uint8_t *valid = vals ? alloc_or_fail(dst, fmt_bm_bytes(nsel), &err) : NULL;
+    if (!valid)
+        return err;
+    out->null_count = gather_validity(validity, rows, nsel, valid);
+    for (uint32_t i = 0; i < nsel; i++) {
+        if (fmt_bit(valid, i))
+            put_fast(d, p, w, base, e, rows[i], vals, i);
+        else
+            memset((uint8_t *)vals + i * tw, 0, tw);
+    }
+    out->values = vals;
+    out->validity = out->null_count ? valid : NULL;
+    return STROM_OK;
+}
+
+strom_err fmt_decode_rows(fmt_decoder *dec, const fmt_dir *d, const uint8_t *chunk,
+                          uint32_t nrows, const uint32_t *rows, uint32_t nsel, strom_batch *dst,
+                          const char *name, strom_column *out)
+{
+    for (uint32_t i = 0; i < nsel; i++)
+        if (rows[i] >= nrows)
+            return strom_fail(STROM_EINVAL, "decode: row %u of a %u-row batch", rows[i], nrows);
+    if (!rows_fast_path(d)) {
+        strom_column full;
+        strom_err err = fmt_decode_column(dec, d, chunk, nrows, dst, name, &full);
+        return err ? err : gather_rows(&full, rows, nsel, dst, out);
+    }
+    *out = (strom_column){.type = d->type, .length = nsel, .name = name};
+    dec->raw.len = 0;
+    if (!strom_buf_grow(&dec->raw, (size_t)d->raw_length + 1))
+        return strom_fail(STROM_ENOMEM, "decode: out of memory");
+    strom_err err = fmt_decompress(dec, d->codec, chunk, d->data_length, dec->raw.data,
+                                   d->raw_length);
+    if (err)
+        return strom_fail_wrap(err, "record batch: column '%s' chunk", name ? name : "?");
+    cursor c = {.p = dec->raw.data, .len = d->raw_length};
+    err = decode_rows_fast(&c, d, nrows, rows, nsel, dst, out);
+    return err ? strom_fail_wrap(err, "column '%s'", name ? name : "?") : STROM_OK;
+}

@@ -303,6 +303,13 @@ void fmt_decoder_destroy(fmt_decoder *d);
 strom_err fmt_decode_column(fmt_decoder *dec, const fmt_dir *d, const uint8_t *chunk,
                             uint32_t nrows, strom_batch *dst, const char *name,
                             strom_column *out);
+/* Like fmt_decode_column, but out holds only rows rows[0..nsel) of the chunk, in that
+ * order (each < nrows). For FOR/DECIMAL/PLAIN fixed-width columns only those values are
+ * read after decompression (no full decode); other encodings decode fully, then gather.
+ * Used by point reads (key history). EINVAL for a row out of range. */
+strom_err fmt_decode_rows(fmt_decoder *dec, const fmt_dir *d, const uint8_t *chunk,
+                          uint32_t nrows, const uint32_t *rows, uint32_t nsel, strom_batch *dst,
+                          const char *name, strom_column *out);
 /* Fills out with an all-NULL column of nrows rows (a column added after the batch). */
 strom_err fmt_null_column(strom_batch *dst, strom_type type, uint32_t nrows, const char *name,
                           strom_column *out);

@@ -126,6 +126,13 @@ static strom_err read_runs(log_bio *io, log_bucket *b, log_segment *s, const int
 strom_err log_bio_columns(log_bio *io, log_bucket *b, log_segment *s, const int *dirix, int n,
                           strom_batch *dst, const char *const *names, strom_column *out)
 {
+    return log_bio_columns_rows(io, b, s, dirix, n, NULL, 0, dst, names, out);
+}
+
+strom_err log_bio_columns_rows(log_bio *io, log_bucket *b, log_segment *s, const int *dirix,
+                               int n, const uint32_t *rows, uint32_t nsel, strom_batch *dst,
+                               const char *const *names, strom_column *out)
+{
     int ord[FMT_MAX_COLUMNS];
     size_t base[FMT_MAX_COLUMNS];
     if (n > FMT_MAX_COLUMNS)
@@ -143,8 +150,9 @@ strom_err log_bio_columns(log_bio *io, log_bucket *b, log_segment *s, const int 
         for (int i = 0; i < n; i++) {
             if (dirix[i] != ord[k])
                 continue;
-            e = fmt_decode_column(io->dec, d, chunk, io->h.nrows, dst, names ? names[i] : "",
-                                  &out[i]);
+            const char *nm = names ? names[i] : "";
+            e = rows ? fmt_decode_rows(io->dec, d, chunk, io->h.nrows, rows, nsel, dst, nm, &out[i])
+                     : fmt_decode_column(io->dec, d, chunk, io->h.nrows, dst, nm, &out[i]);
             if (e != STROM_OK)
                 return strom_fail_wrap(e, "%s: segment %020lld: batch at offset %lld: column %d",
                                        b->name, (long long)s->base, (long long)io->h.base_offset,

@@ -354,8 +354,16 @@ static strom_err gather_batch(hshare *sh, hwk *w, const hrow *rows, size_t n)
         nd = plan_columns(h, hd, sh->proj, sh->nproj, dix, where);
         e = fmt_batch_reset(w->scratch, hd, nd ? nd : 1);
     }
-    if (e == STROM_OK && nd)
-        e = log_bio_columns(&w->io, h->b, h->segs[rows[0].seg], dix, nd, w->scratch, NULL, cols);
+    uint32_t sel[256], *rsel = n <= 256 ? sel : strom_malloc(n * sizeof *rsel);
+    if (e == STROM_OK && !rsel)
+        e = STROM_ENOMEM;
+    for (size_t i = 0; e == STROM_OK && i < n; i++)
+        rsel[i] = rows[i].row;
+    if (e == STROM_OK && nd) /* decode only the winners' rows: column row i = rows[i] */
+        e = log_bio_columns_rows(&w->io, h->b, h->segs[rows[0].seg], dix, nd, rsel, (uint32_t)n,
+                                 w->scratch, NULL, cols);
+    if (rsel && rsel != sel)
+        free(rsel);
     if (e == STROM_OK)
         e = check_types(sh, hd, cols, where);
     pthread_mutex_lock(&sh->mu);
@@ -364,7 +372,7 @@ static strom_err gather_batch(hshare *sh, hwk *w, const hrow *rows, size_t n)
             if (where[j] == -2)
                 put_row(sh->o, j, known_column(h, sh->proj[j]), 0, rows[i].res);
             else
-                put_row(sh->o, j, where[j] >= 0 ? &cols[where[j]] : NULL, rows[i].row, rows[i].res);
+                put_row(sh->o, j, where[j] >= 0 ? &cols[where[j]] : NULL, (uint32_t)i, rows[i].res);
     pthread_mutex_unlock(&sh->mu);
     if (cols != tmp)
         free(cols);

@@ -362,6 +362,11 @@ strom_err log_bio_header(log_bio *io, log_bucket *b, log_segment *s, uint64_t po
  * of the parsed batch into dst; out[i] receives column dirix[i]. */
 strom_err log_bio_columns(log_bio *io, log_bucket *b, log_segment *s, const int *dirix, int n,
                           strom_batch *dst, const char *const *names, strom_column *out);
+/* Like log_bio_columns, but each out[i] holds only rows rows[0..nsel) of the batch, in that
+ * order (point reads: only those values are decoded where the encoding allows). */
+strom_err log_bio_columns_rows(log_bio *io, log_bucket *b, log_segment *s, const int *dirix,
+                               int n, const uint32_t *rows, uint32_t nsel, strom_batch *dst,
+                               const char *const *names, strom_column *out);
 /* The int64 row times of a decoded time column (ECORRUPT for other types). */
 strom_err log_time_values(log_bucket *b, const fmt_hdr *h, const strom_column *c,
                           const int64_t **out);

@@ -1,0 +1,72 @@
+/* fmt_decode_rows: decoding only chosen rows of a chunk must give exactly the model's values
+ * for those rows, for every type, encoding profile (FOR, DELTA, DECIMAL, DICT, PLAIN via the
+ * profiles of model.h), codec and NULL density; rows may repeat and come in any order. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "model.h"
+
+static void check_rows(model *m, int codec, fmt_encoder *e, fmt_decoder *dec)
+{
+    fmt_encode_opts o;
+    fmt_encode_opts_init(&o);
+    o.codec = codec;
+    strom_buf out = {0};
+    assert_int_equal(fmt_encode(e, m->b, NULL, 0, &o, &out), STROM_OK);
+    fmt_hdr h;
+    fmt_dir *dirs = calloc(FMT_MAX_COLUMNS, sizeof *dirs);
+    assert_int_equal(fmt_batch_verify(out.data, out.len, &h, dirs), STROM_OK);
+    strom_batch *b = fmt_batch_create(m->ncols);
+    assert_int_equal(fmt_batch_reset(b, &h, m->ncols), STROM_OK);
+    uint32_t rows[64];
+    uint32_t nsel = 1 + (uint32_t)rndn(63);
+    for (uint32_t i = 0; i < nsel; i++) /* random order, repeats allowed */
+        rows[i] = (uint32_t)rndn((uint64_t)m->nrows);
+    for (int c = 0; c < m->ncols; c++) {
+        strom_column col;
+        const fmt_dir *d = &dirs[c];
+        strom_err err = fmt_decode_rows(dec, d, out.data + d->data_offset, h.nrows, rows, nsel, b,
+                                        "c", &col);
+        assert_int_equal(err, STROM_OK);
+        assert_int_equal(col.length, nsel);
+        int64_t nulls = 0;
+        for (uint32_t i = 0; i < nsel; i++) {
+            nulls += m->c[c].isnull[rows[i]];
+            if (!cell_equal(m, c, &col, i, rows[i]))
+                fail_msg("column %d (%s, encoding %d, codec %d): row %u differs", c,
+                         strom_type_name(col.type), d->encoding, codec, rows[i]);
+        }
+        assert_int_equal(col.null_count, nulls);
+    }
+    uint32_t bad = h.nrows;
+    strom_column col;
+    assert_int_equal(fmt_decode_rows(dec, &dirs[0], out.data + dirs[0].data_offset, h.nrows, &bad, 1,
+                                     b, "c", &col), STROM_EINVAL);
+    strom_batch_destroy(b);
+    free(dirs);
+    strom_buf_free(&out);
+}
+
+static void test_decode_rows_matches_model(void **state)
+{
+    (void)state;
+    fmt_encoder *e = fmt_encoder_create();
+    fmt_decoder *dec = fmt_decoder_create();
+    static const int codecs[] = {FMT_CODEC_NONE, FMT_CODEC_ZSTD, FMT_CODEC_LZ4};
+    for (int it = 0; it < 60; it++) {
+        model *m = model_new(16, 1 + (int64_t)rndn(3000), it < P_NPROFILES ? it : -1);
+        check_rows(m, codecs[it % 3], e, dec);
+        model_free(m);
+    }
+    fmt_decoder_destroy(dec);
+    fmt_encoder_destroy(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_decode_rows_matches_model)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
