@@ -305,14 +305,28 @@ static strom_err winner_header(hist *h, hwk *w, const hrow *r)
     return e;
 }
 
-/* Which decoded column holds projected column j (where[j], -1: missing in the batch). */
+/* Whether the rows' times (from the key index) can stand for the time column in this batch:
+ * a NULL time reads as INT64_MIN in the index, so any INT64_MIN makes us decode instead. */
+static int times_known(const hist *h, const fmt_hdr *hd, const hrow *rows, size_t n)
+{
+    int tc = h->b->cfg.time_col;
+    if (tc < 0 || (uint32_t)tc != hd->time_col || tc >= hd->ncols)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].time == INT64_MIN)
+            return 0;
+    return 1;
+}
+
+/* Which decoded column holds projected column j (where[j]; -1: missing in the batch, -2: a
+ * key column known from the key, -3: the time column known from the key index). */
 static int plan_columns(const hist *h, const fmt_hdr *hd, const int *proj, int nproj, int *dix,
-                        int *where)
+                        int *where, int tknown)
 {
     int nd = 0;
     for (int j = 0; j < nproj; j++) {
-        where[j] = known_column(h, proj[j]) ? -2 : -1;
-        if (where[j] == -2)
+        where[j] = known_column(h, proj[j]) ? -2 : tknown && proj[j] == h->b->cfg.time_col ? -3 : -1;
+        if (where[j] < -1)
             continue;
         for (int k = 0; k < nd && proj[j] < hd->ncols; k++)
             if (dix[k] == proj[j])
@@ -321,6 +335,20 @@ static int plan_columns(const hist *h, const fmt_hdr *hd, const int *proj, int n
             where[j] = nd, dix[nd++] = proj[j];
     }
     return nd;
+}
+
+/* Copies result row i of projected column j from where the plan says it is. */
+static void put_planned(hshare *sh, const strom_column *cols, const int *where, int j,
+                        const hrow *row, uint32_t i)
+{
+    if (where[j] == -2) {
+        put_row(sh->o, j, known_column(sh->h, sh->proj[j]), 0, row->res);
+    } else if (where[j] == -3) {
+        strom_column t = {.type = sh->o->res->cols[j].type, .length = 1, .values = &row->time};
+        put_row(sh->o, j, &t, 0, row->res);
+    } else {
+        put_row(sh->o, j, where[j] >= 0 ? &cols[where[j]] : NULL, i, row->res);
+    }
 }
 
 static strom_err check_types(hshare *sh, const fmt_hdr *hd, const strom_column *cols,
@@ -351,7 +379,7 @@ static strom_err gather_batch(hshare *sh, hwk *w, const hrow *rows, size_t n)
             e = strom_fail(STROM_ECORRUPT, "%s: key index names row %u of a %u-row batch",
                            h->b->name, rows[i].row, hd->nrows);
     if (e == STROM_OK) {
-        nd = plan_columns(h, hd, sh->proj, sh->nproj, dix, where);
+        nd = plan_columns(h, hd, sh->proj, sh->nproj, dix, where, times_known(h, hd, rows, n));
         e = fmt_batch_reset(w->scratch, hd, nd ? nd : 1);
     }
     uint32_t sel[256], *rsel = n <= 256 ? sel : strom_malloc(n * sizeof *rsel);
@@ -369,10 +397,7 @@ static strom_err gather_batch(hshare *sh, hwk *w, const hrow *rows, size_t n)
     pthread_mutex_lock(&sh->mu);
     for (size_t i = 0; e == STROM_OK && i < n; i++)
         for (int j = 0; j < sh->nproj; j++)
-            if (where[j] == -2)
-                put_row(sh->o, j, known_column(h, sh->proj[j]), 0, rows[i].res);
-            else
-                put_row(sh->o, j, where[j] >= 0 ? &cols[where[j]] : NULL, (uint32_t)i, rows[i].res);
+            put_planned(sh, cols, where, j, &rows[i], (uint32_t)i);
     pthread_mutex_unlock(&sh->mu);
     if (cols != tmp)
         free(cols);
