@@ -9,6 +9,8 @@ PKGS=(
   libzstd-dev                        # ZSTD column codec (default)
   liblz4-dev                         # LZ4 column codec (fast)
   libxxhash-dev                      # XXH3: bucket hashing, key indexes
+  librocksdb-dev                     # state store of primary-key tables (src/kv): an LSM
+                                     # with bloom filters, block cache, prefix seeks, multi-get
   libcmocka-dev                      # unit tests
 )
 

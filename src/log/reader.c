@@ -260,6 +260,13 @@ static strom_err reader_decode(log_reader *r)
     }
     if (e == STROM_OK && h->time_col != FMT_NO_TIME_COLUMN && h->time_col < h->ncols)
         e = log_time_values(r->b, h, &r->tmp[r->slot[h->time_col]], &r->batch->row_times);
+    if (e == STROM_OK && h->changes) { /* changelog batches (primary-key tables) */
+        uint8_t *ch = fmt_batch_alloc(r->batch, h->nrows);
+        if (!ch)
+            return STROM_ENOMEM;
+        memcpy(ch, h->changes, h->nrows);
+        r->batch->changes = ch;
+    }
     return e;
 }
 

@@ -1,0 +1,122 @@
+/*
+ * kv.h: the state of one bucket of a primary-key table: a RocksDB instance holding the
+ * latest row per key, the per-key merge that turns writes into a changelog, and the
+ * recovery that replays that changelog. Private to the engine. Prefix: kv_.
+ *
+ * One RocksDB instance per table bucket (not one per table with a bucket prefix): the
+ * bucket is already the unit of the log, of recovery and of the checkpoint offset, so a
+ * bucket's state can be replayed, rebuilt, dropped or (later) moved to another server on
+ * its own, and two buckets never contend for one instance's write path. The instances of
+ * a process share one block cache, so their number does not multiply the memory.
+ *
+ * The bucket's log is the write-ahead log. A write (kv_write) is merged per key against
+ * the current state (merge engine last_row), the resulting changelog rows (+I, -U, +U, -D)
+ * are encoded as one record batch with the change-type vector and appended to the bucket's
+ * log (durable under flush=sync); only then is the state changed, in one RocksDB
+ * WriteBatch together with the checkpoint. RocksDB's own WAL is off: a crash loses at most
+ * memtable contents, and the checkpoint (stored in the same WriteBatch, so it never runs
+ * ahead of the rows it describes) tells recovery where to start replaying the log.
+ *
+ * ==========================================================================================
+ * ROCKSDB KEY / VALUE LAYOUT, version 1
+ * ==========================================================================================
+ * Row key (every key of a row starts with the same 9-byte prefix for one bucket key)
+ *   off size field        meaning
+ *   0   1    tag          0x72 'r': a row
+ *   1   8    bkhash       XXH3-64 (strom_hash64, little-endian) of the canonical bytes of the
+ *                         bucket-key columns (fmt_key_from_value, in bucket.key order); the
+ *                         RocksDB prefix extractor is "first 9 bytes", so the prefix bloom
+ *                         filter and prefix seeks work per bucket key
+ *   9   var  key          canonical bytes (fmt_key_from_column/_value, see format.h) of the
+ *                         primary-key columns, bucket-key columns first (in bucket.key
+ *                         order), then the other primary-key columns (in primary-key order).
+ *                         Canonical bytes are self-delimiting per column, so "starts with
+ *                         0x72, bkhash, bucket-key bytes" selects exactly one bucket key.
+ *
+ * Row value (the whole row, key columns included, so a value decodes on its own)
+ *   off size field        meaning
+ *   0   1    version      1
+ *   1   var  ncols        uvarint: columns encoded (the schema's at write time; columns
+ *                         added later decode as NULL)
+ *   ..  ceil(ncols/8)     validity bitmap, LSB first, bit set = value present
+ *   ..  var  values       for each present column, in schema order:
+ *                           BOOLEAN                1 byte (0/1)
+ *                           INT, BIGINT, TIMESTAMP zigzag uvarint
+ *                           FLOAT                  4 bytes IEEE 754 LE
+ *                           DOUBLE                 8 bytes IEEE 754 LE
+ *                           STRING, BYTES          uvarint length, then the bytes
+ *
+ * Checkpoint (one key)
+ *   key   0x6D 'm' + "checkpoint" (11 bytes)
+ *   value 8 bytes i64 LE: the log offset the state reflects: every changelog row with
+ *         offset < value has been applied. Absent = 0 (replay the whole log).
+ * ==========================================================================================
+ */
+#ifndef STROM_KV_H
+#define STROM_KV_H
+
+#include "log/log.h"
+
+#define KV_TAG_ROW 0x72
+#define KV_TAG_META 0x6D
+#define KV_PREFIX_LEN 9
+#define KV_ROW_VERSION 1
+
+/* Per-row operation of a write. */
+typedef enum kv_op { KV_UPSERT = 0, KV_DELETE = 1 } kv_op;
+
+typedef struct kv_config {
+    const char *name;           /* "table 't' bucket 0", in every error message */
+    const strom_schema *schema; /* current table schema; borrowed for the kv's lifetime */
+    int pk[LOG_MAX_KEY_COLS], npk;   /* primary-key columns (>= 1) */
+    int bk[LOG_MAX_KEY_COLS], nbk;   /* bucket-key columns, a subset of pk (0: = pk) */
+    int image_full;             /* 'table.changelog.image' FULL (1, -U emitted) or WAL (0) */
+    fmt_encode_opts enc;        /* codec etc. of changelog batches (changes is set here) */
+} kv_config;
+
+typedef struct kv_state kv_state;
+
+/* Opens (creating if missing) the state directory dir of the bucket whose changelog is
+ * log (borrowed; must outlive the kv) and replays the log from the checkpoint to its end.
+ * A missing or empty dir is rebuilt from the whole log. cfg is copied (schema borrowed).
+ * Owned: kv_close. */
+strom_err kv_open(const char *dir, log_bucket *log, const kv_config *cfg, kv_state **out);
+/* Flushes RocksDB's memtables (so the next open replays nothing) and closes. */
+void kv_close(kv_state *kv);
+/* Log offset the state reflects (see the checkpoint above). */
+int64_t kv_checkpoint(kv_state *kv);
+
+typedef struct kv_write_result {
+    int64_t changes;            /* changelog rows appended (0: nothing changed) */
+    int64_t base_offset;        /* offset of the first, -1 if none */
+} kv_write_result;
+
+/* Merges the rows of b (schema = the table's; ops[r] per row, NULL = all upserts; for a
+ * delete only the key columns matter) per key, in row order, against the state; appends
+ * the changelog batch to the log; then applies it to the state. All or nothing: a bad row
+ * (NULL key: ESCHEMA naming table, key and column; a builder of another schema: ESCHEMA
+ * naming the column) fails before anything is written. Writes are serialised per kv.
+ * res may be NULL. A failed state write after a durable log append fences the kv
+ * (EFENCED; reopen replays). */
+strom_err kv_write(kv_state *kv, const strom_builder *b, const uint8_t *ops,
+                   kv_write_result *res);
+
+/* Point lookup: key holds one value per primary-key column (in primary-key order). If
+ * found, appends the row to out (a builder of the table's schema) and sets *found = 1. */
+strom_err kv_lookup(kv_state *kv, const strom_value *key, strom_builder *out, int *found);
+/* Batch lookup (one RocksDB multi-get): keys[i*npk .. i*npk+npk) is key i. found[i] = 1
+ * and one row appended to out (in key order) for each key found. */
+strom_err kv_lookup_batch(kv_state *kv, const strom_value *keys, size_t n, strom_builder *out,
+                          uint8_t *found);
+/* Prefix lookup: every row whose bucket key equals bkey (one value per bucket-key column,
+ * in bucket.key order), appended to out in key-byte order; *nfound gets the count. */
+strom_err kv_prefix_lookup(kv_state *kv, const strom_value *bkey, strom_builder *out,
+                           int64_t *nfound);
+
+/* Row value codec (row.c). Appends the value of row r of cols (ncols columns, schema
+ * order) to out. */
+strom_err kv_row_encode(strom_buf *out, const strom_column *cols, int ncols, int64_t r);
+/* Appends the decoded value as one row to b (schema s). ECORRUPT on a malformed value. */
+strom_err kv_row_decode(strom_builder *b, const strom_schema *s, const uint8_t *v, size_t len);
+
+#endif /* STROM_KV_H */

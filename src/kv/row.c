@@ -1,0 +1,131 @@
+/* row.c: the compact row value stored in RocksDB (layout in kv.h). */
+#include "kv.h"
+
+static int col_valid(const strom_column *c, int64_t r)
+{
+    return !c->validity || (c->validity[r >> 3] >> (r & 7)) & 1;
+}
+
+static int64_t col_int(const strom_column *c, int64_t r)
+{
+    switch (c->type) {
+    case STROM_BOOLEAN: return (((const uint8_t *)c->values)[r >> 3] >> (r & 7)) & 1;
+    case STROM_INT: return ((const int32_t *)c->values)[r];
+    default: return ((const int64_t *)c->values)[r];
+    }
+}
+
+static strom_err put_uvarint(strom_buf *out, uint64_t v)
+{
+    uint8_t *p = strom_buf_grow(out, 10);
+    if (!p)
+        return STROM_ENOMEM;
+    out->len -= 10 - strom_put_uvarint(p, v);
+    return STROM_OK;
+}
+
+static strom_err encode_value(strom_buf *out, const strom_column *c, int64_t r)
+{
+    if (c->type == STROM_BOOLEAN) {
+        uint8_t b = (uint8_t)col_int(c, r);
+        return strom_buf_append(out, &b, 1);
+    }
+    if (fmt_type_is_int(c->type))
+        return put_uvarint(out, strom_zigzag(col_int(c, r)));
+    if (c->type == STROM_FLOAT)
+        return strom_buf_append(out, (const float *)c->values + r, 4);
+    if (c->type == STROM_DOUBLE)
+        return strom_buf_append(out, (const double *)c->values + r, 8);
+    int32_t a = c->offsets[r], b = c->offsets[r + 1];
+    strom_err e = put_uvarint(out, (uint64_t)(b - a));
+    return e ? e : strom_buf_append(out, c->data + a, (size_t)(b - a));
+}
+
+strom_err kv_row_encode(strom_buf *out, const strom_column *cols, int ncols, int64_t r)
+{
+    uint8_t ver = KV_ROW_VERSION;
+    strom_err e = strom_buf_append(out, &ver, 1);
+    if (e == STROM_OK)
+        e = put_uvarint(out, (uint64_t)ncols);
+    size_t nb = ((size_t)ncols + 7) / 8, at = out->len;
+    uint8_t *bm = e ? NULL : strom_buf_grow(out, nb);
+    if (!bm)
+        return STROM_ENOMEM;
+    memset(bm, 0, nb);
+    for (int i = 0; i < ncols && e == STROM_OK; i++) {
+        if (!col_valid(&cols[i], r))
+            continue;
+        out->data[at + (size_t)i / 8] |= (uint8_t)(1u << (i & 7));
+        e = encode_value(out, &cols[i], r);
+    }
+    return e;
+}
+
+typedef struct rd {
+    const uint8_t *p, *end;
+} rd;
+
+static int rd_varint(rd *d, uint64_t *v)
+{
+    size_t n = strom_get_uvarint(d->p, (size_t)(d->end - d->p), v);
+    d->p += n;
+    return n ? 0 : -1;
+}
+
+static int rd_take(rd *d, size_t n, const uint8_t **p)
+{
+    if ((size_t)(d->end - d->p) < n)
+        return -1;
+    *p = d->p;
+    d->p += n;
+    return 0;
+}
+
+/* Reads one present value of type t and puts it into column i of b. */
+static int decode_value(rd *d, strom_builder *b, int i, strom_type t)
+{
+    const uint8_t *p;
+    uint64_t u;
+    if (t == STROM_BOOLEAN)
+        return rd_take(d, 1, &p) || p[0] > 1 || strom_builder_put_int(b, i, p[0]) ? -1 : 0;
+    if (fmt_type_is_int(t))
+        return rd_varint(d, &u) || strom_builder_put_int(b, i, strom_unzigzag(u)) ? -1 : 0;
+    if (t == STROM_FLOAT) {
+        float f;
+        if (rd_take(d, 4, &p))
+            return -1;
+        memcpy(&f, p, 4);
+        return strom_builder_put_f64(b, i, f) ? -1 : 0;
+    }
+    if (t == STROM_DOUBLE) {
+        double x;
+        if (rd_take(d, 8, &p))
+            return -1;
+        memcpy(&x, p, 8);
+        return strom_builder_put_f64(b, i, x) ? -1 : 0;
+    }
+    if (rd_varint(d, &u) || u > (uint64_t)(d->end - d->p) || rd_take(d, (size_t)u, &p))
+        return -1;
+    return strom_builder_put_str(b, i, p, (size_t)u) ? -1 : 0;
+}
+
+strom_err kv_row_decode(strom_builder *b, const strom_schema *s, const uint8_t *v, size_t len)
+{
+    rd d = {v, v + len};
+    uint64_t ncols;
+    const uint8_t *bm;
+    if (len < 1 || v[0] != KV_ROW_VERSION || (d.p++, rd_varint(&d, &ncols)) ||
+        ncols > (uint64_t)s->ncols || rd_take(&d, ((size_t)ncols + 7) / 8, &bm))
+        return strom_fail(STROM_ECORRUPT, "kv: malformed row value header (%zu bytes)", len);
+    for (int i = 0; i < s->ncols; i++) {
+        int present = (uint64_t)i < ncols && (bm[i / 8] >> (i & 7)) & 1;
+        int bad = present ? decode_value(&d, b, i, s->cols[i].type)
+                          : strom_builder_put_null(b, i) != STROM_OK;
+        if (bad) {
+            (void)strom_builder_end_row(b); /* discards the half row */
+            return strom_fail(STROM_ECORRUPT, "kv: malformed row value at column '%s'",
+                              s->cols[i].name);
+        }
+    }
+    return strom_builder_end_row(b);
+}
