@@ -108,7 +108,7 @@
  * header and batch table CRCs (O(batches)); each lookup reads one or two slots and one run
  * with pread and checks their CRCs, so nothing else needs to be trusted or loaded.
  *
- * The active segment's key index lives in memory (20 bytes per row) and is written when
+ * The active segment's key index lives in memory (24 bytes per row) and is written when
  * the segment is sealed or the bucket closes. Open never touches key indexes: on the first
  * key-history call (or at seal) the active one is loaded from its .keys when that covers
  * exactly the segment's bytes (clean close), else rebuilt by decoding only the key and
