@@ -340,6 +340,8 @@ strom_err log_recover(log_bucket *b);
 
 /* append.c */
 strom_err log_roll(log_bucket *b);
+/* Removes expired sealed segments at the front ('table.log.ttl'). Caller holds wmu. */
+strom_err log_retention_locked(log_bucket *b, int64_t now_ms, int *removed);
 strom_err log_seal(log_bucket *b, log_segment *s);
 strom_err log_flusher_start(log_bucket *b);
 void log_flusher_stop(log_bucket *b);
