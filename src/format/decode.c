@@ -59,7 +59,29 @@ static const uint8_t *take_packed(cursor *c, uint32_t n, int64_t *base, unsigned
     return take(c, (uint64_t)n * *w, err);
 }
 
-/* FOR / DELTA / PLAIN integers into out[0..n) as int64. */
+/* DOD: i64 first, i64 first delta, FOR block of the n-2 delta-of-deltas. */
+static strom_err dod_to_i64(cursor *c, uint32_t n, int64_t *out)
+{
+    strom_err err = STROM_OK;
+    int64_t base;
+    unsigned w;
+    if (n < 3)
+        return CORRUPT(c, "delta-of-delta encoding for %u rows (needs 3 or more)", n);
+    const uint8_t *h = take(c, 16, &err), *p = h ? take_packed(c, n - 2, &base, &w, &err) : NULL;
+    if (!p)
+        return err;
+    out[0] = strom_get_i64(h);
+    uint64_t delta = strom_get_u64(h + 8);
+    out[1] = (int64_t)((uint64_t)out[0] + delta);
+    fmt_unpack(out + 2, p, n - 2, base, w);
+    for (uint32_t i = 2; i < n; i++) {
+        delta += (uint64_t)out[i];
+        out[i] = (int64_t)((uint64_t)out[i - 1] + delta);
+    }
+    return STROM_OK;
+}
+
+/* FOR / DELTA / DOD / PLAIN integers into out[0..n) as int64. */
 static strom_err ints_to_i64(cursor *c, const fmt_dir *d, strom_type t, uint32_t n, int64_t *out)
 {
     strom_err err = STROM_OK;
@@ -81,6 +103,8 @@ static strom_err ints_to_i64(cursor *c, const fmt_dir *d, strom_type t, uint32_t
         fmt_unpack(out, p, n, base, w);
         return STROM_OK;
     }
+    if (d->encoding == FMT_ENC_DOD)
+        return dod_to_i64(c, n, out);
     const uint8_t *first = take(c, 8, &err); /* DELTA: i64 first, FOR block of deltas */
     if (!first || !(p = take_packed(c, n - 1, &base, &w, &err)))
         return err;

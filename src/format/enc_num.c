@@ -96,6 +96,42 @@ static strom_err put_delta(fmt_encoder *e, const int64_t *x, uint32_t n, const i
     return put_for(&e->raw, d, n - 1, s->dmin, w);
 }
 
+/* Delta-of-deltas dd[i-2] = (x[i] - x[i-1]) - (x[i-1] - x[i-2]) for i in [2, n), into d;
+ * returns their min and max (mod 2^64 arithmetic, as every encoding here). n >= 3. */
+static void dod_of(const int64_t *x, uint32_t n, int64_t *d, int64_t *mn, int64_t *mx)
+{
+    uint64_t prev = (uint64_t)x[1] - (uint64_t)x[0];
+    *mn = INT64_MAX, *mx = INT64_MIN;
+    for (uint32_t i = 2; i < n; i++) {
+        uint64_t cur = (uint64_t)x[i] - (uint64_t)x[i - 1];
+        int64_t dd = (int64_t)(cur - prev);
+        d[i - 2] = dd;
+        *mn = dd < *mn ? dd : *mn;
+        *mx = dd > *mx ? dd : *mx;
+        prev = cur;
+    }
+}
+
+/* i64 first, i64 first delta, FOR block of the delta-of-deltas (already in d). */
+static strom_err put_dod(fmt_encoder *e, const int64_t *x, uint32_t n, const int64_t *d,
+                         int64_t mn, unsigned w)
+{
+    int64_t d0 = (int64_t)((uint64_t)x[1] - (uint64_t)x[0]);
+    if (strom_buf_append(&e->raw, &x[0], 8) != STROM_OK || strom_buf_append(&e->raw, &d0, 8))
+        return STROM_ENOMEM;
+    return put_for(&e->raw, d, n - 2, mn, w);
+}
+
+/* Width of the delta-of-deltas, or 9 (never chosen) when n < 3 or memory is short. */
+static unsigned dod_width(fmt_encoder *e, const int64_t *x, uint32_t n, int64_t **d, int64_t *mn)
+{
+    int64_t mx;
+    if (n < 3 || !(*d = scratch(&e->scratch2, (size_t)n * 8)))
+        return 9;
+    dod_of(x, n, *d, mn, &mx);
+    return fmt_width_for((uint64_t)mx - (uint64_t)*mn);
+}
+
 static strom_err put_plain_int(strom_buf *raw, strom_type t, const int64_t *x, uint32_t n)
 {
     if (t == STROM_INT) {
@@ -131,6 +167,13 @@ strom_err fmt_enc_int(fmt_encoder *e, const fmt_vec *v, const uint32_t *sel, uin
     unsigned wf = fmt_width_for((uint64_t)s.max - (uint64_t)s.min);
     unsigned wd = fmt_width_for((uint64_t)s.dmax - (uint64_t)s.dmin);
     size_t for_size = 9 + (size_t)n * wf, delta_size = 17 + (size_t)(n - 1) * wd;
+    int64_t *dd = NULL, ddmin = 0;
+    unsigned wdd = !plain_only && wd > 0 ? dod_width(e, x, n, &dd, &ddmin) : 9;
+    size_t dod_size = 25 + (size_t)(n - 2) * wdd;
+    if (wdd < wd && wdd < wf && dod_size < plain) {
+        *enc = FMT_ENC_DOD;
+        return put_dod(e, x, n, dd, ddmin, wdd);
+    }
     if (!plain_only && wd < wf && delta_size < plain) {
         *enc = FMT_ENC_DELTA;
         return put_delta(e, x, n, &s);

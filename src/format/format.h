@@ -89,6 +89,11 @@
  *   FMT_ENC_DELTA    INT, BIGINT, TIMESTAMP: i64 first, then a FOR block of the n-1
  *                    deltas v[i] - v[i-1]; value = first + prefix sum (chosen when the
  *                    deltas pack narrower than FOR)
+ *   FMT_ENC_DOD      INT, BIGINT, TIMESTAMP, n >= 3: i64 first, i64 first delta
+ *                    (v[1] - v[0]), then a FOR block of the n-2 delta-of-deltas
+ *                    (v[i] - v[i-1]) - (v[i-1] - v[i-2]), i >= 2; chosen when it packs
+ *                    narrower than DELTA and FOR (regularly sampled series of one device,
+ *                    e.g. 50 Hz PMU timestamps with jitter)
  *   FMT_ENC_DECIMAL  FLOAT/DOUBLE whose values are all k/10^e for an integer k:
  *                    u8 scale, then a FOR block of the n integers k. scale = e (0..9):
  *                    value = (double)k / 10^e; scale = e | 0x80 (FMT_DECIMAL_MUL):
@@ -125,7 +130,8 @@
 #define FMT_ATTR_COMMIT_TIME 0x2
 
 enum { FMT_CODEC_NONE = 0, FMT_CODEC_ZSTD = 1, FMT_CODEC_LZ4 = 2 };
-enum { FMT_ENC_PLAIN = 0, FMT_ENC_FOR = 1, FMT_ENC_DELTA = 2, FMT_ENC_DECIMAL = 3, FMT_ENC_DICT = 4 };
+enum { FMT_ENC_PLAIN = 0, FMT_ENC_FOR = 1, FMT_ENC_DELTA = 2, FMT_ENC_DECIMAL = 3, FMT_ENC_DICT = 4,
+       FMT_ENC_DOD = 5 };
 enum { FMT_F_VALIDITY = 0x1, FMT_F_STATS = 0x2, FMT_F_MAX_TRUNC = 0x4, FMT_F_NAN = 0x8 };
 
 /* ------------------------------------------------------------ types, schemas */

@@ -112,7 +112,8 @@ static int encoding_fits(strom_type t, unsigned enc)
 {
     switch (enc) {
     case FMT_ENC_PLAIN: return 1;
-    case FMT_ENC_FOR: case FMT_ENC_DELTA: return fmt_type_is_int(t) && t != STROM_BOOLEAN;
+    case FMT_ENC_FOR: case FMT_ENC_DELTA: case FMT_ENC_DOD:
+        return fmt_type_is_int(t) && t != STROM_BOOLEAN;
     case FMT_ENC_DECIMAL: return fmt_type_is_float(t);
     case FMT_ENC_DICT: return fmt_type_is_var(t);
     default: return 0;

@@ -108,6 +108,10 @@ strom_err log_roll(log_bucket *b)
         log_seg_free(s);
         return log_bucket_fence(b, e, "segment roll");
     }
+    /* 'table.log.ttl' is applied whenever a segment is sealed (and at open): only sealed
+     * segments can expire, so nothing expires between two rolls that a roll would not see. */
+    if (log_retention_locked(b, strom_now_ms(), NULL) != STROM_OK)
+        log_warn(b, "%s", strom_errmsg());
     return STROM_OK;
 }
 

@@ -129,6 +129,8 @@ strom_err log_bucket_open(const char *dir, const log_config *cfg, log_bucket **o
     }
     if (e == STROM_OK)
         e = log_recover(b);
+    if (e == STROM_OK && log_bucket_retention(b, strom_now_ms(), NULL) != STROM_OK)
+        log_warn(b, "%s", strom_errmsg()); /* expired segments stay until the next roll */
     if (e == STROM_OK && b->cfg.flush == LOG_FLUSH_INTERVAL)
         e = log_flusher_start(b);
     if (e != STROM_OK) {
@@ -224,10 +226,10 @@ static void seg_unlink(log_segment *s)
     s->removed = 1;
 }
 
-strom_err log_bucket_retention(log_bucket *b, int64_t now_ms, int *removed)
+/* Removes the expired sealed segments at the front. Under wmu (takes mu). */
+strom_err log_retention_locked(log_bucket *b, int64_t now_ms, int *removed)
 {
     int n = 0;
-    pthread_mutex_lock(&b->wmu);
     pthread_mutex_lock(&b->mu);
     if (b->cfg.ttl_ms > 0) {
         while (n < b->nsegs - 1 && b->segs[n]->sealed &&
@@ -241,11 +243,18 @@ strom_err log_bucket_retention(log_bucket *b, int64_t now_ms, int *removed)
         b->nsegs -= n;
     }
     pthread_mutex_unlock(&b->mu);
-    pthread_mutex_unlock(&b->wmu);
     if (removed)
         *removed = n;
     int rc = n ? strom_fsync_dir(b->dir) : 0;
     if (rc != 0)
         return strom_fail_errno(rc, "%s: retention: fsync of %s", b->name, b->dir);
     return STROM_OK;
+}
+
+strom_err log_bucket_retention(log_bucket *b, int64_t now_ms, int *removed)
+{
+    pthread_mutex_lock(&b->wmu);
+    strom_err e = log_retention_locked(b, now_ms, removed);
+    pthread_mutex_unlock(&b->wmu);
+    return e;
 }

@@ -108,7 +108,7 @@
  * header and batch table CRCs (O(batches)); each lookup reads one or two slots and one run
  * with pread and checks their CRCs, so nothing else needs to be trusted or loaded.
  *
- * The active segment's key index lives in memory (20 bytes per row) and is written when
+ * The active segment's key index lives in memory (24 bytes per row) and is written when
  * the segment is sealed or the bucket closes. Open never touches key indexes: on the first
  * key-history call (or at seal) the active one is loaded from its .keys when that covers
  * exactly the segment's bytes (clean close), else rebuilt by decoding only the key and
@@ -340,6 +340,8 @@ strom_err log_recover(log_bucket *b);
 
 /* append.c */
 strom_err log_roll(log_bucket *b);
+/* Removes expired sealed segments at the front ('table.log.ttl'). Caller holds wmu. */
+strom_err log_retention_locked(log_bucket *b, int64_t now_ms, int *removed);
 strom_err log_seal(log_bucket *b, log_segment *s);
 strom_err log_flusher_start(log_bucket *b);
 void log_flusher_stop(log_bucket *b);

@@ -3,6 +3,8 @@
  * reference copy of the appended rows and brute-force answers. */
 #include "logtest.h"
 
+#include <unistd.h>
+
 static void fill(log_bucket *b, const strom_schema *s, tref *ref, int nbatches, int ndev)
 {
     for (int k = 0; k < nbatches; k++)
@@ -146,7 +148,7 @@ static void test_rolling_and_retention(void **state)
     log_config cfg;
     lt_cfg(&cfg, 1);
     cfg.segment_bytes = 4096;
-    cfg.ttl_ms = 1000;
+    cfg.ttl_ms = 3600 * 1000; /* nothing expires by itself during this test */
     log_bucket *b = NULL;
     assert_int_equal(log_bucket_open(dir, &cfg, &b), STROM_OK);
     strom_schema *s = lt_schema(0);
@@ -167,7 +169,7 @@ static void test_rolling_and_retention(void **state)
     int removed = 0;
     assert_int_equal(log_bucket_retention(b, strom_now_ms() - 3600 * 1000, &removed), STROM_OK);
     assert_int_equal(removed, 0);
-    assert_int_equal(log_bucket_retention(b, strom_now_ms() + 3600 * 1000, &removed), STROM_OK);
+    assert_int_equal(log_bucket_retention(b, strom_now_ms() + 2 * 3600 * 1000, &removed), STROM_OK);
     log_bucket_stats(b, &st);
     assert_true(removed > 5);
     assert_true(st.segments == 1 && st.earliest_offset > 0 && st.end_offset == ref.n);
@@ -179,6 +181,48 @@ static void test_rolling_and_retention(void **state)
     int64_t n = lt_read_all(b, 0, &sp, &ref, &offs); /* clamped to the earliest */
     assert_true(n == ref.n - st.earliest_offset && offs[0] == st.earliest_offset);
     free(offs);
+    log_bucket_close(b);
+    strom_schema_destroy(s);
+    free(ref.rows);
+    strom_rmtree(dir);
+}
+
+/* 'table.log.ttl' applies by itself: at every roll and at open, without a retention call. */
+static void test_retention_automatic(void **state)
+{
+    (void)state;
+    char dir[256];
+    lt_tmpdir(dir, sizeof dir, "ttl");
+    log_config cfg;
+    lt_cfg(&cfg, 1);
+    cfg.segment_bytes = 4096;
+    cfg.ttl_ms = 200;
+    log_bucket *b = NULL;
+    assert_int_equal(log_bucket_open(dir, &cfg, &b), STROM_OK);
+    strom_schema *s = lt_schema(0);
+    tref ref = {0};
+    fill(b, s, &ref, 30, 10);
+    strom_bucket_stats st;
+    log_bucket_stats(b, &st);
+    int64_t segs_before = st.segments;
+    assert_true(segs_before > 3 && st.earliest_offset == 0);
+    usleep(400 * 1000); /* every sealed segment is now older than the ttl */
+    fill(b, s, &ref, 10, 10); /* the next roll removes them */
+    log_bucket_stats(b, &st);
+    assert_true(st.earliest_offset > 0);
+    assert_true(st.end_offset == ref.n);
+    log_read_spec sp;
+    lt_spec(&sp, s);
+    int64_t *offs = NULL;
+    int64_t n = lt_read_all(b, 0, &sp, &ref, &offs); /* what is left reads intact */
+    assert_true(n == ref.n - st.earliest_offset && offs[0] == st.earliest_offset);
+    free(offs);
+    log_bucket_close(b);
+    usleep(400 * 1000);
+    assert_int_equal(log_bucket_open(dir, &cfg, &b), STROM_OK); /* open applies it too */
+    log_bucket_stats(b, &st);
+    assert_int_equal(st.segments, 1);
+    assert_true(st.end_offset == ref.n);
     log_bucket_close(b);
     strom_schema_destroy(s);
     free(ref.rows);
@@ -339,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_projection_predicates),
         cmocka_unit_test(test_budget_and_evolution),
         cmocka_unit_test(test_rolling_and_retention),
+        cmocka_unit_test(test_retention_automatic),
         cmocka_unit_test(test_seek_time),
         cmocka_unit_test(test_key_history),
         cmocka_unit_test(test_no_key_index),
