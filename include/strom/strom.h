@@ -110,6 +110,13 @@ int strom_schema_col_nullable(const strom_schema *s, int i);
 int strom_schema_find(const strom_schema *s, const char *name);
 /* The id the table gave this schema (0 for a schema not yet registered). */
 uint32_t strom_schema_id(const strom_schema *s);
+/* Declares the PRIMARY KEY: names[0..n) are existing columns (1..8, distinct, in key
+ * order), which become NOT NULL; n = 0 removes it. A table created with a primary key is
+ * a primary-key table (strom_table_upsert and lookups below). Names are not kept.
+ * EINVAL naming the column. */
+strom_err strom_schema_set_primary_key(strom_schema *s, const char *const *names, int n);
+/* Number of primary-key columns (0: none); their indexes go to cols[0..min(n, max)). */
+int strom_schema_primary_key(const strom_schema *s, int *cols, int max);
 
 /* -------------------------------------------------------- building rows */
 
@@ -309,6 +316,42 @@ strom_err strom_table_key_history(strom_table *t, const strom_value *key, int nk
 /* Applies 'table.log.ttl' now: removes whole segments whose newest commit time is older
  * than now - ttl (never the active segment). *removed gets the count (may be NULL). */
 strom_err strom_table_retention(strom_table *t, int64_t now_ms, int *removed);
+
+/* ---------------------------------------------------- primary-key tables */
+
+/* A table created with a primary key (strom_schema_set_primary_key) keeps the latest row
+ * per key; strom_table_append* and strom_table_add_column are refused (EUNSUPPORTED).
+ * Every write is merged per key ('table.merge-engine' = last_row) into changelog rows
+ * (+I, -U, +U, -D; -U only with 'table.changelog.image' = FULL) appended to the bucket's
+ * log, which strom_scan_* reads (strom_batch_row_change); the state changes only once
+ * that changelog is durable, and is recovered from it on open. */
+
+/* Upserts the builder's rows (columns as the table's): each row replaces its key's row,
+ * in row order. Rows go to buckets by 'bucket.key' (default: the primary key). Every row
+ * is checked first (ESCHEMA naming table, row and column for a NULL key or a column that
+ * does not match): nothing is written then. Each bucket's rows are applied all or
+ * nothing; an I/O failure in one bucket leaves the buckets written before it written.
+ * The builder is not modified. */
+strom_err strom_table_upsert(strom_table *t, const strom_builder *rows);
+/* Deletes the keys of the builder's rows (only the primary-key columns are read; put any
+ * value in the others). Keys without a row are skipped. With 'table.delete.behavior'
+ * = ignore this does nothing; = disable refuses it (EUNSUPPORTED). */
+strom_err strom_table_delete(strom_table *t, const strom_builder *rows);
+/* Point lookup: key[0..nkey) holds one value per primary-key column, in key order. *out
+ * is an owned batch with the row (all columns; free with strom_batch_destroy), or NULL
+ * when the key has no row. */
+strom_err strom_table_lookup(strom_table *t, const strom_value *key, int nkey,
+                             strom_batch **out);
+/* Batch lookup (one multi-get per bucket): keys[i*nkey .. i*nkey+nkey) is key i, i < n.
+ * found (caller array of n) gets 1 for the keys with a row; *out is an owned batch of
+ * their rows in key order, or NULL when none was found. */
+strom_err strom_table_lookup_batch(strom_table *t, const strom_value *keys, int nkey, size_t n,
+                                   uint8_t *found, strom_batch **out);
+/* Prefix lookup: every row whose 'bucket.key' columns equal bkey[0..nbkey) (in bucket.key
+ * order), e.g. all devices of a feeder when the key is (feeder, device). *out is owned,
+ * or NULL when there is none. */
+strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int nbkey,
+                                    strom_batch **out);
 
 /* Statistics for one bucket (for `strom stats` and benchmarks). */
 typedef struct strom_bucket_stats {

@@ -362,6 +362,9 @@ static strom_err collect(strom_table *t, cat_scratch *s, int n, strom_append_res
 
 static strom_err check_rows(const strom_table *t, const strom_builder *rows, int64_t *nrows)
 {
+    strom_err err = cat_refuse_pk(t, "append");
+    if (err != STROM_OK)
+        return err;
     if (!rows)
         return strom_fail(STROM_EINVAL, "table %s: append: no rows given", cat_tname(t));
     *nrows = strom_builder_nrows(rows);
@@ -517,7 +520,9 @@ strom_err strom_table_append_encoded(strom_table *t, int bucket, const void *bat
                                      int64_t *first_offset)
 {
     int64_t first = -1;
-    strom_err err = cat_check_bucket(t, bucket);
+    strom_err err = cat_refuse_pk(t, "append");
+    if (err == STROM_OK)
+        err = cat_check_bucket(t, bucket);
     if (err == STROM_OK && (!batch || len == 0))
         err = strom_fail(STROM_EINVAL, "table %s: append_encoded: empty batch", cat_tname(t));
     if (err != STROM_OK)

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "catalog.h"
+#include "kv/kv.h"
 
 typedef struct cat_entry {
     struct cat_entry *next;
@@ -25,6 +26,8 @@ typedef struct cat_entry {
     pthread_rwlock_t lock;
     log_bucket **buckets;  /* meta.opts.nbuckets, opened while refs > 0 */
     char **bucket_names;   /* "table 't' bucket 3", alive while the buckets are open */
+    kv_state **kvs;        /* primary-key tables: the state of each bucket (<dir>/kv-<N>),
+                              open while the buckets are */
     int refs;
     atomic_uint_fast64_t sticky; /* round-robin bucket for key-less appends */
 } cat_entry;
@@ -80,6 +83,12 @@ strom_err cat_open_buckets(cat_entry *e);
 void cat_close_buckets(cat_entry *e);
 strom_err cat_check_bucket(const strom_table *t, int bucket);
 const char *cat_tname(const strom_table *t);
+
+/* kvapi.c */
+strom_err cat_open_kvs(cat_entry *e);
+void cat_close_kvs(cat_entry *e);
+/* EUNSUPPORTED for a primary-key table (what names the refused call). */
+strom_err cat_refuse_pk(const strom_table *t, const char *what);
 
 /* scan.c */
 strom_err cat_find_column(const strom_table *t, const strom_schema *s, const char *name, int *out);

@@ -1,7 +1,8 @@
 /*
  * catalog.h: databases, tables, schema versions, table options and the metadata file.
  * Implements the strom_db_*, strom_table_* and strom_scan_* calls of strom.h on top of
- * src/log (one log bucket per table bucket). Private to the engine. Prefix: cat_.
+ * src/log (one log bucket per table bucket) and, for primary-key tables, src/kv (one
+ * state store per bucket, kvapi.c). Private to the engine. Prefix: cat_.
  *
  * ==========================================================================================
  * DATA DIRECTORY
@@ -10,6 +11,9 @@
  *                                            (a second open gets EBUSY)
  *   <dir>/<database>/<table>/table.meta      the table's metadata (below)
  *   <dir>/<database>/<table>/bucket-<N>/     log bucket N, N in [0, bucket.num)
+ *   <dir>/<database>/<table>/kv-<N>/         primary-key tables: the state of bucket N (a
+ *                                            RocksDB directory, layout in src/kv/kv.h); lost
+ *                                            or deleted, it is rebuilt from bucket-<N>
  *   <dir>/<database>/.create-<table>-<id>/   a create in progress (removed on open)
  *   <dir>/<database>/.drop-<table>-<id>/     a drop in progress (removed on open)
  * The default database is "default"; a table name "db.t" addresses database "db". Names
@@ -29,7 +33,8 @@
  *   strom-table-meta 1                     magic and format version (first line)
  *   table_id <u64>                          unique in the data directory, never reused
  *   created_ms <i64>                        creation time, ms since the epoch
- *   option <key> <value>                    every log-table option of the registry
+ *   option <key> <value>                    every log-table option of the registry (for a
+ *                                           primary-key table also every primary-key option)
  *                                           (options.c), in registry order, defaults
  *                                           filled in (missing lines get defaults); an option
  *                                           without a default and not given has an empty
@@ -39,6 +44,11 @@
  *                                           every version is listed in full; the last one
  *                                           is the current schema. TYPE is
  *                                           strom_type_name() ("TIMESTAMP(3)", ...).
+ *   primary_key <name>                      primary-key tables only: one line per key column,
+ *                                           in key order, after the schemas; each names a
+ *                                           NOT NULL column present in every schema version.
+ *                                           No such line: a log table (files written before
+ *                                           primary keys existed read unchanged).
  *   crc32c <8 hex digits>                   CRC-32C of every byte before this line; last
  *
  * Example:
@@ -83,16 +93,25 @@ typedef struct cat_opts {
     log_flush_mode flush;
     int64_t flush_interval_ms, segment_bytes, ttl_ms, index_interval_bytes;
     int time_col;                /* -1: commit time */
+    int pk_table;                /* the schema has a primary key */
+    int image_full;              /* table.changelog.image FULL (1) or WAL (0) */
+    int delete_behavior;         /* CAT_DELETE_* */
 } cat_opts;
+
+enum { CAT_DELETE_ALLOW = 0, CAT_DELETE_IGNORE = 1, CAT_DELETE_DISABLE = 2 };
 
 /* Number of registry entries and their names (for iteration and the metadata file). */
 int cat_opt_count(void);
 const char *cat_opt_name(int i);
-/* 1 for options of primary-key tables (rejected for now, not written to metadata). */
+/* 1 for options of primary-key tables (EOPTION on log tables, not in their metadata). */
 int cat_opt_pk_only(int i);
 /* Parses and validates options (NULL-terminated key, value pairs, or NULL) against schema,
  * filling in defaults. EOPTION (unknown keys list the known ones; bad values name option
- * and value), EUNSUPPORTED for primary-key table options. Owned: cat_opts_free. */
+ * and value; primary-key options on a table without a primary key; a bucket key that is
+ * not part of the primary key), EUNSUPPORTED for primary-key features not built yet
+ * (merge engines other than last_row, TTL, versions, aggregation). For a primary-key
+ * table bucket.key defaults to the primary key and table.log.ttl to inf (the changelog
+ * is what the state is rebuilt from). Owned: cat_opts_free. */
 strom_err cat_opts_parse(const char *const *kv, const strom_schema *s, cat_opts *out);
 void cat_opts_free(cat_opts *o);
 /* Stored value of key ("" when unset), NULL if key is not an option. Borrowed from o. */

@@ -94,8 +94,9 @@ strom_err cat_meta_format(const cat_meta *m, strom_buf *out)
     size_t start = out->len;
     strom_err e = put_line(out, "strom-table-meta %d\ntable_id %" PRIu64 "\ncreated_ms %" PRId64
                            "\n", CAT_META_VERSION, m->table_id, m->created_ms);
+    int pk_table = cat_meta_schema(m)->npk > 0;
     for (int i = 0; e == STROM_OK && i < cat_opt_count(); i++) {
-        if (cat_opt_pk_only(i))
+        if (cat_opt_pk_only(i) && !pk_table)
             continue;
         e = put_line(out, "option %s ", cat_opt_name(i));
         if (e == STROM_OK)
@@ -105,6 +106,14 @@ strom_err cat_meta_format(const cat_meta *m, strom_buf *out)
     }
     for (int i = 0; e == STROM_OK && i < m->nschemas; i++)
         e = format_schema(m->schemas[i], out);
+    const strom_schema *cur = cat_meta_schema(m);
+    for (int i = 0; e == STROM_OK && i < cur->npk; i++) {
+        e = put_line(out, "primary_key ");
+        if (e == STROM_OK)
+            e = put_escaped(out, cur->cols[cur->pk[i]].name);
+        if (e == STROM_OK)
+            e = strom_buf_append(out, "\n", 1);
+    }
     if (e == STROM_OK)
         e = put_line(out, "crc32c %08" PRIX32 "\n",
                      strom_crc32c(0, out->data + start, out->len - start));
@@ -274,6 +283,31 @@ static strom_err add_column(parser *ps)
     return check_evolution(ps, s);
 }
 
+/* "primary_key <name>": one line per key column, in key order, after the schemas. */
+static strom_err add_pk(parser *ps)
+{
+    cat_meta *m = ps->m;
+    if (ps->nf != 2 || !m->nschemas)
+        return perr(ps, "primary_key line needs a column name and comes after the schemas");
+    char *name = unescape(ps->f[1].p, ps->f[1].n);
+    strom_schema *cur = m->schemas[m->nschemas - 1];
+    int c = name ? strom_schema_find(cur, name) : -1, dup = 0;
+    for (int i = 0; i < cur->npk; i++)
+        dup |= cur->pk[i] == c;
+    strom_err e = STROM_OK;
+    if (c < 0 || dup || cur->npk == FMT_MAX_PK || !cur->cols[c].not_null)
+        e = perr(ps, "primary_key '%s': no such NOT NULL column, named twice, or more than %d",
+                 name ? name : "", FMT_MAX_PK);
+    free(name);
+    for (int i = 0; e == STROM_OK && i < m->nschemas; i++) {
+        strom_schema *s = m->schemas[i];
+        if (c >= s->ncols)
+            return perr(ps, "primary_key column %d is missing from schema %d", c, i + 1);
+        s->pk[s->npk++] = c;
+    }
+    return e;
+}
+
 static strom_err check_crc(parser *ps)
 {
     uint32_t want = 0;
@@ -316,6 +350,8 @@ static strom_err parse_record(parser *ps)
         return add_column(ps);
     if (field_is(k, "crc32c"))
         return check_crc(ps);
+    if (field_is(k, "primary_key"))
+        return add_pk(ps);
     int64_t v = 0;
     if (field_is(k, "table_id")) {
         strom_err e = header_field(ps, &ps->have_id, &v, "table_id");

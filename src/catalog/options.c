@@ -330,6 +330,44 @@ static strom_err apply_any(const cat_optdef *d, const char *v, const strom_schem
     return STROM_OK;
 }
 
+static strom_err apply_merge_engine(const cat_optdef *d, const char *v, const strom_schema *s,
+                                    cat_opts *o, char *canon)
+{
+    static const char *const names[] = {"last_row", "first_row", "versioned", "aggregation",
+                                        NULL};
+    int i = 0;
+    strom_err e = parse_choice(d, v, names, &i, canon);
+    if (e == STROM_OK && i != 0)
+        return strom_fail(STROM_EUNSUPPORTED, "option '%s': merge engine '%s' is not "
+                          "supported yet (only last_row)", d->name, names[i]);
+    return e;
+}
+
+static strom_err apply_delete_behavior(const cat_optdef *d, const char *v, const strom_schema *s,
+                                       cat_opts *o, char *canon)
+{
+    static const char *const names[] = {"allow", "ignore", "disable", NULL};
+    return parse_choice(d, v, names, &o->delete_behavior, canon);
+}
+
+static strom_err apply_image(const cat_optdef *d, const char *v, const strom_schema *s,
+                             cat_opts *o, char *canon)
+{
+    static const char *const names[] = {"FULL", "WAL", NULL};
+    int i = 0;
+    strom_err e = parse_choice(d, v, names, &i, canon);
+    o->image_full = i == 0;
+    return e;
+}
+
+static strom_err apply_not_yet(const cat_optdef *d, const char *v, const strom_schema *s,
+                               cat_opts *o, char *canon)
+{
+    if (*skip_ws(v) == '\0')
+        return STROM_OK;
+    return strom_fail(STROM_EUNSUPPORTED, "option '%s': not supported yet", d->name);
+}
+
 /* ---------------------------------------------------------------- registry */
 
 static const cat_optdef registry[] = {
@@ -361,13 +399,21 @@ static const cat_optdef registry[] = {
      "TIMESTAMP(3) or BIGINT column holding row times (default: the commit time)"},
     {"connector", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
     {"bootstrap.servers", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
-    {"table.merge-engine", "string", "", apply_any, 1, "primary-key tables"},
-    {"table.merge-engine.versioned.ver-column", "column", "", apply_any, 1, "primary-key tables"},
-    {"table.delete.behavior", "string", "", apply_any, 1, "primary-key tables"},
-    {"table.changelog.image", "string", "", apply_any, 1, "primary-key tables"},
-    {"table.kv.ttl", "duration", "", apply_any, 1, "primary-key tables"},
-    {"table.kv.history.ttl", "duration", "", apply_any, 1, "primary-key tables"},
-    {"table.kv.version-column", "column", "", apply_any, 1, "primary-key tables"},
+    {"table.merge-engine", "last_row", "last_row", apply_merge_engine, 1,
+     "primary-key tables: how a write merges with the key's row (first_row, versioned,\n"
+     "      aggregation: not supported yet)"},
+    {"table.merge-engine.versioned.ver-column", "column", "", apply_not_yet, 1,
+     "primary-key tables: version column of the versioned merge engine (not supported yet)"},
+    {"table.delete.behavior", "allow|ignore|disable", "allow", apply_delete_behavior, 1,
+     "primary-key tables: deletes apply, are dropped silently, or are refused"},
+    {"table.changelog.image", "FULL|WAL", "FULL", apply_image, 1,
+     "primary-key tables: FULL writes -U before images, WAL does not"},
+    {"table.kv.ttl", "duration", "", apply_not_yet, 1,
+     "primary-key tables: row TTL (not supported yet)"},
+    {"table.kv.history.ttl", "duration", "", apply_not_yet, 1,
+     "primary-key tables: how long past versions are kept (not supported yet)"},
+    {"table.kv.version-column", "column", "", apply_not_yet, 1,
+     "primary-key tables: version time column for AS OF (not supported yet)"},
 };
 #define NREG ((int)(sizeof registry / sizeof registry[0]))
 
@@ -399,13 +445,17 @@ static strom_err unknown_fail(const char *key)
     return strom_fail(STROM_EOPTION, "unknown table option '%s'; known options: %s", key, list);
 }
 
-/* Finds the registry slot of key, or fails (unknown, PK-only, control characters). */
-static strom_err check_key(const char *key, const char *val, int *slot)
+/* Finds the registry slot of key, or fails (unknown, PK-only on a log table, control
+ * characters). */
+static strom_err check_key(const char *key, const char *val, int pk, int *slot)
 {
     int i = find_opt(key);
-    if ((i >= 0 && registry[i].kv_only) || is_agg_key(key))
-        return strom_fail(STROM_EUNSUPPORTED, "table option '%s': primary-key tables are not "
-                          "supported yet", key);
+    if (!pk && ((i >= 0 && registry[i].kv_only) || is_agg_key(key)))
+        return strom_fail(STROM_EOPTION, "table option '%s' applies to primary-key tables "
+                          "only (declare one with strom_schema_set_primary_key)", key);
+    if (is_agg_key(key))
+        return strom_fail(STROM_EUNSUPPORTED, "table option '%s': aggregation is not supported "
+                          "yet", key);
     if (i < 0)
         return unknown_fail(key);
     if (!val)
@@ -429,7 +479,7 @@ static strom_err collect_values(const char *const *kv, cat_opts *o)
 {
     for (size_t k = 0; kv && kv[k]; k += 2) {
         int i = 0;
-        strom_err e = check_key(kv[k], kv[k + 1], &i);
+        strom_err e = check_key(kv[k], kv[k + 1], o->pk_table, &i);
         if (e != STROM_OK)
             return e;
         if (o->vals[i])
@@ -437,16 +487,38 @@ static strom_err collect_values(const char *const *kv, cat_opts *o)
         if (!(o->vals[i] = strom_strdup(kv[k + 1])))
             return STROM_ENOMEM;
     }
-    for (int i = 0; i < NREG; i++)
-        if (!o->vals[i] && !(o->vals[i] = strom_strdup(registry[i].def)))
+    for (int i = 0; i < NREG; i++) {
+        const char *def = registry[i].kv_only && !o->pk_table ? "" : registry[i].def;
+        if (o->pk_table && !strcmp(registry[i].name, "table.log.ttl"))
+            def = "inf";  /* the changelog is what the state is rebuilt from */
+        if (!o->vals[i] && !(o->vals[i] = strom_strdup(def)))
             return STROM_ENOMEM;
+    }
+    return STROM_OK;
+}
+
+/* Primary-key tables: bucket.key defaults to the primary key and must be part of it. */
+static strom_err pk_bucket_key(const strom_schema *s, cat_opts *o)
+{
+    if (o->nbucket_key == 0) {
+        memcpy(o->bucket_key, s->pk, sizeof(int) * (size_t)s->npk);
+        o->nbucket_key = s->npk;
+    }
+    for (int i = 0; i < o->nbucket_key; i++) {
+        int in = 0;
+        for (int j = 0; j < s->npk; j++)
+            in |= s->pk[j] == o->bucket_key[i];
+        if (!in)
+            return strom_fail(STROM_EOPTION, "option 'bucket.key': column '%s' is not part of "
+                              "the primary key", s->cols[o->bucket_key[i]].name);
+    }
     return STROM_OK;
 }
 
 static strom_err apply_all(const strom_schema *s, cat_opts *o)
 {
     for (int i = 0; i < NREG; i++) {
-        if (registry[i].kv_only)
+        if (registry[i].kv_only && !o->pk_table)
             continue;
         char canon[64] = "";
         strom_err e = registry[i].apply(&registry[i], o->vals[i], s, o, canon);
@@ -469,9 +541,12 @@ strom_err cat_opts_parse(const char *const *kv, const strom_schema *s, cat_opts 
     o->vals = strom_calloc(NREG, sizeof *o->vals);
     if (!o->vals)
         return STROM_ENOMEM;
+    o->pk_table = s->npk > 0;
     strom_err e = collect_values(kv, o);
     if (e == STROM_OK)
         e = apply_all(s, o);
+    if (e == STROM_OK && o->pk_table)
+        e = pk_bucket_key(s, o);
     if (e != STROM_OK)
         cat_opts_free(o);
     return e;
@@ -505,11 +580,11 @@ static void build_help(void)
         const cat_optdef *d = &registry[i];
         n += (size_t)snprintf(help_text + n, cap - n, "  %-40s %s, default %s\n      %s%s\n",
                               d->name, d->type, d->def[0] ? d->def : "(none)", d->help,
-                              d->kv_only ? " (not supported yet)" : "");
+                              d->kv_only ? " (primary-key tables only)" : "");
     }
     if (n < cap)
         snprintf(help_text + n, cap - n, "  %-40s %s\n      %s\n", "fields.<col>.agg",
-                 "aggregate function", "primary-key tables (not supported yet)");
+                 "aggregate function", "primary-key tables, aggregation engine (not supported yet)");
 }
 
 const char *strom_table_option_help(void)

@@ -51,6 +51,8 @@ strom_err cat_open_buckets(cat_entry *e)
             err = log_bucket_open(dir, &c, &e->buckets[i]);
         }
     }
+    if (err == STROM_OK)
+        err = cat_open_kvs(e);
     if (err != STROM_OK)
         cat_close_buckets(e);
     return err;
@@ -59,6 +61,7 @@ strom_err cat_open_buckets(cat_entry *e)
 void cat_close_buckets(cat_entry *e)
 {
     int n = e->meta.opts.nbuckets;
+    cat_close_kvs(e);
     for (int i = 0; e->buckets && i < n; i++)
         if (e->buckets[i])
             log_bucket_close(e->buckets[i]);
@@ -174,8 +177,11 @@ strom_err strom_table_add_column(strom_table *t, const char *name, strom_type ty
 {
     cat_entry *e = t->e;
     strom_schema *s = NULL;
+    strom_err err = cat_refuse_pk(t, "add column");
+    if (err != STROM_OK)
+        return err;
     pthread_rwlock_wrlock(&e->lock);
-    strom_err err = new_version(t, name, type, &s);
+    err = new_version(t, name, type, &s);
     strom_schema **ss = NULL;
     if (err == STROM_OK) {
         ss = realloc(e->meta.schemas, (size_t)(e->meta.nschemas + 1) * sizeof *ss);

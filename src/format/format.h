@@ -150,10 +150,13 @@ typedef struct fmt_column_def {
     int not_null;
 } fmt_column_def;
 
+#define FMT_MAX_PK 8   /* primary-key columns (= LOG_MAX_KEY_COLS) */
+
 struct strom_schema {
     uint32_t id;
     int ncols, cap;
     fmt_column_def *cols;
+    int pk[FMT_MAX_PK], npk;  /* primary key (column indexes, key order); npk 0: none */
 };
 
 /* Deep copy. Owned: strom_schema_destroy. NULL on ENOMEM. */

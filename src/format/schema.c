@@ -156,5 +156,37 @@ strom_schema *fmt_schema_clone(const strom_schema *s)
             return NULL;
         }
     c->id = s->id;
+    memcpy(c->pk, s->pk, sizeof c->pk);
+    c->npk = s->npk;
     return c;
+}
+
+strom_err strom_schema_set_primary_key(strom_schema *s, const char *const *names, int n)
+{
+    if (!s || n < 0 || n > FMT_MAX_PK || (n > 0 && !names))
+        return strom_fail(STROM_EINVAL, "schema: a primary key has 1 to %d columns (got %d)",
+                          FMT_MAX_PK, n);
+    int pk[FMT_MAX_PK];
+    for (int i = 0; i < n; i++) {
+        pk[i] = names[i] ? strom_schema_find(s, names[i]) : -1;
+        if (pk[i] < 0)
+            return strom_fail(STROM_EINVAL, "schema: primary key: no column '%s'",
+                              names[i] ? names[i] : "(null)");
+        for (int j = 0; j < i; j++)
+            if (pk[j] == pk[i])
+                return strom_fail(STROM_EINVAL, "schema: primary key: column '%s' named twice",
+                                  names[i]);
+    }
+    for (int i = 0; i < n; i++)
+        s->cols[pk[i]].not_null = 1;
+    memcpy(s->pk, pk, sizeof(int) * (size_t)n);
+    s->npk = n;
+    return STROM_OK;
+}
+
+int strom_schema_primary_key(const strom_schema *s, int *cols, int max)
+{
+    for (int i = 0; cols && i < s->npk && i < max; i++)
+        cols[i] = s->pk[i];
+    return s->npk;
 }

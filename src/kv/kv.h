@@ -91,15 +91,16 @@ typedef struct kv_write_result {
     int64_t base_offset;        /* offset of the first, -1 if none */
 } kv_write_result;
 
-/* Merges the rows of b (schema = the table's; ops[r] per row, NULL = all upserts; for a
- * delete only the key columns matter) per key, in row order, against the state; appends
+/* Merges rows sel[0..nsel) of b (sel NULL: all rows; schema = the table's; ops[r] per
+ * builder row r, NULL = all upserts; for a delete only the key columns matter) per key,
+ * in that order, against the state; appends
  * the changelog batch to the log; then applies it to the state. All or nothing: a bad row
  * (NULL key: ESCHEMA naming table, key and column; a builder of another schema: ESCHEMA
  * naming the column) fails before anything is written. Writes are serialised per kv.
  * res may be NULL. A failed state write after a durable log append fences the kv
  * (EFENCED; reopen replays). */
-strom_err kv_write(kv_state *kv, const strom_builder *b, const uint8_t *ops,
-                   kv_write_result *res);
+strom_err kv_write(kv_state *kv, const strom_builder *b, const uint32_t *sel, size_t nsel,
+                   const uint8_t *ops, kv_write_result *res);
 
 /* Point lookup: key holds one value per primary-key column (in primary-key order). If
  * found, appends the row to out (a builder of the table's schema) and sets *found = 1. */

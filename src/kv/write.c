@@ -14,6 +14,7 @@ typedef struct kv_slot {
 typedef struct kv_wctx {
     kv_state *kv;
     strom_column cols[FMT_MAX_COLUMNS];
+    const uint32_t *sel;     /* the rows written (NULL: all); position i is row ROW(w, i) */
     strom_buf keys;          /* every row's key bytes, back to back */
     size_t *rkoff, *rklen;   /* per row */
     uint32_t *rslot;         /* per row: its slot */
@@ -25,6 +26,8 @@ typedef struct kv_wctx {
     strom_builder *out;      /* changelog rows */
     strom_buf changes;       /* per changelog row strom_change */
 } kv_wctx;
+
+#define ROW(w, i) ((w)->sel ? (int64_t)(w)->sel[i] : (int64_t)(i))
 
 static int is_pk(const kv_state *kv, int col)
 {
@@ -81,7 +84,7 @@ static strom_err collect_keys(kv_wctx *w, int64_t n)
     strom_buf one = {0};
     strom_err e = STROM_OK;
     for (int64_t r = 0; r < n && e == STROM_OK; r++) {
-        e = kv_key_from_columns(w->kv, w->cols, r, &one);
+        e = kv_key_from_columns(w->kv, w->cols, ROW(w, r), &one);
         w->rkoff[r] = w->keys.len;
         w->rklen[r] = one.len;
         if (e == STROM_OK)
@@ -144,7 +147,7 @@ static strom_err merge_row(kv_wctx *w, int64_t r, int del)
         return e;
     }
     int64_t off = (int64_t)w->vals.len;
-    e = kv_row_encode(&w->vals, w->cols, w->kv->cfg.schema->ncols, r);
+    e = kv_row_encode(&w->vals, w->cols, w->kv->cfg.schema->ncols, ROW(w, r));
     if (e == STROM_OK && s->cur_len >= 0 && w->kv->cfg.image_full)
         e = emit(w, STROM_UPDATE_BEFORE, s->cur_off, s->cur_len);
     if (e == STROM_OK)
@@ -216,10 +219,12 @@ static void wctx_free(kv_wctx *w)
     strom_buf_free(&w->changes);
 }
 
-static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b, const uint8_t *ops,
+static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
+                              const uint32_t *sel, size_t nsel, const uint8_t *ops,
                               kv_write_result *res)
 {
-    int64_t n = strom_builder_nrows(b);
+    int64_t n = sel ? (int64_t)nsel : strom_builder_nrows(b);
+    w->sel = sel;
     strom_err e = check_schema(kv, fmt_builder_schema(b));
     if (e == STROM_OK && n == 0)
         return STROM_OK;
@@ -232,7 +237,7 @@ static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b, 
     if (e == STROM_OK)
         e = load_state(w);
     for (int64_t r = 0; r < n && e == STROM_OK; r++)
-        e = merge_row(w, r, ops && ops[r] == KV_DELETE);
+        e = merge_row(w, r, ops && ops[ROW(w, r)] == KV_DELETE);
     if (e != STROM_OK)
         return e;
     int64_t changes = strom_builder_nrows(w->out), base = -1;
@@ -246,7 +251,8 @@ static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b, 
     return e;
 }
 
-strom_err kv_write(kv_state *kv, const strom_builder *b, const uint8_t *ops, kv_write_result *res)
+strom_err kv_write(kv_state *kv, const strom_builder *b, const uint32_t *sel, size_t nsel,
+                   const uint8_t *ops, kv_write_result *res)
 {
     if (res)
         *res = (kv_write_result){0, -1};
@@ -256,7 +262,7 @@ strom_err kv_write(kv_state *kv, const strom_builder *b, const uint8_t *ops, kv_
     strom_err e = kv->fenced ? strom_fail(STROM_EFENCED, "%s: the state store failed a write "
                                           "after the changelog was durable; reopen to replay",
                                           kv->name)
-                             : write_locked(kv, &w, b, ops, res);
+                             : write_locked(kv, &w, b, sel, nsel, ops, res);
     pthread_mutex_unlock(&kv->mu);
     wctx_free(&w);
     return e;

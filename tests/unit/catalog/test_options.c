@@ -137,11 +137,11 @@ static void test_rejections(void **state)
         {"table.time-column", "when", "no column 'when' (columns: device_id, event_time",
          STROM_EOPTION},
         {"bucket.nmu", "4", "known options: bucket.num, bucket.key", STROM_EOPTION},
-        {"table.merge-engine", "versioned", "primary-key tables are not supported yet",
-         STROM_EUNSUPPORTED},
-        {"table.kv.ttl", "1 d", "primary-key", STROM_EUNSUPPORTED},
-        {"table.changelog.image", "WAL", "primary-key", STROM_EUNSUPPORTED},
-        {"fields.voltage.agg", "sum", "fields.voltage.agg", STROM_EUNSUPPORTED},
+        /* primary-key options on a table without a primary key (test_pk.c: with one) */
+        {"table.merge-engine", "versioned", "applies to primary-key tables only", STROM_EOPTION},
+        {"table.kv.ttl", "1 d", "primary-key", STROM_EOPTION},
+        {"table.changelog.image", "WAL", "primary-key", STROM_EOPTION},
+        {"fields.voltage.agg", "sum", "fields.voltage.agg", STROM_EOPTION},
         {"connector", "a\nb", "control character", STROM_EOPTION},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -173,7 +173,7 @@ static void test_create_rejects_through_api(void **state)
            "unknown table option 'table.log.segmnet.bytes'");
     assert_non_null(strstr(strom_errmsg(), "table.log.segment.bytes"));
     const char *pk[] = {"table.merge-engine", "first_row", NULL};
-    CT_ERR(strom_table_create(db, "t", g_schema, pk), STROM_EUNSUPPORTED, "primary-key");
+    CT_ERR(strom_table_create(db, "t", g_schema, pk), STROM_EOPTION, "primary-key");
     char **names;
     size_t n;
     CT_OK(strom_table_list(db, &names, &n));

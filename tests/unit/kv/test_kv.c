@@ -261,7 +261,7 @@ static void random_write(fixture *f)
         model_apply(&f->m, &r, ops[i] == KV_DELETE);
     }
     kv_write_result res;
-    strom_err e = kv_write(f->kv, b, ops, &res);
+    strom_err e = kv_write(f->kv, b, NULL, 0, ops, &res);
     if (e != STROM_OK)
         fail_msg("kv_write: %s", strom_errmsg());
     strom_builder_destroy(b);
@@ -460,7 +460,7 @@ static void test_bad_rows(void **st)
     assert_int_equal(strom_builder_put_null(b, 3), STROM_OK);
     assert_int_equal(strom_builder_put_int(b, 4, 5), STROM_OK);
     assert_int_equal(strom_builder_end_row(b), STROM_OK);
-    assert_int_equal(kv_write(f.kv, b, NULL, NULL), STROM_ESCHEMA);
+    assert_int_equal(kv_write(f.kv, b, NULL, 0, NULL, NULL), STROM_ESCHEMA);
     assert_non_null(strstr(strom_errmsg(), TNAME));
     assert_non_null(strstr(strom_errmsg(), "'dev'"));
     assert_non_null(strstr(strom_errmsg(), "NULL"));
@@ -477,7 +477,7 @@ static void test_bad_rows(void **st)
         if (s->ncols == 5)
             assert_int_equal(strom_builder_put_int(b, 4, 1), STROM_OK);
         assert_int_equal(strom_builder_end_row(b), STROM_OK);
-        assert_int_equal(kv_write(f.kv, b, NULL, NULL), STROM_ESCHEMA);
+        assert_int_equal(kv_write(f.kv, b, NULL, 0, NULL, NULL), STROM_ESCHEMA);
         assert_non_null(strstr(strom_errmsg(), TNAME));
         assert_non_null(strstr(strom_errmsg(), variant == 1 ? "'cap'" : "'status'"));
         strom_builder_destroy(b);
@@ -491,7 +491,7 @@ static void test_bad_rows(void **st)
         put_row(b, &r);
         uint8_t op = KV_DELETE;
         kv_write_result res;
-        assert_int_equal(kv_write(f.kv, b, &op, &res), STROM_OK);
+        assert_int_equal(kv_write(f.kv, b, NULL, 0, &op, &res), STROM_OK);
         assert_int_equal(res.changes, 0);
         assert_int_equal(res.base_offset, -1);
     }

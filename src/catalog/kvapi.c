@@ -1,0 +1,433 @@
+/* kvapi.c: primary-key tables in the catalog: one kv state per bucket (<dir>/kv-<N>),
+ * opened with the buckets, and the strom_table_upsert / delete / lookup calls. */
+#include "cat_int.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const strom_schema *cur_schema(const cat_entry *e) { return cat_meta_schema(&e->meta); }
+
+strom_err cat_refuse_pk(const strom_table *t, const char *what)
+{
+    if (cur_schema(t->e)->npk == 0)
+        return STROM_OK;
+    return strom_fail(STROM_EUNSUPPORTED, "table %s has a primary key: %s is not supported "
+                      "(write with strom_table_upsert / strom_table_delete)", cat_tname(t), what);
+}
+
+static strom_err need_pk(const strom_table *t, const char *what)
+{
+    if (cur_schema(t->e)->npk > 0)
+        return STROM_OK;
+    return strom_fail(STROM_EUNSUPPORTED, "table %s has no primary key: %s needs one",
+                      cat_tname(t), what);
+}
+
+/* ------------------------------------------------------------ open, close */
+
+static void kv_cfg(const cat_entry *e, int i, kv_config *c)
+{
+    const strom_schema *s = cur_schema(e);
+    const cat_opts *o = &e->meta.opts;
+    memset(c, 0, sizeof *c);
+    c->name = e->bucket_names[i];
+    c->schema = s;
+    c->npk = s->npk;
+    memcpy(c->pk, s->pk, sizeof(int) * (size_t)s->npk);
+    c->nbk = o->nbucket_key;
+    memcpy(c->bk, o->bucket_key, sizeof(int) * (size_t)o->nbucket_key);
+    c->image_full = o->image_full;
+    fmt_encode_opts_init(&c->enc);
+    c->enc.codec = o->codec;
+    c->enc.zstd_level = o->zstd_level;
+    c->enc.plain_only = o->plain_only;
+    c->enc.time_col = o->time_col;
+}
+
+strom_err cat_open_kvs(cat_entry *e)
+{
+    int n = e->meta.opts.nbuckets;
+    if (cur_schema(e)->npk == 0)
+        return STROM_OK;
+    e->kvs = strom_calloc((size_t)n, sizeof *e->kvs);
+    strom_err err = e->kvs ? STROM_OK : STROM_ENOMEM;
+    for (int i = 0; err == STROM_OK && i < n; i++) {
+        char dir[PATH_MAX];
+        kv_config c;
+        kv_cfg(e, i, &c);
+        err = strom_path(dir, sizeof dir, "%s/kv-%d", e->dir, i);
+        if (err == STROM_OK)
+            err = kv_open(dir, e->buckets[i], &c, &e->kvs[i]);
+    }
+    return err;
+}
+
+void cat_close_kvs(cat_entry *e)
+{
+    for (int i = 0; e->kvs && i < e->meta.opts.nbuckets; i++)
+        kv_close(e->kvs[i]);
+    free(e->kvs);
+    e->kvs = NULL;
+}
+
+/* ------------------------------------------------------------------ writes */
+
+/* Same column names and types as the table (NOT NULL may differ: keys are checked). */
+static strom_err check_rows(const strom_table *t, const strom_builder *rows, const char *what)
+{
+    const strom_schema *s = cur_schema(t->e), *bs = rows ? fmt_builder_schema(rows) : NULL;
+    if (!rows)
+        return strom_fail(STROM_EINVAL, "table %s: %s: no rows given", cat_tname(t), what);
+    for (int i = 0; i < s->ncols || i < bs->ncols; i++)
+        if (i >= s->ncols || i >= bs->ncols || strcmp(bs->cols[i].name, s->cols[i].name) ||
+            bs->cols[i].type != s->cols[i].type)
+            return strom_fail(STROM_ESCHEMA, "table %s: %s: column %d of the rows (%s) does not "
+                              "match the table's (%s %s)", cat_tname(t), what, i,
+                              i < bs->ncols ? bs->cols[i].name : "missing",
+                              i < s->ncols ? s->cols[i].name : "none",
+                              i < s->ncols ? strom_type_name(s->cols[i].type) : "");
+    for (int k = 0; k < s->npk; k++) {
+        strom_column c;
+        fmt_builder_view(rows, s->pk[k], &c);
+        for (int64_t r = 0; c.null_count > 0 && r < c.length; r++)
+            if (!((c.validity[r >> 3] >> (r & 7)) & 1))
+                return strom_fail(STROM_ESCHEMA, "table %s: %s: row %lld: primary-key column "
+                                  "'%s' is NULL", cat_tname(t), what, (long long)r,
+                                  s->cols[s->pk[k]].name);
+    }
+    return STROM_OK;
+}
+
+/* sel grouped by bucket: rows of bucket b are sel[start[b] .. start[b+1]). */
+static strom_err route(const strom_table *t, const strom_builder *rows, int64_t n, uint32_t *sel,
+                       uint32_t *start)
+{
+    const cat_opts *o = &t->e->meta.opts;
+    int nb = o->nbuckets;
+    uint32_t *bof = strom_calloc((size_t)n, sizeof *bof), *pos = strom_calloc((size_t)nb, 4);
+    strom_column cols[LOG_MAX_KEY_COLS];
+    strom_buf key = {0};
+    strom_err err = bof && pos ? STROM_OK : STROM_ENOMEM;
+    for (int k = 0; k < o->nbucket_key; k++)
+        fmt_builder_view(rows, o->bucket_key[k], &cols[k]);
+    memset(start, 0, sizeof(uint32_t) * (size_t)(nb + 1));
+    for (int64_t r = 0; err == STROM_OK && r < n; r++) {
+        strom_buf_clear(&key);
+        for (int k = 0; err == STROM_OK && k < o->nbucket_key; k++)
+            err = fmt_key_from_column(&key, &cols[k], r);
+        bof[r] = (uint32_t)(strom_hash64(key.data, key.len) % (uint64_t)nb);
+        start[bof[r] + 1]++;
+    }
+    for (int i = 0; err == STROM_OK && i < nb; i++) {
+        start[i + 1] += start[i];
+        pos[i] = start[i];
+    }
+    for (int64_t r = 0; err == STROM_OK && r < n; r++)
+        sel[pos[bof[r]]++] = (uint32_t)r;
+    free(bof);
+    free(pos);
+    strom_buf_free(&key);
+    return err;
+}
+
+static strom_err write_buckets(strom_table *t, const strom_builder *rows, int64_t n,
+                               const uint8_t *ops)
+{
+    int nb = t->e->meta.opts.nbuckets;
+    uint32_t *sel = strom_calloc((size_t)n, sizeof *sel);
+    uint32_t *start = strom_calloc((size_t)nb + 1, sizeof *start);
+    strom_err err = sel && start ? route(t, rows, n, sel, start) : STROM_ENOMEM;
+    for (int b = 0; err == STROM_OK && b < nb; b++)
+        if (start[b + 1] > start[b])
+            err = kv_write(t->e->kvs[b], rows, sel + start[b], start[b + 1] - start[b], ops,
+                           NULL);
+    free(sel);
+    free(start);
+    return err;
+}
+
+static strom_err write_rows(strom_table *t, const strom_builder *rows, kv_op op, const char *what)
+{
+    strom_err err = need_pk(t, what);
+    if (err == STROM_OK)
+        err = check_rows(t, rows, what);
+    int64_t n = err == STROM_OK ? strom_builder_nrows(rows) : 0;
+    int behavior = t->e->meta.opts.delete_behavior;
+    if (err != STROM_OK || n == 0 || (op == KV_DELETE && behavior == CAT_DELETE_IGNORE))
+        return err;
+    if (op == KV_DELETE && behavior == CAT_DELETE_DISABLE)
+        return strom_fail(STROM_EUNSUPPORTED, "table %s: deletes are disabled "
+                          "(table.delete.behavior = disable)", cat_tname(t));
+    uint8_t *ops = op == KV_DELETE ? strom_malloc((size_t)n) : NULL;
+    if (op == KV_DELETE && !ops)
+        return STROM_ENOMEM;
+    if (ops)
+        memset(ops, KV_DELETE, (size_t)n);
+    pthread_rwlock_rdlock(&t->e->lock);
+    err = write_buckets(t, rows, n, ops);
+    pthread_rwlock_unlock(&t->e->lock);
+    free(ops);
+    return err;
+}
+
+strom_err strom_table_upsert(strom_table *t, const strom_builder *rows)
+{
+    return write_rows(t, rows, KV_UPSERT, "upsert");
+}
+
+strom_err strom_table_delete(strom_table *t, const strom_builder *rows)
+{
+    return write_rows(t, rows, KV_DELETE, "delete");
+}
+
+/* ----------------------------------------------------------------- lookups */
+
+/* The rows of b as an owned batch (NULL for none): encoded plainly, then decoded. */
+static strom_err to_batch(const strom_builder *b, strom_batch **out)
+{
+    *out = NULL;
+    if (strom_builder_nrows(b) == 0)
+        return STROM_OK;
+    const strom_schema *s = fmt_builder_schema(b);
+    fmt_encoder *enc = fmt_encoder_create();
+    fmt_decoder *dec = fmt_decoder_create();
+    fmt_dir *dirs = strom_calloc(FMT_MAX_COLUMNS, sizeof *dirs);
+    strom_batch *bt = fmt_batch_create(s->ncols);
+    strom_buf buf = {0};
+    fmt_encode_opts o;
+    fmt_encode_opts_init(&o);
+    o.codec = FMT_CODEC_NONE;
+    o.plain_only = 1;
+    fmt_hdr h;
+    strom_err err = enc && dec && dirs && bt ? fmt_encode(enc, b, NULL, 0, &o, &buf) : STROM_ENOMEM;
+    if (err == STROM_OK)
+        err = fmt_hdr_parse(buf.data, buf.len, &h, dirs);
+    if (err == STROM_OK)
+        err = fmt_batch_reset(bt, &h, s->ncols);
+    for (int i = 0; err == STROM_OK && i < s->ncols; i++) {
+        size_t nl = strlen(s->cols[i].name) + 1;
+        char *name = fmt_batch_alloc(bt, nl);
+        err = name ? STROM_OK : STROM_ENOMEM;
+        if (name)
+            memcpy(name, s->cols[i].name, nl);
+        if (err == STROM_OK)
+            err = fmt_decode_column(dec, &dirs[i], buf.data + dirs[i].data_offset, h.nrows, bt,
+                                    name, &bt->cols[i]);
+    }
+    if (err == STROM_OK)
+        err = fmt_batch_set_rows(bt, &h, NULL);
+    fmt_encoder_destroy(enc);
+    fmt_decoder_destroy(dec);
+    free(dirs);
+    strom_buf_free(&buf);
+    if (err != STROM_OK)
+        strom_batch_destroy(bt);
+    else
+        *out = bt;
+    return err;
+}
+
+/* Checks key values (n of them, for columns cols[]) and returns the bucket of the
+ * bucket-key values bk (bucket.key order). */
+static strom_err check_values(const strom_table *t, const strom_value *v, const int *cols, int n,
+                              int want, const char *what)
+{
+    const strom_schema *s = cur_schema(t->e);
+    if (!v || n != want)
+        return strom_fail(STROM_EINVAL, "table %s: %s: %d key values given, the key has %d",
+                          cat_tname(t), what, n, want);
+    for (int i = 0; i < n; i++) {
+        strom_value c;
+        strom_err err = v[i].is_null ? strom_fail(STROM_ESCHEMA, "table %s: %s: key column '%s' "
+                                                  "is NULL", cat_tname(t), what,
+                                                  s->cols[cols[i]].name)
+                                     : cat_convert_value(t, &s->cols[cols[i]], &v[i], what, &c);
+        if (err != STROM_OK)
+            return err;
+    }
+    return STROM_OK;
+}
+
+/* Bucket of a key: values in primary-key order (prefix 0) or bucket.key order (1). */
+static strom_err bucket_of(const strom_table *t, const strom_value *v, int prefix, int *bucket)
+{
+    const strom_schema *s = cur_schema(t->e);
+    const cat_opts *o = &t->e->meta.opts;
+    strom_buf key = {0};
+    strom_err err = STROM_OK;
+    for (int k = 0; err == STROM_OK && k < o->nbucket_key; k++) {
+        int col = o->bucket_key[k], at = k;
+        for (int j = 0; !prefix && j < s->npk; j++)
+            at = s->pk[j] == col ? j : at;
+        err = fmt_key_from_value(&key, s->cols[col].type, &v[at]);
+    }
+    *bucket = (int)(strom_hash64(key.data, key.len) % (uint64_t)o->nbuckets);
+    strom_buf_free(&key);
+    return err;
+}
+
+static strom_err lookup_locked(strom_table *t, const strom_value *key, int nkey, strom_batch **out)
+{
+    const strom_schema *s = cur_schema(t->e);
+    int b = 0, found = 0;
+    strom_err err = check_values(t, key, s->pk, nkey, s->npk, "lookup");
+    if (err == STROM_OK)
+        err = bucket_of(t, key, 0, &b);
+    strom_builder *rows = err == STROM_OK ? strom_builder_create(s) : NULL;
+    if (err == STROM_OK && !rows)
+        err = STROM_ENOMEM;
+    if (err == STROM_OK)
+        err = kv_lookup(t->e->kvs[b], key, rows, &found);
+    if (err == STROM_OK)
+        err = to_batch(rows, out);
+    strom_builder_destroy(rows);
+    return err;
+}
+
+strom_err strom_table_lookup(strom_table *t, const strom_value *key, int nkey, strom_batch **out)
+{
+    *out = NULL;
+    strom_err err = need_pk(t, "lookup");
+    if (err != STROM_OK)
+        return err;
+    pthread_rwlock_rdlock(&t->e->lock);
+    err = lookup_locked(t, key, nkey, out);
+    pthread_rwlock_unlock(&t->e->lock);
+    return err;
+}
+
+/* Batch lookup, bucket by bucket; rows are then put back in key order. */
+typedef struct lb_ctx {
+    strom_table *t;
+    const strom_value *keys;
+    size_t n;
+    int npk;
+    int *bucket;           /* per key */
+    uint8_t *found;
+    strom_builder **per;   /* per bucket: found rows in the order of its keys */
+} lb_ctx;
+
+static strom_err lookup_bucket(lb_ctx *c, int b, strom_value *tmp, uint8_t *tfound)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->bucket[i] == b)
+            memcpy(&tmp[m++ * (size_t)c->npk], &c->keys[i * (size_t)c->npk],
+                   sizeof *tmp * (size_t)c->npk);
+    if (m == 0)
+        return STROM_OK;
+    c->per[b] = strom_builder_create(cur_schema(c->t->e));
+    strom_err err = c->per[b] ? kv_lookup_batch(c->t->e->kvs[b], tmp, m, c->per[b], tfound)
+                              : STROM_ENOMEM;
+    m = 0;
+    for (size_t i = 0; err == STROM_OK && i < c->n; i++)
+        if (c->bucket[i] == b)
+            c->found[i] = tfound[m++];
+    return err;
+}
+
+/* Copies the found rows into one builder in key order. */
+static strom_err gather_rows(lb_ctx *c, strom_builder *all)
+{
+    const strom_schema *s = cur_schema(c->t->e);
+    int nb = c->t->e->meta.opts.nbuckets;
+    int64_t *next = strom_calloc((size_t)nb, sizeof *next);
+    strom_column *cols = strom_calloc((size_t)s->ncols, sizeof *cols);
+    strom_buf v = {0};
+    strom_err err = next && cols ? STROM_OK : STROM_ENOMEM;
+    for (size_t i = 0; err == STROM_OK && i < c->n; i++) {
+        if (!c->found[i])
+            continue;
+        int b = c->bucket[i];
+        for (int k = 0; k < s->ncols; k++)
+            fmt_builder_view(c->per[b], k, &cols[k]);
+        strom_buf_clear(&v);
+        err = kv_row_encode(&v, cols, s->ncols, next[b]++);
+        if (err == STROM_OK)
+            err = kv_row_decode(all, s, v.data, v.len);
+    }
+    free(next);
+    free(cols);
+    strom_buf_free(&v);
+    return err;
+}
+
+static strom_err lookup_batch_locked(lb_ctx *c, strom_batch **out)
+{
+    const strom_schema *s = cur_schema(c->t->e);
+    int nb = c->t->e->meta.opts.nbuckets;
+    strom_err err = STROM_OK;
+    for (size_t i = 0; err == STROM_OK && i < c->n; i++) {
+        err = check_values(c->t, &c->keys[i * (size_t)c->npk], s->pk, c->npk, s->npk,
+                           "batch lookup");
+        if (err == STROM_OK)
+            err = bucket_of(c->t, &c->keys[i * (size_t)c->npk], 0, &c->bucket[i]);
+    }
+    strom_value *tmp = strom_calloc(c->n * (size_t)c->npk, sizeof *tmp);
+    uint8_t *tfound = strom_calloc(c->n, 1);
+    strom_builder *all = strom_builder_create(s);
+    if (err == STROM_OK && (!tmp || !tfound || !all))
+        err = STROM_ENOMEM;
+    for (int b = 0; err == STROM_OK && b < nb; b++)
+        err = lookup_bucket(c, b, tmp, tfound);
+    if (err == STROM_OK)
+        err = gather_rows(c, all);
+    if (err == STROM_OK)
+        err = to_batch(all, out);
+    free(tmp);
+    free(tfound);
+    strom_builder_destroy(all);
+    return err;
+}
+
+strom_err strom_table_lookup_batch(strom_table *t, const strom_value *keys, int nkey, size_t n,
+                                   uint8_t *found, strom_batch **out)
+{
+    *out = NULL;
+    strom_err err = need_pk(t, "batch lookup");
+    if (err == STROM_OK && nkey != cur_schema(t->e)->npk)
+        err = strom_fail(STROM_EINVAL, "table %s: batch lookup: keys of %d values, the key has "
+                         "%d", cat_tname(t), nkey, cur_schema(t->e)->npk);
+    if (err != STROM_OK || n == 0)
+        return err;
+    memset(found, 0, n);
+    int nb = t->e->meta.opts.nbuckets;
+    lb_ctx c = {t, keys, n, nkey, strom_calloc(n, sizeof(int)), found,
+                strom_calloc((size_t)nb, sizeof(strom_builder *))};
+    pthread_rwlock_rdlock(&t->e->lock);
+    err = c.bucket && c.per ? lookup_batch_locked(&c, out) : STROM_ENOMEM;
+    pthread_rwlock_unlock(&t->e->lock);
+    for (int b = 0; c.per && b < nb; b++)
+        strom_builder_destroy(c.per[b]);
+    free(c.per);
+    free(c.bucket);
+    return err;
+}
+
+strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int nbkey,
+                                    strom_batch **out)
+{
+    *out = NULL;
+    strom_err err = need_pk(t, "prefix lookup");
+    if (err != STROM_OK)
+        return err;
+    pthread_rwlock_rdlock(&t->e->lock);
+    const cat_opts *o = &t->e->meta.opts;
+    const strom_schema *s = cur_schema(t->e);
+    int b = 0;
+    int64_t nfound = 0;
+    err = check_values(t, bkey, o->bucket_key, nbkey, o->nbucket_key, "prefix lookup");
+    if (err == STROM_OK)
+        err = bucket_of(t, bkey, 1, &b);
+    strom_builder *rows = err == STROM_OK ? strom_builder_create(s) : NULL;
+    if (err == STROM_OK && !rows)
+        err = STROM_ENOMEM;
+    if (err == STROM_OK)
+        err = kv_prefix_lookup(t->e->kvs[b], bkey, rows, &nfound);
+    if (err == STROM_OK)
+        err = to_batch(rows, out);
+    pthread_rwlock_unlock(&t->e->lock);
+    strom_builder_destroy(rows);
+    return err;
+}

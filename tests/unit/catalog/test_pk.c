@@ -1,0 +1,373 @@
+/* test_pk.c: primary-key tables through the public API, against a reference model (an
+ * array indexed by key) driven by the same random upserts and deletes: point, batch and
+ * prefix lookups; the changelog read with strom_scan (per key, the model's +I/-U/+U/-D
+ * sequence); reopen; rebuild after every state directory was deleted; the metadata
+ * record; options; bad input naming table and column with nothing written. */
+#include "cat_test.h"
+
+#include <unistd.h>
+
+#define NFEED 6
+#define NDEV 15
+#define NKEYS (NFEED * NDEV)
+
+typedef struct prow {
+    int present, feeder, dev, cap_null;
+    double cap;
+    char st[24];
+} prow;
+
+typedef struct pchange {
+    int key;
+    strom_change c;
+    prow row;
+} pchange;
+
+typedef struct pmodel {
+    prow rows[NKEYS];
+    pchange *log;
+    size_t nlog, cap;
+} pmodel;
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* feeder STRING, dev INT, cap DOUBLE, status STRING; primary key (feeder, dev) if pk. */
+static strom_schema *pk_schema(int pk)
+{
+    strom_schema *s = strom_schema_create();
+    CT_OK(strom_schema_add(s, "feeder", STROM_STRING, 0));
+    CT_OK(strom_schema_add(s, "dev", STROM_INT, 0));
+    CT_OK(strom_schema_add(s, "cap", STROM_DOUBLE, 0));
+    CT_OK(strom_schema_add(s, "status", STROM_STRING, 0));
+    const char *key[] = {"feeder", "dev"};
+    if (pk)
+        CT_OK(strom_schema_set_primary_key(s, key, 2));
+    return s;
+}
+
+static void emit(pmodel *m, int key, strom_change c, const prow *r)
+{
+    if (m->nlog == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 256;
+        m->log = realloc(m->log, m->cap * sizeof *m->log);
+    }
+    m->log[m->nlog++] = (pchange){key, c, *r};
+}
+
+static void model_apply(pmodel *m, const prow *r, int del)
+{
+    int k = r->feeder * NDEV + r->dev;
+    prow *cur = &m->rows[k];
+    if (del && cur->present)
+        emit(m, k, STROM_DELETE, cur);
+    if (del) {
+        cur->present = 0;
+        return;
+    }
+    if (cur->present)
+        emit(m, k, STROM_UPDATE_BEFORE, cur);
+    emit(m, k, cur->present ? STROM_UPDATE_AFTER : STROM_INSERT, r);
+    *cur = *r;
+}
+
+static void put(strom_builder *b, const prow *r)
+{
+    char fn[16];
+    snprintf(fn, sizeof fn, "F%d", r->feeder);
+    CT_OK(strom_builder_put_str(b, 0, fn, strlen(fn)));
+    CT_OK(strom_builder_put_int(b, 1, r->dev));
+    CT_OK(r->cap_null ? strom_builder_put_null(b, 2) : strom_builder_put_f64(b, 2, r->cap));
+    CT_OK(strom_builder_put_str(b, 3, r->st, strlen(r->st)));
+    CT_OK(strom_builder_end_row(b));
+}
+
+static prow batch_row(const strom_batch *b, int64_t r)
+{
+    prow p = {.present = 1};
+    size_t n;
+    const char *f = strom_batch_get_str(b, 0, r, &n);
+    assert_true(n >= 2 && f[0] == 'F');
+    p.feeder = atoi(f + 1);
+    p.dev = (int)strom_batch_get_int(b, 1, r);
+    p.cap_null = strom_batch_is_null(b, 2, r);
+    p.cap = p.cap_null ? 0 : strom_batch_get_f64(b, 2, r);
+    const char *st = strom_batch_get_str(b, 3, r, &n);
+    assert_true(n < sizeof p.st);
+    memcpy(p.st, st, n);
+    p.st[n] = '\0';
+    return p;
+}
+
+static void same_row(const prow *a, const prow *b)
+{
+    assert_int_equal(a->feeder, b->feeder);
+    assert_int_equal(a->dev, b->dev);
+    assert_int_equal(a->cap_null, b->cap_null);
+    assert_true(a->cap == b->cap);
+    assert_string_equal(a->st, b->st);
+}
+
+static void random_write(strom_table *t, pmodel *m)
+{
+    strom_schema *s = pk_schema(1);
+    strom_builder *b = strom_builder_create(s);
+    int del = rnd() % 4 == 0, n = 1 + (int)(rnd() % 30);
+    for (int i = 0; i < n; i++) {
+        prow r = {.present = 1, .feeder = (int)(rnd() % NFEED), .dev = (int)(rnd() % NDEV)};
+        r.cap_null = rnd() % 5 == 0;
+        r.cap = r.cap_null ? 0 : (double)(rnd() % 10000) / 4;
+        snprintf(r.st, sizeof r.st, "s%u", (unsigned)(rnd() % 100));
+        put(b, &r);
+        model_apply(m, &r, del);
+    }
+    CT_OK(del ? strom_table_delete(t, b) : strom_table_upsert(t, b));
+    strom_builder_destroy(b);
+    strom_schema_destroy(s);
+}
+
+static void key_of(int k, char *fn, strom_value *v)
+{
+    snprintf(fn, 16, "F%d", k / NDEV);
+    v[0] = (strom_value){.type = STROM_STRING, .v.s = {fn, strlen(fn)}};
+    v[1] = (strom_value){.type = STROM_INT, .v.i = k % NDEV};
+}
+
+static void check_lookups(strom_table *t, const pmodel *m)
+{
+    static char fns[NKEYS][16];
+    strom_value keys[2 * NKEYS];
+    for (int k = 0; k < NKEYS; k++) {
+        key_of(k, fns[k], &keys[2 * k]);
+        strom_batch *b = NULL;
+        CT_OK(strom_table_lookup(t, &keys[2 * k], 2, &b));
+        assert_int_equal(b != NULL, m->rows[k].present);
+        if (b) {
+            assert_int_equal(strom_batch_nrows(b), 1);
+            prow got = batch_row(b, 0);
+            same_row(&got, &m->rows[k]);
+        }
+        strom_batch_destroy(b);
+    }
+    uint8_t found[NKEYS];
+    strom_batch *all = NULL;
+    CT_OK(strom_table_lookup_batch(t, keys, 2, NKEYS, found, &all));
+    int64_t r = 0;
+    for (int k = 0; k < NKEYS; k++) {
+        assert_int_equal(found[k], m->rows[k].present);
+        if (found[k]) {
+            prow got = batch_row(all, r++);
+            same_row(&got, &m->rows[k]);
+        }
+    }
+    assert_int_equal(all ? strom_batch_nrows(all) : 0, r);
+    strom_batch_destroy(all);
+    for (int f = 0; f < NFEED; f++) {
+        strom_batch *b = NULL;
+        CT_OK(strom_table_prefix_lookup(t, &keys[2 * f * NDEV], 1, &b));
+        int expect = 0, seen[NDEV] = {0};
+        for (int d = 0; d < NDEV; d++)
+            expect += m->rows[f * NDEV + d].present;
+        assert_int_equal(b ? strom_batch_nrows(b) : 0, expect);
+        for (int64_t i = 0; b && i < strom_batch_nrows(b); i++) {
+            prow got = batch_row(b, i);
+            assert_int_equal(got.feeder, f);
+            assert_false(seen[got.dev]++);
+            same_row(&got, &m->rows[f * NDEV + got.dev]);
+        }
+        strom_batch_destroy(b);
+    }
+}
+
+/* Every bucket's changelog, row by row: per key the model's sequence, none left over. */
+static void check_changelog(strom_table *t, const pmodel *m)
+{
+    size_t *cursor = calloc(NKEYS, sizeof *cursor), seen = 0;
+    for (int bk = 0; bk < strom_table_nbuckets(t); bk++) {
+        strom_scan *sc;
+        const strom_batch *b;
+        CT_OK(strom_scan_open(t, bk, 0, NULL, &sc));
+        while (strom_scan_next(sc, &b) == STROM_OK && b) {
+            for (int64_t r = 0; r < strom_batch_nrows(b); r++, seen++) {
+                prow got = batch_row(b, r);
+                int k = got.feeder * NDEV + got.dev;
+                size_t *c = &cursor[k];
+                while (*c < m->nlog && m->log[*c].key != k)
+                    (*c)++;
+                assert_true(*c < m->nlog);
+                assert_int_equal(strom_batch_row_change(b, r), m->log[*c].c);
+                same_row(&got, &m->log[*c].row);
+                (*c)++;
+            }
+        }
+        strom_scan_close(sc);
+    }
+    assert_int_equal(seen, m->nlog);
+    free(cursor);
+}
+
+static void test_pk_model(void **state)
+{
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    strom_table *t;
+    pmodel *m = calloc(1, sizeof *m);
+    strom_schema *s = pk_schema(1);
+    const char *opts[] = {"bucket.num", "3", "bucket.key", "feeder", NULL};
+    CT_OK(strom_db_open(dir, &db));
+    CT_OK(strom_table_create(db, "devices", s, opts));
+    CT_OK(strom_table_open(db, "devices", &t));
+    assert_string_equal(strom_table_option(t, "table.merge-engine"), "last_row");
+    assert_string_equal(strom_table_option(t, "table.log.ttl"), "inf");
+    int pk[4];
+    assert_int_equal(strom_schema_primary_key(strom_table_schema(t), pk, 4), 2);
+    assert_int_equal(pk[0], 0);
+    assert_int_equal(pk[1], 1);
+    for (int w = 0; w < 40; w++)
+        random_write(t, m);
+    check_lookups(t, m);
+    check_changelog(t, m);
+
+    for (int round = 0; round < 2; round++) { /* reopen; then rebuild from the log alone */
+        strom_table_close(t);
+        strom_db_close(db);
+        for (int bk = 0; round == 1 && bk < 3; bk++) {
+            char p[512];
+            snprintf(p, sizeof p, "%s/default/devices/kv-%d", dir, bk);
+            assert_int_equal(access(p, F_OK), 0);
+            assert_int_equal(strom_rmtree(p), 0);
+        }
+        CT_OK(strom_db_open(dir, &db));
+        CT_OK(strom_table_open(db, "devices", &t));
+        check_lookups(t, m);
+        check_changelog(t, m);
+    }
+    for (int w = 0; w < 10; w++) /* and keeps working */
+        random_write(t, m);
+    check_lookups(t, m);
+    check_changelog(t, m);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/default/devices/table.meta", dir);
+    uint8_t *meta;
+    size_t len;
+    CT_OK(strom_read_file(path, 1 << 20, &meta, &len));
+    char *txt = strndup((const char *)meta, len);
+    assert_non_null(strstr(txt, "primary_key feeder\nprimary_key dev\ncrc32c"));
+    assert_non_null(strstr(txt, "option table.merge-engine last_row\n"));
+    assert_non_null(strstr(txt, "option table.changelog.image FULL\n"));
+    free(txt);
+    free(meta);
+    strom_table_close(t);
+    strom_db_close(db);
+    strom_schema_destroy(s);
+    free(m->log);
+    free(m);
+    ct_rmdir(dir);
+}
+
+static void one_row(strom_builder *b, const char *feeder, int dev_null, int dev)
+{
+    CT_OK(strom_builder_put_str(b, 0, feeder, strlen(feeder)));
+    CT_OK(dev_null ? strom_builder_put_null(b, 1) : strom_builder_put_int(b, 1, dev));
+    CT_OK(strom_builder_put_f64(b, 2, 1.5));
+    CT_OK(strom_builder_put_str(b, 3, "ok", 2));
+    CT_OK(strom_builder_end_row(b));
+}
+
+static void test_pk_bad_input(void **state)
+{
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    strom_table *t, *lt;
+    strom_schema *s = pk_schema(1), *plain = pk_schema(0);
+    CT_OK(strom_db_open(dir, &db));
+    const char *first[] = {"table.merge-engine", "first_row", NULL};
+    CT_ERR(strom_table_create(db, "a", s, first), STROM_EUNSUPPORTED, "not supported yet");
+    const char *badbk[] = {"bucket.key", "status", NULL};
+    CT_ERR(strom_table_create(db, "a", s, badbk), STROM_EOPTION, "not part of the primary key");
+    const char *ttl[] = {"table.kv.ttl", "1 d", NULL};
+    CT_ERR(strom_table_create(db, "a", s, ttl), STROM_EUNSUPPORTED, "table.kv.ttl");
+    const char *noagg[] = {"fields.cap.agg", "sum", NULL};
+    CT_ERR(strom_table_create(db, "a", s, noagg), STROM_EUNSUPPORTED, "fields.cap.agg");
+    const char *wal[] = {"table.changelog.image", "WAL", "bucket.num", "2", NULL};
+    CT_OK(strom_table_create(db, "d", s, wal));
+    CT_OK(strom_table_create(db, "log", plain, NULL));
+    CT_OK(strom_table_open(db, "d", &t));
+    CT_OK(strom_table_open(db, "log", &lt));
+
+    strom_builder *b = strom_builder_create(s), *nb = strom_builder_create(plain);
+    one_row(b, "F1", 0, 7);
+    CT_ERR(strom_table_upsert(lt, b), STROM_EUNSUPPORTED, "no primary key");
+    CT_ERR(strom_table_append(t, b, NULL), STROM_EUNSUPPORTED, "has a primary key");
+    CT_ERR(strom_table_add_column(t, "x", STROM_INT, NULL), STROM_EUNSUPPORTED, "primary key");
+    CT_OK(strom_table_upsert(t, b));
+    CT_OK(strom_table_upsert(t, b)); /* WAL image: +I, +U, no -U */
+
+    one_row(nb, "F2", 0, 1);
+    one_row(nb, "F3", 1, 0); /* NULL key in row 1: nothing of the call is written */
+    CT_ERR(strom_table_upsert(t, nb), STROM_ESCHEMA, "table d: upsert: row 1: primary-key "
+           "column 'dev' is NULL");
+    strom_value key[2] = {{.type = STROM_STRING, .v.s = {"F2", 2}}, {.type = STROM_INT, .v.i = 1}};
+    strom_batch *out = NULL;
+    CT_OK(strom_table_lookup(t, key, 2, &out));
+    assert_null(out);
+    CT_ERR(strom_table_lookup(t, key, 1, &out), STROM_EINVAL, "key has 2");
+    key[1] = (strom_value){.type = STROM_STRING, .v.s = {"x", 1}};
+    CT_ERR(strom_table_lookup(t, key, 2, &out), STROM_ESCHEMA, "'dev'");
+
+    int64_t changes[3] = {0}, total = 0;
+    for (int bk = 0; bk < 2; bk++) {
+        strom_scan *sc;
+        const strom_batch *bt;
+        CT_OK(strom_scan_open(t, bk, 0, NULL, &sc));
+        while (strom_scan_next(sc, &bt) == STROM_OK && bt)
+            for (int64_t r = 0; r < strom_batch_nrows(bt); r++, total++)
+                changes[strom_batch_row_change(bt, r) - 1]++;
+        strom_scan_close(sc);
+    }
+    assert_int_equal(total, 2);
+    assert_int_equal(changes[STROM_INSERT - 1], 1);
+    assert_int_equal(changes[STROM_UPDATE_AFTER - 1], 1);
+    strom_table_close(t);
+
+    for (int beh = 0; beh < 2; beh++) { /* delete.behavior ignore / disable */
+        const char *o[] = {"table.delete.behavior", beh ? "disable" : "ignore", NULL};
+        const char *name = beh ? "dis" : "ign";
+        CT_OK(strom_table_create(db, name, s, o));
+        CT_OK(strom_table_open(db, name, &t));
+        CT_OK(strom_table_upsert(t, b));
+        if (beh)
+            CT_ERR(strom_table_delete(t, b), STROM_EUNSUPPORTED, "deletes are disabled");
+        else
+            CT_OK(strom_table_delete(t, b));
+        key[0] = (strom_value){.type = STROM_STRING, .v.s = {"F1", 2}};
+        key[1] = (strom_value){.type = STROM_INT, .v.i = 7};
+        CT_OK(strom_table_lookup(t, key, 2, &out));
+        assert_non_null(out); /* still there */
+        strom_batch_destroy(out);
+        strom_table_close(t);
+    }
+    strom_builder_destroy(b);
+    strom_builder_destroy(nb);
+    strom_table_close(lt);
+    strom_db_close(db);
+    strom_schema_destroy(s);
+    strom_schema_destroy(plain);
+    ct_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pk_model),
+        cmocka_unit_test(test_pk_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
