@@ -93,8 +93,11 @@ static prow batch_row(const strom_batch *b, int64_t r)
     prow p = {.present = 1};
     size_t n;
     const char *f = strom_batch_get_str(b, 0, r, &n);
-    assert_true(n >= 2 && f[0] == 'F');
-    p.feeder = atoi(f + 1);
+    char fn[16];
+    assert_true(n >= 2 && n < sizeof fn && f[0] == 'F');
+    memcpy(fn, f + 1, n - 1); /* not NUL-terminated */
+    fn[n - 1] = '\0';
+    p.feeder = atoi(fn);
     p.dev = (int)strom_batch_get_int(b, 1, r);
     p.cap_null = strom_batch_is_null(b, 2, r);
     p.cap = p.cap_null ? 0 : strom_batch_get_f64(b, 2, r);
