@@ -23,7 +23,9 @@ static int check_one(const uint8_t *data, size_t size)
     if (again.nschemas != m.nschemas || again.table_id != m.table_id)
         abort();
     for (int i = 0; i < m.nschemas; i++)
-        if (!cat_schema_same_columns(again.schemas[i], m.schemas[i]))
+        if (!cat_schema_same_columns(again.schemas[i], m.schemas[i]) ||
+            again.schemas[i]->npk != m.schemas[i]->npk ||
+            memcmp(again.schemas[i]->pk, m.schemas[i]->pk, sizeof(int) * (size_t)m.schemas[i]->npk))
             abort();
     for (int i = 0; i < cat_opt_count(); i++)
         if (strcmp(cat_opts_get(&m.opts, cat_opt_name(i)),

@@ -223,4 +223,30 @@ static inline uint64_t it_seed(void)
     return (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
 }
 
+/* pipe + fork: the child gets 0 and keeps fds[1] (write end), the parent gets the pid
+ * and keeps fds[0]. */
+static inline pid_t it_fork_pipe(int fds[2])
+{
+    IT_CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    IT_CHECK(pid >= 0, "fork: %s", strerror(errno));
+    close(fds[pid == 0 ? 0 : 1]);
+    return pid;
+}
+
+/* Start of a crash test named name: its seed (STROM_TEST_SEED replays one), its rounds
+ * (STROM_CRASH_ROUNDS, else def_rounds) and a fresh directory /tmp/<prefix>XXXXXX. */
+static inline uint64_t it_crash_begin(const char *name, const char *prefix, int def_rounds,
+                                      char *dir, size_t cap, int *rounds)
+{
+    uint64_t seed = it_seed();
+    const char *env = getenv("STROM_CRASH_ROUNDS");
+    *rounds = env && atoi(env) > 0 ? atoi(env) : def_rounds;
+    it_mktemp(dir, cap, prefix);
+    printf("%s: seed %llu (STROM_TEST_SEED to replay), %d rounds in %s\n", name,
+           (unsigned long long)seed, *rounds, dir);
+    return seed;
+}
+
 #endif /* STROM_ITEST_H */

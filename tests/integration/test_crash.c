@@ -119,16 +119,11 @@ static void read_acks(int fd, acks *out, char *buf, size_t *have)
 static void run_child(round_ctx *rc, int delay_ms, acks *out)
 {
     int fds[2];
-    IT_CHECK(pipe(fds) == 0, "pipe: %s", strerror(errno));
-    fflush(NULL);
-    pid_t pid = fork();
-    IT_CHECK(pid >= 0, "fork: %s", strerror(errno));
+    pid_t pid = it_fork_pipe(fds);
     if (pid == 0) {
-        close(fds[0]);
         rc->fd = fds[1];
         child_main(rc);
     }
-    close(fds[1]);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);   /* read what is there while the child runs */
     char buf[4096];
     size_t have = 0;
@@ -280,13 +275,9 @@ static void create_table(const char *dir)
 
 int main(void)
 {
-    uint64_t seed = it_seed();
-    const char *env = getenv("STROM_CRASH_ROUNDS");
-    int rounds = env && atoi(env) > 0 ? atoi(env) : 60;
     char dir[256];
-    it_mktemp(dir, sizeof dir, "strom-crash-");
-    printf("test_crash: seed %llu (STROM_TEST_SEED to replay), %d rounds in %s\n",
-           (unsigned long long)seed, rounds, dir);
+    int rounds;
+    uint64_t seed = it_crash_begin("test_crash", "strom-crash-", 60, dir, sizeof dir, &rounds);
     create_table(dir);
     int64_t prev_end[NBUCKETS] = {0};
     size_t total_acks = 0;

@@ -3,6 +3,7 @@
  * prefix lookups; the changelog read with strom_scan (per key, the model's +I/-U/+U/-D
  * sequence); reopen; rebuild after every state directory was deleted; the metadata
  * record; options; bad input naming table and column with nothing written. */
+#define _GNU_SOURCE
 #include "cat_test.h"
 
 #include <unistd.h>
@@ -366,11 +367,64 @@ static void test_pk_bad_input(void **state)
     ct_rmdir(dir);
 }
 
+/* The primary_key records of table.meta: parsed onto every schema version, formatted back
+ * the same; bad ones are ECORRUPT naming the line. */
+static strom_err parse_meta(const char *body, cat_meta *m)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%scrc32c %08X\n", body,
+             strom_crc32c(0, body, strlen(body)));
+    return cat_meta_parse((const uint8_t *)buf, strlen(buf), "t.meta", m);
+}
+
+static void test_pk_meta_records(void **state)
+{
+    const char *head = "strom-table-meta 1\ntable_id 7\ncreated_ms 5\n"
+                       "option table.changelog.image WAL\n"
+                       "schema 1 3\ncolumn f STRING NOT_NULL\ncolumn d INT NOT_NULL\n"
+                       "column v DOUBLE NULL\nschema 2 4\ncolumn f STRING NOT_NULL\n"
+                       "column d INT NOT_NULL\ncolumn v DOUBLE NULL\ncolumn w INT NULL\n";
+    char body[1024];
+    cat_meta m;
+    snprintf(body, sizeof body, "%sprimary_key d\nprimary_key f\n", head);
+    CT_OK(parse_meta(body, &m));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(m.schemas[i]->npk, 2);
+        assert_int_equal(m.schemas[i]->pk[0], 1);
+        assert_int_equal(m.schemas[i]->pk[1], 0);
+    }
+    assert_int_equal(m.opts.image_full, 0);
+    assert_int_equal(m.opts.nbucket_key, 2); /* defaults to the primary key */
+    strom_buf out = {0};
+    CT_OK(cat_meta_format(&m, &out));
+    assert_non_null(memmem(out.data, out.len, "primary_key d\nprimary_key f\ncrc32c", 34));
+    assert_non_null(memmem(out.data, out.len, "option table.merge-engine last_row\n", 35));
+    cat_meta again;
+    CT_OK(cat_meta_parse(out.data, out.len, "again", &again));
+    assert_int_equal(cat_meta_schema(&again)->npk, 2);
+    assert_int_equal(cat_meta_schema(&again)->pk[0], 1);
+    cat_meta_free(&again);
+    strom_buf_free(&out);
+    cat_meta_free(&m);
+
+    /* no primary_key line: a log table, and primary-key options are then invalid */
+    CT_ERR(parse_meta(head, &m), STROM_ECORRUPT, "t.meta");
+    const char *bad[] = {"primary_key x\n", "primary_key v\n", "primary_key d\nprimary_key d\n",
+                         "primary_key\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(body, sizeof body, "%s%s", head, bad[i]);
+        CT_ERR(parse_meta(body, &m), STROM_ECORRUPT, "primary_key");
+    }
+    snprintf(body, sizeof body, "strom-table-meta 1\nprimary_key d\n%s", head + 19);
+    CT_ERR(parse_meta(body, &m), STROM_ECORRUPT, "after the schemas");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pk_model),
         cmocka_unit_test(test_pk_bad_input),
+        cmocka_unit_test(test_pk_meta_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
