@@ -85,6 +85,7 @@ static strom_err bucket_alloc(const char *dir, const log_config *cfg, log_bucket
     pthread_mutex_init(&b->kxmu, NULL);
     pthread_cond_init(&b->cv, NULL);
     pthread_cond_init(&b->flush_cv, NULL);
+    pthread_cond_init(&b->kx_warm_cv, NULL);
     *out = b;
     if (!b->dir || !b->name || !b->wdirs || !b->wdec || !b->wbatch)
         return strom_fail(STROM_ENOMEM, "out of memory opening %s", dir);
@@ -107,6 +108,7 @@ static void bucket_free(log_bucket *b)
     pthread_mutex_destroy(&b->kxmu);
     pthread_cond_destroy(&b->cv);
     pthread_cond_destroy(&b->flush_cv);
+    pthread_cond_destroy(&b->kx_warm_cv);
     free(b->warnings);
     free(b->dir);
     free(b->name);
@@ -133,6 +135,8 @@ strom_err log_bucket_open(const char *dir, const log_config *cfg, log_bucket **o
         log_warn(b, "%s", strom_errmsg()); /* expired segments stay until the next roll */
     if (e == STROM_OK && b->cfg.flush == LOG_FLUSH_INTERVAL)
         e = log_flusher_start(b);
+    if (e == STROM_OK)
+        log_kx_warm_start(b);
     if (e != STROM_OK) {
         if (b)
             bucket_free(b);
@@ -146,6 +150,7 @@ void log_bucket_close(log_bucket *b)
 {
     if (!b)
         return;
+    log_kx_warm_join(b);
     log_flusher_stop(b);
     pthread_mutex_lock(&b->wmu);
     log_segment *s = b->nsegs ? b->segs[b->nsegs - 1] : NULL;
