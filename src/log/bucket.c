@@ -131,7 +131,7 @@ strom_err log_bucket_open(const char *dir, const log_config *cfg, log_bucket **o
     }
     if (e == STROM_OK)
         e = log_recover(b);
-    if (e == STROM_OK && log_bucket_retention(b, strom_now_ms(), NULL) != STROM_OK)
+    if (e == STROM_OK && log_bucket_retention(b, log_retention_clock_ms(), NULL) != STROM_OK)
         log_warn(b, "%s", strom_errmsg()); /* expired segments stay until the next roll */
     if (e == STROM_OK && b->cfg.flush == LOG_FLUSH_INTERVAL)
         e = log_flusher_start(b);
@@ -230,6 +230,10 @@ static void seg_unlink(log_segment *s)
         unlink(p);
     s->removed = 1;
 }
+
+int64_t log_test_clock_skew_ms;
+
+int64_t log_retention_clock_ms(void) { return strom_now_ms() + log_test_clock_skew_ms; }
 
 /* Removes the expired sealed segments at the front. Under wmu (takes mu). */
 strom_err log_retention_locked(log_bucket *b, int64_t now_ms, int *removed)

@@ -148,6 +148,10 @@
  * call that brings it to 0 fails with EIO. Tests only. */
 extern int log_test_fail_fsync;
 extern int log_test_fail_write;
+/* Added to the wall clock by automatic retention (at roll and open). Tests only. */
+extern int64_t log_test_clock_skew_ms;
+/* The clock automatic retention compares commit times with. */
+int64_t log_retention_clock_ms(void);
 
 /* --------------------------------------------------------------- sparse index */
 
