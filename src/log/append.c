@@ -110,7 +110,7 @@ strom_err log_roll(log_bucket *b)
     }
     /* 'table.log.ttl' is applied whenever a segment is sealed (and at open): only sealed
      * segments can expire, so nothing expires between two rolls that a roll would not see. */
-    if (log_retention_locked(b, strom_now_ms(), NULL) != STROM_OK)
+    if (log_retention_locked(b, log_retention_clock_ms(), NULL) != STROM_OK)
         log_warn(b, "%s", strom_errmsg());
     return STROM_OK;
 }

@@ -85,6 +85,7 @@ static strom_err bucket_alloc(const char *dir, const log_config *cfg, log_bucket
     pthread_mutex_init(&b->kxmu, NULL);
     pthread_cond_init(&b->cv, NULL);
     pthread_cond_init(&b->flush_cv, NULL);
+    pthread_cond_init(&b->kx_warm_cv, NULL);
     *out = b;
     if (!b->dir || !b->name || !b->wdirs || !b->wdec || !b->wbatch)
         return strom_fail(STROM_ENOMEM, "out of memory opening %s", dir);
@@ -107,6 +108,7 @@ static void bucket_free(log_bucket *b)
     pthread_mutex_destroy(&b->kxmu);
     pthread_cond_destroy(&b->cv);
     pthread_cond_destroy(&b->flush_cv);
+    pthread_cond_destroy(&b->kx_warm_cv);
     free(b->warnings);
     free(b->dir);
     free(b->name);
@@ -129,10 +131,12 @@ strom_err log_bucket_open(const char *dir, const log_config *cfg, log_bucket **o
     }
     if (e == STROM_OK)
         e = log_recover(b);
-    if (e == STROM_OK && log_bucket_retention(b, strom_now_ms(), NULL) != STROM_OK)
+    if (e == STROM_OK && log_bucket_retention(b, log_retention_clock_ms(), NULL) != STROM_OK)
         log_warn(b, "%s", strom_errmsg()); /* expired segments stay until the next roll */
     if (e == STROM_OK && b->cfg.flush == LOG_FLUSH_INTERVAL)
         e = log_flusher_start(b);
+    if (e == STROM_OK)
+        log_kx_warm_start(b);
     if (e != STROM_OK) {
         if (b)
             bucket_free(b);
@@ -146,6 +150,7 @@ void log_bucket_close(log_bucket *b)
 {
     if (!b)
         return;
+    log_kx_warm_join(b);
     log_flusher_stop(b);
     pthread_mutex_lock(&b->wmu);
     log_segment *s = b->nsegs ? b->segs[b->nsegs - 1] : NULL;
@@ -225,6 +230,10 @@ static void seg_unlink(log_segment *s)
         unlink(p);
     s->removed = 1;
 }
+
+int64_t log_test_clock_skew_ms;
+
+int64_t log_retention_clock_ms(void) { return strom_now_ms() + log_test_clock_skew_ms; }
 
 /* Removes the expired sealed segments at the front. Under wmu (takes mu). */
 strom_err log_retention_locked(log_bucket *b, int64_t now_ms, int *removed)

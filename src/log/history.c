@@ -131,6 +131,7 @@ static strom_err collect(hist *h)
 {
     strom_err e = STROM_OK;
     pthread_mutex_lock(&h->b->wmu);
+    log_kx_warm_wait(h->b); /* the warm-up after open is building the active key index */
     for (int i = 0; e == STROM_OK && i < h->nsegs; i++)
         e = log_kx_ensure(h->b, h->segs[i]);
     pthread_mutex_unlock(&h->b->wmu);

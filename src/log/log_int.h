@@ -148,6 +148,10 @@
  * call that brings it to 0 fails with EIO. Tests only. */
 extern int log_test_fail_fsync;
 extern int log_test_fail_write;
+/* Added to the wall clock by automatic retention (at roll and open). Tests only. */
+extern int64_t log_test_clock_skew_ms;
+/* The clock automatic retention compares commit times with. */
+int64_t log_retention_clock_ms(void);
 
 /* --------------------------------------------------------------- sparse index */
 
@@ -290,6 +294,11 @@ struct log_bucket {
     fmt_decoder *wdec;
     strom_batch *wbatch;
     strom_buf wkey;
+    /* key index warm-up after open (keybuild.c) */
+    pthread_t kx_warm_thread;
+    int kx_warm_started;
+    int kx_warming;          /* under wmu */
+    pthread_cond_t kx_warm_cv; /* with wmu: the warm-up ended */
     /* interval flusher */
     pthread_t flusher;
     int flusher_on, stopping;
@@ -320,6 +329,13 @@ strom_err log_index_rebuild(log_bucket *b, log_segment *s, uint64_t from, int ve
 /* keyidx.c (files and building) */
 strom_err log_kx_write(log_bucket *b, log_segment *s);
 strom_err log_kx_ensure(log_bucket *b, log_segment *s);  /* under wmu */
+/* After open: a thread prepares the active segment's key index (loaded from .keys after a
+ * clean close, rebuilt after a crash) while appends go on, so the first key-history call
+ * does not pay for it. wait: under wmu, until the warm-up ended (releases wmu meanwhile;
+ * never call it from the append path). join: at close, without locks. */
+void log_kx_warm_start(log_bucket *b);
+void log_kx_warm_wait(log_bucket *b);
+void log_kx_warm_join(log_bucket *b);
 /* At seal (under wmu): writes the key index and switches it to its small file form. */
 strom_err log_kx_seal(log_bucket *b, log_segment *s);
 strom_err log_kx_index_batch(log_bucket *b, log_segment *s, const uint8_t *batch,
