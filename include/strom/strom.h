@@ -322,18 +322,28 @@ strom_err strom_table_retention(strom_table *t, int64_t now_ms, int *removed);
 
 /* A table created with a primary key (strom_schema_set_primary_key) keeps the latest row
  * per key; strom_table_append* and strom_table_add_column are refused (EUNSUPPORTED).
- * Every write is merged per key ('table.merge-engine' = last_row) into changelog rows
+ * Every write is merged per key by 'table.merge-engine' (last_row: the write replaces the
+ * row; first_row, versioned, aggregation: see strom_table_option_help()) into changelog rows
  * (+I, -U, +U, -D; -U only with 'table.changelog.image' = FULL) appended to the bucket's
  * log, which strom_scan_* reads (strom_batch_row_change); the state changes only once
  * that changelog is durable, and is recovered from it on open. */
 
-/* Upserts the builder's rows (columns as the table's): each row replaces its key's row,
- * in row order. Rows go to buckets by 'bucket.key' (default: the primary key). Every row
+/* Upserts the builder's rows (columns as the table's): each row is merged into its key's
+ * row (last_row: replaces it), in row order. Rows go to buckets by 'bucket.key' (default: the primary key). Every row
  * is checked first (ESCHEMA naming table, row and column for a NULL key or a column that
  * does not match): nothing is written then. Each bucket's rows are applied all or
  * nothing; an I/O failure in one bucket leaves the buckets written before it written.
  * The builder is not modified. */
 strom_err strom_table_upsert(strom_table *t, const strom_builder *rows);
+/* Partial update: as strom_table_upsert, but only columns[0..ncolumns) (names) are
+ * written; the builder still has the table's columns, the others are not read. A key
+ * with a row keeps its other columns (aggregation: only the named columns are merged);
+ * a new key gets NULL in them. Every primary-key column must be named; an unknown
+ * column, a key column not named, or a NOT NULL column not named is ESCHEMA naming table
+ * and column. Merge engines last_row and aggregation only (first_row and versioned:
+ * EUNSUPPORTED, as in Fluss). The changelog carries the whole rows, before and after. */
+strom_err strom_table_upsert_partial(strom_table *t, const strom_builder *rows,
+                                     const char *const *columns, int ncolumns);
 /* Deletes the keys of the builder's rows (only the primary-key columns are read; put any
  * value in the others). Keys without a row are skipped. With 'table.delete.behavior'
  * = ignore this does nothing; = disable refuses it (EUNSUPPORTED). */

@@ -135,7 +135,7 @@ static strom_err route(const strom_table *t, const strom_builder *rows, int64_t 
 }
 
 static strom_err write_buckets(strom_table *t, const strom_builder *rows, int64_t n,
-                               const uint8_t *ops)
+                               const uint8_t *ops, const kv_write_opts *wo)
 {
     int nb = t->e->meta.opts.nbuckets;
     uint32_t *sel = strom_calloc((size_t)n, sizeof *sel);
@@ -143,14 +143,15 @@ static strom_err write_buckets(strom_table *t, const strom_builder *rows, int64_
     strom_err err = sel && start ? route(t, rows, n, sel, start) : STROM_ENOMEM;
     for (int b = 0; err == STROM_OK && b < nb; b++)
         if (start[b + 1] > start[b])
-            err = kv_write(t->e->kvs[b], rows, sel + start[b], start[b + 1] - start[b], ops,
-                           NULL);
+            err = kv_write_ex(t->e->kvs[b], rows, sel + start[b], start[b + 1] - start[b], ops,
+                              wo, NULL);
     free(sel);
     free(start);
     return err;
 }
 
-static strom_err write_rows(strom_table *t, const strom_builder *rows, kv_op op, const char *what)
+static strom_err write_rows(strom_table *t, const strom_builder *rows, kv_op op, const char *what,
+                            const kv_write_opts *wo)
 {
     strom_err err = need_pk(t, what);
     if (err == STROM_OK)
@@ -168,7 +169,7 @@ static strom_err write_rows(strom_table *t, const strom_builder *rows, kv_op op,
     if (ops)
         memset(ops, KV_DELETE, (size_t)n);
     pthread_rwlock_rdlock(&t->e->lock);
-    err = write_buckets(t, rows, n, ops);
+    err = write_buckets(t, rows, n, ops, wo);
     pthread_rwlock_unlock(&t->e->lock);
     free(ops);
     return err;
@@ -176,12 +177,59 @@ static strom_err write_rows(strom_table *t, const strom_builder *rows, kv_op op,
 
 strom_err strom_table_upsert(strom_table *t, const strom_builder *rows)
 {
-    return write_rows(t, rows, KV_UPSERT, "upsert");
+    return write_rows(t, rows, KV_UPSERT, "upsert", NULL);
 }
 
 strom_err strom_table_delete(strom_table *t, const strom_builder *rows)
 {
-    return write_rows(t, rows, KV_DELETE, "delete");
+    return write_rows(t, rows, KV_DELETE, "delete", NULL);
+}
+
+/* The columns of a partial update as a mask; ESCHEMA naming the column. */
+static strom_err partial_mask(const strom_table *t, const char *const *columns, int n,
+                              uint8_t *mask)
+{
+    const strom_schema *s = cur_schema(t->e);
+    const char *what = "partial upsert";
+    int eng = t->e->meta.opts.merge_engine;
+    if (eng == KV_ENGINE_FIRST_ROW || eng == KV_ENGINE_VERSIONED)
+        return strom_fail(STROM_EUNSUPPORTED, "table %s: %s: the %s merge engine does not "
+                          "support partial updates", cat_tname(t), what,
+                          eng == KV_ENGINE_FIRST_ROW ? "first_row" : "versioned");
+    if (!columns || n < 1)
+        return strom_fail(STROM_EINVAL, "table %s: %s: no columns named", cat_tname(t), what);
+    for (int i = 0; i < n; i++) {
+        int c = columns[i] ? strom_schema_find(s, columns[i]) : -1;
+        if (c < 0)
+            return strom_fail(STROM_ESCHEMA, "table %s: %s: no column '%s'", cat_tname(t), what,
+                              columns[i] ? columns[i] : "(null)");
+        mask[c] = 1;
+    }
+    for (int k = 0; k < s->npk; k++)
+        if (!mask[s->pk[k]])
+            return strom_fail(STROM_ESCHEMA, "table %s: %s: primary-key column '%s' must be "
+                              "among the columns", cat_tname(t), what, s->cols[s->pk[k]].name);
+    for (int c = 0; c < s->ncols; c++)
+        if (!mask[c] && s->cols[c].not_null)
+            return strom_fail(STROM_ESCHEMA, "table %s: %s: column '%s' is NOT NULL and not "
+                              "among the columns (a new key would get NULL)", cat_tname(t),
+                              what, s->cols[c].name);
+    return STROM_OK;
+}
+
+strom_err strom_table_upsert_partial(strom_table *t, const strom_builder *rows,
+                                     const char *const *columns, int ncolumns)
+{
+    strom_err err = need_pk(t, "partial upsert");
+    if (err != STROM_OK)
+        return err;
+    uint8_t *mask = strom_calloc((size_t)cur_schema(t->e)->ncols, 1);
+    err = mask ? partial_mask(t, columns, ncolumns, mask) : STROM_ENOMEM;
+    kv_write_opts wo = {.cols = mask};
+    if (err == STROM_OK)
+        err = write_rows(t, rows, KV_UPSERT, "partial upsert", &wo);
+    free(mask);
+    return err;
 }
 
 /* ----------------------------------------------------------------- lookups */

@@ -129,6 +129,21 @@ typedef struct kv_write_result {
 strom_err kv_write(kv_state *kv, const strom_builder *b, const uint32_t *sel, size_t nsel,
                    const uint8_t *ops, kv_write_result *res);
 
+/* Options of a write (kv_write_ex). */
+typedef struct kv_write_opts {
+    /* Partial update: cols[c] != 0 for the columns the write sets (every primary-key column
+     * among them; the caller checks). NULL: every column. Engines last_row and aggregation
+     * only (the caller refuses the others). An upsert of a key with a row changes only the
+     * named columns (aggregation: merges only them) and keeps the others; of a new key,
+     * the others are NULL (aggregation count columns: 0). The changelog carries the whole
+     * rows, before and after. */
+    const uint8_t *cols;
+} kv_write_opts;
+
+/* kv_write with options (o NULL: none). */
+strom_err kv_write_ex(kv_state *kv, const strom_builder *b, const uint32_t *sel, size_t nsel,
+                      const uint8_t *ops, const kv_write_opts *o, kv_write_result *res);
+
 /* Point lookup: key holds one value per primary-key column (in primary-key order). If
  * found, appends the row to out (a builder of the table's schema) and sets *found = 1. */
 strom_err kv_lookup(kv_state *kv, const strom_value *key, strom_builder *out, int *found);

@@ -27,7 +27,8 @@ typedef struct kv_wctx {
     strom_builder *out;      /* changelog rows */
     strom_buf changes;       /* per changelog row strom_change */
     strom_buf tmp;           /* a merged row before it goes to the arena */
-    kv_val *nv, *ov;         /* new row, stored row (aggregation, versioned) */
+    kv_val *nv, *ov;         /* new row, stored row (aggregation, versioned, partial) */
+    const uint8_t *mask;     /* partial update: the columns written; NULL: all */
 } kv_wctx;
 
 #define ROW(w, i) ((w)->sel ? (int64_t)(w)->sel[i] : (int64_t)(i))
@@ -224,25 +225,33 @@ static strom_err vals_to_arena(kv_wctx *w, const kv_val *vals, int64_t *off, int
     return e ? e : strom_buf_append(&w->vals, w->tmp.data, w->tmp.len);
 }
 
-/* Aggregation upsert of row r (the key has no row: insert it, count columns 1 or 0). */
-static strom_err merge_agg(kv_wctx *w, kv_slot *s, int64_t r)
+/* Upsert of row r by merging values (aggregation, or a partial update under last_row):
+ * a new key takes the written columns (the rest NULL; aggregation count columns 1 or 0 by
+ * the value); an existing key merges the written non-key columns (aggregation: by their
+ * function; last_row: the new value) and keeps the others. */
+static strom_err merge_vals(kv_wctx *w, kv_slot *s, int64_t r)
 {
     const strom_schema *sc = w->kv->cfg.schema;
+    int agg = w->kv->cfg.engine == KV_ENGINE_AGGREGATION;
     kv_cols_vals(w->cols, sc->ncols, ROW(w, r), w->nv);
-    strom_err e = STROM_OK;
-    if (s->cur_len < 0) {
-        for (int c = 0; c < sc->ncols; c++)
-            if (w->kv->cfg.agg[c] == KV_AGG_COUNT && !is_pk(w->kv, c)) {
-                w->nv[c].i = !w->nv[c].null;
-                w->nv[c].null = 0;
-            }
-    } else {
-        e = kv_row_vals(sc, w->vals.data + s->cur_off, (size_t)s->cur_len, w->ov);
-        for (int c = 0; c < sc->ncols && e == STROM_OK; c++)
-            if (!is_pk(w->kv, c)) {
-                e = agg_col(w, c, &w->ov[c], &w->nv[c]);
-                w->nv[c] = w->ov[c];
-            }
+    strom_err e = s->cur_len < 0 ? STROM_OK
+                                 : kv_row_vals(sc, w->vals.data + s->cur_off,
+                                               (size_t)s->cur_len, w->ov);
+    for (int c = 0; c < sc->ncols && e == STROM_OK; c++) {
+        int written = !w->mask || w->mask[c];
+        if (is_pk(w->kv, c))
+            continue;
+        if (s->cur_len < 0) {
+            if (!written)
+                w->nv[c] = (kv_val){.null = 1};
+            if (agg && w->kv->cfg.agg[c] == KV_AGG_COUNT)
+                w->nv[c] = (kv_val){.i = !w->nv[c].null};
+        } else if (!written) {
+            w->nv[c] = w->ov[c];
+        } else if (agg) {
+            e = agg_col(w, c, &w->ov[c], &w->nv[c]);
+            w->nv[c] = w->ov[c];
+        }
     }
     int64_t off = 0, len = 0;
     if (e == STROM_OK)
@@ -281,8 +290,8 @@ static strom_err merge_row(kv_wctx *w, int64_t r, int del)
     }
     if (eng == KV_ENGINE_FIRST_ROW && s->cur_len >= 0)
         return STROM_OK;
-    if (eng == KV_ENGINE_AGGREGATION)
-        return merge_agg(w, s, r);
+    if (eng == KV_ENGINE_AGGREGATION || w->mask)
+        return merge_vals(w, s, r);
     if (eng == KV_ENGINE_VERSIONED) {
         int wins = 0;
         e = version_wins(w, s, r, &wins);
@@ -362,10 +371,11 @@ static void wctx_free(kv_wctx *w)
 
 static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
                               const uint32_t *sel, size_t nsel, const uint8_t *ops,
-                              kv_write_result *res)
+                              const kv_write_opts *o, kv_write_result *res)
 {
     int64_t n = sel ? (int64_t)nsel : strom_builder_nrows(b);
     w->sel = sel;
+    w->mask = o ? o->cols : NULL;
     strom_err e = check_schema(kv, fmt_builder_schema(b));
     if (e == STROM_OK && n == 0)
         return STROM_OK;
@@ -395,6 +405,12 @@ static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
 strom_err kv_write(kv_state *kv, const strom_builder *b, const uint32_t *sel, size_t nsel,
                    const uint8_t *ops, kv_write_result *res)
 {
+    return kv_write_ex(kv, b, sel, nsel, ops, NULL, res);
+}
+
+strom_err kv_write_ex(kv_state *kv, const strom_builder *b, const uint32_t *sel, size_t nsel,
+                      const uint8_t *ops, const kv_write_opts *o, kv_write_result *res)
+{
     if (res)
         *res = (kv_write_result){0, -1};
     kv_wctx w;
@@ -403,7 +419,7 @@ strom_err kv_write(kv_state *kv, const strom_builder *b, const uint32_t *sel, si
     strom_err e = kv->fenced ? strom_fail(STROM_EFENCED, "%s: the state store failed a write "
                                           "after the changelog was durable; reopen to replay",
                                           kv->name)
-                             : write_locked(kv, &w, b, sel, nsel, ops, res);
+                             : write_locked(kv, &w, b, sel, nsel, ops, o, res);
     pthread_mutex_unlock(&kv->mu);
     wctx_free(&w);
     return e;

@@ -449,6 +449,7 @@ typedef struct emodel {
     int engine;               /* 0 last_row 1 first_row 2 versioned 3 aggregation */
     int fn[ENC];              /* aggregation: EF_* per column */
     int deletes;              /* deletes reach the state (delete.behavior allow) */
+    int partial;              /* half the upserts are partial updates of random columns */
     erow rows[EK];
     echange *log;
     size_t nlog, cap;
@@ -517,7 +518,8 @@ static ecell e_agg(int col, int fn, ecell o, ecell n)
     }
 }
 
-static void e_apply(emodel *m, const erow *r, int del)
+/* mask: the columns a partial update writes (NULL: all). */
+static void e_apply(emodel *m, const erow *r, int del, const int *mask)
 {
     int k = (int)r->v[0].i;
     erow *cur = &m->rows[k], next = *r;
@@ -533,13 +535,17 @@ static void e_apply(emodel *m, const erow *r, int del)
         return;
     if (m->engine == 2 && (r->v[1].null || (cur->present && r->v[1].i < cur->v[1].i)))
         return;
-    if (m->engine == 3) {
-        for (int c = 1; c < ENC; c++) {
-            if (!cur->present && m->fn[c] == EF_COUNT) {
-                next.v[c] = (ecell){.i = !r->v[c].null};
-            } else if (cur->present) {
-                next.v[c] = e_agg(c, m->fn[c], cur->v[c], r->v[c]);
-            }
+    for (int c = 1; c < ENC; c++) {
+        int written = !mask || mask[c];
+        if (!cur->present) {
+            if (!written)
+                next.v[c] = (ecell){.null = 1};
+            if (m->engine == 3 && m->fn[c] == EF_COUNT)
+                next.v[c] = (ecell){.i = !next.v[c].null};
+        } else if (!written) {
+            next.v[c] = cur->v[c];
+        } else if (m->engine == 3) {
+            next.v[c] = e_agg(c, m->fn[c], cur->v[c], r->v[c]);
         }
     }
     if (cur->present)
@@ -606,6 +612,11 @@ static void e_random_write(strom_table *t, emodel *m, int allow_del)
     strom_schema *s = e_schema();
     strom_builder *b = strom_builder_create(s);
     int del = allow_del && rnd() % 6 == 0, n = 1 + (int)(rnd() % 12);
+    int partial = !del && m->partial && rnd() % 2, mask[ENC] = {1}, nnamed = 1;
+    const char *named[ENC] = {"k"};
+    for (int c = 1; partial && c < ENC; c++)
+        if ((mask[c] = rnd() % 2))
+            named[nnamed++] = enames[c];
     for (int i = 0; i < n; i++) {
         erow r = {.present = 1};
         r.v[0].i = (int64_t)(rnd() % EK);
@@ -622,9 +633,11 @@ static void e_random_write(strom_table *t, emodel *m, int allow_del)
                 v->i = (int64_t)(rnd() % 41) - (c == 1 ? 0 : 20);  /* ver: 0..40, ties */
         }
         e_put(b, &r);
-        e_apply(m, &r, del);
+        e_apply(m, &r, del, partial ? mask : NULL);
     }
-    CT_OK(del ? strom_table_delete(t, b) : strom_table_upsert(t, b));
+    CT_OK(del ? strom_table_delete(t, b)
+              : partial ? strom_table_upsert_partial(t, b, named, nnamed)
+                        : strom_table_upsert(t, b));
     strom_builder_destroy(b);
     strom_schema_destroy(s);
 }
@@ -744,6 +757,71 @@ static void test_pk_engine_aggregation(void **state)
     e_run(o2, &m2, 1);  /* deletes sent, ignored by default */
 }
 
+static void test_pk_partial_last_row(void **state)
+{
+    emodel m = {.engine = 0, .deletes = 1, .partial = 1};
+    const char *o[] = {"bucket.num", "2", NULL};
+    e_run(o, &m, 1);
+}
+
+static void test_pk_partial_aggregation(void **state)
+{
+    emodel m = {.engine = 3, .deletes = 1, .partial = 1,
+                .fn = {0, EF_LAST, EF_SUM, EF_MIN, EF_COUNT, EF_FIRST_NN, EF_NONE}};
+    const char *o[] = {"table.merge-engine", "aggregation", "bucket.num", "2",
+                       "table.delete.behavior", "allow", "fields.ver.agg", "last_value",
+                       "fields.a.agg", "sum", "fields.b.agg", "min", "fields.c.agg", "count",
+                       "fields.s.agg", "first_value_ignore_nulls", NULL};
+    e_run(o, &m, 1);
+}
+
+static void test_pk_partial_bad_input(void **state)
+{
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    strom_table *t;
+    strom_schema *s = e_schema(), *nn = e_schema();
+    CT_OK(strom_schema_add(nn, "must", STROM_INT, 1));   /* NOT NULL, not a key column */
+    CT_OK(strom_db_open(dir, &db));
+    CT_OK(strom_table_create(db, "p", s, NULL));
+    CT_OK(strom_table_create(db, "nn", nn, NULL));
+    const char *fr[] = {"table.merge-engine", "first_row", NULL};
+    CT_OK(strom_table_create(db, "fr", s, fr));
+    CT_OK(strom_table_open(db, "p", &t));
+    strom_builder *b = strom_builder_create(s);
+    erow r = {.present = 1};
+    r.v[2].f = 2.5;
+    r.v[5].null = 1;
+    e_put(b, &r);
+    const char *unknown[] = {"k", "a", "nope"}, *nokey[] = {"a"};
+    CT_ERR(strom_table_upsert_partial(t, b, unknown, 3), STROM_ESCHEMA,
+           "table p: partial upsert: no column 'nope'");
+    CT_ERR(strom_table_upsert_partial(t, b, nokey, 1), STROM_ESCHEMA,
+           "primary-key column 'k' must be among the columns");
+    CT_ERR(strom_table_upsert_partial(t, b, NULL, 0), STROM_EINVAL, "no columns");
+    strom_value key = {.type = STROM_INT, .v.i = 0};
+    strom_batch *out = NULL;
+    CT_OK(strom_table_lookup(t, &key, 1, &out));
+    assert_null(out);   /* nothing written */
+    strom_table_close(t);
+    CT_OK(strom_table_open(db, "fr", &t));
+    const char *ka[] = {"k", "a"};
+    CT_ERR(strom_table_upsert_partial(t, b, ka, 2), STROM_EUNSUPPORTED,
+           "first_row merge engine does not support partial updates");
+    strom_table_close(t);
+    CT_OK(strom_table_open(db, "nn", &t));
+    strom_builder *nb = strom_builder_create(nn);
+    CT_ERR(strom_table_upsert_partial(t, nb, ka, 2), STROM_ESCHEMA,
+           "column 'must' is NOT NULL and not among the columns");
+    strom_builder_destroy(nb);
+    strom_table_close(t);
+    strom_builder_destroy(b);
+    strom_db_close(db);
+    strom_schema_destroy(s);
+    strom_schema_destroy(nn);
+    ct_rmdir(dir);
+}
+
 static void test_pk_engine_options(void **state)
 {
     char *dir = ct_tmpdir();
@@ -846,6 +924,9 @@ int main(void)
         cmocka_unit_test(test_pk_engine_versioned),
         cmocka_unit_test(test_pk_engine_aggregation),
         cmocka_unit_test(test_pk_engine_options),
+        cmocka_unit_test(test_pk_partial_last_row),
+        cmocka_unit_test(test_pk_partial_aggregation),
+        cmocka_unit_test(test_pk_partial_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
