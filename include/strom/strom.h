@@ -227,7 +227,8 @@ const strom_schema *strom_table_schema(const strom_table *t);
 strom_err strom_table_add_column(strom_table *t, const char *name, strom_type type,
                                  uint32_t *schema_id);
 int strom_table_nbuckets(const strom_table *t);
-/* Value of an option as stored (defaults filled in). Borrowed from t; NULL if unknown. */
+/* Value of an option as stored (defaults filled in). Borrowed from t; NULL if unknown.
+ * "fields.<col>.agg" gives a column's aggregate function ("" = the default). */
 const char *strom_table_option(const strom_table *t, const char *key);
 
 /* ---------------------------------------------------------------- writes */

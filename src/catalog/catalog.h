@@ -71,6 +71,7 @@
 #ifndef STROM_CATALOG_H
 #define STROM_CATALOG_H
 
+#include "kv/kv.h"
 #include "log/log.h"
 
 #define CAT_META_FILE "table.meta"
@@ -96,7 +97,13 @@ typedef struct cat_opts {
     int pk_table;                /* the schema has a primary key */
     int image_full;              /* table.changelog.image FULL (1) or WAL (0) */
     int delete_behavior;         /* CAT_DELETE_* */
+    int merge_engine;            /* kv_engine */
+    int ver_col;                 /* versioned: version column, -1 none */
+    uint8_t agg[FMT_MAX_COLUMNS]; /* aggregation: kv_agg per column (0: default) */
 } cat_opts;
+
+/* Name of aggregate function f (kv_agg), NULL for KV_AGG_DEFAULT or out of range. */
+const char *cat_agg_name(int f);
 
 enum { CAT_DELETE_ALLOW = 0, CAT_DELETE_IGNORE = 1, CAT_DELETE_DISABLE = 2 };
 
@@ -108,8 +115,12 @@ int cat_opt_pk_only(int i);
 /* Parses and validates options (NULL-terminated key, value pairs, or NULL) against schema,
  * filling in defaults. EOPTION (unknown keys list the known ones; bad values name option
  * and value; primary-key options on a table without a primary key; a bucket key that is
- * not part of the primary key), EUNSUPPORTED for primary-key features not built yet
- * (merge engines other than last_row, TTL, versions, aggregation). For a primary-key
+ * not part of the primary key; a versioned engine without a numeric/TIMESTAMP
+ * ver-column; fields.<col>.agg naming an unknown column, a key column, an unknown
+ * function or one that does not fit the column's type, or without table.merge-engine =
+ * aggregation; delete.behavior = allow with first_row/versioned), EUNSUPPORTED for
+ * primary-key features not built yet (TTL, versions). table.delete.behavior defaults to
+ * ignore for first_row, versioned and aggregation (as Fluss), allow for last_row. For a primary-key
  * table bucket.key defaults to the primary key and table.log.ttl to inf (the changelog
  * is what the state is rebuilt from). Owned: cat_opts_free. */
 strom_err cat_opts_parse(const char *const *kv, const strom_schema *s, cat_opts *out);

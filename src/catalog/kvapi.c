@@ -38,6 +38,9 @@ static void kv_cfg(const cat_entry *e, int i, kv_config *c)
     c->nbk = o->nbucket_key;
     memcpy(c->bk, o->bucket_key, sizeof(int) * (size_t)o->nbucket_key);
     c->image_full = o->image_full;
+    c->engine = (kv_engine)o->merge_engine;
+    c->ver_col = o->ver_col;
+    memcpy(c->agg, o->agg, sizeof c->agg);
     fmt_encode_opts_init(&c->enc);
     c->enc.codec = o->codec;
     c->enc.zstd_level = o->zstd_level;

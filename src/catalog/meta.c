@@ -104,6 +104,23 @@ strom_err cat_meta_format(const cat_meta *m, strom_buf *out)
         if (e == STROM_OK)
             e = strom_buf_append(out, "\n", 1);
     }
+    const strom_schema *cs = cat_meta_schema(m);
+    for (int i = 0; e == STROM_OK && pk_table && i < cs->ncols; i++) {
+        const char *fn = cat_agg_name(m->opts.agg[i]);
+        if (!fn)
+            continue;
+        size_t kl = strlen(cs->cols[i].name) + 12;
+        char *key = strom_malloc(kl);
+        if (!key)
+            return STROM_ENOMEM;
+        snprintf(key, kl, "fields.%s.agg", cs->cols[i].name);
+        e = put_line(out, "option ");
+        if (e == STROM_OK)
+            e = put_escaped(out, key);
+        if (e == STROM_OK)
+            e = put_line(out, " %s\n", fn);
+        free(key);
+    }
     for (int i = 0; e == STROM_OK && i < m->nschemas; i++)
         e = format_schema(m->schemas[i], out);
     const strom_schema *cur = cat_meta_schema(m);

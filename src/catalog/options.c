@@ -330,24 +330,119 @@ static strom_err apply_any(const cat_optdef *d, const char *v, const strom_schem
     return STROM_OK;
 }
 
+static const char *const engine_names[] = {"last_row", "first_row", "versioned",
+                                           "aggregation", NULL};
+
 static strom_err apply_merge_engine(const cat_optdef *d, const char *v, const strom_schema *s,
                                     cat_opts *o, char *canon)
 {
-    static const char *const names[] = {"last_row", "first_row", "versioned", "aggregation",
-                                        NULL};
-    int i = 0;
-    strom_err e = parse_choice(d, v, names, &i, canon);
-    if (e == STROM_OK && i != 0)
-        return strom_fail(STROM_EUNSUPPORTED, "option '%s': merge engine '%s' is not "
-                          "supported yet (only last_row)", d->name, names[i]);
-    return e;
+    return parse_choice(d, v, engine_names, &o->merge_engine, canon);
+}
+
+/* Versioned engine: the version column must exist and be INT, BIGINT or TIMESTAMP (as
+ * Fluss: INT, BIGINT, TIMESTAMP, TIMESTAMP_LTZ). Runs after apply_merge_engine. */
+static strom_err apply_ver_column(const cat_optdef *d, const char *v, const strom_schema *s,
+                                  cat_opts *o, char *canon)
+{
+    int cols[LOG_MAX_KEY_COLS], n = 0;
+    o->ver_col = -1;
+    strom_err e = parse_columns(d, v, s, cols, &n);
+    if (e != STROM_OK)
+        return e;
+    if (o->merge_engine != KV_ENGINE_VERSIONED)
+        return n ? strom_fail(STROM_EOPTION, "option '%s' applies only to table.merge-engine "
+                              "= versioned, not %s", d->name, engine_names[o->merge_engine])
+                 : STROM_OK;
+    if (n != 1)
+        return strom_fail(STROM_EOPTION, "option '%s': the versioned merge engine needs "
+                          "exactly one version column ('%s' given)", d->name, v);
+    strom_type t = s->cols[cols[0]].type;
+    if (t != STROM_INT && t != STROM_BIGINT && t != STROM_TIMESTAMP)
+        return strom_fail(STROM_EOPTION, "option '%s': column '%s' is %s; a version column "
+                          "must be INT, BIGINT or TIMESTAMP(3)", d->name, s->cols[cols[0]].name,
+                          strom_type_name(t));
+    o->ver_col = cols[0];
+    return STROM_OK;
 }
 
 static strom_err apply_delete_behavior(const cat_optdef *d, const char *v, const strom_schema *s,
                                        cat_opts *o, char *canon)
 {
     static const char *const names[] = {"allow", "ignore", "disable", NULL};
-    return parse_choice(d, v, names, &o->delete_behavior, canon);
+    strom_err e = parse_choice(d, v, names, &o->delete_behavior, canon);
+    if (e == STROM_OK && o->delete_behavior == CAT_DELETE_ALLOW &&
+        (o->merge_engine == KV_ENGINE_FIRST_ROW || o->merge_engine == KV_ENGINE_VERSIONED))
+        return strom_fail(STROM_EOPTION, "option '%s': the %s merge engine does not support "
+                          "deletes; use ignore or disable", d->name,
+                          engine_names[o->merge_engine]);
+    return e;
+}
+
+/* ------------------------------------------------------ fields.<col>.agg */
+
+static const char *const agg_names[KV_AGG_N] = {
+    NULL, "sum", "min", "max", "last_value", "last_value_ignore_nulls", "first_value",
+    "first_value_ignore_nulls", "count"};
+
+const char *cat_agg_name(int f) { return f > 0 && f < KV_AGG_N ? agg_names[f] : NULL; }
+
+static int agg_fits(int f, strom_type t)
+{
+    int num = t == STROM_INT || t == STROM_BIGINT || t == STROM_FLOAT || t == STROM_DOUBLE;
+    switch (f) {
+    case KV_AGG_SUM: return num;
+    case KV_AGG_MIN:
+    case KV_AGG_MAX: return num || t == STROM_TIMESTAMP || t == STROM_STRING;
+    case KV_AGG_COUNT: return t == STROM_INT || t == STROM_BIGINT;
+    default: return 1;
+    }
+}
+
+/* One 'fields.<col>.agg' = fn. */
+static strom_err apply_agg(const char *key, const char *val, const strom_schema *s, cat_opts *o)
+{
+    size_t cl = strlen(key) - 11;   /* "fields." + col + ".agg" */
+    const char *col = key + 7;
+    int c = -1, f = 0;
+    for (int i = 0; i < s->ncols && c < 0; i++)
+        if (strlen(s->cols[i].name) == cl && !strncmp(s->cols[i].name, col, cl))
+            c = i;
+    if (c < 0)
+        return strom_fail(STROM_EOPTION, "table option '%s': no column '%.*s'", key, (int)cl, col);
+    if (o->merge_engine != KV_ENGINE_AGGREGATION)
+        return strom_fail(STROM_EOPTION, "table option '%s' needs table.merge-engine = "
+                          "aggregation (not %s)", key, engine_names[o->merge_engine]);
+    for (int i = 0; i < s->npk; i++)
+        if (s->pk[i] == c)
+            return strom_fail(STROM_EOPTION, "table option '%s': column '%s' is part of the "
+                              "primary key and is not aggregated", key, s->cols[c].name);
+    for (int i = 1; i < KV_AGG_N && !f; i++)
+        if (!strcasecmp(val, agg_names[i]))
+            f = i;
+    if (!f)
+        return strom_fail(STROM_EOPTION, "table option '%s': unknown aggregate function '%s' "
+                          "(sum, min, max, last_value, last_value_ignore_nulls, first_value, "
+                          "first_value_ignore_nulls, count)", key, val);
+    if (!agg_fits(f, s->cols[c].type))
+        return strom_fail(STROM_EOPTION, "table option '%s': %s does not apply to column '%s' "
+                          "of type %s", key, agg_names[f], s->cols[c].name,
+                          strom_type_name(s->cols[c].type));
+    if (o->agg[c])
+        return strom_fail(STROM_EOPTION, "table option '%s' is given twice", key);
+    o->agg[c] = (uint8_t)f;
+    return STROM_OK;
+}
+
+static int is_agg_key(const char *key);
+
+static strom_err apply_aggs(const char *const *kv, const strom_schema *s, cat_opts *o)
+{
+    for (size_t k = 0; kv && kv[k]; k += 2) {
+        strom_err e = is_agg_key(kv[k]) ? apply_agg(kv[k], kv[k + 1], s, o) : STROM_OK;
+        if (e != STROM_OK)
+            return e;
+    }
+    return STROM_OK;
 }
 
 static strom_err apply_image(const cat_optdef *d, const char *v, const strom_schema *s,
@@ -399,13 +494,17 @@ static const cat_optdef registry[] = {
      "TIMESTAMP(3) or BIGINT column holding row times (default: the commit time)"},
     {"connector", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
     {"bootstrap.servers", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
-    {"table.merge-engine", "last_row", "last_row", apply_merge_engine, 1,
-     "primary-key tables: how a write merges with the key's row (first_row, versioned,\n"
-     "      aggregation: not supported yet)"},
-    {"table.merge-engine.versioned.ver-column", "column", "", apply_not_yet, 1,
-     "primary-key tables: version column of the versioned merge engine (not supported yet)"},
+    {"table.merge-engine", "last_row|first_row|versioned|aggregation", "last_row",
+     apply_merge_engine, 1,
+     "primary-key tables: how a write merges with the key's row: last_row replaces it,\n"
+     "      first_row keeps the first, versioned keeps the greatest ver-column (ties: the\n"
+     "      newer write), aggregation merges each column by fields.<col>.agg"},
+    {"table.merge-engine.versioned.ver-column", "column", "", apply_ver_column, 1,
+     "primary-key tables: version column (INT, BIGINT, TIMESTAMP) of the versioned engine"},
     {"table.delete.behavior", "allow|ignore|disable", "allow", apply_delete_behavior, 1,
-     "primary-key tables: deletes apply, are dropped silently, or are refused"},
+     "primary-key tables: deletes apply, are dropped silently, or are refused (default\n"
+     "      ignore for first_row/versioned/aggregation; allow is refused with\n"
+     "      first_row/versioned)"},
     {"table.changelog.image", "FULL|WAL", "FULL", apply_image, 1,
      "primary-key tables: FULL writes -U before images, WAL does not"},
     {"table.kv.ttl", "duration", "", apply_not_yet, 1,
@@ -453,9 +552,8 @@ static strom_err check_key(const char *key, const char *val, int pk, int *slot)
     if (!pk && ((i >= 0 && registry[i].kv_only) || is_agg_key(key)))
         return strom_fail(STROM_EOPTION, "table option '%s' applies to primary-key tables "
                           "only (declare one with strom_schema_set_primary_key)", key);
-    if (is_agg_key(key))
-        return strom_fail(STROM_EUNSUPPORTED, "table option '%s': aggregation is not supported "
-                          "yet", key);
+    if (i < 0 && is_agg_key(key))
+        return val ? STROM_OK : strom_fail(STROM_EOPTION, "table option '%s' has no value", key);
     if (i < 0)
         return unknown_fail(key);
     if (!val)
@@ -472,16 +570,25 @@ static void opts_reset(cat_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->time_col = -1;
+    o->ver_col = -1;
+}
+
+static int engine_is_last_row(const char *v)
+{
+    v = skip_ws(v ? v : "");
+    return !*v || !strncasecmp(v, "last_row", 8);
 }
 
 /* Stores the given values into o->vals (defaults for the rest). */
 static strom_err collect_values(const char *const *kv, cat_opts *o)
 {
     for (size_t k = 0; kv && kv[k]; k += 2) {
-        int i = 0;
+        int i = -1;
         strom_err e = check_key(kv[k], kv[k + 1], o->pk_table, &i);
         if (e != STROM_OK)
             return e;
+        if (i < 0)
+            continue;   /* fields.<col>.agg: apply_aggs */
         if (o->vals[i])
             return strom_fail(STROM_EOPTION, "table option '%s' is given twice", kv[k]);
         if (!(o->vals[i] = strom_strdup(kv[k + 1])))
@@ -491,6 +598,9 @@ static strom_err collect_values(const char *const *kv, cat_opts *o)
         const char *def = registry[i].kv_only && !o->pk_table ? "" : registry[i].def;
         if (o->pk_table && !strcmp(registry[i].name, "table.log.ttl"))
             def = "inf";  /* the changelog is what the state is rebuilt from */
+        if (o->pk_table && !strcmp(registry[i].name, "table.delete.behavior") &&
+            !engine_is_last_row(o->vals[find_opt("table.merge-engine")]))
+            def = "ignore";  /* Fluss: first_row, versioned, aggregation drop deletes */
         if (!o->vals[i] && !(o->vals[i] = strom_strdup(def)))
             return STROM_ENOMEM;
     }
@@ -546,6 +656,8 @@ strom_err cat_opts_parse(const char *const *kv, const strom_schema *s, cat_opts 
     if (e == STROM_OK)
         e = apply_all(s, o);
     if (e == STROM_OK && o->pk_table)
+        e = apply_aggs(kv, s, o);
+    if (e == STROM_OK && o->pk_table)
         e = pk_bucket_key(s, o);
     if (e != STROM_OK)
         cat_opts_free(o);
@@ -584,7 +696,9 @@ static void build_help(void)
     }
     if (n < cap)
         snprintf(help_text + n, cap - n, "  %-40s %s\n      %s\n", "fields.<col>.agg",
-                 "aggregate function", "primary-key tables, aggregation engine (not supported yet)");
+                 "aggregate function", "primary-key tables, aggregation engine: sum, min, max, "
+                 "last_value,\n      last_value_ignore_nulls (default), first_value, "
+                 "first_value_ignore_nulls, count");
 }
 
 const char *strom_table_option_help(void)

@@ -130,6 +130,14 @@ int strom_table_nbuckets(const strom_table *t) { return t->e->meta.opts.nbuckets
 
 const char *strom_table_option(const strom_table *t, const char *key)
 {
+    size_t n = key ? strlen(key) : 0;
+    if (n > 11 && !strncmp(key, "fields.", 7) && !strcmp(key + n - 4, ".agg")) {
+        const strom_schema *s = cat_meta_schema(&t->e->meta);  /* aggregation functions */
+        for (int i = 0; s->npk && i < s->ncols; i++)
+            if (strlen(s->cols[i].name) == n - 11 && !strncmp(s->cols[i].name, key + 7, n - 11))
+                return t->e->meta.opts.agg[i] ? cat_agg_name(t->e->meta.opts.agg[i]) : "";
+        return NULL;
+    }
     return key ? cat_opts_get(&t->e->meta.opts, key) : NULL;
 }
 

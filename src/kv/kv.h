@@ -10,7 +10,7 @@
  * a process share one block cache, so their number does not multiply the memory.
  *
  * The bucket's log is the write-ahead log. A write (kv_write) is merged per key against
- * the current state (merge engine last_row), the resulting changelog rows (+I, -U, +U, -D)
+ * the current state (by the table's merge engine, see kv_write), the resulting changelog rows (+I, -U, +U, -D)
  * are encoded as one record batch with the change-type vector and appended to the bucket's
  * log (durable under flush=sync); only then is the state changed, in one RocksDB
  * WriteBatch together with the checkpoint. RocksDB's own WAL is off: a crash loses at most
@@ -62,6 +62,17 @@
 #define KV_PREFIX_LEN 9
 #define KV_ROW_VERSION 1
 
+/* Merge engines ('table.merge-engine') and aggregate functions ('fields.<col>.agg'). */
+typedef enum kv_engine {
+    KV_ENGINE_LAST_ROW = 0, KV_ENGINE_FIRST_ROW = 1, KV_ENGINE_VERSIONED = 2,
+    KV_ENGINE_AGGREGATION = 3
+} kv_engine;
+typedef enum kv_agg {
+    KV_AGG_DEFAULT = 0,        /* unset: last_value_ignore_nulls (as Fluss) */
+    KV_AGG_SUM, KV_AGG_MIN, KV_AGG_MAX, KV_AGG_LAST_VALUE, KV_AGG_LAST_VALUE_IGNORE_NULLS,
+    KV_AGG_FIRST_VALUE, KV_AGG_FIRST_VALUE_IGNORE_NULLS, KV_AGG_COUNT, KV_AGG_N
+} kv_agg;
+
 /* Per-row operation of a write. */
 typedef enum kv_op { KV_UPSERT = 0, KV_DELETE = 1 } kv_op;
 
@@ -71,6 +82,9 @@ typedef struct kv_config {
     int pk[LOG_MAX_KEY_COLS], npk;   /* primary-key columns (>= 1) */
     int bk[LOG_MAX_KEY_COLS], nbk;   /* bucket-key columns, a subset of pk (0: = pk) */
     int image_full;             /* 'table.changelog.image' FULL (1, -U emitted) or WAL (0) */
+    kv_engine engine;           /* merge engine (semantics: kv_write) */
+    int ver_col;                /* versioned: the version column (INT/BIGINT/TIMESTAMP) */
+    uint8_t agg[FMT_MAX_COLUMNS]; /* aggregation: kv_agg per column (key columns ignored) */
     fmt_encode_opts enc;        /* codec etc. of changelog batches (changes is set here) */
 } kv_config;
 
@@ -93,7 +107,20 @@ typedef struct kv_write_result {
 
 /* Merges rows sel[0..nsel) of b (sel NULL: all rows; schema = the table's; ops[r] per
  * builder row r, NULL = all upserts; for a delete only the key columns matter) per key,
- * in that order, against the state; appends
+ * in that order, against the state, by the merge engine:
+ *   last_row     an upsert replaces the row (+I, or -U/+U); a delete removes it (-D).
+ *   first_row    an upsert of a key with a row changes nothing; deletes change nothing.
+ *   versioned    an upsert replaces the row iff its version column is >= the row's (ties:
+ *                the newer write wins, as Fluss); a NULL version changes nothing (also as
+ *                a key's first row); deletes change nothing.
+ *   aggregation  an upsert of a new key inserts the row (count columns: 1, or 0 for a
+ *                NULL); of an existing key, each non-key column merges by its function
+ *                (sum/min/max/first_value_ignore_nulls ignore NULLs on either side;
+ *                last_value takes the new value even NULL; last_value_ignore_nulls (the
+ *                default) a non-NULL new value; first_value keeps the stored value;
+ *                count adds 1 per non-NULL value); emits -U/+U. An integer sum that
+ *                overflows fails the write (ELIMIT). A delete removes the row.
+ * (table.delete.behavior is applied by the caller.) Appends
  * the changelog batch to the log; then applies it to the state. All or nothing: a bad row
  * (NULL key: ESCHEMA naming table, key and column; a builder of another schema: ESCHEMA
  * naming the column) fails before anything is written. Writes are serialised per kv.
@@ -119,5 +146,21 @@ strom_err kv_prefix_lookup(kv_state *kv, const strom_value *bkey, strom_builder 
 strom_err kv_row_encode(strom_buf *out, const strom_column *cols, int ncols, int64_t r);
 /* Appends the decoded value as one row to b (schema s). ECORRUPT on a malformed value. */
 strom_err kv_row_decode(strom_builder *b, const strom_schema *s, const uint8_t *v, size_t len);
+
+/* One decoded value: i for BOOLEAN/INT/BIGINT/TIMESTAMP, f for FLOAT/DOUBLE, p/n for
+ * STRING/BYTES (pointing into the source). */
+typedef struct kv_val {
+    int null;
+    int64_t i;
+    double f;
+    const uint8_t *p;
+    size_t n;
+} kv_val;
+/* Decodes a row value into vals[0..s->ncols) (pointers into v). ECORRUPT if malformed. */
+strom_err kv_row_vals(const strom_schema *s, const uint8_t *v, size_t len, kv_val *vals);
+/* Row r of cols as values (pointers into cols). */
+void kv_cols_vals(const strom_column *cols, int ncols, int64_t r, kv_val *vals);
+/* Appends the row value of vals (schema s) to out. */
+strom_err kv_vals_encode(strom_buf *out, const strom_schema *s, const kv_val *vals);
 
 #endif /* STROM_KV_H */

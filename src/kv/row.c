@@ -41,17 +41,26 @@ static strom_err encode_value(strom_buf *out, const strom_column *c, int64_t r)
     return e ? e : strom_buf_append(out, c->data + a, (size_t)(b - a));
 }
 
-strom_err kv_row_encode(strom_buf *out, const strom_column *cols, int ncols, int64_t r)
+/* Appends the version, ncols and a zeroed validity bitmap; *at = where the bitmap is. */
+static strom_err row_header(strom_buf *out, int ncols, size_t *at)
 {
     uint8_t ver = KV_ROW_VERSION;
     strom_err e = strom_buf_append(out, &ver, 1);
     if (e == STROM_OK)
         e = put_uvarint(out, (uint64_t)ncols);
-    size_t nb = ((size_t)ncols + 7) / 8, at = out->len;
+    size_t nb = ((size_t)ncols + 7) / 8;
+    *at = out->len;
     uint8_t *bm = e ? NULL : strom_buf_grow(out, nb);
     if (!bm)
         return STROM_ENOMEM;
     memset(bm, 0, nb);
+    return STROM_OK;
+}
+
+strom_err kv_row_encode(strom_buf *out, const strom_column *cols, int ncols, int64_t r)
+{
+    size_t at = 0;
+    strom_err e = row_header(out, ncols, &at);
     for (int i = 0; i < ncols && e == STROM_OK; i++) {
         if (!col_valid(&cols[i], r))
             continue;
@@ -81,42 +90,70 @@ static int rd_take(rd *d, size_t n, const uint8_t **p)
     return 0;
 }
 
-/* Reads one present value of type t and puts it into column i of b. */
-static int decode_value(rd *d, strom_builder *b, int i, strom_type t)
+/* Reads one present value of type t into v (strings point into the value). */
+static int read_val(rd *d, strom_type t, kv_val *v)
 {
     const uint8_t *p;
     uint64_t u;
-    if (t == STROM_BOOLEAN)
-        return rd_take(d, 1, &p) || p[0] > 1 || strom_builder_put_int(b, i, p[0]) ? -1 : 0;
-    if (fmt_type_is_int(t))
-        return rd_varint(d, &u) || strom_builder_put_int(b, i, strom_unzigzag(u)) ? -1 : 0;
-    if (t == STROM_FLOAT) {
+    if (t == STROM_BOOLEAN) {
+        if (rd_take(d, 1, &p) || p[0] > 1)
+            return -1;
+        v->i = p[0];
+    } else if (fmt_type_is_int(t)) {
+        if (rd_varint(d, &u))
+            return -1;
+        v->i = strom_unzigzag(u);
+    } else if (t == STROM_FLOAT) {
         float f;
         if (rd_take(d, 4, &p))
             return -1;
         memcpy(&f, p, 4);
-        return strom_builder_put_f64(b, i, f) ? -1 : 0;
-    }
-    if (t == STROM_DOUBLE) {
-        double x;
+        v->f = f;
+    } else if (t == STROM_DOUBLE) {
         if (rd_take(d, 8, &p))
             return -1;
-        memcpy(&x, p, 8);
-        return strom_builder_put_f64(b, i, x) ? -1 : 0;
+        memcpy(&v->f, p, 8);
+    } else {
+        if (rd_varint(d, &u) || u > (uint64_t)(d->end - d->p) || rd_take(d, (size_t)u, &p))
+            return -1;
+        v->p = p;
+        v->n = (size_t)u;
     }
-    if (rd_varint(d, &u) || u > (uint64_t)(d->end - d->p) || rd_take(d, (size_t)u, &p))
+    return 0;
+}
+
+/* Reads one present value of type t and puts it into column i of b. */
+static int decode_value(rd *d, strom_builder *b, int i, strom_type t)
+{
+    kv_val v = {0};
+    if (read_val(d, t, &v))
         return -1;
-    return strom_builder_put_str(b, i, p, (size_t)u) ? -1 : 0;
+    if (fmt_type_is_int(t))
+        return strom_builder_put_int(b, i, v.i) ? -1 : 0;
+    if (t == STROM_FLOAT || t == STROM_DOUBLE)
+        return strom_builder_put_f64(b, i, v.f) ? -1 : 0;
+    return strom_builder_put_str(b, i, v.p, v.n) ? -1 : 0;
+}
+
+/* Checks the version and reads ncols and the validity bitmap; d is then at the values. */
+static strom_err read_header(const strom_schema *s, const uint8_t *v, size_t len, rd *d,
+                             uint64_t *ncols, const uint8_t **bm)
+{
+    *d = (rd){v, v + len};
+    if (len < 1 || v[0] != KV_ROW_VERSION || (d->p++, rd_varint(d, ncols)) ||
+        *ncols > (uint64_t)s->ncols || rd_take(d, ((size_t)*ncols + 7) / 8, bm))
+        return strom_fail(STROM_ECORRUPT, "kv: malformed row value header (%zu bytes)", len);
+    return STROM_OK;
 }
 
 strom_err kv_row_decode(strom_builder *b, const strom_schema *s, const uint8_t *v, size_t len)
 {
-    rd d = {v, v + len};
-    uint64_t ncols;
-    const uint8_t *bm;
-    if (len < 1 || v[0] != KV_ROW_VERSION || (d.p++, rd_varint(&d, &ncols)) ||
-        ncols > (uint64_t)s->ncols || rd_take(&d, ((size_t)ncols + 7) / 8, &bm))
-        return strom_fail(STROM_ECORRUPT, "kv: malformed row value header (%zu bytes)", len);
+    rd d;
+    uint64_t ncols = 0;
+    const uint8_t *bm = NULL;
+    strom_err e = read_header(s, v, len, &d, &ncols, &bm);
+    if (e != STROM_OK)
+        return e;
     for (int i = 0; i < s->ncols; i++) {
         int present = (uint64_t)i < ncols && (bm[i / 8] >> (i & 7)) & 1;
         int bad = present ? decode_value(&d, b, i, s->cols[i].type)
@@ -128,4 +165,76 @@ strom_err kv_row_decode(strom_builder *b, const strom_schema *s, const uint8_t *
         }
     }
     return strom_builder_end_row(b);
+}
+
+/* ------------------------------------------------- rows as value arrays */
+
+strom_err kv_row_vals(const strom_schema *s, const uint8_t *v, size_t len, kv_val *vals)
+{
+    rd d;
+    uint64_t ncols = 0;
+    const uint8_t *bm = NULL;
+    strom_err e = read_header(s, v, len, &d, &ncols, &bm);
+    if (e != STROM_OK)
+        return e;
+    for (int i = 0; i < s->ncols; i++) {
+        memset(&vals[i], 0, sizeof vals[i]);
+        vals[i].null = !((uint64_t)i < ncols && (bm[i / 8] >> (i & 7)) & 1);
+        if (!vals[i].null && read_val(&d, s->cols[i].type, &vals[i]))
+            return strom_fail(STROM_ECORRUPT, "kv: malformed row value at column '%s'",
+                              s->cols[i].name);
+    }
+    return STROM_OK;
+}
+
+void kv_cols_vals(const strom_column *cols, int ncols, int64_t r, kv_val *vals)
+{
+    for (int i = 0; i < ncols; i++) {
+        const strom_column *c = &cols[i];
+        kv_val *v = &vals[i];
+        memset(v, 0, sizeof *v);
+        v->null = !col_valid(c, r);
+        if (v->null)
+            continue;
+        if (fmt_type_is_int(c->type))
+            v->i = col_int(c, r);
+        else if (c->type == STROM_FLOAT)
+            v->f = ((const float *)c->values)[r];
+        else if (c->type == STROM_DOUBLE)
+            v->f = ((const double *)c->values)[r];
+        else {
+            v->p = c->data + c->offsets[r];
+            v->n = (size_t)(c->offsets[r + 1] - c->offsets[r]);
+        }
+    }
+}
+
+strom_err kv_vals_encode(strom_buf *out, const strom_schema *s, const kv_val *vals)
+{
+    int ncols = s->ncols;
+    size_t at = 0;
+    strom_err e = row_header(out, ncols, &at);
+    for (int i = 0; i < ncols && e == STROM_OK; i++) {
+        const kv_val *v = &vals[i];
+        strom_type t = s->cols[i].type;
+        if (v->null)
+            continue;
+        out->data[at + (size_t)i / 8] |= (uint8_t)(1u << (i & 7));
+        if (t == STROM_BOOLEAN) {
+            uint8_t b = v->i != 0;
+            e = strom_buf_append(out, &b, 1);
+        } else if (fmt_type_is_int(t)) {
+            e = put_uvarint(out, strom_zigzag(v->i));
+        } else if (t == STROM_FLOAT) {
+            float f = (float)v->f;
+            e = strom_buf_append(out, &f, 4);
+        } else if (t == STROM_DOUBLE) {
+            e = strom_buf_append(out, &v->f, 8);
+        } else {
+            e = put_uvarint(out, v->n);
+            if (e == STROM_OK && v->n)
+                e = strom_buf_append(out, v->p, v->n);
+        }
+    }
+    return e;
 }

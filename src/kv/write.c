@@ -1,5 +1,6 @@
 /* write.c: kv_write (merge per key -> changelog batch -> log append -> state apply) and
- * kv_replay (log -> state on open). Merge engine: last_row. */
+ * kv_replay (log -> state on open). Merge engines: last_row, first_row, versioned,
+ * aggregation (semantics in kv.h). Replay needs no engine: the changelog holds results. */
 #include "kv_int.h"
 
 #include <stdlib.h>
@@ -25,6 +26,8 @@ typedef struct kv_wctx {
     strom_buf vals;          /* value arena */
     strom_builder *out;      /* changelog rows */
     strom_buf changes;       /* per changelog row strom_change */
+    strom_buf tmp;           /* a merged row before it goes to the arena */
+    kv_val *nv, *ov;         /* new row, stored row (aggregation, versioned) */
 } kv_wctx;
 
 #define ROW(w, i) ((w)->sel ? (int64_t)(w)->sel[i] : (int64_t)(i))
@@ -135,27 +138,160 @@ static strom_err emit(kv_wctx *w, strom_change c, int64_t off, int64_t len)
     return e ? e : strom_buf_append(&w->changes, &b, 1);
 }
 
-/* last_row: row r replaces (or deletes) its key's current row. */
+/* Makes the row value at [off, off+len) of the arena the key's row: +I, or -U/+U. */
+static strom_err put_row(kv_wctx *w, kv_slot *s, int64_t off, int64_t len)
+{
+    strom_err e = STROM_OK;
+    if (s->cur_len >= 0 && w->kv->cfg.image_full)
+        e = emit(w, STROM_UPDATE_BEFORE, s->cur_off, s->cur_len);
+    if (e == STROM_OK)
+        e = emit(w, s->cur_len >= 0 ? STROM_UPDATE_AFTER : STROM_INSERT, off, len);
+    s->cur_off = off;
+    s->cur_len = len;
+    return e;
+}
+
+static int cmp_val(strom_type t, const kv_val *a, const kv_val *b)
+{
+    if (t == STROM_FLOAT || t == STROM_DOUBLE)
+        return (a->f > b->f) - (a->f < b->f);
+    if (t == STROM_STRING || t == STROM_BYTES) {
+        int c = memcmp(a->p ? (const void *)a->p : "", b->p ? (const void *)b->p : "",
+                       a->n < b->n ? a->n : b->n);
+        return c ? c : (a->n > b->n) - (a->n < b->n);
+    }
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+/* Merges the new value n of column c into the stored value o (aggregation). */
+static strom_err agg_col(kv_wctx *w, int c, kv_val *o, const kv_val *n)
+{
+    strom_type t = w->kv->cfg.schema->cols[c].type;
+    int f = w->kv->cfg.agg[c];
+    switch (f) {
+    case KV_AGG_SUM:
+        if (n->null)
+            return STROM_OK;
+        if (o->null) {
+            *o = *n;
+        } else if (t == STROM_FLOAT || t == STROM_DOUBLE) {
+            o->f += n->f;
+        } else {
+            int64_t r;
+            if (__builtin_add_overflow(o->i, n->i, &r) ||
+                (t == STROM_INT && (r < INT32_MIN || r > INT32_MAX)))
+                return strom_fail(STROM_ELIMIT, "%s: column '%s': sum %lld + %lld overflows "
+                                  "%s", w->kv->name, w->kv->cfg.schema->cols[c].name,
+                                  (long long)o->i, (long long)n->i, strom_type_name(t));
+            o->i = r;
+        }
+        return STROM_OK;
+    case KV_AGG_MIN:
+    case KV_AGG_MAX:
+        if (!n->null && (o->null || (f == KV_AGG_MIN ? cmp_val(t, n, o) < 0
+                                                      : cmp_val(t, n, o) > 0)))
+            *o = *n;
+        return STROM_OK;
+    case KV_AGG_LAST_VALUE:
+        *o = *n;
+        return STROM_OK;
+    case KV_AGG_FIRST_VALUE:
+        return STROM_OK;
+    case KV_AGG_FIRST_VALUE_IGNORE_NULLS:
+        if (o->null)
+            *o = *n;
+        return STROM_OK;
+    case KV_AGG_COUNT:
+        if (!n->null) {
+            o->i = (o->null ? 0 : o->i) + 1;
+            o->null = 0;
+        }
+        return STROM_OK;
+    default: /* last_value_ignore_nulls */
+        if (!n->null)
+            *o = *n;
+        return STROM_OK;
+    }
+}
+
+/* Encodes vals into the arena (through tmp: vals may point into the arena); *off, *len. */
+static strom_err vals_to_arena(kv_wctx *w, const kv_val *vals, int64_t *off, int64_t *len)
+{
+    strom_buf_clear(&w->tmp);
+    strom_err e = kv_vals_encode(&w->tmp, w->kv->cfg.schema, vals);
+    *off = (int64_t)w->vals.len;
+    *len = (int64_t)w->tmp.len;
+    return e ? e : strom_buf_append(&w->vals, w->tmp.data, w->tmp.len);
+}
+
+/* Aggregation upsert of row r (the key has no row: insert it, count columns 1 or 0). */
+static strom_err merge_agg(kv_wctx *w, kv_slot *s, int64_t r)
+{
+    const strom_schema *sc = w->kv->cfg.schema;
+    kv_cols_vals(w->cols, sc->ncols, ROW(w, r), w->nv);
+    strom_err e = STROM_OK;
+    if (s->cur_len < 0) {
+        for (int c = 0; c < sc->ncols; c++)
+            if (w->kv->cfg.agg[c] == KV_AGG_COUNT && !is_pk(w->kv, c)) {
+                w->nv[c].i = !w->nv[c].null;
+                w->nv[c].null = 0;
+            }
+    } else {
+        e = kv_row_vals(sc, w->vals.data + s->cur_off, (size_t)s->cur_len, w->ov);
+        for (int c = 0; c < sc->ncols && e == STROM_OK; c++)
+            if (!is_pk(w->kv, c)) {
+                e = agg_col(w, c, &w->ov[c], &w->nv[c]);
+                w->nv[c] = w->ov[c];
+            }
+    }
+    int64_t off = 0, len = 0;
+    if (e == STROM_OK)
+        e = vals_to_arena(w, w->nv, &off, &len);
+    return e ? e : put_row(w, s, off, len);
+}
+
+/* Versioned: does row r win over the key's row? */
+static strom_err version_wins(kv_wctx *w, kv_slot *s, int64_t r, int *wins)
+{
+    const strom_schema *sc = w->kv->cfg.schema;
+    int vc = w->kv->cfg.ver_col;
+    kv_val nv;
+    kv_cols_vals(&w->cols[vc], 1, ROW(w, r), &nv);
+    *wins = !nv.null;
+    if (nv.null || s->cur_len < 0)
+        return STROM_OK;
+    strom_err e = kv_row_vals(sc, w->vals.data + s->cur_off, (size_t)s->cur_len, w->ov);
+    *wins = e == STROM_OK && (w->ov[vc].null || nv.i >= w->ov[vc].i);
+    return e;
+}
+
+/* Row r merged into its key's current row by the merge engine (see kv.h). */
 static strom_err merge_row(kv_wctx *w, int64_t r, int del)
 {
     kv_slot *s = &w->slots[w->rslot[r]];
+    kv_engine eng = w->kv->cfg.engine;
     strom_err e = STROM_OK;
+    if (del && (eng == KV_ENGINE_FIRST_ROW || eng == KV_ENGINE_VERSIONED))
+        return STROM_OK;
     if (del) {
         if (s->cur_len >= 0)
             e = emit(w, STROM_DELETE, s->cur_off, s->cur_len);
         s->cur_len = -1;
         return e;
     }
+    if (eng == KV_ENGINE_FIRST_ROW && s->cur_len >= 0)
+        return STROM_OK;
+    if (eng == KV_ENGINE_AGGREGATION)
+        return merge_agg(w, s, r);
+    if (eng == KV_ENGINE_VERSIONED) {
+        int wins = 0;
+        e = version_wins(w, s, r, &wins);
+        if (e != STROM_OK || !wins)
+            return e;
+    }
     int64_t off = (int64_t)w->vals.len;
     e = kv_row_encode(&w->vals, w->cols, w->kv->cfg.schema->ncols, ROW(w, r));
-    if (e == STROM_OK && s->cur_len >= 0 && w->kv->cfg.image_full)
-        e = emit(w, STROM_UPDATE_BEFORE, s->cur_off, s->cur_len);
-    if (e == STROM_OK)
-        e = emit(w, s->cur_len >= 0 ? STROM_UPDATE_AFTER : STROM_INSERT, off,
-                 (int64_t)w->vals.len - off);
-    s->cur_off = off;
-    s->cur_len = (int64_t)w->vals.len - off;
-    return e;
+    return e ? e : put_row(w, s, off, (int64_t)w->vals.len - off);
 }
 
 /* Appends the changelog batch; the log is made durable whatever its flush mode. */
@@ -204,7 +340,10 @@ static strom_err wctx_init(kv_wctx *w, kv_state *kv, const strom_builder *b, int
     w->slots = strom_calloc((size_t)n, sizeof(kv_slot));
     w->table = strom_calloc(w->tcap, sizeof(uint32_t));
     w->out = strom_builder_create(kv->cfg.schema);
-    return w->rkoff && w->rslot && w->slots && w->table && w->out ? STROM_OK : STROM_ENOMEM;
+    w->nv = strom_calloc((size_t)kv->cfg.schema->ncols * 2, sizeof(kv_val));
+    w->ov = w->nv ? w->nv + kv->cfg.schema->ncols : NULL;
+    return w->rkoff && w->rslot && w->slots && w->table && w->out && w->nv ? STROM_OK
+                                                                            : STROM_ENOMEM;
 }
 
 static void wctx_free(kv_wctx *w)
@@ -217,6 +356,8 @@ static void wctx_free(kv_wctx *w)
     strom_buf_free(&w->keys);
     strom_buf_free(&w->vals);
     strom_buf_free(&w->changes);
+    strom_buf_free(&w->tmp);
+    free(w->nv);
 }
 
 static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,

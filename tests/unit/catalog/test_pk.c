@@ -292,14 +292,12 @@ static void test_pk_bad_input(void **state)
     strom_table *t, *lt;
     strom_schema *s = pk_schema(1), *plain = pk_schema(0);
     CT_OK(strom_db_open(dir, &db));
-    const char *first[] = {"table.merge-engine", "first_row", NULL};
-    CT_ERR(strom_table_create(db, "a", s, first), STROM_EUNSUPPORTED, "not supported yet");
     const char *badbk[] = {"bucket.key", "status", NULL};
     CT_ERR(strom_table_create(db, "a", s, badbk), STROM_EOPTION, "not part of the primary key");
     const char *ttl[] = {"table.kv.ttl", "1 d", NULL};
     CT_ERR(strom_table_create(db, "a", s, ttl), STROM_EUNSUPPORTED, "table.kv.ttl");
     const char *noagg[] = {"fields.cap.agg", "sum", NULL};
-    CT_ERR(strom_table_create(db, "a", s, noagg), STROM_EUNSUPPORTED, "fields.cap.agg");
+    CT_ERR(strom_table_create(db, "a", s, noagg), STROM_EOPTION, "fields.cap.agg");
     const char *wal[] = {"table.changelog.image", "WAL", "bucket.num", "2", NULL};
     CT_OK(strom_table_create(db, "d", s, wal));
     CT_OK(strom_table_create(db, "log", plain, NULL));
@@ -419,12 +417,435 @@ static void test_pk_meta_records(void **state)
     CT_ERR(parse_meta(body, &m), STROM_ECORRUPT, "after the schemas");
 }
 
+/* ------------------------------------------------------------ merge engines
+ * Table: k INT (primary key), ver BIGINT, a DOUBLE, b BIGINT, c INT, s STRING, ts TIMESTAMP.
+ * The model below computes each engine's result per key on its own (plain C over an
+ * array), from the same random upserts and deletes; lookups and the changelog must match
+ * it, also after a reopen and after a rebuild from the log. */
+#define EK 8
+#define ENC 7
+
+typedef struct ecell {
+    int null;
+    int64_t i;
+    double f;
+    char s[8];
+} ecell;
+
+typedef struct erow {
+    int present;
+    ecell v[ENC];
+} erow;
+
+typedef struct echange {
+    int key;
+    strom_change c;
+    erow row;
+} echange;
+
+enum { EF_NONE, EF_SUM, EF_MIN, EF_MAX, EF_LAST, EF_LAST_NN, EF_FIRST, EF_FIRST_NN, EF_COUNT };
+
+typedef struct emodel {
+    int engine;               /* 0 last_row 1 first_row 2 versioned 3 aggregation */
+    int fn[ENC];              /* aggregation: EF_* per column */
+    int deletes;              /* deletes reach the state (delete.behavior allow) */
+    erow rows[EK];
+    echange *log;
+    size_t nlog, cap;
+} emodel;
+
+static const strom_type etypes[ENC] = {STROM_INT, STROM_BIGINT, STROM_DOUBLE, STROM_BIGINT,
+                                       STROM_INT, STROM_STRING, STROM_TIMESTAMP};
+static const char *const enames[ENC] = {"k", "ver", "a", "b", "c", "s", "ts"};
+
+static strom_schema *e_schema(void)
+{
+    strom_schema *s = strom_schema_create();
+    for (int i = 0; i < ENC; i++)
+        CT_OK(strom_schema_add(s, enames[i], etypes[i], 0));
+    const char *key[] = {"k"};
+    CT_OK(strom_schema_set_primary_key(s, key, 1));
+    return s;
+}
+
+static void e_emit(emodel *m, int key, strom_change c, const erow *r)
+{
+    if (m->nlog == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 256;
+        m->log = realloc(m->log, m->cap * sizeof *m->log);
+    }
+    m->log[m->nlog++] = (echange){key, c, *r};
+}
+
+static int e_less(int col, const ecell *x, const ecell *y)
+{
+    if (etypes[col] == STROM_DOUBLE)
+        return x->f < y->f;
+    if (etypes[col] == STROM_STRING)
+        return strcmp(x->s, y->s) < 0;
+    return x->i < y->i;
+}
+
+/* The aggregation of column col: stored value o, new value n. */
+static ecell e_agg(int col, int fn, ecell o, ecell n)
+{
+    switch (fn) {
+    case EF_SUM:
+        if (n.null)
+            return o;
+        if (o.null)
+            return n;
+        o.i += n.i;
+        o.f += n.f;
+        return o;
+    case EF_MIN:
+        return !n.null && (o.null || e_less(col, &n, &o)) ? n : o;
+    case EF_MAX:
+        return !n.null && (o.null || e_less(col, &o, &n)) ? n : o;
+    case EF_LAST:
+        return n;
+    case EF_FIRST:
+        return o;
+    case EF_FIRST_NN:
+        return o.null ? n : o;
+    case EF_COUNT:
+        o.i = (o.null ? 0 : o.i) + !n.null;
+        o.null = 0;
+        return o;
+    default:
+        return n.null ? o : n;
+    }
+}
+
+static void e_apply(emodel *m, const erow *r, int del)
+{
+    int k = (int)r->v[0].i;
+    erow *cur = &m->rows[k], next = *r;
+    if (del) {
+        if (!m->deletes)
+            return;
+        if (cur->present)
+            e_emit(m, k, STROM_DELETE, cur);
+        cur->present = 0;
+        return;
+    }
+    if (m->engine == 1 && cur->present)
+        return;
+    if (m->engine == 2 && (r->v[1].null || (cur->present && r->v[1].i < cur->v[1].i)))
+        return;
+    if (m->engine == 3) {
+        for (int c = 1; c < ENC; c++) {
+            if (!cur->present && m->fn[c] == EF_COUNT) {
+                next.v[c] = (ecell){.i = !r->v[c].null};
+            } else if (cur->present) {
+                next.v[c] = e_agg(c, m->fn[c], cur->v[c], r->v[c]);
+            }
+        }
+    }
+    if (cur->present)
+        e_emit(m, k, STROM_UPDATE_BEFORE, cur);
+    e_emit(m, k, cur->present ? STROM_UPDATE_AFTER : STROM_INSERT, &next);
+    *cur = next;
+    cur->present = 1;
+}
+
+static void e_put(strom_builder *b, const erow *r)
+{
+    for (int c = 0; c < ENC; c++) {
+        const ecell *v = &r->v[c];
+        if (v->null)
+            CT_OK(strom_builder_put_null(b, c));
+        else if (etypes[c] == STROM_DOUBLE)
+            CT_OK(strom_builder_put_f64(b, c, v->f));
+        else if (etypes[c] == STROM_STRING)
+            CT_OK(strom_builder_put_str(b, c, v->s, strlen(v->s)));
+        else
+            CT_OK(strom_builder_put_int(b, c, v->i));
+    }
+    CT_OK(strom_builder_end_row(b));
+}
+
+static erow e_get(const strom_batch *b, int64_t r)
+{
+    erow e = {.present = 1};
+    for (int c = 0; c < ENC; c++) {
+        ecell *v = &e.v[c];
+        v->null = strom_batch_is_null(b, c, r);
+        if (v->null)
+            continue;
+        if (etypes[c] == STROM_DOUBLE) {
+            v->f = strom_batch_get_f64(b, c, r);
+        } else if (etypes[c] == STROM_STRING) {
+            size_t n;
+            const char *p = strom_batch_get_str(b, c, r, &n);
+            assert_true(n < sizeof v->s);
+            memcpy(v->s, p, n);
+        } else {
+            v->i = strom_batch_get_int(b, c, r);
+        }
+    }
+    return e;
+}
+
+static void e_same(const erow *x, const erow *y)
+{
+    for (int c = 0; c < ENC; c++) {
+        if (x->v[c].null != y->v[c].null)
+            fail_msg("column %s: null %d, expected %d", enames[c], x->v[c].null, y->v[c].null);
+        if (x->v[c].null)
+            continue;
+        if (x->v[c].i != y->v[c].i || x->v[c].f != y->v[c].f || strcmp(x->v[c].s, y->v[c].s))
+            fail_msg("column %s: %lld/%g/%s, expected %lld/%g/%s", enames[c],
+                     (long long)x->v[c].i, x->v[c].f, x->v[c].s, (long long)y->v[c].i,
+                     y->v[c].f, y->v[c].s);
+    }
+}
+
+static void e_random_write(strom_table *t, emodel *m, int allow_del)
+{
+    strom_schema *s = e_schema();
+    strom_builder *b = strom_builder_create(s);
+    int del = allow_del && rnd() % 6 == 0, n = 1 + (int)(rnd() % 12);
+    for (int i = 0; i < n; i++) {
+        erow r = {.present = 1};
+        r.v[0].i = (int64_t)(rnd() % EK);
+        for (int c = 1; c < ENC; c++) {
+            ecell *v = &r.v[c];
+            v->null = rnd() % 4 == 0;
+            if (v->null)
+                continue;
+            if (etypes[c] == STROM_DOUBLE)
+                v->f = (double)((int64_t)(rnd() % 2001) - 1000) / 8;
+            else if (etypes[c] == STROM_STRING)
+                snprintf(v->s, sizeof v->s, "s%u", (unsigned)(rnd() % 50));
+            else
+                v->i = (int64_t)(rnd() % 41) - (c == 1 ? 0 : 20);  /* ver: 0..40, ties */
+        }
+        e_put(b, &r);
+        e_apply(m, &r, del);
+    }
+    CT_OK(del ? strom_table_delete(t, b) : strom_table_upsert(t, b));
+    strom_builder_destroy(b);
+    strom_schema_destroy(s);
+}
+
+static void e_check(strom_table *t, const emodel *m)
+{
+    for (int k = 0; k < EK; k++) {
+        strom_value key = {.type = STROM_INT, .v.i = k};
+        strom_batch *b = NULL;
+        CT_OK(strom_table_lookup(t, &key, 1, &b));
+        if ((b != NULL) != m->rows[k].present)
+            fail_msg("key %d: found %d, expected %d", k, b != NULL, m->rows[k].present);
+        if (b) {
+            erow got = e_get(b, 0);
+            e_same(&got, &m->rows[k]);
+        }
+        strom_batch_destroy(b);
+    }
+    size_t *cursor = calloc(EK, sizeof *cursor), seen = 0;
+    for (int bk = 0; bk < strom_table_nbuckets(t); bk++) {
+        strom_scan *sc;
+        const strom_batch *b;
+        CT_OK(strom_scan_open(t, bk, 0, NULL, &sc));
+        while (strom_scan_next(sc, &b) == STROM_OK && b) {
+            for (int64_t r = 0; r < strom_batch_nrows(b); r++, seen++) {
+                erow got = e_get(b, r);
+                int k = (int)got.v[0].i;
+                size_t *c = &cursor[k];
+                while (*c < m->nlog && m->log[*c].key != k)
+                    (*c)++;
+                assert_true(*c < m->nlog);
+                assert_int_equal(strom_batch_row_change(b, r), m->log[*c].c);
+                e_same(&got, &m->log[*c].row);
+                (*c)++;
+            }
+        }
+        strom_scan_close(sc);
+    }
+    assert_int_equal(seen, m->nlog);
+    free(cursor);
+}
+
+/* One engine configuration: opts, the model's view of it, whether deletes are sent. */
+static void e_run(const char *const *opts, emodel *m, int send_deletes)
+{
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    strom_table *t;
+    strom_schema *s = e_schema();
+    CT_OK(strom_db_open(dir, &db));
+    CT_OK(strom_table_create(db, "e", s, opts));
+    CT_OK(strom_table_open(db, "e", &t));
+    for (int w = 0; w < 60; w++)
+        e_random_write(t, m, send_deletes);
+    e_check(t, m);
+    for (int round = 0; round < 2; round++) { /* reopen; rebuild from the log alone */
+        strom_table_close(t);
+        strom_db_close(db);
+        for (int bk = 0; round == 1 && bk < 2; bk++) {
+            char p[512];
+            snprintf(p, sizeof p, "%s/default/e/kv-%d", dir, bk);
+            assert_int_equal(strom_rmtree(p), 0);
+        }
+        CT_OK(strom_db_open(dir, &db));
+        CT_OK(strom_table_open(db, "e", &t));
+        e_check(t, m);
+        for (int w = 0; w < 20; w++) /* the engine and its functions survive the reopen */
+            e_random_write(t, m, send_deletes);
+        e_check(t, m);
+    }
+    strom_table_close(t);
+    strom_db_close(db);
+    strom_schema_destroy(s);
+    free(m->log);
+    ct_rmdir(dir);
+}
+
+static void test_pk_engine_first_row(void **state)
+{
+    emodel m = {.engine = 1};
+    const char *o[] = {"table.merge-engine", "first_row", "bucket.num", "2", NULL};
+    e_run(o, &m, 1);   /* deletes are sent and ignored (the default behaviour) */
+}
+
+static void test_pk_engine_versioned(void **state)
+{
+    emodel m = {.engine = 2};
+    const char *o[] = {"table.merge-engine", "versioned", "bucket.num", "2",
+                       "table.merge-engine.versioned.ver-column", "ver", NULL};
+    e_run(o, &m, 1);
+}
+
+static void test_pk_engine_last_row(void **state)
+{
+    emodel m = {.engine = 0, .deletes = 1};
+    const char *o[] = {"bucket.num", "2", NULL};
+    e_run(o, &m, 1);
+}
+
+static void test_pk_engine_aggregation(void **state)
+{
+    /* every function twice over two tables, on numeric, string and timestamp columns */
+    emodel m1 = {.engine = 3, .deletes = 1,
+                 .fn = {0, EF_FIRST_NN, EF_SUM, EF_MAX, EF_COUNT, EF_LAST, EF_MIN}};
+    const char *o1[] = {"table.merge-engine", "aggregation", "bucket.num", "2",
+                        "table.delete.behavior", "allow", "fields.ver.agg",
+                        "first_value_ignore_nulls", "fields.a.agg", "sum", "fields.b.agg",
+                        "MAX", "fields.c.agg", "count", "fields.s.agg", "last_value",
+                        "fields.ts.agg", "min", NULL};
+    e_run(o1, &m1, 1);
+    emodel m2 = {.engine = 3, .deletes = 0,
+                 .fn = {0, EF_LAST_NN, EF_MIN, EF_SUM, EF_FIRST, EF_MAX, EF_NONE}};
+    const char *o2[] = {"table.merge-engine", "aggregation", "bucket.num", "2",
+                        "fields.ver.agg", "last_value_ignore_nulls", "fields.a.agg", "min",
+                        "fields.b.agg", "sum", "fields.c.agg", "first_value", "fields.s.agg",
+                        "max", NULL};
+    e_run(o2, &m2, 1);  /* deletes sent, ignored by default */
+}
+
+static void test_pk_engine_options(void **state)
+{
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    strom_table *t;
+    strom_schema *s = e_schema();
+    CT_OK(strom_db_open(dir, &db));
+    const char *const bad[][9] = {
+        {"table.merge-engine", "versioned", NULL},
+        {"table.merge-engine", "versioned", "table.merge-engine.versioned.ver-column", "s", NULL},
+        {"table.merge-engine", "versioned", "table.merge-engine.versioned.ver-column", "zz", NULL},
+        {"table.merge-engine.versioned.ver-column", "ver", NULL},
+        {"table.merge-engine", "first_row", "table.delete.behavior", "allow", NULL},
+        {"table.merge-engine", "versioned", "table.merge-engine.versioned.ver-column", "ver",
+         "table.delete.behavior", "allow", NULL},
+        {"fields.a.agg", "sum", NULL},
+        {"table.merge-engine", "aggregation", "fields.a.agg", "avg", NULL},
+        {"table.merge-engine", "aggregation", "fields.zz.agg", "sum", NULL},
+        {"table.merge-engine", "aggregation", "fields.k.agg", "sum", NULL},
+        {"table.merge-engine", "aggregation", "fields.s.agg", "sum", NULL},
+        {"table.merge-engine", "aggregation", "fields.a.agg", "count", NULL},
+        {"table.merge-engine", "newest", NULL},
+    };
+    const char *needle[] = {"exactly one version column", "column 's' is STRING",
+                            "zz", "applies only to table.merge-engine = versioned",
+                            "first_row merge engine does not support deletes",
+                            "versioned merge engine does not support deletes",
+                            "needs table.merge-engine = aggregation",
+                            "unknown aggregate function 'avg'", "no column 'zz'",
+                            "part of the primary key", "sum does not apply to column 's'",
+                            "count does not apply to column 'a'", "newest"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CT_ERR(strom_table_create(db, "x", s, bad[i]), STROM_EOPTION, needle[i]);
+
+    /* defaults and the stored values */
+    const char *agg[] = {"table.merge-engine", "Aggregation", "fields.a.agg", "SUM",
+                         "fields.b.agg", "sum", NULL};
+    CT_OK(strom_table_create(db, "ag", s, agg));
+    CT_OK(strom_table_open(db, "ag", &t));
+    assert_string_equal(strom_table_option(t, "table.merge-engine"), "aggregation");
+    assert_string_equal(strom_table_option(t, "table.delete.behavior"), "ignore");
+    assert_string_equal(strom_table_option(t, "fields.a.agg"), "sum");
+    assert_string_equal(strom_table_option(t, "fields.c.agg"), "");
+    assert_null(strom_table_option(t, "fields.nope.agg"));
+    strom_builder *ob = strom_builder_create(s);   /* a sum that overflows: nothing written */
+    erow big = {.present = 1};
+    big.v[2].f = 1;
+    big.v[3].i = INT64_MAX;
+    e_put(ob, &big);
+    CT_OK(strom_table_upsert(t, ob));
+    big.v[0].i = 1;
+    e_put(ob, &big);           /* key 1: a new row, fine; key 0: INT64_MAX + INT64_MAX */
+    CT_ERR(strom_table_upsert(t, ob), STROM_ELIMIT, "column 'b': sum");
+    strom_value k1 = {.type = STROM_INT, .v.i = 1};
+    strom_batch *none = NULL;
+    CT_OK(strom_table_lookup(t, &k1, 1, &none));
+    assert_null(none);
+    strom_builder_destroy(ob);
+    strom_table_close(t);
+    const char *ver[] = {"table.merge-engine", "versioned",
+                         "table.merge-engine.versioned.ver-column", "ts",
+                         "table.delete.behavior", "disable", NULL};
+    CT_OK(strom_table_create(db, "vt", s, ver));
+    CT_OK(strom_table_open(db, "vt", &t));
+    strom_builder *b = strom_builder_create(s);
+    erow r = {.present = 1};
+    r.v[5].null = 1;
+    r.v[6].i = 100;
+    e_put(b, &r);
+    CT_OK(strom_table_upsert(t, b));
+    CT_ERR(strom_table_delete(t, b), STROM_EUNSUPPORTED, "deletes are disabled");
+    strom_table_close(t);
+    strom_db_close(db);  /* the options come back from table.meta */
+    CT_OK(strom_db_open(dir, &db));
+    CT_OK(strom_table_open(db, "ag", &t));
+    assert_string_equal(strom_table_option(t, "fields.a.agg"), "sum");
+    strom_table_close(t);
+    CT_OK(strom_table_open(db, "vt", &t));
+    assert_string_equal(strom_table_option(t, "table.merge-engine.versioned.ver-column"), "ts");
+    strom_value key = {.type = STROM_INT, .v.i = 0};
+    strom_batch *out = NULL;
+    CT_OK(strom_table_lookup(t, &key, 1, &out));
+    assert_non_null(out);
+    strom_batch_destroy(out);
+    strom_builder_destroy(b);
+    strom_table_close(t);
+    strom_db_close(db);
+    strom_schema_destroy(s);
+    ct_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pk_model),
         cmocka_unit_test(test_pk_bad_input),
         cmocka_unit_test(test_pk_meta_records),
+        cmocka_unit_test(test_pk_engine_last_row),
+        cmocka_unit_test(test_pk_engine_first_row),
+        cmocka_unit_test(test_pk_engine_versioned),
+        cmocka_unit_test(test_pk_engine_aggregation),
+        cmocka_unit_test(test_pk_engine_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
