@@ -23,7 +23,12 @@ typedef struct cx {
     proto_arena *arena;
     const char *what;          /* "FETCH_LOG request" */
     strom_err err;
+    uint32_t idx[2];           /* indexes of the enclosing array elements, by nesting level */
 } cx;
+
+/* Loop over an array's elements, recording the index for messages: the k-th "[]" of a field
+ * name is printed as "[idx[k]]" ("buckets[2].preds[0].op"). */
+#define EACH(c, lvl, i, n) for (uint32_t i = 0; i < (n) && ((c)->idx[lvl] = i, 1); i++)
 
 #define TRY(x) do { if (x) return -1; } while (0)
 
@@ -34,10 +39,22 @@ static int STROM_PRINTF(3, 4) c_fail(cx *c, const char *field, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(m, sizeof m, fmt, ap);
     va_end(ap);
+    char f[96];
+    size_t o = 0;
+    unsigned k = 0;
+    for (const char *q = field; *q && o < sizeof f - 16; q++) {
+        if (q[0] == '[' && q[1] == ']' && k < 2) {
+            o += (size_t)snprintf(f + o, sizeof f - o, "[%u]", c->idx[k++]);
+            q++;
+        } else {
+            f[o++] = *q;
+        }
+    }
+    f[o] = '\0';
     if (c->enc)
-        c->err = strom_fail(STROM_EINVAL, "%s: field '%s': %s", c->what, field, m);
+        c->err = strom_fail(STROM_EINVAL, "%s: field '%s': %s", c->what, f, m);
     else
-        c->err = strom_fail(STROM_EPROTO, "%s: field '%s' at byte %zu: %s", c->what, field,
+        c->err = strom_fail(STROM_EPROTO, "%s: field '%s' at byte %zu: %s", c->what, f,
                             c->base + c->pos, m);
     return -1;
 }
@@ -285,7 +302,7 @@ static int c_schema(cx *c, proto_schema *s)
 {
     TRY(c_count(c, &s->ncolumns, 0, PROTO_MAX_COLUMNS, 3, "columns"));
     TRY(c_arr(c, &s->columns, s->ncolumns, sizeof(proto_column)));
-    for (uint32_t i = 0; i < s->ncolumns; i++) {
+    EACH(c, 0, i, s->ncolumns) {
         proto_column *col = &s->columns[i];
         size_t at;
         TRY(c_str(c, &col->name, "columns[].name"));
@@ -299,7 +316,7 @@ static int c_schema(cx *c, proto_schema *s)
     }
     TRY(c_count(c, &s->npk, 0, PROTO_MAX_PK, 1, "primary_key"));
     TRY(c_arr(c, &s->pk, s->npk, sizeof(uint32_t)));
-    for (uint32_t i = 0; i < s->npk; i++) {
+    EACH(c, 0, i, s->npk) {
         size_t at = c->pos;
         TRY(c_count(c, &s->pk[i], 0, s->ncolumns ? s->ncolumns - 1 : 0, 0, "primary_key[]"));
         int dup = s->ncolumns == 0;
@@ -312,7 +329,7 @@ static int c_schema(cx *c, proto_schema *s)
     }
     TRY(c_count(c, &s->noptions, 0, PROTO_MAX_OPTIONS, 2, "options"));
     TRY(c_arr(c, &s->options, s->noptions, sizeof(proto_option)));
-    for (uint32_t i = 0; i < s->noptions; i++) {
+    EACH(c, 0, i, s->noptions) {
         TRY(c_str(c, &s->options[i].key, "options[].key"));
         TRY(c_str(c, &s->options[i].value, "options[].value"));
     }
@@ -340,13 +357,32 @@ static int req_list_tables(cx *c, proto_msg *m) { return c_str(c, &m->req.list_t
 static int req_table_info(cx *c, proto_msg *m) { return c_str(c, &m->req.get_table_info.name, "name"); }
 static int req_stats(cx *c, proto_msg *m) { return c_str(c, &m->req.stats.table, "table"); }
 
-/* PRODUCE_LOG and PUT_KV share a layout. */
 static int req_produce(cx *c, proto_msg *m)
 {
     TRY(c_str(c, &m->req.produce.table, "table"));
     TRY(c_i32(c, &m->req.produce.bucket, 0, "bucket"));
     TRY(c_u8(c, &m->req.produce.acks, PROTO_ACKS_DURABLE, "acks"));
     return c_records(c, &m->req.produce.records, "records");
+}
+
+/* PRODUCE_LOG's layout, then the target columns of a partial update. */
+static int req_put_kv(cx *c, proto_msg *m)
+{
+    TRY(req_produce(c, m));
+    return c_names(c, &m->req.produce.ncolumns, &m->req.produce.columns, PROTO_MAX_COLUMNS, "columns");
+}
+
+static int req_create_database(cx *c, proto_msg *m)
+{
+    TRY(c_str(c, &m->req.create_database.name, "name"));
+    return c_u8(c, &m->req.create_database.if_not_exists, 1, "if_not_exists");
+}
+
+static int req_drop_database(cx *c, proto_msg *m)
+{
+    TRY(c_str(c, &m->req.drop_database.name, "name"));
+    TRY(c_u8(c, &m->req.drop_database.if_exists, 1, "if_exists"));
+    return c_u8(c, &m->req.drop_database.cascade, 1, "cascade");
 }
 
 static int req_fetch(cx *c, proto_msg *m)
@@ -356,7 +392,7 @@ static int req_fetch(cx *c, proto_msg *m)
     TRY(c_i32(c, &m->req.fetch.min_bytes, 0, "min_bytes"));
     TRY(c_count(c, &m->req.fetch.nbuckets, 0, PROTO_MAX_BUCKETS, 18, "buckets"));
     TRY(c_arr(c, &m->req.fetch.buckets, m->req.fetch.nbuckets, sizeof(proto_fetch_bucket)));
-    for (uint32_t i = 0; i < m->req.fetch.nbuckets; i++) {
+    EACH(c, 0, i, m->req.fetch.nbuckets) {
         proto_fetch_bucket *b = &m->req.fetch.buckets[i];
         TRY(c_i32(c, &b->bucket, 0, "buckets[].bucket"));
         TRY(c_i64(c, &b->offset, "buckets[].offset"));
@@ -364,7 +400,7 @@ static int req_fetch(cx *c, proto_msg *m)
         TRY(c_names(c, &b->ncolumns, &b->columns, PROTO_MAX_COLUMNS, "buckets[].columns"));
         TRY(c_count(c, &b->npreds, 0, PROTO_MAX_PREDS, 4, "buckets[].preds"));
         TRY(c_arr(c, &b->preds, b->npreds, sizeof(proto_pred)));
-        for (uint32_t j = 0; j < b->npreds; j++) {
+        EACH(c, 1, j, b->npreds) {
             TRY(c_str(c, &b->preds[j].column, "buckets[].preds[].column"));
             TRY(c_u8(c, &b->preds[j].op, STROM_OP_GE, "buckets[].preds[].op"));
             TRY(c_value(c, &b->preds[j].value, "buckets[].preds[].value"));
@@ -380,7 +416,7 @@ static int req_list_offsets(cx *c, proto_msg *m)
     TRY(c_i64(c, &m->req.list_offsets.timestamp, "timestamp"));
     TRY(c_count(c, &m->req.list_offsets.nbuckets, 0, PROTO_MAX_BUCKETS, 4, "buckets"));
     TRY(c_arr(c, &m->req.list_offsets.buckets, m->req.list_offsets.nbuckets, sizeof(int32_t)));
-    for (uint32_t i = 0; i < m->req.list_offsets.nbuckets; i++)
+    EACH(c, 0, i, m->req.list_offsets.nbuckets)
         TRY(c_i32(c, &m->req.list_offsets.buckets[i], 0, "buckets[]"));
     return 0;
 }
@@ -394,7 +430,7 @@ static int req_lookup(cx *c, proto_msg *m)
     TRY(c_names(c, &m->req.lookup.ncolumns, &m->req.lookup.columns, PROTO_MAX_COLUMNS, "columns"));
     TRY(c_count(c, &m->req.lookup.nkeys, 0, PROTO_MAX_KEYS, 3, "keys"));
     TRY(c_arr(c, &m->req.lookup.keys, m->req.lookup.nkeys, sizeof(proto_key)));
-    for (uint32_t i = 0; i < m->req.lookup.nkeys; i++)
+    EACH(c, 0, i, m->req.lookup.nkeys)
         TRY(c_key(c, &m->req.lookup.keys[i], "keys[]"));
     return 0;
 }
@@ -440,7 +476,7 @@ static int resp_api_versions(cx *c, proto_msg *m)
 {
     TRY(c_count(c, &m->resp.api_versions.napis, 0, 32767, 6, "apis"));
     TRY(c_arr(c, &m->resp.api_versions.apis, m->resp.api_versions.napis, sizeof(proto_api_range)));
-    for (uint32_t i = 0; i < m->resp.api_versions.napis; i++) {
+    EACH(c, 0, i, m->resp.api_versions.napis) {
         proto_api_range *a = &m->resp.api_versions.apis[i];
         TRY(c_i16(c, &a->key, "apis[].key"));
         TRY(c_i16(c, &a->min_ver, "apis[].min_ver"));
@@ -479,7 +515,7 @@ static int resp_fetch(cx *c, proto_msg *m)
 {
     TRY(c_count(c, &m->resp.fetch.nbuckets, 0, PROTO_MAX_BUCKETS, 26, "buckets"));
     TRY(c_arr(c, &m->resp.fetch.buckets, m->resp.fetch.nbuckets, sizeof(proto_fetch_result)));
-    for (uint32_t i = 0; i < m->resp.fetch.nbuckets; i++) {
+    EACH(c, 0, i, m->resp.fetch.nbuckets) {
         proto_fetch_result *b = &m->resp.fetch.buckets[i];
         TRY(c_i32(c, &b->bucket, 0, "buckets[].bucket"));
         TRY(c_i16(c, &b->error, "buckets[].error"));
@@ -495,7 +531,7 @@ static int resp_list_offsets(cx *c, proto_msg *m)
     TRY(c_count(c, &m->resp.list_offsets.nbuckets, 0, PROTO_MAX_BUCKETS, 14, "buckets"));
     TRY(c_arr(c, &m->resp.list_offsets.buckets, m->resp.list_offsets.nbuckets,
               sizeof(proto_offset_result)));
-    for (uint32_t i = 0; i < m->resp.list_offsets.nbuckets; i++) {
+    EACH(c, 0, i, m->resp.list_offsets.nbuckets) {
         proto_offset_result *b = &m->resp.list_offsets.buckets[i];
         TRY(c_i32(c, &b->bucket, 0, "buckets[].bucket"));
         TRY(c_i16(c, &b->error, "buckets[].error"));
@@ -508,7 +544,7 @@ static int resp_lookup(cx *c, proto_msg *m)
 {
     TRY(c_count(c, &m->resp.lookup.nfound, 0, PROTO_MAX_KEYS, 1, "found"));
     TRY(c_arr(c, &m->resp.lookup.found, m->resp.lookup.nfound, 1));
-    for (uint32_t i = 0; i < m->resp.lookup.nfound; i++)
+    EACH(c, 0, i, m->resp.lookup.nfound)
         TRY(c_u8(c, &m->resp.lookup.found[i], 1, "found[]"));
     return c_records(c, &m->resp.lookup.records, "records");
 }
@@ -523,14 +559,15 @@ static int resp_scan_kv(cx *c, proto_msg *m)
 {
     TRY(c_records(c, &m->resp.scan_kv.records, "records"));
     TRY(c_u8(c, &m->resp.scan_kv.more, 1, "more"));
-    return c_str(c, &m->resp.scan_kv.resume, "resume");
+    TRY(c_str(c, &m->resp.scan_kv.resume, "resume"));
+    return c_i64(c, &m->resp.scan_kv.snapshot_offset, "snapshot_offset");
 }
 
 static int resp_stats(cx *c, proto_msg *m)
 {
     TRY(c_count(c, &m->resp.stats.nstats, 0, PROTO_MAX_NAMES, 9, "stats"));
     TRY(c_arr(c, &m->resp.stats.stats, m->resp.stats.nstats, sizeof(proto_stat)));
-    for (uint32_t i = 0; i < m->resp.stats.nstats; i++) {
+    EACH(c, 0, i, m->resp.stats.nstats) {
         TRY(c_str(c, &m->resp.stats.stats[i].name, "stats[].name"));
         TRY(c_i64(c, &m->resp.stats.stats[i].value, "stats[].value"));
     }
@@ -551,12 +588,15 @@ static const struct api_def {
     [PROTO_PRODUCE_LOG] = {"PRODUCE_LOG", 0, req_produce, resp_produce},
     [PROTO_FETCH_LOG] = {"FETCH_LOG", 0, req_fetch, resp_fetch},
     [PROTO_LIST_OFFSETS] = {"LIST_OFFSETS", 0, req_list_offsets, resp_list_offsets},
-    [PROTO_PUT_KV] = {"PUT_KV", 0, req_produce, resp_produce},
+    [PROTO_PUT_KV] = {"PUT_KV", 0, req_put_kv, resp_produce},
     [PROTO_LOOKUP] = {"LOOKUP", 0, req_lookup, resp_lookup},
     [PROTO_PREFIX_LOOKUP] = {"PREFIX_LOOKUP", 0, req_prefix_lookup, resp_records},
     [PROTO_SCAN_KV] = {"SCAN_KV", 0, req_scan_kv, resp_scan_kv},
     [PROTO_KEY_HISTORY] = {"KEY_HISTORY", 0, req_key_history, resp_records},
     [PROTO_STATS] = {"STATS", 0, req_stats, resp_stats},
+    [PROTO_CREATE_DATABASE] = {"CREATE_DATABASE", 0, req_create_database, resp_empty},
+    [PROTO_DROP_DATABASE] = {"DROP_DATABASE", 0, req_drop_database, resp_empty},
+    [PROTO_LIST_DATABASES] = {"LIST_DATABASES", 0, req_empty, resp_list_tables},
 };
 
 const char *proto_api_name(int api_key)

@@ -44,8 +44,8 @@
  * (PROTO_MAX_FRAME by default, 64 MiB). A frame over the limit is answered with STROM_ELIMIT
  * and the connection closed (its bytes cannot be skipped safely). Unknown api_key or
  * unsupported api_version: STROM_EUNSUPPORTED response, the connection stays. A malformed
- * body: STROM_EPROTO response naming the field and its byte offset in the frame (counted
- * from the first byte of the length field), the connection stays. Responses on one
+ * body: STROM_EPROTO response naming the field (with element indexes, 'buckets[1].preds[0].op')
+ * and its byte offset in the frame (counted from the first byte of the length field), the connection stays. Responses on one
  * connection come in request order. Every body must be consumed exactly (trailing bytes
  * are EPROTO).
  *
@@ -86,7 +86,10 @@
  *                     buckets[] (<= 4096): i32 bucket
  * 8   PUT_KV          str table; i32 bucket; u8 acks;      as PRODUCE_LOG
  *                     records (each row's change type says
- *                     upsert (+I/+U) or delete (-D))
+ *                     upsert (+I/+U) or delete (-D));
+ *                     columns[] (<= 1024): str (partial
+ *                     update: the target columns; none =
+ *                     whole rows)
  * 9   LOOKUP          str table; i32 bucket; u8 has_as_of;  found[] (<= 65536): u8 (0|1),
  *                     i64 as_of (ms; ignored if has_as_of=0); one per key in order;
  *                     columns[] (projection); keys[]          records: the found rows in key
@@ -95,13 +98,19 @@
  *                     (1..8); columns[]; i32 limit (>= 0,
  *                     0 = none)
  * 11  SCAN_KV         str table; i32 bucket; columns[];     records; u8 more (0|1);
- *                     i32 limit (>= 0); str resume (""        str resume (continue from here)
- *                     = from the start)
+ *                     i32 limit (>= 0); str resume (""        str resume (continue from here);
+ *                     = from the start)                       i64 snapshot_offset (the log
+ *                                                             offset the snapshot is at: follow
+ *                                                             the changelog from there)
  * 12  KEY_HISTORY     str table; key values[] (1..8);       records: newest first
  *                     i64 at_or_before (ms); i32 n (1..
  *                     1,000,000); columns[]
  * 13  STATS           str table ("" = server-wide)          stats[] (<= 1,000,000):
  *                                                             str name, i64 value
+ * 14  CREATE_DATABASE str name; u8 if_not_exists (0|1)      (empty)
+ * 15  DROP_DATABASE   str name; u8 if_exists (0|1);         (empty)
+ *                     u8 cascade (0|1: drop its tables too)
+ * 16  LIST_DATABASES  (empty)                               names[] (<= 1,000,000): str
  *
  * ==========================================================================================
  * DECODED MESSAGES AND LIFETIMES
@@ -150,7 +159,10 @@ typedef enum proto_api {
     PROTO_SCAN_KV = 11,
     PROTO_KEY_HISTORY = 12,
     PROTO_STATS = 13,
-    PROTO_API_COUNT = 14
+    PROTO_CREATE_DATABASE = 14,
+    PROTO_DROP_DATABASE = 15,
+    PROTO_LIST_DATABASES = 16,
+    PROTO_API_COUNT = 17
 } proto_api;
 
 /* "FETCH_LOG", ...; NULL for an unknown key. */
@@ -235,7 +247,9 @@ typedef struct proto_msg {
         struct { proto_str name; uint8_t if_exists; } drop_table;
         struct { proto_str database; } list_tables;
         struct { proto_str name; } get_table_info;
-        struct { proto_str table; int32_t bucket; uint8_t acks; proto_records records; } produce;
+        /* PRODUCE_LOG and PUT_KV (ncolumns/columns: PUT_KV only, partial update) */
+        struct { proto_str table; int32_t bucket; uint8_t acks; proto_records records;
+                 uint32_t ncolumns; proto_str *columns; } produce;
         struct { proto_str table; int32_t max_wait_ms, min_bytes; uint32_t nbuckets;
                  proto_fetch_bucket *buckets; } fetch;
         struct { proto_str table; uint8_t spec; int64_t timestamp; uint32_t nbuckets;
@@ -249,18 +263,20 @@ typedef struct proto_msg {
         struct { proto_str table; proto_key key; int64_t at_or_before; int32_t n;
                  uint32_t ncolumns; proto_str *columns; } key_history;
         struct { proto_str table; } stats;
+        struct { proto_str name; uint8_t if_not_exists; } create_database;
+        struct { proto_str name; uint8_t if_exists, cascade; } drop_database;
     } req;
     /* ---- responses */
     union {
         struct { uint32_t napis; proto_api_range *apis; } api_versions;
         struct { proto_str name; int32_t schema_id, buckets; proto_schema schema; } table_info;
-        struct { uint32_t nnames; proto_str *names; } list_tables;
+        struct { uint32_t nnames; proto_str *names; } list_tables; /* and LIST_DATABASES */
         struct { int32_t bucket; int64_t first_offset, last_offset, high_watermark; } produce;
         struct { uint32_t nbuckets; proto_fetch_result *buckets; } fetch;
         struct { uint32_t nbuckets; proto_offset_result *buckets; } list_offsets;
         struct { uint32_t nfound; uint8_t *found; proto_records records; } lookup;
         struct { proto_records records; } prefix_lookup;
-        struct { proto_records records; uint8_t more; proto_str resume; } scan_kv;
+        struct { proto_records records; uint8_t more; proto_str resume; int64_t snapshot_offset; } scan_kv;
         struct { proto_records records; } key_history;
         struct { uint32_t nstats; proto_stat *stats; } stats;
     } resp;

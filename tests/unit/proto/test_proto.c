@@ -128,6 +128,17 @@ static void gen(int api, int resp, proto_arena *a, proto_msg *m)
             m->req.produce.bucket = (int32_t)rn(1000);
             m->req.produce.acks = (uint8_t)rn(2);
             m->req.produce.records = rrecords();
+            if (api == PROTO_PUT_KV)
+                m->req.produce.columns = rnames(a, &m->req.produce.ncolumns, 4);
+            break;
+        case PROTO_CREATE_DATABASE:
+            m->req.create_database.name = rstr();
+            m->req.create_database.if_not_exists = (uint8_t)rn(2);
+            break;
+        case PROTO_DROP_DATABASE:
+            m->req.drop_database.name = rstr();
+            m->req.drop_database.if_exists = (uint8_t)rn(2);
+            m->req.drop_database.cascade = (uint8_t)rn(2);
             break;
         case PROTO_FETCH_LOG: {
             m->req.fetch.table = rstr();
@@ -212,6 +223,7 @@ static void gen(int api, int resp, proto_arena *a, proto_msg *m)
         rschema(a, &m->resp.table_info.schema);
         break;
     case PROTO_LIST_TABLES:
+    case PROTO_LIST_DATABASES:
         m->resp.list_tables.names = rnames(a, &m->resp.list_tables.nnames, 8);
         break;
     case PROTO_PRODUCE_LOG:
@@ -251,6 +263,7 @@ static void gen(int api, int resp, proto_arena *a, proto_msg *m)
         m->resp.scan_kv.records = rrecords();
         m->resp.scan_kv.more = (uint8_t)rn(2);
         m->resp.scan_kv.resume = rstr();
+        m->resp.scan_kv.snapshot_offset = (int64_t)rnd();
         break;
     case PROTO_STATS: {
         uint32_t n = m->resp.stats.nstats = rn(6);
@@ -361,6 +374,20 @@ static void eq_msg(int api, int resp, const proto_msg *a, const proto_msg *b)
             assert_int_equal(a->req.produce.bucket, b->req.produce.bucket);
             assert_int_equal(a->req.produce.acks, b->req.produce.acks);
             eq_records(&a->req.produce.records, &b->req.produce.records);
+            if (api == PROTO_PUT_KV)
+                eq_names(a->req.produce.ncolumns, a->req.produce.columns, b->req.produce.ncolumns,
+                         b->req.produce.columns);
+            else
+                assert_int_equal(b->req.produce.ncolumns, 0);
+            break;
+        case PROTO_CREATE_DATABASE:
+            eq_str(a->req.create_database.name, b->req.create_database.name);
+            assert_int_equal(a->req.create_database.if_not_exists, b->req.create_database.if_not_exists);
+            break;
+        case PROTO_DROP_DATABASE:
+            eq_str(a->req.drop_database.name, b->req.drop_database.name);
+            assert_int_equal(a->req.drop_database.if_exists, b->req.drop_database.if_exists);
+            assert_int_equal(a->req.drop_database.cascade, b->req.drop_database.cascade);
             break;
         case PROTO_FETCH_LOG:
             eq_str(a->req.fetch.table, b->req.fetch.table);
@@ -442,6 +469,7 @@ static void eq_msg(int api, int resp, const proto_msg *a, const proto_msg *b)
         eq_schema(&a->resp.table_info.schema, &b->resp.table_info.schema);
         break;
     case PROTO_LIST_TABLES:
+    case PROTO_LIST_DATABASES:
         eq_names(a->resp.list_tables.nnames, a->resp.list_tables.names, b->resp.list_tables.nnames,
                  b->resp.list_tables.names);
         break;
@@ -483,6 +511,7 @@ static void eq_msg(int api, int resp, const proto_msg *a, const proto_msg *b)
         eq_records(&a->resp.scan_kv.records, &b->resp.scan_kv.records);
         assert_int_equal(a->resp.scan_kv.more, b->resp.scan_kv.more);
         eq_str(a->resp.scan_kv.resume, b->resp.scan_kv.resume);
+        assert_int_equal(a->resp.scan_kv.snapshot_offset, b->resp.scan_kv.snapshot_offset);
         break;
     case PROTO_STATS:
         assert_int_equal(a->resp.stats.nstats, b->resp.stats.nstats);
@@ -751,7 +780,7 @@ static void test_count_limits(void **state)
     b.data[PROTO_REQ_HDR + 13] = 1; /* repeated */
     assert_int_equal(proto_decode_request(PROTO_CREATE_TABLE, 0, b.data + PROTO_REQ_HDR, b.len - PROTO_REQ_HDR,
                                           PROTO_REQ_HDR, &a, &d), STROM_EPROTO);
-    assert_non_null(strstr(strom_errmsg(), "at byte 25"));
+    assert_non_null(strstr(strom_errmsg(), "field 'primary_key[1]' at byte 25"));
     assert_non_null(strstr(strom_errmsg(), "primary_key"));
     strom_buf_free(&b);
     proto_arena_free(&a);
@@ -764,7 +793,7 @@ static void test_unknown_api(void **state)
     proto_msg m = {0}, d;
     strom_buf b = {0};
     assert_int_equal(proto_check_api(PROTO_API_COUNT, 0), STROM_EUNSUPPORTED);
-    assert_non_null(strstr(strom_errmsg(), "unknown api key 14"));
+    assert_non_null(strstr(strom_errmsg(), "unknown api key 17"));
     assert_int_equal(proto_check_api(-1, 0), STROM_EUNSUPPORTED);
     assert_int_equal(proto_check_api(PROTO_FETCH_LOG, 1), STROM_EUNSUPPORTED);
     assert_non_null(strstr(strom_errmsg(), "FETCH_LOG version 1"));
@@ -827,6 +856,34 @@ static void test_doc_example(void **state)
     strom_buf_free(&b);
 }
 
+/* A bad enum deep inside: the message names the element indexes and the byte. */
+static void test_nested_field_message(void **state)
+{
+    (void)state;
+    proto_pred preds[2] = {{proto_s("p"), STROM_OP_GT, {.type = STROM_DOUBLE, .v.d = 1}},
+                           {proto_s("q"), STROM_OP_EQ, {.type = STROM_INT, .v.i = 3}}};
+    proto_fetch_bucket fb[2] = {{.bucket = 0, .offset = 1}, {.bucket = 1, .offset = 2, .npreds = 2, .preds = preds}};
+    proto_msg m, d;
+    memset(&m, 0, sizeof m);
+    m.req.fetch.table = proto_s("t");
+    m.req.fetch.nbuckets = 2;
+    m.req.fetch.buckets = fb;
+    strom_buf b = {0};
+    proto_arena a = {0};
+    assert_int_equal(proto_encode_request(&b, PROTO_FETCH_LOG, 0, 1, &m), STROM_OK);
+    /* the op of preds[1]: the last value is INT 3 (type, null, zigzag 6) after op */
+    size_t op_at = b.len - 4;
+    assert_int_equal(b.data[op_at], STROM_OP_EQ);
+    b.data[op_at] = 9;
+    assert_int_equal(proto_decode_request(PROTO_FETCH_LOG, 0, b.data + 12, b.len - 12, 12, &a, &d), STROM_EPROTO);
+    char want[128];
+    snprintf(want, sizeof want, "FETCH_LOG request: field 'buckets[1].preds[1].op' at byte %zu: 9 is out of range 0..5",
+             op_at);
+    assert_string_equal(strom_errmsg(), want);
+    strom_buf_free(&b);
+    proto_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -836,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_unknown_api),
         cmocka_unit_test(test_arena_reuse),
         cmocka_unit_test(test_doc_example),
+        cmocka_unit_test(test_nested_field_message),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
