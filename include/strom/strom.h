@@ -344,6 +344,29 @@ strom_err strom_table_upsert(strom_table *t, const strom_builder *rows);
  * EUNSUPPORTED, as in Fluss). The changelog carries the whole rows, before and after. */
 strom_err strom_table_upsert_partial(strom_table *t, const strom_builder *rows,
                                      const char *const *columns, int ncolumns);
+
+/* Every kind of write in one call (strom_table_upsert, _delete and _upsert_partial are
+ * this with one field set). Zero-initialised: a plain upsert. */
+typedef struct strom_write_opts {
+    int delete_rows;               /* 1: delete the rows' keys (as strom_table_delete) */
+    const char *const *columns;    /* partial update (as strom_table_upsert_partial); NULL: */
+    int ncolumns;                  /* every column */
+    /* Idempotent write: writer_id > 0 (chosen by the writer, unique per writer process or
+     * session) and batch_seq >= 0, increasing with every call of that writer. In each
+     * bucket the call touches, it is applied only if batch_seq is greater than the last
+     * one of the writer applied there; otherwise that bucket's part is a retry of a write
+     * already applied and changes nothing. So a call retried after a failure or a crash
+     * (even one that wrote some buckets) applies each bucket's rows exactly once. The last
+     * sequence per writer and bucket is kept in the state and in the changelog batch
+     * headers, so it survives reopening, a crash and (except for a write that changed no
+     * row) a rebuild from the log. 0: not idempotent. */
+    int64_t writer_id;
+    int32_t batch_seq;
+} strom_write_opts;
+/* Writes rows as o says. *duplicate (may be NULL) gets 1 when the write was a retry
+ * already applied in every bucket it touches. */
+strom_err strom_table_write(strom_table *t, const strom_builder *rows,
+                            const strom_write_opts *o, int *duplicate);
 /* Deletes the keys of the builder's rows (only the primary-key columns are read; put any
  * value in the others). Keys without a row are skipped. With 'table.delete.behavior'
  * = ignore this does nothing; = disable refuses it (EUNSUPPORTED). */

@@ -135,23 +135,29 @@ static strom_err route(const strom_table *t, const strom_builder *rows, int64_t 
 }
 
 static strom_err write_buckets(strom_table *t, const strom_builder *rows, int64_t n,
-                               const uint8_t *ops, const kv_write_opts *wo)
+                               const uint8_t *ops, const kv_write_opts *wo, int *dup)
 {
-    int nb = t->e->meta.opts.nbuckets;
+    int nb = t->e->meta.opts.nbuckets, touched = 0, dups = 0;
     uint32_t *sel = strom_calloc((size_t)n, sizeof *sel);
     uint32_t *start = strom_calloc((size_t)nb + 1, sizeof *start);
     strom_err err = sel && start ? route(t, rows, n, sel, start) : STROM_ENOMEM;
-    for (int b = 0; err == STROM_OK && b < nb; b++)
-        if (start[b + 1] > start[b])
-            err = kv_write_ex(t->e->kvs[b], rows, sel + start[b], start[b + 1] - start[b], ops,
-                              wo, NULL);
+    for (int b = 0; err == STROM_OK && b < nb; b++) {
+        if (start[b + 1] == start[b])
+            continue;
+        kv_write_result res;
+        err = kv_write_ex(t->e->kvs[b], rows, sel + start[b], start[b + 1] - start[b], ops,
+                          wo, &res);
+        touched++;
+        dups += res.duplicate;
+    }
+    *dup = touched > 0 && dups == touched;
     free(sel);
     free(start);
     return err;
 }
 
 static strom_err write_rows(strom_table *t, const strom_builder *rows, kv_op op, const char *what,
-                            const kv_write_opts *wo)
+                            const kv_write_opts *wo, int *dup)
 {
     strom_err err = need_pk(t, what);
     if (err == STROM_OK)
@@ -169,20 +175,10 @@ static strom_err write_rows(strom_table *t, const strom_builder *rows, kv_op op,
     if (ops)
         memset(ops, KV_DELETE, (size_t)n);
     pthread_rwlock_rdlock(&t->e->lock);
-    err = write_buckets(t, rows, n, ops, wo);
+    err = write_buckets(t, rows, n, ops, wo, dup);
     pthread_rwlock_unlock(&t->e->lock);
     free(ops);
     return err;
-}
-
-strom_err strom_table_upsert(strom_table *t, const strom_builder *rows)
-{
-    return write_rows(t, rows, KV_UPSERT, "upsert", NULL);
-}
-
-strom_err strom_table_delete(strom_table *t, const strom_builder *rows)
-{
-    return write_rows(t, rows, KV_DELETE, "delete", NULL);
 }
 
 /* The columns of a partial update as a mask; ESCHEMA naming the column. */
@@ -217,19 +213,53 @@ static strom_err partial_mask(const strom_table *t, const char *const *columns, 
     return STROM_OK;
 }
 
+strom_err strom_table_write(strom_table *t, const strom_builder *rows,
+                            const strom_write_opts *o, int *duplicate)
+{
+    static const strom_write_opts none;
+    int dup = 0;
+    o = o ? o : &none;
+    int partial = o->columns != NULL || o->ncolumns != 0;
+    const char *what = o->delete_rows ? "delete" : partial ? "partial upsert" : "upsert";
+    strom_err err = need_pk(t, what);
+    if (err == STROM_OK && o->writer_id != 0 && (o->writer_id < 0 || o->batch_seq < 0))
+        err = strom_fail(STROM_EINVAL, "table %s: %s: writer id %lld / batch sequence %d: "
+                         "an idempotent write needs writer_id > 0 and batch_seq >= 0",
+                         cat_tname(t), what, (long long)o->writer_id, (int)o->batch_seq);
+    if (err == STROM_OK && partial && o->delete_rows)
+        err = strom_fail(STROM_EINVAL, "table %s: a delete names no columns", cat_tname(t));
+    uint8_t *mask = NULL;
+    if (err == STROM_OK && partial) {
+        mask = strom_calloc((size_t)cur_schema(t->e)->ncols, 1);
+        err = mask ? partial_mask(t, o->columns, o->ncolumns, mask) : STROM_ENOMEM;
+    }
+    kv_write_opts wo = {.cols = mask, .writer_id = o->writer_id, .batch_seq = o->batch_seq};
+    if (err == STROM_OK)
+        err = write_rows(t, rows, o->delete_rows ? KV_DELETE : KV_UPSERT, what, &wo, &dup);
+    free(mask);
+    if (duplicate)
+        *duplicate = err == STROM_OK && dup;
+    return err;
+}
+
+strom_err strom_table_upsert(strom_table *t, const strom_builder *rows)
+{
+    return strom_table_write(t, rows, NULL, NULL);
+}
+
+strom_err strom_table_delete(strom_table *t, const strom_builder *rows)
+{
+    strom_write_opts o = {.delete_rows = 1};
+    return strom_table_write(t, rows, &o, NULL);
+}
+
 strom_err strom_table_upsert_partial(strom_table *t, const strom_builder *rows,
                                      const char *const *columns, int ncolumns)
 {
-    strom_err err = need_pk(t, "partial upsert");
-    if (err != STROM_OK)
-        return err;
-    uint8_t *mask = strom_calloc((size_t)cur_schema(t->e)->ncols, 1);
-    err = mask ? partial_mask(t, columns, ncolumns, mask) : STROM_ENOMEM;
-    kv_write_opts wo = {.cols = mask};
-    if (err == STROM_OK)
-        err = write_rows(t, rows, KV_UPSERT, "partial upsert", &wo);
-    free(mask);
-    return err;
+    strom_write_opts o = {.columns = columns, .ncolumns = ncolumns};
+    if (!columns)
+        o.ncolumns = -1;   /* still a partial update: refused for naming no columns */
+    return strom_table_write(t, rows, &o, NULL);
 }
 
 /* ----------------------------------------------------------------- lookups */

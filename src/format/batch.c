@@ -81,6 +81,8 @@ strom_err fmt_batch_reset(strom_batch *b, const fmt_hdr *h, int ncols)
     b->commit_ts = h ? h->commit_ts : 0;
     b->nrows = h ? h->nrows : 0;
     b->schema_id = h ? h->schema_id : 0;
+    b->writer_id = h ? h->writer_id : -1;
+    b->batch_seq = h ? h->batch_seq : -1;
     b->row_offsets = b->row_times = NULL;
     b->changes = NULL;
     return arena_reset(b);

@@ -288,6 +288,8 @@ struct strom_batch {
     const int64_t *row_times;   /* NULL: commit_ts for every row; set it with
                                    fmt_batch_set_rows (INT time columns, NULL times) */
     const uint8_t *changes;     /* NULL: STROM_APPEND for every row */
+    int64_t writer_id;          /* from the header (-1: none) */
+    int32_t batch_seq;          /* from the header (-1: none) */
     strom_buf arena;            /* backing store (see fmt_batch_alloc) */
     strom_buf *blocks;          /* extra arena blocks */
     int nblocks, cap_blocks;

@@ -46,6 +46,15 @@
  *                           DOUBLE                 8 bytes IEEE 754 LE
  *                           STRING, BYTES          uvarint length, then the bytes
  *
+ * Writer sequence (one key per idempotent writer, kv_write_opts)
+ *   key   0x6D 'm' + 'w' + writer id (8 bytes, big-endian) (10 bytes)
+ *   value 4 bytes i32 LE: the greatest batch sequence of that writer applied to the bucket.
+ *         Written in the WriteBatch of the write's rows; the changelog batch carries the
+ *         writer id and sequence in its header (fmt_hdr writer_id/batch_seq), so replay
+ *         and a rebuild from the log restore it. A write that changes no row has no
+ *         changelog batch: its sequence is written alone with RocksDB's WAL and sync on
+ *         (it survives a crash, not the loss of the state directory).
+ *
  * Checkpoint (one key)
  *   key   0x6D 'm' + "checkpoint" (11 bytes)
  *   value 8 bytes i64 LE: the log offset the state reflects: every changelog row with
@@ -103,6 +112,7 @@ int64_t kv_checkpoint(kv_state *kv);
 typedef struct kv_write_result {
     int64_t changes;            /* changelog rows appended (0: nothing changed) */
     int64_t base_offset;        /* offset of the first, -1 if none */
+    int duplicate;              /* idempotent write already applied: nothing done */
 } kv_write_result;
 
 /* Merges rows sel[0..nsel) of b (sel NULL: all rows; schema = the table's; ops[r] per
@@ -138,6 +148,11 @@ typedef struct kv_write_opts {
      * the others are NULL (aggregation count columns: 0). The changelog carries the whole
      * rows, before and after. */
     const uint8_t *cols;
+    /* Idempotent write: writer_id > 0 and batch_seq >= 0. The write is applied only if
+     * batch_seq is greater than the last one of this writer applied to this bucket;
+     * otherwise it is a duplicate (a retry) and changes nothing (res->duplicate = 1). */
+    int64_t writer_id;
+    int32_t batch_seq;
 } kv_write_opts;
 
 /* kv_write with options (o NULL: none). */

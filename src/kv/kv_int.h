@@ -19,6 +19,7 @@ struct kv_state {
     rocksdb_options_t *opts;
     rocksdb_readoptions_t *ro;
     rocksdb_writeoptions_t *wo;
+    rocksdb_writeoptions_t *wo_sync;  /* WAL + sync: a writer sequence without a changelog */
     pthread_mutex_t mu;
     int korder[LOG_MAX_KEY_COLS]; /* schema columns in key-byte order: bk, then rest of pk */
     int kpos[LOG_MAX_KEY_COLS];   /* korder[i] is primary-key column kpos[i] (pk order) */
@@ -33,6 +34,9 @@ struct kv_state {
 strom_err kv_key_from_columns(kv_state *kv, const strom_column *cols, int64_t r, strom_buf *out);
 /* Applies a WriteBatch with the checkpoint set to new_ckpt. */
 strom_err kv_apply_batch(kv_state *kv, rocksdb_writebatch_t *wb, int64_t new_ckpt);
+/* Writer sequence keys (kv.h): key into k (10 bytes); the stored sequence (-1: none). */
+void kv_writer_key(int64_t writer, uint8_t k[10]);
+strom_err kv_writer_seq(kv_state *kv, int64_t writer, int32_t *seq);
 /* Fetches the value of key (owned by the caller: rocksdb_free; NULL if absent). */
 strom_err kv_get_raw(kv_state *kv, const uint8_t *key, size_t klen, char **val, size_t *vlen);
 

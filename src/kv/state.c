@@ -124,6 +124,30 @@ strom_err kv_get_raw(kv_state *kv, const uint8_t *key, size_t klen, char **val, 
     return err ? rocks_fail(kv, err, "get") : STROM_OK;
 }
 
+void kv_writer_key(int64_t writer, uint8_t k[10])
+{
+    k[0] = KV_TAG_META;
+    k[1] = 'w';
+    for (int i = 0; i < 8; i++)
+        k[2 + i] = (uint8_t)((uint64_t)writer >> (56 - 8 * i));
+}
+
+strom_err kv_writer_seq(kv_state *kv, int64_t writer, int32_t *seq)
+{
+    uint8_t k[10];
+    char *v = NULL;
+    size_t vlen = 0;
+    kv_writer_key(writer, k);
+    *seq = -1;
+    strom_err e = kv_get_raw(kv, k, sizeof k, &v, &vlen);
+    if (e == STROM_OK && v && vlen != 4)
+        e = strom_fail(STROM_ECORRUPT, "%s: writer sequence has %zu bytes, not 4", kv->name, vlen);
+    else if (e == STROM_OK && v)
+        *seq = (int32_t)strom_get_u32((const uint8_t *)v);
+    rocksdb_free(v);
+    return e;
+}
+
 strom_err kv_apply_batch(kv_state *kv, rocksdb_writebatch_t *wb, int64_t new_ckpt)
 {
     uint8_t v[8];
@@ -309,6 +333,8 @@ static strom_err open_db(kv_state *kv, const char *dir)
      * what to replay after a crash lost the memtables. */
     rocksdb_writeoptions_disable_WAL(kv->wo, 1);
     rocksdb_writeoptions_set_sync(kv->wo, 0);
+    kv->wo_sync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(kv->wo_sync, 1);
     return STROM_OK;
 }
 
@@ -358,6 +384,8 @@ void kv_close(kv_state *kv)
         rocksdb_readoptions_destroy(kv->ro);
     if (kv->wo)
         rocksdb_writeoptions_destroy(kv->wo);
+    if (kv->wo_sync)
+        rocksdb_writeoptions_destroy(kv->wo_sync);
     if (kv->opts)
         rocksdb_options_destroy(kv->opts);
     fmt_encoder_destroy(kv->enc);

@@ -29,6 +29,8 @@ typedef struct kv_wctx {
     strom_buf tmp;           /* a merged row before it goes to the arena */
     kv_val *nv, *ov;         /* new row, stored row (aggregation, versioned, partial) */
     const uint8_t *mask;     /* partial update: the columns written; NULL: all */
+    int64_t writer;          /* idempotent write: writer id (> 0), else 0 */
+    int32_t seq;             /* and its batch sequence */
 } kv_wctx;
 
 #define ROW(w, i) ((w)->sel ? (int64_t)(w)->sel[i] : (int64_t)(i))
@@ -309,6 +311,10 @@ static strom_err append_changelog(kv_wctx *w, int64_t *base)
     kv_state *kv = w->kv;
     fmt_encode_opts o = kv->cfg.enc;
     o.changes = w->changes.data;
+    if (w->writer > 0) {
+        o.writer_id = w->writer;
+        o.batch_seq = w->seq;
+    }
     strom_buf batch = {0};
     strom_err e = fmt_encode(kv->enc, w->out, NULL, 0, &o, &batch);
     if (e == STROM_OK)
@@ -319,9 +325,34 @@ static strom_err append_changelog(kv_wctx *w, int64_t *base)
     return e == STROM_OK ? e : strom_fail_wrap(e, "%s: changelog append", kv->name);
 }
 
+/* The writer's sequence into wb (idempotent writes). */
+static void put_writer_seq(rocksdb_writebatch_t *wb, int64_t writer, int32_t seq)
+{
+    uint8_t k[10], v[4];
+    kv_writer_key(writer, k);
+    strom_put_u32(v, (uint32_t)seq);
+    rocksdb_writebatch_put(wb, (const char *)k, sizeof k, (const char *)v, sizeof v);
+}
+
+/* An idempotent write that changed no row: its sequence alone, with RocksDB's WAL. */
+static strom_err store_seq_alone(kv_wctx *w)
+{
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    put_writer_seq(wb, w->writer, w->seq);
+    char *err = NULL;
+    rocksdb_write(w->kv->db, w->kv->wo_sync, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    strom_err e = err ? strom_fail(STROM_EIO, "%s: state store write (writer sequence): %s",
+                                   w->kv->name, err) : STROM_OK;
+    rocksdb_free(err);
+    return e;
+}
+
 static strom_err apply_slots(kv_wctx *w, int64_t new_ckpt)
 {
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    if (w->writer > 0)
+        put_writer_seq(wb, w->writer, w->seq);
     for (size_t i = 0; i < w->nslots; i++) {
         kv_slot *s = &w->slots[i];
         const char *k = (const char *)w->keys.data + s->koff;
@@ -376,9 +407,19 @@ static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
     int64_t n = sel ? (int64_t)nsel : strom_builder_nrows(b);
     w->sel = sel;
     w->mask = o ? o->cols : NULL;
+    w->writer = o && o->writer_id > 0 && o->batch_seq >= 0 ? o->writer_id : 0;
+    w->seq = w->writer ? o->batch_seq : -1;
     strom_err e = check_schema(kv, fmt_builder_schema(b));
     if (e == STROM_OK && n == 0)
         return STROM_OK;
+    int32_t last = -1;
+    if (e == STROM_OK && w->writer)
+        e = kv_writer_seq(kv, w->writer, &last);
+    if (e == STROM_OK && w->writer && w->seq <= last) {
+        if (res)
+            res->duplicate = 1;   /* a retry of a write already applied */
+        return STROM_OK;
+    }
     if (e == STROM_OK && n > UINT32_MAX / 2)
         return strom_fail(STROM_ELIMIT, "%s: %lld rows in one write", kv->name, (long long)n);
     if (e == STROM_OK)
@@ -393,12 +434,12 @@ static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
         return e;
     int64_t changes = strom_builder_nrows(w->out), base = -1;
     if (changes == 0)
-        return STROM_OK;
+        return w->writer ? store_seq_alone(w) : STROM_OK;
     e = append_changelog(w, &base);
     if (e == STROM_OK)
         e = apply_slots(w, base + changes);
     if (res && e == STROM_OK)
-        *res = (kv_write_result){changes, base};
+        *res = (kv_write_result){changes, base, 0};
     return e;
 }
 
@@ -412,7 +453,7 @@ strom_err kv_write_ex(kv_state *kv, const strom_builder *b, const uint32_t *sel,
                       const uint8_t *ops, const kv_write_opts *o, kv_write_result *res)
 {
     if (res)
-        *res = (kv_write_result){0, -1};
+        *res = (kv_write_result){0, -1, 0};
     kv_wctx w;
     memset(&w, 0, sizeof w);
     pthread_mutex_lock(&kv->mu);
@@ -449,6 +490,11 @@ static strom_err replay_batch(kv_state *kv, const strom_batch *b, strom_buf *key
                                    (const char *)val->data, val->len);
         last = off + 1;
     }
+    int32_t seq = -1;
+    if (e == STROM_OK && b->writer_id > 0 && b->batch_seq >= 0)  /* idempotent writer */
+        e = kv_writer_seq(kv, b->writer_id, &seq);
+    if (e == STROM_OK && b->writer_id > 0 && b->batch_seq > seq)
+        put_writer_seq(wb, b->writer_id, b->batch_seq);
     if (e == STROM_OK)
         e = kv_apply_batch(kv, wb, last);
     rocksdb_writebatch_destroy(wb);

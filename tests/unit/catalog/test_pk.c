@@ -450,6 +450,12 @@ typedef struct emodel {
     int fn[ENC];              /* aggregation: EF_* per column */
     int deletes;              /* deletes reach the state (delete.behavior allow) */
     int partial;              /* half the upserts are partial updates of random columns */
+    int idem;                 /* idempotent writes (writer 42), each retried 0-2 times */
+    int32_t seq;
+    strom_builder *last;      /* the last idempotent write */
+    strom_write_opts last_o;
+    const char *last_named[ENC];
+    size_t last_changes;      /* changelog rows the last write produced */
     erow rows[EK];
     echange *log;
     size_t nlog, cap;
@@ -607,6 +613,20 @@ static void e_same(const erow *x, const erow *y)
     }
 }
 
+/* Sends the last idempotent write again: a duplicate (unless deletes are dropped before
+ * they reach the state: then nothing is written either way). */
+static void e_retry(strom_table *t, emodel *m, int rebuilt)
+{
+    int dup = -1;
+    size_t before = m->nlog;
+    CT_OK(strom_table_write(t, m->last, &m->last_o, &dup));
+    /* a write that changed no row kept its sequence only in the state (kv.h): after a
+     * rebuild from the log it runs again, and again changes nothing */
+    int zero = m->last_changes == 0;
+    assert_int_equal(dup, !(m->last_o.delete_rows && !m->deletes) && !(rebuilt && zero));
+    assert_int_equal(m->nlog, before);
+}
+
 static void e_random_write(strom_table *t, emodel *m, int allow_del)
 {
     strom_schema *s = e_schema();
@@ -614,6 +634,7 @@ static void e_random_write(strom_table *t, emodel *m, int allow_del)
     int del = allow_del && rnd() % 6 == 0, n = 1 + (int)(rnd() % 12);
     int partial = !del && m->partial && rnd() % 2, mask[ENC] = {1}, nnamed = 1;
     const char *named[ENC] = {"k"};
+    size_t nlog0 = m->nlog;
     for (int c = 1; partial && c < ENC; c++)
         if ((mask[c] = rnd() % 2))
             named[nnamed++] = enames[c];
@@ -635,10 +656,30 @@ static void e_random_write(strom_table *t, emodel *m, int allow_del)
         e_put(b, &r);
         e_apply(m, &r, del, partial ? mask : NULL);
     }
-    CT_OK(del ? strom_table_delete(t, b)
-              : partial ? strom_table_upsert_partial(t, b, named, nnamed)
-                        : strom_table_upsert(t, b));
-    strom_builder_destroy(b);
+    if (!m->idem) {
+        CT_OK(del ? strom_table_delete(t, b)
+                  : partial ? strom_table_upsert_partial(t, b, named, nnamed)
+                            : strom_table_upsert(t, b));
+        strom_builder_destroy(b);
+        strom_schema_destroy(s);
+        return;
+    }
+    /* idempotent: the model applied it once; every retry must change nothing */
+    strom_builder_destroy(m->last);
+    m->last = b;
+    m->last_o = (strom_write_opts){.delete_rows = del, .writer_id = 42,
+                                   .batch_seq = m->seq++};
+    memcpy(m->last_named, named, sizeof named);
+    if (partial) {
+        m->last_o.columns = m->last_named;
+        m->last_o.ncolumns = nnamed;
+    }
+    int dup = -1;
+    CT_OK(strom_table_write(t, b, &m->last_o, &dup));
+    assert_int_equal(dup, 0);
+    m->last_changes = m->nlog - nlog0;
+    for (int retry = (int)(rnd() % 3); retry > 0; retry--)
+        e_retry(t, m, 0);
     strom_schema_destroy(s);
 }
 
@@ -703,6 +744,8 @@ static void e_run(const char *const *opts, emodel *m, int send_deletes)
         }
         CT_OK(strom_db_open(dir, &db));
         CT_OK(strom_table_open(db, "e", &t));
+        if (m->idem)   /* a retry after reopening (round 1: after a rebuild from the log) */
+            e_retry(t, m, round == 1);
         e_check(t, m);
         for (int w = 0; w < 20; w++) /* the engine and its functions survive the reopen */
             e_random_write(t, m, send_deletes);
@@ -711,6 +754,7 @@ static void e_run(const char *const *opts, emodel *m, int send_deletes)
     strom_table_close(t);
     strom_db_close(db);
     strom_schema_destroy(s);
+    strom_builder_destroy(m->last);
     free(m->log);
     ct_rmdir(dir);
 }
@@ -773,6 +817,26 @@ static void test_pk_partial_aggregation(void **state)
                        "fields.a.agg", "sum", "fields.b.agg", "min", "fields.c.agg", "count",
                        "fields.s.agg", "first_value_ignore_nulls", NULL};
     e_run(o, &m, 1);
+}
+
+/* Idempotent writes: every write retried 0-2 times, also after reopen and rebuild, under
+ * aggregation (a replayed sum would show) and last_row with partial updates and deletes. */
+static void test_pk_idempotent(void **state)
+{
+    emodel m1 = {.engine = 3, .deletes = 1, .partial = 1, .idem = 1,
+                 .fn = {0, EF_LAST, EF_SUM, EF_MIN, EF_COUNT, EF_FIRST_NN, EF_NONE}};
+    const char *o1[] = {"table.merge-engine", "aggregation", "bucket.num", "3",
+                        "table.delete.behavior", "allow", "fields.ver.agg", "last_value",
+                        "fields.a.agg", "sum", "fields.b.agg", "min", "fields.c.agg", "count",
+                        "fields.s.agg", "first_value_ignore_nulls", NULL};
+    e_run(o1, &m1, 1);
+    emodel m2 = {.engine = 0, .deletes = 1, .partial = 1, .idem = 1};
+    const char *o2[] = {"bucket.num", "2", NULL};
+    e_run(o2, &m2, 1);
+    emodel m3 = {.engine = 3, .deletes = 0, .idem = 1, .fn = {0, EF_SUM, EF_SUM, EF_SUM}};
+    const char *o3[] = {"table.merge-engine", "aggregation", "fields.ver.agg", "sum",
+                        "fields.a.agg", "sum", "fields.b.agg", "sum", NULL};
+    e_run(o3, &m3, 1);   /* deletes ignored: not duplicates, nothing written */
 }
 
 static void test_pk_partial_bad_input(void **state)
@@ -927,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_pk_partial_last_row),
         cmocka_unit_test(test_pk_partial_aggregation),
         cmocka_unit_test(test_pk_partial_bad_input),
+        cmocka_unit_test(test_pk_idempotent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

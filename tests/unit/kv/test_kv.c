@@ -414,6 +414,26 @@ static void run_model(int full)
 static void test_model_full(void **st) { run_model(1); }
 static void test_model_wal(void **st) { run_model(0); }
 
+/* Closes and copies the state directory aside (an older state to restore later). */
+static void save_state(fixture *f)
+{
+    char cmd[512];
+    close_all(f);
+    snprintf(cmd, sizeof cmd, "cp -r %s %s/saved", f->statedir, f->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Closes, puts the saved state back (losing what came after it) and reopens. */
+static void restore_state(fixture *f)
+{
+    char saved[200];
+    close_all(f);
+    snprintf(saved, sizeof saved, "%s/saved", f->dir);
+    assert_int_equal(strom_rmtree(f->statedir), 0);
+    assert_int_equal(rename(saved, f->statedir), 0);
+    open_all(f);
+}
+
 /* An older copy of the state (as if a crash lost what RocksDB had not flushed) catches up
  * by replaying the changelog from its checkpoint. */
 static void test_replay_from_checkpoint(void **st)
@@ -422,20 +442,68 @@ static void test_replay_from_checkpoint(void **st)
     setup(&f, 1);
     for (int w = 0; w < 20; w++)
         random_write(&f);
-    close_all(&f);
-    char cmd[512], saved[200];
-    snprintf(saved, sizeof saved, "%s/saved", f.dir);
-    snprintf(cmd, sizeof cmd, "cp -r %s %s", f.statedir, saved);
-    assert_int_equal(system(cmd), 0);
+    save_state(&f);
     int64_t old_end = (int64_t)f.m.nlog;
     open_all(&f);
     for (int w = 0; w < 20; w++)
         random_write(&f);
     assert_true((int64_t)f.m.nlog > old_end);
-    close_all(&f);
-    assert_int_equal(strom_rmtree(f.statedir), 0);
-    assert_int_equal(rename(saved, f.statedir), 0);
+    restore_state(&f);
+    check_all(&f);
+    check_changelog(&f);
+    teardown(&f);
+}
+
+/* One idempotent write of writer 5 (random rows, the model applies it unless expect_dup);
+ * checks res.duplicate. */
+static void idem_write(fixture *f, int32_t seq, int expect_dup)
+{
+    strom_builder *b = strom_builder_create(f->schema);
+    for (int i = 0; i < 5; i++) {
+        mrow r;
+        random_row(&r, (int)(rnd() % NFEED), (int)(rnd() % NDEV));
+        put_row(b, &r);
+        if (!expect_dup)
+            model_apply(&f->m, &r, 0);
+    }
+    kv_write_opts o = {.writer_id = 5, .batch_seq = seq};
+    kv_write_result res;
+    size_t nlog = f->m.nlog;
+    assert_int_equal(kv_write_ex(f->kv, b, NULL, 0, NULL, &o, &res), STROM_OK);
+    assert_int_equal(res.duplicate, expect_dup);
+    if (expect_dup)
+        assert_int_equal(res.changes, 0);
+    assert_int_equal(f->m.nlog, nlog);
+    strom_builder_destroy(b);
+}
+
+/* Idempotent writes: a sequence not above the writer's last one changes nothing, also
+ * after the state was set back to before those writes (a crash that lost RocksDB's
+ * memtables): replay restores the sequence from the changelog batch headers. */
+static void test_idempotent_replay(void **st)
+{
+    fixture f;
+    setup(&f, 1);
+    for (int w = 0; w < 5; w++)
+        random_write(&f);
+    save_state(&f);
     open_all(&f);
+    idem_write(&f, 0, 0);
+    idem_write(&f, 0, 1);   /* the retry */
+    idem_write(&f, 3, 0);   /* gaps are fine */
+    idem_write(&f, 2, 1);   /* below the last: a late retry */
+    random_write(&f);       /* writes without a writer id are never deduplicated */
+    restore_state(&f);
+    check_all(&f);
+    check_changelog(&f);
+    idem_write(&f, 3, 1);
+    idem_write(&f, 0, 1);
+    idem_write(&f, 4, 0);
+    close_all(&f);
+    assert_int_equal(strom_rmtree(f.statedir), 0);   /* rebuild from the log alone */
+    open_all(&f);
+    idem_write(&f, 4, 1);
+    idem_write(&f, 5, 0);
     check_all(&f);
     check_changelog(&f);
     teardown(&f);
@@ -510,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_model_wal),
         cmocka_unit_test(test_replay_from_checkpoint),
         cmocka_unit_test(test_bad_rows),
+        cmocka_unit_test(test_idempotent_replay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
