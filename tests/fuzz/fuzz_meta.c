@@ -31,6 +31,9 @@ static int check_one(const uint8_t *data, size_t size)
         if (strcmp(cat_opts_get(&m.opts, cat_opt_name(i)),
                    cat_opts_get(&again.opts, cat_opt_name(i))))
             abort();
+    if (memcmp(again.opts.agg, m.opts.agg, sizeof m.opts.agg) ||   /* merge engine options */
+        again.opts.merge_engine != m.opts.merge_engine || again.opts.ver_col != m.opts.ver_col)
+        abort();
     cat_meta_free(&again);
     cat_meta_free(&m);
     strom_buf_free(&b);
