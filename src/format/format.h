@@ -188,6 +188,10 @@ const strom_schema *fmt_builder_schema(const strom_builder *b);
  * binary64 LE (-0.0 as 0.0); STRING/BYTES: u32 length LE + bytes. Appends to out. */
 strom_err fmt_key_from_column(strom_buf *out, const strom_column *c, int64_t row);
 strom_err fmt_key_from_value(strom_buf *out, strom_type col_type, const strom_value *v);
+/* The inverse for one column: reads the value of a col_type column from canonical key
+ * bytes p[0..len) into *out (strings point into p). Returns the bytes consumed, 0 if the
+ * bytes are malformed. FLOAT/DOUBLE come back as the canonical double (-0.0 as 0.0). */
+size_t fmt_key_to_value(const uint8_t *p, size_t len, strom_type col_type, strom_value *out);
 
 /* ---------------------------------------------------------------- encoding */
 

@@ -79,3 +79,28 @@ strom_err fmt_key_from_value(strom_buf *out, strom_type col_type, const strom_va
                       strom_type_name(v->type) ? strom_type_name(v->type) : "?",
                       strom_type_name(col_type) ? strom_type_name(col_type) : "?");
 }
+
+size_t fmt_key_to_value(const uint8_t *p, size_t len, strom_type col_type, strom_value *out)
+{
+    *out = (strom_value){.type = col_type};
+    if (len < 1)
+        return 0;
+    if (p[0] == 0) {
+        out->is_null = 1;
+        return 1;
+    }
+    if (fmt_type_is_var(col_type)) {
+        if (len < 5 || strom_get_u32(p + 1) > len - 5)
+            return 0;
+        out->v.s.ptr = (const char *)p + 5;
+        out->v.s.len = strom_get_u32(p + 1);
+        return 5 + out->v.s.len;
+    }
+    if (len < 9)
+        return 0;
+    if (fmt_type_is_float(col_type))
+        memcpy(&out->v.d, p + 1, 8);
+    else
+        out->v.i = strom_get_i64(p + 1);
+    return 9;
+}

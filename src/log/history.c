@@ -225,45 +225,34 @@ typedef struct hshare {
 
 /* ------------------------------------------------------- known key columns */
 
-/* Builds a one-row column of schema column col from canonical key bytes p[0..len) (the
- * layout of fmt_key_from_value); returns bytes consumed, 0 if malformed. Float keys are
- * not rebuilt (the canonical form folds -0.0 into 0.0, the stored value may differ). */
-static size_t key_column(hist *h, int i, int col, const uint8_t *p, size_t len)
+/* A one-row column of schema column col holding v (storage in h's slot i). */
+static void key_column(hist *h, int i, int col, const strom_value *v)
 {
     strom_type t = h->spec->schema->cols[col].type;
     strom_column *c = &h->keycol[i];
     *c = (strom_column){.type = t, .length = 1};
-    if (len < 1)
-        return 0;
-    if (p[0] == 0) {
+    if (v->is_null) {
         c->null_count = 1;
         c->validity = (const uint8_t *)"\0";
-        return 1;
-    }
-    if (fmt_type_is_var(t)) {
-        if (len < 5 || strom_get_u32(p + 1) > len - 5)
-            return 0;
+    } else if (fmt_type_is_var(t)) {
         h->keyoffs[i][0] = 0;
-        h->keyoffs[i][1] = (int32_t)strom_get_u32(p + 1);
+        h->keyoffs[i][1] = (int32_t)v->v.s.len;
         c->offsets = h->keyoffs[i];
-        c->data = p + 5;
-        return 5 + (size_t)h->keyoffs[i][1];
+        c->data = (const uint8_t *)v->v.s.ptr;
+    } else {
+        int32_t v32 = (int32_t)v->v.i;
+        if (t == STROM_BOOLEAN)
+            h->keyvals[i][0] = v->v.i != 0;
+        else if (t == STROM_INT)
+            memcpy(h->keyvals[i], &v32, 4);
+        else
+            memcpy(h->keyvals[i], &v->v.i, 8);
+        c->values = h->keyvals[i];
     }
-    if (len < 9)
-        return 0;
-    int64_t v = strom_get_i64(p + 1);
-    int32_t v32 = (int32_t)v;
-    if (t == STROM_BOOLEAN)
-        h->keyvals[i][0] = v != 0;
-    else if (t == STROM_INT)
-        memcpy(h->keyvals[i], &v32, 4);
-    else
-        memcpy(h->keyvals[i], &v, 8);
-    c->values = h->keyvals[i];
-    return 9;
 }
 
-/* Decodes the key into h->keycol; on any surprise simply knows no key column. */
+/* Decodes the key into h->keycol; on any surprise simply knows no key column. Float keys
+ * are not rebuilt (the canonical form folds -0.0 into 0.0, the stored value may differ). */
 static void known_key_columns(hist *h)
 {
     const log_config *cfg = &h->b->cfg;
@@ -271,11 +260,14 @@ static void known_key_columns(hist *h)
     h->nkeycols = 0;
     for (int i = 0; i < cfg->nkey_cols; i++) {
         int col = cfg->key_cols[i];
+        strom_value v;
         if (col < 0 || col >= h->spec->schema->ncols)
             return;
-        size_t used = key_column(h, i, col, h->key + at, h->keylen - at);
+        size_t used = fmt_key_to_value(h->key + at, h->keylen - at,
+                                       h->spec->schema->cols[col].type, &v);
         if (used == 0)
             return;
+        key_column(h, i, col, &v);
         at += used;
     }
     if (at != h->keylen)
