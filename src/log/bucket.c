@@ -102,7 +102,7 @@ static void bucket_free(log_bucket *b)
     if (b->wdec)
         fmt_decoder_destroy(b->wdec);
     strom_batch_destroy(b->wbatch);
-    strom_buf_free(&b->wkey);
+    log_kxscratch_free(&b->wkx);
     pthread_mutex_destroy(&b->mu);
     pthread_mutex_destroy(&b->wmu);
     pthread_mutex_destroy(&b->kxmu);

@@ -10,17 +10,27 @@
 /* Adds the rows of one batch whose key columns are decoded in kc (times: the time column's
  * values, NULL for commit time). All keys are hashed first, so that each row's hash slot
  * can be prefetched a few rows ahead: the probes are cache misses otherwise. */
+void log_kxscratch_free(log_kxscratch *ks)
+{
+    strom_buf_free(&ks->keys);
+    strom_buf_free(&ks->hashes);
+    strom_buf_free(&ks->starts);
+}
+
 static strom_err kx_add_rows(log_bucket *b, log_keyidx *kx, uint32_t pos, uint32_t rel,
                              const fmt_hdr *h, const strom_column *kc, const int64_t *times,
-                             strom_buf *kb)
+                             log_kxscratch *ks)
 {
     strom_err e = log_kx_add_batch(kx, pos, rel, h);
     uint32_t ord = (uint32_t)kx->nbatches - 1, n = h->nrows;
-    uint64_t *hash = e == STROM_OK ? strom_malloc(((size_t)n + 1) * sizeof *hash) : NULL;
-    uint32_t *at = hash ? strom_malloc(((size_t)n + 1) * sizeof *at) : NULL;
+    strom_buf_clear(&ks->keys);
+    strom_buf_clear(&ks->hashes);
+    strom_buf_clear(&ks->starts);
+    uint64_t *hash = e == STROM_OK ? (uint64_t *)strom_buf_grow(&ks->hashes, ((size_t)n + 1) * 8) : NULL;
+    uint32_t *at = hash ? (uint32_t *)strom_buf_grow(&ks->starts, ((size_t)n + 1) * 4) : NULL;
     if (e == STROM_OK && !at)
         e = STROM_ENOMEM;
-    strom_buf_clear(kb);
+    strom_buf *kb = &ks->keys;
     for (uint32_t r = 0; e == STROM_OK && r < n; r++) {
         at[r] = (uint32_t)kb->len;
         e = log_row_key_append(kb, kc, b->cfg.nkey_cols, r);
@@ -35,8 +45,6 @@ static strom_err kx_add_rows(log_bucket *b, log_keyidx *kx, uint32_t pos, uint32
         e = log_kx_add_row(kx, kb->data + at[r], at[r + 1] - at[r], hash[r], ord, r,
                            times ? times[r] : h->commit_ts);
     }
-    free(hash);
-    free(at);
     return e;
 }
 
@@ -80,7 +88,7 @@ strom_err log_kx_index_batch(log_bucket *b, log_segment *s, const uint8_t *batch
     pthread_mutex_lock(&b->kxmu);
     if (e == STROM_OK)
         e = kx_add_rows(b, s->kx, pos, (uint32_t)(h->base_offset - s->base), h, kc, times,
-                        &b->wkey);
+                        &b->wkx);
     if (e != STROM_OK) { /* the index is an accelerator: drop it, rebuild from disk later */
         log_kx_destroy(s->kx);
         s->kx = NULL;
@@ -133,7 +141,7 @@ static strom_err kx_rebuild_range(log_bucket *b, log_segment *s, uint64_t from, 
                                   log_keyidx **kx)
 {
     log_bio io;
-    strom_buf kb = {0};
+    log_kxscratch ks = {0};
     strom_err e = log_bio_init(&io);
     if (e != STROM_OK)
         return e;
@@ -156,11 +164,11 @@ static strom_err kx_rebuild_range(log_bucket *b, log_segment *s, uint64_t from, 
             break;
         }
         e = kx_add_rows(b, *kx, (uint32_t)pos, (uint32_t)(io.h.base_offset - s->base), &io.h, kc,
-                        times, &kb);
+                        times, &ks);
     }
     log_bio_free(&io);
     strom_batch_destroy(dst);
-    strom_buf_free(&kb);
+    log_kxscratch_free(&ks);
     if (e != STROM_OK) {
         log_kx_destroy(*kx);
         *kx = NULL;

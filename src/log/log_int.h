@@ -268,6 +268,12 @@ typedef struct log_segment {
 
 enum { LOG_KX_NONE = 0, LOG_KX_READY = 1, LOG_KX_PENDING = 2 };
 
+/* Reusable buffers for indexing one batch's keys (keybuild.c): key bytes, their hashes
+ * and where each row's key starts. One per thread that indexes (the writer, a warm-up). */
+typedef struct log_kxscratch {
+    strom_buf keys, hashes, starts;
+} log_kxscratch;
+
 /* ------------------------------------------------------------------- the bucket */
 
 struct log_bucket {
@@ -293,7 +299,7 @@ struct log_bucket {
     fmt_dir *wdirs;
     fmt_decoder *wdec;
     strom_batch *wbatch;
-    strom_buf wkey;
+    log_kxscratch wkx;
     /* key index warm-up after open (keybuild.c) */
     pthread_t kx_warm_thread;
     int kx_warm_started;
@@ -329,6 +335,7 @@ strom_err log_index_rebuild(log_bucket *b, log_segment *s, uint64_t from, int ve
 /* keyidx.c (files and building) */
 strom_err log_kx_write(log_bucket *b, log_segment *s);
 strom_err log_kx_ensure(log_bucket *b, log_segment *s);  /* under wmu */
+void log_kxscratch_free(log_kxscratch *ks);
 /* After open: a thread prepares the active segment's key index (loaded from .keys after a
  * clean close, rebuilt after a crash) while appends go on, so the first key-history call
  * does not pay for it. wait: under wmu, until the warm-up ended (releases wmu meanwhile;
