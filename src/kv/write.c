@@ -19,6 +19,17 @@ typedef struct kv_slot {
     int64_t newest;          /* greatest version time of the key's history (INT64_MIN) */
 } kv_slot;
 
+/* One put or delete of the state change, kept so that the WriteBatch can be filled in
+ * key order: RocksDB's memtable inserts then reuse their skiplist position (perf showed
+ * the unordered inserts of hashed keys as a top cost of the write path). */
+typedef struct kv_went {
+    const uint8_t *k;        /* into wkeys (set once it no longer grows) */
+    size_t koff, klen;
+    const char *v;           /* into the value arena; NULL: a delete */
+    size_t vlen;
+    uint32_t seq;            /* order of addition: equal keys keep it */
+} kv_went;
+
 /* One changelog row of a write: its key's slot and (+I/+U) its value in the arena. */
 typedef struct kv_crow {
     uint32_t slot;
@@ -42,6 +53,8 @@ typedef struct kv_wctx {
     strom_buf tmp;           /* a merged row before it goes to the arena */
     strom_buf crows;         /* per changelog row kv_crow */
     strom_buf vkey;          /* a version or expiry key being built */
+    strom_buf wkeys;         /* keys of the state change (kv_went.koff) */
+    strom_buf wents;         /* kv_went, in order of addition */
     int64_t commit;          /* commit time of the changelog batch */
     kv_val *nv, *ov;         /* new row, stored row (aggregation, versioned, partial) */
     const uint8_t *mask;     /* partial update: the columns written; NULL: all */
@@ -394,6 +407,40 @@ static strom_err store_seq_alone(kv_wctx *w)
     return e;
 }
 
+/* Adds a put (v != NULL) or delete of key k to the state change. */
+static strom_err went_add(kv_wctx *w, const uint8_t *k, size_t klen, const char *v, size_t vlen)
+{
+    kv_went e = {NULL, w->wkeys.len, klen, v, vlen,
+                 (uint32_t)(w->wents.len / sizeof(kv_went))};
+    strom_err err = strom_buf_append(&w->wkeys, k, klen);
+    return err ? err : strom_buf_append(&w->wents, &e, sizeof e);
+}
+
+static int went_cmp(const void *pa, const void *pb)
+{
+    const kv_went *a = pa, *b = pb;
+    int c = memcmp(a->k, b->k, a->klen < b->klen ? a->klen : b->klen);
+    if (c == 0)
+        c = (a->klen > b->klen) - (a->klen < b->klen);
+    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* The state change into wb in key order (equal keys in order of addition). */
+static void went_fill(kv_wctx *w, rocksdb_writebatch_t *wb)
+{
+    kv_went *e = (kv_went *)w->wents.data;
+    size_t n = w->wents.len / sizeof *e;
+    for (size_t i = 0; i < n; i++)
+        e[i].k = w->wkeys.data + e[i].koff;
+    qsort(e, n, sizeof *e, went_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].v)
+            rocksdb_writebatch_put(wb, (const char *)e[i].k, e[i].klen, e[i].v, e[i].vlen);
+        else
+            rocksdb_writebatch_delete(wb, (const char *)e[i].k, e[i].klen);
+    }
+}
+
 /* Version time of changelog row j (vc: the version column of the changelog rows). */
 static int64_t version_time(const strom_column *vc, int64_t j, int64_t commit)
 {
@@ -406,15 +453,16 @@ static int64_t version_time(const strom_column *vc, int64_t j, int64_t commit)
 
 /* The versions of the changelog rows (changes[0..n), in order) into wb, their values'
  * times set, and every slot's final row (cur) and newest version time found. */
-static void put_history(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
-                        const uint8_t *changes, int64_t n)
+static strom_err put_history(kv_wctx *w, const strom_column *vc, const uint8_t *changes,
+                             int64_t n)
 {
+    strom_err e = STROM_OK;
     const kv_crow *cr = (const kv_crow *)w->crows.data;
     for (size_t i = 0; i < w->nslots; i++) {
         w->slots[i].cur_off = w->slots[i].init_off;
         w->slots[i].cur_len = w->slots[i].init_len;
     }
-    for (int64_t j = 0; j < n; j++) {
+    for (int64_t j = 0; j < n && e == STROM_OK; j++) {
         if (changes[j] == STROM_UPDATE_BEFORE)
             continue;
         kv_slot *s = &w->slots[cr[j].slot];
@@ -427,25 +475,29 @@ static void put_history(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column
         s->cur_off = del ? 0 : cr[j].off;
         s->cur_len = del ? -1 : cr[j].len;
         kv_version_key(w->keys.data + s->koff, s->klen, t, &w->vkey);
-        rocksdb_writebatch_put(wb, (const char *)w->vkey.data, w->vkey.len, (const char *)v,
-                               del ? 0 : (size_t)cr[j].len);
+        e = w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, v ? (const char *)v : "",
+                                   del ? 0 : (size_t)cr[j].len)
+                        : STROM_ENOMEM;
     }
+    return e;
 }
 
 /* The expiry index entries of a slot: the old one out, the new one in. */
-static void put_expiry(kv_wctx *w, rocksdb_writebatch_t *wb, const kv_slot *s)
+static strom_err put_expiry(kv_wctx *w, const kv_slot *s)
 {
     kv_times t;
     const uint8_t *k = w->keys.data + s->koff;
+    strom_err e = STROM_OK;
     if (s->init_len >= 0 &&
         !kv_row_times(w->vals.data + s->init_off, (size_t)s->init_len, &t)) {
         kv_expiry_key(k, s->klen, t.wtime, &w->vkey);
-        rocksdb_writebatch_delete(wb, (const char *)w->vkey.data, w->vkey.len);
+        e = w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, NULL, 0) : STROM_ENOMEM;
     }
-    if (s->cur_len >= 0) {
+    if (e == STROM_OK && s->cur_len >= 0) {
         kv_expiry_key(k, s->klen, w->commit, &w->vkey);
-        rocksdb_writebatch_put(wb, (const char *)w->vkey.data, w->vkey.len, "", 0);
+        e = w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, "", 0) : STROM_ENOMEM;
     }
+    return e;
 }
 
 /* The rows, versions and expiry entries of the changelog rows (vc, changes: see
@@ -453,8 +505,8 @@ static void put_expiry(kv_wctx *w, rocksdb_writebatch_t *wb, const kv_slot *s)
 static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
                              const uint8_t *changes, int64_t n, int64_t new_ckpt)
 {
-    put_history(w, wb, vc, changes, n);
-    for (size_t i = 0; i < w->nslots; i++) {
+    strom_err e = put_history(w, vc, changes, n);
+    for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
         kv_slot *s = &w->slots[i];
         const char *k = (const char *)w->keys.data + s->koff;
         if (s->cur_off == s->init_off && s->cur_len == s->init_len)
@@ -466,13 +518,16 @@ static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_c
                 t.newest = s->newest;
                 kv_row_set_times(v, &t);
             }
-            rocksdb_writebatch_put(wb, k, s->klen, (const char *)v, (size_t)s->cur_len);
+            e = went_add(w, (const uint8_t *)k, s->klen, (const char *)v, (size_t)s->cur_len);
         } else {
-            rocksdb_writebatch_delete(wb, k, s->klen);
+            e = went_add(w, (const uint8_t *)k, s->klen, NULL, 0);
         }
-        if (w->kv->cfg.ttl_ms > 0)
-            put_expiry(w, wb, s);
+        if (e == STROM_OK && w->kv->cfg.ttl_ms > 0)
+            e = put_expiry(w, s);
     }
+    if (e != STROM_OK)
+        return e;
+    went_fill(w, wb);
     return kv_apply_batch(w->kv, wb, new_ckpt);
 }
 
@@ -531,6 +586,8 @@ static void wctx_free(kv_wctx *w)
     strom_buf_free(&w->tmp);
     strom_buf_free(&w->crows);
     strom_buf_free(&w->vkey);
+    strom_buf_free(&w->wkeys);
+    strom_buf_free(&w->wents);
     free(w->nv);
 }
 
