@@ -16,6 +16,7 @@ struct kv_state {
     char *name;                 /* copy of cfg.name */
     log_bucket *log;
     rocksdb_t *db;
+    rocksdb_column_family_handle_t *cf;  /* the default column family */
     rocksdb_options_t *opts;
     rocksdb_readoptions_t *ro;
     rocksdb_writeoptions_t *wo;

@@ -156,35 +156,40 @@ static strom_err load_newest(kv_wctx *w)
     return e;
 }
 
-/* Current state of every distinct key (one multi-get). */
+/* Current state of every distinct key (one batched multi-get). */
 static strom_err load_state(kv_wctx *w)
 {
     size_t n = w->nslots;
-    size_t *kl = strom_calloc(n * 2, sizeof(size_t)), *vl = kl + n;
-    char **kp = strom_calloc(n * 3, sizeof(char *)), **vp = kp + n, **ep = kp + 2 * n;
-    strom_err e = kl && kp ? STROM_OK : STROM_ENOMEM;
+    size_t *kl = strom_calloc(n, sizeof(size_t));
+    char **kp = strom_calloc(n * 2, sizeof(char *)), **ep = kp ? kp + n : NULL;
+    rocksdb_pinnableslice_t **vp = strom_calloc(n, sizeof *vp);
+    strom_err e = kl && kp && vp ? STROM_OK : STROM_ENOMEM;
     if (e == STROM_OK) {
         for (size_t i = 0; i < n; i++) {
             kp[i] = (char *)w->keys.data + w->slots[i].koff;
             kl[i] = w->slots[i].klen;
         }
-        rocksdb_multi_get(w->kv->db, w->kv->ro, n, (const char *const *)kp, kl, vp, vl, ep);
+        rocksdb_batched_multi_get_cf(w->kv->db, w->kv->ro, w->kv->cf, n,
+                                     (const char *const *)kp, kl, vp, ep, 0);
     }
     for (size_t i = 0; e == STROM_OK && i < n; i++) {
+        size_t vl = 0;
+        const char *v = vp[i] ? rocksdb_pinnableslice_value(vp[i], &vl) : NULL;
         if (ep[i])
             e = strom_fail(STROM_EIO, "%s: state store multi-get: %s", w->kv->name, ep[i]);
-        else if (vp[i]) {
+        else if (v) {
             w->slots[i].init_off = w->slots[i].cur_off = (int64_t)w->vals.len;
-            w->slots[i].init_len = w->slots[i].cur_len = (int64_t)vl[i];
-            e = strom_buf_append(&w->vals, vp[i], vl[i]);
+            w->slots[i].init_len = w->slots[i].cur_len = (int64_t)vl;
+            e = strom_buf_append(&w->vals, v, vl);
         }
     }
-    for (size_t i = 0; kp && i < n; i++) {
-        rocksdb_free(vp[i]);
+    for (size_t i = 0; kp && vp && i < n; i++) {
+        rocksdb_pinnableslice_destroy(vp[i]);
         rocksdb_free(ep[i]);
     }
     free(kl);
     free(kp);
+    free(vp);
     return e ? e : load_newest(w);
 }
 
