@@ -412,9 +412,9 @@ strom_err strom_table_lookup_asof_into(strom_table *t, const strom_value *key, i
 /* Batch AS OF lookup (for joins): key i (keys[i*nkey .. i*nkey+nkey), i < n) at time
  * as_of_ms[i] (n times: pass the same value n times for one time). found (caller array
  * of n) gets 1 for the keys with a row; their rows are appended to out in key order.
- * When all keys fall into one bucket (always with bucket.num = 1) this is one multi-get
- * plus one iterator for the keys that need a seek; keys of several buckets are looked up
- * one by one. */
+ * Per bucket touched: one multi-get of the current rows plus one iterator for the keys
+ * that need a seek. Keys all in one bucket (always with bucket.num = 1) decode straight
+ * into out; keys of several buckets go through a per-call buffer (allocated). */
 strom_err strom_table_lookup_batch_asof_into(strom_table *t, const strom_value *keys, int nkey,
                                              size_t n, const int64_t *as_of_ms,
                                              uint8_t *found, strom_builder *out);

@@ -237,6 +237,12 @@ strom_err kv_lookup_asof(kv_state *kv, const strom_value *key, int64_t t, strom_
 strom_err kv_lookup_batch_asof(kv_state *kv, const strom_value *keys, size_t n,
                                const int64_t *t, int one_time, strom_builder *out,
                                uint8_t *found);
+/* Batch AS OF as kv_lookup_batch_asof (key i at t[i]), the answers as row values (layout
+ * above) appended to arena: key i's at off[i], len[i] bytes (len -1: no row). For callers
+ * that merge the answers of several buckets in their own order (kv_row_decode). */
+strom_err kv_lookup_batch_asof_raw(kv_state *kv, const strom_value *keys, size_t n,
+                                   const int64_t *t, strom_buf *arena, int64_t *off,
+                                   int64_t *len);
 /* Manual compaction of the whole state with the history cutoff now_ms - hist_ttl_ms
  * (background compactions use the wall clock). Drops versions older than the cutoff
  * except each key's newest one at or before it; AS OF answers for t >= cutoff do not
