@@ -54,7 +54,7 @@
  *                           DOUBLE                 8 bytes IEEE 754 LE
  *                           STRING, BYTES          uvarint length, then the bytes
  *
- * Versions (one key per version of a key: its history, for AS OF lookups)
+ * Versions (the past of a key, for AS OF lookups; its present is the row key's value)
  *   off size field        meaning
  *   0   1    tag          0x76 'v'
  *   1   8    bkhash       as the row key (same 9-byte prefix rule: prefix bloom per
@@ -65,8 +65,10 @@
  *                         (key, inv(T)) and the first entry of the key found there
  *   value    a row value (layout above; its newest field is not used) or, for a
  *            delete, empty (a tombstone: the key had no row from that time on)
- *   Every +I/+U changelog row adds the version of its after image at its version time;
- *   every -D adds a tombstone. The version time is the commit time of the changelog
+ *   A key's history is its current row (at its vtime) plus these keys: every row that a
+ *   +U or -D supersedes is added at its version time (not when the superseding change has
+ *   the same time: on equal times the later written counts, and the current row wins
+ *   ties), and every -D adds a tombstone. A key written once costs no version key. The version time is the commit time of the changelog
  *   batch (fmt header commit_timestamp, so a replay reproduces it exactly) or, with
  *   'table.kv.version-column', that column's value in the row (a NULL: the commit time).
  *   A delete's version time is always the commit time. Two versions of a key with the

@@ -1,10 +1,13 @@
 /* version.c: the key history ('v' keys, layout in kv.h): AS OF lookups, single and
  * batched, and the compaction filter of 'table.kv.history.ttl'.
  *
- * AS OF t for a key: the current row answers when it is the key's newest version
- * (vtime == newest) and vtime <= t, with one get and no seek; otherwise one seek to
- * (key, inv(t)) in the 'v' keys finds the newest version at or before t (the first entry
- * of the key at or after that position: versions of a key sort newest first).
+ * The history of a key is its current row (the row key's value, at its vtime) plus its
+ * 'v' keys: the rows superseded and the deletes. AS OF t: the current row answers when it
+ * is the key's newest version (vtime == newest) and vtime <= t, with one get and no seek;
+ * otherwise one seek to (key, inv(t)) finds the newest 'v' entry at or before t (the first
+ * entry of the key at or after that position: they sort newest first), and the answer is
+ * the newer of it and the current row (if its vtime <= t; the current row on a tie: it
+ * was written after every 'v' entry of the same time).
  *
  * History TTL: a compaction drops a version when, among the entries of its key the
  * compaction reads, a newer one has a time <= cutoff (= now - history.ttl). Why AS OF
@@ -12,7 +15,8 @@
  * a dropped version X has a newer version A with time(A) <= cutoff <= t, so the answer's
  * time is >= time(A) > time(X): it is never X. Versions outside the compaction do not
  * matter (the argument needs only A, which is kept: the first entry <= cutoff of each key
- * is never dropped, nor is any entry newer than the cutoff). A removed key becomes a
+ * is never dropped, nor is any entry newer than the cutoff; the current row is not in
+ * the 'v' keys and never dropped). A removed key becomes a
  * deletion marker in RocksDB (older copies of the same version key in lower levels stay
  * hidden). */
 #include "kv_int.h"
@@ -159,6 +163,13 @@ static int current_answers(const char *v, size_t vlen, int64_t t)
            tm.vtime <= t;
 }
 
+/* Version time of the current row value v (INT64_MIN: a version-1 value, unknown). */
+static int64_t current_vtime(const char *v, size_t vlen)
+{
+    kv_times tm;
+    return kv_row_times((const uint8_t *)v, vlen, &tm) ? INT64_MIN : tm.vtime;
+}
+
 /* The row value answering AS OF t of row key sc->rk whose current value is cur (NULL:
  * none): *v (borrowed from cur or the iterator; NULL: no row), *vlen. The iterator *it is
  * created on the first seek. */
@@ -175,12 +186,16 @@ static strom_err asof_find(kv_state *kv, rocksdb_iterator_t **it, asof_scratch *
     }
     if (!*it && !(*it = kv_prefix_iter(kv)))
         return STROM_ENOMEM;
-    int64_t vt = 0;
+    int64_t vt = 0, ct = cur ? current_vtime(cur, curlen) : 0;
     int hit = 0;
     strom_err e = seek_version(kv, *it, sc->rk.data, sc->rk.len, t, &sc->vk, v, vlen, &vt,
                                &hit);
-    if (e != STROM_OK || !hit || *vlen == 0)
+    if (e == STROM_OK && cur && ct <= t && (!hit || ct >= vt)) {
+        *v = cur;    /* the current row is the newest version at or before t */
+        *vlen = curlen;
+    } else if (e != STROM_OK || !hit || *vlen == 0) {
         *v = NULL;
+    }
     return e;
 }
 

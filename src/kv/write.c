@@ -456,8 +456,27 @@ static int64_t version_time(const strom_column *vc, int64_t j, int64_t commit)
     return v.null ? commit : v.i;
 }
 
-/* The versions of the changelog rows (changes[0..n), in order) into wb, their values'
- * times set, and every slot's final row (cur) and newest version time found. */
+/* Adds the version key of slot s at time t with value v (vlen; v "" and 0: a delete). */
+static strom_err put_version(kv_wctx *w, const kv_slot *s, int64_t t, const char *v,
+                             size_t vlen)
+{
+    kv_version_key(w->keys.data + s->koff, s->klen, t, &w->vkey);
+    return w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, v, vlen) : STROM_ENOMEM;
+}
+
+/* Version time of the slot's current row (INT64_MIN if unknown: a version-1 value). */
+static int64_t cur_vtime(const kv_wctx *w, const kv_slot *s)
+{
+    kv_times t;
+    return kv_row_times(w->vals.data + s->cur_off, (size_t)s->cur_len, &t) ? INT64_MIN
+                                                                             : t.vtime;
+}
+
+/* The history of the changelog rows (changes[0..n), in order) into the state change:
+ * each row a change supersedes goes to its version key at its version time (unless the
+ * change has the same time: the later row counts on ties anyway), each delete adds a
+ * tombstone; the current row stays only in the row key. Sets the times of the new
+ * values and every slot's final row (cur) and newest version time. */
 static strom_err put_history(kv_wctx *w, const strom_column *vc, const uint8_t *changes,
                              int64_t n)
 {
@@ -473,16 +492,17 @@ static strom_err put_history(kv_wctx *w, const strom_column *vc, const uint8_t *
         kv_slot *s = &w->slots[cr[j].slot];
         int del = changes[j] == STROM_DELETE;
         int64_t t = del ? w->commit : version_time(vc, j, w->commit);
-        uint8_t *v = del ? NULL : w->vals.data + cr[j].off;
+        int64_t ct = s->cur_len >= 0 ? cur_vtime(w, s) : t;
+        if (ct != t)   /* the superseded row joins the history */
+            e = put_version(w, s, ct, (const char *)w->vals.data + s->cur_off,
+                            (size_t)s->cur_len);
         s->newest = t > s->newest ? t : s->newest;
-        if (v)
-            kv_row_set_times(v, &(kv_times){w->commit, t, s->newest});
+        if (e == STROM_OK && del)
+            e = put_version(w, s, t, "", 0);
+        else if (e == STROM_OK)
+            kv_row_set_times(w->vals.data + cr[j].off, &(kv_times){w->commit, t, s->newest});
         s->cur_off = del ? 0 : cr[j].off;
         s->cur_len = del ? -1 : cr[j].len;
-        kv_version_key(w->keys.data + s->koff, s->klen, t, &w->vkey);
-        e = w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, v ? (const char *)v : "",
-                                   del ? 0 : (size_t)cr[j].len)
-                        : STROM_ENOMEM;
     }
     return e;
 }
