@@ -575,7 +575,10 @@ static strom_err commit_write(kv_wctx *w, rocksdb_writebatch_t *wb, int64_t *bas
         return e;
     if (w->writer > 0)
         put_writer_seq(wb, w->writer, w->seq);
-    return apply_slots(w, wb, out_vcol(w, &vc), w->changes.data, changes, *base + changes);
+    e = apply_slots(w, wb, out_vcol(w, &vc), w->changes.data, changes, *base + changes);
+    if (e != STROM_OK)
+        w->kv->fenced = 1;   /* the changelog is durable, the state is not: reopen replays */
+    return e;
 }
 
 /* b: the rows written (NULL: the caller sets cols). */
