@@ -543,7 +543,7 @@ strom_err strom_table_lookup_asof_into(strom_table *t, const strom_value *key, i
     const strom_schema *s = cur_schema(t->e);
     int b = 0;
     err = check_values(t, key, s->pk, nkey, s->npk, what);
-    if (err == STROM_OK)
+    if (err == STROM_OK && t->e->meta.opts.nbuckets > 1)   /* (one bucket: no hashing) */
         err = bucket_of(t, key, 0, &b);
     if (err == STROM_OK)
         err = kv_lookup_asof(t->e->kvs[b], key, as_of_ms, out, found);
@@ -562,7 +562,7 @@ static strom_err asof_check_keys(strom_table *t, const strom_value *keys, size_t
         int b = 0;
         const strom_value *k = &keys[i * (size_t)s->npk];
         err = check_values(t, k, s->pk, s->npk, s->npk, "batch AS OF lookup");
-        if (err == STROM_OK)
+        if (err == STROM_OK && t->e->meta.opts.nbuckets > 1)
             err = bucket_of(t, k, 0, &b);
         if (i == 0)
             *one_bucket = b;
