@@ -397,7 +397,9 @@ strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int
  * commit time in both modes. Two versions of a key with the same time: the later written
  * one counts. The latest-value lookups (strom_table_lookup*) return the merge engine's
  * row, which with a version column is the last written, not necessarily the one with the
- * greatest version time (use merge-engine versioned on the same column for that). */
+ * greatest version time (use merge-engine versioned on the same column for that). The
+ * history is that of the changelog: a row the merge engine discards (first_row, a losing
+ * versioned row) does not enter it. */
 
 /* AS OF lookup: appends to out (a builder of the table's schema, owned by the caller;
  * rows are appended, nothing else is touched) the key's row as it was at as_of_ms: the
