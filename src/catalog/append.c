@@ -309,6 +309,17 @@ static int make_tasks(const strom_table *t, const strom_builder *b, const fmt_en
     return n;
 }
 
+/* Waits for the pooled tasks of j (if pooled), then destroys j. */
+static void join_wait(cat_join *j, int pooled)
+{
+    pthread_mutex_lock(&j->mu);
+    while (pooled && j->left > 0)
+        pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+}
+
 /* Runs tasks: the first in this thread, the others on the pool (inline if it has none). */
 static void run_tasks(strom_table *t, cat_scratch *s, int n)
 {
@@ -321,12 +332,7 @@ static void run_tasks(strom_table *t, cat_scratch *s, int n)
     run_task(&s->tasks[0], s->enc, &s->out);
     for (int i = 1; !pooled && i < n; i++)
         run_task(&s->tasks[i], s->enc, &s->out);
-    pthread_mutex_lock(&j.mu);
-    while (pooled && j.left > 0)
-        pthread_cond_wait(&j.cv, &j.mu);
-    pthread_mutex_unlock(&j.mu);
-    pthread_cond_destroy(&j.cv);
-    pthread_mutex_destroy(&j.mu);
+    join_wait(&j, pooled);
 }
 
 void cat_run_parallel(strom_db *db, void (*fn)(void *arg), void *const *args, int n)
@@ -348,12 +354,7 @@ void cat_run_parallel(strom_db *db, void (*fn)(void *arg), void *const *args, in
         fn(args[i]);
     if (!tasks)
         return;
-    pthread_mutex_lock(&j.mu);
-    while (pooled && j.left > 0)
-        pthread_cond_wait(&j.cv, &j.mu);
-    pthread_mutex_unlock(&j.mu);
-    pthread_cond_destroy(&j.cv);
-    pthread_mutex_destroy(&j.mu);
+    join_wait(&j, pooled);
     if (tasks != stack)
         free(tasks);
 }
