@@ -108,6 +108,11 @@ static strom_err key_from_values(kv_state *kv, const strom_value *vals, int pref
     return key_finish(kv, out, bk_end);
 }
 
+strom_err kv_key_from_values(kv_state *kv, const strom_value *vals, int prefix, strom_buf *out)
+{
+    return key_from_values(kv, vals, prefix, out);
+}
+
 /* ----------------------------------------------------------- raw access */
 
 static strom_err rocks_fail(kv_state *kv, char *err, const char *what)
@@ -324,6 +329,7 @@ static strom_err open_db(kv_state *kv, const char *dir)
     if (rc != 0)
         return strom_fail_errno(rc, "%s: cannot create state directory %s", kv->name, dir);
     kv->opts = make_options();
+    kv_history_setup(kv, kv->opts);
     kv->db = rocksdb_open(kv->opts, dir, &err);
     if (err)
         return rocks_fail(kv, err, "open");
@@ -359,6 +365,8 @@ strom_err kv_open(const char *dir, log_bucket *log, const kv_config *cfg, kv_sta
         e = read_checkpoint(kv);
     if (e == STROM_OK)
         e = kv_replay(kv);
+    if (e == STROM_OK)
+        e = kv_ttl_start(kv);
     if (e != STROM_OK) {
         kv_close(kv);
         return e;
@@ -371,6 +379,7 @@ void kv_close(kv_state *kv)
 {
     if (!kv)
         return;
+    kv_ttl_stop(kv);
     if (kv->db) {
         rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
         rocksdb_flushoptions_set_wait(fo, 1);
@@ -388,6 +397,7 @@ void kv_close(kv_state *kv)
         rocksdb_writeoptions_destroy(kv->wo_sync);
     if (kv->opts)
         rocksdb_options_destroy(kv->opts);
+    kv_history_free(kv);
     fmt_encoder_destroy(kv->enc);
     pthread_mutex_destroy(&kv->mu);
     free(kv->name);
