@@ -356,6 +356,7 @@ static strom_err parse_stmt(tr *x, sql_stmt *s)
 strom_err sql_translate(const char *sql, size_t len, const sql_ctx *ctx, sql_stmt *out)
 {
     memset(out, 0, sizeof *out);
+    sql_set_error_at(-1);
     tr x = {.sql = sql, .len = len, .ctx = ctx};
     strom_err e = sql_lex(sql, len, &x.t, &x.n);
     if (e != STROM_OK)

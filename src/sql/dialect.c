@@ -16,6 +16,7 @@ strom_err sql_tr_fail(const tr *x, const sql_tok *t, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     (void)x;
+    sql_set_error_at((long)t->at);
     return strom_fail(STROM_EINVAL, "line %d, column %d: %s", t->line, t->col, msg);
 }
 
@@ -288,6 +289,51 @@ static size_t table_ref_start(const tr *x, size_t i)
     return s;
 }
 
+/* When the table reference [ts, last] (already written to o) names a view the context
+ * sees through, replaces it in o by the view's base table (*viewed = 1). */
+static strom_err see_through_view(tr *x, size_t ts, size_t last, strom_buf *o, int *viewed)
+{
+    *viewed = 0;
+    if (!x->ctx->view_base)
+        return STROM_OK;
+    char name[300], base[300];
+    int n = 0;
+    for (size_t k = ts; k <= last && n >= 0 && n < (int)sizeof name; k++) {
+        char *txt = is_name(&x->t[k]) ? sql_tok_text(&x->t[k]) : NULL;
+        n += snprintf(name + n, sizeof name - (size_t)n, "%s", txt ? txt : ".");
+        free(txt);
+    }
+    if (n < 0 || n >= (int)sizeof name)
+        return STROM_OK;
+    int r = x->ctx->view_base(x->ctx->view_arg, name, base, sizeof base);
+    if (r < 0)
+        return sql_tr_fail(x, &x->t[ts], "FOR SYSTEM_TIME AS OF on view '%s': only a view of the "
+                           "form SELECT * FROM <table> can be read as of a time", name);
+    if (r == 0)
+        return STROM_OK;
+    strom_buf was = {0};
+    strom_err e = put_tok(x, &x->t[ts], &was);
+    for (size_t k = ts + 1; k <= last && e == STROM_OK; k++) {
+        e = put_gap(x, k - 1, k, &was);
+        if (e == STROM_OK)
+            e = put_tok(x, &x->t[k], &was);
+    }
+    if (e == STROM_OK)       /* and the gap before FOR, written too */
+        e = put_gap(x, last, last + 1, &was);
+    if (e == STROM_OK && (was.len > o->len || memcmp(o->data + o->len - was.len, was.data, was.len)))
+        e = sql_tr_fail(x, &x->t[ts], "cannot rewrite the view reference '%s'", name);
+    size_t drop = was.len;
+    strom_buf_free(&was);
+    if (e != STROM_OK)
+        return e;
+    o->len -= drop;
+    e = puts_(o, "\"");
+    for (const char *p = base; *p && e == STROM_OK; p++)
+        e = *p == '"' ? puts_(o, "\"\"") : put(o, p, 1);
+    *viewed = 1;
+    return e == STROM_OK ? puts_(o, "\" ") : e;
+}
+
 /* FOR SYSTEM_TIME AS OF at x->i (tokens [ts, x->i) are the table name, already written). */
 static strom_err rewrite_as_of(tr *x, size_t ts, strom_buf *o)
 {
@@ -296,6 +342,10 @@ static strom_err rewrite_as_of(tr *x, size_t ts, strom_buf *o)
         return sql_tr_fail(x, for_tok, "FOR SYSTEM_TIME AS OF must follow a table name");
     int join = ts > 0 && sql_tok_is(&x->t[ts - 1], "JOIN");
     size_t name_last = x->i - 1;
+    int viewed = 0;
+    strom_err ve = see_through_view(x, ts, name_last, o, &viewed);
+    if (ve != STROM_OK)
+        return ve;
     x->i += 4;
     size_t es = x->i, ee = expr_end(x, es);
     if (ee == es)
@@ -309,6 +359,11 @@ static strom_err rewrite_as_of(tr *x, size_t ts, strom_buf *o)
             e = put(o, (const char *)ex.data, ex.len);
         if (e == STROM_OK)
             e = puts_(o, ")");
+        if (e == STROM_OK && viewed && !at_kw(x, "AS") && !(is_name(cur(x)) && !is_clause_kw(cur(x)))) {
+            e = puts_(o, " AS ");     /* the view's name stays the alias */
+            if (e == STROM_OK)
+                e = put_tok(x, &x->t[name_last], o);
+        }
     } else if (e == STROM_OK) {         /* JOIN t [AS] a ON a.__version_at = (e) AND (...) */
         size_t alias = name_last;
         int has_as = eat_kw(x, "AS");

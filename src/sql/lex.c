@@ -29,7 +29,7 @@ static void advance(lexer *x, size_t n)
 static strom_err lex_fail(const lexer *x, size_t at, int line, int col, const char *what)
 {
     (void)x;
-    (void)at;
+    sql_set_error_at((long)at);
     return strom_fail(STROM_EINVAL, "line %d, column %d: %s", line, col, what);
 }
 
@@ -230,6 +230,11 @@ strom_err sql_split(const char *sql, size_t len, size_t **starts, size_t **lens,
     *n = cnt;
     return STROM_OK;
 }
+
+static __thread long err_at = -1;
+
+void sql_set_error_at(long at) { err_at = at; }
+long sql_error_at(void) { return err_at; }
 
 void sql_error_caret(const char *sql, size_t len, size_t at, char *buf, size_t cap)
 {

@@ -18,6 +18,8 @@
  *                                             right of a JOIN with ON: t [AS] a ON
  *                                             a."__version_at" = (e) AND (on-condition): the
  *                                             version of each key valid at e (hidden column 2)
+ *                                             A view 'SELECT * FROM base' named there is
+ *                                             replaced by base (aliased by the view's name)
  * Positions in errors are "line L, column C" (1-based, columns in bytes), and
  * sql_error_caret() draws the statement line with a caret under the column.
  */
@@ -103,6 +105,11 @@ typedef struct sql_stmt {
 typedef struct sql_ctx {
     int64_t now_ms;           /* CURRENT_TIMESTAMP: UTC ms at the statement's start */
     int64_t tz_ms;            /* session zone offset ('table.local-time-zone'), ms east */
+    /* Views that FOR SYSTEM_TIME AS OF sees through (NULL: none). Returns 1 with the base
+     * table's name in out when name is a view of the form SELECT * FROM base, 0 when name
+     * is no view, -1 when it is a view of another form (then the rewrite is refused). */
+    int (*view_base)(void *arg, const char *name, char *out, size_t cap);
+    void *view_arg;
 } sql_ctx;
 
 /* Parses and translates one statement (a trailing ';' is allowed). Errors (EINVAL) say
@@ -118,6 +125,11 @@ strom_err sql_split(const char *sql, size_t len, size_t **starts, size_t **lens,
 
 /* "yyyy-MM-dd[ HH:mm[:ss[.SSS]]]" -> ms since 1970 read as UTC. EINVAL naming the text. */
 strom_err sql_parse_timestamp(const char *p, size_t n, int64_t *ms);
+
+/* Byte offset in the statement of the last front-end error on this thread (-1: none):
+ * for sql_error_caret. sql_set_error_at is the setter (internal; -1 clears). */
+long sql_error_at(void);
+void sql_set_error_at(long at);
 
 /* Writes into buf (cap bytes) the line of sql that holds byte offset at, and under it a
  * caret at that column: for error messages. */
