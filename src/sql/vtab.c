@@ -30,6 +30,7 @@ typedef struct svt {
     int bkey[MAXK], nbkey;     /* bucket.key columns (pk tables: when a proper prefix) */
     int ikey[MAXK], nikey;     /* log: table.log.index.key columns */
     int time_col;              /* log: table.time-column; -1 = commit time */
+    int hist_one_bucket;       /* log: a key's rows are in one bucket we can name */
     wseg *segs;
     int nsegs;
 } svt;
@@ -61,6 +62,7 @@ typedef struct scur {
     /* key history state */
     strom_value key[MAXK];
     int64_t hist_n, hist_skip, hist_limit;
+    int64_t hist_bucket;       /* the key's bucket, -1 unknown */
 } scur;
 
 /* ------------------------------------------------------------ small helpers */
@@ -135,6 +137,8 @@ static void key_setup(svt *v)
         return;
     n = parse_cols(v->sc, strom_table_option(v->t, "table.log.index.key"), v->ikey);
     v->nikey = n > 0 ? n : 0;
+    v->hist_one_bucket = strom_table_nbuckets(v->t) == 1 ||
+                         (v->nbkey == v->nikey && !memcmp(v->bkey, v->ikey, sizeof(int) * (size_t)v->nikey));
     const char *tc = strom_table_option(v->t, "table.time-column");
     v->time_col = tc && *tc ? strom_schema_find(v->sc, tc) : -1;
 }
@@ -429,7 +433,7 @@ static int best_log(svt *v, sqlite3_index_info *ii, const cons *c, planb *p)
     double sel = 1;
     use_ranges(v, ii, p, 0, &sel);
     ii->idxNum = PLAN_SCAN;
-    ii->estimatedCost = (double)n * (sel < 1 ? 0.5 : 1) + 1000;
+    ii->estimatedCost = (double)n + 1000;   /* a scan reads everything, predicates or not */
     ii->estimatedRows = (sqlite3_int64)((double)n * sel) + 1;
     return SQLITE_OK;
 }
@@ -503,6 +507,12 @@ static void set_projection(svt *v, scur *c, sqlite3_uint64 used)
             c->names[c->nproj++] = strom_schema_col_name(v->sc, i);
         }
     }
+    for (int k = 0; v->is_pk && v->npk > 1 && k < v->npk; k++)   /* the rowid is the key's hash */
+        if (c->map[v->pk[k]] < 0) {
+            c->map[v->pk[k]] = c->nproj;
+            c->proj[c->nproj] = v->pk[k];
+            c->names[c->nproj++] = strom_schema_col_name(v->sc, v->pk[k]);
+        }
     if (c->nproj == 0) {                  /* count(*): read the cheapest column */
         int pick = 0;
         for (int i = 0; i < v->ncols; i++)
@@ -827,6 +837,25 @@ static strom_err start_prefix(svt *v, scur *c)
     return e;
 }
 
+/* The bucket holding every row of the key in c->key (bucket.key = index key: the hash of
+ * the canonical key bytes, as the engine places rows), or -1 when rows of the key may be
+ * in several buckets. */
+static int64_t hist_bucket_of(svt *v, scur *c)
+{
+    int nb = strom_table_nbuckets(v->t);
+    if (!v->hist_one_bucket)
+        return -1;
+    if (nb == 1)
+        return 0;
+    strom_buf kb = {0};
+    strom_err e = STROM_OK;
+    for (int k = 0; k < v->nikey && e == STROM_OK; k++)
+        e = fmt_key_from_value(&kb, strom_schema_col_type(v->sc, v->ikey[k]), &c->key[k]);
+    int64_t b = e == STROM_OK ? (int64_t)(strom_hash64(kb.data, kb.len) % (uint64_t)nb) : -1;
+    strom_buf_free(&kb);
+    return b;
+}
+
 /* Key history: the newest hist_n rows; rows before hist_skip were handed out already. */
 static strom_err hist_fetch(svt *v, scur *c)
 {
@@ -862,6 +891,7 @@ static strom_err start_hist(svt *v, scur *c, const arg *a, int na, sqlite3_value
         return STROM_OK;
     }
     c->hist_limit = limit;
+    c->hist_bucket = hist_bucket_of(v, c);
     c->hist_n = c->has_version ? 1 : limit > 0 ? limit + (offset > 0 ? offset : 0) : 256;
     c->hist_skip = 0;
     return hist_fetch(v, c);
@@ -1004,13 +1034,28 @@ static int vt_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
     return SQLITE_OK;
 }
 
+/* Rowids identify rows (SQLite's OR plans drop repeated rowids): a log row is its bucket
+ * and offset; a composite-key row the hash of its key; a key-history row of an unknown
+ * bucket gets a fresh number (such a row matching two OR terms may then come twice). */
 static int vt_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *out)
 {
+    static int64_t fresh = 0;
     scur *c = (scur *)base;
-    if (c->plan == PLAN_SCAN && c->scan && c->cur)
+    svt *v = (svt *)base->pVtab;
+    if (v->is_pk) {
+        strom_buf kb = {0};
+        for (int k = 0; k < v->npk; k++)
+            if (fmt_key_from_column(&kb, &c->views[c->map[v->pk[k]]], c->r) != STROM_OK)
+                break;
+        *out = (sqlite3_int64)(strom_hash64(kb.data, kb.len) >> 1);
+        strom_buf_free(&kb);
+    } else if (c->plan == PLAN_SCAN && c->scan && c->cur) {
         *out = ((sqlite3_int64)(c->bucket - 1) << 48) | strom_batch_row_offset(c->cur, c->r);
-    else
-        *out = c->rowid;
+    } else if (c->plan == PLAN_HIST && c->cur && c->hist_bucket >= 0) {
+        *out = ((sqlite3_int64)c->hist_bucket << 48) | strom_batch_row_offset(c->cur, c->r);
+    } else {
+        *out = ((sqlite3_int64)1 << 62) | __atomic_add_fetch(&fresh, 1, __ATOMIC_RELAXED);
+    }
     return SQLITE_OK;
 }
 
