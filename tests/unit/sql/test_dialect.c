@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,51 @@ static void test_bad_input(void **state)
     assert_string_equal(buf, "  FROM t WHERE x ! 2\n" "  " "               ^"); /* 2 + 15 */
 }
 
+/* View resolver of the tests: sv is 'SELECT * FROM s', cv is some other view. */
+static int views(void *arg, const char *name, char *out, size_t cap)
+{
+    (void)arg;
+    if (!strcmp(name, "sv")) {
+        snprintf(out, cap, "s");
+        return 1;
+    }
+    return !strcmp(name, "cv") ? -1 : 0;
+}
+
+static void test_views_seen_through(void **state)
+{
+    (void)state;
+    sql_ctx vc = ctx;
+    vc.view_base = views;
+    const struct { const char *in, *want; } cases[] = {
+        {"SELECT a.*, d.x FROM a JOIN sv FOR SYSTEM_TIME AS OF a.ts AS d ON a.k = d.k",
+         "SELECT a.*, d.x FROM a JOIN \"s\" AS d ON d.\"__version_at\" = (a.ts) AND (a.k = d.k)"},
+        {"SELECT sv.x FROM a JOIN sv FOR SYSTEM_TIME AS OF a.ts ON a.k = sv.k",
+         "SELECT sv.x FROM a JOIN \"s\" AS sv ON sv.\"__version_at\" = (a.ts) AND (a.k = sv.k)"},
+        {"SELECT * FROM sv FOR SYSTEM_TIME AS OF 5 WHERE x = 1",
+         "SELECT * FROM \"s\" (5) AS sv WHERE x = 1"},
+        {"SELECT * FROM sv FOR SYSTEM_TIME AS OF 5 v WHERE x = 1",
+         "SELECT * FROM \"s\" (5) v WHERE x = 1"},
+        {"SELECT * FROM sv WHERE x = 1", "SELECT * FROM sv WHERE x = 1"},   /* no AS OF: the view */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sql_stmt st;
+        assert_int_equal(sql_translate(cases[i].in, strlen(cases[i].in), &vc, &st), STROM_OK);
+        if (strcmp(st.sqlite, cases[i].want))
+            fail_msg("'%s'\n  gave '%s'\n  want '%s'", cases[i].in, st.sqlite, cases[i].want);
+        sql_stmt_free(&st);
+    }
+    sql_stmt st;
+    const char *bad = "SELECT * FROM a JOIN cv FOR SYSTEM_TIME AS OF a.ts AS d ON a.k = d.k";
+    assert_int_equal(sql_translate(bad, strlen(bad), &vc, &st), STROM_EINVAL);
+    assert_non_null(strstr(strom_errmsg(), "view 'cv'"));
+    assert_int_equal(sql_error_at(), 21);            /* the byte offset of cv, for the caret */
+    const char *good = "SELECT 1";
+    assert_int_equal(sql_translate(good, strlen(good), &vc, &st), STROM_OK);
+    assert_int_equal(sql_error_at(), -1);
+    sql_stmt_free(&st);
+}
+
 static void test_split(void **state)
 {
     (void)state;
@@ -214,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_seed_ddl),     cmocka_unit_test(test_ddl_forms),
         cmocka_unit_test(test_seed_queries), cmocka_unit_test(test_rewrites),
         cmocka_unit_test(test_bad_input),    cmocka_unit_test(test_split),
+        cmocka_unit_test(test_views_seen_through),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -455,6 +455,56 @@ static void test_s6_as_of_now(void **state)
     rows_free(&want);
 }
 
+/* The plans of statements 3, 5 and 6: key reads inside, never a scan of the right side. */
+static void plan_of(const char *stmt, const char *tab, const char *want)
+{
+    char q[2048];
+    snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", stmt);
+    rows r = {0};
+    sqlt_run(&T, q, &r);
+    int ok = 0;
+    char pat[128];
+    snprintf(pat, sizeof pat, "SCAN %s VIRTUAL TABLE INDEX %s", tab, want);
+    for (size_t i = 0; i < r.n; i++)
+        ok |= strstr(r.r[i], pat) != NULL;
+    if (!ok)
+        fail_msg("plan of %s: want '%s' in:\n%s%s", stmt, pat, r.n ? r.r[0] : "", r.n > 1 ? r.r[1] : "");
+    rows_free(&r);
+}
+
+static void test_plans(void **state)
+{
+    (void)state;
+    plan_of(S3_LOOKUP_JOIN, "d", "1:");      /* AS OF lookup by primary key */
+    plan_of(S5_VIEW_JOIN + strlen("-- 利用Fluss流表二元性\nCREATE VIEW device_status_view AS\n"
+                                  "SELECT * FROM device_status_stream;\n"), "d", "4:");   /* key history n = 1 */
+    plan_of(S6_AS_OF_NOW, "power_equipment_stream", "4:");   /* key history per device */
+}
+
+/* AS OF in FROM on the versioned primary-key table, with its key: the version at T. */
+static void test_pk_as_of_in_from(void **state)
+{
+    (void)state;
+    for (int dev = 0; dev < NDEV; dev += 7) {
+        int64_t at = G.w0 + (int64_t)(rnd() % HOURS3);
+        char n[24], sql[256];
+        dev_name(dev, n);
+        snprintf(sql, sizeof sql, "SELECT device_status, capacity, update_time FROM device_dimension_table "
+                 "FOR SYSTEM_TIME AS OF %lld WHERE device_id = '%s'", (long long)at, n);
+        rows got = {0}, want = {0};
+        sqlt_run(&T, sql, &got);
+        const drow *best = NULL;
+        for (size_t j = 0; j < G.nd; j++)
+            if (G.d[j].dev == dev && G.d[j].t <= at && (!best || G.d[j].t > best->t))
+                best = &G.d[j];
+        if (best)
+            rows_addf(&want, "%s|%.17g|%lld", STATUS[best->st], best->cap, (long long)best->t);
+        rows_equal(&got, &want, sql);
+        rows_free(&got);
+        rows_free(&want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_s4_time_travel),
         cmocka_unit_test(test_s5_view_join),
         cmocka_unit_test(test_s6_as_of_now),
+        cmocka_unit_test(test_plans),
+        cmocka_unit_test(test_pk_as_of_in_from),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
