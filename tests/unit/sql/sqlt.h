@@ -14,6 +14,16 @@
 
 #include "sql/engine.h"
 
+/* xorshift64: the tests' deterministic random numbers (seeded per test file). */
+static uint64_t sqlt_rng = 88172645463325252ULL;
+static inline uint64_t rnd(void)
+{
+    sqlt_rng ^= sqlt_rng << 13;
+    sqlt_rng ^= sqlt_rng >> 7;
+    sqlt_rng ^= sqlt_rng << 17;
+    return sqlt_rng;
+}
+
 typedef struct sqlt {
     char dir[256];
     strom_db *db;

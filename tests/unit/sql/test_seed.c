@@ -101,15 +101,6 @@ typedef struct grid {
     int cur_dev[12]; int ncur;
 } grid;
 
-static uint64_t rng = 88172645463325252ULL;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 static void dev_name(int dev, char *buf) { snprintf(buf, 24, "DEVICE_%05d", (12320 + dev) % 100000); }
 
 static void shuffle(void *base, size_t n, size_t size)

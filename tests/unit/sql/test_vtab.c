@@ -8,15 +8,6 @@
 #define NROWS 3000
 #define NDEV 25
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 static void exec_native(sqlt *t, const char *sql)
 {
     char *err = NULL;
@@ -123,6 +114,7 @@ static void test_random_queries(void **state)
 {
     (void)state;
     sqlt t;
+    sqlt_rng = 0x9E3779B97F4A7C15ULL;
     sqlt_open(&t, "vtab");
     load(&t);
     same(&t, "SELECT * FROM @m AS m", 0);
