@@ -67,4 +67,51 @@ LAST="no half table";    run 0 sql --data "$D" --format csv -e "SHOW TABLES"; gr
 printf "SELECT count(*) AS n\n  FROM readings;\n" | HOME=$TMP "$BIN" sql --data "$D" >"$OUT" 2>"$ERR" || fail "shell exited $?"
 LAST="shell"; has "$OUT" "| 4 "; has "$OUT" "1 row in set"
 
+# ---- Ctrl-C (SIGINT) cancels the running statement: exit 1, "interrupted", no crash
+"$BIN" sql --data "$D" -e "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c" >"$OUT" 2>"$ERR" &
+pid=$!
+sleep 1
+kill -INT "$pid"
+wait "$pid"; got=$?
+LAST="SIGINT"; [ "$got" -eq 1 ] || fail "interrupted statement exited $got, expected 1"; has "$ERR" "interrupted"
+
+# ---- the interactive shell on a terminal (python3's pty): multi-line input, Ctrl-C cancels
+# the running statement and then a half-typed one, the shell goes on, Ctrl-D quits with 0
+if command -v python3 >/dev/null; then
+  python3 - "$BIN" "$TMP/pty" "$TMP" >"$OUT" 2>&1 <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ['HOME'] = sys.argv[3]
+    os.execv(sys.argv[1], ['strom', 'sql', '--data', sys.argv[2]])
+out = b''
+def send(s, t):
+    global out
+    os.write(fd, s)
+    end = time.time() + t
+    while time.time() < end:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                return
+time.sleep(0.5)
+send(b"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)\n", 0.3)
+send(b"SELECT count(*) FROM c;\n", 1.5)
+send(b"\x03", 1.0)
+send(b"SELECT 41 + 1 AS answer;\n", 1.0)
+send(b"SELECT 'half\n", 0.3)
+send(b"\x03", 0.5)
+send(b"SELECT 7 AS seven;\n", 1.0)
+send(b"\x04", 1.0)
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors='replace'))
+print("exit", os.WEXITSTATUS(st))
+PY
+  LAST="pty shell"; has "$OUT" "interrupted"; has "$OUT" "| 42 "; has "$OUT" "| 7 "; has "$OUT" "exit 0"
+  grep -q "half" "$OUT" && grep -q "unterminated" "$OUT" && fail "the half statement ran after Ctrl-C"
+else
+  echo "test_sql_cli: python3 missing: the terminal part of the shell test did not run"
+fi
+
 [ "$fails" -eq 0 ] && echo "test_sql_cli: all passed" || { echo "test_sql_cli: $fails failed"; exit 1; }
