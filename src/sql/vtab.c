@@ -391,6 +391,25 @@ static int order_by_time_desc(const svt *v, const sqlite3_index_info *ii)
             ii->aOrderBy[0].desc);
 }
 
+/* The key history may apply LIMIT/OFFSET itself only when SQLite will drop none of the rows
+ * it returns: every usable constraint is consumed (omitted) or bounds the time column (the
+ * history is newest first, so a time bound keeps a prefix of it). */
+static int limit_safe(const svt *v, const sqlite3_index_info *ii)
+{
+    for (int i = 0; i < ii->nConstraint; i++) {
+        const struct sqlite3_index_constraint *k = &ii->aConstraint[i];
+        if (!k->usable || k->op == SQLITE_INDEX_CONSTRAINT_LIMIT || k->op == SQLITE_INDEX_CONSTRAINT_OFFSET)
+            continue;
+        if (ii->aConstraintUsage[i].argvIndex && ii->aConstraintUsage[i].omit)
+            continue;
+        if (k->iColumn == v->time_col && v->time_col >= 0 && k->op != SQLITE_INDEX_CONSTRAINT_EQ &&
+            pushable_op(k->op))
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
 static int best_log(svt *v, sqlite3_index_info *ii, const cons *c, planb *p)
 {
     int64_t n = est_rows(v);
@@ -400,7 +419,7 @@ static int best_log(svt *v, sqlite3_index_info *ii, const cons *c, planb *p)
         double sel = 1;
         use_ranges(v, ii, p, 1, &sel);
         int ordered = order_by_time_desc(v, ii);
-        if (ordered && c->lim && !c->hid_version) {
+        if (ordered && c->lim && !c->hid_version && limit_safe(v, ii)) {
             use(p, c->lim - 1, 1, -1, 'L');
             if (c->off)
                 use(p, c->off - 1, 1, -1, 'O');
@@ -893,7 +912,7 @@ static strom_err start_hist(svt *v, scur *c, const arg *a, int na, sqlite3_value
     c->hist_limit = limit;
     c->hist_bucket = hist_bucket_of(v, c);
     c->hist_n = c->has_version ? 1 : limit > 0 ? limit + (offset > 0 ? offset : 0) : 256;
-    c->hist_skip = 0;
+    c->hist_skip = limit > 0 && offset > 0 ? offset : 0;   /* the OFFSET is ours too */
     return hist_fetch(v, c);
 }
 

@@ -154,6 +154,19 @@ static void test_random_queries(void **state)
     }
     same(&t, "SELECT * FROM @m AS m WHERE dev = 'd03' ORDER BY ts DESC LIMIT 7", 1);
     same(&t, "SELECT id FROM @m AS m WHERE dev IN ('d01', 'd02', 'zz') AND ts <= 1736781000000", 0);
+    /* LIMIT with a predicate the key history does not apply: SQLite must not get the LIMIT */
+    same(&t, "SELECT id, v FROM @m AS m WHERE dev = 'd04' AND v > 600 ORDER BY ts DESC LIMIT 5", 1);
+    same(&t, "SELECT id FROM @m AS m WHERE dev = 'd04' AND ts > 1736781000000 AND ts <= 1736782000000 "
+             "ORDER BY ts DESC LIMIT 5 OFFSET 2", 1);
+    rows x = {0}, y = {0};
+    sqlt_run(&t, "SELECT id, v FROM m FOR SYSTEM_TIME AS OF 1736782000000 WHERE dev = 'd04' AND v > 600 "
+                 "AND k <> 3 ORDER BY ts DESC LIMIT 4", &x);
+    sqlt_run(&t, "SELECT id, v FROM n_m WHERE ts <= 1736782000000 AND dev = 'd04' AND v > 600 AND k <> 3 "
+                 "ORDER BY ts DESC LIMIT 4", &y);
+    assert_int_equal(y.n, 4);
+    rows_equal(&x, &y, "AS OF with a predicate and LIMIT");
+    rows_free(&x);
+    rows_free(&y);
     same(&t, "SELECT * FROM @p AS p WHERE dev IN ('d01', 'd05', 'd24', 'x')", 0);
     same(&t, "SELECT * FROM @p AS p WHERE dev = 'd07'", 0);
     same(&t, "SELECT p.region, count(*), avg(m.v) FROM @m AS m LEFT JOIN @p AS p ON p.dev = m.dev GROUP BY p.region", 0);
