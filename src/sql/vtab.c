@@ -63,6 +63,7 @@ typedef struct scur {
     strom_value key[MAXK];
     int64_t hist_n, hist_skip, hist_limit;
     int64_t hist_bucket;       /* the key's bucket, -1 unknown */
+    strom_buf kb;              /* scratch: canonical key bytes */
 } scur;
 
 /* ------------------------------------------------------------ small helpers */
@@ -496,11 +497,11 @@ static void cur_reset(scur *c)
     strom_scan_close(c->scan);
     strom_snapshot_close(c->snap);
     strom_batch_destroy(c->owned);
-    strom_builder_destroy(c->bld);
+    if (c->bld)
+        strom_builder_reset(c->bld);         /* kept: no allocation per outer row */
     c->scan = NULL;
     c->snap = NULL;
     c->owned = NULL;
-    c->bld = NULL;
     c->cur = NULL;
     c->nrows = c->r = 0;
     c->npreds = 0;
@@ -508,7 +509,10 @@ static void cur_reset(scur *c)
 
 static int vt_close(sqlite3_vtab_cursor *base)
 {
-    cur_reset((scur *)base);
+    scur *c = (scur *)base;
+    cur_reset(c);
+    strom_builder_destroy(c->bld);
+    strom_buf_free(&c->kb);
     sqlite3_free(base);
     return SQLITE_OK;
 }
@@ -771,7 +775,8 @@ static int keys_of(svt *v, scur *c, const int *cols, int n, const arg *a, int na
 static strom_err start_point(svt *v, scur *c)
 {
     if (c->has_as_of || c->has_version) {
-        c->bld = strom_builder_create(v->sc);
+        if (!c->bld)
+            c->bld = strom_builder_create(v->sc);
         int found = 0;
         strom_err e = c->bld ? strom_table_lookup_asof_into(v->t, c->key, v->npk, c->t_at, c->bld, &found)
                              : STROM_ENOMEM;
@@ -830,7 +835,8 @@ static strom_err start_in(svt *v, scur *c, sqlite3_value *list)
     if (n && !found)
         e = STROM_ENOMEM;
     if (e == STROM_OK && n && (c->has_as_of || c->has_version)) {
-        c->bld = strom_builder_create(v->sc);
+        if (!c->bld)
+            c->bld = strom_builder_create(v->sc);
         e = c->bld ? strom_table_lookup_batch_asof_into(v->t, keys, 1, n, times, found, c->bld) : STROM_ENOMEM;
         if (e == STROM_OK)
             bind_builder(v, c);
@@ -866,13 +872,11 @@ static int64_t hist_bucket_of(svt *v, scur *c)
         return -1;
     if (nb == 1)
         return 0;
-    strom_buf kb = {0};
+    strom_buf_clear(&c->kb);
     strom_err e = STROM_OK;
     for (int k = 0; k < v->nikey && e == STROM_OK; k++)
-        e = fmt_key_from_value(&kb, strom_schema_col_type(v->sc, v->ikey[k]), &c->key[k]);
-    int64_t b = e == STROM_OK ? (int64_t)(strom_hash64(kb.data, kb.len) % (uint64_t)nb) : -1;
-    strom_buf_free(&kb);
-    return b;
+        e = fmt_key_from_value(&c->kb, strom_schema_col_type(v->sc, v->ikey[k]), &c->key[k]);
+    return e == STROM_OK ? (int64_t)(strom_hash64(c->kb.data, c->kb.len) % (uint64_t)nb) : -1;
 }
 
 /* Key history: the newest hist_n rows; rows before hist_skip were handed out already. */
@@ -1062,12 +1066,11 @@ static int vt_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *out)
     scur *c = (scur *)base;
     svt *v = (svt *)base->pVtab;
     if (v->is_pk) {
-        strom_buf kb = {0};
+        strom_buf_clear(&c->kb);
         for (int k = 0; k < v->npk; k++)
-            if (fmt_key_from_column(&kb, &c->views[c->map[v->pk[k]]], c->r) != STROM_OK)
+            if (fmt_key_from_column(&c->kb, &c->views[c->map[v->pk[k]]], c->r) != STROM_OK)
                 break;
-        *out = (sqlite3_int64)(strom_hash64(kb.data, kb.len) >> 1);
-        strom_buf_free(&kb);
+        *out = (sqlite3_int64)(strom_hash64(c->kb.data, c->kb.len) >> 1);
     } else if (c->plan == PLAN_SCAN && c->scan && c->cur) {
         *out = ((sqlite3_int64)(c->bucket - 1) << 48) | strom_batch_row_offset(c->cur, c->r);
     } else if (c->plan == PLAN_HIST && c->cur && c->hist_bucket >= 0) {
