@@ -59,7 +59,8 @@ strom_err sql_vtab_register(sqlite3 *db, strom_db *sdb);
 typedef struct sql_session sql_session;
 
 /* Opens a session over db (borrowed: it must outlive the session). Owned: close with
- * sql_session_close. Registers every table and recreates the stored views. */
+ * sql_session_close. Registers every table (one that cannot be opened, e.g. damaged, is
+ * left out with a line on stderr naming it) and recreates the stored views. */
 strom_err sql_session_open(strom_db *db, sql_session **out);
 void sql_session_close(sql_session *s);
 /* The connection (borrowed, lives as long as s). */

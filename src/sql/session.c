@@ -282,9 +282,9 @@ strom_err sql_session_open(strom_db *db, sql_session **out)
     size_t n = 0;
     if (e == STROM_OK)
         e = strom_table_list(db, &names, &n);
-    for (size_t i = 0; i < n && e == STROM_OK; i++)
-        if (strcmp(names[i], SQL_VIEWS_TABLE))
-            e = register_table(s, names[i]);
+    for (size_t i = 0; i < n && e == STROM_OK; i++)   /* a table that cannot open is left out */
+        if (strcmp(names[i], SQL_VIEWS_TABLE) && register_table(s, names[i]) != STROM_OK)
+            fprintf(stderr, "strom sql: table %s is not available to SQL: %s\n", names[i], strom_errmsg());
     strom_free_names(names, n);
     if (e == STROM_OK)
         e = load_views(s);
