@@ -34,9 +34,12 @@
  *   PLAN_ERROR    a plan that cannot be answered right (e.g. a temporal join without the
  *                 key equality): chosen only when nothing else is possible; xFilter fails
  *                 with the message kept in idxStr
- * idxStr (for the other plans) lists the xFilter arguments in order, each as
- * "<column><op>," with op '=' equal, 'I' IN list (batch), '<' '{' '>' '}' for < <= > >=,
- * 'L' LIMIT, 'O' OFFSET; columns ncols and ncols+1 are the two hidden columns.
+ * idxStr (for the other plans) is "u<colUsed in hex>;" (the projection) and then the xFilter
+ * arguments in order, each as "<column><op>[!]," with op '=' equal, 'I' IN list (batch),
+ * '<' '{' '>' '}' for < <= > >=, 'L' LIMIT, 'O' OFFSET; columns ncols and ncols+1 are the two
+ * hidden columns; '!' marks a constraint SQLite omits (a key the plan answers exactly, or a
+ * scan predicate whose constant has the column's class, which strom_pred applies exactly:
+ * integers on integer columns, text on string columns).
  */
 #ifndef STROM_SQL_ENGINE_H
 #define STROM_SQL_ENGINE_H

@@ -64,6 +64,7 @@ typedef struct scur {
     int64_t hist_n, hist_skip, hist_limit;
     int64_t hist_bucket;       /* the key's bucket, -1 unknown */
     strom_buf kb;              /* scratch: canonical key bytes */
+    strom_buf ptext;           /* string constants of preds (SQLite's argv dies after xFilter) */
 } scur;
 
 /* ------------------------------------------------------------ small helpers */
@@ -269,7 +270,7 @@ static void use(planb *p, int ci, int omit, int col, char op)
 {
     p->ii->aConstraintUsage[ci].argvIndex = ++p->argc;
     p->ii->aConstraintUsage[ci].omit = (unsigned char)omit;
-    sqlite3_str_appendf(p->s, "%d%c,", col, op);
+    sqlite3_str_appendf(p->s, "%d%c%s,", col, op, omit ? "!" : "");
 }
 
 static int all_eq(const cons *c, const int *cols, int n)
@@ -364,6 +365,19 @@ static int best_pk(svt *v, sqlite3_index_info *ii, const cons *c, planb *p)
     return SQLITE_OK;
 }
 
+/* Whether the engine's row filter (strom_pred) gives exactly SQLite's answer for constraint
+ * i, so SQLite may skip it: a constant of the column's own class - an integer for an
+ * integer column (compared as int64), a text for a string column (bytewise, as BINARY). */
+static int exact_pred(sqlite3_index_info *ii, int i, strom_type ty)
+{
+    sqlite3_value *rv = NULL;
+    if (sqlite3_vtab_rhs_value(ii, i, &rv) != SQLITE_OK || !rv)
+        return 0;
+    int rt = sqlite3_value_type(rv);
+    int intcol = ty == STROM_INT || ty == STROM_BIGINT || ty == STROM_TIMESTAMP;
+    return (intcol && rt == SQLITE_INTEGER) || (ty == STROM_STRING && rt == SQLITE_TEXT);
+}
+
 /* Pushable column predicates and time bounds of a log scan or key history. */
 static void use_ranges(svt *v, sqlite3_index_info *ii, planb *p, int skip_eq_keys, double *sel)
 {
@@ -380,7 +394,8 @@ static void use_ranges(svt *v, sqlite3_index_info *ii, planb *p, int skip_eq_key
             continue;
         if (skip_eq_keys && k->iColumn != v->time_col)
             continue;
-        use(p, i, 0, k->iColumn, op_char(k->op));
+        int exact = !skip_eq_keys && exact_pred(ii, i, ty);
+        use(p, i, exact, k->iColumn, op_char(k->op));   /* omitted: applied exactly by strom */
         *sel *= k->op == SQLITE_INDEX_CONSTRAINT_EQ ? 0.05 : 0.3;
     }
 }
@@ -513,6 +528,7 @@ static int vt_close(sqlite3_vtab_cursor *base)
     cur_reset(c);
     strom_builder_destroy(c->bld);
     strom_buf_free(&c->kb);
+    strom_buf_free(&c->ptext);
     sqlite3_free(base);
     return SQLITE_OK;
 }
@@ -616,6 +632,7 @@ static int to_value(sqlite3_value *a, strom_type ty, strom_value *out)
 typedef struct arg {
     int col;
     char op;
+    int exact;     /* SQLite omits it: it must be applied exactly */
 } arg;
 
 static int parse_args(const char *s, arg *a, int max, sqlite3_uint64 *used)
@@ -633,8 +650,9 @@ static int parse_args(const char *s, arg *a, int max, sqlite3_uint64 *used)
         if (end == s || !*end)
             break;
         a[n].col = (int)col;
-        a[n++].op = *end;
-        s = end + 1;
+        a[n].op = *end;
+        a[n].exact = end[1] == '!';
+        s = end + 1 + a[n++].exact;
         if (*s == ',')
             s++;
     }
@@ -697,7 +715,7 @@ static strom_err scan_advance(svt *v, scur *c)
     }
 }
 
-static strom_err add_pred(svt *v, scur *c, int col, char op, sqlite3_value *a, int *empty)
+static strom_err add_pred(svt *v, scur *c, int col, char op, int exact, sqlite3_value *a, int *empty)
 {
     strom_type ty = strom_schema_col_type(v->sc, col);
     strom_value val;
@@ -708,8 +726,10 @@ static strom_err add_pred(svt *v, scur *c, int col, char op, sqlite3_value *a, i
     int at = sqlite3_value_type(a);
     int ok = ty == STROM_STRING ? at == SQLITE_TEXT
                                 : (at == SQLITE_INTEGER || (ty == STROM_DOUBLE && at == SQLITE_FLOAT));
-    if (!ok || !to_value(a, ty, &val))
-        return STROM_OK;          /* not pushed: SQLite checks it */
+    if (!ok || !to_value(a, ty, &val))   /* not pushed: SQLite checks it (unless omitted) */
+        return exact ? strom_fail(STROM_EINVAL, "table %s, column %s: a constant changed its type "
+                                  "between planning and reading", v->name, strom_schema_col_name(v->sc, col))
+                     : STROM_OK;
     if (col == v->time_col && ty != STROM_STRING) {
         int64_t t = val.v.i;
         if ((op == '<' || op == '{') && t - (op == '<') < c->ro.time_max)
@@ -720,10 +740,11 @@ static strom_err add_pred(svt *v, scur *c, int col, char op, sqlite3_value *a, i
             c->ro.time_min = t > c->ro.time_min ? t : c->ro.time_min;
             c->ro.time_max = t < c->ro.time_max ? t : c->ro.time_max;
         }
-        return STROM_OK;
+        /* and as a predicate too: a NULL time fails it, as in SQL */
     }
     if (c->npreds >= (int)(sizeof c->preds / sizeof c->preds[0]))
-        return STROM_OK;
+        return exact ? strom_fail(STROM_ELIMIT, "table %s: more than %d predicates", v->name, c->npreds)
+                     : STROM_OK;
     static const struct { char c; strom_op op; } ops[] = {
         {'=', STROM_OP_EQ}, {'<', STROM_OP_LT}, {'{', STROM_OP_LE}, {'>', STROM_OP_GT}, {'}', STROM_OP_GE}};
     strom_pred *p = &c->preds[c->npreds++];
@@ -732,6 +753,28 @@ static strom_err add_pred(svt *v, scur *c, int col, char op, sqlite3_value *a, i
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
         if (ops[k].c == op)
             p->op = ops[k].op;
+    return STROM_OK;
+}
+
+/* Copies the string constants of the predicates into the cursor: buckets after the first
+ * are opened in xNext, when SQLite's argv values are gone. */
+static strom_err keep_pred_strings(scur *c)
+{
+    strom_buf_clear(&c->ptext);
+    for (int i = 0; i < c->npreds; i++) {
+        strom_value *v = &c->preds[i].value;
+        if (v->type != STROM_STRING && v->type != STROM_BYTES)
+            continue;
+        size_t at = c->ptext.len;
+        if (strom_buf_append(&c->ptext, v->v.s.ptr, v->v.s.len) != STROM_OK)
+            return STROM_ENOMEM;
+        v->v.s.ptr = (const char *)(uintptr_t)at;
+    }
+    for (int i = 0; i < c->npreds; i++) {
+        strom_value *v = &c->preds[i].value;
+        if (v->type == STROM_STRING || v->type == STROM_BYTES)
+            v->v.s.ptr = c->ptext.data ? (const char *)c->ptext.data + (uintptr_t)v->v.s.ptr : "";
+    }
     return STROM_OK;
 }
 
@@ -748,12 +791,15 @@ static strom_err start_scan(svt *v, scur *c, const arg *a, int na, sqlite3_value
             if (c->t_at < c->ro.time_max)
                 c->ro.time_max = c->t_at;
         } else if (a[i].col >= 0 && a[i].col < v->ncols) {
-            e = add_pred(v, c, a[i].col, a[i].op, argv[i], empty);
+            e = add_pred(v, c, a[i].col, a[i].op, a[i].exact, argv[i], empty);
         }
         if (e != STROM_OK)
             return e;
     }
     c->ro.npreds = c->npreds;
+    strom_err ce = keep_pred_strings(c);
+    if (ce != STROM_OK)
+        return ce;
     if (c->ro.time_min > c->ro.time_max)
         *empty = 1;
     c->bucket = 0;
