@@ -262,8 +262,9 @@ static strom_err register_table(sql_session *s, const char *name)
     char *q = sqlite3_mprintf("CREATE VIRTUAL TABLE main.\"%w\" USING strom(\"%w\")", name, name);
     int rc = q ? sqlite3_exec(s->q, q, NULL, NULL, &err) : SQLITE_NOMEM;
     sqlite3_free(q);
-    strom_err e = rc == SQLITE_OK ? STROM_OK
-                                  : strom_fail(STROM_EINVAL, "table %s: %s", name, err ? err : sqlite3_errstr(rc));
+    strom_err e = rc == SQLITE_OK ? STROM_OK                       /* the module's message names it */
+                  : err ? strom_fail(STROM_EINVAL, "%s", err)
+                        : strom_fail(STROM_EINVAL, "table %s: %s", name, sqlite3_errstr(rc));
     sqlite3_free(err);
     return e;
 }

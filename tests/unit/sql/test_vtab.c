@@ -346,6 +346,8 @@ static void test_bad_input(void **state)
     sqlt_fails(&t, "CREATE TABLE b (x INT, PRIMARY KEY (y) NOT ENFORCED)", "y");
     sqlt_fails(&t, "CREATE TABLE b (x INT, WATERMARK FOR y AS y)", "y");
     sqlt_fails(&t, "CREATE TABLE a (x INT)", "already exists");
+    /* strom accepts it, SQLite cannot register it: the strom table is dropped again */
+    sqlt_fails(&t, "CREATE TABLE b (__as_of INT, x INT)", "duplicate column name: __as_of");
     rows r = {0}, want = {0};
     sqlt_run(&t, "SHOW TABLES", &r);             /* no half-created table b */
     rows_add(&want, "a|TABLE");
