@@ -12,6 +12,8 @@ PKGS=(
   librocksdb-dev                     # state store of primary-key tables (src/kv): an LSM
                                      # with bloom filters, block cache, prefix seeks, multi-get
   libcmocka-dev                      # unit tests
+  redis-server                       # `strom bench kv` measures a private Redis next to
+                                     # strom's lookups (own RESP client: no libhiredis)
 )
 
 missing=()

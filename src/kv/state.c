@@ -86,8 +86,7 @@ strom_err kv_key_from_columns(kv_state *kv, const strom_column *cols, int64_t r,
 
 /* Key (or, with nvals = nbk, the bucket-key prefix) from values; vals in pk order for a
  * full key, in bucket.key order for a prefix. */
-static strom_err key_from_values(kv_state *kv, const strom_value *vals, int prefix,
-                                 strom_buf *out)
+strom_err kv_key_from_values(kv_state *kv, const strom_value *vals, int prefix, strom_buf *out)
 {
     strom_buf_clear(out);
     if (!strom_buf_grow(out, KV_PREFIX_LEN))
@@ -159,28 +158,82 @@ strom_err kv_apply_batch(kv_state *kv, rocksdb_writebatch_t *wb, int64_t new_ckp
         kv->fenced = 1;
         return rocks_fail(kv, err, "write");
     }
+    /* Only now, with RocksDB holding the batch (and the changelog durable before it),
+     * do readers of the cache see the new rows. */
+    kv_cache_apply(kv->cache, wb);
     kv->checkpoint = new_ckpt;
     return STROM_OK;
 }
 
 /* ------------------------------------------------------------- lookups */
 
-strom_err kv_lookup(kv_state *kv, const strom_value *key, strom_builder *out, int *found)
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
 {
-    strom_buf k = {0};
+    strom_buf_free(p);
+    free(p);
+}
+
+static void scratch_init(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
+
+strom_buf *kv_key_scratch(void)
+{
+    pthread_once(&scratch_once, scratch_init);
+    strom_buf *b = pthread_getspecific(scratch_key);
+    if (!b && (b = strom_calloc(1, sizeof *b)) != NULL && pthread_setspecific(scratch_key, b)) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+typedef struct decode_arg {
+    strom_builder *out;
+    const strom_schema *s;
+} decode_arg;
+
+static strom_err decode_cb(void *arg, const uint8_t *v, size_t vlen)
+{
+    decode_arg *a = arg;
+    return kv_row_decode(a->out, a->s, v, vlen);
+}
+
+strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_builder *out,
+                        int *found)
+{
+    decode_arg a = {out, kv->cfg.schema};
+    uint64_t h = kv_cache_hash(k, klen), ticket = 0;
+    strom_err e = STROM_OK;
+    *found = kv_cache_get(kv->cache, k, klen, h, decode_cb, &a, &e, &ticket);
+    if (*found) {
+        *found = e == STROM_OK;
+        return e;
+    }
     char *v = NULL;
     size_t vlen = 0;
-    *found = 0;
-    strom_err e = key_from_values(kv, key, 0, &k);
-    if (e == STROM_OK)
-        e = kv_get_raw(kv, k.data, k.len, &v, &vlen);
+    e = kv_get_raw(kv, k, klen, &v, &vlen);
     if (e == STROM_OK && v) {
+        kv_cache_fill(kv->cache, ticket, k, klen, h, (const uint8_t *)v, vlen);
         e = kv_row_decode(out, kv->cfg.schema, (const uint8_t *)v, vlen);
         *found = e == STROM_OK;
     }
     rocksdb_free(v);
-    strom_buf_free(&k);
     return e;
+}
+
+strom_err kv_lookup(kv_state *kv, const strom_value *key, strom_builder *out, int *found)
+{
+    strom_buf *k = kv_key_scratch();
+    *found = 0;
+    strom_err e = k ? kv_key_from_values(kv, key, 0, k) : STROM_ENOMEM;
+    return e == STROM_OK ? kv_lookup_key(kv, k->data, k->len, out, found) : e;
+}
+
+void kv_cache_stats(kv_state *kv, int64_t *entries, int64_t *bytes)
+{
+    kv_cache_usage(kv->cache, entries, bytes);
 }
 
 /* Decodes the multi-get results into out; frees them all. */
@@ -212,7 +265,7 @@ strom_err kv_lookup_batch(kv_state *kv, const strom_value *keys, size_t n, strom
     char **ptrs = strom_calloc(n * 3, sizeof(char *)), **vals = ptrs + n, **errs = ptrs + 2 * n;
     strom_err e = klen && ptrs ? STROM_OK : STROM_ENOMEM;
     for (size_t i = 0; i < n && e == STROM_OK; i++) {
-        e = key_from_values(kv, keys + i * (size_t)kv->cfg.npk, 0, &one);
+        e = kv_key_from_values(kv, keys + i * (size_t)kv->cfg.npk, 0, &one);
         koff[i] = kb.len;
         klen[i] = one.len;
         if (e == STROM_OK)
@@ -236,7 +289,7 @@ strom_err kv_prefix_lookup(kv_state *kv, const strom_value *bkey, strom_builder 
 {
     strom_buf p = {0};
     *nfound = 0;
-    strom_err e = key_from_values(kv, bkey, 1, &p);
+    strom_err e = kv_key_from_values(kv, bkey, 1, &p);
     if (e != STROM_OK) {
         strom_buf_free(&p);
         return e;
@@ -352,7 +405,8 @@ strom_err kv_open(const char *dir, log_bucket *log, const kv_config *cfg, kv_sta
     pthread_mutex_init(&kv->mu, NULL);
     kv->name = strom_strdup(cfg->name ? cfg->name : "kv");
     kv->enc = fmt_encoder_create();
-    e = kv->name && kv->enc ? make_order(kv) : STROM_ENOMEM;
+    kv->cache = kv_cache_create();
+    e = kv->name && kv->enc && kv->cache ? make_order(kv) : STROM_ENOMEM;
     if (e == STROM_OK)
         e = open_db(kv, dir);
     if (e == STROM_OK)
@@ -389,6 +443,7 @@ void kv_close(kv_state *kv)
     if (kv->opts)
         rocksdb_options_destroy(kv->opts);
     fmt_encoder_destroy(kv->enc);
+    kv_cache_destroy(kv->cache);
     pthread_mutex_destroy(&kv->mu);
     free(kv->name);
     free(kv);
