@@ -408,7 +408,7 @@ strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int
  * (default 512 MiB; 0 turns caching off). Rows enter when written and when looked up;
  * over the budget the least recently used (CLOCK) go; a row not cached is read from the
  * state store. Lowering the budget takes effect as rows enter. */
-void strom_kv_cache_set_budget(size_t bytes);
+size_t strom_kv_cache_set_budget(size_t bytes);   /* returns the previous budget */
 /* Bytes the row caches of the process hold now. */
 size_t strom_kv_cache_used(void);
 

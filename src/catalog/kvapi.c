@@ -512,6 +512,6 @@ strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int
     return as_batch(t, "prefix lookup", &c, out);
 }
 
-void strom_kv_cache_set_budget(size_t bytes) { (void)kv_cache_set_budget(bytes); }
+size_t strom_kv_cache_set_budget(size_t bytes) { return kv_cache_set_budget(bytes); }
 
 size_t strom_kv_cache_used(void) { return kv_cache_used(); }

@@ -41,6 +41,7 @@ typedef struct bench_opts {
 } bench_opts;
 
 int bench_log(const bench_opts *o);
+int bench_kv(const bench_opts *o);
 
 /* bench_sizes.c: the same sample under each encoding x codec (see there). */
 #define BENCH_SIZE_VARIANTS 5
