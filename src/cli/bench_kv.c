@@ -98,7 +98,7 @@ static strom_err put_row(strom_builder *b, const kvb_keys *k, int64_t dev, int v
     if (with_feeder)
         e = strom_builder_put_str(b, c++, k->feeder[dev / PER_FEEDER], k->flen);
     if (!e)
-        e = strom_builder_put_str(b, c++, k->id[dev], k->len[dev]);
+        e = strom_builder_put_str(b, c++, k->id[dev], KVB_LEN(k, dev));
     if (!e)
         e = strom_builder_put_str(b, c++, name, (size_t)nn);
     if (!e)
@@ -129,7 +129,7 @@ static double row_plain_bytes(const kvb_keys *k)
     int nn, nl;
     int64_t dev = 12345 % k->n;
     row_strings(dev, name, loc, &nn, &nl);
-    return (double)(k->len[dev] + (size_t)nn + (size_t)nl + 8 + 6 + 8);
+    return (double)(KVB_LEN(k, dev) + (size_t)nn + (size_t)nl + 8 + 6 + 8);
 }
 
 strom_schema *kvb_schema(int with_feeder)
@@ -159,14 +159,13 @@ int kvb_keys_init(kvb_keys *k, int64_t n)
     memset(k, 0, sizeof *k);
     k->n = n;
     k->nfeed = (n + PER_FEEDER - 1) / PER_FEEDER;
-    k->id = calloc((size_t)n, sizeof *k->id);
-    k->len = calloc((size_t)n, sizeof *k->len);
+    k->id = aligned_alloc(64, (size_t)n * sizeof *k->id);
     k->feeder = calloc((size_t)k->nfeed, sizeof *k->feeder);
     k->flen = 8;
-    if (!k->id || !k->len || !k->feeder)
+    if (!k->id || !k->feeder)
         return -1;
     for (int64_t i = 0; i < n; i++)
-        k->len[i] = (size_t)snprintf(k->id[i], sizeof k->id[i], "DEVICE_%05lld", (long long)i);
+        k->id[i][31] = (char)snprintf(k->id[i], 31, "DEVICE_%05lld", (long long)i);
     for (int64_t f = 0; f < k->nfeed; f++)
         snprintf(k->feeder[f], sizeof k->feeder[f], "F%07lld", (long long)f);
     return 0;
@@ -174,7 +173,7 @@ int kvb_keys_init(kvb_keys *k, int64_t n)
 
 void kvb_keys_free(kvb_keys *k)
 {
-    free(k->id), free(k->len), free(k->feeder);
+    free(k->id), free(k->feeder);
     memset(k, 0, sizeof *k);
 }
 
@@ -182,7 +181,7 @@ strom_value kvb_key(const kvb_keys *k, int64_t dev)
 {
     strom_value v = {.type = STROM_STRING};
     v.v.s.ptr = k->id[dev];
-    v.v.s.len = k->len[dev];
+    v.v.s.len = KVB_LEN(k, dev);
     return v;
 }
 

@@ -14,11 +14,12 @@
  * that lookups time the engine, not snprintf. */
 typedef struct kvb_keys {
     int64_t n, nfeed;
-    char (*id)[24];
-    size_t *len;
+    char (*id)[32];       /* id[i][31] holds the length: one cache line per key */
     char (*feeder)[24];
     size_t flen;
 } kvb_keys;
+
+#define KVB_LEN(k, i) ((size_t)(uint8_t)(k)->id[i][31])
 
 typedef struct kvb {
     bench_opts o;

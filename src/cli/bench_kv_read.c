@@ -32,7 +32,7 @@ int kvb_check_sample(kvb *c, int n, int version)
             return cli_fail(e, "checking lookups");
         size_t len = 0;
         const char *id = b ? strom_batch_get_str(b, 0, 0, &len) : NULL;
-        int ok = b && strom_batch_nrows(b) == 1 && len == c->keys.len[dev] &&
+        int ok = b && strom_batch_nrows(b) == 1 && len == KVB_LEN(&c->keys, dev) &&
                  !memcmp(id, c->keys.id[dev], len) &&
                  strom_batch_get_f64(b, 3, 0) == kvb_capacity(dev, version);
         strom_batch_destroy(b);

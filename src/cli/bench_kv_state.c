@@ -182,7 +182,7 @@ static int redis_load(kvb *c, redis_conn *r)
     double t0 = cli_now();
     for (int64_t d = 0; d < c->devices; d++) {
         int n = kvb_row_text(&c->keys, d, c->versions - 1, v, sizeof v);
-        if (redis_queue_set(r, c->keys.id[d], c->keys.len[d], v, (size_t)n))
+        if (redis_queue_set(r, c->keys.id[d], KVB_LEN(&c->keys, d), v, (size_t)n))
             return -1;
         if (++pending == 1000 || d + 1 == c->devices) {
             if (redis_flush(r))
@@ -206,7 +206,7 @@ static int redis_gets(kvb *c, redis_conn *r, int64_t n, int depth, double *lat, 
         double a = cli_now();
         for (int k = 0; k < depth; k++) {
             int64_t dev = (int64_t)(kvb_rand(&s) % (uint64_t)c->devices);
-            if (redis_queue_get(r, c->keys.id[dev], c->keys.len[dev]))
+            if (redis_queue_get(r, c->keys.id[dev], KVB_LEN(&c->keys, dev)))
                 return -1;
         }
         if (redis_flush(r))
