@@ -47,6 +47,10 @@ static void kv_cfg(const cat_entry *e, int i, kv_config *c)
     c->enc.zstd_level = o->zstd_level;
     c->enc.plain_only = o->plain_only;
     c->enc.time_col = o->time_col;
+    c->use_vcol = o->kv_vcol >= 0;
+    c->vcol = o->kv_vcol;
+    c->hist_ttl_ms = o->kv_hist_ttl_ms > 0 ? o->kv_hist_ttl_ms : 0;  /* -1: forever */
+    c->ttl_ms = o->kv_ttl_ms;
 }
 
 strom_err cat_open_kvs(cat_entry *e)
@@ -77,8 +81,8 @@ void cat_close_kvs(cat_entry *e)
 
 /* ------------------------------------------------------------------ writes */
 
-/* Same column names and types as the table (NOT NULL may differ: keys are checked). */
-static strom_err check_rows(const strom_table *t, const strom_builder *rows, const char *what)
+/* Same column names and types as the table. */
+static strom_err check_columns(const strom_table *t, const strom_builder *rows, const char *what)
 {
     const strom_schema *s = cur_schema(t->e), *bs = rows ? fmt_builder_schema(rows) : NULL;
     if (!rows)
@@ -91,6 +95,16 @@ static strom_err check_rows(const strom_table *t, const strom_builder *rows, con
                               i < bs->ncols ? bs->cols[i].name : "missing",
                               i < s->ncols ? s->cols[i].name : "none",
                               i < s->ncols ? strom_type_name(s->cols[i].type) : "");
+    return STROM_OK;
+}
+
+/* Same column names and types as the table (NOT NULL may differ: keys are checked). */
+static strom_err check_rows(const strom_table *t, const strom_builder *rows, const char *what)
+{
+    const strom_schema *s = cur_schema(t->e);
+    strom_err err = check_columns(t, rows, what);
+    if (err != STROM_OK)
+        return err;
     for (int k = 0; k < s->npk; k++) {
         strom_column c;
         fmt_builder_view(rows, s->pk[k], &c);
@@ -331,19 +345,12 @@ static strom_err convert_key(const strom_table *t, const strom_value *v, const i
     return STROM_OK;
 }
 
-/* The result builder must have the table's column types (ESCHEMA otherwise). */
-static strom_err check_out(const strom_table *t, const strom_builder *out, const char *what)
+/* Key values checked as convert_key does (the converted values are not kept). */
+static strom_err check_values(const strom_table *t, const strom_value *v, const int *cols, int n,
+                              int want, const char *what)
 {
-    const strom_schema *s = cur_schema(t->e), *bs = out ? fmt_builder_schema(out) : NULL;
-    if (!bs)
-        return strom_fail(STROM_EINVAL, "table %s: %s: no result builder", cat_tname(t), what);
-    for (int i = 0; i < s->ncols || i < bs->ncols; i++)
-        if (i >= s->ncols || i >= bs->ncols || bs->cols[i].type != s->cols[i].type)
-            return strom_fail(STROM_ESCHEMA, "table %s: %s: column %d of the result builder "
-                              "(%s) does not match the table's (%s)", cat_tname(t), what, i,
-                              i < bs->ncols ? strom_type_name(bs->cols[i].type) : "missing",
-                              i < s->ncols ? s->cols[i].name : "none");
-    return STROM_OK;
+    strom_value conv[LOG_MAX_KEY_COLS];
+    return convert_key(t, v, cols, n, want, what, conv);
 }
 
 /* Checks common to the _into calls; *k = the thread's key buffer. */
@@ -352,7 +359,7 @@ static strom_err lookup_start(const strom_table *t, const strom_builder *out, co
 {
     strom_err err = need_pk(t, what);
     if (err == STROM_OK)
-        err = check_out(t, out, what);
+        err = check_columns(t, out, what);
     if (err == STROM_OK && (*k = kv_key_scratch()) == NULL)
         err = STROM_ENOMEM;
     return err;
@@ -364,6 +371,16 @@ static kv_state *key_kv(const strom_table *t, const strom_buf *k)
 {
     uint64_t h = strom_get_u64(k->data + 1);
     return t->e->kvs[h % (uint64_t)t->e->meta.opts.nbuckets];
+}
+
+/* Bucket of key values (primary-key order; prefix 1: bucket.key order). */
+static strom_err bucket_of(const strom_table *t, const strom_value *v, int prefix, int *bucket)
+{
+    strom_buf *k = kv_key_scratch();
+    strom_err err = k ? kv_key_from_values(t->e->kvs[0], v, prefix, k) : STROM_ENOMEM;
+    if (err == STROM_OK)
+        *bucket = (int)(strom_get_u64(k->data + 1) % (uint64_t)t->e->meta.opts.nbuckets);
+    return err;
 }
 
 /* One key, converted, in primary-key order (table lock held). */
@@ -515,3 +532,121 @@ strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int
 size_t strom_kv_cache_set_budget(size_t bytes) { return kv_cache_set_budget(bytes); }
 
 size_t strom_kv_cache_used(void) { return kv_cache_used(); }
+
+/* ------------------------------------------------- AS OF lookups, expiry */
+
+strom_err strom_table_lookup_asof_into(strom_table *t, const strom_value *key, int nkey,
+                                       int64_t as_of_ms, strom_builder *out, int *found)
+{
+    const char *what = "AS OF lookup";
+    *found = 0;
+    strom_err err = need_pk(t, what);
+    if (err == STROM_OK)
+        err = check_columns(t, out, what);
+    if (err != STROM_OK)
+        return err;
+    pthread_rwlock_rdlock(&t->e->lock);
+    const strom_schema *s = cur_schema(t->e);
+    int b = 0;
+    err = check_values(t, key, s->pk, nkey, s->npk, what);
+    if (err == STROM_OK)
+        err = bucket_of(t, key, 0, &b);
+    if (err == STROM_OK)
+        err = kv_lookup_asof(t->e->kvs[b], key, as_of_ms, out, found);
+    pthread_rwlock_unlock(&t->e->lock);
+    return err;
+}
+
+/* Every key checked; *one_bucket = the bucket of them all, or -1 if they differ. */
+static strom_err asof_check_keys(strom_table *t, const strom_value *keys, size_t n,
+                                 int *one_bucket)
+{
+    const strom_schema *s = cur_schema(t->e);
+    strom_err err = STROM_OK;
+    *one_bucket = 0;
+    for (size_t i = 0; err == STROM_OK && i < n; i++) {
+        int b = 0;
+        const strom_value *k = &keys[i * (size_t)s->npk];
+        err = check_values(t, k, s->pk, s->npk, s->npk, "batch AS OF lookup");
+        if (err == STROM_OK)
+            err = bucket_of(t, k, 0, &b);
+        if (i == 0)
+            *one_bucket = b;
+        else if (*one_bucket != b)
+            *one_bucket = -1;
+    }
+    return err;
+}
+
+static strom_err asof_batch_locked(strom_table *t, const strom_value *keys, size_t n,
+                                   const int64_t *as_of_ms, uint8_t *found, strom_builder *out)
+{
+    int npk = cur_schema(t->e)->npk, one = 0;
+    strom_err err = asof_check_keys(t, keys, n, &one);
+    if (err != STROM_OK || one >= 0)
+        return err ? err : kv_lookup_batch_asof(t->e->kvs[one], keys, n, as_of_ms, 0, out,
+                                                found);
+    for (size_t i = 0; err == STROM_OK && i < n; i++) {   /* keys of several buckets */
+        int b = 0, f = 0;
+        err = bucket_of(t, &keys[i * (size_t)npk], 0, &b);
+        if (err == STROM_OK)
+            err = kv_lookup_asof(t->e->kvs[b], &keys[i * (size_t)npk], as_of_ms[i], out, &f);
+        found[i] = (uint8_t)f;
+    }
+    return err;
+}
+
+strom_err strom_table_lookup_batch_asof_into(strom_table *t, const strom_value *keys, int nkey,
+                                             size_t n, const int64_t *as_of_ms, uint8_t *found,
+                                             strom_builder *out)
+{
+    const char *what = "batch AS OF lookup";
+    strom_err err = need_pk(t, what);
+    if (err == STROM_OK && nkey != cur_schema(t->e)->npk)
+        err = strom_fail(STROM_EINVAL, "table %s: %s: keys of %d values, the key has %d",
+                         cat_tname(t), what, nkey, cur_schema(t->e)->npk);
+    if (err == STROM_OK)
+        err = check_columns(t, out, what);
+    if (err == STROM_OK && n > 0 && (!keys || !as_of_ms || !found))
+        err = strom_fail(STROM_EINVAL, "table %s: %s: keys, times or found missing",
+                         cat_tname(t), what);
+    if (err != STROM_OK || n == 0)
+        return err;
+    memset(found, 0, n);
+    pthread_rwlock_rdlock(&t->e->lock);
+    err = asof_batch_locked(t, keys, n, as_of_ms, found, out);
+    pthread_rwlock_unlock(&t->e->lock);
+    return err;
+}
+
+strom_err strom_table_expire(strom_table *t, int64_t now_ms, int64_t *nexpired)
+{
+    int64_t total = 0;
+    strom_err err = need_pk(t, "expire");
+    if (nexpired)
+        *nexpired = 0;
+    if (err != STROM_OK)
+        return err;
+    pthread_rwlock_rdlock(&t->e->lock);
+    for (int b = 0; err == STROM_OK && b < t->e->meta.opts.nbuckets; b++) {
+        int64_t n = 0;
+        err = kv_expire(t->e->kvs[b], now_ms, &n);
+        total += n;
+    }
+    pthread_rwlock_unlock(&t->e->lock);
+    if (nexpired)
+        *nexpired = total;
+    return err;
+}
+
+strom_err strom_table_compact(strom_table *t, int64_t now_ms)
+{
+    strom_err err = need_pk(t, "compact");
+    if (err != STROM_OK)
+        return err;
+    pthread_rwlock_rdlock(&t->e->lock);
+    for (int b = 0; err == STROM_OK && b < t->e->meta.opts.nbuckets; b++)
+        err = kv_compact(t->e->kvs[b], now_ms);
+    pthread_rwlock_unlock(&t->e->lock);
+    return err;
+}

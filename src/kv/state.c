@@ -383,6 +383,7 @@ static strom_err open_db(kv_state *kv, const char *dir)
     if (rc != 0)
         return strom_fail_errno(rc, "%s: cannot create state directory %s", kv->name, dir);
     kv->opts = make_options();
+    kv_history_setup(kv, kv->opts);
     kv->db = rocksdb_open(kv->opts, dir, &err);
     if (err)
         return rocks_fail(kv, err, "open");
@@ -419,6 +420,8 @@ strom_err kv_open(const char *dir, log_bucket *log, const kv_config *cfg, kv_sta
         e = read_checkpoint(kv);
     if (e == STROM_OK)
         e = kv_replay(kv);
+    if (e == STROM_OK)
+        e = kv_ttl_start(kv);
     if (e != STROM_OK) {
         kv_close(kv);
         return e;
@@ -431,6 +434,7 @@ void kv_close(kv_state *kv)
 {
     if (!kv)
         return;
+    kv_ttl_stop(kv);
     if (kv->db) {
         rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
         rocksdb_flushoptions_set_wait(fo, 1);
@@ -448,6 +452,7 @@ void kv_close(kv_state *kv)
         rocksdb_writeoptions_destroy(kv->wo_sync);
     if (kv->opts)
         rocksdb_options_destroy(kv->opts);
+    kv_history_free(kv);
     fmt_encoder_destroy(kv->enc);
     kv_cache_destroy(kv->cache);
     pthread_mutex_destroy(&kv->mu);

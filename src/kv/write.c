@@ -1,16 +1,29 @@
-/* write.c: kv_write (merge per key -> changelog batch -> log append -> state apply) and
- * kv_replay (log -> state on open). Merge engines: last_row, first_row, versioned,
- * aggregation (semantics in kv.h). Replay needs no engine: the changelog holds results. */
+/* write.c: kv_write (merge per key -> changelog batch -> log append -> state apply),
+ * kv_replay (log -> state on open) and the write half of row expiry. Merge engines:
+ * last_row, first_row, versioned, aggregation (semantics in kv.h). Replay needs no
+ * engine: the changelog holds results. A write and the replay of its changelog batch
+ * build the state change with the same code (put_history, apply_slots) from the same
+ * inputs (the changelog rows, their commit time, the state before), so the versions and
+ * the expiry index are reproduced exactly. */
 #include "kv_int.h"
 
 #include <stdlib.h>
+
+#define HDR_COMMIT_OFF 56   /* format.h: the header's commit_timestamp */
 
 /* One distinct key of a write: where its bytes are, its value before the write and now
  * (offsets into the write's value arena; len -1 = absent). */
 typedef struct kv_slot {
     size_t koff, klen;
     int64_t init_off, init_len, cur_off, cur_len;
+    int64_t newest;          /* greatest version time of the key's history (INT64_MIN) */
 } kv_slot;
+
+/* One changelog row of a write: its key's slot and (+I/+U) its value in the arena. */
+typedef struct kv_crow {
+    uint32_t slot;
+    int64_t off, len;
+} kv_crow;
 
 typedef struct kv_wctx {
     kv_state *kv;
@@ -27,6 +40,9 @@ typedef struct kv_wctx {
     strom_builder *out;      /* changelog rows */
     strom_buf changes;       /* per changelog row strom_change */
     strom_buf tmp;           /* a merged row before it goes to the arena */
+    strom_buf crows;         /* per changelog row kv_crow */
+    strom_buf vkey;          /* a version or expiry key being built */
+    int64_t commit;          /* commit time of the changelog batch */
     kv_val *nv, *ov;         /* new row, stored row (aggregation, versioned, partial) */
     const uint8_t *mask;     /* partial update: the columns written; NULL: all */
     int64_t writer;          /* idempotent write: writer id (> 0), else 0 */
@@ -71,7 +87,7 @@ static strom_err slot_of(kv_wctx *w, int64_t r)
         uint32_t s = w->table[h];
         if (s == 0) {
             kv_slot *n = &w->slots[w->nslots];
-            *n = (kv_slot){w->rkoff[r], kl, 0, -1, 0, -1};
+            *n = (kv_slot){w->rkoff[r], kl, 0, -1, 0, -1, INT64_MIN};
             w->table[h] = (uint32_t)++w->nslots;
             w->rslot[r] = (uint32_t)(w->nslots - 1);
             return STROM_OK;
@@ -99,6 +115,31 @@ static strom_err collect_keys(kv_wctx *w, int64_t n)
     strom_buf_free(&one);
     for (int64_t r = 0; r < n && e == STROM_OK; r++)
         e = slot_of(w, r);
+    return e;
+}
+
+/* The newest version time of every key: from its row's value; a key without a row has
+ * history only if it was deleted: with the commit time as version time that delete is
+ * older than this write (INT64_MIN will do), with a version column its history is read
+ * with one seek (one iterator for the write). */
+static strom_err load_newest(kv_wctx *w)
+{
+    rocksdb_iterator_t *it = NULL;
+    strom_err e = STROM_OK;
+    for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
+        kv_slot *s = &w->slots[i];
+        kv_times t;
+        if (s->init_len >= 0 && !kv_row_times(w->vals.data + s->init_off, (size_t)s->init_len, &t))
+            s->newest = t.newest;
+        else if (s->init_len < 0 && w->kv->cfg.use_vcol) {
+            if (!it)
+                it = kv_prefix_iter(w->kv);
+            e = kv_newest_version(w->kv, it, w->keys.data + s->koff, s->klen, &w->vkey,
+                                  &s->newest);
+        }
+    }
+    if (it)
+        rocksdb_iter_destroy(it);
     return e;
 }
 
@@ -131,13 +172,16 @@ static strom_err load_state(kv_wctx *w)
     }
     free(kl);
     free(kp);
-    return e;
+    return e ? e : load_newest(w);
 }
 
-static strom_err emit(kv_wctx *w, strom_change c, int64_t off, int64_t len)
+static strom_err emit(kv_wctx *w, kv_slot *s, strom_change c, int64_t off, int64_t len)
 {
     uint8_t b = (uint8_t)c;
+    kv_crow cr = {(uint32_t)(s - w->slots), off, len};
     strom_err e = kv_row_decode(w->out, w->kv->cfg.schema, w->vals.data + off, (size_t)len);
+    if (e == STROM_OK)
+        e = strom_buf_append(&w->crows, &cr, sizeof cr);
     return e ? e : strom_buf_append(&w->changes, &b, 1);
 }
 
@@ -146,9 +190,9 @@ static strom_err put_row(kv_wctx *w, kv_slot *s, int64_t off, int64_t len)
 {
     strom_err e = STROM_OK;
     if (s->cur_len >= 0 && w->kv->cfg.image_full)
-        e = emit(w, STROM_UPDATE_BEFORE, s->cur_off, s->cur_len);
+        e = emit(w, s, STROM_UPDATE_BEFORE, s->cur_off, s->cur_len);
     if (e == STROM_OK)
-        e = emit(w, s->cur_len >= 0 ? STROM_UPDATE_AFTER : STROM_INSERT, off, len);
+        e = emit(w, s, s->cur_len >= 0 ? STROM_UPDATE_AFTER : STROM_INSERT, off, len);
     s->cur_off = off;
     s->cur_len = len;
     return e;
@@ -286,7 +330,7 @@ static strom_err merge_row(kv_wctx *w, int64_t r, int del)
         return STROM_OK;
     if (del) {
         if (s->cur_len >= 0)
-            e = emit(w, STROM_DELETE, s->cur_off, s->cur_len);
+            e = emit(w, s, STROM_DELETE, s->cur_off, s->cur_len);
         s->cur_len = -1;
         return e;
     }
@@ -319,6 +363,8 @@ static strom_err append_changelog(kv_wctx *w, int64_t *base)
     strom_err e = fmt_encode(kv->enc, w->out, NULL, 0, &o, &batch);
     if (e == STROM_OK)
         e = log_bucket_append(kv->log, batch.data, batch.len, base);
+    if (e == STROM_OK)  /* the append stamped the header in place */
+        w->commit = strom_get_i64(batch.data + HDR_COMMIT_OFF);
     if (e == STROM_OK)
         e = log_bucket_flush(kv->log);
     strom_buf_free(&batch);
@@ -348,29 +394,115 @@ static strom_err store_seq_alone(kv_wctx *w)
     return e;
 }
 
-static strom_err apply_slots(kv_wctx *w, int64_t new_ckpt)
+/* Version time of changelog row j (vc: the version column of the changelog rows). */
+static int64_t version_time(const strom_column *vc, int64_t j, int64_t commit)
 {
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    if (w->writer > 0)
-        put_writer_seq(wb, w->writer, w->seq);
+    kv_val v;
+    if (!vc)
+        return commit;
+    kv_cols_vals(vc, 1, j, &v);
+    return v.null ? commit : v.i;
+}
+
+/* The versions of the changelog rows (changes[0..n), in order) into wb, their values'
+ * times set, and every slot's final row (cur) and newest version time found. */
+static void put_history(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
+                        const uint8_t *changes, int64_t n)
+{
+    const kv_crow *cr = (const kv_crow *)w->crows.data;
+    for (size_t i = 0; i < w->nslots; i++) {
+        w->slots[i].cur_off = w->slots[i].init_off;
+        w->slots[i].cur_len = w->slots[i].init_len;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        if (changes[j] == STROM_UPDATE_BEFORE)
+            continue;
+        kv_slot *s = &w->slots[cr[j].slot];
+        int del = changes[j] == STROM_DELETE;
+        int64_t t = del ? w->commit : version_time(vc, j, w->commit);
+        uint8_t *v = del ? NULL : w->vals.data + cr[j].off;
+        s->newest = t > s->newest ? t : s->newest;
+        if (v)
+            kv_row_set_times(v, &(kv_times){w->commit, t, s->newest});
+        s->cur_off = del ? 0 : cr[j].off;
+        s->cur_len = del ? -1 : cr[j].len;
+        kv_version_key(w->keys.data + s->koff, s->klen, t, &w->vkey);
+        rocksdb_writebatch_put(wb, (const char *)w->vkey.data, w->vkey.len, (const char *)v,
+                               del ? 0 : (size_t)cr[j].len);
+    }
+}
+
+/* The expiry index entries of a slot: the old one out, the new one in. */
+static void put_expiry(kv_wctx *w, rocksdb_writebatch_t *wb, const kv_slot *s)
+{
+    kv_times t;
+    const uint8_t *k = w->keys.data + s->koff;
+    if (s->init_len >= 0 &&
+        !kv_row_times(w->vals.data + s->init_off, (size_t)s->init_len, &t)) {
+        kv_expiry_key(k, s->klen, t.wtime, &w->vkey);
+        rocksdb_writebatch_delete(wb, (const char *)w->vkey.data, w->vkey.len);
+    }
+    if (s->cur_len >= 0) {
+        kv_expiry_key(k, s->klen, w->commit, &w->vkey);
+        rocksdb_writebatch_put(wb, (const char *)w->vkey.data, w->vkey.len, "", 0);
+    }
+}
+
+/* The rows, versions and expiry entries of the changelog rows (vc, changes: see
+ * put_history) into wb, applied with the checkpoint new_ckpt. */
+static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
+                             const uint8_t *changes, int64_t n, int64_t new_ckpt)
+{
+    put_history(w, wb, vc, changes, n);
     for (size_t i = 0; i < w->nslots; i++) {
         kv_slot *s = &w->slots[i];
         const char *k = (const char *)w->keys.data + s->koff;
-        if (s->cur_len >= 0)
-            rocksdb_writebatch_put(wb, k, s->klen, (const char *)w->vals.data + s->cur_off,
-                                   (size_t)s->cur_len);
-        else if (s->init_len >= 0)
+        if (s->cur_off == s->init_off && s->cur_len == s->init_len)
+            continue;   /* unchanged */
+        if (s->cur_len >= 0) {
+            uint8_t *v = w->vals.data + s->cur_off;
+            kv_times t;
+            if (!kv_row_times(v, (size_t)s->cur_len, &t)) {
+                t.newest = s->newest;
+                kv_row_set_times(v, &t);
+            }
+            rocksdb_writebatch_put(wb, k, s->klen, (const char *)v, (size_t)s->cur_len);
+        } else {
             rocksdb_writebatch_delete(wb, k, s->klen);
+        }
+        if (w->kv->cfg.ttl_ms > 0)
+            put_expiry(w, wb, s);
     }
-    strom_err e = kv_apply_batch(w->kv, wb, new_ckpt);
-    rocksdb_writebatch_destroy(wb);
-    return e;
+    return kv_apply_batch(w->kv, wb, new_ckpt);
 }
 
+/* The version column of the changelog rows of the write (NULL: commit time). */
+static const strom_column *out_vcol(kv_wctx *w, strom_column *c)
+{
+    if (!w->kv->cfg.use_vcol)
+        return NULL;
+    fmt_builder_view(w->out, w->kv->cfg.vcol, c);
+    return c;
+}
+
+/* Appends the write's changelog rows and applies them (with the writer's sequence). */
+static strom_err commit_write(kv_wctx *w, rocksdb_writebatch_t *wb, int64_t *base)
+{
+    int64_t changes = strom_builder_nrows(w->out);
+    strom_column vc;
+    strom_err e = append_changelog(w, base);
+    if (e != STROM_OK)
+        return e;
+    if (w->writer > 0)
+        put_writer_seq(wb, w->writer, w->seq);
+    return apply_slots(w, wb, out_vcol(w, &vc), w->changes.data, changes, *base + changes);
+}
+
+/* b: the rows written (NULL: the caller sets cols). */
 static strom_err wctx_init(kv_wctx *w, kv_state *kv, const strom_builder *b, int64_t n)
 {
     w->kv = kv;  /* the rest was zeroed by the caller */
-    for (int i = 0; i < kv->cfg.schema->ncols; i++)
+    for (int i = 0; b && i < kv->cfg.schema->ncols; i++)
         fmt_builder_view(b, i, &w->cols[i]);
     for (w->tcap = 16; w->tcap < (size_t)n * 2; w->tcap *= 2)
         ;
@@ -397,6 +529,8 @@ static void wctx_free(kv_wctx *w)
     strom_buf_free(&w->vals);
     strom_buf_free(&w->changes);
     strom_buf_free(&w->tmp);
+    strom_buf_free(&w->crows);
+    strom_buf_free(&w->vkey);
     free(w->nv);
 }
 
@@ -435,12 +569,18 @@ static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
     int64_t changes = strom_builder_nrows(w->out), base = -1;
     if (changes == 0)
         return w->writer ? store_seq_alone(w) : STROM_OK;
-    e = append_changelog(w, &base);
-    if (e == STROM_OK)
-        e = apply_slots(w, base + changes);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    e = commit_write(w, wb, &base);
+    rocksdb_writebatch_destroy(wb);
     if (res && e == STROM_OK)
         *res = (kv_write_result){changes, base, 0};
     return e;
+}
+
+static strom_err fenced_fail(kv_state *kv)
+{
+    return strom_fail(STROM_EFENCED, "%s: the state store failed a write after the changelog "
+                      "was durable; reopen to replay", kv->name);
 }
 
 strom_err kv_write(kv_state *kv, const strom_builder *b, const uint32_t *sel, size_t nsel,
@@ -457,10 +597,7 @@ strom_err kv_write_ex(kv_state *kv, const strom_builder *b, const uint32_t *sel,
     kv_wctx w;
     memset(&w, 0, sizeof w);
     pthread_mutex_lock(&kv->mu);
-    strom_err e = kv->fenced ? strom_fail(STROM_EFENCED, "%s: the state store failed a write "
-                                          "after the changelog was durable; reopen to replay",
-                                          kv->name)
-                             : write_locked(kv, &w, b, sel, nsel, ops, o, res);
+    strom_err e = kv->fenced ? fenced_fail(kv) : write_locked(kv, &w, b, sel, nsel, ops, o, res);
     pthread_mutex_unlock(&kv->mu);
     wctx_free(&w);
     return e;
@@ -468,36 +605,54 @@ strom_err kv_write_ex(kv_state *kv, const strom_builder *b, const uint32_t *sel,
 
 /* ----------------------------------------------------------------- replay */
 
-/* Applies one changelog batch of the log to the state. */
-static strom_err replay_batch(kv_state *kv, const strom_batch *b, strom_buf *key, strom_buf *val)
+/* The changelog rows of batch b as crows, their +I/+U values encoded into the arena;
+ * rows before the checkpoint (already applied) become -U (ignored). */
+static strom_err replay_rows(kv_wctx *w, const strom_batch *b, uint8_t *changes, int64_t *last)
 {
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     strom_err e = STROM_OK;
-    int64_t last = kv->checkpoint;
     for (int64_t r = 0; r < b->nrows && e == STROM_OK; r++) {
         int64_t off = strom_batch_row_offset(b, r);
         strom_change c = strom_batch_row_change(b, r);
-        if (off < kv->checkpoint || c == STROM_UPDATE_BEFORE) {
-            last = off + 1 > last ? off + 1 : last;
-            continue;
-        }
-        e = kv_key_from_columns(kv, b->cols, r, key);
-        strom_buf_clear(val);
-        if (e == STROM_OK && c == STROM_DELETE)
-            rocksdb_writebatch_delete(wb, (const char *)key->data, key->len);
-        else if (e == STROM_OK && (e = kv_row_encode(val, b->cols, b->ncols, r)) == STROM_OK)
-            rocksdb_writebatch_put(wb, (const char *)key->data, key->len,
-                                   (const char *)val->data, val->len);
-        last = off + 1;
+        kv_crow cr = {w->rslot[r], (int64_t)w->vals.len, 0};
+        changes[r] = off < w->kv->checkpoint ? STROM_UPDATE_BEFORE : (uint8_t)c;
+        *last = off + 1 > *last ? off + 1 : *last;
+        if (changes[r] == STROM_INSERT || changes[r] == STROM_UPDATE_AFTER)
+            e = kv_row_encode(&w->vals, b->cols, b->ncols, r);
+        cr.len = (int64_t)w->vals.len - cr.off;
+        if (e == STROM_OK)
+            e = strom_buf_append(&w->crows, &cr, sizeof cr);
     }
+    return e;
+}
+
+/* Applies one changelog batch of the log to the state, as its write did. */
+static strom_err replay_batch(kv_state *kv, const strom_batch *b)
+{
+    kv_wctx w;
+    memset(&w, 0, sizeof w);
+    int64_t last = kv->checkpoint;
+    uint8_t *changes = strom_malloc((size_t)b->nrows + 1);
+    strom_err e = changes ? wctx_init(&w, kv, NULL, b->nrows) : STROM_ENOMEM;
+    w.commit = strom_batch_commit_time(b);
+    memcpy(w.cols, b->cols, sizeof(strom_column) * (size_t)b->ncols);
+    if (e == STROM_OK)
+        e = collect_keys(&w, b->nrows);
+    if (e == STROM_OK)
+        e = load_state(&w);
+    if (e == STROM_OK)
+        e = replay_rows(&w, b, changes, &last);
     int32_t seq = -1;
     if (e == STROM_OK && b->writer_id > 0 && b->batch_seq >= 0)  /* idempotent writer */
         e = kv_writer_seq(kv, b->writer_id, &seq);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     if (e == STROM_OK && b->writer_id > 0 && b->batch_seq > seq)
         put_writer_seq(wb, b->writer_id, b->batch_seq);
     if (e == STROM_OK)
-        e = kv_apply_batch(kv, wb, last);
+        e = apply_slots(&w, wb, kv->cfg.use_vcol ? &b->cols[kv->cfg.vcol] : NULL, changes,
+                        b->nrows, last);
     rocksdb_writebatch_destroy(wb);
+    wctx_free(&w);
+    free(changes);
     return e;
 }
 
@@ -505,18 +660,15 @@ static strom_err replay_from(kv_state *kv, int64_t end)
 {
     log_read_spec spec = {.schema = kv->cfg.schema, .time_min = INT64_MIN, .time_max = INT64_MAX};
     log_reader *rd = NULL;
-    strom_buf key = {0}, val = {0};
     strom_err e = log_reader_open(kv->log, kv->checkpoint, &spec, &rd);
     while (e == STROM_OK && kv->checkpoint < end) {
         const strom_batch *b = NULL;
         e = log_reader_next(rd, &b);
         if (e != STROM_OK || !b)
             break;
-        e = replay_batch(kv, b, &key, &val);
+        e = replay_batch(kv, b);
     }
     log_reader_close(rd);
-    strom_buf_free(&key);
-    strom_buf_free(&val);
     return e;
 }
 
@@ -533,4 +685,61 @@ strom_err kv_replay(kv_state *kv)
                           "the log starts at %lld (retention removed it)", kv->name,
                           (long long)kv->checkpoint, (long long)earliest);
     return kv->checkpoint < end ? replay_from(kv, end) : STROM_OK;
+}
+
+/* ----------------------------------------------------------------- expiry */
+
+/* The expired rows among the keys as -D changes, committed like a write; the expiry
+ * keys found are deleted in the same WriteBatch (stale ones too). */
+static strom_err expire_locked(kv_state *kv, kv_wctx *w, const strom_buf *keys,
+                               const size_t *koff, const size_t *klen, size_t n,
+                               const strom_buf *ekeys, const size_t *eoff, const size_t *elen,
+                               int64_t cutoff, int64_t *nexpired)
+{
+    strom_err e = wctx_init(w, kv, NULL, (int64_t)n);
+    for (size_t i = 0; i < n && e == STROM_OK; i++) {
+        w->rkoff[i] = w->keys.len;
+        w->rklen[i] = klen[i];
+        e = strom_buf_append(&w->keys, keys->data + koff[i], klen[i]);
+    }
+    for (size_t i = 0; i < n && e == STROM_OK; i++)
+        e = slot_of(w, (int64_t)i);
+    if (e == STROM_OK)
+        e = load_state(w);
+    for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
+        kv_slot *s = &w->slots[i];
+        kv_times t;
+        if (s->cur_len < 0 || kv_row_times(w->vals.data + s->cur_off, (size_t)s->cur_len, &t) ||
+            t.wtime > cutoff)
+            continue;
+        e = emit(w, s, STROM_DELETE, s->cur_off, s->cur_len);
+        s->cur_len = -1;
+    }
+    if (e != STROM_OK)
+        return e;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    for (size_t i = 0; i < n; i++)
+        rocksdb_writebatch_delete(wb, (const char *)ekeys->data + eoff[i], elen[i]);
+    int64_t base = -1;
+    *nexpired = strom_builder_nrows(w->out);
+    e = *nexpired ? commit_write(w, wb, &base) : kv_apply_batch(kv, wb, kv->checkpoint);
+    rocksdb_writebatch_destroy(wb);
+    return e;
+}
+
+strom_err kv_expire_keys(kv_state *kv, const strom_buf *keys, const size_t *koff,
+                         const size_t *klen, size_t n, const strom_buf *ekeys,
+                         const size_t *eoff, const size_t *elen, int64_t cutoff,
+                         int64_t *nexpired)
+{
+    kv_wctx w;
+    memset(&w, 0, sizeof w);
+    *nexpired = 0;
+    pthread_mutex_lock(&kv->mu);
+    strom_err e = kv->fenced ? fenced_fail(kv)
+                             : expire_locked(kv, &w, keys, koff, klen, n, ekeys, eoff, elen,
+                                             cutoff, nexpired);
+    pthread_mutex_unlock(&kv->mu);
+    wctx_free(&w);
+    return e;
 }
