@@ -539,21 +539,25 @@ strom_err strom_table_lookup_asof_into(strom_table *t, const strom_value *key, i
                                        int64_t as_of_ms, strom_builder *out, int *found)
 {
     const char *what = "AS OF lookup";
-    *found = 0;
-    strom_err err = need_pk(t, what);
-    if (err == STROM_OK)
-        err = check_columns(t, out, what);
-    if (err != STROM_OK)
-        return err;
-    pthread_rwlock_rdlock(&t->e->lock);
-    const strom_schema *s = cur_schema(t->e);
-    int b = 0;
-    err = check_values(t, key, s->pk, nkey, s->npk, what);
-    if (err == STROM_OK)
-        err = bucket_of(t, key, 0, &b);
-    if (err == STROM_OK)
-        err = kv_lookup_asof(t->e->kvs[b], key, as_of_ms, out, found);
-    pthread_rwlock_unlock(&t->e->lock);
+    strom_value conv[LOG_MAX_KEY_COLS];
+    strom_buf *k = NULL;
+    int f = 0, answered = 0;
+    strom_err err = lookup_start(t, out, what, &k);
+    if (err == STROM_OK) {
+        const strom_schema *s = cur_schema(t->e);
+        pthread_rwlock_rdlock(&t->e->lock);
+        err = convert_key(t, key, s->pk, nkey, s->npk, what, conv);
+        if (err == STROM_OK)
+            err = kv_key_from_values(t->e->kvs[0], conv, 0, k);
+        kv_state *kv = err == STROM_OK ? key_kv(t, k) : NULL;
+        if (kv)
+            err = kv_lookup_asof_cached(kv, k->data, k->len, as_of_ms, out, &f, &answered);
+        if (kv && err == STROM_OK && !answered)
+            err = kv_lookup_asof(kv, conv, as_of_ms, out, &f);
+        pthread_rwlock_unlock(&t->e->lock);
+    }
+    if (found)
+        *found = err == STROM_OK && f;
     return err;
 }
 

@@ -9,6 +9,7 @@
 #include "cli.h"
 
 #define KVB_TDEV "device_dimension"
+#define KVB_HOUR_MS INT64_C(3600000)
 
 /* The device ids "DEVICE_%05d" (and feeder ids "F%05d", 50 devices each), built once so
  * that lookups time the engine, not snprintf. */

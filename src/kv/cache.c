@@ -89,6 +89,7 @@ void kv_cache_destroy(kv_cache *c)
         if (s->nslots == 0)
             continue;
         shard_clear(s);
+        __atomic_fetch_sub(&g_used, (s->nslots - INIT_SLOTS) * sizeof *s->slots, __ATOMIC_RELAXED);
         free(s->slots);
         pthread_rwlock_destroy(&s->lock);
     }
@@ -184,10 +185,11 @@ static int over(size_t need)
            __atomic_load_n(&g_budget, __ATOMIC_RELAXED);
 }
 
-/* CLOCK over the shard's slots until need more bytes fit; 0 if they do not. */
-static int make_room(shard *s, size_t need)
+/* One CLOCK sweep (at most every slot once) over a shard until need more bytes fit:
+ * a referenced entry loses its bit, an unreferenced one goes. 1 if they fit. */
+static int sweep(shard *s, size_t need)
 {
-    for (size_t step = 0; over(need) && step < 2 * s->nslots + 1; step++) {
+    for (size_t step = 0; over(need) && step < s->nslots; step++) {
         entry **p = &s->slots[s->hand];
         while (*p && over(need)) {
             if ((*p)->ref) {
@@ -203,9 +205,27 @@ static int make_room(shard *s, size_t need)
     return !over(need);
 }
 
+/* Makes room for need bytes from shard s (locked): a sweep of s, then of the other
+ * shards of the cache that are free to lock (trylock: never waits while holding s), then
+ * a second sweep of s (its bits now clear). So a hot entry of a nearly empty shard is not
+ * evicted while other shards hold cold ones. 0 if the bytes do not fit. */
+static int make_room(kv_cache *c, shard *s, size_t need)
+{
+    if (sweep(s, need))
+        return 1;
+    for (int i = 1; i < NSHARDS && over(need); i++) {
+        shard *o = &c->sh[(s - c->sh + i) % NSHARDS];
+        if (pthread_rwlock_trywrlock(&o->lock) == 0) {
+            sweep(o, need);
+            pthread_rwlock_unlock(&o->lock);
+        }
+    }
+    return !over(need) || sweep(s, need);
+}
+
 /* Inserts or replaces k (lock held exclusively). A value that does not fit the budget
  * leaves the key uncached. */
-static void store(shard *s, entry **p, const uint8_t *k, size_t klen, uint64_t h,
+static void store(kv_cache *c, shard *s, entry **p, const uint8_t *k, size_t klen, uint64_t h,
                   const uint8_t *v, size_t vlen)
 {
     entry *e = *p;
@@ -217,7 +237,7 @@ static void store(shard *s, entry **p, const uint8_t *k, size_t klen, uint64_t h
     if (e)
         unlink_free(s, p);
     size_t cap = klen + vlen, need = sizeof *e + cap + OVERHEAD;
-    if (klen > UINT32_MAX / 2 || vlen > UINT32_MAX / 2 || !make_room(s, need))
+    if (klen > UINT32_MAX / 2 || vlen > UINT32_MAX / 2 || !make_room(c, s, need))
         return;
     if (s->count >= s->nslots)
         grow(s);
@@ -245,7 +265,7 @@ void kv_cache_fill(kv_cache *c, uint64_t ticket, const uint8_t *k, size_t klen, 
     pthread_rwlock_wrlock(&s->lock);
     entry **p = find(s, k, klen, h);
     if (s->gen == ticket && !*p)
-        store(s, p, k, klen, h, v, vlen);
+        store(c, s, p, k, klen, h, v, vlen);
     pthread_rwlock_unlock(&s->lock);
 }
 
@@ -255,7 +275,7 @@ void kv_cache_put(kv_cache *c, const uint8_t *k, size_t klen, const uint8_t *v, 
     shard *s = &c->sh[SHARD_OF(h)];
     pthread_rwlock_wrlock(&s->lock);
     s->gen++;
-    store(s, find(s, k, klen, h), k, klen, h, v, vlen);
+    store(c, s, find(s, k, klen, h), k, klen, h, v, vlen);
     pthread_rwlock_unlock(&s->lock);
 }
 

@@ -235,6 +235,11 @@ strom_buf *kv_key_scratch(void);
  * (then the row is offered to the cache). Appends the row to out if found. */
 strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_builder *out,
                         int *found);
+/* AS OF t of row key k from the row cache alone: *answered = 1 (and the row appended,
+ * *found = 1) when the cached current row is the key's newest version with a version
+ * time <= t; otherwise *answered = 0 and kv_lookup_asof must answer. */
+strom_err kv_lookup_asof_cached(kv_state *kv, const uint8_t *k, size_t klen, int64_t t,
+                                strom_builder *out, int *found, int *answered);
 /* Row cache of this kv: entries and bytes charged. */
 void kv_cache_stats(kv_state *kv, int64_t *entries, int64_t *bytes);
 /* ------------------------------------------------- versions (version.c) */

@@ -229,6 +229,35 @@ strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_build
     return e;
 }
 
+/* AS OF through the cache: decodes the cached row if it answers AS OF t. */
+typedef struct asof_arg {
+    decode_arg d;
+    int64_t t;
+    int answered;
+} asof_arg;
+
+static strom_err asof_cb(void *arg, const uint8_t *v, size_t vlen)
+{
+    asof_arg *a = arg;
+    kv_times tm;
+    if (kv_row_times(v, vlen, &tm) || tm.vtime != tm.newest || tm.vtime > a->t)
+        return STROM_OK;
+    a->answered = 1;
+    return kv_row_decode(a->d.out, a->d.s, v, vlen);
+}
+
+strom_err kv_lookup_asof_cached(kv_state *kv, const uint8_t *k, size_t klen, int64_t t,
+                                strom_builder *out, int *found, int *answered)
+{
+    asof_arg a = {{out, kv->cfg.schema}, t, 0};
+    uint64_t ticket = 0;
+    strom_err e = STROM_OK;
+    int hit = kv_cache_get(kv->cache, k, klen, kv_cache_hash(k, klen), asof_cb, &a, &e, &ticket);
+    *answered = hit && a.answered;
+    *found = *answered && e == STROM_OK;
+    return e;
+}
+
 strom_err kv_lookup(kv_state *kv, const strom_value *key, strom_builder *out, int *found)
 {
     strom_buf *k = kv_key_scratch();
