@@ -383,18 +383,27 @@ static strom_err bucket_of(const strom_table *t, const strom_value *v, int prefi
     return err;
 }
 
-/* One key, converted, in primary-key order (table lock held). */
-static strom_err lookup_one(strom_table *t, const strom_value *conv, strom_buf *k,
-                            strom_builder *out, int *found)
+/* One key, converted, in primary-key order (table lock held): its current row, or with
+ * asof its row AS OF time at (the cached current row when it answers, else the
+ * versions). */
+static strom_err lookup_one(strom_table *t, const strom_value *conv, strom_buf *k, int asof,
+                            int64_t at, strom_builder *out, int *found)
 {
     strom_err err = kv_key_from_values(t->e->kvs[0], conv, 0, k);
-    return err != STROM_OK ? err : kv_lookup_key(key_kv(t, k), k->data, k->len, out, found);
+    if (err != STROM_OK)
+        return err;
+    kv_state *kv = key_kv(t, k);
+    int answered = 0;
+    if (!asof)
+        return kv_lookup_key(kv, k->data, k->len, out, found);
+    err = kv_lookup_asof_cached(kv, k->data, k->len, at, out, found, &answered);
+    return err != STROM_OK || answered ? err : kv_lookup_asof(kv, conv, at, out, found);
 }
 
-strom_err strom_table_lookup_into(strom_table *t, const strom_value *key, int nkey,
-                                  strom_builder *out, int *found)
+/* Point lookup, current or AS OF. */
+static strom_err point(strom_table *t, const char *what, const strom_value *key, int nkey,
+                       int asof, int64_t at, strom_builder *out, int *found)
 {
-    const char *what = "lookup";
     strom_value conv[LOG_MAX_KEY_COLS];
     strom_buf *k = NULL;
     int f = 0;
@@ -404,12 +413,18 @@ strom_err strom_table_lookup_into(strom_table *t, const strom_value *key, int nk
         pthread_rwlock_rdlock(&t->e->lock);
         err = convert_key(t, key, s->pk, nkey, s->npk, what, conv);
         if (err == STROM_OK)
-            err = lookup_one(t, conv, k, out, &f);
+            err = lookup_one(t, conv, k, asof, at, out, &f);
         pthread_rwlock_unlock(&t->e->lock);
     }
     if (found)
         *found = err == STROM_OK && f;
     return err;
+}
+
+strom_err strom_table_lookup_into(strom_table *t, const strom_value *key, int nkey,
+                                  strom_builder *out, int *found)
+{
+    return point(t, "lookup", key, nkey, 0, 0, out, found);
 }
 
 /* Every key checked before any is looked up (a bad key appends nothing). */
@@ -426,7 +441,7 @@ static strom_err batch_locked(strom_table *t, const strom_value *keys, int nkey,
         int f = 0;
         err = convert_key(t, keys + i * (size_t)nkey, s->pk, nkey, s->npk, what, conv);
         if (err == STROM_OK)
-            err = lookup_one(t, conv, k, out, &f);
+            err = lookup_one(t, conv, k, 0, 0, out, &f);
         found[i] = (uint8_t)(err == STROM_OK && f);
     }
     return err;
@@ -538,27 +553,7 @@ size_t strom_kv_cache_used(void) { return kv_cache_used(); }
 strom_err strom_table_lookup_asof_into(strom_table *t, const strom_value *key, int nkey,
                                        int64_t as_of_ms, strom_builder *out, int *found)
 {
-    const char *what = "AS OF lookup";
-    strom_value conv[LOG_MAX_KEY_COLS];
-    strom_buf *k = NULL;
-    int f = 0, answered = 0;
-    strom_err err = lookup_start(t, out, what, &k);
-    if (err == STROM_OK) {
-        const strom_schema *s = cur_schema(t->e);
-        pthread_rwlock_rdlock(&t->e->lock);
-        err = convert_key(t, key, s->pk, nkey, s->npk, what, conv);
-        if (err == STROM_OK)
-            err = kv_key_from_values(t->e->kvs[0], conv, 0, k);
-        kv_state *kv = err == STROM_OK ? key_kv(t, k) : NULL;
-        if (kv)
-            err = kv_lookup_asof_cached(kv, k->data, k->len, as_of_ms, out, &f, &answered);
-        if (kv && err == STROM_OK && !answered)
-            err = kv_lookup_asof(kv, conv, as_of_ms, out, &f);
-        pthread_rwlock_unlock(&t->e->lock);
-    }
-    if (found)
-        *found = err == STROM_OK && f;
-    return err;
+    return point(t, "AS OF lookup", key, nkey, 1, as_of_ms, out, found);
 }
 
 /* Every key checked; *one_bucket = the bucket of them all, or -1 if they differ. */
