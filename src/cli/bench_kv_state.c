@@ -52,8 +52,14 @@ static int64_t state_bytes(const char *dir)
 
 /* ------------------------------------------------------------ recovery */
 
+/* Rows per batch of the child: --batch, but at least 16 batches over the devices. */
+static int64_t crash_batch(const kvb *c)
+{
+    return c->batch < c->devices / 16 ? c->batch : c->devices / 16 > 0 ? c->devices / 16 : 1;
+}
+
 /* The child: upserts batch j (devices [j*batch, (j+1)*batch), version CRASH_VERSION + j)
- * and reports j on fd once acknowledged, until killed. */
+ * of crash_batch rows and reports j on fd once acknowledged, until killed. */
 static void crash_child(kvb *c, int fd)
 {
     strom_db *db;
@@ -61,13 +67,15 @@ static void crash_child(kvb *c, int fd)
     if (strom_db_open(c->dir, &db) || strom_table_open(db, KVB_TDEV, &t))
         _exit(3);
     strom_builder *b = strom_builder_create(strom_table_schema(t));
-    for (int32_t j = 0; b && (int64_t)(j + 1) * c->batch <= c->devices; j++) {
-        if (kvb_fill(b, &c->keys, j * c->batch, (j + 1) * c->batch, CRASH_VERSION + j, 0) ||
+    int64_t n = crash_batch(c);
+    for (int32_t j = 0; b && (int64_t)(j + 1) * n <= c->devices; j++) {
+        if (kvb_fill(b, &c->keys, j * n, (j + 1) * n, CRASH_VERSION + j, 0) ||
             strom_table_upsert(t, b))
             _exit(4);
         if (write(fd, &j, sizeof j) != sizeof j)
             _exit(5);
     }
+    close(fd);   /* out of devices: the parent sees the end and kills us */
     for (;;)
         pause();
 }
@@ -111,7 +119,7 @@ static int check_acked(kvb *c, int32_t acks, int64_t *checked)
     *checked = 0;
     for (int32_t j = 0; j < acks; j++)
         for (int i = 0; i < 20; i++, (*checked)++) {
-            int64_t dev = j * c->batch + (int64_t)(kvb_rand(&s) % (uint64_t)c->batch);
+            int64_t n = crash_batch(c), dev = j * n + (int64_t)(kvb_rand(&s) % (uint64_t)n);
             strom_value k = kvb_key(&c->keys, dev);
             strom_batch *b = NULL;
             strom_err e = strom_table_lookup(c->t, &k, 1, &b);
