@@ -17,7 +17,8 @@
  *     through strom_table_lookup (right row, latest version).
  *  4. AS OF lookups (strom_table_lookup_asof_into) of random devices at random past times:
  *     the table's version column is last_update (version v of a device is stamped hour v
- *     + dev % 1000 ms), T falls in the hour of a random version, after every device's
+ *     + dev % 1000 ms, hour 0 being two days before the run, inside the default history
+ *     TTL of 7 days), T falls in the hour of a random version, after every device's
  *     version v: the answer is version v, found for every key (checked: found).
  *  5. Prefix lookups: table feeder_device keyed (feeder_id, device_id), bucket.key =
  *     feeder_id, 50 devices per feeder; all devices of a random feeder; count checked.
@@ -42,6 +43,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_kv.h"
@@ -50,7 +52,9 @@
 #define TDEV KVB_TDEV
 #define TFEED "feeder_device"
 #define PER_FEEDER 50
-#define T0_MS INT64_C(1736776800000)
+/* Hour 0 of the versions: two days ago (set in defaults()), so that every version is
+ * inside the default history TTL (7 d) and compactions keep them all. */
+static int64_t t0_ms;
 
 /* --------------------------------------------------------------- rows */
 
@@ -64,7 +68,7 @@ double kvb_capacity(int64_t dev, int version)
 
 int64_t kvb_last_update(int64_t dev, int version)
 {
-    return T0_MS + (int64_t)version * KVB_HOUR_MS + dev % 1000;
+    return t0_ms + (int64_t)version * KVB_HOUR_MS + dev % 1000;
 }
 
 /* The device's name and location (lengths in *nn, *nl). */
@@ -491,6 +495,7 @@ static void defaults(kvb *c, const bench_opts *o)
     c->buckets = o->buckets ? o->buckets : 2;
     c->versions = o->quick ? 2 : 3;
     c->seed = 20250113;
+    t0_ms = ((int64_t)time(NULL) * 1000 / KVB_HOUR_MS - 48) * KVB_HOUR_MS;
 }
 
 static int run_steps(kvb *c)
