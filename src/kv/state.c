@@ -9,9 +9,20 @@ static const char ckpt_key[] = "\x6D" "checkpoint";
 
 /* --------------------------------------------------------------- options */
 
-/* One block cache for every bucket of every table in the process: 1 GiB of the 24 GiB
+/* Why each option is set (figures: `strom bench kv`, bench/README.md). Reads of current
+ * rows are served by the row cache (cache.c) in front; RocksDB serves what it misses,
+ * AS OF seeks into the versions, prefix seeks, and the merge reads of the write path.
+ *
+ * One block cache for every bucket of every table in the process: 1 GiB of the 24 GiB
  * machine holds the hot blocks of ~5M rows of ~200 bytes (the seed's 500k devices ten
- * times over), and sharing it means the number of buckets does not multiply memory. */
+ * times over), and sharing it means the number of buckets does not multiply memory. It
+ * is an LRU that only grows as blocks are read.
+ *
+ * Left at RocksDB's defaults, on purpose: compression (Snappy; LZ4 used the same CPU for
+ * the same 200k-device run, 31.7-37.0 s against 31.6-33.7 s, and 3% more bytes), the
+ * skiplist memtable (a hash-linked memtable would make the prefix seeks cheaper but a
+ * total-order scan, which the snapshot read and the expiry index need, copy the whole
+ * memtable), the WAL (off per write: strom's log is the write-ahead log, see open_db). */
 static rocksdb_cache_t *shared_cache;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static void make_cache(void) { shared_cache = rocksdb_cache_create_lru((size_t)1 << 30); }
@@ -43,7 +54,9 @@ static rocksdb_options_t *make_options(void)
     rocksdb_options_set_prefix_extractor(o, rocksdb_slicetransform_create_fixed_prefix(KV_PREFIX_LEN));
     /* 2 cores: one flush and one compaction thread at most. */
     rocksdb_options_increase_parallelism(o, 2);
-    /* 64 MiB memtables: 500k rows of ~200 bytes flush about twice; fewer L0 files. */
+    /* 64 MiB memtables: 500k rows of ~200 bytes flush about twice; fewer L0 files.
+     * 16 MiB was measured worse: 35% more CPU for the same run (more flushes and
+     * compactions) and RocksDB-only lookups 7k/s against 45-57k/s (more files). */
     rocksdb_options_set_write_buffer_size(o, (size_t)64 << 20);
     /* A bloom filter over the memtable's whole keys (and 9-byte prefixes), 5% of its
      * size: a Get of a key the memtable lacks (every cache miss of an absent key, every
