@@ -422,7 +422,9 @@ size_t strom_kv_cache_used(void);
  * commit time in both modes. Two versions of a key with the same time: the later written
  * one counts. The latest-value lookups (strom_table_lookup*) return the merge engine's
  * row, which with a version column is the last written, not necessarily the one with the
- * greatest version time (use merge-engine versioned on the same column for that). */
+ * greatest version time (use merge-engine versioned on the same column for that). The
+ * history is that of the changelog: a row the merge engine discards (first_row, a losing
+ * versioned row) does not enter it. */
 
 /* AS OF lookup: appends to out (a builder of the table's schema, owned by the caller;
  * rows are appended, nothing else is touched) the key's row as it was at as_of_ms: the
@@ -437,9 +439,9 @@ strom_err strom_table_lookup_asof_into(strom_table *t, const strom_value *key, i
 /* Batch AS OF lookup (for joins): key i (keys[i*nkey .. i*nkey+nkey), i < n) at time
  * as_of_ms[i] (n times: pass the same value n times for one time). found (caller array
  * of n) gets 1 for the keys with a row; their rows are appended to out in key order.
- * When all keys fall into one bucket (always with bucket.num = 1) this is one multi-get
- * plus one iterator for the keys that need a seek; keys of several buckets are looked up
- * one by one. */
+ * Per bucket touched: one multi-get of the current rows plus one iterator for the keys
+ * that need a seek. Keys all in one bucket (always with bucket.num = 1) decode straight
+ * into out; keys of several buckets go through a per-call buffer (allocated). */
 strom_err strom_table_lookup_batch_asof_into(strom_table *t, const strom_value *keys, int nkey,
                                              size_t n, const int64_t *as_of_ms,
                                              uint8_t *found, strom_builder *out);

@@ -567,7 +567,7 @@ static strom_err asof_check_keys(strom_table *t, const strom_value *keys, size_t
         int b = 0;
         const strom_value *k = &keys[i * (size_t)s->npk];
         err = check_values(t, k, s->pk, s->npk, s->npk, "batch AS OF lookup");
-        if (err == STROM_OK)
+        if (err == STROM_OK && t->e->meta.opts.nbuckets > 1)
             err = bucket_of(t, k, 0, &b);
         if (i == 0)
             *one_bucket = b;
@@ -577,21 +577,78 @@ static strom_err asof_check_keys(strom_table *t, const strom_value *keys, size_t
     return err;
 }
 
+/* Batch AS OF over keys of several buckets: one raw batch per bucket (its keys gathered),
+ * the answers then decoded into out in key order. */
+typedef struct asof_multi {
+    int *bucket;             /* per key */
+    size_t *idx;             /* per key of the bucket at hand: its position */
+    strom_value *keys;       /* the bucket's keys, gathered */
+    int64_t *at, *boff, *blen, *off, *len;
+    strom_buf arena;
+} asof_multi;
+
+static strom_err asof_bucket(strom_table *t, asof_multi *x, const strom_value *keys,
+                             size_t n, const int64_t *as_of_ms, int b)
+{
+    size_t npk = (size_t)cur_schema(t->e)->npk, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (x->bucket[i] != b)
+            continue;
+        memcpy(&x->keys[m * npk], &keys[i * npk], sizeof *keys * npk);
+        x->at[m] = as_of_ms[i];
+        x->idx[m++] = i;
+    }
+    strom_err err = m ? kv_lookup_batch_asof_raw(t->e->kvs[b], x->keys, m, x->at, &x->arena,
+                                                 x->boff, x->blen)
+                      : STROM_OK;
+    for (size_t j = 0; err == STROM_OK && j < m; j++) {
+        x->off[x->idx[j]] = x->boff[j];
+        x->len[x->idx[j]] = x->blen[j];
+    }
+    return err;
+}
+
+static strom_err asof_several(strom_table *t, asof_multi *x, const strom_value *keys, size_t n,
+                              const int64_t *as_of_ms, uint8_t *found, strom_builder *out)
+{
+    const strom_schema *s = cur_schema(t->e);
+    strom_err err = STROM_OK;
+    for (size_t i = 0; err == STROM_OK && i < n; i++)
+        err = bucket_of(t, &keys[i * (size_t)s->npk], 0, &x->bucket[i]);
+    for (int b = 0; err == STROM_OK && b < t->e->meta.opts.nbuckets; b++)
+        err = asof_bucket(t, x, keys, n, as_of_ms, b);
+    for (size_t i = 0; err == STROM_OK && i < n; i++) {
+        found[i] = x->len[i] >= 0;
+        if (found[i])
+            err = kv_row_decode(out, s, x->arena.data + x->off[i], (size_t)x->len[i]);
+    }
+    return err;
+}
+
 static strom_err asof_batch_locked(strom_table *t, const strom_value *keys, size_t n,
                                    const int64_t *as_of_ms, uint8_t *found, strom_builder *out)
 {
-    int npk = cur_schema(t->e)->npk, one = 0;
+    int one = 0;
     strom_err err = asof_check_keys(t, keys, n, &one);
     if (err != STROM_OK || one >= 0)
         return err ? err : kv_lookup_batch_asof(t->e->kvs[one], keys, n, as_of_ms, 0, out,
                                                 found);
-    for (size_t i = 0; err == STROM_OK && i < n; i++) {   /* keys of several buckets */
-        int b = 0, f = 0;
-        err = bucket_of(t, &keys[i * (size_t)npk], 0, &b);
-        if (err == STROM_OK)
-            err = kv_lookup_asof(t->e->kvs[b], &keys[i * (size_t)npk], as_of_ms[i], out, &f);
-        found[i] = (uint8_t)f;
+    asof_multi x = {strom_calloc(n, sizeof(int)), strom_calloc(n, sizeof(size_t)),
+                    strom_calloc(n * (size_t)cur_schema(t->e)->npk, sizeof(strom_value)),
+                    strom_calloc(n * 5, sizeof(int64_t)), NULL, NULL, NULL, NULL, {0}};
+    if (x.at) {
+        x.boff = x.at + n;
+        x.blen = x.at + 2 * n;
+        x.off = x.at + 3 * n;
+        x.len = x.at + 4 * n;
     }
+    err = x.bucket && x.idx && x.keys && x.at ? asof_several(t, &x, keys, n, as_of_ms, found, out)
+                                              : STROM_ENOMEM;
+    free(x.bucket);
+    free(x.idx);
+    free(x.keys);
+    free(x.at);
+    strom_buf_free(&x.arena);
     return err;
 }
 

@@ -54,7 +54,7 @@
  *                           DOUBLE                 8 bytes IEEE 754 LE
  *                           STRING, BYTES          uvarint length, then the bytes
  *
- * Versions (one key per version of a key: its history, for AS OF lookups)
+ * Versions (the past of a key, for AS OF lookups; its present is the row key's value)
  *   off size field        meaning
  *   0   1    tag          0x76 'v'
  *   1   8    bkhash       as the row key (same 9-byte prefix rule: prefix bloom per
@@ -65,8 +65,10 @@
  *                         (key, inv(T)) and the first entry of the key found there
  *   value    a row value (layout above; its newest field is not used) or, for a
  *            delete, empty (a tombstone: the key had no row from that time on)
- *   Every +I/+U changelog row adds the version of its after image at its version time;
- *   every -D adds a tombstone. The version time is the commit time of the changelog
+ *   A key's history is its current row (at its vtime) plus these keys: every row that a
+ *   +U or -D supersedes is added at its version time (not when the superseding change has
+ *   the same time: on equal times the later written counts, and the current row wins
+ *   ties), and every -D adds a tombstone. A key written once costs no version key. The version time is the commit time of the changelog
  *   batch (fmt header commit_timestamp, so a replay reproduces it exactly) or, with
  *   'table.kv.version-column', that column's value in the row (a NULL: the commit time).
  *   A delete's version time is always the commit time. Two versions of a key with the
@@ -97,6 +99,12 @@
  *   key   0x6D 'm' + "checkpoint" (11 bytes)
  *   value 8 bytes i64 LE: the log offset the state reflects: every changelog row with
  *         offset < value has been applied. Absent = 0 (replay the whole log).
+ *
+ * Deletes marker (one key)
+ *   key   0x6D 'm' + "deletes" (8 bytes)
+ *   value empty. Written with the first tombstone of the bucket (same WriteBatch, so also
+ *         on replay). Absent: no key has a history without a current row, so a write with
+ *         a version column needs no seek for keys without a row.
  * ==========================================================================================
  */
 #ifndef STROM_KV_H
@@ -258,6 +266,12 @@ strom_err kv_lookup_asof(kv_state *kv, const strom_value *key, int64_t t, strom_
 strom_err kv_lookup_batch_asof(kv_state *kv, const strom_value *keys, size_t n,
                                const int64_t *t, int one_time, strom_builder *out,
                                uint8_t *found);
+/* Batch AS OF as kv_lookup_batch_asof (key i at t[i]), the answers as row values (layout
+ * above) appended to arena: key i's at off[i], len[i] bytes (len -1: no row). For callers
+ * that merge the answers of several buckets in their own order (kv_row_decode). */
+strom_err kv_lookup_batch_asof_raw(kv_state *kv, const strom_value *keys, size_t n,
+                                   const int64_t *t, strom_buf *arena, int64_t *off,
+                                   int64_t *len);
 /* Manual compaction of the whole state with the history cutoff now_ms - hist_ttl_ms
  * (background compactions use the wall clock). Drops versions older than the cutoff
  * except each key's newest one at or before it; AS OF answers for t >= cutoff do not

@@ -1,10 +1,13 @@
 /* version.c: the key history ('v' keys, layout in kv.h): AS OF lookups, single and
  * batched, and the compaction filter of 'table.kv.history.ttl'.
  *
- * AS OF t for a key: the current row answers when it is the key's newest version
- * (vtime == newest) and vtime <= t, with one get and no seek; otherwise one seek to
- * (key, inv(t)) in the 'v' keys finds the newest version at or before t (the first entry
- * of the key at or after that position: versions of a key sort newest first).
+ * The history of a key is its current row (the row key's value, at its vtime) plus its
+ * 'v' keys: the rows superseded and the deletes. AS OF t: the current row answers when it
+ * is the key's newest version (vtime == newest) and vtime <= t, with one get and no seek;
+ * otherwise one seek to (key, inv(t)) finds the newest 'v' entry at or before t (the first
+ * entry of the key at or after that position: they sort newest first), and the answer is
+ * the newer of it and the current row (if its vtime <= t; the current row on a tie: it
+ * was written after every 'v' entry of the same time).
  *
  * History TTL: a compaction drops a version when, among the entries of its key the
  * compaction reads, a newer one has a time <= cutoff (= now - history.ttl). Why AS OF
@@ -12,7 +15,8 @@
  * a dropped version X has a newer version A with time(A) <= cutoff <= t, so the answer's
  * time is >= time(A) > time(X): it is never X. Versions outside the compaction do not
  * matter (the argument needs only A, which is kept: the first entry <= cutoff of each key
- * is never dropped, nor is any entry newer than the cutoff). A removed key becomes a
+ * is never dropped, nor is any entry newer than the cutoff; the current row is not in
+ * the 'v' keys and never dropped). A removed key becomes a
  * deletion marker in RocksDB (older copies of the same version key in lower levels stay
  * hidden). */
 #include "kv_int.h"
@@ -120,6 +124,19 @@ strom_err kv_newest_version(kv_state *kv, rocksdb_iterator_t *it, const uint8_t 
     return e;
 }
 
+const char kv_deletes_key[] = "\x6D" "deletes";
+
+strom_err kv_versions_open(kv_state *kv)
+{
+    char *v = NULL;
+    size_t vlen = 0;
+    strom_err e = kv_get_raw(kv, (const uint8_t *)kv_deletes_key, KV_DELETES_KEY_LEN, &v,
+                             &vlen);
+    kv->any_delete = e == STROM_OK && v != NULL;
+    rocksdb_free(v);
+    return e;
+}
+
 /* ---------------------------------------------------------- AS OF lookups */
 
 /* Per-thread key buffers, so a warm lookup allocates nothing (freed at thread exit). */
@@ -159,30 +176,72 @@ static int current_answers(const char *v, size_t vlen, int64_t t)
            tm.vtime <= t;
 }
 
-/* AS OF t of row key rk whose current value is cur (NULL: none); it is created on the
- * first seek. */
+/* Version time of the current row value v (INT64_MIN: a version-1 value, unknown). */
+static int64_t current_vtime(const char *v, size_t vlen)
+{
+    kv_times tm;
+    return kv_row_times((const uint8_t *)v, vlen, &tm) ? INT64_MIN : tm.vtime;
+}
+
+/* The row value answering AS OF t of row key sc->rk whose current value is cur (NULL:
+ * none): *v (borrowed from cur or the iterator; NULL: no row), *vlen. The iterator *it is
+ * created on the first seek. */
+static strom_err asof_find(kv_state *kv, rocksdb_iterator_t **it, asof_scratch *sc,
+                           const char *cur, size_t curlen, int64_t t, const char **v,
+                           size_t *vlen)
+{
+    *v = NULL;
+    *vlen = 0;
+    if (current_answers(cur, curlen, t)) {
+        *v = cur;
+        *vlen = curlen;
+        return STROM_OK;
+    }
+    if (!*it && !(*it = kv_prefix_iter(kv)))
+        return STROM_ENOMEM;
+    int64_t vt = 0, ct = cur ? current_vtime(cur, curlen) : 0;
+    int hit = 0;
+    strom_err e = seek_version(kv, *it, sc->rk.data, sc->rk.len, t, &sc->vk, v, vlen, &vt,
+                               &hit);
+    if (e == STROM_OK && cur && ct <= t && (!hit || ct >= vt)) {
+        *v = cur;    /* the current row is the newest version at or before t */
+        *vlen = curlen;
+    } else if (e != STROM_OK || !hit || *vlen == 0) {
+        *v = NULL;
+    }
+    return e;
+}
+
+/* Where batch answers go: decoded into out, or (out NULL) copied raw into arena with
+ * off[i]/len[i] (len -1: none). */
+typedef struct asof_sink {
+    strom_builder *out;
+    strom_buf *arena;
+    int64_t *off, *len;
+} asof_sink;
+
+static strom_err sink_put(kv_state *kv, const asof_sink *k, size_t i, const char *v,
+                          size_t vlen, uint8_t *found)
+{
+    *found = v != NULL;
+    if (k->out)
+        return v ? kv_row_decode(k->out, kv->cfg.schema, (const uint8_t *)v, vlen) : STROM_OK;
+    k->off[i] = (int64_t)k->arena->len;
+    k->len[i] = v ? (int64_t)vlen : -1;
+    return v ? strom_buf_append(k->arena, v, vlen) : STROM_OK;
+}
+
 static strom_err asof_one(kv_state *kv, rocksdb_iterator_t **it, asof_scratch *sc,
                           const char *cur, size_t curlen, int64_t t, strom_builder *out,
                           int *found)
 {
-    *found = 0;
-    if (current_answers(cur, curlen, t)) {
-        strom_err e = kv_row_decode(out, kv->cfg.schema, (const uint8_t *)cur, curlen);
-        *found = e == STROM_OK;
-        return e;
-    }
-    if (!*it && !(*it = kv_prefix_iter(kv)))
-        return STROM_ENOMEM;
     const char *v = NULL;
     size_t vlen = 0;
-    int64_t vt = 0;
-    int hit = 0;
-    strom_err e = seek_version(kv, *it, sc->rk.data, sc->rk.len, t, &sc->vk, &v, &vlen, &vt,
-                               &hit);
-    if (e != STROM_OK || !hit || vlen == 0)
-        return e;
-    e = kv_row_decode(out, kv->cfg.schema, (const uint8_t *)v, vlen);
-    *found = e == STROM_OK;
+    *found = 0;
+    strom_err e = asof_find(kv, it, sc, cur, curlen, t, &v, &vlen);
+    if (e == STROM_OK && v)
+        e = kv_row_decode(out, kv->cfg.schema, (const uint8_t *)v, vlen);
+    *found = e == STROM_OK && v;
     return e;
 }
 
@@ -224,13 +283,14 @@ static strom_err batch_keys(kv_state *kv, const strom_value *keys, size_t n, str
 static strom_err batch_answers(kv_state *kv, asof_scratch *sc, const strom_buf *kb,
                                const size_t *klen, size_t n, char **vals, size_t *vlens,
                                char **errs, const int64_t *t, int one_time,
-                               strom_builder *out, uint8_t *found)
+                               const asof_sink *sink, uint8_t *found)
 {
     rocksdb_iterator_t *it = NULL;
     strom_err e = STROM_OK;
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        int f = 0;
+        const char *v = NULL;
+        size_t vlen = 0;
         found[i] = 0;
         if (errs[i] && e == STROM_OK)
             e = strom_fail(STROM_EIO, "%s: state store multi-get: %s", kv->name, errs[i]);
@@ -238,8 +298,9 @@ static strom_err batch_answers(kv_state *kv, asof_scratch *sc, const strom_buf *
         if (e == STROM_OK)
             e = strom_buf_append(&sc->rk, kb->data + off, klen[i]);
         if (e == STROM_OK)
-            e = asof_one(kv, &it, sc, vals[i], vlens[i], t[one_time ? 0 : i], out, &f);
-        found[i] = (uint8_t)f;
+            e = asof_find(kv, &it, sc, vals[i], vlens[i], t[one_time ? 0 : i], &v, &vlen);
+        if (e == STROM_OK)
+            e = sink_put(kv, sink, i, v, vlen, &found[i]);
         off += klen[i];
         rocksdb_free(errs[i]);
         rocksdb_free(vals[i]);
@@ -249,9 +310,8 @@ static strom_err batch_answers(kv_state *kv, asof_scratch *sc, const strom_buf *
     return e;
 }
 
-strom_err kv_lookup_batch_asof(kv_state *kv, const strom_value *keys, size_t n,
-                               const int64_t *t, int one_time, strom_builder *out,
-                               uint8_t *found)
+static strom_err batch_asof(kv_state *kv, const strom_value *keys, size_t n, const int64_t *t,
+                            int one_time, const asof_sink *sink, uint8_t *found)
 {
     if (n == 0)
         return STROM_OK;
@@ -266,11 +326,30 @@ strom_err kv_lookup_batch_asof(kv_state *kv, const strom_value *keys, size_t n,
         for (size_t i = 0; i < n; off += klen[i++])
             ptrs[i] = (char *)kb.data + off;
         rocksdb_multi_get(kv->db, kv->ro, n, (const char *const *)ptrs, klen, vals, vlens, errs);
-        e = batch_answers(kv, sc, &kb, klen, n, vals, vlens, errs, t, one_time, out, found);
+        e = batch_answers(kv, sc, &kb, klen, n, vals, vlens, errs, t, one_time, sink, found);
     }
     free(klen);
     free(ptrs);
     strom_buf_free(&kb);
+    return e;
+}
+
+strom_err kv_lookup_batch_asof(kv_state *kv, const strom_value *keys, size_t n,
+                               const int64_t *t, int one_time, strom_builder *out,
+                               uint8_t *found)
+{
+    asof_sink k = {out, NULL, NULL, NULL};
+    return batch_asof(kv, keys, n, t, one_time, &k, found);
+}
+
+strom_err kv_lookup_batch_asof_raw(kv_state *kv, const strom_value *keys, size_t n,
+                                   const int64_t *t, strom_buf *arena, int64_t *off,
+                                   int64_t *len)
+{
+    uint8_t *found = strom_malloc(n ? n : 1);
+    asof_sink k = {NULL, arena, off, len};
+    strom_err e = found ? batch_asof(kv, keys, n, t, 0, &k, found) : STROM_ENOMEM;
+    free(found);
     return e;
 }
 

@@ -19,6 +19,17 @@ typedef struct kv_slot {
     int64_t newest;          /* greatest version time of the key's history (INT64_MIN) */
 } kv_slot;
 
+/* One put or delete of the state change, kept so that the WriteBatch can be filled in
+ * key order: RocksDB's memtable inserts then reuse their skiplist position (perf showed
+ * the unordered inserts of hashed keys as a top cost of the write path). */
+typedef struct kv_went {
+    const uint8_t *k;        /* into wkeys (set once it no longer grows) */
+    size_t koff, klen;
+    const char *v;           /* into the value arena; NULL: a delete */
+    size_t vlen;
+    uint32_t seq;            /* order of addition: equal keys keep it */
+} kv_went;
+
 /* One changelog row of a write: its key's slot and (+I/+U) its value in the arena. */
 typedef struct kv_crow {
     uint32_t slot;
@@ -42,7 +53,10 @@ typedef struct kv_wctx {
     strom_buf tmp;           /* a merged row before it goes to the arena */
     strom_buf crows;         /* per changelog row kv_crow */
     strom_buf vkey;          /* a version or expiry key being built */
+    strom_buf wkeys;         /* keys of the state change (kv_went.koff) */
+    strom_buf wents;         /* kv_went, in order of addition */
     int64_t commit;          /* commit time of the changelog batch */
+    int first_delete;        /* the write adds the deletes marker (kv.h) */
     kv_val *nv, *ov;         /* new row, stored row (aggregation, versioned, partial) */
     const uint8_t *mask;     /* partial update: the columns written; NULL: all */
     int64_t writer;          /* idempotent write: writer id (> 0), else 0 */
@@ -121,7 +135,7 @@ static strom_err collect_keys(kv_wctx *w, int64_t n)
 /* The newest version time of every key: from its row's value; a key without a row has
  * history only if it was deleted: with the commit time as version time that delete is
  * older than this write (INT64_MIN will do), with a version column its history is read
- * with one seek (one iterator for the write). */
+ * with one seek (one iterator for the write) unless the bucket never had a delete. */
 static strom_err load_newest(kv_wctx *w)
 {
     rocksdb_iterator_t *it = NULL;
@@ -131,7 +145,7 @@ static strom_err load_newest(kv_wctx *w)
         kv_times t;
         if (s->init_len >= 0 && !kv_row_times(w->vals.data + s->init_off, (size_t)s->init_len, &t))
             s->newest = t.newest;
-        else if (s->init_len < 0 && w->kv->cfg.use_vcol) {
+        else if (s->init_len < 0 && w->kv->cfg.use_vcol && w->kv->any_delete) {
             if (!it)
                 it = kv_prefix_iter(w->kv);
             e = kv_newest_version(w->kv, it, w->keys.data + s->koff, s->klen, &w->vkey,
@@ -143,35 +157,40 @@ static strom_err load_newest(kv_wctx *w)
     return e;
 }
 
-/* Current state of every distinct key (one multi-get). */
+/* Current state of every distinct key (one batched multi-get). */
 static strom_err load_state(kv_wctx *w)
 {
     size_t n = w->nslots;
-    size_t *kl = strom_calloc(n * 2, sizeof(size_t)), *vl = kl + n;
-    char **kp = strom_calloc(n * 3, sizeof(char *)), **vp = kp + n, **ep = kp + 2 * n;
-    strom_err e = kl && kp ? STROM_OK : STROM_ENOMEM;
+    size_t *kl = strom_calloc(n, sizeof(size_t));
+    char **kp = strom_calloc(n * 2, sizeof(char *)), **ep = kp ? kp + n : NULL;
+    rocksdb_pinnableslice_t **vp = strom_calloc(n, sizeof *vp);
+    strom_err e = kl && kp && vp ? STROM_OK : STROM_ENOMEM;
     if (e == STROM_OK) {
         for (size_t i = 0; i < n; i++) {
             kp[i] = (char *)w->keys.data + w->slots[i].koff;
             kl[i] = w->slots[i].klen;
         }
-        rocksdb_multi_get(w->kv->db, w->kv->ro, n, (const char *const *)kp, kl, vp, vl, ep);
+        rocksdb_batched_multi_get_cf(w->kv->db, w->kv->ro, w->kv->cf, n,
+                                     (const char *const *)kp, kl, vp, ep, 0);
     }
     for (size_t i = 0; e == STROM_OK && i < n; i++) {
+        size_t vl = 0;
+        const char *v = vp[i] ? rocksdb_pinnableslice_value(vp[i], &vl) : NULL;
         if (ep[i])
             e = strom_fail(STROM_EIO, "%s: state store multi-get: %s", w->kv->name, ep[i]);
-        else if (vp[i]) {
+        else if (v) {
             w->slots[i].init_off = w->slots[i].cur_off = (int64_t)w->vals.len;
-            w->slots[i].init_len = w->slots[i].cur_len = (int64_t)vl[i];
-            e = strom_buf_append(&w->vals, vp[i], vl[i]);
+            w->slots[i].init_len = w->slots[i].cur_len = (int64_t)vl;
+            e = strom_buf_append(&w->vals, v, vl);
         }
     }
-    for (size_t i = 0; kp && i < n; i++) {
-        rocksdb_free(vp[i]);
+    for (size_t i = 0; kp && vp && i < n; i++) {
+        rocksdb_pinnableslice_destroy(vp[i]);
         rocksdb_free(ep[i]);
     }
     free(kl);
     free(kp);
+    free(vp);
     return e ? e : load_newest(w);
 }
 
@@ -394,6 +413,40 @@ static strom_err store_seq_alone(kv_wctx *w)
     return e;
 }
 
+/* Adds a put (v != NULL) or delete of key k to the state change. */
+static strom_err went_add(kv_wctx *w, const uint8_t *k, size_t klen, const char *v, size_t vlen)
+{
+    kv_went e = {NULL, w->wkeys.len, klen, v, vlen,
+                 (uint32_t)(w->wents.len / sizeof(kv_went))};
+    strom_err err = strom_buf_append(&w->wkeys, k, klen);
+    return err ? err : strom_buf_append(&w->wents, &e, sizeof e);
+}
+
+static int went_cmp(const void *pa, const void *pb)
+{
+    const kv_went *a = pa, *b = pb;
+    int c = memcmp(a->k, b->k, a->klen < b->klen ? a->klen : b->klen);
+    if (c == 0)
+        c = (a->klen > b->klen) - (a->klen < b->klen);
+    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* The state change into wb in key order (equal keys in order of addition). */
+static void went_fill(kv_wctx *w, rocksdb_writebatch_t *wb)
+{
+    kv_went *e = (kv_went *)w->wents.data;
+    size_t n = w->wents.len / sizeof *e;
+    for (size_t i = 0; i < n; i++)
+        e[i].k = w->wkeys.data + e[i].koff;
+    qsort(e, n, sizeof *e, went_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].v)
+            rocksdb_writebatch_put(wb, (const char *)e[i].k, e[i].klen, e[i].v, e[i].vlen);
+        else
+            rocksdb_writebatch_delete(wb, (const char *)e[i].k, e[i].klen);
+    }
+}
+
 /* Version time of changelog row j (vc: the version column of the changelog rows). */
 static int64_t version_time(const strom_column *vc, int64_t j, int64_t commit)
 {
@@ -404,48 +457,75 @@ static int64_t version_time(const strom_column *vc, int64_t j, int64_t commit)
     return v.null ? commit : v.i;
 }
 
-/* The versions of the changelog rows (changes[0..n), in order) into wb, their values'
- * times set, and every slot's final row (cur) and newest version time found. */
-static void put_history(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
-                        const uint8_t *changes, int64_t n)
+/* Adds the version key of slot s at time t with value v (vlen; v "" and 0: a delete). */
+static strom_err put_version(kv_wctx *w, const kv_slot *s, int64_t t, const char *v,
+                             size_t vlen)
 {
+    kv_version_key(w->keys.data + s->koff, s->klen, t, &w->vkey);
+    return w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, v, vlen) : STROM_ENOMEM;
+}
+
+/* Version time of the slot's current row (INT64_MIN if unknown: a version-1 value). */
+static int64_t cur_vtime(const kv_wctx *w, const kv_slot *s)
+{
+    kv_times t;
+    return kv_row_times(w->vals.data + s->cur_off, (size_t)s->cur_len, &t) ? INT64_MIN
+                                                                             : t.vtime;
+}
+
+/* The history of the changelog rows (changes[0..n), in order) into the state change:
+ * each row a change supersedes goes to its version key at its version time (unless the
+ * change has the same time: the later row counts on ties anyway), each delete adds a
+ * tombstone; the current row stays only in the row key. Sets the times of the new
+ * values and every slot's final row (cur) and newest version time. */
+static strom_err put_history(kv_wctx *w, const strom_column *vc, const uint8_t *changes,
+                             int64_t n)
+{
+    strom_err e = STROM_OK;
     const kv_crow *cr = (const kv_crow *)w->crows.data;
     for (size_t i = 0; i < w->nslots; i++) {
         w->slots[i].cur_off = w->slots[i].init_off;
         w->slots[i].cur_len = w->slots[i].init_len;
     }
-    for (int64_t j = 0; j < n; j++) {
+    for (int64_t j = 0; j < n && e == STROM_OK; j++) {
         if (changes[j] == STROM_UPDATE_BEFORE)
             continue;
         kv_slot *s = &w->slots[cr[j].slot];
         int del = changes[j] == STROM_DELETE;
         int64_t t = del ? w->commit : version_time(vc, j, w->commit);
-        uint8_t *v = del ? NULL : w->vals.data + cr[j].off;
+        int64_t ct = s->cur_len >= 0 ? cur_vtime(w, s) : t;
+        if (ct != t)   /* the superseded row joins the history */
+            e = put_version(w, s, ct, (const char *)w->vals.data + s->cur_off,
+                            (size_t)s->cur_len);
         s->newest = t > s->newest ? t : s->newest;
-        if (v)
-            kv_row_set_times(v, &(kv_times){w->commit, t, s->newest});
+        if (e == STROM_OK && del)
+            e = put_version(w, s, t, "", 0);
+        else if (e == STROM_OK)
+            kv_row_set_times(w->vals.data + cr[j].off, &(kv_times){w->commit, t, s->newest});
+        if (e == STROM_OK && del && !w->kv->any_delete && !w->first_delete++)
+            e = went_add(w, (const uint8_t *)kv_deletes_key, KV_DELETES_KEY_LEN, "", 0);
         s->cur_off = del ? 0 : cr[j].off;
         s->cur_len = del ? -1 : cr[j].len;
-        kv_version_key(w->keys.data + s->koff, s->klen, t, &w->vkey);
-        rocksdb_writebatch_put(wb, (const char *)w->vkey.data, w->vkey.len, (const char *)v,
-                               del ? 0 : (size_t)cr[j].len);
     }
+    return e;
 }
 
 /* The expiry index entries of a slot: the old one out, the new one in. */
-static void put_expiry(kv_wctx *w, rocksdb_writebatch_t *wb, const kv_slot *s)
+static strom_err put_expiry(kv_wctx *w, const kv_slot *s)
 {
     kv_times t;
     const uint8_t *k = w->keys.data + s->koff;
+    strom_err e = STROM_OK;
     if (s->init_len >= 0 &&
         !kv_row_times(w->vals.data + s->init_off, (size_t)s->init_len, &t)) {
         kv_expiry_key(k, s->klen, t.wtime, &w->vkey);
-        rocksdb_writebatch_delete(wb, (const char *)w->vkey.data, w->vkey.len);
+        e = w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, NULL, 0) : STROM_ENOMEM;
     }
-    if (s->cur_len >= 0) {
+    if (e == STROM_OK && s->cur_len >= 0) {
         kv_expiry_key(k, s->klen, w->commit, &w->vkey);
-        rocksdb_writebatch_put(wb, (const char *)w->vkey.data, w->vkey.len, "", 0);
+        e = w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, "", 0) : STROM_ENOMEM;
     }
+    return e;
 }
 
 /* The rows, versions and expiry entries of the changelog rows (vc, changes: see
@@ -453,8 +533,8 @@ static void put_expiry(kv_wctx *w, rocksdb_writebatch_t *wb, const kv_slot *s)
 static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
                              const uint8_t *changes, int64_t n, int64_t new_ckpt)
 {
-    put_history(w, wb, vc, changes, n);
-    for (size_t i = 0; i < w->nslots; i++) {
+    strom_err e = put_history(w, vc, changes, n);
+    for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
         kv_slot *s = &w->slots[i];
         const char *k = (const char *)w->keys.data + s->koff;
         if (s->cur_off == s->init_off && s->cur_len == s->init_len)
@@ -466,14 +546,20 @@ static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_c
                 t.newest = s->newest;
                 kv_row_set_times(v, &t);
             }
-            rocksdb_writebatch_put(wb, k, s->klen, (const char *)v, (size_t)s->cur_len);
+            e = went_add(w, (const uint8_t *)k, s->klen, (const char *)v, (size_t)s->cur_len);
         } else {
-            rocksdb_writebatch_delete(wb, k, s->klen);
+            e = went_add(w, (const uint8_t *)k, s->klen, NULL, 0);
         }
-        if (w->kv->cfg.ttl_ms > 0)
-            put_expiry(w, wb, s);
+        if (e == STROM_OK && w->kv->cfg.ttl_ms > 0)
+            e = put_expiry(w, s);
     }
-    return kv_apply_batch(w->kv, wb, new_ckpt);
+    if (e != STROM_OK)
+        return e;
+    went_fill(w, wb);
+    e = kv_apply_batch(w->kv, wb, new_ckpt);
+    if (e == STROM_OK && w->first_delete)
+        w->kv->any_delete = 1;
+    return e;
 }
 
 /* The version column of the changelog rows of the write (NULL: commit time). */
@@ -495,7 +581,10 @@ static strom_err commit_write(kv_wctx *w, rocksdb_writebatch_t *wb, int64_t *bas
         return e;
     if (w->writer > 0)
         put_writer_seq(wb, w->writer, w->seq);
-    return apply_slots(w, wb, out_vcol(w, &vc), w->changes.data, changes, *base + changes);
+    e = apply_slots(w, wb, out_vcol(w, &vc), w->changes.data, changes, *base + changes);
+    if (e != STROM_OK)
+        w->kv->fenced = 1;   /* the changelog is durable, the state is not: reopen replays */
+    return e;
 }
 
 /* b: the rows written (NULL: the caller sets cols). */
@@ -531,6 +620,8 @@ static void wctx_free(kv_wctx *w)
     strom_buf_free(&w->tmp);
     strom_buf_free(&w->crows);
     strom_buf_free(&w->vkey);
+    strom_buf_free(&w->wkeys);
+    strom_buf_free(&w->wents);
     free(w->nv);
 }
 
