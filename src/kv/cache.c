@@ -189,7 +189,7 @@ static int over(size_t need)
  * a referenced entry loses its bit, an unreferenced one goes. 1 if they fit. */
 static int sweep(shard *s, size_t need)
 {
-    for (size_t step = 0; over(need) && step < s->nslots; step++) {
+    for (size_t step = 0; over(need) && s->count > 0 && step < s->nslots; step++) {
         entry **p = &s->slots[s->hand];
         while (*p && over(need)) {
             if ((*p)->ref) {
@@ -208,9 +208,12 @@ static int sweep(shard *s, size_t need)
 /* Makes room for need bytes from shard s (locked): a sweep of s, then of the other
  * shards of the cache that are free to lock (trylock: never waits while holding s), then
  * a second sweep of s (its bits now clear). So a hot entry of a nearly empty shard is not
- * evicted while other shards hold cold ones. 0 if the bytes do not fit. */
+ * evicted while other shards hold cold ones. 0 if the bytes do not fit. Empty shards
+ * cost one test each; with the budget at 0 nothing is swept. */
 static int make_room(kv_cache *c, shard *s, size_t need)
 {
+    if (need > __atomic_load_n(&g_budget, __ATOMIC_RELAXED))
+        return 0;   /* budget 0 (caching off) or a row larger than the budget */
     if (sweep(s, need))
         return 1;
     for (int i = 1; i < NSHARDS && over(need); i++) {
