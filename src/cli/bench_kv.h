@@ -32,7 +32,8 @@ typedef struct kvb {
     strom_table *t, *tf;      /* device_dimension, feeder_device */
     kvb_keys keys;
     /* results */
-    double upsert_rps, update_rps, feeder_upsert_rps;
+    double upsert_rps, update_rps, feeder_upsert_rps, upsert_cpu, update_cpu;
+    double look1_cpu, asof_cpu;   /* per CPU-second (thread / process CPU time) */
     double look1, look2, look2w, look2w_writer, batch_kps, look_p50, look_p99;
     double miss_rps, miss_p99, nocache_rps, nocache_p99;
     int asof_measured;

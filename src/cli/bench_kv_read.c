@@ -11,6 +11,13 @@
 #define NMISS 4096
 #define BATCH_KEYS 64
 
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static double now_us(void)
 {
     struct timespec ts;
@@ -54,7 +61,7 @@ typedef struct reader {
     double *lat;         /* non-NULL: time each call (us) */
     volatile int *stop;  /* non-NULL: run until set (n is then a cap) */
     int64_t done, found;
-    double secs;
+    double secs, cpu;    /* wall and thread CPU seconds */
     strom_err err;
     char msg[256];
 } reader;
@@ -94,7 +101,7 @@ static void *reader_main(void *arg)
     r->err = b && miss && mlen ? STROM_OK : STROM_ENOMEM;
     if (miss && mlen)
         miss_keys(miss, mlen);
-    double t0 = cli_now();
+    double t0 = cli_now(), c0 = thread_cpu_s();
     for (int64_t i = 0; i < r->n && !r->err && !(r->stop && *r->stop); i++, r->done++) {
         strom_value k = pick_key(r, miss, mlen);
         int f = 0;
@@ -109,6 +116,7 @@ static void *reader_main(void *arg)
         r->found += f;
     }
     r->secs = cli_now() - t0;
+    r->cpu = thread_cpu_s() - c0;
     if (r->err)
         snprintf(r->msg, sizeof r->msg, "%s", strom_errmsg());
     strom_builder_destroy(b);
@@ -118,6 +126,9 @@ static void *reader_main(void *arg)
 }
 
 /* Runs nthreads readers of n lookups each; lookups/s over all of them. */
+/* Lookups per CPU-second of the last readers() call (over all its threads). */
+static double last_cpu_rate;
+
 /* mode: 0 existing keys, 1 absent keys, 2 AS OF. */
 static int readers(kvb *c, int nthreads, int64_t n, int mode, double *lat, double *rate)
 {
@@ -127,7 +138,7 @@ static int readers(kvb *c, int nthreads, int64_t n, int mode, double *lat, doubl
         r[i] = (reader){.c = c, .n = n, .seed = c->seed + 17 * (uint64_t)(i + 1) + (uint64_t)mode,
                         .miss = miss, .asof = mode == 2, .lat = lat};
     int rc = kvb_run_threads(nthreads, reader_main, r, sizeof r[0]);
-    double secs = 0;
+    double secs = 0, cpu = 0;
     for (int i = 0; i < nthreads && rc == CLI_OK; i++) {
         if (r[i].err)
             return cli_errorf("lookup failed: %s: %s", strom_strerror(r[i].err), r[i].msg);
@@ -135,8 +146,10 @@ static int readers(kvb *c, int nthreads, int64_t n, int mode, double *lat, doubl
             return cli_errorf("%lld of %lld %s keys found", (long long)r[i].found,
                               (long long)r[i].done, miss ? "absent" : "existing");
         secs = r[i].secs > secs ? r[i].secs : secs;
+        cpu += r[i].cpu;
     }
     *rate = (double)n * nthreads / secs;
+    last_cpu_rate = (double)n * nthreads / cpu;
     return rc;
 }
 
@@ -233,6 +246,7 @@ int kvb_run_lookups(kvb *c)
         rc = readers(c, 1, n / 4, 0, NULL, &c->look1);
     if (rc == CLI_OK)
         rc = readers(c, 1, n, 0, NULL, &c->look1);
+    c->look1_cpu = last_cpu_rate;
     if (rc == CLI_OK)
         rc = readers(c, 2, n, 0, NULL, &c->look2);
     if (rc == CLI_OK)
@@ -258,6 +272,7 @@ int kvb_run_lookups(kvb *c)
 int kvb_run_asof(kvb *c)
 {
     int rc = readers(c, 1, c->lookups / 4, 2, NULL, &c->asof_rps);
+    c->asof_cpu = last_cpu_rate;
     if (rc == CLI_OK)
         rc = latency(c, c->lookups / 8, 2, NULL, &c->asof_p99);
     c->asof_measured = rc == CLI_OK;
