@@ -14,6 +14,8 @@ PKGS=(
   libsqlite3-dev                     # SQL engine of `strom sql` (virtual tables over strom tables)
   libedit-dev                        # line editing and history of the `strom sql` shell
   libcmocka-dev                      # unit tests
+  redis-server                       # `strom bench kv` measures a private Redis next to
+                                     # strom's lookups (own RESP client: no libhiredis)
 )
 
 missing=()

@@ -373,21 +373,46 @@ strom_err strom_table_write(strom_table *t, const strom_builder *rows,
  * value in the others). Keys without a row are skipped. With 'table.delete.behavior'
  * = ignore this does nothing; = disable refuses it (EUNSUPPORTED). */
 strom_err strom_table_delete(strom_table *t, const strom_builder *rows);
-/* Point lookup: key[0..nkey) holds one value per primary-key column, in key order. *out
- * is an owned batch with the row (all columns; free with strom_batch_destroy), or NULL
- * when the key has no row. */
+/* Lookups read the state: the rows of every write acknowledged so far, and only those
+ * (a row shows once its changelog is durable). A row cache in memory sits in front of the
+ * state store (see strom_kv_cache_set_budget). Key values may be given in any type of the
+ * column's family (an INT value for a BIGINT key, ...). Bad keys: a wrong number of
+ * values is EINVAL; a NULL or a value of the wrong type is ESCHEMA naming the column.
+ * Safe from any number of threads, concurrently with writes. */
+
+/* Point lookup, the fast path: allocates nothing once out has grown (out is the
+ * caller's, of the table's column types, e.g. strom_builder_create(table schema); reuse
+ * it with strom_builder_reset). key[0..nkey) holds one value per primary-key column, in
+ * key order; borrowed for the call. If the key has a row, it is appended to out as one
+ * row and *found = 1; else *found = 0 (found may be NULL). */
+strom_err strom_table_lookup_into(strom_table *t, const strom_value *key, int nkey,
+                                  strom_builder *out, int *found);
+/* Batch lookup: keys[i*nkey .. i*nkey+nkey) is key i, i < n (borrowed). found (caller
+ * array of n) gets 1 for the keys with a row, whose rows are appended to out in key order
+ * (one per found key). Every key is checked first: a bad key appends nothing. */
+strom_err strom_table_lookup_batch_into(strom_table *t, const strom_value *keys, int nkey,
+                                        size_t n, uint8_t *found, strom_builder *out);
+/* Prefix lookup into out: every row whose 'bucket.key' columns equal bkey[0..nbkey) (in
+ * bucket.key order), in key-byte order; *nfound (may be NULL) gets their number. Reads
+ * the state store (one prefix seek), not the row cache. */
+strom_err strom_table_prefix_lookup_into(strom_table *t, const strom_value *bkey, int nbkey,
+                                         strom_builder *out, int64_t *nfound);
+/* The same three returning an owned batch (free with strom_batch_destroy), NULL when
+ * nothing was found; convenient, slower (a builder and a batch per call). */
 strom_err strom_table_lookup(strom_table *t, const strom_value *key, int nkey,
                              strom_batch **out);
-/* Batch lookup (one multi-get per bucket): keys[i*nkey .. i*nkey+nkey) is key i, i < n.
- * found (caller array of n) gets 1 for the keys with a row; *out is an owned batch of
- * their rows in key order, or NULL when none was found. */
 strom_err strom_table_lookup_batch(strom_table *t, const strom_value *keys, int nkey, size_t n,
                                    uint8_t *found, strom_batch **out);
-/* Prefix lookup: every row whose 'bucket.key' columns equal bkey[0..nbkey) (in bucket.key
- * order), e.g. all devices of a feeder when the key is (feeder, device). *out is owned,
- * or NULL when there is none. */
+/* E.g. all devices of a feeder when the key is (feeder, device). */
 strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int nbkey,
                                     strom_batch **out);
+/* The row cache: one memory budget for the whole process, over every primary-key table
+ * (default 512 MiB; 0 turns caching off). Rows enter when written and when looked up;
+ * over the budget the least recently used (CLOCK) go; a row not cached is read from the
+ * state store. Lowering the budget takes effect as rows enter. */
+size_t strom_kv_cache_set_budget(size_t bytes);   /* returns the previous budget */
+/* Bytes the row caches of the process hold now. */
+size_t strom_kv_cache_used(void);
 
 /* Snapshot read of one bucket of a primary-key table: its rows exactly as the changelog
  * up to strom_snapshot_offset() left them, in key order, while writes go on. A "full read"

@@ -1,6 +1,7 @@
 /* kvapi.c: primary-key tables in the catalog: one kv state per bucket (<dir>/kv-<N>),
  * opened with the buckets, and the strom_table_upsert / delete / lookup calls. */
 #include "cat_int.h"
+#include "kv/cache.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -357,57 +358,177 @@ static strom_err to_batch(const strom_builder *b, strom_batch **out)
     return err;
 }
 
-/* Checks key values (n of them, for columns cols[]) and returns the bucket of the
- * bucket-key values bk (bucket.key order). */
-static strom_err check_values(const strom_table *t, const strom_value *v, const int *cols, int n,
-                              int want, const char *what)
+/* Converts n key values, for columns cols[0..want), to the columns' types into conv:
+ * EINVAL for a wrong count, ESCHEMA naming the column for a NULL or a wrong type. */
+static strom_err convert_key(const strom_table *t, const strom_value *v, const int *cols, int n,
+                             int want, const char *what, strom_value *conv)
 {
     const strom_schema *s = cur_schema(t->e);
     if (!v || n != want)
         return strom_fail(STROM_EINVAL, "table %s: %s: %d key values given, the key has %d",
                           cat_tname(t), what, n, want);
     for (int i = 0; i < n; i++) {
-        strom_value c;
         strom_err err = v[i].is_null ? strom_fail(STROM_ESCHEMA, "table %s: %s: key column '%s' "
                                                   "is NULL", cat_tname(t), what,
                                                   s->cols[cols[i]].name)
-                                     : cat_convert_value(t, &s->cols[cols[i]], &v[i], what, &c);
+                                     : cat_convert_value(t, &s->cols[cols[i]], &v[i], what,
+                                                         &conv[i]);
         if (err != STROM_OK)
             return err;
     }
     return STROM_OK;
 }
 
-/* Bucket of a key: values in primary-key order (prefix 0) or bucket.key order (1). */
-static strom_err bucket_of(const strom_table *t, const strom_value *v, int prefix, int *bucket)
+/* Key values checked as convert_key does (the converted values are not kept). */
+static strom_err check_values(const strom_table *t, const strom_value *v, const int *cols, int n,
+                              int want, const char *what)
 {
-    const strom_schema *s = cur_schema(t->e);
-    const cat_opts *o = &t->e->meta.opts;
-    strom_buf key = {0};
-    strom_err err = STROM_OK;
-    for (int k = 0; err == STROM_OK && k < o->nbucket_key; k++) {
-        int col = o->bucket_key[k], at = k;
-        for (int j = 0; !prefix && j < s->npk; j++)
-            at = s->pk[j] == col ? j : at;
-        err = fmt_key_from_value(&key, s->cols[col].type, &v[at]);
-    }
-    *bucket = (int)(strom_hash64(key.data, key.len) % (uint64_t)o->nbuckets);
-    strom_buf_free(&key);
+    strom_value conv[LOG_MAX_KEY_COLS];
+    return convert_key(t, v, cols, n, want, what, conv);
+}
+
+/* Checks common to the _into calls; *k = the thread's key buffer. */
+static strom_err lookup_start(const strom_table *t, const strom_builder *out, const char *what,
+                              strom_buf **k)
+{
+    strom_err err = need_pk(t, what);
+    if (err == STROM_OK)
+        err = check_columns(t, out, what);
+    if (err == STROM_OK && (*k = kv_key_scratch()) == NULL)
+        err = STROM_ENOMEM;
     return err;
 }
 
-static strom_err lookup_locked(strom_table *t, const strom_value *key, int nkey, strom_batch **out)
+/* Bucket of a key just encoded by kv_key_from_values: its bucket-key hash % bucket.num,
+ * as strom_table_upsert routes rows. */
+static kv_state *key_kv(const strom_table *t, const strom_buf *k)
+{
+    uint64_t h = strom_get_u64(k->data + 1);
+    return t->e->kvs[h % (uint64_t)t->e->meta.opts.nbuckets];
+}
+
+/* Bucket of key values (primary-key order; prefix 1: bucket.key order). */
+static strom_err bucket_of(const strom_table *t, const strom_value *v, int prefix, int *bucket)
+{
+    strom_buf *k = kv_key_scratch();
+    strom_err err = k ? kv_key_from_values(t->e->kvs[0], v, prefix, k) : STROM_ENOMEM;
+    if (err == STROM_OK)
+        *bucket = (int)(strom_get_u64(k->data + 1) % (uint64_t)t->e->meta.opts.nbuckets);
+    return err;
+}
+
+/* One key, converted, in primary-key order (table lock held): its current row, or with
+ * asof its row AS OF time at (the cached current row when it answers, else the
+ * versions). */
+static strom_err lookup_one(strom_table *t, const strom_value *conv, strom_buf *k, int asof,
+                            int64_t at, strom_builder *out, int *found)
+{
+    strom_err err = kv_key_from_values(t->e->kvs[0], conv, 0, k);
+    if (err != STROM_OK)
+        return err;
+    kv_state *kv = key_kv(t, k);
+    int answered = 0;
+    if (!asof)
+        return kv_lookup_key(kv, k->data, k->len, out, found);
+    err = kv_lookup_asof_cached(kv, k->data, k->len, at, out, found, &answered);
+    return err != STROM_OK || answered ? err : kv_lookup_asof(kv, conv, at, out, found);
+}
+
+/* Point lookup, current or AS OF. */
+static strom_err point(strom_table *t, const char *what, const strom_value *key, int nkey,
+                       int asof, int64_t at, strom_builder *out, int *found)
+{
+    strom_value conv[LOG_MAX_KEY_COLS];
+    strom_buf *k = NULL;
+    int f = 0;
+    strom_err err = lookup_start(t, out, what, &k);
+    if (err == STROM_OK) {
+        const strom_schema *s = cur_schema(t->e);
+        pthread_rwlock_rdlock(&t->e->lock);
+        err = convert_key(t, key, s->pk, nkey, s->npk, what, conv);
+        if (err == STROM_OK)
+            err = lookup_one(t, conv, k, asof, at, out, &f);
+        pthread_rwlock_unlock(&t->e->lock);
+    }
+    if (found)
+        *found = err == STROM_OK && f;
+    return err;
+}
+
+strom_err strom_table_lookup_into(strom_table *t, const strom_value *key, int nkey,
+                                  strom_builder *out, int *found)
+{
+    return point(t, "lookup", key, nkey, 0, 0, out, found);
+}
+
+/* Every key checked before any is looked up (a bad key appends nothing). */
+static strom_err batch_locked(strom_table *t, const strom_value *keys, int nkey, size_t n,
+                              uint8_t *found, strom_builder *out, strom_buf *k)
 {
     const strom_schema *s = cur_schema(t->e);
-    int b = 0, found = 0;
-    strom_err err = check_values(t, key, s->pk, nkey, s->npk, "lookup");
-    if (err == STROM_OK)
-        err = bucket_of(t, key, 0, &b);
-    strom_builder *rows = err == STROM_OK ? strom_builder_create(s) : NULL;
+    const char *what = "batch lookup";
+    strom_value conv[LOG_MAX_KEY_COLS];
+    strom_err err = STROM_OK;
+    for (size_t i = 0; err == STROM_OK && i < n; i++)
+        err = convert_key(t, keys + i * (size_t)nkey, s->pk, nkey, s->npk, what, conv);
+    for (size_t i = 0; err == STROM_OK && i < n; i++) {
+        int f = 0;
+        err = convert_key(t, keys + i * (size_t)nkey, s->pk, nkey, s->npk, what, conv);
+        if (err == STROM_OK)
+            err = lookup_one(t, conv, k, 0, 0, out, &f);
+        found[i] = (uint8_t)(err == STROM_OK && f);
+    }
+    return err;
+}
+
+strom_err strom_table_lookup_batch_into(strom_table *t, const strom_value *keys, int nkey,
+                                        size_t n, uint8_t *found, strom_builder *out)
+{
+    const char *what = "batch lookup";
+    strom_buf *k = NULL;
+    strom_err err = lookup_start(t, out, what, &k);
+    if (err == STROM_OK && nkey != cur_schema(t->e)->npk)
+        err = strom_fail(STROM_EINVAL, "table %s: %s: keys of %d values, the key has %d",
+                         cat_tname(t), what, nkey, cur_schema(t->e)->npk);
+    if (err == STROM_OK && n > 0 && (!keys || !found))
+        err = strom_fail(STROM_EINVAL, "table %s: %s: no keys or no found array", cat_tname(t),
+                         what);
+    if (err != STROM_OK || n == 0)
+        return err;
+    memset(found, 0, n);
+    pthread_rwlock_rdlock(&t->e->lock);
+    err = batch_locked(t, keys, nkey, n, found, out, k);
+    pthread_rwlock_unlock(&t->e->lock);
+    return err;
+}
+
+/* The owned-batch calls: one of the _into calls into a fresh builder, then a batch. */
+typedef enum owned_kind { OWN_POINT, OWN_BATCH, OWN_PREFIX } owned_kind;
+typedef struct owned_call {
+    owned_kind kind;
+    const strom_value *keys;
+    int nkey;
+    size_t n;
+    uint8_t *found;
+} owned_call;
+
+strom_err strom_table_prefix_lookup_into(strom_table *t, const strom_value *bkey, int nbkey,
+                                         strom_builder *out, int64_t *nfound);
+
+static strom_err as_batch(strom_table *t, const char *what, const owned_call *c,
+                          strom_batch **out)
+{
+    *out = NULL;
+    strom_err err = need_pk(t, what);
+    strom_builder *rows = err == STROM_OK ? strom_builder_create(cur_schema(t->e)) : NULL;
     if (err == STROM_OK && !rows)
         err = STROM_ENOMEM;
-    if (err == STROM_OK)
-        err = kv_lookup(t->e->kvs[b], key, rows, &found);
+    if (err == STROM_OK && c->kind == OWN_POINT)
+        err = strom_table_lookup_into(t, c->keys, c->nkey, rows, NULL);
+    else if (err == STROM_OK && c->kind == OWN_BATCH)
+        err = strom_table_lookup_batch_into(t, c->keys, c->nkey, c->n, c->found, rows);
+    else if (err == STROM_OK)
+        err = strom_table_prefix_lookup_into(t, c->keys, c->nkey, rows, NULL);
     if (err == STROM_OK)
         err = to_batch(rows, out);
     strom_builder_destroy(rows);
@@ -416,173 +537,57 @@ static strom_err lookup_locked(strom_table *t, const strom_value *key, int nkey,
 
 strom_err strom_table_lookup(strom_table *t, const strom_value *key, int nkey, strom_batch **out)
 {
-    *out = NULL;
-    strom_err err = need_pk(t, "lookup");
-    if (err != STROM_OK)
-        return err;
-    pthread_rwlock_rdlock(&t->e->lock);
-    err = lookup_locked(t, key, nkey, out);
-    pthread_rwlock_unlock(&t->e->lock);
-    return err;
-}
-
-/* Batch lookup, bucket by bucket; rows are then put back in key order. */
-typedef struct lb_ctx {
-    strom_table *t;
-    const strom_value *keys;
-    size_t n;
-    int npk;
-    int *bucket;           /* per key */
-    uint8_t *found;
-    strom_builder **per;   /* per bucket: found rows in the order of its keys */
-} lb_ctx;
-
-static strom_err lookup_bucket(lb_ctx *c, int b, strom_value *tmp, uint8_t *tfound)
-{
-    size_t m = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->bucket[i] == b)
-            memcpy(&tmp[m++ * (size_t)c->npk], &c->keys[i * (size_t)c->npk],
-                   sizeof *tmp * (size_t)c->npk);
-    if (m == 0)
-        return STROM_OK;
-    c->per[b] = strom_builder_create(cur_schema(c->t->e));
-    strom_err err = c->per[b] ? kv_lookup_batch(c->t->e->kvs[b], tmp, m, c->per[b], tfound)
-                              : STROM_ENOMEM;
-    m = 0;
-    for (size_t i = 0; err == STROM_OK && i < c->n; i++)
-        if (c->bucket[i] == b)
-            c->found[i] = tfound[m++];
-    return err;
-}
-
-/* Copies the found rows into one builder in key order. */
-static strom_err gather_rows(lb_ctx *c, strom_builder *all)
-{
-    const strom_schema *s = cur_schema(c->t->e);
-    int nb = c->t->e->meta.opts.nbuckets;
-    int64_t *next = strom_calloc((size_t)nb, sizeof *next);
-    strom_column *cols = strom_calloc((size_t)s->ncols, sizeof *cols);
-    strom_buf v = {0};
-    strom_err err = next && cols ? STROM_OK : STROM_ENOMEM;
-    for (size_t i = 0; err == STROM_OK && i < c->n; i++) {
-        if (!c->found[i])
-            continue;
-        int b = c->bucket[i];
-        for (int k = 0; k < s->ncols; k++)
-            fmt_builder_view(c->per[b], k, &cols[k]);
-        strom_buf_clear(&v);
-        err = kv_row_encode(&v, cols, s->ncols, next[b]++);
-        if (err == STROM_OK)
-            err = kv_row_decode(all, s, v.data, v.len);
-    }
-    free(next);
-    free(cols);
-    strom_buf_free(&v);
-    return err;
-}
-
-static strom_err lookup_batch_locked(lb_ctx *c, strom_batch **out)
-{
-    const strom_schema *s = cur_schema(c->t->e);
-    int nb = c->t->e->meta.opts.nbuckets;
-    strom_err err = STROM_OK;
-    for (size_t i = 0; err == STROM_OK && i < c->n; i++) {
-        err = check_values(c->t, &c->keys[i * (size_t)c->npk], s->pk, c->npk, s->npk,
-                           "batch lookup");
-        if (err == STROM_OK)
-            err = bucket_of(c->t, &c->keys[i * (size_t)c->npk], 0, &c->bucket[i]);
-    }
-    strom_value *tmp = strom_calloc(c->n * (size_t)c->npk, sizeof *tmp);
-    uint8_t *tfound = strom_calloc(c->n, 1);
-    strom_builder *all = strom_builder_create(s);
-    if (err == STROM_OK && (!tmp || !tfound || !all))
-        err = STROM_ENOMEM;
-    for (int b = 0; err == STROM_OK && b < nb; b++)
-        err = lookup_bucket(c, b, tmp, tfound);
-    if (err == STROM_OK)
-        err = gather_rows(c, all);
-    if (err == STROM_OK)
-        err = to_batch(all, out);
-    free(tmp);
-    free(tfound);
-    strom_builder_destroy(all);
-    return err;
+    owned_call c = {OWN_POINT, key, nkey, 1, NULL};
+    return as_batch(t, "lookup", &c, out);
 }
 
 strom_err strom_table_lookup_batch(strom_table *t, const strom_value *keys, int nkey, size_t n,
                                    uint8_t *found, strom_batch **out)
 {
-    *out = NULL;
-    strom_err err = need_pk(t, "batch lookup");
-    if (err == STROM_OK && nkey != cur_schema(t->e)->npk)
-        err = strom_fail(STROM_EINVAL, "table %s: batch lookup: keys of %d values, the key has "
-                         "%d", cat_tname(t), nkey, cur_schema(t->e)->npk);
-    if (err != STROM_OK || n == 0)
-        return err;
-    memset(found, 0, n);
-    int nb = t->e->meta.opts.nbuckets;
-    lb_ctx c = {t, keys, n, nkey, strom_calloc(n, sizeof(int)), found,
-                strom_calloc((size_t)nb, sizeof(strom_builder *))};
-    pthread_rwlock_rdlock(&t->e->lock);
-    err = c.bucket && c.per ? lookup_batch_locked(&c, out) : STROM_ENOMEM;
-    pthread_rwlock_unlock(&t->e->lock);
-    for (int b = 0; c.per && b < nb; b++)
-        strom_builder_destroy(c.per[b]);
-    free(c.per);
-    free(c.bucket);
+    owned_call c = {OWN_BATCH, keys, nkey, n, found};
+    return as_batch(t, "batch lookup", &c, out);
+}
+
+strom_err strom_table_prefix_lookup_into(strom_table *t, const strom_value *bkey, int nbkey,
+                                         strom_builder *out, int64_t *nfound)
+{
+    const char *what = "prefix lookup";
+    strom_value conv[LOG_MAX_KEY_COLS];
+    strom_buf *k = NULL;
+    int64_t nf = 0;
+    strom_err err = lookup_start(t, out, what, &k);
+    if (err == STROM_OK) {
+        const cat_opts *o = &t->e->meta.opts;
+        pthread_rwlock_rdlock(&t->e->lock);
+        err = convert_key(t, bkey, o->bucket_key, nbkey, o->nbucket_key, what, conv);
+        if (err == STROM_OK)
+            err = kv_key_from_values(t->e->kvs[0], conv, 1, k);
+        if (err == STROM_OK)
+            err = kv_prefix_lookup(key_kv(t, k), conv, out, &nf);
+        pthread_rwlock_unlock(&t->e->lock);
+    }
+    if (nfound)
+        *nfound = err == STROM_OK ? nf : 0;
     return err;
 }
 
 strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int nbkey,
                                     strom_batch **out)
 {
-    *out = NULL;
-    strom_err err = need_pk(t, "prefix lookup");
-    if (err != STROM_OK)
-        return err;
-    pthread_rwlock_rdlock(&t->e->lock);
-    const cat_opts *o = &t->e->meta.opts;
-    const strom_schema *s = cur_schema(t->e);
-    int b = 0;
-    int64_t nfound = 0;
-    err = check_values(t, bkey, o->bucket_key, nbkey, o->nbucket_key, "prefix lookup");
-    if (err == STROM_OK)
-        err = bucket_of(t, bkey, 1, &b);
-    strom_builder *rows = err == STROM_OK ? strom_builder_create(s) : NULL;
-    if (err == STROM_OK && !rows)
-        err = STROM_ENOMEM;
-    if (err == STROM_OK)
-        err = kv_prefix_lookup(t->e->kvs[b], bkey, rows, &nfound);
-    if (err == STROM_OK)
-        err = to_batch(rows, out);
-    pthread_rwlock_unlock(&t->e->lock);
-    strom_builder_destroy(rows);
-    return err;
+    owned_call c = {OWN_PREFIX, bkey, nbkey, 1, NULL};
+    return as_batch(t, "prefix lookup", &c, out);
 }
+
+size_t strom_kv_cache_set_budget(size_t bytes) { return kv_cache_set_budget(bytes); }
+
+size_t strom_kv_cache_used(void) { return kv_cache_used(); }
 
 /* ------------------------------------------------- AS OF lookups, expiry */
 
 strom_err strom_table_lookup_asof_into(strom_table *t, const strom_value *key, int nkey,
                                        int64_t as_of_ms, strom_builder *out, int *found)
 {
-    const char *what = "AS OF lookup";
-    *found = 0;
-    strom_err err = need_pk(t, what);
-    if (err == STROM_OK)
-        err = check_columns(t, out, what);
-    if (err != STROM_OK)
-        return err;
-    pthread_rwlock_rdlock(&t->e->lock);
-    const strom_schema *s = cur_schema(t->e);
-    int b = 0;
-    err = check_values(t, key, s->pk, nkey, s->npk, what);
-    if (err == STROM_OK && t->e->meta.opts.nbuckets > 1)   /* (one bucket: no hashing) */
-        err = bucket_of(t, key, 0, &b);
-    if (err == STROM_OK)
-        err = kv_lookup_asof(t->e->kvs[b], key, as_of_ms, out, found);
-    pthread_rwlock_unlock(&t->e->lock);
-    return err;
+    return point(t, "AS OF lookup", key, nkey, 1, as_of_ms, out, found);
 }
 
 /* Every key checked; *one_bucket = the bucket of them all, or -1 if they differ. */

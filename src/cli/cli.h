@@ -44,6 +44,8 @@ typedef struct bench_opts {
 int bench_log(const bench_opts *o);
 /* bench_sql.c: SQL over strom tables (bench/README.md). */
 int bench_sql(const bench_opts *o);
+/* bench_kv*.c: the primary-key device table (bench/README.md). */
+int bench_kv(const bench_opts *o);
 
 /* bench_sizes.c: the same sample under each encoding x codec (see there). */
 #define BENCH_SIZE_VARIANTS 5

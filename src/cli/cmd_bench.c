@@ -13,6 +13,9 @@ static const bench_entry benches[] = {
     {"log", bench_log,
      "log table of grid telemetry: append, compression, projected scans, key history, recovery"},
     {"sql", bench_sql, "SQL: time travel (statement 4), GROUP BY scan vs native SQLite, lookup join"},
+    {"kv", bench_kv,
+     "primary-key device table: upserts, lookups (point, batch, AS OF, prefix), recovery, "
+     "Redis"},
 };
 #define NBENCHES ((int)(sizeof benches / sizeof benches[0]))
 
@@ -29,14 +32,14 @@ int cmd_bench(int argc, char **argv)
     const char *pos[1];
     int npos = 0;
     const cli_opt opts[] = {
-        {"--quick", CLI_FLAG, &o.quick, NULL, "a few million rows, under 30 s", 0, 0},
+        {"--quick", CLI_FLAG, &o.quick, NULL, "a small run, under 30 s", 0, 0},
         {"--json", CLI_FLAG, &o.json, NULL, "print one JSON object as the last line", 0, 0},
         {"--dir", CLI_STR, &o.dir, "DIR", "where the temporary data directory goes (/tmp)", 0, 0},
-        {"--rows", CLI_INT, &o.rows, "N", "rows to append (default 50M, quick 4M)", 10000,
+        {"--rows", CLI_INT, &o.rows, "N", "log: rows to append (50M, quick 4M); kv: lookups per figure (2M, quick 300k)", 10000,
          INT64_C(10000000000)},
-        {"--devices", CLI_INT, &o.devices, "N", "simulated devices (default 500k, quick 40k)",
+        {"--devices", CLI_INT, &o.devices, "N", "devices (default 500k; quick: log 20k, kv 50k)",
          100, 100000000},
-        {"--batch", CLI_INT, &o.batch_rows, "N", "rows per append call (default 8192)", 1, 1000000},
+        {"--batch", CLI_INT, &o.batch_rows, "N", "rows per append/upsert call (log 8192, kv 4096)", 1, 1000000},
         {"--threads", CLI_INT, &o.threads, "N", "producer threads (default 2)", 1, 64},
         {"--buckets", CLI_INT, &o.buckets, "N", "bucket.num of the table (default 2)", 1, 256},
         {"--keep", CLI_FLAG, &o.keep, NULL, "keep the data directory afterwards", 0, 0},

@@ -229,6 +229,27 @@ strom_err kv_lookup_batch(kv_state *kv, const strom_value *keys, size_t n, strom
 strom_err kv_prefix_lookup(kv_state *kv, const strom_value *bkey, strom_builder *out,
                            int64_t *nfound);
 
+/* The fast path (no allocation once warm). Row key of key values (one per primary-key
+ * column in primary-key order, prefix 0; or one per bucket-key column in bucket.key
+ * order, prefix 1: the 9-byte prefix plus the bucket-key bytes) into out (cleared
+ * first). The values must have the columns' types (no conversion here). Bytes 1..8 of
+ * the key are the bucket-key hash: the table's bucket is that % bucket.num. ESCHEMA
+ * naming the column for a NULL. */
+strom_err kv_key_from_values(kv_state *kv, const strom_value *vals, int prefix, strom_buf *out);
+/* A buffer of the calling thread for kv_key_from_values (freed when the thread ends);
+ * NULL on ENOMEM. */
+strom_buf *kv_key_scratch(void);
+/* Point lookup of row key k (from kv_key_from_values): the row cache, else RocksDB
+ * (then the row is offered to the cache). Appends the row to out if found. */
+strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_builder *out,
+                        int *found);
+/* AS OF t of row key k from the row cache alone: *answered = 1 (and the row appended,
+ * *found = 1) when the cached current row is the key's newest version with a version
+ * time <= t; otherwise *answered = 0 and kv_lookup_asof must answer. */
+strom_err kv_lookup_asof_cached(kv_state *kv, const uint8_t *k, size_t klen, int64_t t,
+                                strom_builder *out, int *found, int *answered);
+/* Row cache of this kv: entries and bytes charged. */
+void kv_cache_stats(kv_state *kv, int64_t *entries, int64_t *bytes);
 /* ------------------------------------------------- versions (version.c) */
 
 /* AS OF lookup: the key's row as it was at time t (ms): the version with the greatest

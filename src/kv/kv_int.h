@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <rocksdb/c.h>
 
+#include "cache.h"
 #include "kv.h"
 
 struct kv_state {
@@ -27,6 +28,7 @@ struct kv_state {
     int64_t checkpoint;         /* log offset the state reflects */
     int fenced;                 /* a state write failed after a durable log append */
     fmt_encoder *enc;
+    kv_cache *cache;            /* rows in memory (cache.h); updated by kv_apply_batch */
     /* versions (version.c) */
     rocksdb_compactionfilterfactory_t *hist_filter; /* NULL without a history TTL */
     int64_t compact_now;        /* kv_compact's clock for the filter (0: wall clock) */

@@ -9,9 +9,20 @@ static const char ckpt_key[] = "\x6D" "checkpoint";
 
 /* --------------------------------------------------------------- options */
 
-/* One block cache for every bucket of every table in the process: 1 GiB of the 24 GiB
+/* Why each option is set (figures: `strom bench kv`, bench/README.md). Reads of current
+ * rows are served by the row cache (cache.c) in front; RocksDB serves what it misses,
+ * AS OF seeks into the versions, prefix seeks, and the merge reads of the write path.
+ *
+ * One block cache for every bucket of every table in the process: 1 GiB of the 24 GiB
  * machine holds the hot blocks of ~5M rows of ~200 bytes (the seed's 500k devices ten
- * times over), and sharing it means the number of buckets does not multiply memory. */
+ * times over), and sharing it means the number of buckets does not multiply memory. It
+ * is an LRU that only grows as blocks are read.
+ *
+ * Left at RocksDB's defaults, on purpose: compression (Snappy; LZ4 used the same CPU for
+ * the same 200k-device run, 31.7-37.0 s against 31.6-33.7 s, and 3% more bytes), the
+ * skiplist memtable (a hash-linked memtable would make the prefix seeks cheaper but a
+ * total-order scan, which the snapshot read and the expiry index need, copy the whole
+ * memtable), the WAL (off per write: strom's log is the write-ahead log, see open_db). */
 static rocksdb_cache_t *shared_cache;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static void make_cache(void) { shared_cache = rocksdb_cache_create_lru((size_t)1 << 30); }
@@ -43,12 +54,16 @@ static rocksdb_options_t *make_options(void)
     rocksdb_options_set_prefix_extractor(o, rocksdb_slicetransform_create_fixed_prefix(KV_PREFIX_LEN));
     /* A bloom filter over the memtable too (prefixes and whole keys, ~10% of its size):
      * the read-before-write of keys the memtable does not hold (new keys; keys already
-     * flushed) skips the skiplist search, a top cost of the write path under perf. */
+     * flushed) skips the skiplist search, a top cost of the write path under perf; so
+     * does a lookup that misses the row cache for an absent key (bench kv: absent-key
+     * lookups went from 230k/s to 830k/s with it). */
     rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.1);
     rocksdb_options_set_memtable_whole_key_filtering(o, 1);
     /* 2 cores: one flush and one compaction thread at most. */
     rocksdb_options_increase_parallelism(o, 2);
-    /* 64 MiB memtables: 500k rows of ~200 bytes flush about twice; fewer L0 files. */
+    /* 64 MiB memtables: 500k rows of ~200 bytes flush about twice; fewer L0 files.
+     * 16 MiB was measured worse: 35% more CPU for the same run (more flushes and
+     * compactions) and RocksDB-only lookups 7k/s against 45-57k/s (more files). */
     rocksdb_options_set_write_buffer_size(o, (size_t)64 << 20);
     /* Level sizes follow the data: little space amplification for a table that only
      * grows to a few hundred MB per bucket. */
@@ -91,8 +106,7 @@ strom_err kv_key_from_columns(kv_state *kv, const strom_column *cols, int64_t r,
 
 /* Key (or, with nvals = nbk, the bucket-key prefix) from values; vals in pk order for a
  * full key, in bucket.key order for a prefix. */
-static strom_err key_from_values(kv_state *kv, const strom_value *vals, int prefix,
-                                 strom_buf *out)
+strom_err kv_key_from_values(kv_state *kv, const strom_value *vals, int prefix, strom_buf *out)
 {
     strom_buf_clear(out);
     if (!strom_buf_grow(out, KV_PREFIX_LEN))
@@ -111,11 +125,6 @@ static strom_err key_from_values(kv_state *kv, const strom_value *vals, int pref
             bk_end = out->len;
     }
     return key_finish(kv, out, bk_end);
-}
-
-strom_err kv_key_from_values(kv_state *kv, const strom_value *vals, int prefix, strom_buf *out)
-{
-    return key_from_values(kv, vals, prefix, out);
 }
 
 /* ----------------------------------------------------------- raw access */
@@ -169,28 +178,111 @@ strom_err kv_apply_batch(kv_state *kv, rocksdb_writebatch_t *wb, int64_t new_ckp
         kv->fenced = 1;
         return rocks_fail(kv, err, "write");
     }
+    /* Only now, with RocksDB holding the batch (and the changelog durable before it),
+     * do readers of the cache see the new rows. */
+    kv_cache_apply(kv->cache, wb);
     kv->checkpoint = new_ckpt;
     return STROM_OK;
 }
 
 /* ------------------------------------------------------------- lookups */
 
-strom_err kv_lookup(kv_state *kv, const strom_value *key, strom_builder *out, int *found)
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
 {
-    strom_buf k = {0};
+    strom_buf_free(p);
+    free(p);
+}
+
+static void scratch_init(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
+
+strom_buf *kv_key_scratch(void)
+{
+    pthread_once(&scratch_once, scratch_init);
+    strom_buf *b = pthread_getspecific(scratch_key);
+    if (!b && (b = strom_calloc(1, sizeof *b)) != NULL && pthread_setspecific(scratch_key, b)) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+typedef struct decode_arg {
+    strom_builder *out;
+    const strom_schema *s;
+} decode_arg;
+
+static strom_err decode_cb(void *arg, const uint8_t *v, size_t vlen)
+{
+    decode_arg *a = arg;
+    return kv_row_decode(a->out, a->s, v, vlen);
+}
+
+strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_builder *out,
+                        int *found)
+{
+    decode_arg a = {out, kv->cfg.schema};
+    uint64_t h = kv_cache_hash(k, klen), ticket = 0;
+    strom_err e = STROM_OK;
+    *found = kv_cache_get(kv->cache, k, klen, h, decode_cb, &a, &e, &ticket);
+    if (*found) {
+        *found = e == STROM_OK;
+        return e;
+    }
     char *v = NULL;
     size_t vlen = 0;
-    *found = 0;
-    strom_err e = key_from_values(kv, key, 0, &k);
-    if (e == STROM_OK)
-        e = kv_get_raw(kv, k.data, k.len, &v, &vlen);
+    e = kv_get_raw(kv, k, klen, &v, &vlen);
     if (e == STROM_OK && v) {
+        kv_cache_fill(kv->cache, ticket, k, klen, h, (const uint8_t *)v, vlen);
         e = kv_row_decode(out, kv->cfg.schema, (const uint8_t *)v, vlen);
         *found = e == STROM_OK;
     }
     rocksdb_free(v);
-    strom_buf_free(&k);
     return e;
+}
+
+/* AS OF through the cache: decodes the cached row if it answers AS OF t. */
+typedef struct asof_arg {
+    decode_arg d;
+    int64_t t;
+    int answered;
+} asof_arg;
+
+static strom_err asof_cb(void *arg, const uint8_t *v, size_t vlen)
+{
+    asof_arg *a = arg;
+    kv_times tm;
+    if (kv_row_times(v, vlen, &tm) || tm.vtime != tm.newest || tm.vtime > a->t)
+        return STROM_OK;
+    a->answered = 1;
+    return kv_row_decode(a->d.out, a->d.s, v, vlen);
+}
+
+strom_err kv_lookup_asof_cached(kv_state *kv, const uint8_t *k, size_t klen, int64_t t,
+                                strom_builder *out, int *found, int *answered)
+{
+    asof_arg a = {{out, kv->cfg.schema}, t, 0};
+    uint64_t ticket = 0;
+    strom_err e = STROM_OK;
+    int hit = kv_cache_get(kv->cache, k, klen, kv_cache_hash(k, klen), asof_cb, &a, &e, &ticket);
+    *answered = hit && a.answered;
+    *found = *answered && e == STROM_OK;
+    return e;
+}
+
+strom_err kv_lookup(kv_state *kv, const strom_value *key, strom_builder *out, int *found)
+{
+    strom_buf *k = kv_key_scratch();
+    *found = 0;
+    strom_err e = k ? kv_key_from_values(kv, key, 0, k) : STROM_ENOMEM;
+    return e == STROM_OK ? kv_lookup_key(kv, k->data, k->len, out, found) : e;
+}
+
+void kv_cache_stats(kv_state *kv, int64_t *entries, int64_t *bytes)
+{
+    kv_cache_usage(kv->cache, entries, bytes);
 }
 
 /* Decodes the multi-get results into out; frees them all. */
@@ -222,7 +314,7 @@ strom_err kv_lookup_batch(kv_state *kv, const strom_value *keys, size_t n, strom
     char **ptrs = strom_calloc(n * 3, sizeof(char *)), **vals = ptrs + n, **errs = ptrs + 2 * n;
     strom_err e = klen && ptrs ? STROM_OK : STROM_ENOMEM;
     for (size_t i = 0; i < n && e == STROM_OK; i++) {
-        e = key_from_values(kv, keys + i * (size_t)kv->cfg.npk, 0, &one);
+        e = kv_key_from_values(kv, keys + i * (size_t)kv->cfg.npk, 0, &one);
         koff[i] = kb.len;
         klen[i] = one.len;
         if (e == STROM_OK)
@@ -246,7 +338,7 @@ strom_err kv_prefix_lookup(kv_state *kv, const strom_value *bkey, strom_builder 
 {
     strom_buf p = {0};
     *nfound = 0;
-    strom_err e = key_from_values(kv, bkey, 1, &p);
+    strom_err e = kv_key_from_values(kv, bkey, 1, &p);
     if (e != STROM_OK) {
         strom_buf_free(&p);
         return e;
@@ -367,7 +459,8 @@ strom_err kv_open(const char *dir, log_bucket *log, const kv_config *cfg, kv_sta
     pthread_mutex_init(&kv->mu, NULL);
     kv->name = strom_strdup(cfg->name ? cfg->name : "kv");
     kv->enc = fmt_encoder_create();
-    e = kv->name && kv->enc ? make_order(kv) : STROM_ENOMEM;
+    kv->cache = kv_cache_create();
+    e = kv->name && kv->enc && kv->cache ? make_order(kv) : STROM_ENOMEM;
     if (e == STROM_OK)
         e = open_db(kv, dir);
     if (e == STROM_OK)
@@ -412,6 +505,7 @@ void kv_close(kv_state *kv)
         rocksdb_options_destroy(kv->opts);
     kv_history_free(kv);
     fmt_encoder_destroy(kv->enc);
+    kv_cache_destroy(kv->cache);
     pthread_mutex_destroy(&kv->mu);
     free(kv->name);
     free(kv);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_cli.sh: black-box tests of the `strom` command (STROM_BIN, set by CMake; default
-# build/strom): help, exit codes, bad arguments, demo, tables/describe, bench --json.
+# build/strom): help, exit codes, bad arguments, demo, tables/describe, bench --json
+# (log and kv).
 set -u
 BIN=${STROM_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/strom}
 TMP=$(mktemp -d /tmp/strom-cli-XXXXXX)
@@ -94,6 +95,29 @@ assert d["key_history_errors"] == 0
 assert d["key_history_p50_ms"] <= d["key_history_p99_ms"]
 EOF
 ls "$TMP" | grep -q strom-bench- && fail "bench left its data directory behind"
+
+# ---- bench kv --quick --json (small): every required key, AS OF measured, nothing left
+LAST="bench kv --quick --json"
+run 0 bench kv --quick --json --devices 5000 --rows 20000 --dir "$TMP"
+tail -n 1 "$OUT" >"$TMP/json"
+python3 - "$TMP/json" <<'EOF' || fail "bench kv --json last line is not valid or lacks keys"
+import json, sys
+d = json.load(open(sys.argv[1]))
+need = ["upsert_rows_per_s", "lookup_per_s_1thread", "lookup_per_s_2threads",
+        "batch_lookup_keys_per_s", "lookup_p99_us", "asof_lookup_per_s", "asof_lookup_p99_us",
+        "prefix_lookup_p99_us", "state_bytes_per_row", "recovery_s", "rebuild_s",
+        "redis_get_per_s", "redis_get_pipelined64_keys_per_s", "floors_failed"]
+missing = [k for k in need if k not in d]
+assert not missing, missing
+for k in need:
+    if k.startswith("redis_"):
+        assert d[k] is None or d[k] > 0, k
+    else:
+        assert isinstance(d[k], (int, float)) and d[k] >= 0, k
+assert d["devices"] == 5000 and d["prefix_rows_per_lookup"] == 50
+assert d["lookup_per_s_1thread"] > 0 and d["asof_lookup_per_s"] > 0
+EOF
+ls "$TMP" | grep -q -E "strom-bench-kv-|strom-redis-" && fail "bench kv left a directory behind"
 
 if [ "$fails" -ne 0 ]; then echo "test_cli: $fails failure(s)"; exit 1; fi
 echo "test_cli: all passed"

@@ -1,0 +1,402 @@
+/* test_lookup.c: the allocation-free lookups (strom_table_lookup_into, _batch_into,
+ * _asof_into) and the row cache behind them, against a reference model (an array of the
+ * current row per key) driven by the same random upserts and deletes: found and missing
+ * keys, batch order with keys of every bucket, duplicates and misses; the same under a
+ * tiny cache budget (evictions, fills from RocksDB) and after reopening (empty cache);
+ * bad keys (count, NULL, type, result builder) fail naming the column and append nothing;
+ * two lookup threads with a writer only ever see whole rows, never older than one seen
+ * before; AS OF answers from the cached row only when it is the newest version. */
+#include "cat_test.h"
+
+#include <pthread.h>
+
+#include "format/format.h"
+
+#define NFEED 6
+#define NDEV 30
+#define NKEYS (NFEED * NDEV)
+
+typedef struct mrow {
+    int present, ver, st_null;
+} mrow;
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return rng;
+}
+
+/* feeder STRING, dev INT, cap DOUBLE, status STRING; key (feeder, dev), bucket.key feeder. */
+static strom_table *open_table(strom_db **db, const char *dir, int create)
+{
+    CT_OK(strom_db_open(dir, db));
+    if (create) {
+        strom_schema *s = strom_schema_create();
+        CT_OK(strom_schema_add(s, "feeder", STROM_STRING, 0));
+        CT_OK(strom_schema_add(s, "dev", STROM_INT, 0));
+        CT_OK(strom_schema_add(s, "cap", STROM_DOUBLE, 0));
+        CT_OK(strom_schema_add(s, "status", STROM_STRING, 0));
+        const char *key[] = {"feeder", "dev"};
+        CT_OK(strom_schema_set_primary_key(s, key, 2));
+        const char *o[] = {"bucket.num", "3", "bucket.key", "feeder", "table.log.flush", "none",
+                           NULL};
+        CT_OK(strom_table_create(*db, "dim", s, o));
+        strom_schema_destroy(s);
+    }
+    strom_table *t = NULL;
+    CT_OK(strom_table_open(*db, "dim", &t));
+    return t;
+}
+
+static const char *const fname[NFEED] = {"F0", "F1", "F2", "F3", "F4", "F5"};
+
+/* Key k (dev >= NDEV: a key that never has a row). Thread-safe (constant names). */
+static void key_of(int k, strom_value *v)
+{
+    int f = (k / NDEV) % NFEED;
+    v[0] = (strom_value){.type = STROM_STRING, .v.s = {fname[f], strlen(fname[f])}};
+    v[1] = (strom_value){.type = STROM_INT, .v.i = k % NDEV + (k >= NKEYS ? NDEV : 0)};
+}
+
+static double cap_of(int k, int ver) { return ver * 1000.0 + k; }
+
+static void put_row(strom_builder *b, int k, int ver, int st_null)
+{
+    strom_value v[2];
+    char st[16];
+    key_of(k, v);
+    CT_OK(strom_builder_put_value(b, 0, &v[0]));
+    CT_OK(strom_builder_put_value(b, 1, &v[1]));
+    CT_OK(strom_builder_put_f64(b, 2, cap_of(k, ver)));
+    int n = snprintf(st, sizeof st, "s%d", ver);
+    CT_OK(st_null ? strom_builder_put_null(b, 3) : strom_builder_put_str(b, 3, st, (size_t)n));
+    CT_OK(strom_builder_end_row(b));
+}
+
+/* Row r of out equals the model's row of key k. */
+static void check_row(const strom_builder *out, int64_t r, int k, const mrow *m)
+{
+    strom_column c;
+    char st[16];
+    fmt_builder_view(out, 0, &c);
+    char want[16];
+    snprintf(want, sizeof want, "F%d", k / NDEV);
+    assert_int_equal(c.offsets[r + 1] - c.offsets[r], strlen(want));
+    assert_memory_equal(c.data + c.offsets[r], want, strlen(want));
+    fmt_builder_view(out, 1, &c);
+    assert_int_equal(((const int32_t *)c.values)[r], k % NDEV);
+    fmt_builder_view(out, 2, &c);
+    assert_true(((const double *)c.values)[r] == cap_of(k, m->ver));
+    fmt_builder_view(out, 3, &c);
+    int valid = !c.validity || ((c.validity[r >> 3] >> (r & 7)) & 1);
+    assert_int_equal(valid, !m->st_null);
+    int n = snprintf(st, sizeof st, "s%d", m->ver);
+    if (valid) {
+        assert_int_equal(c.offsets[r + 1] - c.offsets[r], n);
+        assert_memory_equal(c.data + c.offsets[r], st, (size_t)n);
+    }
+}
+
+/* Four groups of up to 10 writes, each key at most once per group (the table applies a
+ * group's deletes before its upserts; the model needs no order then). */
+static void random_writes(strom_table *t, mrow *m, int ver)
+{
+    strom_builder *up = strom_builder_create(strom_table_schema(t));
+    strom_builder *del = strom_builder_create(strom_table_schema(t));
+    for (int g = 0; g < 4; g++) {
+        int used[NKEYS] = {0};
+        for (int i = 0; i < 10; i++) {
+            int k = (int)(rnd() % NKEYS);
+            if (used[k]++)
+                continue;
+            if (rnd() % 4 == 0) {
+                put_row(del, k, 0, 1);
+                m[k].present = 0;
+            } else {
+                m[k] = (mrow){1, ver * 100 + g * 10 + i, (int)(rnd() % 5 == 0)};
+                put_row(up, k, m[k].ver, m[k].st_null);
+            }
+        }
+        CT_OK(strom_table_delete(t, del));
+        CT_OK(strom_table_upsert(t, up));
+        strom_builder_reset(del);
+        strom_builder_reset(up);
+    }
+    strom_builder_destroy(up);
+    strom_builder_destroy(del);
+}
+
+/* Every key one by one, then a batch of random keys (every bucket, duplicates, keys that
+ * never exist), into one builder each. */
+static void check_all(strom_table *t, const mrow *m)
+{
+    strom_builder *out = strom_builder_create(strom_table_schema(t));
+    strom_value keys[2 * 300];
+    uint8_t found[300];
+    int idx[300];
+    int64_t r = 0;
+    for (int k = 0; k < NKEYS + 20; k++) {
+        int f = -1;
+        key_of(k, keys);
+        CT_OK(strom_table_lookup_into(t, keys, 2, out, &f));
+        assert_int_equal(f, k < NKEYS && m[k].present);
+        if (f)
+            check_row(out, r++, k, &m[k]);
+        assert_int_equal(strom_builder_nrows(out), r);
+    }
+    strom_builder_reset(out);
+    for (int i = 0; i < 300; i++) {
+        idx[i] = (int)(rnd() % (NKEYS + 30));
+        key_of(idx[i], &keys[2 * i]);
+    }
+    CT_OK(strom_table_lookup_batch_into(t, keys, 2, 300, found, out));
+    r = 0;
+    for (int i = 0; i < 300; i++) {
+        int want = idx[i] < NKEYS && m[idx[i]].present;
+        assert_int_equal(found[i], want);
+        if (want)
+            check_row(out, r++, idx[i], &m[idx[i]]);
+    }
+    assert_int_equal(strom_builder_nrows(out), r);
+    strom_builder_destroy(out);
+}
+
+static void run_model(size_t budget)
+{
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    size_t old = strom_kv_cache_set_budget(budget);
+    strom_table *t = open_table(&db, dir, 1);
+    mrow m[NKEYS] = {{0}};
+    for (int round = 1; round <= 30; round++) {
+        random_writes(t, m, round);
+        check_all(t, m);
+    }
+    strom_table_close(t);
+    strom_db_close(db);
+    t = open_table(&db, dir, 0);   /* the cache starts empty */
+    check_all(t, m);
+    check_all(t, m);
+    strom_table_close(t);
+    strom_db_close(db);
+    strom_kv_cache_set_budget(old);
+    ct_rmdir(dir);
+}
+
+static void test_model_default_budget(void **state)
+{
+    (void)state;
+    run_model((size_t)512 << 20);
+}
+
+static void test_model_tiny_budget(void **state)
+{
+    (void)state;
+    run_model(6000);   /* a few dozen rows: evictions and fills from RocksDB all the time */
+}
+
+static void test_model_no_cache(void **state)
+{
+    (void)state;
+    run_model(0);
+}
+
+static void test_bad_keys(void **state)
+{
+    (void)state;
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    strom_table *t = open_table(&db, dir, 1);
+    strom_builder *out = strom_builder_create(strom_table_schema(t));
+    strom_builder *b = strom_builder_create(strom_table_schema(t));
+    put_row(b, 3, 1, 0);
+    CT_OK(strom_table_upsert(t, b));
+    strom_value k[2 * 4];
+    for (int i = 0; i < 4; i++)
+        key_of(3, &k[2 * i]);
+    int f = 7;
+    CT_ERR(strom_table_lookup_into(t, k, 1, out, &f), STROM_EINVAL, "key has 2");
+    assert_int_equal(f, 0);
+    CT_ERR(strom_table_lookup_into(t, NULL, 2, out, &f), STROM_EINVAL, "key");
+    k[1].is_null = 1;
+    CT_ERR(strom_table_lookup_into(t, k, 2, out, &f), STROM_ESCHEMA, "'dev'");
+    k[1] = (strom_value){.type = STROM_STRING, .v.s = {"x", 1}};
+    CT_ERR(strom_table_lookup_into(t, k, 2, out, &f), STROM_ESCHEMA, "'dev'");
+    k[0] = (strom_value){.type = STROM_DOUBLE, .v.d = 1.5};
+    CT_ERR(strom_table_lookup_into(t, k, 2, out, &f), STROM_ESCHEMA, "'feeder'");
+    /* a batch with one bad key (the third) appends nothing */
+    key_of(3, &k[0]);
+    uint8_t found[4];
+    k[5].is_null = 1;
+    CT_ERR(strom_table_lookup_batch_into(t, k, 2, 4, found, out), STROM_ESCHEMA, "'dev'");
+    assert_int_equal(strom_builder_nrows(out), 0);
+    CT_ERR(strom_table_lookup_batch_into(t, k, 1, 4, found, out), STROM_EINVAL, "key has 2");
+    /* a result builder of another schema */
+    strom_schema *s2 = strom_schema_create();
+    CT_OK(strom_schema_add(s2, "feeder", STROM_STRING, 0));
+    strom_builder *bad = strom_builder_create(s2);
+    key_of(3, k);
+    CT_ERR(strom_table_lookup_into(t, k, 2, bad, &f), STROM_ESCHEMA, "column");
+    CT_ERR(strom_table_lookup_into(t, k, 2, NULL, &f), STROM_EINVAL, "no rows");
+    /* INT key values given as BIGINT are converted: found */
+    k[1].type = STROM_BIGINT;
+    CT_OK(strom_table_lookup_into(t, k, 2, out, &f));
+    assert_int_equal(f, 1);
+    mrow want = {1, 1, 0};
+    check_row(out, 0, 3, &want);
+    strom_builder_destroy(bad);
+    strom_schema_destroy(s2);
+    strom_builder_destroy(out);
+    strom_builder_destroy(b);
+    strom_table_close(t);
+    strom_db_close(db);
+    ct_rmdir(dir);
+}
+
+/* ------------------------------------------- readers with a writer */
+
+typedef struct reader {
+    strom_table *t;
+    volatile int *stop;
+    uint64_t seed;
+    int64_t lookups, bad, back;
+} reader;
+
+static void *reader_main(void *arg)
+{
+    reader *r = arg;
+    strom_builder *out = strom_builder_create(strom_table_schema(r->t));
+    int seen[NKEYS] = {0};
+    strom_value k[2];
+    while (!*r->stop) {
+        r->seed ^= r->seed << 13, r->seed ^= r->seed >> 7, r->seed ^= r->seed << 17;
+        int key = (int)(r->seed % NKEYS), f = 0;
+        key_of(key, k);
+        strom_builder_reset(out);
+        strom_err e = strom_table_lookup_into(r->t, k, 2, out, &f);
+        if (e != STROM_OK || !f) {
+            r->bad++;   /* every key has a row from the start */
+            continue;
+        }
+        strom_column c, s;
+        fmt_builder_view(out, 2, &c);
+        fmt_builder_view(out, 3, &s);
+        int ver = (int)((((const double *)c.values)[0] - key) / 1000.0);
+        char st[16];
+        int n = snprintf(st, sizeof st, "s%d", ver);
+        r->bad += ((const double *)c.values)[0] != cap_of(key, ver) || s.offsets[1] != n ||
+                  memcmp(s.data, st, (size_t)n);
+        r->back += ver < seen[key];
+        seen[key] = ver;
+        r->lookups++;
+    }
+    strom_builder_destroy(out);
+    return NULL;
+}
+
+static void test_readers_with_writer(void **state)
+{
+    (void)state;
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    size_t old = strom_kv_cache_set_budget(20000);   /* evictions during the run too */
+    strom_table *t = open_table(&db, dir, 1);
+    strom_builder *b = strom_builder_create(strom_table_schema(t));
+    for (int k = 0; k < NKEYS; k++)
+        put_row(b, k, 1, 0);
+    CT_OK(strom_table_upsert(t, b));
+    volatile int stop = 0;
+    reader r[2] = {{t, &stop, 11, 0, 0, 0}, {t, &stop, 23, 0, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, reader_main, &r[i]), 0);
+    for (int ver = 2; ver < 60; ver++) {
+        strom_builder_reset(b);
+        for (int k = 0; k < NKEYS; k++)
+            if (rnd() % 2)
+                put_row(b, k, ver, 0);
+        CT_OK(strom_table_upsert(t, b));
+    }
+    stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_true(r[0].lookups > 0 && r[1].lookups > 0);
+    assert_int_equal(r[0].bad + r[1].bad, 0);
+    assert_int_equal(r[0].back + r[1].back, 0);
+    strom_builder_destroy(b);
+    strom_table_close(t);
+    strom_db_close(db);
+    strom_kv_cache_set_budget(old);
+    ct_rmdir(dir);
+}
+
+/* ------------------------------------------------------------- AS OF */
+
+/* id BIGINT key, val DOUBLE, ts TIMESTAMP (the version column). Writes of key 1:
+ * ts 100 (val 1), 200 (2), 300 (3), then a late one, ts 150 (val 4): the current row is
+ * then val 4 but not the newest version, so the cache must not answer for t >= 300. */
+static void test_asof_cache(void **state)
+{
+    (void)state;
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    CT_OK(strom_db_open(dir, &db));
+    strom_schema *s = strom_schema_create();
+    CT_OK(strom_schema_add(s, "id", STROM_BIGINT, 0));
+    CT_OK(strom_schema_add(s, "val", STROM_DOUBLE, 0));
+    CT_OK(strom_schema_add(s, "ts", STROM_TIMESTAMP, 0));
+    const char *key[] = {"id"};
+    CT_OK(strom_schema_set_primary_key(s, key, 1));
+    const char *o[] = {"table.kv.version-column", "ts", "table.log.flush", "none", NULL};
+    CT_OK(strom_table_create(db, "v", s, o));
+    strom_table *t;
+    CT_OK(strom_table_open(db, "v", &t));
+    strom_builder *b = strom_builder_create(s), *out = strom_builder_create(s);
+    static const int64_t ts[] = {100, 200, 300, 150};
+    /* expected val AS OF t, before and after the late write */
+    static const int64_t at[] = {50, 100, 199, 250, 300, 1000};
+    static const double before[] = {0, 1, 1, 2, 3, 3}, after[] = {0, 1, 4, 2, 3, 3};
+    for (int w = 0; w < 4; w++) {
+        strom_builder_reset(b);
+        CT_OK(strom_builder_put_int(b, 0, 1));
+        CT_OK(strom_builder_put_f64(b, 1, w + 1));
+        CT_OK(strom_builder_put_int(b, 2, ts[w]));
+        CT_OK(strom_builder_end_row(b));
+        CT_OK(strom_table_upsert(t, b));
+        if (w < 2)
+            continue;
+        strom_value k = {.type = STROM_BIGINT, .v.i = 1};
+        int f = 0;
+        CT_OK(strom_table_lookup_into(t, &k, 1, out, &f));   /* the row is cached now */
+        for (int i = 0; i < 6; i++) {
+            double want = w == 2 ? before[i] : after[i];
+            strom_builder_reset(out);
+            CT_OK(strom_table_lookup_asof_into(t, &k, 1, at[i], out, &f));
+            assert_int_equal(f, want != 0);
+            strom_column c;
+            fmt_builder_view(out, 1, &c);
+            if (f)
+                assert_true(((const double *)c.values)[0] == want);
+        }
+    }
+    strom_builder_destroy(b);
+    strom_builder_destroy(out);
+    strom_schema_destroy(s);
+    strom_table_close(t);
+    strom_db_close(db);
+    ct_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_default_budget),
+        cmocka_unit_test(test_model_tiny_budget),
+        cmocka_unit_test(test_model_no_cache),
+        cmocka_unit_test(test_bad_keys),
+        cmocka_unit_test(test_readers_with_writer),
+        cmocka_unit_test(test_asof_cache),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

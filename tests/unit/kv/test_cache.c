@@ -1,0 +1,309 @@
+/* test_cache.c: the row cache (src/kv/cache.c) against a reference model: a plain array
+ * of the current value per key, driven by the same random puts, deletes and lookups.
+ * Checked: with room for everything a lookup always hits with the model's value (and
+ * misses a deleted key); under a small budget a hit is never stale and the entries stay
+ * within the budget; CLOCK keeps an entry that is hit between evictions; a fill after a
+ * concurrent write is refused (the ticket); a WriteBatch applies only its 'r' keys and a
+ * range delete clears the cache; two readers with a writer see only whole values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv/cache.h"
+
+#define NKEYS 5000
+#define MAXV 300
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return rng;
+}
+
+/* Key i: 'r' + 8 bytes + "key-<i>" (the shape of a row key). */
+static size_t make_key(int i, uint8_t *k)
+{
+    memset(k, 0, 9);
+    k[0] = 0x72;
+    k[1] = (uint8_t)(i * 37);
+    return 9 + (size_t)sprintf((char *)k + 9, "key-%d", i);
+}
+
+/* Value: length n, every byte = version (so a torn value is visible). */
+static size_t make_val(uint8_t ver, size_t n, uint8_t *v)
+{
+    memset(v, ver, n);
+    return n;
+}
+
+typedef struct mval {
+    int present;
+    uint8_t ver;
+    size_t len;
+} mval;
+
+typedef struct got {
+    uint8_t buf[MAXV];
+    size_t len;
+} got;
+
+static strom_err copy_cb(void *arg, const uint8_t *v, size_t vlen)
+{
+    got *g = arg;
+    assert_true(vlen <= MAXV);
+    memcpy(g->buf, v, vlen);
+    g->len = vlen;
+    return STROM_OK;
+}
+
+/* Looks key i up; returns 1 on a hit (value in g), 0 on a miss. */
+static int get(kv_cache *c, int i, got *g, uint64_t *ticket)
+{
+    uint8_t k[32];
+    size_t kl = make_key(i, k);
+    strom_err e = STROM_OK;
+    uint64_t tk = 0;
+    int hit = kv_cache_get(c, k, kl, kv_cache_hash(k, kl), copy_cb, g, &e, &tk);
+    assert_int_equal(e, STROM_OK);
+    if (ticket)
+        *ticket = tk;
+    return hit;
+}
+
+static void put(kv_cache *c, int i, uint8_t ver, size_t n)
+{
+    uint8_t k[32], v[MAXV];
+    size_t kl = make_key(i, k);
+    kv_cache_put(c, k, kl, v, make_val(ver, n, v));
+}
+
+static void del(kv_cache *c, int i)
+{
+    uint8_t k[32];
+    kv_cache_del(c, k, make_key(i, k));
+}
+
+static void same(const got *g, const mval *m)
+{
+    assert_true(m->present);
+    assert_int_equal(g->len, m->len);
+    for (size_t j = 0; j < g->len; j++)
+        assert_int_equal(g->buf[j], m->ver);
+}
+
+/* Random operations; full: the budget holds everything (every lookup must hit). */
+static void run_model(kv_cache *c, int nops, int full)
+{
+    mval *m = calloc(NKEYS, sizeof *m);
+    got g;
+    for (int op = 0; op < nops; op++) {
+        int i = (int)(rnd() % NKEYS), what = (int)(rnd() % 10);
+        if (what < 5) {
+            m[i] = (mval){1, (uint8_t)(1 + rnd() % 250), 1 + rnd() % (MAXV - 1)};
+            put(c, i, m[i].ver, m[i].len);
+        } else if (what < 7) {
+            m[i].present = 0;
+            del(c, i);
+        } else if (get(c, i, &g, NULL)) {
+            same(&g, &m[i]);
+        } else {
+            assert_false(full && m[i].present);
+        }
+    }
+    int64_t entries, bytes;
+    kv_cache_usage(c, &entries, &bytes);
+    int64_t present = 0;
+    for (int i = 0; i < NKEYS; i++)
+        present += m[i].present;
+    if (full)
+        assert_int_equal(entries, present);
+    free(m);
+}
+
+static void test_model_full(void **state)
+{
+    (void)state;
+    kv_cache *c = kv_cache_create();
+    assert_non_null(c);
+    run_model(c, 200000, 1);
+    kv_cache_destroy(c);
+    assert_int_equal(kv_cache_used(), 0);
+}
+
+static void test_model_small_budget(void **state)
+{
+    (void)state;
+    size_t budget = 200000;   /* ~1000 entries of ~200 bytes for 5000 keys */
+    size_t old = kv_cache_set_budget(budget);
+    kv_cache *c = kv_cache_create();
+    run_model(c, 200000, 0);
+    int64_t entries, bytes;
+    kv_cache_usage(c, &entries, &bytes);
+    assert_true(bytes <= (int64_t)budget);
+    assert_true(entries > 10);   /* it still caches */
+    kv_cache_destroy(c);
+    kv_cache_set_budget(old);
+}
+
+/* An entry hit between evictions survives a stream of new keys (CLOCK second chance);
+ * budget 0 caches nothing. */
+static void test_clock_keeps_hot(void **state)
+{
+    (void)state;
+    size_t old = kv_cache_set_budget(100 * 400);
+    kv_cache *c = kv_cache_create();
+    got g;
+    put(c, 0, 9, 200);
+    for (int i = 1; i < 20000; i++) {
+        put(c, i % NKEYS == 0 ? 1 : i, 1, 200);
+        assert_true(get(c, 0, &g, NULL));
+        assert_int_equal(g.len, 200);
+        assert_int_equal(g.buf[0], 9);
+    }
+    kv_cache_set_budget(0);
+    kv_cache_clear(c);
+    put(c, 5, 1, 10);
+    assert_false(get(c, 5, &g, NULL));
+    kv_cache_destroy(c);
+    kv_cache_set_budget(old);
+}
+
+/* A fill carries the ticket of its miss: a write in between makes it a no-op. */
+static void test_fill_ticket(void **state)
+{
+    (void)state;
+    kv_cache *c = kv_cache_create();
+    uint8_t k[32], v[MAXV];
+    size_t kl = make_key(7, k);
+    uint64_t h = kv_cache_hash(k, kl), t;
+    got g;
+    assert_false(get(c, 7, &g, &t));
+    kv_cache_fill(c, t, k, kl, h, v, make_val(1, 50, v));
+    assert_true(get(c, 7, &g, NULL));
+    assert_int_equal(g.buf[0], 1);
+    del(c, 7);
+    assert_false(get(c, 7, &g, &t));   /* reader read RocksDB (old value 1) ... */
+    put(c, 7, 2, 60);                  /* ... a writer applied value 2 meanwhile */
+    kv_cache_fill(c, t, k, kl, h, v, make_val(1, 50, v));
+    assert_true(get(c, 7, &g, NULL));
+    assert_int_equal(g.buf[0], 2);
+    assert_int_equal(g.len, 60);
+    del(c, 7);
+    assert_false(get(c, 7, &g, &t));
+    del(c, 8);                         /* any write to the shard refuses the fill */
+    uint8_t k8[32];
+    size_t kl8 = make_key(8, k8);
+    if (kv_cache_hash(k8, kl8) >> 58 == h >> 58) {
+        kv_cache_fill(c, t, k, kl, h, v, make_val(1, 50, v));
+        assert_false(get(c, 7, &g, NULL));
+    }
+    kv_cache_destroy(c);
+}
+
+/* kv_cache_apply: 'r' puts and deletes apply, other key spaces do not; a range delete
+ * (an operation the walk cannot see) clears the cache. */
+static void test_apply_writebatch(void **state)
+{
+    (void)state;
+    kv_cache *c = kv_cache_create();
+    uint8_t k[32], v[MAXV];
+    got g;
+    put(c, 1, 1, 10);
+    put(c, 2, 1, 10);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    size_t kl = make_key(1, k);
+    rocksdb_writebatch_put(wb, (char *)k, kl, (char *)v, make_val(5, 30, v));
+    kl = make_key(2, k);
+    rocksdb_writebatch_delete(wb, (char *)k, kl);
+    kl = make_key(3, k);
+    k[0] = 'v';   /* a version key: not a row */
+    rocksdb_writebatch_put(wb, (char *)k, kl, (char *)v, 30);
+    rocksdb_writebatch_put(wb, "\x6D" "checkpoint", 11, "12345678", 8);
+    kv_cache_apply(c, wb);
+    assert_true(get(c, 1, &g, NULL));
+    assert_int_equal(g.len, 30);
+    assert_int_equal(g.buf[0], 5);
+    assert_false(get(c, 2, &g, NULL));
+    assert_false(get(c, 3, &g, NULL));
+    int64_t entries, bytes;
+    kv_cache_usage(c, &entries, &bytes);
+    assert_int_equal(entries, 1);
+    rocksdb_writebatch_clear(wb);
+    rocksdb_writebatch_delete_range(wb, "\x72", 1, "\x73", 1);
+    kv_cache_apply(c, wb);
+    assert_false(get(c, 1, &g, NULL));
+    rocksdb_writebatch_destroy(wb);
+    kv_cache_destroy(c);
+}
+
+/* Two readers and a writer: every hit is a whole value of some version (ASan: no use
+ * after free of replaced or evicted entries). */
+typedef struct conc {
+    kv_cache *c;
+    volatile int stop;
+    int64_t hits, torn;
+} conc;
+
+static void *conc_reader(void *arg)
+{
+    conc *x = arg;
+    uint64_t s = (uint64_t)(uintptr_t)arg | 1;
+    got g;
+    while (!x->stop) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        if (!get(x->c, (int)(s % 64), &g, NULL))
+            continue;
+        x->hits++;
+        int torn = g.len < 1 || g.len != (size_t)g.buf[0];
+        for (size_t j = 0; j < g.len; j++)
+            torn |= g.buf[j] != g.buf[0];
+        x->torn += torn;
+    }
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    (void)state;
+    size_t old = kv_cache_set_budget(40 * 300);   /* evictions too */
+    conc x[2] = {{kv_cache_create(), 0, 0, 0}, {NULL, 0, 0, 0}};
+    x[1].c = x[0].c;
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, conc_reader, &x[i]), 0);
+    for (int n = 0; n < 200000; n++) {
+        int i = (int)(rnd() % 64);
+        uint8_t ver = (uint8_t)(1 + rnd() % 250);
+        if (rnd() % 5 == 0)
+            del(x[0].c, i);
+        else
+            put(x[0].c, i, ver, ver);   /* length = version byte */
+    }
+    x[0].stop = x[1].stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_true(x[0].hits + x[1].hits > 0);
+    assert_int_equal(x[0].torn + x[1].torn, 0);
+    kv_cache_destroy(x[0].c);
+    kv_cache_set_budget(old);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_full),
+        cmocka_unit_test(test_model_small_budget),
+        cmocka_unit_test(test_clock_keeps_hot),
+        cmocka_unit_test(test_fill_ticket),
+        cmocka_unit_test(test_apply_writebatch),
+        cmocka_unit_test(test_concurrent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
