@@ -89,5 +89,8 @@ strom_err stc_decode_batch(stc_decoder *d, const uint8_t *p, size_t len, int64_t
 /* Every batch of records concatenated into one owned batch (NULL when no rows). */
 strom_err stc_decode_all(stc_decoder *d, const proto_records *r, strom_batch **out);
 int stc_decoder_ncols(const stc_decoder *d);
+/* The column names to ask the server for (*names borrowed from d; 0: none = all columns,
+ * stored batches forwarded as they are). */
+int stc_decoder_request(const stc_decoder *d, const char *const **names);
 
 #endif /* STROM_CLIENT_INT_H */

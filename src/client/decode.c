@@ -1,10 +1,15 @@
 /*
- * decode.c: record batches as they come off the wire (the storage's own batches, format.h)
- * into strom_batch, with the caller's projection and row filter. The server may already
- * have skipped batches and rows; the client applies the filter again on what it gets
- * (a batch is sent whole when one of its rows matches), so the rows handed out are
- * exactly the matching rows at or after the requested offset, whatever the server did.
- * Columns added after a batch was written read as NULL (as in the engine).
+ * decode.c: record batches as they come off the wire (format.h) into strom_batch, with the
+ * caller's projection and row filter. Two shapes of batch arrive:
+ *  - stored batches (schema id >= 1): forwarded unchanged by a plain fetch; column i is
+ *    column i of the table (columns added after the batch was written read as NULL, as
+ *    in the engine), the time column is the table's;
+ *  - result batches (schema id 0): re-encoded by the server for a projected or filtered
+ *    fetch and for lookups; column i is the i-th column asked for (stc_decoder_request:
+ *    the projection, then the filter columns it lacks), without a time column.
+ * The server may skip batches by their statistics but sends kept batches whole, so the
+ * client applies the filter to the rows itself: the rows handed out are exactly the
+ * matching rows at or after the requested offset.
  */
 #include <stdlib.h>
 
@@ -13,6 +18,9 @@
 struct stc_decoder {
     const strom_schema *schema;   /* the table's current schema (borrowed) */
     int nproj, *proj;             /* projected schema columns */
+    int nreq, *req;               /* columns asked of the server (result batches) */
+    const char **req_names;
+    int *src;                     /* schema column -> batch column of the current batch */
     int npreds;
     fmt_pred *preds;              /* string constants point into pred_data */
     strom_buf pred_data;
@@ -28,6 +36,37 @@ struct stc_decoder {
 int stc_decoder_ncols(const stc_decoder *d)
 {
     return d->nproj;
+}
+
+int stc_decoder_request(const stc_decoder *d, const char *const **names)
+{
+    *names = d->req_names;
+    return d->nreq;
+}
+
+/* The columns to ask for: none (all, stored batches) without projection and filter,
+ * else the projection (all columns without one) and then the filter columns not in it. */
+static strom_err set_request(stc_decoder *d, int all)
+{
+    d->req = strom_calloc((size_t)(d->nproj + d->npreds) + 1, sizeof(int));
+    d->req_names = strom_calloc((size_t)(d->nproj + d->npreds) + 1, sizeof(char *));
+    d->src = strom_calloc(FMT_MAX_COLUMNS, sizeof(int));
+    if (!d->req || !d->req_names || !d->src)
+        return STROM_ENOMEM;
+    for (int j = 0; j < d->nproj; j++)
+        d->req[d->nreq++] = d->proj[j];
+    for (int i = 0; i < d->npreds; i++) {
+        int have = 0;
+        for (int j = 0; j < d->nreq; j++)
+            have |= d->req[j] == d->preds[i].col;
+        if (!have)
+            d->req[d->nreq++] = d->preds[i].col;
+    }
+    for (int j = 0; j < d->nreq; j++)
+        d->req_names[j] = d->schema->cols[d->req[j]].name;
+    if (all && d->npreds == 0)
+        d->nreq = 0; /* a plain read: stored batches, all columns */
+    return STROM_OK;
 }
 
 static strom_err find_col(const stc_table *t, const char *name, const char *what, int *out)
@@ -95,6 +134,8 @@ strom_err stc_decoder_create(const stc_table *t, const char *const *names, int n
     strom_err e = set_proj(d, t, names, n);
     if (e == STROM_OK)
         e = set_preds(d, t, preds, npreds);
+    if (e == STROM_OK)
+        e = set_request(d, !names || n <= 0);
     d->dec = fmt_decoder_create();
     d->batch = fmt_batch_create(d->nproj);
     d->dirs = strom_calloc(FMT_MAX_COLUMNS, sizeof *d->dirs);
@@ -115,6 +156,9 @@ void stc_decoder_free(stc_decoder *d)
     if (!d)
         return;
     free(d->proj);
+    free(d->req);
+    free(d->req_names);
+    free(d->src);
     free(d->preds);
     strom_buf_free(&d->pred_data);
     fmt_decoder_destroy(d->dec);
@@ -126,16 +170,36 @@ void stc_decoder_free(stc_decoder *d)
     free(d);
 }
 
-/* Marks the schema columns to decode: projection, filter columns, time column. */
+/* Maps schema columns to the batch's columns (src, -1: not in the batch). */
+static strom_err map_columns(stc_decoder *d, const fmt_hdr *h)
+{
+    int ns = strom_schema_ncols(d->schema);
+    for (int c = 0; c < ns; c++)
+        d->src[c] = h->schema_id ? (c < h->ncols ? c : -1) : -1;
+    if (h->schema_id && h->ncols > ns)
+        return strom_fail(STROM_ESCHEMA, "batch at offset %lld has %u columns, the table's "
+                          "schema %d (describe it again)", (long long)h->base_offset, h->ncols, ns);
+    if (h->schema_id)
+        return STROM_OK;
+    int nreq = d->nreq ? d->nreq : ns; /* no request list: all columns, in order */
+    if (h->ncols != nreq)
+        return strom_fail(STROM_EPROTO, "result batch at offset %lld has %u columns, %d were "
+                          "asked for", (long long)h->base_offset, h->ncols, nreq);
+    for (int i = 0; i < nreq; i++)
+        d->src[d->nreq ? d->req[i] : i] = i;
+    return STROM_OK;
+}
+
+/* Marks the batch columns to decode: projection, filter columns, time column. */
 static void mark_needed(stc_decoder *d, const fmt_hdr *h)
 {
     memset(d->need, 0, (size_t)h->ncols);
     for (int j = 0; j < d->nproj; j++)
-        if (d->proj[j] < h->ncols)
-            d->need[d->proj[j]] = 1;
+        if (d->src[d->proj[j]] >= 0)
+            d->need[d->src[d->proj[j]]] = 1;
     for (int i = 0; i < d->npreds; i++)
-        if (d->preds[i].col < h->ncols)
-            d->need[d->preds[i].col] = 1;
+        if (d->src[d->preds[i].col] >= 0)
+            d->need[d->src[d->preds[i].col]] = 1;
     if (h->time_col != FMT_NO_TIME_COLUMN && h->time_col < h->ncols)
         d->need[h->time_col] = 1;
 }
@@ -144,23 +208,24 @@ static strom_err decode_columns(stc_decoder *d, const uint8_t *p, const fmt_hdr 
                                 strom_batch *b)
 {
     const strom_schema *s = d->schema;
-    for (int c = 0; c < h->ncols; c++) {
-        if (!d->need[c])
+    for (int c = 0; c < s->ncols; c++) {
+        int i = d->src[c];
+        if (i < 0 || !d->need[i])
             continue;
-        if (d->dirs[c].type != s->cols[c].type)
+        if (d->dirs[i].type != s->cols[c].type)
             return strom_fail(STROM_ECORRUPT, "batch at offset %lld: column '%s' is %s, the "
                               "schema says %s", (long long)h->base_offset, s->cols[c].name,
-                              strom_type_name(d->dirs[c].type) ? strom_type_name(d->dirs[c].type)
+                              strom_type_name(d->dirs[i].type) ? strom_type_name(d->dirs[i].type)
                                                                : "?",
                               strom_type_name(s->cols[c].type));
-        strom_err e = fmt_decode_column(d->dec, &d->dirs[c], p + d->dirs[c].data_offset, h->nrows,
+        strom_err e = fmt_decode_column(d->dec, &d->dirs[i], p + d->dirs[i].data_offset, h->nrows,
                                         b, s->cols[c].name, &d->tmp[c]);
         if (e != STROM_OK)
             return strom_fail_wrap(e, "batch at offset %lld", (long long)h->base_offset);
     }
     for (int j = 0; j < d->nproj; j++) {
         int c = d->proj[j];
-        strom_err e = c < h->ncols ? STROM_OK
+        strom_err e = d->src[c] >= 0 ? STROM_OK
                                    : fmt_null_column(b, s->cols[c].type, h->nrows, s->cols[c].name,
                                                      &d->tmp[c]);
         if (e != STROM_OK)
@@ -168,7 +233,8 @@ static strom_err decode_columns(stc_decoder *d, const uint8_t *p, const fmt_hdr 
         b->cols[j] = d->tmp[c];
     }
     b->ncols = d->nproj;
-    const strom_column *tc = h->time_col != FMT_NO_TIME_COLUMN && h->time_col < h->ncols
+    const strom_column *tc = h->schema_id && h->time_col != FMT_NO_TIME_COLUMN &&
+                                     h->time_col < h->ncols
                                  ? &d->tmp[h->time_col] : NULL;
     return fmt_batch_set_rows(b, h, tc);
 }
@@ -186,7 +252,7 @@ static strom_err filter_rows(stc_decoder *d, strom_batch *b, const fmt_hdr *h, i
     }
     memset(d->keep, 1, n);
     for (int i = 0; i < d->npreds; i++) {
-        if (d->preds[i].col >= h->ncols)
+        if (d->src[d->preds[i].col] < 0)
             memset(d->keep, 0, n); /* a column newer than the batch: NULL never matches */
         else
             fmt_pred_eval(&d->tmp[d->preds[i].col], &d->preds[i], d->keep);
@@ -211,10 +277,8 @@ static strom_err decode_into(stc_decoder *d, const uint8_t *p, size_t len, int64
     if (e == STROM_OK && (size_t)h.length + 12 != len)
         e = strom_fail(STROM_ECORRUPT, "batch of %zu bytes says it has %zu", len,
                        (size_t)h.length + 12);
-    if (e == STROM_OK && h.ncols > strom_schema_ncols(d->schema))
-        e = strom_fail(STROM_ESCHEMA, "batch at offset %lld has %u columns, the table's schema "
-                       "%d (describe it again)", (long long)h.base_offset, h.ncols,
-                       strom_schema_ncols(d->schema));
+    if (e == STROM_OK)
+        e = map_columns(d, &h);
     if (e != STROM_OK)
         return e;
     if (last)

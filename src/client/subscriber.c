@@ -171,11 +171,13 @@ static strom_err fetch(strom_subscriber *s, int wait_ms)
     proto_msg m = {0};
     uint32_t n = 0;
     proto_str cols[PROTO_MAX_COLUMNS];
-    for (int i = 0; i < s->ncols && i < PROTO_MAX_COLUMNS; i++)
-        cols[i] = proto_s(s->cols[i]);
+    const char *const *names;
+    int ncols = stc_decoder_request(s->dec, &names);
+    for (int i = 0; i < ncols && i < PROTO_MAX_COLUMNS; i++)
+        cols[i] = proto_s(names[i]);
     for (int b = 0; b < s->t.opts.nbuckets; b++)
         if (s->pos[b] >= 0)
-            s->req[n++] = (proto_fetch_bucket){b, s->pos[b], s->max_bytes, (uint32_t)s->ncols,
+            s->req[n++] = (proto_fetch_bucket){b, s->pos[b], s->max_bytes, (uint32_t)ncols,
                                                cols, (uint32_t)s->npreds, s->preds};
     if (n == 0)
         return strom_fail(STROM_EINVAL, "table '%s': poll without any assigned bucket", s->t.name);
