@@ -57,6 +57,7 @@ typedef struct cli_jfield {
     size_t klen, vlen;
     cli_jkind kind;
     size_t col;              /* byte offset of the value in line */
+    size_t kcol;             /* byte offset of the key in line */
 } cli_jfield;
 /* Parses an object of scalar values; buf has room for len bytes. Field count, or -1 with
  * *errcol (1-based) and err. */

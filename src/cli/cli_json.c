@@ -167,6 +167,7 @@ int cli_json_object(const char *line, size_t len, char *buf, cli_jfield *out, in
             return jfail(&p, "too many fields");
         if (p.i >= len || line[p.i] != '"')
             return jfail(&p, "expected a quoted column name");
+        out[n].kcol = p.i;
         if (jstring(&p, &out[n].key, &out[n].klen))
             return -1;
         ws(&p);

@@ -188,7 +188,7 @@ static int json_field(produce_ctx *c, const cli_jfield *f)
     snprintf(name, sizeof name, "%.*s", (int)f->klen, f->key);
     int col = strom_schema_find(c->s, name);
     if (col < 0)
-        return bad(c, (int)f->col + 1, "the table has no column '%s'%s", name, "");
+        return bad(c, (int)f->kcol + 1, "the table has no column '%s'%s", name, "");
     strom_type t = strom_schema_col_type(c->s, col);
     int is_str = t == STROM_STRING || t == STROM_BYTES;
     if ((f->kind == CLI_J_STR && !is_str && t != STROM_TIMESTAMP && t != STROM_DOUBLE &&
@@ -284,8 +284,9 @@ static int finish(produce_ctx *c, const char *table, int bad_line)
     }
     char r[32];
     if (bad_line) {
-        fprintf(stderr, "strom: produce: the %s rows before line %lld were sent and acknowledged; "
-                "nothing from line %lld on was sent\n", cli_group(acked, r), (long long)c->err_line,
+        fprintf(stderr, "strom: produce: the %s row%s before line %lld %s sent and "
+                "acknowledged; nothing from line %lld on was sent\n", cli_group(acked, r),
+                acked == 1 ? "" : "s", (long long)c->err_line, acked == 1 ? "was" : "were",
                 (long long)c->err_line);
         return CLI_ERR;
     }
