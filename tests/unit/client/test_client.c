@@ -404,6 +404,66 @@ static void test_decoder(void **st)
     strom_schema_destroy(ti.schema);
 }
 
+/* A result batch (schema id 0) of a projected, filtered fetch: its columns are the ones
+ * asked for, by position: the projection, then the filter column outside it. */
+static void test_result_batch(void **st)
+{
+    (void)st;
+    strom_table_info ti = {0};
+    ti.schema = strom_schema_create();
+    strom_schema_add(ti.schema, "device", STROM_STRING, 1);
+    strom_schema_add(ti.schema, "ts", STROM_TIMESTAMP, 1);
+    strom_schema_add(ti.schema, "v", STROM_DOUBLE, 0);
+    fmt_schema_set_id(ti.schema, 3);
+    stc_table t = {.info = &ti, .name = "t"};
+    const char *proj[] = {"v"};
+    strom_pred pr = {"device", STROM_OP_EQ, {.type = STROM_STRING, .v.s = {"b", 1}}};
+    stc_decoder *d;
+    assert_int_equal(stc_decoder_create(&t, proj, 1, &pr, 1, &d), STROM_OK);
+    const char *const *names;
+    assert_int_equal(stc_decoder_request(d, &names), 2);
+    assert_string_equal(names[0], "v");
+    assert_string_equal(names[1], "device");
+    strom_schema *rs = strom_schema_create(); /* what the server encodes: asked columns */
+    strom_schema_add(rs, "v", STROM_DOUBLE, 0);
+    strom_schema_add(rs, "device", STROM_STRING, 0);
+    strom_builder *b = strom_builder_create(rs);
+    for (int i = 0; i < 30; i++) {
+        strom_builder_put_f64(b, 0, i);
+        strom_builder_put_str(b, 1, i % 3 == 1 ? "b" : "a", 1);
+        strom_builder_end_row(b);
+    }
+    fmt_encoder *enc = fmt_encoder_create();
+    fmt_encode_opts eo;
+    fmt_encode_opts_init(&eo);
+    strom_buf out = {0};
+    assert_int_equal(fmt_encode(enc, b, NULL, 0, &eo, &out), STROM_OK);
+    fmt_batch_stamp(out.data, 500, 1);
+    const strom_batch *bt;
+    int64_t last;
+    assert_int_equal(stc_decode_batch(d, out.data, out.len, 0, &bt, &last), STROM_OK);
+    assert_int_equal(last, 529);
+    assert_int_equal(strom_batch_ncols(bt), 1);
+    assert_int_equal(strom_batch_nrows(bt), 10);
+    for (int64_t k = 0; k < 10; k++) {
+        assert_true(strom_batch_get_f64(bt, 0, k) == (double)(3 * k + 1));
+        assert_int_equal(strom_batch_row_offset(bt, k), 500 + 3 * k + 1);
+    }
+    /* a plain decoder (no projection, no filter) asks for nothing: stored batches */
+    stc_decoder *d2;
+    assert_int_equal(stc_decoder_create(&t, NULL, 0, NULL, 0, &d2), STROM_OK);
+    assert_int_equal(stc_decoder_request(d2, &names), 0);
+    /* ... and refuses a result batch whose columns are not the table's */
+    assert_int_equal(stc_decode_batch(d2, out.data, out.len, 0, &bt, &last), STROM_EPROTO);
+    stc_decoder_free(d2);
+    stc_decoder_free(d);
+    fmt_encoder_destroy(enc);
+    strom_buf_free(&out);
+    strom_builder_destroy(b);
+    strom_schema_destroy(rs);
+    strom_schema_destroy(ti.schema);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,7 +471,7 @@ int main(void)
         cmocka_unit_test(test_timeout),        cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_batching),       cmocka_unit_test(test_routing),
         cmocka_unit_test(test_idempotent_retry), cmocka_unit_test(test_retry_gives_up),
-        cmocka_unit_test(test_decoder),
+        cmocka_unit_test(test_decoder),        cmocka_unit_test(test_result_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
