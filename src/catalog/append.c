@@ -3,6 +3,7 @@
  * batch and the batches are appended to their buckets in parallel by a small per-db pool
  * of worker threads, so that encoding and fsyncs of different buckets overlap. */
 #include "cat_int.h"
+#include "serve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,6 +430,7 @@ strom_err strom_table_append(strom_table *t, const strom_builder *rows, strom_ap
     err = append_locked(t, rows, nrows, res, s);
     pthread_rwlock_unlock(&t->e->lock);
     scratch_put(t->db, s);
+    cat_notify_append(t, -1); /* also after a partial failure: some buckets may have rows */
     return err;
 }
 
@@ -462,6 +464,8 @@ strom_err strom_table_append_bucket(strom_table *t, int bucket, const strom_buil
     scratch_put(t->db, s);
     if (err == STROM_OK && first_offset)
         *first_offset = k.first;
+    if (err == STROM_OK)
+        cat_notify_append(t, bucket);
     return err;
 }
 
@@ -536,5 +540,7 @@ strom_err strom_table_append_encoded(strom_table *t, int bucket, const void *bat
     scratch_put(t->db, s);
     if (first_offset)
         *first_offset = err == STROM_OK ? first : -1;
+    if (err == STROM_OK)
+        cat_notify_append(t, bucket);
     return err;
 }

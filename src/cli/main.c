@@ -13,6 +13,7 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 static const cli_cmd commands[] = {
+    {"server", cmd_server, "run the network server (native protocol) over a data directory"},
     {"demo", cmd_demo, "write simulated grid telemetry, read it back, explain what happened"},
     {"bench", cmd_bench, "run a named benchmark (log) and check it against the floors"},
     {"tables", cmd_tables, "list the tables of a data directory or a server"},

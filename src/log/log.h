@@ -82,6 +82,13 @@ typedef struct log_read_spec {
     int64_t max_rows, max_bytes;/* 0 = none */
 } log_read_spec;
 
+/* Appends the acknowledged batches of the bucket from the one holding offset (clamped up to
+ * the earliest retained) to out, byte for byte as stored, while they fit max_bytes (the
+ * first always). *next: the offset after the last batch copied (offset if none). ERANGE
+ * past the end. Used to forward batches unchanged (raw.c). */
+strom_err log_bucket_read_raw(log_bucket *b, int64_t offset, size_t max_bytes, strom_buf *out,
+                              int64_t *next);
+
 typedef struct log_reader log_reader;
 
 /* Starts reading at offset (clamped up to the earliest retained; ERANGE past the end).
