@@ -20,16 +20,17 @@ API(srv_api_produce)
         return e;
     int64_t first = -1, last = -1;
     for (uint32_t i = 0; e == STROM_OK && i < rec->nbatches; i++) {
-        int64_t f = -1;
-        e = strom_table_append_encoded(t, bucket, rec->batches[i].p, rec->batches[i].len, &f);
+        strom_encoded_result r; /* a duplicate (producer retry) is answered as a success */
+        e = strom_table_append_encoded_ex(t, bucket, rec->batches[i].p, rec->batches[i].len,
+                                          &r);
         if (e != STROM_OK && i > 0)
             strom_fail_wrap(e, "batch %u of %u (the %u before it were appended, offsets "
                             "%lld..%lld)", i, rec->nbatches, i, (long long)first,
                             (long long)last);
-        if (e == STROM_OK && i == 0)
-            first = f;
-        if (e == STROM_OK)
-            last = f + (int64_t)strom_get_u32(rec->batches[i].p + 32) - 1;
+        if (e == STROM_OK && first < 0)
+            first = r.first_offset;
+        if (e == STROM_OK && r.first_offset >= 0)
+            last = r.first_offset + r.nrows - 1;
     }
     int64_t earliest, end = -1;
     if (e == STROM_OK && req->req.produce.acks == PROTO_ACKS_DURABLE &&
