@@ -240,6 +240,7 @@ static int send_ready(strom_producer *p, int64_t *retry_at)
         }
         if (e != STROM_OK) { /* could not even be sent: back to the queue front */
             x->not_before_ns = now_ns() + (int64_t)p->o.retry_backoff_ms * 1000000;
+            *retry_at = STROM_MIN(*retry_at, x->not_before_ns); /* wake up for the resend */
             x->next = k->qhead;
             k->qhead = x;
             k->qtail = k->qtail ? k->qtail : x;
