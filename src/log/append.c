@@ -176,10 +176,12 @@ static strom_err append_locked(log_bucket *b, uint8_t *batch, size_t len, fmt_hd
         b->hw = b->written_off;
     }
     pthread_mutex_unlock(&b->mu);
-    if (e == STROM_OK && (e = log_wr_note(b, h)) != STROM_OK)
-        return log_bucket_fence(b, e, "writers update");
     if (e != STROM_OK)
         return log_bucket_fence(b, e, "index update");
+    if ((e = log_wr_note(b, h)) == STROM_OK)
+        e = log_wr_periodic(b, s);
+    if (e != STROM_OK)
+        return log_bucket_fence(b, e, "writers update");
     if (s->ix.pending.len >= 4096 && log_index_file_flush(b, s, 0, 0) != STROM_OK)
         log_warn(b, "%s", strom_errmsg());
     log_kx_index_batch(b, s, batch, h, dirs, pos);

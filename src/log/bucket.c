@@ -20,6 +20,7 @@ void log_config_init(log_config *c)
     c->time_col = -1;
     c->writer_expiry_ms = (int64_t)7 * 24 * 3600 * 1000;
     c->max_writers = 100000;
+    c->writer_snapshot_bytes = (int64_t)64 << 20;
 }
 
 void log_warn(log_bucket *b, const char *fmt, ...)
@@ -70,6 +71,8 @@ static void config_clamp(log_config *c)
         c->nkey_cols = 0;
     if (c->writer_expiry_ms < 1)
         c->writer_expiry_ms = 1;
+    if (c->writer_snapshot_bytes < 4096)
+        c->writer_snapshot_bytes = 4096;
     if (c->max_writers < 16)
         c->max_writers = 16;
     if (c->max_writers > LOG_WR_MAX)

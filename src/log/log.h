@@ -39,6 +39,8 @@ typedef struct log_config {
     int idempotent;
     int64_t writer_expiry_ms;   /* forget writers idle longer than this (7 days) */
     int64_t max_writers;        /* per bucket (100000); the least recently active go first */
+    int64_t writer_snapshot_bytes; /* also snapshot the writers every this many bytes of the
+                                      active segment (64 MiB; bounds the replay at open) */
 } log_config;
 
 void log_config_init(log_config *c);  /* the defaults above */

@@ -124,9 +124,10 @@
  * ------------------------------------------------------------------------------------------
  * The map writer id -> last applied batch sequence as of log offset N (the 20 digits of the
  * name): it reflects exactly the batches with offsets < N. Written atomically (tmp, fsync,
- * rename, fsync of the directory) when a segment rolls (N = the new segment's base) and at
- * clean close (N = the end of the log), only after the batches it covers were fsynced;
- * the three newest are kept. Header (48 bytes)
+ * rename, fsync of the directory) when a segment rolls (N = the new segment's base), every
+ * writer_snapshot_bytes (64 MiB) of the active segment (after an fsync of it) and at clean
+ * close (N = the end of the log): always after the batches it covers were fsynced. The
+ * three newest are kept. Header (48 bytes)
  *   0   4    magic          0x52575453, the bytes "STWR"
  *   4   2    version        1
  *   6   2    entry_size     32
@@ -353,6 +354,7 @@ struct log_bucket {
     int64_t fsyncs;
     char *warnings;        /* recovery notes (rebuilt indexes, truncations) */
     log_writers wr;        /* idempotent writers (under wmu) */
+    uint64_t wr_snap_at;   /* active segment size at its last writers snapshot (under wmu) */
     /* writer scratch (under wmu) */
     fmt_hdr wh;
     fmt_dir *wdirs;
@@ -441,9 +443,13 @@ strom_err log_wr_check(log_bucket *b, const fmt_hdr *h, log_append_result *res, 
                        int64_t *wait_end);
 /* Records an appended batch (h stamped with its base offset and commit time). */
 strom_err log_wr_note(log_bucket *b, const fmt_hdr *h);
-/* Writes the snapshot as of the end of the log, whose last segment is s; failures are
- * warnings (an older snapshot and the headers after it still give the map). */
+/* Writes the snapshot as of the end of the log, whose last segment is s (fsynced by the
+ * caller); failures are warnings (an older snapshot and the headers after it still give
+ * the map). */
 void log_wr_snapshot(log_bucket *b, log_segment *s);
+/* After an append to the active segment s: when s grew by writer_snapshot_bytes since the
+ * last snapshot, fsyncs it and writes one. An fsync failure is returned (the caller fences). */
+strom_err log_wr_periodic(log_bucket *b, log_segment *s);
 /* At open, after log_recover: loads the newest valid snapshot and replays the headers
  * after it. */
 strom_err log_wr_recover(log_bucket *b);

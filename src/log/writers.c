@@ -277,7 +277,20 @@ void log_wr_snapshot(log_bucket *b, log_segment *s)
                  strom_errmsg());
     else
         wr_prune(b);
+    b->wr_snap_at = s->size;
     strom_fail_clear();
+}
+
+strom_err log_wr_periodic(log_bucket *b, log_segment *s)
+{
+    if (!b->cfg.idempotent || s->size < b->wr_snap_at + (uint64_t)b->cfg.writer_snapshot_bytes)
+        return STROM_OK;
+    int rc = log_fsync(s->fd); /* the snapshot must not cover batches a crash could lose */
+    if (rc != 0)
+        return strom_fail_errno(rc, "%s: segment %020lld: fdatasync before a writers snapshot",
+                                b->name, (long long)s->base);
+    log_wr_snapshot(b, s);
+    return STROM_OK;
 }
 
 /* --------------------------------------------------------------- recovery */
@@ -421,6 +434,7 @@ static strom_err wr_try(log_bucket *b, int64_t off)
     if (e == STROM_OK)
         e = wr_load_entries(b, off, img, len);
     free(img);
+    b->wr_snap_at = e == STROM_OK && from.seg == b->nsegs - 1 ? from.pos : LOG_SEG_HDR;
     if (e == STROM_OK)
         e = wr_scan(b, &from);
     if (e != STROM_OK)
@@ -436,6 +450,7 @@ static strom_err wr_full_scan(log_bucket *b, size_t nsnap)
                  "the retained segments (from offset %lld); writers whose last batch was in a "
                  "removed segment are forgotten", (long long)b->segs[0]->base);
     wr_from from = {.seg = 0, .pos = LOG_SEG_HDR, .off = b->segs[0]->base};
+    b->wr_snap_at = LOG_SEG_HDR;
     strom_err e = wr_scan(b, &from);
     if (e != STROM_OK) {
         log_wr_free(&b->wr);
