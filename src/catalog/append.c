@@ -529,10 +529,10 @@ strom_err strom_table_append_encoded_ex(strom_table *t, int bucket, const void *
         err = cat_check_bucket(t, bucket);
     if (err == STROM_OK && (!batch || len == 0))
         err = strom_fail(STROM_EINVAL, "table %s: append_encoded: empty batch", cat_tname(t));
+    cat_scratch *s = err == STROM_OK ? scratch_get(t->db) : NULL;
+    if (err == STROM_OK && !s)
+        err = strom_fail(STROM_ENOMEM, "table %s: out of memory for an append", cat_tname(t));
     if (err == STROM_OK) {
-        cat_scratch *s = scratch_get(t->db);
-        if (!s)
-            return STROM_ENOMEM;
         pthread_rwlock_rdlock(&t->e->lock);
         err = append_encoded(t, bucket, batch, len, s, &r);
         pthread_rwlock_unlock(&t->e->lock);

@@ -414,6 +414,7 @@ static strom_err wr_scan(log_bucket *b, const wr_from *from)
         if (i > from->seg)
             expect = s->base; /* a gap between segments is warned about by recovery */
         e = wr_scan_seg(b, s, i == from->seg ? from->pos : LOG_SEG_HDR, &expect, buf);
+        posix_fadvise(s->fd, 0, 0, POSIX_FADV_NORMAL); /* readers share the descriptor */
     }
     free(buf);
     return e;
