@@ -169,7 +169,8 @@ void log_bucket_close(log_bucket *b)
     pthread_mutex_lock(&b->wmu);
     log_segment *s = b->nsegs ? b->segs[b->nsegs - 1] : NULL;
     if (s && !b->fenced && log_fsync(s->fd) == 0) {
-        log_wr_snapshot(b, s); /* only after the fsync: it must not cover lost batches */
+        if (b->wr_snap_off != s->end_off) /* nothing appended since the newest one */
+            log_wr_snapshot(b, s); /* only after the fsync: it must not cover lost batches */
         if (log_index_file_flush(b, s, 1, 1) == STROM_OK && s->kx_state == LOG_KX_READY)
             log_kx_write(b, s);
     }

@@ -355,6 +355,7 @@ struct log_bucket {
     char *warnings;        /* recovery notes (rebuilt indexes, truncations) */
     log_writers wr;        /* idempotent writers (under wmu) */
     uint64_t wr_snap_at;   /* active segment size at its last writers snapshot (under wmu) */
+    int64_t wr_snap_off;   /* log offset of the newest snapshot on disk (-1: unknown) */
     /* writer scratch (under wmu) */
     fmt_hdr wh;
     fmt_dir *wdirs;

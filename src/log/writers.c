@@ -278,6 +278,7 @@ void log_wr_snapshot(log_bucket *b, log_segment *s)
     else
         wr_prune(b);
     b->wr_snap_at = s->size;
+    b->wr_snap_off = e == STROM_OK ? s->end_off : -1;
     strom_fail_clear();
 }
 
@@ -466,6 +467,7 @@ strom_err log_wr_recover(log_bucket *b)
         return STROM_OK;
     int64_t *v = NULL;
     size_t n = 0, i = 0;
+    b->wr_snap_off = -1;
     strom_err e = wr_list(b, &v, &n);
     for (; e == STROM_OK && i < n && v[i] > b->written_off; i++) {
         log_warn(b, "writers snapshot %020lld is past the end of the log (%lld): removed",
@@ -475,6 +477,7 @@ strom_err log_wr_recover(log_bucket *b)
     int loaded = 0;
     for (; e == STROM_OK && i < n && !loaded; i++) {
         strom_err t = wr_try(b, v[i]);
+        b->wr_snap_off = t == STROM_OK ? v[i] : -1;
         if (t == STROM_OK)
             loaded = 1;
         else if (t == STROM_ENOMEM)

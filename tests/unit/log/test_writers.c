@@ -169,6 +169,27 @@ static int count_snapshots(const char *dir)
     return n;
 }
 
+/* Identity of the newest snapshot file: inode and modification time (a rewrite, tmp +
+ * rename, changes them); 0 if none. */
+static uint64_t newest_snapshot_id(const char *dir)
+{
+    DIR *d = opendir(dir);
+    char best[64] = "", p[512];
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        if (strlen(de->d_name) == 28 && strstr(de->d_name, ".writers") &&
+            strcmp(de->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", de->d_name);
+    if (d)
+        closedir(d);
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, best);
+    if (!*best || stat(p, &st) != 0)
+        return 0;
+    return (uint64_t)st.st_ino * 1000003u ^ (uint64_t)st.st_mtim.tv_sec * 1000000000u ^
+           (uint64_t)st.st_mtim.tv_nsec;
+}
+
 /* ------------------------------------------------------------- the tests */
 
 /* One test's bucket, its configuration, schema and model. */
@@ -432,6 +453,18 @@ static void test_missing_snapshots(void **state)
         resend_last(t.b, &t.m, 500 + w);
         send_new(t.b, t.s, &t.m, 500 + w, next[w] - 1, 2, 0);
     }
+    check_log(t.b, t.s, &t.m);
+    /* a close with nothing appended since the newest snapshot does not rewrite it */
+    reopen(&t.b, t.dir, &t.cfg);
+    uint64_t id = newest_snapshot_id(t.dir);
+    assert_true(id != 0);
+    usleep(10000);
+    reopen(&t.b, t.dir, &t.cfg);
+    assert_true(newest_snapshot_id(t.dir) == id);
+    send_new(t.b, t.s, &t.m, 9999, 0, 1, 0);
+    reopen(&t.b, t.dir, &t.cfg);
+    assert_true(newest_snapshot_id(t.dir) != id);
+    resend_last(t.b, &t.m, 9999);
     check_log(t.b, t.s, &t.m);
     wt_done(&t);
 }
