@@ -174,12 +174,12 @@ static int count_snapshots(const char *dir)
 static uint64_t newest_snapshot_id(const char *dir)
 {
     DIR *d = opendir(dir);
-    char best[64] = "", p[512];
+    char best[29] = "", p[600];
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL)
         if (strlen(de->d_name) == 28 && strstr(de->d_name, ".writers") &&
             strcmp(de->d_name, best) > 0)
-            snprintf(best, sizeof best, "%s", de->d_name);
+            memcpy(best, de->d_name, 29);
     if (d)
         closedir(d);
     struct stat st;
