@@ -125,6 +125,12 @@ const strom_schema *strom_producer_schema(const strom_producer *p);
  * buffer_rows rows are pending; returns the sticky error of a batch that failed for
  * good (after its retries), naming bucket and rows. */
 strom_err strom_producer_send(strom_producer *p, const strom_value *vals, int ncols);
+/* Queues every row of a builder with the table's columns (strom_producer_schema): the
+ * fast path for bulk loads. Rows are routed as by strom_producer_send; each bucket's rows
+ * are encoded by the calling thread into one batch, sent without lingering, after the
+ * bucket's rows queued before. PK tables: upserts. The builder is not modified and may be
+ * reset as soon as the call returns. Calls of several threads are serialised. */
+strom_err strom_producer_send_batch(strom_producer *p, const strom_builder *rows);
 /* Primary-key tables: queues a delete of the row's key (only key columns are read). */
 strom_err strom_producer_delete(strom_producer *p, const strom_value *vals, int ncols);
 /* Sends every queued row now and waits until all are acknowledged (or failed for good:

@@ -37,6 +37,7 @@ typedef struct pb {
     int attempts;
     int64_t not_before_ns;
     stc_call *call;
+    int ready;               /* 0 while strom_producer_send_batch still encodes it */
 } pb;
 
 typedef struct pbucket {
@@ -70,6 +71,11 @@ struct strom_producer {
     char errmsg[600];
     strom_buf key;
     fmt_encoder *enc;
+    pthread_mutex_t smu;     /* send_batch callers, one at a time: */
+    fmt_encoder *benc;       /*   their encoder, */
+    strom_buf bkey;          /*   key bytes, */
+    uint32_t *sel, *bof;     /*   rows by bucket */
+    size_t sel_cap;
     strom_buf frame;
     proto_arena arena;
 };
@@ -106,6 +112,7 @@ static strom_err seal(strom_producer *p, int b)
     x->b = k->open;
     x->chg = k->chg;
     x->seq = k->next_seq++;
+    x->ready = 1;
     memset(&k->chg, 0, sizeof k->chg);
     k->open = fresh;
     k->rows = k->bytes = 0;
@@ -144,16 +151,21 @@ static int retriable(strom_err e)
     return e == STROM_EIO || e == STROM_ETIMEOUT || e == STROM_EBUSY || e == STROM_EFENCED;
 }
 
+static void encode_opts(const strom_producer *p, int32_t seq, fmt_encode_opts *eo)
+{
+    fmt_encode_opts_init(eo);
+    eo->codec = p->t.opts.codec;
+    eo->zstd_level = p->t.opts.zstd_level;
+    eo->plain_only = p->t.opts.plain_only;
+    eo->time_col = p->t.opts.time_col;
+    eo->writer_id = p->o.writer_id;
+    eo->batch_seq = seq;
+}
+
 static strom_err encode(strom_producer *p, pb *x)
 {
     fmt_encode_opts eo;
-    fmt_encode_opts_init(&eo);
-    eo.codec = p->t.opts.codec;
-    eo.zstd_level = p->t.opts.zstd_level;
-    eo.plain_only = p->t.opts.plain_only;
-    eo.time_col = p->t.opts.time_col;
-    eo.writer_id = p->o.writer_id;
-    eo.batch_seq = x->seq;
+    encode_opts(p, x->seq, &eo);
     eo.changes = p->pk ? x->chg.data : NULL;
     strom_err e = fmt_encode(p->enc, x->b, NULL, 0, &eo, &x->bytes);
     if (e != STROM_OK)
@@ -218,7 +230,7 @@ static int send_ready(strom_producer *p, int64_t *retry_at)
     for (int b = 0; b < p->t.opts.nbuckets && n < p->o.max_in_flight; b++) {
         pbucket *k = &p->bk[b];
         pb *x = k->qhead;
-        if (k->busy || !x)
+        if (k->busy || !x || !x->ready)
             continue;
         if (x->not_before_ns > now_ns()) {
             *retry_at = STROM_MIN(*retry_at, x->not_before_ns);
@@ -447,6 +459,144 @@ strom_err strom_producer_delete(strom_producer *p, const strom_value *vals, int 
     return send_row(p, vals, ncols, 1);
 }
 
+/* ------------------------------------------------------------ whole builders */
+
+static strom_err check_builder(const strom_producer *p, const strom_builder *rows)
+{
+    const strom_schema *bs = fmt_builder_schema(rows), *ts = p->t.info->schema;
+    int ok = bs->ncols == ts->ncols;
+    for (int i = 0; ok && i < ts->ncols; i++)
+        ok = bs->cols[i].type == ts->cols[i].type;
+    if (!ok)
+        return strom_fail(STROM_ESCHEMA, "table '%s': the builder's columns are not the "
+                          "table's (%d columns of the same types, in order)", p->t.name, ts->ncols);
+    return STROM_OK;
+}
+
+/* Groups the builder's rows by bucket: rows of bucket b are sel[start[b] .. start[b+1]). */
+static strom_err route_rows(strom_producer *p, const strom_builder *rows, int64_t n,
+                            uint32_t *start)
+{
+    const cat_opts *o = &p->t.opts;
+    if ((size_t)n > p->sel_cap) {
+        free(p->sel);
+        free(p->bof);
+        p->sel = strom_malloc(sizeof(uint32_t) * (size_t)n);
+        p->bof = strom_malloc(sizeof(uint32_t) * (size_t)n);
+        p->sel_cap = p->sel && p->bof ? (size_t)n : 0;
+        if (!p->sel_cap)
+            return STROM_ENOMEM;
+    }
+    strom_column cols[LOG_MAX_KEY_COLS];
+    for (int k = 0; k < o->nbucket_key; k++)
+        fmt_builder_view(rows, o->bucket_key[k], &cols[k]);
+    memset(start, 0, sizeof(uint32_t) * (size_t)(o->nbuckets + 1));
+    int sticky = p->sticky;
+    for (int64_t r = 0; r < n; r++) {
+        strom_buf_clear(&p->bkey);
+        for (int k = 0; k < o->nbucket_key; k++)
+            if (fmt_key_from_column(&p->bkey, &cols[k], r) != STROM_OK)
+                return STROM_ENOMEM;
+        p->bof[r] = o->nbucket_key ? (uint32_t)stc_bucket_of(&p->t, &p->bkey) : (uint32_t)sticky;
+        start[p->bof[r] + 1]++;
+    }
+    uint32_t pos[CAT_MAX_BUCKETS + 1];
+    for (int b = 0; b < o->nbuckets; b++) {
+        pos[b] = start[b];
+        start[b + 1] += start[b];
+    }
+    for (int64_t r = 0; r < n; r++)
+        p->sel[pos[p->bof[r]]++] = (uint32_t)r;
+    return STROM_OK;
+}
+
+/* Reserves bucket b's next place in its queue (mu held): the batch keeps the sequence
+ * order while it is being encoded outside the lock. */
+static pb *reserve(strom_producer *p, int b, int64_t rows)
+{
+    pb *x = strom_calloc(1, sizeof *x);
+    if (!x || seal(p, b) != STROM_OK) {
+        free(x);
+        return NULL;
+    }
+    pbucket *k = &p->bk[b];
+    x->bucket = b;
+    x->rows = rows;
+    x->seq = k->next_seq++;
+    if (k->qtail)
+        k->qtail->next = x;
+    else
+        k->qhead = x;
+    k->qtail = x;
+    p->pending += rows;
+    if (p->t.opts.nbucket_key == 0)
+        p->sticky = (b + 1) % p->t.opts.nbuckets;
+    return x;
+}
+
+/* A reserved batch that could not be encoded fails like a batch that failed for good
+ * (mu held). */
+static void drop_reserved(strom_producer *p, pb *x, strom_err e)
+{
+    pbucket *k = &p->bk[x->bucket];
+    pb **pp = &k->qhead, *prev = NULL;
+    while (*pp != x)
+        prev = *pp, pp = &(*pp)->next;
+    *pp = x->next;
+    if (k->qtail == x)
+        k->qtail = prev;
+    int busy = k->busy;
+    finish(p, x, e); /* counts it, sets the sticky error, frees it */
+    k->busy = busy;
+}
+
+static strom_err send_bucket(strom_producer *p, const strom_builder *rows, int b,
+                             const uint32_t *sel, uint32_t n)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->pending >= p->o.buffer_rows && p->err == STROM_OK)
+        pthread_cond_wait(&p->space, &p->mu);
+    pb *x = p->err == STROM_OK ? reserve(p, b, n) : NULL;
+    strom_err e = p->err ? strom_fail(p->err, "%s", p->errmsg) : x ? STROM_OK : STROM_ENOMEM;
+    pthread_mutex_unlock(&p->mu);
+    if (e != STROM_OK)
+        return e;
+    fmt_encode_opts eo;
+    encode_opts(p, x->seq, &eo);
+    uint8_t *chg = p->pk ? strom_malloc(n) : NULL;
+    if (chg)
+        memset(chg, STROM_INSERT, n);
+    eo.changes = chg;
+    e = p->pk && !chg ? STROM_ENOMEM : fmt_encode(p->benc, rows, sel, n, &eo, &x->bytes);
+    free(chg);
+    pthread_mutex_lock(&p->mu);
+    if (e != STROM_OK) {
+        strom_fail_wrap(e, "table '%s' bucket %d: encoding", p->t.name, b);
+        drop_reserved(p, x, e);
+    } else {
+        x->ready = 1;
+        pthread_cond_signal(&p->wake);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return e;
+}
+
+strom_err strom_producer_send_batch(strom_producer *p, const strom_builder *rows)
+{
+    int64_t n = strom_builder_nrows(rows);
+    strom_err e = check_builder(p, rows);
+    if (e != STROM_OK || n == 0)
+        return e;
+    uint32_t start[CAT_MAX_BUCKETS + 1];
+    pthread_mutex_lock(&p->smu);
+    e = route_rows(p, rows, n, start);
+    for (int b = 0; e == STROM_OK && b < p->t.opts.nbuckets; b++)
+        if (start[b + 1] > start[b])
+            e = send_bucket(p, rows, b, p->sel + start[b], start[b + 1] - start[b]);
+    pthread_mutex_unlock(&p->smu);
+    return e;
+}
+
 strom_err strom_producer_flush(strom_producer *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -528,7 +678,8 @@ static strom_err init_buckets(strom_producer *p)
     p->bk = strom_calloc((size_t)nb, sizeof *p->bk);
     p->spare = strom_calloc((size_t)nb * 2 + 1, sizeof *p->spare);
     p->enc = fmt_encoder_create();
-    return p->bk && p->spare && p->enc ? STROM_OK : STROM_ENOMEM;
+    p->benc = fmt_encoder_create();
+    return p->bk && p->spare && p->enc && p->benc ? STROM_OK : STROM_ENOMEM;
 }
 
 strom_err strom_producer_create(strom_client *c, const char *table, const strom_producer_opts *opts,
@@ -541,6 +692,7 @@ strom_err strom_producer_create(strom_client *c, const char *table, const strom_
         return STROM_ENOMEM;
     p->c = c;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->smu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -605,7 +757,12 @@ strom_err strom_producer_close(strom_producer *p)
         free(p->partial[i]);
     free(p->partial);
     fmt_encoder_destroy(p->enc);
+    fmt_encoder_destroy(p->benc);
     strom_buf_free(&p->key);
+    strom_buf_free(&p->bkey);
+    free(p->sel);
+    free(p->bof);
+    pthread_mutex_destroy(&p->smu);
     strom_buf_free(&p->frame);
     proto_arena_free(&p->arena);
     stc_table_free(&p->t);

@@ -274,6 +274,32 @@ static void test_routing(void **st)
         used[p->b[k].bucket] = 1;
     }
     assert_true(used[0] + used[1] + used[2] + used[3] >= 3);
+    /* the same rows as one builder: one batch per bucket, each row in its bucket */
+    strom_producer *p2;
+    assert_int_equal(strom_producer_create(c, "t", NULL, NULL, 0, &p2), STROM_OK);
+    strom_builder *b = strom_builder_create(strom_producer_schema(p2));
+    for (int i = 0; i < N; i++) {
+        strom_builder_put_str(b, 0, devs[i], strlen(devs[i]));
+        strom_builder_put_int(b, 1, i);
+        strom_builder_put_f64(b, 2, i);
+        assert_int_equal(strom_builder_end_row(b), STROM_OK);
+    }
+    int before = p->nb;
+    assert_int_equal(strom_producer_send_batch(p2, b), STROM_OK);
+    assert_int_equal(strom_producer_close(p2), STROM_OK);
+    int rows = 0, nused = used[0] + used[1] + used[2] + used[3];
+    assert_int_equal(p->nb - before, nused);
+    for (int k = before; k < p->nb; k++) {
+        rows += (int)p->b[k].nrows;
+        assert_int_equal(p->b[k].seq, 0);
+        for (uint32_t r = 0; r < p->b[k].nrows && r < 8; r++) {
+            int i;
+            assert_int_equal(sscanf(p->b[k].dev[r], "dev-%d", &i), 1);
+            assert_int_equal(p->b[k].bucket, expect[i / 7919]);
+        }
+    }
+    assert_int_equal(rows, N);
+    strom_builder_destroy(b);
     strom_client_close(c);
     peer_stop(p);
 }
