@@ -38,6 +38,7 @@ typedef struct pb {
     int64_t not_before_ns;
     stc_call *call;
     int ready;               /* 0 while strom_producer_send_batch still encodes it */
+    struct pb *gnext;        /* the next batch sent in the same request */
 } pb;
 
 typedef struct pbucket {
@@ -78,6 +79,7 @@ struct strom_producer {
     size_t sel_cap;
     strom_buf frame;
     proto_arena arena;
+    strom_buf reqbuf;        /* the records of a request of several batches */
 };
 
 static int64_t now_ns(void)
@@ -127,8 +129,12 @@ static strom_err seal(strom_producer *p, int b)
     return STROM_OK;
 }
 
-/* Seals what is due: everything when flushing or stopping, else batches past linger.
- * Returns the earliest time a still-open batch becomes due (INT64_MAX: none). */
+/* Seals what is due: everything when flushing or stopping, else batches past linger of
+ * buckets with nothing queued or in flight. While a bucket's request is in flight its new
+ * rows keep filling one batch (until batch_rows / batch_bytes), so under load batches grow
+ * instead of queueing up small: the latency stays about one round trip, the batch count
+ * per second about one per round trip. Returns the earliest time a still-open batch
+ * becomes due (INT64_MAX: none; finishing a request wakes the loop). */
 static int64_t seal_due(strom_producer *p)
 {
     int64_t next = INT64_MAX, now = now_ns(), linger = (int64_t)p->o.linger_ms * 1000000;
@@ -136,9 +142,9 @@ static int64_t seal_due(strom_producer *p)
         pbucket *k = &p->bk[b];
         if (k->rows == 0)
             continue;
-        if (p->flushing || p->stop || now - k->since_ns >= linger)
+        if (p->flushing || p->stop || (now - k->since_ns >= linger && !k->busy && !k->qhead))
             seal(p, b);
-        else if (k->since_ns + linger < next)
+        else if (!k->busy && !k->qhead && k->since_ns + linger < next)
             next = k->since_ns + linger;
     }
     return next;
@@ -174,19 +180,31 @@ static strom_err encode(strom_producer *p, pb *x)
     return e;
 }
 
-static strom_err send_batch(strom_producer *p, pb *x)
+/* Sends the batches of group x (one or more of one bucket) as one request: the records
+ * of a produce may hold many batches, so batches that queued up while the bucket's
+ * previous request was in flight go out together. */
+static strom_err send_group(strom_producer *p, pb *x)
 {
     proto_msg m = {0};
     m.req.produce.table = proto_s(p->t.name);
     m.req.produce.bucket = x->bucket;
     m.req.produce.acks = p->o.acks_none ? PROTO_ACKS_NONE : PROTO_ACKS_DURABLE;
-    m.req.produce.records.bytes = (proto_bytes){x->bytes.data, (uint32_t)x->bytes.len};
+    const strom_buf *rec = &x->bytes;
+    if (x->gnext) {
+        strom_buf_clear(&p->reqbuf);
+        for (pb *g = x; g; g = g->gnext)
+            if (strom_buf_append(&p->reqbuf, g->bytes.data, g->bytes.len) != STROM_OK)
+                return STROM_ENOMEM;
+        rec = &p->reqbuf;
+    }
+    m.req.produce.records.bytes = (proto_bytes){rec->data, (uint32_t)rec->len};
     proto_str cols[PROTO_MAX_COLUMNS];
     for (int i = 0; i < p->npartial; i++)
         cols[i] = proto_s(p->partial[i]);
     m.req.produce.ncolumns = (uint32_t)p->npartial;
     m.req.produce.columns = cols;
-    x->attempts++;
+    for (pb *g = x; g; g = g->gnext)
+        g->attempts++;
     return stc_call_start(p->c, p->pk ? PROTO_PUT_KV : PROTO_PRODUCE_LOG, &m, 0, &x->call);
 }
 
@@ -220,8 +238,62 @@ static void finish(strom_producer *p, pb *x, strom_err e)
     pthread_cond_broadcast(&p->space);
 }
 
-/* Sends the first queued batch of every idle bucket (mu held; dropped while encoding and
- * writing). Returns 1 if anything was sent. */
+/* Finishes every batch of group x (mu held). */
+static void finish_group(strom_producer *p, pb *x, strom_err e)
+{
+    while (x) {
+        pb *n = x->gnext;
+        finish(p, x, e);
+        x = n;
+    }
+}
+
+/* Puts group x back at the front of its bucket's queue, in order, to be resent after the
+ * backoff with the same bytes and sequences (mu held). */
+static void requeue_group(strom_producer *p, pb *x)
+{
+    pbucket *k = &p->bk[x->bucket];
+    pb *last = x;
+    for (pb *g = x; g; g = g->gnext) {
+        g->next = g->gnext;
+        g->not_before_ns = now_ns() + (int64_t)p->o.retry_backoff_ms * 1000000;
+        last = g;
+    }
+    for (pb *g = x; g; g = g->next)
+        g->gnext = NULL;
+    last->next = k->qhead;
+    if (!k->qhead)
+        k->qtail = last;
+    k->qhead = x;
+    k->busy = 0;
+}
+
+/* Takes the head of bucket k's queue and the ready batches behind it, up to 4 x
+ * batch_bytes of encoded or about-to-be-encoded rows, as one group (mu held). */
+static pb *take_group(strom_producer *p, pbucket *k)
+{
+    pb *x = k->qhead, *tail = x;
+    int64_t bytes = (int64_t)x->bytes.len, limit = 4 * p->o.batch_bytes;
+    k->qhead = x->next;
+    x->next = NULL;
+    for (int n = 1; k->qhead && k->qhead->ready && n < 64 && bytes < limit; n++) {
+        pb *g = k->qhead;
+        if (g->not_before_ns > now_ns())
+            break;
+        k->qhead = g->next;
+        g->next = NULL;
+        tail->gnext = g;
+        tail = g;
+        bytes += g->bytes.len ? (int64_t)g->bytes.len : p->o.batch_bytes;
+    }
+    if (!k->qhead)
+        k->qtail = NULL;
+    k->busy = 1;
+    return x;
+}
+
+/* Sends the queued batches of every idle bucket, one request per bucket (mu held;
+ * dropped while encoding and writing). Returns 1 if anything was sent. */
 static int send_ready(strom_producer *p, int64_t *retry_at)
 {
     int sent = 0, n = 0;
@@ -229,33 +301,26 @@ static int send_ready(strom_producer *p, int64_t *retry_at)
         n++;
     for (int b = 0; b < p->t.opts.nbuckets && n < p->o.max_in_flight; b++) {
         pbucket *k = &p->bk[b];
-        pb *x = k->qhead;
-        if (k->busy || !x || !x->ready)
+        if (k->busy || !k->qhead || !k->qhead->ready)
             continue;
-        if (x->not_before_ns > now_ns()) {
-            *retry_at = STROM_MIN(*retry_at, x->not_before_ns);
+        if (k->qhead->not_before_ns > now_ns()) {
+            *retry_at = STROM_MIN(*retry_at, k->qhead->not_before_ns);
             continue;
         }
-        k->qhead = x->next;
-        if (!k->qhead)
-            k->qtail = NULL;
-        x->next = NULL;
-        k->busy = 1;
+        pb *x = take_group(p, k);
         pthread_mutex_unlock(&p->mu);
-        strom_err e = x->bytes.len ? STROM_OK : encode(p, x);
+        strom_err e = STROM_OK;
+        for (pb *g = x; g && e == STROM_OK; g = g->gnext)
+            e = g->bytes.len ? STROM_OK : encode(p, g);
         if (e == STROM_OK)
-            e = send_batch(p, x);
+            e = send_group(p, x);
         pthread_mutex_lock(&p->mu);
         if (e != STROM_OK && !(retriable(e) && x->attempts <= p->o.retries)) {
-            finish(p, x, e);
+            finish_group(p, x, e);
             continue;
         }
-        if (e != STROM_OK) { /* could not even be sent: back to the queue front */
-            x->not_before_ns = now_ns() + (int64_t)p->o.retry_backoff_ms * 1000000;
-            x->next = k->qhead;
-            k->qhead = x;
-            k->qtail = k->qtail ? k->qtail : x;
-            k->busy = 0;
+        if (e != STROM_OK) { /* could not even be sent */
+            requeue_group(p, x);
             continue;
         }
         if (p->inflight_tail)
@@ -286,17 +351,10 @@ static void await_oldest(strom_producer *p)
         e = stc_decode(p->c, p->pk ? PROTO_PUT_KV : PROTO_PRODUCE_LOG, &p->frame, &p->arena, &r);
     }
     pthread_mutex_lock(&p->mu);
-    if (e == STROM_OK || !retriable(e) || x->attempts > p->o.retries) {
-        finish(p, x, e);
-        return;
-    }
-    pbucket *k = &p->bk[x->bucket]; /* resend first, same bytes, same sequence */
-    x->not_before_ns = now_ns() + (int64_t)p->o.retry_backoff_ms * 1000000;
-    x->next = k->qhead;
-    k->qhead = x;
-    if (!k->qtail)
-        k->qtail = x;
-    k->busy = 0;
+    if (e == STROM_OK || !retriable(e) || x->attempts > p->o.retries)
+        finish_group(p, x, e);
+    else
+        requeue_group(p, x); /* resent first: same bytes, same sequences */
 }
 
 static int queued(const strom_producer *p)
@@ -563,11 +621,20 @@ static strom_err send_bucket(strom_producer *p, const strom_builder *rows, int b
         return e;
     fmt_encode_opts eo;
     encode_opts(p, x->seq, &eo);
-    uint8_t *chg = p->pk ? strom_malloc(n) : NULL;
+    size_t all = (size_t)strom_builder_nrows(rows); /* changes are indexed by builder row */
+    uint8_t *chg = p->pk ? strom_malloc(all) : NULL;
     if (chg)
-        memset(chg, STROM_INSERT, n);
+        memset(chg, STROM_INSERT, all);
     eo.changes = chg;
+    /* The batch header takes its schema id from the builder's own schema copy: a caller's
+     * builder made from strom_producer_schema() or an equal schema may carry another id
+     * (0), so the table's id is set for the encoding and put back (callers of
+     * send_batch are serialised, and the caller does not use the builder meanwhile). */
+    strom_schema *bs = (strom_schema *)fmt_builder_schema(rows);
+    uint32_t id = strom_schema_id(bs);
+    fmt_schema_set_id(bs, strom_schema_id(p->t.info->schema));
     e = p->pk && !chg ? STROM_ENOMEM : fmt_encode(p->benc, rows, sel, n, &eo, &x->bytes);
+    fmt_schema_set_id(bs, id);
     free(chg);
     pthread_mutex_lock(&p->mu);
     if (e != STROM_OK) {
@@ -764,6 +831,7 @@ strom_err strom_producer_close(strom_producer *p)
     free(p->bof);
     pthread_mutex_destroy(&p->smu);
     strom_buf_free(&p->frame);
+    strom_buf_free(&p->reqbuf);
     proto_arena_free(&p->arena);
     stc_table_free(&p->t);
     pthread_cond_destroy(&p->wake);
