@@ -355,6 +355,21 @@ static void create_devices(strom_client *c)
     IT_OK(strom_producer_close(p));
 }
 
+/* The server's request counter (STATS "requests"; the STATS call itself counts). */
+static int64_t server_requests(strom_client *c)
+{
+    strom_stat *st;
+    size_t n;
+    int64_t v = -1;
+    IT_OK(strom_client_stats(c, NULL, &st, &n));
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(st[i].name, "requests"))
+            v = st[i].value;
+    strom_client_stats_free(st, n);
+    IT_CHECK(v >= 0, "no 'requests' statistic");
+    return v;
+}
+
 typedef struct lk_arg { strom_lookuper *l; int seed, bad; } lk_arg;
 
 static void *lookup_thread(void *arg)
@@ -416,6 +431,7 @@ static void test_lookups(strom_client *c)
     }
     IT_CHECK(r == strom_batch_nrows(b), "rows %lld", (long long)strom_batch_nrows(b));
     strom_batch_destroy(b);
+    int64_t req0 = server_requests(c);
     lk_arg a[8];
     pthread_t th[8];
     for (int i = 0; i < 8; i++) {
@@ -426,6 +442,11 @@ static void test_lookups(strom_client *c)
         pthread_join(th[i], NULL);
         IT_CHECK(a[i].bad == 0, "thread %d: %d wrong lookups", i, a[i].bad);
     }
+    /* 8 threads x 300 point lookups through one lookuper: concurrent keys of a bucket
+     * share requests, so the server saw fewer requests than lookups */
+    int64_t reqs = server_requests(c) - req0 - 1;
+    IT_CHECK(reqs > 0 && reqs < 8 * 300, "%lld requests for %d lookups", (long long)reqs, 8 * 300);
+    printf("lookuper: %d concurrent point lookups in %lld requests\n", 8 * 300, (long long)reqs);
     strom_lookuper_close(l);
 }
 
