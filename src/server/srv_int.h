@@ -23,8 +23,8 @@
  * A REQUEST'S LIFE (native listener, native.c)
  *   read(2) into the connection's proto_reader -> a complete frame -> a slot appended to
  *   the connection's in-order slot list -> either handled at once on the I/O thread (cheap
- *   reads: API_VERSIONS, LIST_*, LIST_OFFSETS, STATS, small LOOKUPs) or copied into the slot
- *   and queued to the workers -> the response frame is encoded into slot->resp -> the loop
+ *   reads: API_VERSIONS, LIST_*, LIST_OFFSETS, STATS, small LOOKUPs) or queued to the workers (the frame stays in the reader: the connection reads nothing
+ *   more until it is answered, so requests of one connection run in order) -> the response frame is encoded into slot->resp -> the loop
  *   writes the finished slots at the head of the list, in order (pipelining keeps order).
  *   A FETCH_LOG that finds no data is parked (wait.c) until an append to one of its buckets
  *   (the catalog's append listener) or its deadline, then re-run on a worker.
@@ -59,7 +59,7 @@ typedef struct srv_wait srv_wait;
 
 enum {
     SLOT_NEW = 0,    /* being set up by the loop */
-    SLOT_QUEUED,     /* with the workers */
+    SLOT_QUEUED,     /* with the workers (the conn is busy) */
     SLOT_PARKED,     /* a long-poll fetch waiting for data (wait.c) */
     SLOT_DONE,       /* resp holds the whole response frame */
 };
@@ -73,7 +73,8 @@ struct srv_slot {
     int state;
     int16_t api, version;
     int32_t request_id;
-    strom_buf req;         /* the frame, copied when the request goes to a worker */
+    const uint8_t *frame;  /* the request frame, in the conn's reader (see loop.c) */
+    size_t frame_len;
     strom_buf resp;        /* the response frame */
     size_t sent;           /* bytes of resp already written */
     proto_arena arena;
@@ -100,7 +101,9 @@ struct srv_conn {
     size_t pending_bytes;  /* response bytes encoded, not yet written */
     int refs;              /* slots with a worker or parked: the conn outlives them */
     int events;            /* current epoll interest */
+    int busy;              /* a request is with a worker or parked: the next waits */
     int closing;           /* no more reading: answer what is there, then close */
+    int fatal;             /* the stream broke: no more frames either */
     int dead;              /* socket closed; freed when refs drops to 0 */
 };
 
@@ -142,6 +145,7 @@ struct srv_loop {
     int running;           /* thread started and not yet joined */
     int epfd, evfd, lfd;   /* epoll, eventfd, listening socket (-1 when closed) */
     srv_conn conns;        /* sentinel of the connection list */
+    srv_conn *graveyard;   /* closed conns to free at the end of the iteration */
     int nconns;
     pthread_mutex_t mu;    /* guards done (completions) */
     srv_slot *done;        /* finished by workers, not yet taken by the loop */
