@@ -20,39 +20,9 @@ static uint32_t schema_id;
 
 static int64_t now_ns(void) { return strom_mono_ns(); }
 
-static void create_table(st_conn *c, const char *name, int buckets)
-{
-    static proto_column cols[IT_NCOLS];
-    strom_schema *s = it_schema();
-    for (int i = 0; i < IT_NCOLS; i++)
-        cols[i] = (proto_column){proto_s(strom_schema_col_name(s, i)),
-                                 (uint8_t)strom_schema_col_type(s, i),
-                                 (uint8_t)!strom_schema_col_nullable(s, i)};
-    char nb[8];
-    snprintf(nb, sizeof nb, "%d", buckets);
-    proto_option o = {proto_s("bucket.num"), proto_s(nb)};
-    proto_msg m = {0}, r;
-    m.req.create_table.name = proto_s(name);
-    m.req.create_table.schema = (proto_schema){IT_NCOLS, cols, 0, NULL, 1, &o};
-    ST_OK(c, PROTO_CREATE_TABLE, &m, &r);
-    strom_schema_destroy(s);
-    memset(&m, 0, sizeof m);
-    m.req.get_table_info.name = proto_s(name);
-    ST_OK(c, PROTO_GET_TABLE_INFO, &m, &r);
-    schema_id = (uint32_t)r.resp.table_info.schema_id;
-}
-
-/* A wire batch of rows ids it_id(w, k, 0..rows). */
 static void make_batch(int64_t w, int64_t k, int rows, strom_buf *out)
 {
-    strom_schema *s = it_schema();
-    strom_builder *b = strom_builder_create(s);
-    for (int i = 0; i < rows; i++)
-        it_put_row(b, seed, it_id(w, k, i), 0);
-    strom_buf_clear(out);
-    st_encode(b, schema_id, NULL, -1, -1, out);
-    strom_builder_destroy(b);
-    strom_schema_destroy(s);
+    st_it_batch(seed, w, k, rows, schema_id, out);
 }
 
 static proto_msg produce_msg(const char *table, int bucket, const strom_buf *wire)
@@ -512,7 +482,7 @@ int main(void)
     st_start(&srv, dir, extra);
     st_conn c;
     st_connect(&c, srv.port);
-    create_table(&c, "lp", 4);
+    schema_id = st_create_it_table(&c, "lp", 4);
     st_close(&c);
     test_longpoll_wakeup(srv.port);
     test_longpoll_deadline(srv.port);
