@@ -188,6 +188,10 @@ struct srv_server {
     /* open tables (tables.c) */
     pthread_mutex_t tmu;
     srv_table *tables;
+    /* SCAN_KV cursors (cursor.c) */
+    pthread_mutex_t cmu;
+    struct srv_cursor *cursors;
+    uint64_t next_cursor;
     /* long-poll registry (wait.c) */
     pthread_mutex_t wmu;
     void *waits;           /* wait.c's hash of tables */
@@ -239,12 +243,30 @@ void srv_tables_close(srv_server *s);
 /* Canonical "db.table" of a name into out (cap >= 300); EINVAL for a bad name. */
 strom_err srv_canonical(proto_str name, char *out, size_t cap);
 
+/* cursor.c: SCAN_KV snapshots kept between pages. */
+typedef struct srv_cursor srv_cursor;
+/* A new cursor (in use) owning h (a table reference) and snap. */
+strom_err srv_cursor_new(srv_server *s, srv_table *h, strom_table *t, strom_snapshot *snap,
+                         int32_t bucket, srv_cursor **out);
+/* The cursor of a resume token, marked in use. ENOTFOUND (unknown/expired), EBUSY, EINVAL
+ * (another table or bucket). */
+strom_err srv_cursor_take(srv_server *s, proto_str token, const char *table, int32_t bucket,
+                          srv_cursor **out);
+/* Ends a use; done: the scan is over, the cursor is closed. */
+void srv_cursor_release(srv_server *s, srv_cursor *c, int done);
+/* Closes cursors idle past server.scan.cursor-timeout-ms (all: every idle one). */
+void srv_cursors_expire(srv_server *s, int all);
+const char *srv_cursor_token(const srv_cursor *c);
+strom_snapshot *srv_cursor_snapshot(const srv_cursor *c);
+/* The cursor's current batch (NULL before the first) and its next row, to update. */
+const strom_batch **srv_cursor_batch(srv_cursor *c, int64_t **row);
+
 /* wire.c: batches between the wire and the engine. */
 /* Appends one wire batch of the rows of b (columns cols[0..ncols) of b, NULL = all; rows
- * [0, nrows)) to out, stamped with b's first row offset and commit time; with_changes:
- * carry the rows' change types. Nothing for nrows 0. */
+ * [from, to)) to out, stamped with row from's offset and b's commit time; with_changes:
+ * carry the rows' change types. Nothing for an empty range or b NULL. */
 strom_err srv_batch_to_wire(srv_scratch *x, const strom_batch *b, const int *cols, int ncols,
-                            int64_t nrows, int with_changes, strom_buf *out);
+                            int64_t from, int64_t to, int with_changes, strom_buf *out);
 /* Decodes the wire batch bytes[0..len) of table t into x->batch (verified, columns as the
  * current schema). */
 strom_err srv_wire_decode(srv_scratch *x, strom_table *t, const uint8_t *bytes, size_t len,
