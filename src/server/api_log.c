@@ -84,7 +84,7 @@ static strom_err fetch_projected(srv_slot *slot, srv_scratch *x, strom_table *t,
     const strom_batch *bt;
     while (e == STROM_OK && x->records.len - start < max &&
            (e = strom_scan_next(sc, &bt)) == STROM_OK && bt)
-        e = srv_batch_to_wire(x, bt, NULL, 0, strom_batch_nrows(bt), bt->changes != NULL,
+        e = srv_batch_to_wire(x, bt, NULL, 0, 0, strom_batch_nrows(bt), bt->changes != NULL,
                               &x->records);
     strom_scan_close(sc);
     return e;

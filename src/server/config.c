@@ -46,6 +46,9 @@ static const srv_setting settings[] = {
     {"server.shutdown-timeout-ms", "--shutdown-timeout-ms", "MS", "10000",
      "on SIGTERM, how long in-flight requests may take before connections are cut", 1, 0,
      3600000, CFG_OFF(shutdown_timeout_ms), 0},
+    {"server.scan.cursor-timeout-ms", "--cursor-timeout-ms", "MS", "60000",
+     "a SCAN_KV snapshot not continued within this is closed (its resume token expires)", 1,
+     0, 86400000, CFG_OFF(cursor_timeout_ms), 0},
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 

@@ -45,7 +45,7 @@ static void run_frame(srv_slot *s, srv_scratch *x, const uint8_t *frame, size_t 
 
 static void native_run(srv_slot *s, srv_scratch *x)
 {
-    run_frame(s, x, s->req.data, s->req.len);
+    run_frame(s, x, s->frame, s->frame_len);
 }
 
 static int native_frame(srv_conn *c, const uint8_t *frame, size_t len)
@@ -71,12 +71,8 @@ static int native_frame(srv_conn *c, const uint8_t *frame, size_t len)
         srv_slot_done(s);
         return 0;
     }
-    strom_buf_clear(&s->req);
-    if (strom_buf_append(&s->req, frame, len) != STROM_OK) {
-        respond(s, STROM_ENOMEM, NULL);
-        srv_slot_done(s);
-        return 0;
-    }
+    s->frame = frame; /* stays valid: the conn reads nothing while the request runs */
+    s->frame_len = len;
     srv_conn_queue(s);
     return 0;
 }
