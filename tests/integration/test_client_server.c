@@ -8,8 +8,9 @@
  *    earliest`: the same rows (as sorted text, the header first);
  *  - `tail --from latest` gets rows produced after it started, within 2 s;
  *  - the subscriber with a projection and a filter on a column outside it;
- *  - `strom lookup` of present and absent keys; the lookuper's point, batch and
- *    concurrent lookups against a model; AS OF when the server supports it;
+ *  - `strom lookup` of present and absent keys, and AS OF (before and after an update,
+ *    before the first row); the lookuper's point, batch and concurrent lookups against a
+ *    model, concurrent ones sharing requests;
  *  - idempotence: the same PUT_KV batch (writer id, sequence) sent twice to a sum
  *    aggregation table is applied once;
  *  - a stopped server (SIGSTOP): calls time out, and work again after SIGCONT; a server
@@ -384,7 +385,8 @@ static void *lookup_thread(void *arg)
             continue;
         }
         int want = i < 1000 && i % 10;
-        if (want != (b != NULL) || (b && strom_batch_get_f64(b, 1, 0) != i * 1.5))
+        double kw = i == 3 ? 333 : i * 1.5; /* key 3 was updated (AS OF check) */
+        if (want != (b != NULL) || (b && strom_batch_get_f64(b, 1, 0) != kw))
             a->bad++;
         strom_batch_destroy(b);
     }
@@ -403,12 +405,31 @@ static void test_lookups(strom_client *c)
     IT_CHECK(!strcmp(o, "id,name,kw\n7,device 7,10.5\n999,device 999,1498.5\n"), "lookup: %s", o);
     IT_CHECK(strstr(e, "not found: 10\n") && strstr(e, "not found: 5000\n"), "stderr: %s", e);
     free(o), free(e);
-    rc = strom(out, err, "lookup devs 7 --as-of '2099-01-01 00:00:00' --server %s", g_addr);
+    /* AS OF: key 3 changes after time t; before t it has its first value; before the
+     * table had rows, it has none */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    usleep(30000);
+    strom_producer *p;
+    IT_OK(strom_producer_create(c, "devs", NULL, NULL, 0, &p));
+    strom_value v3[3] = {{.type = STROM_BIGINT, .v.i = 3}, {.type = STROM_STRING, .v.s = {"new", 3}},
+                         {.type = STROM_DOUBLE, .v.d = 333}};
+    IT_OK(strom_producer_send(p, v3, 3));
+    IT_OK(strom_producer_close(p));
+    rc = strom(out, err, "lookup devs 3 7 --as-of %lld --server %s", (long long)t, g_addr);
     o = slurp(out), e = slurp(err);
-    IT_CHECK(rc == 0 ? strstr(o, "7,device 7,10.5") != NULL
-                     : rc == 1 && strstr(e, "AS OF") != NULL, "lookup --as-of: %d %s %s", rc, o, e);
-    if (rc)
-        printf("lookup --as-of: the server does not support it yet: %s", e);
+    IT_CHECK(rc == 0 && !strcmp(o, "id,name,kw\n3,device 3,4.5\n7,device 7,10.5\n"),
+             "lookup --as-of: %d %s %s", rc, o, e);
+    free(o), free(e);
+    rc = strom(out, err, "lookup devs 3 --server %s", g_addr);
+    o = slurp(out);
+    IT_CHECK(rc == 0 && !strcmp(o, "id,name,kw\n3,new,333\n"), "lookup after the update: %s", o);
+    free(o);
+    rc = strom(out, err, "lookup devs 3 --as-of '2001-01-01' --server %s", g_addr);
+    o = slurp(out), e = slurp(err);
+    IT_CHECK(rc == 0 && !strcmp(o, "id,name,kw\n") && strstr(e, "not found: 3"), "as of 2001: %s %s",
+             o, e);
     free(o), free(e);
     IT_CHECK(strom(NULL, err, "lookup devs x1 --server %s", g_addr) == 2, "a bad key is usage");
     const char *cols[] = {"name", "kw"};
@@ -578,6 +599,25 @@ static void test_usage_and_addresses(void)
 
 /* ------------------------------------------------------------ timeouts */
 
+/* Waits until the process is in state T (stopped). */
+static void wait_stopped(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')');
+        if (rp && rp[1] == ' ' && rp[2] == 'T')
+            return;
+        usleep(2000);
+    }
+    IT_CHECK(0, "the server did not stop");
+}
+
 static void test_stopped_and_gone(void)
 {
     strom_client *c = connect_or_die(400);
@@ -585,6 +625,7 @@ static void test_stopped_and_gone(void)
     IT_OK(strom_client_table_info(c, "tele", &ti));
     strom_table_info_free(ti);
     kill(g_pid, SIGSTOP);
+    wait_stopped(g_pid); /* the signal is delivered asynchronously */
     int64_t t0 = strom_mono_ns();
     strom_err e = strom_client_table_info(c, "tele", &ti);
     int64_t ms = (strom_mono_ns() - t0) / 1000000;
