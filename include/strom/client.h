@@ -112,8 +112,11 @@ typedef struct strom_producer_opts {
  * routed to buckets exactly as the server's engine routes them (hash of the 'bucket.key'
  * columns; without a key, all rows of a batch go to one bucket, round-robin per batch),
  * batched per bucket and encoded as storage batches carrying the producer's writer id and
- * a per-bucket sequence, so a batch resent after a failure is applied once (the server
- * deduplicates on them). partial_columns (PK tables, may be NULL): partial update of
+ * a per-bucket sequence, so a batch resent after a failure can be applied once: primary-key
+ * tables deduplicate on them (the engine's idempotent writes); log tables do not yet (the
+ * server appends a resent PRODUCE_LOG batch again: README, status). While a bucket's
+ * request is in flight its new rows keep filling one batch, so batches grow with load.
+ * partial_columns (PK tables, may be NULL): partial update of
  * those columns. opts may be NULL. Owned: strom_producer_close. */
 strom_err strom_producer_create(strom_client *c, const char *table, const strom_producer_opts *opts,
                                 const char *const *partial_columns, int npartial,
