@@ -15,6 +15,8 @@
  *    thread that reads answers. Every call has a deadline (request_timeout_ms); a call
  *    that passes it fails with STROM_ETIMEOUT and its late answer is dropped; the
  *    connection stays, so the next call works as soon as the server answers again.
+ *    The server answers one connection's requests in order and runs them one at a time:
+ *    pipelining saves round trips, not server time; use several clients for parallelism.
  *    A connection that broke (EOF, reset, a half-written request) fails every call in
  *    flight with STROM_EIO; the next call reconnects.
  *  - strom_producer: safe for concurrent senders (rows are queued under a lock); one
@@ -162,7 +164,10 @@ typedef struct strom_subscriber_opts {
 } strom_subscriber_opts;
 
 /* A subscriber of one table. Positions are the caller's: nothing is committed on the
- * server. opts may be NULL. Owned: strom_subscriber_close. */
+ * server. It opens a connection of its own to c's server (with c's options): the server
+ * runs the requests of one connection one after the other, so a long poll parked on a
+ * shared connection would hold up the producers and lookups using it. opts may be NULL.
+ * Owned: strom_subscriber_close. */
 strom_err strom_subscriber_create(strom_client *c, const char *table,
                                   const strom_subscriber_opts *opts, strom_subscriber **out);
 /* Adds bucket (or every bucket with bucket = -1) starting at from: EARLIEST, LATEST
