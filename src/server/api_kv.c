@@ -17,9 +17,11 @@ static strom_err put_run(strom_table *t, srv_scratch *x, strom_builder *bld, int
 {
     strom_builder_reset(bld);
     strom_err e = STROM_OK;
-    for (int64_t r = from; e == STROM_OK && r < to; r++)
-        if (strom_batch_row_change(x->batch, r) != STROM_UPDATE_BEFORE)
-            e = srv_batch_to_builder(x->batch, r, r + 1, bld);
+    for (int64_t r = from, start = from; e == STROM_OK && r <= to; r++)
+        if (r == to || strom_batch_row_change(x->batch, r) == STROM_UPDATE_BEFORE) {
+            e = srv_batch_to_builder(x->batch, start, r, bld); /* the rows between -U rows */
+            start = r + 1;
+        }
     if (e != STROM_OK || strom_builder_nrows(bld) == 0)
         return e;
     o->delete_rows = is_delete(x->batch, from);
