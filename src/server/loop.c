@@ -28,11 +28,26 @@ static void conn_close(srv_conn *c);
 
 /* ------------------------------------------------------------------ slots */
 
+#define SLOT_SPARES 8                 /* answered slots a conn keeps for reuse */
+#define SLOT_SPARE_MAX_RESP (1u << 20) /* ... unless their response buffer grew above this */
+
+/* A slot from the conn's spares (its response buffer and arena keep their memory, so a
+ * steady request stream allocates nothing) or a new one. */
 srv_slot *srv_slot_new(srv_conn *c)
 {
-    srv_slot *s = strom_calloc(1, sizeof *s);
-    if (!s)
+    srv_slot *s = c->spare;
+    if (s) {
+        c->spare = s->next;
+        c->nspare--;
+        strom_buf resp = s->resp;
+        proto_arena arena = s->arena;
+        memset(s, 0, sizeof *s);
+        s->resp = resp;
+        s->arena = arena;
+        strom_buf_clear(&s->resp);
+    } else if (!(s = strom_calloc(1, sizeof *s))) {
         return NULL;
+    }
     s->conn = c;
     s->state = SLOT_NEW;
     if (c->tail)
@@ -49,6 +64,17 @@ static void slot_destroy(srv_slot *s)
     strom_buf_free(&s->resp);
     proto_arena_free(&s->arena);
     free(s);
+}
+
+static void slot_recycle(srv_conn *c, srv_slot *s)
+{
+    if (c->nspare >= SLOT_SPARES || s->resp.cap > SLOT_SPARE_MAX_RESP) {
+        slot_destroy(s);
+        return;
+    }
+    s->next = c->spare;
+    c->spare = s;
+    c->nspare++;
 }
 
 void srv_slot_done(srv_slot *s)
@@ -116,6 +142,11 @@ static void loop_free_graveyard(srv_loop *l)
     while (l->graveyard) {
         srv_conn *c = l->graveyard;
         l->graveyard = c->next;
+        while (c->spare) {
+            srv_slot *s = c->spare;
+            c->spare = s->next;
+            slot_destroy(s);
+        }
         proto_reader_free(&c->rd);
         l->nconns--;
         free(c);
@@ -183,7 +214,7 @@ static void conn_flush(srv_conn *c)
             if (!(c->head = s->next))
                 c->tail = NULL;
             c->nslots--;
-            slot_destroy(s);
+            slot_recycle(c, s);
         }
     }
     if (c->closing && !c->head && (c->fatal || !frame_ready(c))) {

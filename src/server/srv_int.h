@@ -98,6 +98,8 @@ struct srv_conn {
     proto_reader rd;
     srv_slot *head, *tail; /* in request order */
     int nslots;
+    srv_slot *spare;       /* answered slots kept for reuse */
+    int nspare;
     size_t pending_bytes;  /* response bytes encoded, not yet written */
     int refs;              /* slots with a worker or parked: the conn outlives them */
     int events;            /* current epoll interest */
