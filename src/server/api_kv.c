@@ -65,7 +65,7 @@ API(srv_api_put_kv)
     strom_err e = srv_cstrs(&slot->arena, req->req.produce.columns, req->req.produce.ncolumns,
                             &cols);
     if (e == STROM_OK)
-        e = srv_table_get(s, req->req.produce.table, &h, &t);
+        e = srv_table_get(s, slot, req->req.produce.table, &h, &t);
     if (e != STROM_OK)
         return e;
     strom_builder *bld = strom_builder_create(strom_table_schema(t));
@@ -169,7 +169,7 @@ API(srv_api_lookup)
     srv_table *h;
     strom_table *t;
     uint32_t n = req->req.lookup.nkeys;
-    strom_err e = srv_table_get(s, req->req.lookup.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.lookup.table, &h, &t);
     if (e != STROM_OK)
         return e;
     strom_value *keys = NULL;
@@ -200,7 +200,7 @@ API(srv_api_prefix_lookup)
 {
     srv_table *h;
     strom_table *t;
-    strom_err e = srv_table_get(s, req->req.prefix_lookup.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.prefix_lookup.table, &h, &t);
     if (e != STROM_OK)
         return e;
     int *cols = NULL;
@@ -228,7 +228,7 @@ API(srv_api_key_history)
     strom_err e = srv_cstrs(&slot->arena, req->req.key_history.columns,
                             req->req.key_history.ncolumns, &cols);
     if (e == STROM_OK)
-        e = srv_table_get(s, req->req.key_history.table, &h, &t);
+        e = srv_table_get(s, slot, req->req.key_history.table, &h, &t);
     if (e != STROM_OK)
         return e;
     e = strom_table_key_history(t, k->values, (int)k->nvalues, req->req.key_history.at_or_before,
@@ -255,7 +255,7 @@ static strom_err scan_open(srv_server *s, srv_slot *slot, const proto_msg *req,
     strom_err e = srv_cstrs(&slot->arena, req->req.scan_kv.columns, req->req.scan_kv.ncolumns,
                             &cols);
     if (e == STROM_OK)
-        e = srv_table_get(s, req->req.scan_kv.table, &h, &t);
+        e = srv_table_get(s, slot, req->req.scan_kv.table, &h, &t);
     if (e != STROM_OK)
         return e;
     strom_read_opts o = {.columns = cols, .ncolumns = (int)req->req.scan_kv.ncolumns};

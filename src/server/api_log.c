@@ -15,7 +15,7 @@ API(srv_api_produce)
     strom_table *t;
     const proto_records *rec = &req->req.produce.records;
     int32_t bucket = req->req.produce.bucket;
-    strom_err e = srv_table_get(s, req->req.produce.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.produce.table, &h, &t);
     if (e != STROM_OK)
         return e;
     int64_t first = -1, last = -1;
@@ -120,7 +120,7 @@ API(srv_api_fetch)
     srv_table *h;
     strom_table *t;
     uint32_t n = req->req.fetch.nbuckets;
-    strom_err e = srv_table_get(s, req->req.fetch.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.fetch.table, &h, &t);
     if (e != STROM_OK)
         return e;
     snprintf(slot->table, sizeof slot->table, "%s", cat_table_canonical(t));
@@ -162,7 +162,7 @@ API(srv_api_list_offsets)
     srv_table *h;
     strom_table *t;
     uint32_t n = req->req.list_offsets.nbuckets;
-    strom_err e = srv_table_get(s, req->req.list_offsets.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.list_offsets.table, &h, &t);
     if (e != STROM_OK)
         return e;
     proto_offset_result *r = proto_arena_alloc(&slot->arena, (n ? n : 1) * sizeof *r);

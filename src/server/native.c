@@ -39,7 +39,7 @@ static void run_frame(srv_slot *s, srv_scratch *x, const uint8_t *frame, size_t 
     s->park = 0;
     if (e == STROM_OK)
         e = srv_api_handler(s->api)(srv, s, x, &s->msg, &resp);
-    if (!s->park)
+    if (!s->park && !s->requeue)
         respond(s, e, &resp);
 }
 
@@ -67,9 +67,14 @@ static int native_frame(srv_conn *c, const uint8_t *frame, size_t len)
         return 0;
     }
     if (!srv_api_blocks(s->api, h.body_len)) {
+        s->on_loop = 1;
         run_frame(s, &c->loop->scratch, frame, len);
-        srv_slot_done(s);
-        return 0;
+        s->on_loop = 0;
+        if (!s->requeue) {
+            srv_slot_done(s);
+            return 0;
+        }
+        s->requeue = 0; /* it needs a table opened first: a worker does that */
     }
     s->frame = frame; /* stays valid: the conn reads nothing while the request runs */
     s->frame_len = len;
