@@ -6,6 +6,11 @@
 
 #include <stdio.h>
 
+/* Records bytes of one FETCH response at most (a bucket that starts below it may pass it by
+ * one batch); buckets after it come back empty and the client asks again. Half the
+ * default maximum frame, so that a response fits a client's default frame limit. */
+#define SRV_FETCH_BUDGET ((size_t)PROTO_MAX_FRAME / 2)
+
 #define API(name) strom_err name(srv_server *s, srv_slot *slot, srv_scratch *x, \
                                  const proto_msg *req, proto_msg *resp)
 
@@ -105,7 +110,10 @@ static void fetch_bucket(srv_server *s, srv_slot *slot, srv_scratch *x, strom_ta
     size_t max = (size_t)s->cfg.fetch_max_bytes;
     if (b->max_bytes > 0 && (size_t)b->max_bytes < max)
         max = (size_t)b->max_bytes;
-    if (e == STROM_OK && b->offset < r->high_watermark)
+    int room = start < SRV_FETCH_BUDGET; /* the response must fit a frame */
+    if (room && max > SRV_FETCH_BUDGET - start)
+        max = SRV_FETCH_BUDGET - start;
+    if (e == STROM_OK && room && b->offset < r->high_watermark)
         e = b->ncolumns || b->npreds ? fetch_projected(slot, x, t, b, max)
                                      : cat_read_encoded(t, b->bucket, b->offset, max,
                                                         &x->records, &next);
