@@ -123,6 +123,10 @@ struct srv_proto {
     void (*run)(srv_slot *s, srv_scratch *x);
     /* Answers a fatal stream error (oversized/bad length): appends a final slot. */
     void (*fatal)(srv_conn *c, strom_err err, const char *msg);
+    /* Optional: re-runs a woken parked slot on the I/O thread (scratch: the loop's) when
+     * that is cheap; 1 if it did (then the slot is answered or asks to park again), 0 if
+     * the slot must go to a worker. */
+    int (*rerun_inline)(srv_slot *s, srv_scratch *x);
 };
 extern const srv_proto srv_native_proto;
 
