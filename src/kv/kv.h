@@ -99,6 +99,12 @@
  *   key   0x6D 'm' + "checkpoint" (11 bytes)
  *   value 8 bytes i64 LE: the log offset the state reflects: every changelog row with
  *         offset < value has been applied. Absent = 0 (replay the whole log).
+ *
+ * Deletes marker (one key)
+ *   key   0x6D 'm' + "deletes" (8 bytes)
+ *   value empty. Written with the first tombstone of the bucket (same WriteBatch, so also
+ *         on replay). Absent: no key has a history without a current row, so a write with
+ *         a version column needs no seek for keys without a row.
  * ==========================================================================================
  */
 #ifndef STROM_KV_H

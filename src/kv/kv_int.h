@@ -30,6 +30,7 @@ struct kv_state {
     /* versions (version.c) */
     rocksdb_compactionfilterfactory_t *hist_filter; /* NULL without a history TTL */
     int64_t compact_now;        /* kv_compact's clock for the filter (0: wall clock) */
+    int any_delete;             /* the deletes marker (kv.h) is in the state */
     /* row TTL (ttl.c) */
     pthread_t ttl_thread;
     int ttl_running, ttl_stop;
@@ -60,6 +61,10 @@ rocksdb_iterator_t *kv_prefix_iter(kv_state *kv);
 /* Newest version time of row key rk (INT64_MIN: no version) with it; scratch for the key. */
 strom_err kv_newest_version(kv_state *kv, rocksdb_iterator_t *it, const uint8_t *rk,
                             size_t klen, strom_buf *scratch, int64_t *newest);
+/* The deletes marker key (kv.h) and its length; reads it into kv->any_delete. */
+extern const char kv_deletes_key[];
+#define KV_DELETES_KEY_LEN 8
+strom_err kv_versions_open(kv_state *kv);
 /* Installs the history compaction filter into opts (no-op without a history TTL). */
 void kv_history_setup(kv_state *kv, rocksdb_options_t *opts);
 void kv_history_free(kv_state *kv);

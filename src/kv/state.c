@@ -373,6 +373,8 @@ strom_err kv_open(const char *dir, log_bucket *log, const kv_config *cfg, kv_sta
     if (e == STROM_OK)
         e = read_checkpoint(kv);
     if (e == STROM_OK)
+        e = kv_versions_open(kv);
+    if (e == STROM_OK)
         e = kv_replay(kv);
     if (e == STROM_OK)
         e = kv_ttl_start(kv);

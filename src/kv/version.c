@@ -124,6 +124,19 @@ strom_err kv_newest_version(kv_state *kv, rocksdb_iterator_t *it, const uint8_t 
     return e;
 }
 
+const char kv_deletes_key[] = "\x6D" "deletes";
+
+strom_err kv_versions_open(kv_state *kv)
+{
+    char *v = NULL;
+    size_t vlen = 0;
+    strom_err e = kv_get_raw(kv, (const uint8_t *)kv_deletes_key, KV_DELETES_KEY_LEN, &v,
+                             &vlen);
+    kv->any_delete = e == STROM_OK && v != NULL;
+    rocksdb_free(v);
+    return e;
+}
+
 /* ---------------------------------------------------------- AS OF lookups */
 
 /* Per-thread key buffers, so a warm lookup allocates nothing (freed at thread exit). */

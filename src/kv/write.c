@@ -56,6 +56,7 @@ typedef struct kv_wctx {
     strom_buf wkeys;         /* keys of the state change (kv_went.koff) */
     strom_buf wents;         /* kv_went, in order of addition */
     int64_t commit;          /* commit time of the changelog batch */
+    int first_delete;        /* the write adds the deletes marker (kv.h) */
     kv_val *nv, *ov;         /* new row, stored row (aggregation, versioned, partial) */
     const uint8_t *mask;     /* partial update: the columns written; NULL: all */
     int64_t writer;          /* idempotent write: writer id (> 0), else 0 */
@@ -134,7 +135,7 @@ static strom_err collect_keys(kv_wctx *w, int64_t n)
 /* The newest version time of every key: from its row's value; a key without a row has
  * history only if it was deleted: with the commit time as version time that delete is
  * older than this write (INT64_MIN will do), with a version column its history is read
- * with one seek (one iterator for the write). */
+ * with one seek (one iterator for the write) unless the bucket never had a delete. */
 static strom_err load_newest(kv_wctx *w)
 {
     rocksdb_iterator_t *it = NULL;
@@ -144,7 +145,7 @@ static strom_err load_newest(kv_wctx *w)
         kv_times t;
         if (s->init_len >= 0 && !kv_row_times(w->vals.data + s->init_off, (size_t)s->init_len, &t))
             s->newest = t.newest;
-        else if (s->init_len < 0 && w->kv->cfg.use_vcol) {
+        else if (s->init_len < 0 && w->kv->cfg.use_vcol && w->kv->any_delete) {
             if (!it)
                 it = kv_prefix_iter(w->kv);
             e = kv_newest_version(w->kv, it, w->keys.data + s->koff, s->klen, &w->vkey,
@@ -501,6 +502,8 @@ static strom_err put_history(kv_wctx *w, const strom_column *vc, const uint8_t *
             e = put_version(w, s, t, "", 0);
         else if (e == STROM_OK)
             kv_row_set_times(w->vals.data + cr[j].off, &(kv_times){w->commit, t, s->newest});
+        if (e == STROM_OK && del && !w->kv->any_delete && !w->first_delete++)
+            e = went_add(w, (const uint8_t *)kv_deletes_key, KV_DELETES_KEY_LEN, "", 0);
         s->cur_off = del ? 0 : cr[j].off;
         s->cur_len = del ? -1 : cr[j].len;
     }
@@ -553,7 +556,10 @@ static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_c
     if (e != STROM_OK)
         return e;
     went_fill(w, wb);
-    return kv_apply_batch(w->kv, wb, new_ckpt);
+    e = kv_apply_batch(w->kv, wb, new_ckpt);
+    if (e == STROM_OK && w->first_delete)
+        w->kv->any_delete = 1;
+    return e;
 }
 
 /* The version column of the changelog rows of the write (NULL: commit time). */

@@ -17,9 +17,11 @@ static strom_err put_run(strom_table *t, srv_scratch *x, strom_builder *bld, int
 {
     strom_builder_reset(bld);
     strom_err e = STROM_OK;
-    for (int64_t r = from; e == STROM_OK && r < to; r++)
-        if (strom_batch_row_change(x->batch, r) != STROM_UPDATE_BEFORE)
-            e = srv_batch_to_builder(x->batch, r, r + 1, bld);
+    for (int64_t r = from, start = from; e == STROM_OK && r <= to; r++)
+        if (r == to || strom_batch_row_change(x->batch, r) == STROM_UPDATE_BEFORE) {
+            e = srv_batch_to_builder(x->batch, start, r, bld); /* the rows between -U rows */
+            start = r + 1;
+        }
     if (e != STROM_OK || strom_builder_nrows(bld) == 0)
         return e;
     o->delete_rows = is_delete(x->batch, from);
@@ -63,7 +65,7 @@ API(srv_api_put_kv)
     strom_err e = srv_cstrs(&slot->arena, req->req.produce.columns, req->req.produce.ncolumns,
                             &cols);
     if (e == STROM_OK)
-        e = srv_table_get(s, req->req.produce.table, &h, &t);
+        e = srv_table_get(s, slot, req->req.produce.table, &h, &t);
     if (e != STROM_OK)
         return e;
     strom_builder *bld = strom_builder_create(strom_table_schema(t));
@@ -167,7 +169,7 @@ API(srv_api_lookup)
     srv_table *h;
     strom_table *t;
     uint32_t n = req->req.lookup.nkeys;
-    strom_err e = srv_table_get(s, req->req.lookup.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.lookup.table, &h, &t);
     if (e != STROM_OK)
         return e;
     strom_value *keys = NULL;
@@ -198,7 +200,7 @@ API(srv_api_prefix_lookup)
 {
     srv_table *h;
     strom_table *t;
-    strom_err e = srv_table_get(s, req->req.prefix_lookup.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.prefix_lookup.table, &h, &t);
     if (e != STROM_OK)
         return e;
     int *cols = NULL;
@@ -226,7 +228,7 @@ API(srv_api_key_history)
     strom_err e = srv_cstrs(&slot->arena, req->req.key_history.columns,
                             req->req.key_history.ncolumns, &cols);
     if (e == STROM_OK)
-        e = srv_table_get(s, req->req.key_history.table, &h, &t);
+        e = srv_table_get(s, slot, req->req.key_history.table, &h, &t);
     if (e != STROM_OK)
         return e;
     e = strom_table_key_history(t, k->values, (int)k->nvalues, req->req.key_history.at_or_before,
@@ -253,7 +255,7 @@ static strom_err scan_open(srv_server *s, srv_slot *slot, const proto_msg *req,
     strom_err e = srv_cstrs(&slot->arena, req->req.scan_kv.columns, req->req.scan_kv.ncolumns,
                             &cols);
     if (e == STROM_OK)
-        e = srv_table_get(s, req->req.scan_kv.table, &h, &t);
+        e = srv_table_get(s, slot, req->req.scan_kv.table, &h, &t);
     if (e != STROM_OK)
         return e;
     strom_read_opts o = {.columns = cols, .ncolumns = (int)req->req.scan_kv.ncolumns};

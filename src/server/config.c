@@ -99,10 +99,11 @@ static strom_err unknown_key(const char *key, const char *where)
 {
     char known[1024];
     size_t n = 0;
+    int flags = key[0] == '-' && key[1] == '-';
     known[0] = '\0';
     for (int i = 0; i < NSETTINGS && n < sizeof known; i++)
         n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "",
-                              settings[i].key);
+                              flags ? settings[i].flag : settings[i].key);
     return strom_fail(STROM_EOPTION, "%s: unknown setting '%.200s' (known: %s)", where, key,
                       known);
 }

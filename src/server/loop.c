@@ -28,11 +28,26 @@ static void conn_close(srv_conn *c);
 
 /* ------------------------------------------------------------------ slots */
 
+#define SLOT_SPARES 8                 /* answered slots a conn keeps for reuse */
+#define SLOT_SPARE_MAX_RESP (1u << 20) /* ... unless their response buffer grew above this */
+
+/* A slot from the conn's spares (its response buffer and arena keep their memory, so a
+ * steady request stream allocates nothing) or a new one. */
 srv_slot *srv_slot_new(srv_conn *c)
 {
-    srv_slot *s = strom_calloc(1, sizeof *s);
-    if (!s)
+    srv_slot *s = c->spare;
+    if (s) {
+        c->spare = s->next;
+        c->nspare--;
+        strom_buf resp = s->resp;
+        proto_arena arena = s->arena;
+        memset(s, 0, sizeof *s);
+        s->resp = resp;
+        s->arena = arena;
+        strom_buf_clear(&s->resp);
+    } else if (!(s = strom_calloc(1, sizeof *s))) {
         return NULL;
+    }
     s->conn = c;
     s->state = SLOT_NEW;
     if (c->tail)
@@ -49,6 +64,17 @@ static void slot_destroy(srv_slot *s)
     strom_buf_free(&s->resp);
     proto_arena_free(&s->arena);
     free(s);
+}
+
+static void slot_recycle(srv_conn *c, srv_slot *s)
+{
+    if (c->nspare >= SLOT_SPARES || s->resp.cap > SLOT_SPARE_MAX_RESP) {
+        slot_destroy(s);
+        return;
+    }
+    s->next = c->spare;
+    c->spare = s;
+    c->nspare++;
 }
 
 void srv_slot_done(srv_slot *s)
@@ -116,6 +142,11 @@ static void loop_free_graveyard(srv_loop *l)
     while (l->graveyard) {
         srv_conn *c = l->graveyard;
         l->graveyard = c->next;
+        while (c->spare) {
+            srv_slot *s = c->spare;
+            c->spare = s->next;
+            slot_destroy(s);
+        }
         proto_reader_free(&c->rd);
         l->nconns--;
         free(c);
@@ -183,7 +214,7 @@ static void conn_flush(srv_conn *c)
             if (!(c->head = s->next))
                 c->tail = NULL;
             c->nslots--;
-            slot_destroy(s);
+            slot_recycle(c, s);
         }
     }
     if (c->closing && !c->head && (c->fatal || !frame_ready(c))) {
@@ -420,28 +451,57 @@ static void loop_completions(srv_loop *l)
     }
 }
 
+/* A woken slot the protocol may re-run right here (a small read of data just appended):
+ * two thread hand-offs fewer between an append and the subscriber. Otherwise a worker. */
+static void rerun_woken(srv_loop *l, srv_slot *s)
+{
+    srv_conn *c = s->conn;
+    if (!c->proto->rerun_inline || !c->proto->rerun_inline(s, &l->scratch)) {
+        srv_conn_queue(s);
+        return;
+    }
+    if (s->park) {
+        slot_park(l, s);
+        return;
+    }
+    c->busy = 0;
+    srv_slot_done(s);
+    conn_pump(c);
+}
+
 /* Re-runs parked slots that were woken, expired, or must end (shutdown). */
 static void loop_parked(srv_loop *l, int all)
 {
     int64_t now = strom_mono_ns();
+    srv_slot *woken = NULL;
     atomic_store(&l->woken, 0);
     l->next_deadline = INT64_MAX;
     for (int i = 0; i < l->nparked;) {
         srv_slot *s = l->parked[i];
-        int expired = now >= s->deadline_ns;
-        if (all || expired || srv_wait_fired(s)) {
+        int expired = now >= s->deadline_ns, fired = srv_wait_fired(s);
+        if (all || expired || fired) {
             srv_wait_cancel(l->srv, s);
             s->final = all || expired;
-            atomic_fetch_add(expired ? &l->srv->stats.fetch_expired : &l->srv->stats.fetch_woken,
+            atomic_fetch_add(s->final ? &l->srv->stats.fetch_expired : &l->srv->stats.fetch_woken,
                              1);
             l->parked[i] = l->parked[--l->nparked];
             s->conn->refs--;
-            srv_conn_queue(s);
+            if (s->final) {
+                srv_conn_queue(s);
+            } else { /* after the scan: running it may change the parked list */
+                s->qnext = woken;
+                woken = s;
+            }
             continue;
         }
         if (s->deadline_ns < l->next_deadline)
             l->next_deadline = s->deadline_ns;
         i++;
+    }
+    while (woken) {
+        srv_slot *s = woken;
+        woken = s->qnext;
+        rerun_woken(l, s);
     }
 }
 

@@ -81,6 +81,8 @@ struct srv_slot {
     proto_msg msg;         /* the decoded request (borrows req / the frame and arena) */
     /* long-poll (FETCH_LOG) */
     char table[300];       /* canonical name of the fetched table */
+    int on_loop;           /* running on the I/O thread (not a worker) */
+    int requeue;           /* set by a handler on the I/O thread: run me on a worker */
     int park;              /* set by the handler: park me instead of answering */
     int final;             /* answer whatever there is (deadline, shutdown) */
     int64_t deadline_ns;   /* strom_mono_ns() deadline of the wait */
@@ -98,6 +100,8 @@ struct srv_conn {
     proto_reader rd;
     srv_slot *head, *tail; /* in request order */
     int nslots;
+    srv_slot *spare;       /* answered slots kept for reuse */
+    int nspare;
     size_t pending_bytes;  /* response bytes encoded, not yet written */
     int refs;              /* slots with a worker or parked: the conn outlives them */
     int events;            /* current epoll interest */
@@ -119,6 +123,10 @@ struct srv_proto {
     void (*run)(srv_slot *s, srv_scratch *x);
     /* Answers a fatal stream error (oversized/bad length): appends a final slot. */
     void (*fatal)(srv_conn *c, strom_err err, const char *msg);
+    /* Optional: re-runs a woken parked slot on the I/O thread (scratch: the loop's) when
+     * that is cheap; 1 if it did (then the slot is answered or asks to park again), 0 if
+     * the slot must go to a worker. */
+    int (*rerun_inline)(srv_slot *s, srv_scratch *x);
 };
 extern const srv_proto srv_native_proto;
 
@@ -231,8 +239,11 @@ void srv_wait_cancel(srv_server *s, srv_slot *slot);
 void srv_wait_notify(void *ctx, const char *table, int bucket);
 
 /* tables.c: open table handles shared by all threads. */
-/* Opens (or finds) table name; *t is borrowed until srv_table_put(s, h). */
-strom_err srv_table_get(srv_server *s, proto_str name, srv_table **h, strom_table **t);
+/* Opens (or finds) table name; *t is borrowed until srv_table_put(s, h). For a slot
+ * running on an I/O thread (slot->on_loop) a table not open yet is not opened there:
+ * EBUSY with slot->requeue set (the request then runs on a worker). slot may be NULL. */
+strom_err srv_table_get(srv_server *s, srv_slot *slot, proto_str name, srv_table **h,
+                        strom_table **t);
 void srv_table_put(srv_server *s, srv_table *h);
 /* Drops a table (closing the server's idle handle first). EBUSY while a request uses it. */
 strom_err srv_table_drop(srv_server *s, const char *name);

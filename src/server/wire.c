@@ -5,6 +5,7 @@
  * a wire batch is always exactly what format.h describes. */
 #include "srv_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 strom_err srv_scratch_init(srv_scratch *x)
@@ -82,13 +83,18 @@ strom_err srv_batch_to_builder(const strom_batch *b, int64_t from, int64_t to, s
     return copy_rows(b, NULL, strom_batch_ncols(b), from, to, bld);
 }
 
+/* The builder schema of a result batch: the columns' types. Wire batches carry no column
+ * names (the reader knows its projection), so the names are just c0, c1, ... (a projection
+ * may name a column twice). */
 static strom_schema *schema_of(const strom_batch *b, const int *cols, int n)
 {
     strom_schema *s = strom_schema_create();
     for (int j = 0; s && j < n; j++) {
         strom_column c;
+        char name[16];
         strom_batch_column(b, cols ? cols[j] : j, &c);
-        if (strom_schema_add(s, c.name && c.name[0] ? c.name : "?", c.type, 0) != STROM_OK) {
+        snprintf(name, sizeof name, "c%d", j);
+        if (strom_schema_add(s, name, c.type, 0) != STROM_OK) {
             strom_schema_destroy(s);
             return NULL;
         }

@@ -591,6 +591,24 @@ static void test_kv(void)
         same_kv_rows(g, want, projected ? 2 : 3, projected ? map : NULL);
         strom_batch_destroy(g);
     }
+    /* a column named twice comes twice */
+    {
+        proto_str kk[2] = {proto_s("k"), proto_s("k")};
+        proto_msg m = {0}, r;
+        m.req.lookup.table = proto_s("grid.kv");
+        m.req.lookup.nkeys = NK;
+        m.req.lookup.keys = pk;
+        m.req.lookup.ncolumns = 2;
+        m.req.lookup.columns = kk;
+        ST_OK(&C, PROTO_LOOKUP, &m, &r);
+        size_t pos = 0, len = 0;
+        const uint8_t *p = st_next_batch(r.resp.lookup.records, &pos, &len);
+        IT_CHECK(p != NULL, "rows with a doubled column");
+        strom_batch *g = st_decode(p, len);
+        int kmap[2] = {0, 0};
+        same_kv_rows(g, want, 2, kmap);
+        strom_batch_destroy(g);
+    }
     strom_batch_destroy(want);
     /* prefix lookup (bucket.key = the key): one key */
     strom_value k3 = {.type = STROM_BIGINT, .v.i = 4};
