@@ -15,6 +15,8 @@
  *    thread that reads answers. Every call has a deadline (request_timeout_ms); a call
  *    that passes it fails with STROM_ETIMEOUT and its late answer is dropped; the
  *    connection stays, so the next call works as soon as the server answers again.
+ *    The server answers one connection's requests in order and runs them one at a time:
+ *    pipelining saves round trips, not server time; use several clients for parallelism.
  *    A connection that broke (EOF, reset, a half-written request) fails every call in
  *    flight with STROM_EIO; the next call reconnects.
  *  - strom_producer: safe for concurrent senders (rows are queued under a lock); one
@@ -112,8 +114,11 @@ typedef struct strom_producer_opts {
  * routed to buckets exactly as the server's engine routes them (hash of the 'bucket.key'
  * columns; without a key, all rows of a batch go to one bucket, round-robin per batch),
  * batched per bucket and encoded as storage batches carrying the producer's writer id and
- * a per-bucket sequence, so a batch resent after a failure is applied once (the server
- * deduplicates on them). partial_columns (PK tables, may be NULL): partial update of
+ * a per-bucket sequence, so a batch resent after a failure can be applied once: primary-key
+ * tables deduplicate on them (the engine's idempotent writes); log tables do not yet (the
+ * server appends a resent PRODUCE_LOG batch again: README, status). While a bucket's
+ * request is in flight its new rows keep filling one batch, so batches grow with load.
+ * partial_columns (PK tables, may be NULL): partial update of
  * those columns. opts may be NULL. Owned: strom_producer_close. */
 strom_err strom_producer_create(strom_client *c, const char *table, const strom_producer_opts *opts,
                                 const char *const *partial_columns, int npartial,
@@ -125,6 +130,12 @@ const strom_schema *strom_producer_schema(const strom_producer *p);
  * buffer_rows rows are pending; returns the sticky error of a batch that failed for
  * good (after its retries), naming bucket and rows. */
 strom_err strom_producer_send(strom_producer *p, const strom_value *vals, int ncols);
+/* Queues every row of a builder with the table's columns (strom_producer_schema): the
+ * fast path for bulk loads. Rows are routed as by strom_producer_send; each bucket's rows
+ * are encoded by the calling thread into one batch, sent without lingering, after the
+ * bucket's rows queued before. PK tables: upserts. The builder is not modified and may be
+ * reset as soon as the call returns. Calls of several threads are serialised. */
+strom_err strom_producer_send_batch(strom_producer *p, const strom_builder *rows);
 /* Primary-key tables: queues a delete of the row's key (only key columns are read). */
 strom_err strom_producer_delete(strom_producer *p, const strom_value *vals, int ncols);
 /* Sends every queued row now and waits until all are acknowledged (or failed for good:
@@ -153,7 +164,10 @@ typedef struct strom_subscriber_opts {
 } strom_subscriber_opts;
 
 /* A subscriber of one table. Positions are the caller's: nothing is committed on the
- * server. opts may be NULL. Owned: strom_subscriber_close. */
+ * server. It opens a connection of its own to c's server (with c's options): the server
+ * runs the requests of one connection one after the other, so a long poll parked on a
+ * shared connection would hold up the producers and lookups using it. opts may be NULL.
+ * Owned: strom_subscriber_close. */
 strom_err strom_subscriber_create(strom_client *c, const char *table,
                                   const strom_subscriber_opts *opts, strom_subscriber **out);
 /* Adds bucket (or every bucket with bucket = -1) starting at from: EARLIEST, LATEST

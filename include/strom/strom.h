@@ -406,6 +406,74 @@ strom_err strom_table_lookup_batch(strom_table *t, const strom_value *keys, int 
 strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int nbkey,
                                     strom_batch **out);
 
+/* Snapshot read of one bucket of a primary-key table: its rows exactly as the changelog
+ * up to strom_snapshot_offset() left them, in key order, while writes go on. A "full read"
+ * is this followed by strom_scan_open(t, bucket, strom_snapshot_offset(s), ...): every
+ * change after the snapshot comes once, none is missed or repeated. opts (may be NULL):
+ * columns (projection) and max_rows (a limit) only; predicates or a time range are
+ * EUNSUPPORTED. Errors: EUNSUPPORTED for a log table, EINVAL for a bad bucket. The handle
+ * borrows t (close it first). Owned: strom_snapshot_close. */
+typedef struct strom_snapshot strom_snapshot;
+strom_err strom_snapshot_open(strom_table *t, int bucket, const strom_read_opts *opts,
+                              strom_snapshot **out);
+/* The changelog offset the snapshot reflects (every change at a smaller offset is in it). */
+int64_t strom_snapshot_offset(const strom_snapshot *s);
+/* Next batch of up to 4096 rows (change type +I, base offset = the snapshot offset),
+ * borrowed until the next call or close; NULL at the end. */
+strom_err strom_snapshot_next(strom_snapshot *s, const strom_batch **out);
+void strom_snapshot_close(strom_snapshot *s);
+/* Limit scan: the rows of every bucket (each bucket's own snapshot, buckets in order,
+ * keys in key order within one), projected, at most opts->max_rows of them (0: all), as
+ * one owned batch (strom_batch_destroy), or NULL when the table is empty. */
+strom_err strom_table_scan_kv(strom_table *t, const strom_read_opts *opts, strom_batch **out);
+
+/* ------------------------------------------------- versions and AS OF */
+
+/* Every key of a primary-key table keeps its past versions for 'table.kv.history.ttl'
+ * (default 7 d). A version's time is the commit time of the write (default) or, with
+ * 'table.kv.version-column', that column's value in the written row (a NULL: the commit
+ * time), so a late row with an older event time lands at its place in the past and does
+ * not change the answers for times after a newer version. A delete's version time is its
+ * commit time in both modes. Two versions of a key with the same time: the later written
+ * one counts. The latest-value lookups (strom_table_lookup*) return the merge engine's
+ * row, which with a version column is the last written, not necessarily the one with the
+ * greatest version time (use merge-engine versioned on the same column for that). The
+ * history is that of the changelog: a row the merge engine discards (first_row, a losing
+ * versioned row) does not enter it. */
+
+/* AS OF lookup: appends to out (a builder of the table's schema, owned by the caller;
+ * rows are appended, nothing else is touched) the key's row as it was at as_of_ms: the
+ * version with the greatest time <= as_of_ms, and sets *found = 1; *found = 0 and nothing
+ * appended if that version is a delete or there is none. Times older than now -
+ * history.ttl may have lost their versions to compaction: such an answer is the oldest
+ * version kept at or before the time, or none. key is as strom_table_lookup's. When the
+ * answer is the key's newest version (the common case) it costs one state get, no seek;
+ * a warm call allocates no strom memory (RocksDB's get may). */
+strom_err strom_table_lookup_asof_into(strom_table *t, const strom_value *key, int nkey,
+                                       int64_t as_of_ms, strom_builder *out, int *found);
+/* Batch AS OF lookup (for joins): key i (keys[i*nkey .. i*nkey+nkey), i < n) at time
+ * as_of_ms[i] (n times: pass the same value n times for one time). found (caller array
+ * of n) gets 1 for the keys with a row; their rows are appended to out in key order.
+ * Per bucket touched: one multi-get of the current rows plus one iterator for the keys
+ * that need a seek. Keys all in one bucket (always with bucket.num = 1) decode straight
+ * into out; keys of several buckets go through a per-call buffer (allocated). */
+strom_err strom_table_lookup_batch_asof_into(strom_table *t, const strom_value *keys, int nkey,
+                                             size_t n, const int64_t *as_of_ms,
+                                             uint8_t *found, strom_builder *out);
+/* Row TTL ('table.kv.ttl') now: every row last written at or before now_ms - ttl is
+ * deleted with a -D changelog row carrying its before image (whatever the merge engine
+ * and table.delete.behavior), durable and replayed like any write. Reads only the expiry
+ * index up to the cutoff. A background thread per bucket does the same with the wall
+ * clock every min(ttl/4, 1 s) while the table is open; this call is for deterministic
+ * control (tests, operations). *nexpired (may be NULL) gets the rows expired. Nothing to
+ * do without a TTL. */
+strom_err strom_table_expire(strom_table *t, int64_t now_ms, int64_t *nexpired);
+/* Compacts the state of every bucket now, with the history cutoff now_ms -
+ * 'table.kv.history.ttl': versions older than that are dropped except each key's newest
+ * one at or before the cutoff, so AS OF answers for times >= the cutoff are unchanged
+ * (background compactions do the same with the wall clock). */
+strom_err strom_table_compact(strom_table *t, int64_t now_ms);
+
 /* Statistics for one bucket (for `strom stats` and benchmarks). */
 typedef struct strom_bucket_stats {
     int64_t earliest_offset, end_offset;

@@ -99,6 +99,9 @@ typedef struct cat_opts {
     int delete_behavior;         /* CAT_DELETE_* */
     int merge_engine;            /* kv_engine */
     int ver_col;                 /* versioned: version column, -1 none */
+    int64_t kv_ttl_ms;           /* table.kv.ttl: row TTL, 0 none */
+    int64_t kv_hist_ttl_ms;      /* table.kv.history.ttl: -1 forever */
+    int kv_vcol;                 /* table.kv.version-column, -1: commit time */
     uint8_t agg[FMT_MAX_COLUMNS]; /* aggregation: kv_agg per column (0: default) */
 } cat_opts;
 
@@ -118,8 +121,9 @@ int cat_opt_pk_only(int i);
  * not part of the primary key; a versioned engine without a numeric/TIMESTAMP
  * ver-column; fields.<col>.agg naming an unknown column, a key column, an unknown
  * function or one that does not fit the column's type, or without table.merge-engine =
- * aggregation; delete.behavior = allow with first_row/versioned), EUNSUPPORTED for
- * primary-key features not built yet (TTL, versions). table.delete.behavior defaults to
+ * aggregation; delete.behavior = allow with first_row/versioned; a kv.version-column that
+ * is not TIMESTAMP/BIGINT; a kv.ttl or kv.history.ttl that is not a positive duration).
+ * table.delete.behavior defaults to
  * ignore for first_row, versioned and aggregation (as Fluss), allow for last_row. For a primary-key
  * table bucket.key defaults to the primary key and table.log.ttl to inf (the changelog
  * is what the state is rebuilt from). Owned: cat_opts_free. */

@@ -47,6 +47,10 @@ static void kv_cfg(const cat_entry *e, int i, kv_config *c)
     c->enc.zstd_level = o->zstd_level;
     c->enc.plain_only = o->plain_only;
     c->enc.time_col = o->time_col;
+    c->use_vcol = o->kv_vcol >= 0;
+    c->vcol = o->kv_vcol;
+    c->hist_ttl_ms = o->kv_hist_ttl_ms > 0 ? o->kv_hist_ttl_ms : 0;  /* -1: forever */
+    c->ttl_ms = o->kv_ttl_ms;
 }
 
 strom_err cat_open_kvs(cat_entry *e)
@@ -77,8 +81,8 @@ void cat_close_kvs(cat_entry *e)
 
 /* ------------------------------------------------------------------ writes */
 
-/* Same column names and types as the table (NOT NULL may differ: keys are checked). */
-static strom_err check_rows(const strom_table *t, const strom_builder *rows, const char *what)
+/* Same column names and types as the table. */
+static strom_err check_columns(const strom_table *t, const strom_builder *rows, const char *what)
 {
     const strom_schema *s = cur_schema(t->e), *bs = rows ? fmt_builder_schema(rows) : NULL;
     if (!rows)
@@ -91,6 +95,16 @@ static strom_err check_rows(const strom_table *t, const strom_builder *rows, con
                               i < bs->ncols ? bs->cols[i].name : "missing",
                               i < s->ncols ? s->cols[i].name : "none",
                               i < s->ncols ? strom_type_name(s->cols[i].type) : "");
+    return STROM_OK;
+}
+
+/* Same column names and types as the table (NOT NULL may differ: keys are checked). */
+static strom_err check_rows(const strom_table *t, const strom_builder *rows, const char *what)
+{
+    const strom_schema *s = cur_schema(t->e);
+    strom_err err = check_columns(t, rows, what);
+    if (err != STROM_OK)
+        return err;
     for (int k = 0; k < s->npk; k++) {
         strom_column c;
         fmt_builder_view(rows, s->pk[k], &c);
@@ -512,5 +526,180 @@ strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int
         err = to_batch(rows, out);
     pthread_rwlock_unlock(&t->e->lock);
     strom_builder_destroy(rows);
+    return err;
+}
+
+/* ------------------------------------------------- AS OF lookups, expiry */
+
+strom_err strom_table_lookup_asof_into(strom_table *t, const strom_value *key, int nkey,
+                                       int64_t as_of_ms, strom_builder *out, int *found)
+{
+    const char *what = "AS OF lookup";
+    *found = 0;
+    strom_err err = need_pk(t, what);
+    if (err == STROM_OK)
+        err = check_columns(t, out, what);
+    if (err != STROM_OK)
+        return err;
+    pthread_rwlock_rdlock(&t->e->lock);
+    const strom_schema *s = cur_schema(t->e);
+    int b = 0;
+    err = check_values(t, key, s->pk, nkey, s->npk, what);
+    if (err == STROM_OK && t->e->meta.opts.nbuckets > 1)   /* (one bucket: no hashing) */
+        err = bucket_of(t, key, 0, &b);
+    if (err == STROM_OK)
+        err = kv_lookup_asof(t->e->kvs[b], key, as_of_ms, out, found);
+    pthread_rwlock_unlock(&t->e->lock);
+    return err;
+}
+
+/* Every key checked; *one_bucket = the bucket of them all, or -1 if they differ. */
+static strom_err asof_check_keys(strom_table *t, const strom_value *keys, size_t n,
+                                 int *one_bucket)
+{
+    const strom_schema *s = cur_schema(t->e);
+    strom_err err = STROM_OK;
+    *one_bucket = 0;
+    for (size_t i = 0; err == STROM_OK && i < n; i++) {
+        int b = 0;
+        const strom_value *k = &keys[i * (size_t)s->npk];
+        err = check_values(t, k, s->pk, s->npk, s->npk, "batch AS OF lookup");
+        if (err == STROM_OK && t->e->meta.opts.nbuckets > 1)
+            err = bucket_of(t, k, 0, &b);
+        if (i == 0)
+            *one_bucket = b;
+        else if (*one_bucket != b)
+            *one_bucket = -1;
+    }
+    return err;
+}
+
+/* Batch AS OF over keys of several buckets: one raw batch per bucket (its keys gathered),
+ * the answers then decoded into out in key order. */
+typedef struct asof_multi {
+    int *bucket;             /* per key */
+    size_t *idx;             /* per key of the bucket at hand: its position */
+    strom_value *keys;       /* the bucket's keys, gathered */
+    int64_t *at, *boff, *blen, *off, *len;
+    strom_buf arena;
+} asof_multi;
+
+static strom_err asof_bucket(strom_table *t, asof_multi *x, const strom_value *keys,
+                             size_t n, const int64_t *as_of_ms, int b)
+{
+    size_t npk = (size_t)cur_schema(t->e)->npk, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (x->bucket[i] != b)
+            continue;
+        memcpy(&x->keys[m * npk], &keys[i * npk], sizeof *keys * npk);
+        x->at[m] = as_of_ms[i];
+        x->idx[m++] = i;
+    }
+    strom_err err = m ? kv_lookup_batch_asof_raw(t->e->kvs[b], x->keys, m, x->at, &x->arena,
+                                                 x->boff, x->blen)
+                      : STROM_OK;
+    for (size_t j = 0; err == STROM_OK && j < m; j++) {
+        x->off[x->idx[j]] = x->boff[j];
+        x->len[x->idx[j]] = x->blen[j];
+    }
+    return err;
+}
+
+static strom_err asof_several(strom_table *t, asof_multi *x, const strom_value *keys, size_t n,
+                              const int64_t *as_of_ms, uint8_t *found, strom_builder *out)
+{
+    const strom_schema *s = cur_schema(t->e);
+    strom_err err = STROM_OK;
+    for (size_t i = 0; err == STROM_OK && i < n; i++)
+        err = bucket_of(t, &keys[i * (size_t)s->npk], 0, &x->bucket[i]);
+    for (int b = 0; err == STROM_OK && b < t->e->meta.opts.nbuckets; b++)
+        err = asof_bucket(t, x, keys, n, as_of_ms, b);
+    for (size_t i = 0; err == STROM_OK && i < n; i++) {
+        found[i] = x->len[i] >= 0;
+        if (found[i])
+            err = kv_row_decode(out, s, x->arena.data + x->off[i], (size_t)x->len[i]);
+    }
+    return err;
+}
+
+static strom_err asof_batch_locked(strom_table *t, const strom_value *keys, size_t n,
+                                   const int64_t *as_of_ms, uint8_t *found, strom_builder *out)
+{
+    int one = 0;
+    strom_err err = asof_check_keys(t, keys, n, &one);
+    if (err != STROM_OK || one >= 0)
+        return err ? err : kv_lookup_batch_asof(t->e->kvs[one], keys, n, as_of_ms, 0, out,
+                                                found);
+    asof_multi x = {strom_calloc(n, sizeof(int)), strom_calloc(n, sizeof(size_t)),
+                    strom_calloc(n * (size_t)cur_schema(t->e)->npk, sizeof(strom_value)),
+                    strom_calloc(n * 5, sizeof(int64_t)), NULL, NULL, NULL, NULL, {0}};
+    if (x.at) {
+        x.boff = x.at + n;
+        x.blen = x.at + 2 * n;
+        x.off = x.at + 3 * n;
+        x.len = x.at + 4 * n;
+    }
+    err = x.bucket && x.idx && x.keys && x.at ? asof_several(t, &x, keys, n, as_of_ms, found, out)
+                                              : STROM_ENOMEM;
+    free(x.bucket);
+    free(x.idx);
+    free(x.keys);
+    free(x.at);
+    strom_buf_free(&x.arena);
+    return err;
+}
+
+strom_err strom_table_lookup_batch_asof_into(strom_table *t, const strom_value *keys, int nkey,
+                                             size_t n, const int64_t *as_of_ms, uint8_t *found,
+                                             strom_builder *out)
+{
+    const char *what = "batch AS OF lookup";
+    strom_err err = need_pk(t, what);
+    if (err == STROM_OK && nkey != cur_schema(t->e)->npk)
+        err = strom_fail(STROM_EINVAL, "table %s: %s: keys of %d values, the key has %d",
+                         cat_tname(t), what, nkey, cur_schema(t->e)->npk);
+    if (err == STROM_OK)
+        err = check_columns(t, out, what);
+    if (err == STROM_OK && n > 0 && (!keys || !as_of_ms || !found))
+        err = strom_fail(STROM_EINVAL, "table %s: %s: keys, times or found missing",
+                         cat_tname(t), what);
+    if (err != STROM_OK || n == 0)
+        return err;
+    memset(found, 0, n);
+    pthread_rwlock_rdlock(&t->e->lock);
+    err = asof_batch_locked(t, keys, n, as_of_ms, found, out);
+    pthread_rwlock_unlock(&t->e->lock);
+    return err;
+}
+
+strom_err strom_table_expire(strom_table *t, int64_t now_ms, int64_t *nexpired)
+{
+    int64_t total = 0;
+    strom_err err = need_pk(t, "expire");
+    if (nexpired)
+        *nexpired = 0;
+    if (err != STROM_OK)
+        return err;
+    pthread_rwlock_rdlock(&t->e->lock);
+    for (int b = 0; err == STROM_OK && b < t->e->meta.opts.nbuckets; b++) {
+        int64_t n = 0;
+        err = kv_expire(t->e->kvs[b], now_ms, &n);
+        total += n;
+    }
+    pthread_rwlock_unlock(&t->e->lock);
+    if (nexpired)
+        *nexpired = total;
+    return err;
+}
+
+strom_err strom_table_compact(strom_table *t, int64_t now_ms)
+{
+    strom_err err = need_pk(t, "compact");
+    if (err != STROM_OK)
+        return err;
+    pthread_rwlock_rdlock(&t->e->lock);
+    for (int b = 0; err == STROM_OK && b < t->e->meta.opts.nbuckets; b++)
+        err = kv_compact(t->e->kvs[b], now_ms);
+    pthread_rwlock_unlock(&t->e->lock);
     return err;
 }

@@ -455,12 +455,56 @@ static strom_err apply_image(const cat_optdef *d, const char *v, const strom_sch
     return e;
 }
 
-static strom_err apply_not_yet(const cat_optdef *d, const char *v, const strom_schema *s,
-                               cat_opts *o, char *canon)
+/* Row TTL: "" (none) or a positive duration. */
+static strom_err apply_kv_ttl(const cat_optdef *d, const char *v, const strom_schema *s,
+                              cat_opts *o, char *canon)
 {
+    o->kv_ttl_ms = 0;
     if (*skip_ws(v) == '\0')
         return STROM_OK;
-    return strom_fail(STROM_EUNSUPPORTED, "option '%s': not supported yet", d->name);
+    strom_err e = cat_parse_duration(d->name, v, &o->kv_ttl_ms);
+    if (e == STROM_OK && o->kv_ttl_ms <= 0)
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' would expire every row at once "
+                          "(leave it unset for no expiry)", d->name, v);
+    return e;
+}
+
+/* History TTL: a positive duration, or inf (-1: versions kept forever). */
+static strom_err apply_kv_history_ttl(const cat_optdef *d, const char *v, const strom_schema *s,
+                                      cat_opts *o, char *canon)
+{
+    const char *p = skip_ws(v);
+    if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinite") || !strcmp(p, "-1")) {
+        o->kv_hist_ttl_ms = -1;
+        snprintf(canon, 64, "inf");
+        return STROM_OK;
+    }
+    strom_err e = cat_parse_duration(d->name, v, &o->kv_hist_ttl_ms);
+    if (e == STROM_OK && o->kv_hist_ttl_ms <= 0)
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' would keep no past version (use "
+                          "'inf' to keep them all)", d->name, v);
+    return e;
+}
+
+/* Version-time column of the key history: one TIMESTAMP or BIGINT column. */
+static strom_err apply_kv_vcol(const cat_optdef *d, const char *v, const strom_schema *s,
+                               cat_opts *o, char *canon)
+{
+    int cols[LOG_MAX_KEY_COLS], n = 0;
+    o->kv_vcol = -1;
+    strom_err e = parse_columns(d, v, s, cols, &n);
+    if (e != STROM_OK || n == 0)
+        return e;
+    if (n != 1)
+        return strom_fail(STROM_EOPTION, "option '%s': one column, not %d ('%s')", d->name, n,
+                          v);
+    strom_type t = s->cols[cols[0]].type;
+    if (t != STROM_TIMESTAMP && t != STROM_BIGINT)
+        return strom_fail(STROM_EOPTION, "option '%s': column '%s' is %s; a version-time "
+                          "column must be TIMESTAMP(3) or BIGINT (ms)", d->name,
+                          s->cols[cols[0]].name, strom_type_name(t));
+    o->kv_vcol = cols[0];
+    return STROM_OK;
 }
 
 /* ---------------------------------------------------------------- registry */
@@ -507,12 +551,16 @@ static const cat_optdef registry[] = {
      "      first_row/versioned)"},
     {"table.changelog.image", "FULL|WAL", "FULL", apply_image, 1,
      "primary-key tables: FULL writes -U before images, WAL does not"},
-    {"table.kv.ttl", "duration", "", apply_not_yet, 1,
-     "primary-key tables: row TTL (not supported yet)"},
-    {"table.kv.history.ttl", "duration", "", apply_not_yet, 1,
-     "primary-key tables: how long past versions are kept (not supported yet)"},
-    {"table.kv.version-column", "column", "", apply_not_yet, 1,
-     "primary-key tables: version time column for AS OF (not supported yet)"},
+    {"table.kv.ttl", "duration", "", apply_kv_ttl, 1,
+     "primary-key tables: rows not written for this long expire with a -D changelog row\n"
+     "      (checked every min(ttl/4, 1 s) and by strom_table_expire); unset: never"},
+    {"table.kv.history.ttl", "duration|inf", "7 d", apply_kv_history_ttl, 1,
+     "primary-key tables: past versions (AS OF lookups) are kept this long; compactions\n"
+     "      drop older ones, keeping each key's version valid at now - ttl"},
+    {"table.kv.version-column", "column", "", apply_kv_vcol, 1,
+     "primary-key tables: TIMESTAMP(3)/BIGINT column giving each version its time for AS\n"
+     "      OF lookups (late rows land in the past); unset: the commit time. A delete's\n"
+     "      version time is its commit time"},
 };
 #define NREG ((int)(sizeof registry / sizeof registry[0]))
 
@@ -571,6 +619,7 @@ static void opts_reset(cat_opts *o)
     memset(o, 0, sizeof *o);
     o->time_col = -1;
     o->ver_col = -1;
+    o->kv_vcol = -1;
 }
 
 static int engine_is_last_row(const char *v)

@@ -19,15 +19,22 @@ int cli_connect(const char *server, strom_client **out)
 
 /* ------------------------------------------------------------ values */
 
-static int parse_i64(const char *s, size_t len, int64_t *v)
+/* s[0..len) as a NUL-terminated copy in tmp (cap bytes). 0, or -1 if empty or too long. */
+static int to_cstr(const char *s, size_t len, char *tmp, size_t cap)
 {
-    char tmp[32];
-    if (len == 0 || len >= sizeof tmp)
+    if (len == 0 || len >= cap)
         return -1;
     memcpy(tmp, s, len);
     tmp[len] = '\0';
-    char *end;
     errno = 0;
+    return 0;
+}
+
+static int parse_i64(const char *s, size_t len, int64_t *v)
+{
+    char tmp[32], *end;
+    if (to_cstr(s, len, tmp, sizeof tmp))
+        return -1;
     long long x = strtoll(tmp, &end, 10);
     if (errno || *end || end == tmp)
         return -1;
@@ -37,13 +44,9 @@ static int parse_i64(const char *s, size_t len, int64_t *v)
 
 static int parse_f64(const char *s, size_t len, double *v)
 {
-    char tmp[64];
-    if (len == 0 || len >= sizeof tmp)
+    char tmp[64], *end;
+    if (to_cstr(s, len, tmp, sizeof tmp))
         return -1;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    char *end;
-    errno = 0;
     double x = strtod(tmp, &end);
     if (*end || end == tmp || (errno == ERANGE && isinf(x)))
         return -1;

@@ -3,6 +3,8 @@
 
 #include "cli.h"
 
+int bench_server(const bench_opts *o); /* bench_server.c */
+
 typedef struct bench_entry {
     const char *name;
     int (*run)(const bench_opts *o);
@@ -12,6 +14,8 @@ typedef struct bench_entry {
 static const bench_entry benches[] = {
     {"log", bench_log,
      "log table of grid telemetry: append, compression, projected scans, key history, recovery"},
+    {"server", bench_server,
+     "a server on loopback: ingest, produce->subscriber latency, lookups (vs Redis if installed)"},
 };
 #define NBENCHES ((int)(sizeof benches / sizeof benches[0]))
 

@@ -23,9 +23,13 @@ typedef struct lk_waiter {
     strom_batch *row;
 } lk_waiter;
 
+#define LK_MAX_KEYS 4096     /* keys one leader sends at most */
+
 typedef struct lk_bucket {
     lk_waiter *head, *tail;
     int busy;
+    lk_waiter **w;           /* the leader's waiters and keys (LK_MAX_KEYS each, used */
+    proto_key *keys;         /*  by the bucket's leader only) */
     stc_decoder *dec;        /* used by the bucket's leader only */
     strom_buf frame;
     proto_arena arena;
@@ -119,13 +123,10 @@ static strom_err lead(strom_lookuper *l, int bucket, lk_waiter **w, uint32_t n)
     proto_str cols[PROTO_MAX_COLUMNS];
     proto_msg m, r;
     lookup_msg(l, &m, bucket, w[0]->has_as_of, w[0]->as_of, cols);
-    proto_key *keys = strom_calloc(n, sizeof *keys);
-    if (!keys)
-        return STROM_ENOMEM;
     for (uint32_t i = 0; i < n; i++)
-        keys[i] = (proto_key){(uint32_t)l->npk, (strom_value *)w[i]->key};
+        k->keys[i] = (proto_key){(uint32_t)l->npk, (strom_value *)w[i]->key};
     m.req.lookup.nkeys = n;
-    m.req.lookup.keys = keys;
+    m.req.lookup.keys = k->keys;
     proto_arena_reset(&k->arena);
     strom_batch *rows = NULL;
     strom_err e = stc_roundtrip(l->c, PROTO_LOOKUP, &m, 0, &k->frame, &k->arena, &r);
@@ -136,11 +137,15 @@ static strom_err lead(strom_lookuper *l, int bucket, lk_waiter **w, uint32_t n)
         if (!r.resp.lookup.found[i])
             continue;
         int which = 0;
+        if (n == 1) { /* the answer is the caller's row: no copy */
+            w[i]->row = rows;
+            rows = NULL;
+            break;
+        }
         e = cat_batch_gather(&rows, &which, &at, 1, stc_decoder_ncols(k->dec), &w[i]->row);
         at++;
     }
     strom_batch_destroy(rows);
-    free(keys);
     return e;
 }
 
@@ -168,11 +173,10 @@ static uint32_t take_batch(lk_bucket *k, lk_waiter **w, uint32_t max)
 static void run_leader(strom_lookuper *l, int bucket)
 {
     lk_bucket *k = &l->bk[bucket];
-    enum { MAX_KEYS = 4096 };
-    lk_waiter **w = strom_calloc(MAX_KEYS, sizeof *w);
-    uint32_t n = w ? take_batch(k, w, MAX_KEYS) : 0;
+    lk_waiter **w = k->w;
+    uint32_t n = take_batch(k, w, LK_MAX_KEYS);
     pthread_mutex_unlock(&l->mu);
-    strom_err e = w ? lead(l, bucket, w, n) : STROM_ENOMEM;
+    strom_err e = lead(l, bucket, w, n);
     char msg[500];
     snprintf(msg, sizeof msg, "%s", e != STROM_OK ? strom_errmsg() : "");
     pthread_mutex_lock(&l->mu);
@@ -185,7 +189,6 @@ static void run_leader(strom_lookuper *l, int bucket)
             w[i]->row = NULL;
         }
     }
-    free(w);
     k->busy = 0;
     pthread_cond_broadcast(&l->cv);
 }
@@ -421,6 +424,10 @@ static strom_err lk_init(strom_lookuper *l, const char *const *columns, int ncol
                                          &l->bk[b].dec);
         if (e != STROM_OK)
             return e;
+        l->bk[b].w = strom_calloc(LK_MAX_KEYS, sizeof *l->bk[b].w);
+        l->bk[b].keys = strom_calloc(LK_MAX_KEYS, sizeof *l->bk[b].keys);
+        if (!l->bk[b].w || !l->bk[b].keys)
+            return STROM_ENOMEM;
     }
     return stc_decoder_create(&l->t, (const char *const *)l->cols, l->ncols, NULL, 0, &l->bdec);
 }
@@ -458,6 +465,8 @@ void strom_lookuper_close(strom_lookuper *l)
         return;
     for (int b = 0; l->bk && b < l->t.opts.nbuckets; b++) {
         stc_decoder_free(l->bk[b].dec);
+        free(l->bk[b].w);
+        free(l->bk[b].keys);
         strom_buf_free(&l->bk[b].frame);
         proto_arena_free(&l->bk[b].arena);
     }

@@ -37,6 +37,8 @@ typedef struct pb {
     int attempts;
     int64_t not_before_ns;
     stc_call *call;
+    int ready;               /* 0 while strom_producer_send_batch still encodes it */
+    struct pb *gnext;        /* the next batch sent in the same request */
 } pb;
 
 typedef struct pbucket {
@@ -70,8 +72,14 @@ struct strom_producer {
     char errmsg[600];
     strom_buf key;
     fmt_encoder *enc;
+    pthread_mutex_t smu;     /* send_batch callers, one at a time: */
+    fmt_encoder *benc;       /*   their encoder, */
+    strom_buf bkey;          /*   key bytes, */
+    uint32_t *sel, *bof;     /*   rows by bucket */
+    size_t sel_cap;
     strom_buf frame;
     proto_arena arena;
+    strom_buf reqbuf;        /* the records of a request of several batches */
 };
 
 static int64_t now_ns(void)
@@ -106,6 +114,7 @@ static strom_err seal(strom_producer *p, int b)
     x->b = k->open;
     x->chg = k->chg;
     x->seq = k->next_seq++;
+    x->ready = 1;
     memset(&k->chg, 0, sizeof k->chg);
     k->open = fresh;
     k->rows = k->bytes = 0;
@@ -120,8 +129,12 @@ static strom_err seal(strom_producer *p, int b)
     return STROM_OK;
 }
 
-/* Seals what is due: everything when flushing or stopping, else batches past linger.
- * Returns the earliest time a still-open batch becomes due (INT64_MAX: none). */
+/* Seals what is due: everything when flushing or stopping, else batches past linger of
+ * buckets with nothing queued or in flight. While a bucket's request is in flight its new
+ * rows keep filling one batch (until batch_rows / batch_bytes), so under load batches grow
+ * instead of queueing up small: the latency stays about one round trip, the batch count
+ * per second about one per round trip. Returns the earliest time a still-open batch
+ * becomes due (INT64_MAX: none; finishing a request wakes the loop). */
 static int64_t seal_due(strom_producer *p)
 {
     int64_t next = INT64_MAX, now = now_ns(), linger = (int64_t)p->o.linger_ms * 1000000;
@@ -129,9 +142,9 @@ static int64_t seal_due(strom_producer *p)
         pbucket *k = &p->bk[b];
         if (k->rows == 0)
             continue;
-        if (p->flushing || p->stop || now - k->since_ns >= linger)
+        if (p->flushing || p->stop || (now - k->since_ns >= linger && !k->busy && !k->qhead))
             seal(p, b);
-        else if (k->since_ns + linger < next)
+        else if (!k->busy && !k->qhead && k->since_ns + linger < next)
             next = k->since_ns + linger;
     }
     return next;
@@ -144,16 +157,21 @@ static int retriable(strom_err e)
     return e == STROM_EIO || e == STROM_ETIMEOUT || e == STROM_EBUSY || e == STROM_EFENCED;
 }
 
+static void encode_opts(const strom_producer *p, int32_t seq, fmt_encode_opts *eo)
+{
+    fmt_encode_opts_init(eo);
+    eo->codec = p->t.opts.codec;
+    eo->zstd_level = p->t.opts.zstd_level;
+    eo->plain_only = p->t.opts.plain_only;
+    eo->time_col = p->t.opts.time_col;
+    eo->writer_id = p->o.writer_id;
+    eo->batch_seq = seq;
+}
+
 static strom_err encode(strom_producer *p, pb *x)
 {
     fmt_encode_opts eo;
-    fmt_encode_opts_init(&eo);
-    eo.codec = p->t.opts.codec;
-    eo.zstd_level = p->t.opts.zstd_level;
-    eo.plain_only = p->t.opts.plain_only;
-    eo.time_col = p->t.opts.time_col;
-    eo.writer_id = p->o.writer_id;
-    eo.batch_seq = x->seq;
+    encode_opts(p, x->seq, &eo);
     eo.changes = p->pk ? x->chg.data : NULL;
     strom_err e = fmt_encode(p->enc, x->b, NULL, 0, &eo, &x->bytes);
     if (e != STROM_OK)
@@ -162,19 +180,31 @@ static strom_err encode(strom_producer *p, pb *x)
     return e;
 }
 
-static strom_err send_batch(strom_producer *p, pb *x)
+/* Sends the batches of group x (one or more of one bucket) as one request: the records
+ * of a produce may hold many batches, so batches that queued up while the bucket's
+ * previous request was in flight go out together. */
+static strom_err send_group(strom_producer *p, pb *x)
 {
     proto_msg m = {0};
     m.req.produce.table = proto_s(p->t.name);
     m.req.produce.bucket = x->bucket;
     m.req.produce.acks = p->o.acks_none ? PROTO_ACKS_NONE : PROTO_ACKS_DURABLE;
-    m.req.produce.records.bytes = (proto_bytes){x->bytes.data, (uint32_t)x->bytes.len};
+    const strom_buf *rec = &x->bytes;
+    if (x->gnext) {
+        strom_buf_clear(&p->reqbuf);
+        for (pb *g = x; g; g = g->gnext)
+            if (strom_buf_append(&p->reqbuf, g->bytes.data, g->bytes.len) != STROM_OK)
+                return STROM_ENOMEM;
+        rec = &p->reqbuf;
+    }
+    m.req.produce.records.bytes = (proto_bytes){rec->data, (uint32_t)rec->len};
     proto_str cols[PROTO_MAX_COLUMNS];
     for (int i = 0; i < p->npartial; i++)
         cols[i] = proto_s(p->partial[i]);
     m.req.produce.ncolumns = (uint32_t)p->npartial;
     m.req.produce.columns = cols;
-    x->attempts++;
+    for (pb *g = x; g; g = g->gnext)
+        g->attempts++;
     return stc_call_start(p->c, p->pk ? PROTO_PUT_KV : PROTO_PRODUCE_LOG, &m, 0, &x->call);
 }
 
@@ -208,8 +238,62 @@ static void finish(strom_producer *p, pb *x, strom_err e)
     pthread_cond_broadcast(&p->space);
 }
 
-/* Sends the first queued batch of every idle bucket (mu held; dropped while encoding and
- * writing). Returns 1 if anything was sent. */
+/* Finishes every batch of group x (mu held). */
+static void finish_group(strom_producer *p, pb *x, strom_err e)
+{
+    while (x) {
+        pb *n = x->gnext;
+        finish(p, x, e);
+        x = n;
+    }
+}
+
+/* Puts group x back at the front of its bucket's queue, in order, to be resent after the
+ * backoff with the same bytes and sequences (mu held). */
+static void requeue_group(strom_producer *p, pb *x)
+{
+    pbucket *k = &p->bk[x->bucket];
+    pb *last = x;
+    for (pb *g = x; g; g = g->gnext) {
+        g->next = g->gnext;
+        g->not_before_ns = now_ns() + (int64_t)p->o.retry_backoff_ms * 1000000;
+        last = g;
+    }
+    for (pb *g = x; g; g = g->next)
+        g->gnext = NULL;
+    last->next = k->qhead;
+    if (!k->qhead)
+        k->qtail = last;
+    k->qhead = x;
+    k->busy = 0;
+}
+
+/* Takes the head of bucket k's queue and the ready batches behind it, up to 4 x
+ * batch_bytes of encoded or about-to-be-encoded rows, as one group (mu held). */
+static pb *take_group(strom_producer *p, pbucket *k)
+{
+    pb *x = k->qhead, *tail = x;
+    int64_t bytes = (int64_t)x->bytes.len, limit = 4 * p->o.batch_bytes;
+    k->qhead = x->next;
+    x->next = NULL;
+    for (int n = 1; k->qhead && k->qhead->ready && n < 64 && bytes < limit; n++) {
+        pb *g = k->qhead;
+        if (g->not_before_ns > now_ns())
+            break;
+        k->qhead = g->next;
+        g->next = NULL;
+        tail->gnext = g;
+        tail = g;
+        bytes += g->bytes.len ? (int64_t)g->bytes.len : p->o.batch_bytes;
+    }
+    if (!k->qhead)
+        k->qtail = NULL;
+    k->busy = 1;
+    return x;
+}
+
+/* Sends the queued batches of every idle bucket, one request per bucket (mu held;
+ * dropped while encoding and writing). Returns 1 if anything was sent. */
 static int send_ready(strom_producer *p, int64_t *retry_at)
 {
     int sent = 0, n = 0;
@@ -217,34 +301,27 @@ static int send_ready(strom_producer *p, int64_t *retry_at)
         n++;
     for (int b = 0; b < p->t.opts.nbuckets && n < p->o.max_in_flight; b++) {
         pbucket *k = &p->bk[b];
-        pb *x = k->qhead;
-        if (k->busy || !x)
+        if (k->busy || !k->qhead || !k->qhead->ready)
             continue;
-        if (x->not_before_ns > now_ns()) {
-            *retry_at = STROM_MIN(*retry_at, x->not_before_ns);
+        if (k->qhead->not_before_ns > now_ns()) {
+            *retry_at = STROM_MIN(*retry_at, k->qhead->not_before_ns);
             continue;
         }
-        k->qhead = x->next;
-        if (!k->qhead)
-            k->qtail = NULL;
-        x->next = NULL;
-        k->busy = 1;
+        pb *x = take_group(p, k);
         pthread_mutex_unlock(&p->mu);
-        strom_err e = x->bytes.len ? STROM_OK : encode(p, x);
+        strom_err e = STROM_OK;
+        for (pb *g = x; g && e == STROM_OK; g = g->gnext)
+            e = g->bytes.len ? STROM_OK : encode(p, g);
         if (e == STROM_OK)
-            e = send_batch(p, x);
+            e = send_group(p, x);
         pthread_mutex_lock(&p->mu);
         if (e != STROM_OK && !(retriable(e) && x->attempts <= p->o.retries)) {
-            finish(p, x, e);
+            finish_group(p, x, e);
             continue;
         }
-        if (e != STROM_OK) { /* could not even be sent: back to the queue front */
-            x->not_before_ns = now_ns() + (int64_t)p->o.retry_backoff_ms * 1000000;
+        if (e != STROM_OK) { /* could not even be sent */
+            requeue_group(p, x);
             *retry_at = STROM_MIN(*retry_at, x->not_before_ns); /* wake up for the resend */
-            x->next = k->qhead;
-            k->qhead = x;
-            k->qtail = k->qtail ? k->qtail : x;
-            k->busy = 0;
             continue;
         }
         if (p->inflight_tail)
@@ -275,17 +352,10 @@ static void await_oldest(strom_producer *p)
         e = stc_decode(p->c, p->pk ? PROTO_PUT_KV : PROTO_PRODUCE_LOG, &p->frame, &p->arena, &r);
     }
     pthread_mutex_lock(&p->mu);
-    if (e == STROM_OK || !retriable(e) || x->attempts > p->o.retries) {
-        finish(p, x, e);
-        return;
-    }
-    pbucket *k = &p->bk[x->bucket]; /* resend first, same bytes, same sequence */
-    x->not_before_ns = now_ns() + (int64_t)p->o.retry_backoff_ms * 1000000;
-    x->next = k->qhead;
-    k->qhead = x;
-    if (!k->qtail)
-        k->qtail = x;
-    k->busy = 0;
+    if (e == STROM_OK || !retriable(e) || x->attempts > p->o.retries)
+        finish_group(p, x, e);
+    else
+        requeue_group(p, x); /* resent first: same bytes, same sequences */
 }
 
 static int queued(const strom_producer *p)
@@ -448,6 +518,153 @@ strom_err strom_producer_delete(strom_producer *p, const strom_value *vals, int 
     return send_row(p, vals, ncols, 1);
 }
 
+/* ------------------------------------------------------------ whole builders */
+
+static strom_err check_builder(const strom_producer *p, const strom_builder *rows)
+{
+    const strom_schema *bs = fmt_builder_schema(rows), *ts = p->t.info->schema;
+    int ok = bs->ncols == ts->ncols;
+    for (int i = 0; ok && i < ts->ncols; i++)
+        ok = bs->cols[i].type == ts->cols[i].type;
+    if (!ok)
+        return strom_fail(STROM_ESCHEMA, "table '%s': the builder's columns are not the "
+                          "table's (%d columns of the same types, in order)", p->t.name, ts->ncols);
+    return STROM_OK;
+}
+
+/* Groups the builder's rows by bucket: rows of bucket b are sel[start[b] .. start[b+1]). */
+static strom_err route_rows(strom_producer *p, const strom_builder *rows, int64_t n,
+                            uint32_t *start)
+{
+    const cat_opts *o = &p->t.opts;
+    if ((size_t)n > p->sel_cap) {
+        free(p->sel);
+        free(p->bof);
+        p->sel = strom_malloc(sizeof(uint32_t) * (size_t)n);
+        p->bof = strom_malloc(sizeof(uint32_t) * (size_t)n);
+        p->sel_cap = p->sel && p->bof ? (size_t)n : 0;
+        if (!p->sel_cap)
+            return STROM_ENOMEM;
+    }
+    strom_column cols[LOG_MAX_KEY_COLS];
+    for (int k = 0; k < o->nbucket_key; k++)
+        fmt_builder_view(rows, o->bucket_key[k], &cols[k]);
+    memset(start, 0, sizeof(uint32_t) * (size_t)(o->nbuckets + 1));
+    int sticky = p->sticky;
+    for (int64_t r = 0; r < n; r++) {
+        strom_buf_clear(&p->bkey);
+        for (int k = 0; k < o->nbucket_key; k++)
+            if (fmt_key_from_column(&p->bkey, &cols[k], r) != STROM_OK)
+                return STROM_ENOMEM;
+        p->bof[r] = o->nbucket_key ? (uint32_t)stc_bucket_of(&p->t, &p->bkey) : (uint32_t)sticky;
+        start[p->bof[r] + 1]++;
+    }
+    uint32_t pos[CAT_MAX_BUCKETS + 1];
+    for (int b = 0; b < o->nbuckets; b++) {
+        pos[b] = start[b];
+        start[b + 1] += start[b];
+    }
+    for (int64_t r = 0; r < n; r++)
+        p->sel[pos[p->bof[r]]++] = (uint32_t)r;
+    return STROM_OK;
+}
+
+/* Reserves bucket b's next place in its queue (mu held): the batch keeps the sequence
+ * order while it is being encoded outside the lock. */
+static pb *reserve(strom_producer *p, int b, int64_t rows)
+{
+    pb *x = strom_calloc(1, sizeof *x);
+    if (!x || seal(p, b) != STROM_OK) {
+        free(x);
+        return NULL;
+    }
+    pbucket *k = &p->bk[b];
+    x->bucket = b;
+    x->rows = rows;
+    x->seq = k->next_seq++;
+    if (k->qtail)
+        k->qtail->next = x;
+    else
+        k->qhead = x;
+    k->qtail = x;
+    p->pending += rows;
+    if (p->t.opts.nbucket_key == 0)
+        p->sticky = (b + 1) % p->t.opts.nbuckets;
+    return x;
+}
+
+/* A reserved batch that could not be encoded fails like a batch that failed for good
+ * (mu held). */
+static void drop_reserved(strom_producer *p, pb *x, strom_err e)
+{
+    pbucket *k = &p->bk[x->bucket];
+    pb **pp = &k->qhead, *prev = NULL;
+    while (*pp != x)
+        prev = *pp, pp = &(*pp)->next;
+    *pp = x->next;
+    if (k->qtail == x)
+        k->qtail = prev;
+    int busy = k->busy;
+    finish(p, x, e); /* counts it, sets the sticky error, frees it */
+    k->busy = busy;
+}
+
+static strom_err send_bucket(strom_producer *p, const strom_builder *rows, int b,
+                             const uint32_t *sel, uint32_t n)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->pending >= p->o.buffer_rows && p->err == STROM_OK)
+        pthread_cond_wait(&p->space, &p->mu);
+    pb *x = p->err == STROM_OK ? reserve(p, b, n) : NULL;
+    strom_err e = p->err ? strom_fail(p->err, "%s", p->errmsg) : x ? STROM_OK : STROM_ENOMEM;
+    pthread_mutex_unlock(&p->mu);
+    if (e != STROM_OK)
+        return e;
+    fmt_encode_opts eo;
+    encode_opts(p, x->seq, &eo);
+    size_t all = (size_t)strom_builder_nrows(rows); /* changes are indexed by builder row */
+    uint8_t *chg = p->pk ? strom_malloc(all) : NULL;
+    if (chg)
+        memset(chg, STROM_INSERT, all);
+    eo.changes = chg;
+    /* The batch header takes its schema id from the builder's own schema copy: a caller's
+     * builder made from strom_producer_schema() or an equal schema may carry another id
+     * (0), so the table's id is set for the encoding and put back (callers of
+     * send_batch are serialised, and the caller does not use the builder meanwhile). */
+    strom_schema *bs = (strom_schema *)fmt_builder_schema(rows);
+    uint32_t id = strom_schema_id(bs);
+    fmt_schema_set_id(bs, strom_schema_id(p->t.info->schema));
+    e = p->pk && !chg ? STROM_ENOMEM : fmt_encode(p->benc, rows, sel, n, &eo, &x->bytes);
+    fmt_schema_set_id(bs, id);
+    free(chg);
+    pthread_mutex_lock(&p->mu);
+    if (e != STROM_OK) {
+        strom_fail_wrap(e, "table '%s' bucket %d: encoding", p->t.name, b);
+        drop_reserved(p, x, e);
+    } else {
+        x->ready = 1;
+        pthread_cond_signal(&p->wake);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return e;
+}
+
+strom_err strom_producer_send_batch(strom_producer *p, const strom_builder *rows)
+{
+    int64_t n = strom_builder_nrows(rows);
+    strom_err e = check_builder(p, rows);
+    if (e != STROM_OK || n == 0)
+        return e;
+    uint32_t start[CAT_MAX_BUCKETS + 1];
+    pthread_mutex_lock(&p->smu);
+    e = route_rows(p, rows, n, start);
+    for (int b = 0; e == STROM_OK && b < p->t.opts.nbuckets; b++)
+        if (start[b + 1] > start[b])
+            e = send_bucket(p, rows, b, p->sel + start[b], start[b + 1] - start[b]);
+    pthread_mutex_unlock(&p->smu);
+    return e;
+}
+
 strom_err strom_producer_flush(strom_producer *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -529,7 +746,8 @@ static strom_err init_buckets(strom_producer *p)
     p->bk = strom_calloc((size_t)nb, sizeof *p->bk);
     p->spare = strom_calloc((size_t)nb * 2 + 1, sizeof *p->spare);
     p->enc = fmt_encoder_create();
-    return p->bk && p->spare && p->enc ? STROM_OK : STROM_ENOMEM;
+    p->benc = fmt_encoder_create();
+    return p->bk && p->spare && p->enc && p->benc ? STROM_OK : STROM_ENOMEM;
 }
 
 strom_err strom_producer_create(strom_client *c, const char *table, const strom_producer_opts *opts,
@@ -542,6 +760,7 @@ strom_err strom_producer_create(strom_client *c, const char *table, const strom_
         return STROM_ENOMEM;
     p->c = c;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->smu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -606,8 +825,14 @@ strom_err strom_producer_close(strom_producer *p)
         free(p->partial[i]);
     free(p->partial);
     fmt_encoder_destroy(p->enc);
+    fmt_encoder_destroy(p->benc);
     strom_buf_free(&p->key);
+    strom_buf_free(&p->bkey);
+    free(p->sel);
+    free(p->bof);
+    pthread_mutex_destroy(&p->smu);
     strom_buf_free(&p->frame);
+    strom_buf_free(&p->reqbuf);
     proto_arena_free(&p->arena);
     stc_table_free(&p->t);
     pthread_cond_destroy(&p->wake);

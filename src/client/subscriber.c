@@ -6,6 +6,9 @@
  * on the server up to min(max_wait_ms, what is left of the caller's timeout). A bucket's
  * position moves past the last offset of every batch received (filtered rows included),
  * so nothing is read twice. Positions live here only; the server keeps none.
+ * The subscriber opens its own connection (to the server of the client it was created
+ * from): the server executes one connection's requests in order, one at a time, so a
+ * parked long poll must not share a connection with producers or lookups.
  * A bucket whose position fell below the log start (retention removed the rows) is
  * moved to the log start, as Kafka's auto.offset.reset=earliest does.
  */
@@ -15,7 +18,7 @@
 #include "client/client_int.h"
 
 struct strom_subscriber {
-    strom_client *c;
+    strom_client *c;         /* its own connection to the server it was created for */
     stc_table t;
     stc_decoder *dec;
     char **cols;
@@ -81,8 +84,11 @@ strom_err strom_subscriber_create(strom_client *c, const char *table,
     strom_subscriber *s = strom_calloc(1, sizeof *s);
     if (!s)
         return STROM_ENOMEM;
-    s->c = c;
-    strom_err e = stc_table_load(c, table, &s->t);
+    /* A connection of its own: the server runs one connection's requests one after the
+     * other, so a parked long poll would hold up every other call on a shared one. */
+    strom_err e = strom_client_connect(c->server, &c->opts, &s->c);
+    if (e == STROM_OK)
+        e = stc_table_load(s->c, table, &s->t);
     if (e == STROM_OK)
         e = copy_opts(s, opts);
     if (e == STROM_OK)
@@ -117,6 +123,7 @@ void strom_subscriber_close(strom_subscriber *s)
     strom_buf_free(&s->frame);
     proto_arena_free(&s->arena);
     stc_table_free(&s->t);
+    strom_client_close(s->c);
     free(s);
 }
 

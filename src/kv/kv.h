@@ -18,7 +18,8 @@
  * ahead of the rows it describes) tells recovery where to start replaying the log.
  *
  * ==========================================================================================
- * ROCKSDB KEY / VALUE LAYOUT, version 1
+ * ROCKSDB KEY / VALUE LAYOUT, version 2 (version 1 had no 'v'/'e' keys and row values
+ * without the three times; version-1 row values still decode, with all times unknown)
  * ==========================================================================================
  * Row key (every key of a row starts with the same 9-byte prefix for one bucket key)
  *   off size field        meaning
@@ -35,8 +36,15 @@
  *
  * Row value (the whole row, key columns included, so a value decodes on its own)
  *   off size field        meaning
- *   0   1    version      1
- *   1   var  ncols        uvarint: columns encoded (the schema's at write time; columns
+ *   0   1    version      2 (KV_ROW_VERSION; 1: no times, the values start at offset 1)
+ *   1   8    wtime        i64 LE: commit time of the changelog batch that last wrote the
+ *                         key (row TTL 'table.kv.ttl' counts from it)
+ *   9   8    vtime        i64 LE: version time of this row (see Versions below)
+ *   17  8    newest       i64 LE: greatest version time in the key's history ('v' keys,
+ *                         tombstones included) when this row was written; >= vtime.
+ *                         vtime == newest means this row is the key's newest version, so
+ *                         an AS OF T >= vtime is answered by this value without a seek
+ *   25  var  ncols        uvarint: columns encoded (the schema's at write time; columns
  *                         added later decode as NULL)
  *   ..  ceil(ncols/8)     validity bitmap, LSB first, bit set = value present
  *   ..  var  values       for each present column, in schema order:
@@ -45,6 +53,38 @@
  *                           FLOAT                  4 bytes IEEE 754 LE
  *                           DOUBLE                 8 bytes IEEE 754 LE
  *                           STRING, BYTES          uvarint length, then the bytes
+ *
+ * Versions (the past of a key, for AS OF lookups; its present is the row key's value)
+ *   off size field        meaning
+ *   0   1    tag          0x76 'v'
+ *   1   8    bkhash       as the row key (same 9-byte prefix rule: prefix bloom per
+ *                         bucket key)
+ *   9   var  key          as the row key
+ *   ..  8    inv_time     big-endian ~(vtime XOR 2^63): versions of one key sort newest
+ *                         first, so "the version valid at T" is one seek to
+ *                         (key, inv(T)) and the first entry of the key found there
+ *   value    a row value (layout above; its newest field is not used) or, for a
+ *            delete, empty (a tombstone: the key had no row from that time on)
+ *   A key's history is its current row (at its vtime) plus these keys: every row that a
+ *   +U or -D supersedes is added at its version time (not when the superseding change has
+ *   the same time: on equal times the later written counts, and the current row wins
+ *   ties), and every -D adds a tombstone. A key written once costs no version key. The version time is the commit time of the changelog
+ *   batch (fmt header commit_timestamp, so a replay reproduces it exactly) or, with
+ *   'table.kv.version-column', that column's value in the row (a NULL: the commit time).
+ *   A delete's version time is always the commit time. Two versions of a key with the
+ *   same time: the later written one replaces the earlier (the same WriteBatch order on
+ *   write and on replay). Versions older than the history cutoff are dropped by the
+ *   compaction filter (version.c), keeping for each key the newest version at or before
+ *   the cutoff.
+ *
+ * Expiry index (only with 'table.kv.ttl'; one key per row)
+ *   off size field        meaning
+ *   0   1    tag          0x65 'e'
+ *   1   8    wtime        big-endian (wtime XOR 2^63): ordered by last-write time
+ *   9   var  row key      the whole row key (tag 'r' included)
+ *   value    empty
+ *   Written and removed in the WriteBatch that writes or removes the row, so an expiry
+ *   pass reads only the entries up to its cutoff.
  *
  * Writer sequence (one key per idempotent writer, kv_write_opts)
  *   key   0x6D 'm' + 'w' + writer id (8 bytes, big-endian) (10 bytes)
@@ -59,6 +99,12 @@
  *   key   0x6D 'm' + "checkpoint" (11 bytes)
  *   value 8 bytes i64 LE: the log offset the state reflects: every changelog row with
  *         offset < value has been applied. Absent = 0 (replay the whole log).
+ *
+ * Deletes marker (one key)
+ *   key   0x6D 'm' + "deletes" (8 bytes)
+ *   value empty. Written with the first tombstone of the bucket (same WriteBatch, so also
+ *         on replay). Absent: no key has a history without a current row, so a write with
+ *         a version column needs no seek for keys without a row.
  * ==========================================================================================
  */
 #ifndef STROM_KV_H
@@ -69,7 +115,10 @@
 #define KV_TAG_ROW 0x72
 #define KV_TAG_META 0x6D
 #define KV_PREFIX_LEN 9
-#define KV_ROW_VERSION 1
+#define KV_ROW_VERSION 2
+#define KV_TAG_VERSION 0x76
+#define KV_TAG_EXPIRY 0x65
+#define KV_ROW_HDR 25          /* version + wtime + vtime + newest */
 
 /* Merge engines ('table.merge-engine') and aggregate functions ('fields.<col>.agg'). */
 typedef enum kv_engine {
@@ -95,6 +144,15 @@ typedef struct kv_config {
     int ver_col;                /* versioned: the version column (INT/BIGINT/TIMESTAMP) */
     uint8_t agg[FMT_MAX_COLUMNS]; /* aggregation: kv_agg per column (key columns ignored) */
     fmt_encode_opts enc;        /* codec etc. of changelog batches (changes is set here) */
+    int use_vcol;               /* 1: versions are timed by column vcol (TIMESTAMP/BIGINT/INT,
+                                   'table.kv.version-column'); 0: by the commit time */
+    int vcol;
+    int64_t hist_ttl_ms;        /* 'table.kv.history.ttl': versions older than now - this
+                                   are dropped by compactions; <= 0: kept forever */
+    int64_t ttl_ms;             /* 'table.kv.ttl': rows not written for this long expire
+                                   (-D); <= 0: never. > 0 keeps the 'e' expiry index and
+                                   runs a background expiry (kv_expire) every
+                                   min(ttl/4, 1 s) while the kv is open */
 } kv_config;
 
 typedef struct kv_state kv_state;
@@ -171,9 +229,53 @@ strom_err kv_lookup_batch(kv_state *kv, const strom_value *keys, size_t n, strom
 strom_err kv_prefix_lookup(kv_state *kv, const strom_value *bkey, strom_builder *out,
                            int64_t *nfound);
 
+/* ------------------------------------------------- versions (version.c) */
+
+/* AS OF lookup: the key's row as it was at time t (ms): the version with the greatest
+ * version time <= t (see Versions above); none if that version is a delete or there is
+ * none, or if it was dropped by the history TTL (t older than now - history.ttl: the
+ * answer is then the oldest kept version at or before t, or none). Appends the row to out
+ * and sets *found = 1 when there is one. Warm lookups whose answer is the current row
+ * (the common case: t at or after the key's newest version) cost one get, no seek. */
+strom_err kv_lookup_asof(kv_state *kv, const strom_value *key, int64_t t, strom_builder *out,
+                         int *found);
+/* Batch AS OF: key i (keys[i*npk ..]) at time t[one_time ? 0 : i]. One multi-get of the
+ * current rows, then one iterator for the keys that need a seek. found[i] and rows as
+ * kv_lookup_batch (appended to out in key order). */
+strom_err kv_lookup_batch_asof(kv_state *kv, const strom_value *keys, size_t n,
+                               const int64_t *t, int one_time, strom_builder *out,
+                               uint8_t *found);
+/* Batch AS OF as kv_lookup_batch_asof (key i at t[i]), the answers as row values (layout
+ * above) appended to arena: key i's at off[i], len[i] bytes (len -1: no row). For callers
+ * that merge the answers of several buckets in their own order (kv_row_decode). */
+strom_err kv_lookup_batch_asof_raw(kv_state *kv, const strom_value *keys, size_t n,
+                                   const int64_t *t, strom_buf *arena, int64_t *off,
+                                   int64_t *len);
+/* Manual compaction of the whole state with the history cutoff now_ms - hist_ttl_ms
+ * (background compactions use the wall clock). Drops versions older than the cutoff
+ * except each key's newest one at or before it; AS OF answers for t >= cutoff do not
+ * change. */
+strom_err kv_compact(kv_state *kv, int64_t now_ms);
+
+/* ------------------------------------------------------ row TTL (ttl.c) */
+
+/* Expires every row whose last write is at or before now_ms - ttl_ms: one -D changelog
+ * row per expired row (before image as the delete of a last_row table, whatever the
+ * merge engine and table.delete.behavior), appended and applied like a write, in
+ * batches of at most 4096 keys. Reads only the expiry index entries up to the cutoff.
+ * *nexpired (may be NULL) gets the rows expired. Nothing to do without a TTL. */
+strom_err kv_expire(kv_state *kv, int64_t now_ms, int64_t *nexpired);
+
 /* Row value codec (row.c). Appends the value of row r of cols (ncols columns, schema
- * order) to out. */
+ * order) to out, with all times 0 (kv_row_set_times sets them). */
 strom_err kv_row_encode(strom_buf *out, const strom_column *cols, int ncols, int64_t r);
+/* The times of a row value (version 2). -1 for a version-1 or malformed value. */
+typedef struct kv_times {
+    int64_t wtime, vtime, newest;
+} kv_times;
+int kv_row_times(const uint8_t *v, size_t len, kv_times *t);
+/* Overwrites the times of an encoded version-2 row value (at least KV_ROW_HDR bytes). */
+void kv_row_set_times(uint8_t *v, const kv_times *t);
 /* Appends the decoded value as one row to b (schema s). ECORRUPT on a malformed value. */
 strom_err kv_row_decode(strom_builder *b, const strom_schema *s, const uint8_t *v, size_t len);
 
@@ -192,5 +294,19 @@ strom_err kv_row_vals(const strom_schema *s, const uint8_t *v, size_t len, kv_va
 void kv_cols_vals(const strom_column *cols, int ncols, int64_t r, kv_val *vals);
 /* Appends the row value of vals (schema s) to out. */
 strom_err kv_vals_encode(strom_buf *out, const strom_schema *s, const kv_val *vals);
+
+/* Snapshot reads (snapshot.c). A snapshot is the state exactly as the changelog up to
+ * kv_snap_offset left it (every row with offset < it applied, none after): rows read from
+ * it followed by the changelog from that offset give every change once, with no gap and
+ * no duplicate. Writes go on meanwhile (RocksDB snapshot; the state does not block).
+ * Owned: kv_snap_close, before kv_close. */
+typedef struct kv_snap kv_snap;
+strom_err kv_snap_open(kv_state *kv, kv_snap **out);
+int64_t kv_snap_offset(const kv_snap *s);
+/* Appends up to max rows (in key-byte order) to out (a builder of the table's schema);
+ * *nread gets the count. 0 rows and kv_snap_done() = 1 at the end. */
+strom_err kv_snap_next(kv_snap *s, strom_builder *out, int64_t max, int64_t *nread);
+int kv_snap_done(const kv_snap *s);
+void kv_snap_close(kv_snap *s);
 
 #endif /* STROM_KV_H */

@@ -41,13 +41,16 @@ static strom_err encode_value(strom_buf *out, const strom_column *c, int64_t r)
     return e ? e : strom_buf_append(out, c->data + a, (size_t)(b - a));
 }
 
-/* Appends the version, ncols and a zeroed validity bitmap; *at = where the bitmap is. */
+/* Appends the version, zero times, ncols and a zeroed validity bitmap; *at = where the
+ * bitmap is. */
 static strom_err row_header(strom_buf *out, int ncols, size_t *at)
 {
-    uint8_t ver = KV_ROW_VERSION;
-    strom_err e = strom_buf_append(out, &ver, 1);
-    if (e == STROM_OK)
-        e = put_uvarint(out, (uint64_t)ncols);
+    uint8_t *h = strom_buf_grow(out, KV_ROW_HDR);
+    if (!h)
+        return STROM_ENOMEM;
+    memset(h, 0, KV_ROW_HDR);
+    h[0] = KV_ROW_VERSION;
+    strom_err e = put_uvarint(out, (uint64_t)ncols);
     size_t nb = ((size_t)ncols + 7) / 8;
     *at = out->len;
     uint8_t *bm = e ? NULL : strom_buf_grow(out, nb);
@@ -140,7 +143,9 @@ static strom_err read_header(const strom_schema *s, const uint8_t *v, size_t len
                              uint64_t *ncols, const uint8_t **bm)
 {
     *d = (rd){v, v + len};
-    if (len < 1 || v[0] != KV_ROW_VERSION || (d->p++, rd_varint(d, ncols)) ||
+    size_t skip = len && v[0] == KV_ROW_VERSION ? KV_ROW_HDR : 1;
+    if (len < skip || (v[0] != KV_ROW_VERSION && v[0] != 1) ||
+        (d->p += skip, rd_varint(d, ncols)) ||
         *ncols > (uint64_t)s->ncols || rd_take(d, ((size_t)*ncols + 7) / 8, bm))
         return strom_fail(STROM_ECORRUPT, "kv: malformed row value header (%zu bytes)", len);
     return STROM_OK;
@@ -165,6 +170,23 @@ strom_err kv_row_decode(strom_builder *b, const strom_schema *s, const uint8_t *
         }
     }
     return strom_builder_end_row(b);
+}
+
+int kv_row_times(const uint8_t *v, size_t len, kv_times *t)
+{
+    if (len < KV_ROW_HDR || v[0] != KV_ROW_VERSION)
+        return -1;
+    t->wtime = strom_get_i64(v + 1);
+    t->vtime = strom_get_i64(v + 9);
+    t->newest = strom_get_i64(v + 17);
+    return 0;
+}
+
+void kv_row_set_times(uint8_t *v, const kv_times *t)
+{
+    strom_put_i64(v + 1, t->wtime);
+    strom_put_i64(v + 9, t->vtime);
+    strom_put_i64(v + 17, t->newest);
 }
 
 /* ------------------------------------------------- rows as value arrays */

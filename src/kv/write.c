@@ -1,16 +1,40 @@
-/* write.c: kv_write (merge per key -> changelog batch -> log append -> state apply) and
- * kv_replay (log -> state on open). Merge engines: last_row, first_row, versioned,
- * aggregation (semantics in kv.h). Replay needs no engine: the changelog holds results. */
+/* write.c: kv_write (merge per key -> changelog batch -> log append -> state apply),
+ * kv_replay (log -> state on open) and the write half of row expiry. Merge engines:
+ * last_row, first_row, versioned, aggregation (semantics in kv.h). Replay needs no
+ * engine: the changelog holds results. A write and the replay of its changelog batch
+ * build the state change with the same code (put_history, apply_slots) from the same
+ * inputs (the changelog rows, their commit time, the state before), so the versions and
+ * the expiry index are reproduced exactly. */
 #include "kv_int.h"
 
 #include <stdlib.h>
+
+#define HDR_COMMIT_OFF 56   /* format.h: the header's commit_timestamp */
 
 /* One distinct key of a write: where its bytes are, its value before the write and now
  * (offsets into the write's value arena; len -1 = absent). */
 typedef struct kv_slot {
     size_t koff, klen;
     int64_t init_off, init_len, cur_off, cur_len;
+    int64_t newest;          /* greatest version time of the key's history (INT64_MIN) */
 } kv_slot;
+
+/* One put or delete of the state change, kept so that the WriteBatch can be filled in
+ * key order: RocksDB's memtable inserts then reuse their skiplist position (perf showed
+ * the unordered inserts of hashed keys as a top cost of the write path). */
+typedef struct kv_went {
+    const uint8_t *k;        /* into wkeys (set once it no longer grows) */
+    size_t koff, klen;
+    const char *v;           /* into the value arena; NULL: a delete */
+    size_t vlen;
+    uint32_t seq;            /* order of addition: equal keys keep it */
+} kv_went;
+
+/* One changelog row of a write: its key's slot and (+I/+U) its value in the arena. */
+typedef struct kv_crow {
+    uint32_t slot;
+    int64_t off, len;
+} kv_crow;
 
 typedef struct kv_wctx {
     kv_state *kv;
@@ -27,6 +51,12 @@ typedef struct kv_wctx {
     strom_builder *out;      /* changelog rows */
     strom_buf changes;       /* per changelog row strom_change */
     strom_buf tmp;           /* a merged row before it goes to the arena */
+    strom_buf crows;         /* per changelog row kv_crow */
+    strom_buf vkey;          /* a version or expiry key being built */
+    strom_buf wkeys;         /* keys of the state change (kv_went.koff) */
+    strom_buf wents;         /* kv_went, in order of addition */
+    int64_t commit;          /* commit time of the changelog batch */
+    int first_delete;        /* the write adds the deletes marker (kv.h) */
     kv_val *nv, *ov;         /* new row, stored row (aggregation, versioned, partial) */
     const uint8_t *mask;     /* partial update: the columns written; NULL: all */
     int64_t writer;          /* idempotent write: writer id (> 0), else 0 */
@@ -71,7 +101,7 @@ static strom_err slot_of(kv_wctx *w, int64_t r)
         uint32_t s = w->table[h];
         if (s == 0) {
             kv_slot *n = &w->slots[w->nslots];
-            *n = (kv_slot){w->rkoff[r], kl, 0, -1, 0, -1};
+            *n = (kv_slot){w->rkoff[r], kl, 0, -1, 0, -1, INT64_MIN};
             w->table[h] = (uint32_t)++w->nslots;
             w->rslot[r] = (uint32_t)(w->nslots - 1);
             return STROM_OK;
@@ -102,42 +132,75 @@ static strom_err collect_keys(kv_wctx *w, int64_t n)
     return e;
 }
 
-/* Current state of every distinct key (one multi-get). */
+/* The newest version time of every key: from its row's value; a key without a row has
+ * history only if it was deleted: with the commit time as version time that delete is
+ * older than this write (INT64_MIN will do), with a version column its history is read
+ * with one seek (one iterator for the write) unless the bucket never had a delete. */
+static strom_err load_newest(kv_wctx *w)
+{
+    rocksdb_iterator_t *it = NULL;
+    strom_err e = STROM_OK;
+    for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
+        kv_slot *s = &w->slots[i];
+        kv_times t;
+        if (s->init_len >= 0 && !kv_row_times(w->vals.data + s->init_off, (size_t)s->init_len, &t))
+            s->newest = t.newest;
+        else if (s->init_len < 0 && w->kv->cfg.use_vcol && w->kv->any_delete) {
+            if (!it)
+                it = kv_prefix_iter(w->kv);
+            e = kv_newest_version(w->kv, it, w->keys.data + s->koff, s->klen, &w->vkey,
+                                  &s->newest);
+        }
+    }
+    if (it)
+        rocksdb_iter_destroy(it);
+    return e;
+}
+
+/* Current state of every distinct key (one batched multi-get). */
 static strom_err load_state(kv_wctx *w)
 {
     size_t n = w->nslots;
-    size_t *kl = strom_calloc(n * 2, sizeof(size_t)), *vl = kl + n;
-    char **kp = strom_calloc(n * 3, sizeof(char *)), **vp = kp + n, **ep = kp + 2 * n;
-    strom_err e = kl && kp ? STROM_OK : STROM_ENOMEM;
+    size_t *kl = strom_calloc(n, sizeof(size_t));
+    char **kp = strom_calloc(n * 2, sizeof(char *)), **ep = kp ? kp + n : NULL;
+    rocksdb_pinnableslice_t **vp = strom_calloc(n, sizeof *vp);
+    strom_err e = kl && kp && vp ? STROM_OK : STROM_ENOMEM;
     if (e == STROM_OK) {
         for (size_t i = 0; i < n; i++) {
             kp[i] = (char *)w->keys.data + w->slots[i].koff;
             kl[i] = w->slots[i].klen;
         }
-        rocksdb_multi_get(w->kv->db, w->kv->ro, n, (const char *const *)kp, kl, vp, vl, ep);
+        rocksdb_batched_multi_get_cf(w->kv->db, w->kv->ro, w->kv->cf, n,
+                                     (const char *const *)kp, kl, vp, ep, 0);
     }
     for (size_t i = 0; e == STROM_OK && i < n; i++) {
+        size_t vl = 0;
+        const char *v = vp[i] ? rocksdb_pinnableslice_value(vp[i], &vl) : NULL;
         if (ep[i])
             e = strom_fail(STROM_EIO, "%s: state store multi-get: %s", w->kv->name, ep[i]);
-        else if (vp[i]) {
+        else if (v) {
             w->slots[i].init_off = w->slots[i].cur_off = (int64_t)w->vals.len;
-            w->slots[i].init_len = w->slots[i].cur_len = (int64_t)vl[i];
-            e = strom_buf_append(&w->vals, vp[i], vl[i]);
+            w->slots[i].init_len = w->slots[i].cur_len = (int64_t)vl;
+            e = strom_buf_append(&w->vals, v, vl);
         }
     }
-    for (size_t i = 0; kp && i < n; i++) {
-        rocksdb_free(vp[i]);
+    for (size_t i = 0; kp && vp && i < n; i++) {
+        rocksdb_pinnableslice_destroy(vp[i]);
         rocksdb_free(ep[i]);
     }
     free(kl);
     free(kp);
-    return e;
+    free(vp);
+    return e ? e : load_newest(w);
 }
 
-static strom_err emit(kv_wctx *w, strom_change c, int64_t off, int64_t len)
+static strom_err emit(kv_wctx *w, kv_slot *s, strom_change c, int64_t off, int64_t len)
 {
     uint8_t b = (uint8_t)c;
+    kv_crow cr = {(uint32_t)(s - w->slots), off, len};
     strom_err e = kv_row_decode(w->out, w->kv->cfg.schema, w->vals.data + off, (size_t)len);
+    if (e == STROM_OK)
+        e = strom_buf_append(&w->crows, &cr, sizeof cr);
     return e ? e : strom_buf_append(&w->changes, &b, 1);
 }
 
@@ -146,9 +209,9 @@ static strom_err put_row(kv_wctx *w, kv_slot *s, int64_t off, int64_t len)
 {
     strom_err e = STROM_OK;
     if (s->cur_len >= 0 && w->kv->cfg.image_full)
-        e = emit(w, STROM_UPDATE_BEFORE, s->cur_off, s->cur_len);
+        e = emit(w, s, STROM_UPDATE_BEFORE, s->cur_off, s->cur_len);
     if (e == STROM_OK)
-        e = emit(w, s->cur_len >= 0 ? STROM_UPDATE_AFTER : STROM_INSERT, off, len);
+        e = emit(w, s, s->cur_len >= 0 ? STROM_UPDATE_AFTER : STROM_INSERT, off, len);
     s->cur_off = off;
     s->cur_len = len;
     return e;
@@ -286,7 +349,7 @@ static strom_err merge_row(kv_wctx *w, int64_t r, int del)
         return STROM_OK;
     if (del) {
         if (s->cur_len >= 0)
-            e = emit(w, STROM_DELETE, s->cur_off, s->cur_len);
+            e = emit(w, s, STROM_DELETE, s->cur_off, s->cur_len);
         s->cur_len = -1;
         return e;
     }
@@ -319,6 +382,8 @@ static strom_err append_changelog(kv_wctx *w, int64_t *base)
     strom_err e = fmt_encode(kv->enc, w->out, NULL, 0, &o, &batch);
     if (e == STROM_OK)
         e = log_bucket_append(kv->log, batch.data, batch.len, base);
+    if (e == STROM_OK)  /* the append stamped the header in place */
+        w->commit = strom_get_i64(batch.data + HDR_COMMIT_OFF);
     if (e == STROM_OK)
         e = log_bucket_flush(kv->log);
     strom_buf_free(&batch);
@@ -348,29 +413,185 @@ static strom_err store_seq_alone(kv_wctx *w)
     return e;
 }
 
-static strom_err apply_slots(kv_wctx *w, int64_t new_ckpt)
+/* Adds a put (v != NULL) or delete of key k to the state change. */
+static strom_err went_add(kv_wctx *w, const uint8_t *k, size_t klen, const char *v, size_t vlen)
 {
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    if (w->writer > 0)
-        put_writer_seq(wb, w->writer, w->seq);
-    for (size_t i = 0; i < w->nslots; i++) {
-        kv_slot *s = &w->slots[i];
-        const char *k = (const char *)w->keys.data + s->koff;
-        if (s->cur_len >= 0)
-            rocksdb_writebatch_put(wb, k, s->klen, (const char *)w->vals.data + s->cur_off,
-                                   (size_t)s->cur_len);
-        else if (s->init_len >= 0)
-            rocksdb_writebatch_delete(wb, k, s->klen);
+    kv_went e = {NULL, w->wkeys.len, klen, v, vlen,
+                 (uint32_t)(w->wents.len / sizeof(kv_went))};
+    strom_err err = strom_buf_append(&w->wkeys, k, klen);
+    return err ? err : strom_buf_append(&w->wents, &e, sizeof e);
+}
+
+static int went_cmp(const void *pa, const void *pb)
+{
+    const kv_went *a = pa, *b = pb;
+    int c = memcmp(a->k, b->k, a->klen < b->klen ? a->klen : b->klen);
+    if (c == 0)
+        c = (a->klen > b->klen) - (a->klen < b->klen);
+    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* The state change into wb in key order (equal keys in order of addition). */
+static void went_fill(kv_wctx *w, rocksdb_writebatch_t *wb)
+{
+    kv_went *e = (kv_went *)w->wents.data;
+    size_t n = w->wents.len / sizeof *e;
+    for (size_t i = 0; i < n; i++)
+        e[i].k = w->wkeys.data + e[i].koff;
+    qsort(e, n, sizeof *e, went_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].v)
+            rocksdb_writebatch_put(wb, (const char *)e[i].k, e[i].klen, e[i].v, e[i].vlen);
+        else
+            rocksdb_writebatch_delete(wb, (const char *)e[i].k, e[i].klen);
     }
-    strom_err e = kv_apply_batch(w->kv, wb, new_ckpt);
-    rocksdb_writebatch_destroy(wb);
+}
+
+/* Version time of changelog row j (vc: the version column of the changelog rows). */
+static int64_t version_time(const strom_column *vc, int64_t j, int64_t commit)
+{
+    kv_val v;
+    if (!vc)
+        return commit;
+    kv_cols_vals(vc, 1, j, &v);
+    return v.null ? commit : v.i;
+}
+
+/* Adds the version key of slot s at time t with value v (vlen; v "" and 0: a delete). */
+static strom_err put_version(kv_wctx *w, const kv_slot *s, int64_t t, const char *v,
+                             size_t vlen)
+{
+    kv_version_key(w->keys.data + s->koff, s->klen, t, &w->vkey);
+    return w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, v, vlen) : STROM_ENOMEM;
+}
+
+/* Version time of the slot's current row (INT64_MIN if unknown: a version-1 value). */
+static int64_t cur_vtime(const kv_wctx *w, const kv_slot *s)
+{
+    kv_times t;
+    return kv_row_times(w->vals.data + s->cur_off, (size_t)s->cur_len, &t) ? INT64_MIN
+                                                                             : t.vtime;
+}
+
+/* The history of the changelog rows (changes[0..n), in order) into the state change:
+ * each row a change supersedes goes to its version key at its version time (unless the
+ * change has the same time: the later row counts on ties anyway), each delete adds a
+ * tombstone; the current row stays only in the row key. Sets the times of the new
+ * values and every slot's final row (cur) and newest version time. */
+static strom_err put_history(kv_wctx *w, const strom_column *vc, const uint8_t *changes,
+                             int64_t n)
+{
+    strom_err e = STROM_OK;
+    const kv_crow *cr = (const kv_crow *)w->crows.data;
+    for (size_t i = 0; i < w->nslots; i++) {
+        w->slots[i].cur_off = w->slots[i].init_off;
+        w->slots[i].cur_len = w->slots[i].init_len;
+    }
+    for (int64_t j = 0; j < n && e == STROM_OK; j++) {
+        if (changes[j] == STROM_UPDATE_BEFORE)
+            continue;
+        kv_slot *s = &w->slots[cr[j].slot];
+        int del = changes[j] == STROM_DELETE;
+        int64_t t = del ? w->commit : version_time(vc, j, w->commit);
+        int64_t ct = s->cur_len >= 0 ? cur_vtime(w, s) : t;
+        if (ct != t)   /* the superseded row joins the history */
+            e = put_version(w, s, ct, (const char *)w->vals.data + s->cur_off,
+                            (size_t)s->cur_len);
+        s->newest = t > s->newest ? t : s->newest;
+        if (e == STROM_OK && del)
+            e = put_version(w, s, t, "", 0);
+        else if (e == STROM_OK)
+            kv_row_set_times(w->vals.data + cr[j].off, &(kv_times){w->commit, t, s->newest});
+        if (e == STROM_OK && del && !w->kv->any_delete && !w->first_delete++)
+            e = went_add(w, (const uint8_t *)kv_deletes_key, KV_DELETES_KEY_LEN, "", 0);
+        s->cur_off = del ? 0 : cr[j].off;
+        s->cur_len = del ? -1 : cr[j].len;
+    }
     return e;
 }
 
+/* The expiry index entries of a slot: the old one out, the new one in. */
+static strom_err put_expiry(kv_wctx *w, const kv_slot *s)
+{
+    kv_times t;
+    const uint8_t *k = w->keys.data + s->koff;
+    strom_err e = STROM_OK;
+    if (s->init_len >= 0 &&
+        !kv_row_times(w->vals.data + s->init_off, (size_t)s->init_len, &t)) {
+        kv_expiry_key(k, s->klen, t.wtime, &w->vkey);
+        e = w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, NULL, 0) : STROM_ENOMEM;
+    }
+    if (e == STROM_OK && s->cur_len >= 0) {
+        kv_expiry_key(k, s->klen, w->commit, &w->vkey);
+        e = w->vkey.len ? went_add(w, w->vkey.data, w->vkey.len, "", 0) : STROM_ENOMEM;
+    }
+    return e;
+}
+
+/* The rows, versions and expiry entries of the changelog rows (vc, changes: see
+ * put_history) into wb, applied with the checkpoint new_ckpt. */
+static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
+                             const uint8_t *changes, int64_t n, int64_t new_ckpt)
+{
+    strom_err e = put_history(w, vc, changes, n);
+    for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
+        kv_slot *s = &w->slots[i];
+        const char *k = (const char *)w->keys.data + s->koff;
+        if (s->cur_off == s->init_off && s->cur_len == s->init_len)
+            continue;   /* unchanged */
+        if (s->cur_len >= 0) {
+            uint8_t *v = w->vals.data + s->cur_off;
+            kv_times t;
+            if (!kv_row_times(v, (size_t)s->cur_len, &t)) {
+                t.newest = s->newest;
+                kv_row_set_times(v, &t);
+            }
+            e = went_add(w, (const uint8_t *)k, s->klen, (const char *)v, (size_t)s->cur_len);
+        } else {
+            e = went_add(w, (const uint8_t *)k, s->klen, NULL, 0);
+        }
+        if (e == STROM_OK && w->kv->cfg.ttl_ms > 0)
+            e = put_expiry(w, s);
+    }
+    if (e != STROM_OK)
+        return e;
+    went_fill(w, wb);
+    e = kv_apply_batch(w->kv, wb, new_ckpt);
+    if (e == STROM_OK && w->first_delete)
+        w->kv->any_delete = 1;
+    return e;
+}
+
+/* The version column of the changelog rows of the write (NULL: commit time). */
+static const strom_column *out_vcol(kv_wctx *w, strom_column *c)
+{
+    if (!w->kv->cfg.use_vcol)
+        return NULL;
+    fmt_builder_view(w->out, w->kv->cfg.vcol, c);
+    return c;
+}
+
+/* Appends the write's changelog rows and applies them (with the writer's sequence). */
+static strom_err commit_write(kv_wctx *w, rocksdb_writebatch_t *wb, int64_t *base)
+{
+    int64_t changes = strom_builder_nrows(w->out);
+    strom_column vc;
+    strom_err e = append_changelog(w, base);
+    if (e != STROM_OK)
+        return e;
+    if (w->writer > 0)
+        put_writer_seq(wb, w->writer, w->seq);
+    e = apply_slots(w, wb, out_vcol(w, &vc), w->changes.data, changes, *base + changes);
+    if (e != STROM_OK)
+        w->kv->fenced = 1;   /* the changelog is durable, the state is not: reopen replays */
+    return e;
+}
+
+/* b: the rows written (NULL: the caller sets cols). */
 static strom_err wctx_init(kv_wctx *w, kv_state *kv, const strom_builder *b, int64_t n)
 {
     w->kv = kv;  /* the rest was zeroed by the caller */
-    for (int i = 0; i < kv->cfg.schema->ncols; i++)
+    for (int i = 0; b && i < kv->cfg.schema->ncols; i++)
         fmt_builder_view(b, i, &w->cols[i]);
     for (w->tcap = 16; w->tcap < (size_t)n * 2; w->tcap *= 2)
         ;
@@ -397,6 +618,10 @@ static void wctx_free(kv_wctx *w)
     strom_buf_free(&w->vals);
     strom_buf_free(&w->changes);
     strom_buf_free(&w->tmp);
+    strom_buf_free(&w->crows);
+    strom_buf_free(&w->vkey);
+    strom_buf_free(&w->wkeys);
+    strom_buf_free(&w->wents);
     free(w->nv);
 }
 
@@ -435,12 +660,18 @@ static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
     int64_t changes = strom_builder_nrows(w->out), base = -1;
     if (changes == 0)
         return w->writer ? store_seq_alone(w) : STROM_OK;
-    e = append_changelog(w, &base);
-    if (e == STROM_OK)
-        e = apply_slots(w, base + changes);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    e = commit_write(w, wb, &base);
+    rocksdb_writebatch_destroy(wb);
     if (res && e == STROM_OK)
         *res = (kv_write_result){changes, base, 0};
     return e;
+}
+
+static strom_err fenced_fail(kv_state *kv)
+{
+    return strom_fail(STROM_EFENCED, "%s: the state store failed a write after the changelog "
+                      "was durable; reopen to replay", kv->name);
 }
 
 strom_err kv_write(kv_state *kv, const strom_builder *b, const uint32_t *sel, size_t nsel,
@@ -457,10 +688,7 @@ strom_err kv_write_ex(kv_state *kv, const strom_builder *b, const uint32_t *sel,
     kv_wctx w;
     memset(&w, 0, sizeof w);
     pthread_mutex_lock(&kv->mu);
-    strom_err e = kv->fenced ? strom_fail(STROM_EFENCED, "%s: the state store failed a write "
-                                          "after the changelog was durable; reopen to replay",
-                                          kv->name)
-                             : write_locked(kv, &w, b, sel, nsel, ops, o, res);
+    strom_err e = kv->fenced ? fenced_fail(kv) : write_locked(kv, &w, b, sel, nsel, ops, o, res);
     pthread_mutex_unlock(&kv->mu);
     wctx_free(&w);
     return e;
@@ -468,36 +696,54 @@ strom_err kv_write_ex(kv_state *kv, const strom_builder *b, const uint32_t *sel,
 
 /* ----------------------------------------------------------------- replay */
 
-/* Applies one changelog batch of the log to the state. */
-static strom_err replay_batch(kv_state *kv, const strom_batch *b, strom_buf *key, strom_buf *val)
+/* The changelog rows of batch b as crows, their +I/+U values encoded into the arena;
+ * rows before the checkpoint (already applied) become -U (ignored). */
+static strom_err replay_rows(kv_wctx *w, const strom_batch *b, uint8_t *changes, int64_t *last)
 {
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     strom_err e = STROM_OK;
-    int64_t last = kv->checkpoint;
     for (int64_t r = 0; r < b->nrows && e == STROM_OK; r++) {
         int64_t off = strom_batch_row_offset(b, r);
         strom_change c = strom_batch_row_change(b, r);
-        if (off < kv->checkpoint || c == STROM_UPDATE_BEFORE) {
-            last = off + 1 > last ? off + 1 : last;
-            continue;
-        }
-        e = kv_key_from_columns(kv, b->cols, r, key);
-        strom_buf_clear(val);
-        if (e == STROM_OK && c == STROM_DELETE)
-            rocksdb_writebatch_delete(wb, (const char *)key->data, key->len);
-        else if (e == STROM_OK && (e = kv_row_encode(val, b->cols, b->ncols, r)) == STROM_OK)
-            rocksdb_writebatch_put(wb, (const char *)key->data, key->len,
-                                   (const char *)val->data, val->len);
-        last = off + 1;
+        kv_crow cr = {w->rslot[r], (int64_t)w->vals.len, 0};
+        changes[r] = off < w->kv->checkpoint ? STROM_UPDATE_BEFORE : (uint8_t)c;
+        *last = off + 1 > *last ? off + 1 : *last;
+        if (changes[r] == STROM_INSERT || changes[r] == STROM_UPDATE_AFTER)
+            e = kv_row_encode(&w->vals, b->cols, b->ncols, r);
+        cr.len = (int64_t)w->vals.len - cr.off;
+        if (e == STROM_OK)
+            e = strom_buf_append(&w->crows, &cr, sizeof cr);
     }
+    return e;
+}
+
+/* Applies one changelog batch of the log to the state, as its write did. */
+static strom_err replay_batch(kv_state *kv, const strom_batch *b)
+{
+    kv_wctx w;
+    memset(&w, 0, sizeof w);
+    int64_t last = kv->checkpoint;
+    uint8_t *changes = strom_malloc((size_t)b->nrows + 1);
+    strom_err e = changes ? wctx_init(&w, kv, NULL, b->nrows) : STROM_ENOMEM;
+    w.commit = strom_batch_commit_time(b);
+    memcpy(w.cols, b->cols, sizeof(strom_column) * (size_t)b->ncols);
+    if (e == STROM_OK)
+        e = collect_keys(&w, b->nrows);
+    if (e == STROM_OK)
+        e = load_state(&w);
+    if (e == STROM_OK)
+        e = replay_rows(&w, b, changes, &last);
     int32_t seq = -1;
     if (e == STROM_OK && b->writer_id > 0 && b->batch_seq >= 0)  /* idempotent writer */
         e = kv_writer_seq(kv, b->writer_id, &seq);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     if (e == STROM_OK && b->writer_id > 0 && b->batch_seq > seq)
         put_writer_seq(wb, b->writer_id, b->batch_seq);
     if (e == STROM_OK)
-        e = kv_apply_batch(kv, wb, last);
+        e = apply_slots(&w, wb, kv->cfg.use_vcol ? &b->cols[kv->cfg.vcol] : NULL, changes,
+                        b->nrows, last);
     rocksdb_writebatch_destroy(wb);
+    wctx_free(&w);
+    free(changes);
     return e;
 }
 
@@ -505,18 +751,15 @@ static strom_err replay_from(kv_state *kv, int64_t end)
 {
     log_read_spec spec = {.schema = kv->cfg.schema, .time_min = INT64_MIN, .time_max = INT64_MAX};
     log_reader *rd = NULL;
-    strom_buf key = {0}, val = {0};
     strom_err e = log_reader_open(kv->log, kv->checkpoint, &spec, &rd);
     while (e == STROM_OK && kv->checkpoint < end) {
         const strom_batch *b = NULL;
         e = log_reader_next(rd, &b);
         if (e != STROM_OK || !b)
             break;
-        e = replay_batch(kv, b, &key, &val);
+        e = replay_batch(kv, b);
     }
     log_reader_close(rd);
-    strom_buf_free(&key);
-    strom_buf_free(&val);
     return e;
 }
 
@@ -533,4 +776,61 @@ strom_err kv_replay(kv_state *kv)
                           "the log starts at %lld (retention removed it)", kv->name,
                           (long long)kv->checkpoint, (long long)earliest);
     return kv->checkpoint < end ? replay_from(kv, end) : STROM_OK;
+}
+
+/* ----------------------------------------------------------------- expiry */
+
+/* The expired rows among the keys as -D changes, committed like a write; the expiry
+ * keys found are deleted in the same WriteBatch (stale ones too). */
+static strom_err expire_locked(kv_state *kv, kv_wctx *w, const strom_buf *keys,
+                               const size_t *koff, const size_t *klen, size_t n,
+                               const strom_buf *ekeys, const size_t *eoff, const size_t *elen,
+                               int64_t cutoff, int64_t *nexpired)
+{
+    strom_err e = wctx_init(w, kv, NULL, (int64_t)n);
+    for (size_t i = 0; i < n && e == STROM_OK; i++) {
+        w->rkoff[i] = w->keys.len;
+        w->rklen[i] = klen[i];
+        e = strom_buf_append(&w->keys, keys->data + koff[i], klen[i]);
+    }
+    for (size_t i = 0; i < n && e == STROM_OK; i++)
+        e = slot_of(w, (int64_t)i);
+    if (e == STROM_OK)
+        e = load_state(w);
+    for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
+        kv_slot *s = &w->slots[i];
+        kv_times t;
+        if (s->cur_len < 0 || kv_row_times(w->vals.data + s->cur_off, (size_t)s->cur_len, &t) ||
+            t.wtime > cutoff)
+            continue;
+        e = emit(w, s, STROM_DELETE, s->cur_off, s->cur_len);
+        s->cur_len = -1;
+    }
+    if (e != STROM_OK)
+        return e;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    for (size_t i = 0; i < n; i++)
+        rocksdb_writebatch_delete(wb, (const char *)ekeys->data + eoff[i], elen[i]);
+    int64_t base = -1;
+    *nexpired = strom_builder_nrows(w->out);
+    e = *nexpired ? commit_write(w, wb, &base) : kv_apply_batch(kv, wb, kv->checkpoint);
+    rocksdb_writebatch_destroy(wb);
+    return e;
+}
+
+strom_err kv_expire_keys(kv_state *kv, const strom_buf *keys, const size_t *koff,
+                         const size_t *klen, size_t n, const strom_buf *ekeys,
+                         const size_t *eoff, const size_t *elen, int64_t cutoff,
+                         int64_t *nexpired)
+{
+    kv_wctx w;
+    memset(&w, 0, sizeof w);
+    *nexpired = 0;
+    pthread_mutex_lock(&kv->mu);
+    strom_err e = kv->fenced ? fenced_fail(kv)
+                             : expire_locked(kv, &w, keys, koff, klen, n, ekeys, eoff, elen,
+                                             cutoff, nexpired);
+    pthread_mutex_unlock(&kv->mu);
+    wctx_free(&w);
+    return e;
 }

@@ -17,9 +17,11 @@ static strom_err put_run(strom_table *t, srv_scratch *x, strom_builder *bld, int
 {
     strom_builder_reset(bld);
     strom_err e = STROM_OK;
-    for (int64_t r = from; e == STROM_OK && r < to; r++)
-        if (strom_batch_row_change(x->batch, r) != STROM_UPDATE_BEFORE)
-            e = srv_batch_to_builder(x->batch, r, r + 1, bld);
+    for (int64_t r = from, start = from; e == STROM_OK && r <= to; r++)
+        if (r == to || strom_batch_row_change(x->batch, r) == STROM_UPDATE_BEFORE) {
+            e = srv_batch_to_builder(x->batch, start, r, bld); /* the rows between -U rows */
+            start = r + 1;
+        }
     if (e != STROM_OK || strom_builder_nrows(bld) == 0)
         return e;
     o->delete_rows = is_delete(x->batch, from);
@@ -63,7 +65,7 @@ API(srv_api_put_kv)
     strom_err e = srv_cstrs(&slot->arena, req->req.produce.columns, req->req.produce.ncolumns,
                             &cols);
     if (e == STROM_OK)
-        e = srv_table_get(s, req->req.produce.table, &h, &t);
+        e = srv_table_get(s, slot, req->req.produce.table, &h, &t);
     if (e != STROM_OK)
         return e;
     strom_builder *bld = strom_builder_create(strom_table_schema(t));
@@ -113,7 +115,7 @@ static strom_err batch_resp(srv_scratch *x, strom_batch *b, const int *cols, uin
     int64_t n = b ? strom_batch_nrows(b) : 0;
     if (limit > 0 && limit < n)
         n = limit;
-    strom_err e = srv_batch_to_wire(x, b, cols, (int)ncols, n, 0, &x->records);
+    strom_err e = srv_batch_to_wire(x, b, cols, (int)ncols, 0, n, 0, &x->records);
     strom_batch_destroy(b);
     out->bytes = (proto_bytes){x->records.data, (uint32_t)x->records.len};
     return e;
@@ -140,15 +142,34 @@ static strom_err key_values(srv_slot *slot, strom_table *t, const proto_key *key
     return STROM_OK;
 }
 
+/* LOOKUP AS OF: every key at the same time, rows appended to a builder by the engine. */
+static strom_err lookup_asof(srv_slot *slot, srv_scratch *x, strom_table *t,
+                             const strom_value *keys, int nkey, uint32_t n, int64_t as_of,
+                             const int *cols, uint32_t ncols, uint8_t *found, proto_msg *resp)
+{
+    int64_t *times = proto_arena_alloc(&slot->arena, (n ? n : 1) * sizeof *times);
+    strom_builder *b = strom_builder_create(strom_table_schema(t));
+    strom_err e = times && b ? STROM_OK : strom_fail(STROM_ENOMEM, "out of memory for AS OF");
+    for (uint32_t i = 0; times && i < n; i++)
+        times[i] = as_of;
+    if (e == STROM_OK && n > 0)
+        e = strom_table_lookup_batch_asof_into(t, keys, nkey, n, times, found, b);
+    strom_buf_clear(&x->records);
+    if (e == STROM_OK && strom_builder_nrows(b) > 0 &&
+        (e = fmt_batch_from_builder(b, cols, cols ? (int)ncols : 0, x->batch)) == STROM_OK)
+        e = srv_batch_to_wire(x, x->batch, NULL, 0, 0, strom_batch_nrows(x->batch), 0,
+                              &x->records);
+    strom_builder_destroy(b);
+    resp->resp.lookup.records.bytes = (proto_bytes){x->records.data, (uint32_t)x->records.len};
+    return e;
+}
+
 API(srv_api_lookup)
 {
-    if (req->req.lookup.has_as_of)
-        return strom_fail(STROM_EUNSUPPORTED, "LOOKUP with AS OF is not supported by this "
-                          "server yet (the engine's point-in-time lookup is not merged)");
     srv_table *h;
     strom_table *t;
     uint32_t n = req->req.lookup.nkeys;
-    strom_err e = srv_table_get(s, req->req.lookup.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.lookup.table, &h, &t);
     if (e != STROM_OK)
         return e;
     strom_value *keys = NULL;
@@ -158,14 +179,18 @@ API(srv_api_lookup)
     e = found ? key_values(slot, t, req->req.lookup.keys, n, &keys, &nkey) : STROM_ENOMEM;
     if (e == STROM_OK)
         e = project(slot, t, req->req.lookup.columns, req->req.lookup.ncolumns, &cols);
-    if (e == STROM_OK && n > 0)
-        e = strom_table_lookup_batch(t, keys, nkey, n, found, &b);
-    if (e == STROM_OK) {
-        resp->resp.lookup.nfound = n;
-        resp->resp.lookup.found = found;
-        e = batch_resp(x, b, cols, req->req.lookup.ncolumns, 0, &resp->resp.lookup.records);
+    resp->resp.lookup.nfound = n;
+    resp->resp.lookup.found = found;
+    if (e == STROM_OK && req->req.lookup.has_as_of) {
+        e = lookup_asof(slot, x, t, keys, nkey, n, req->req.lookup.as_of, cols,
+                        req->req.lookup.ncolumns, found, resp);
     } else {
-        strom_batch_destroy(b);
+        if (e == STROM_OK && n > 0)
+            e = strom_table_lookup_batch(t, keys, nkey, n, found, &b);
+        if (e == STROM_OK)
+            e = batch_resp(x, b, cols, req->req.lookup.ncolumns, 0, &resp->resp.lookup.records);
+        else
+            strom_batch_destroy(b);
     }
     srv_table_put(s, h);
     return e;
@@ -175,7 +200,7 @@ API(srv_api_prefix_lookup)
 {
     srv_table *h;
     strom_table *t;
-    strom_err e = srv_table_get(s, req->req.prefix_lookup.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.prefix_lookup.table, &h, &t);
     if (e != STROM_OK)
         return e;
     int *cols = NULL;
@@ -203,7 +228,7 @@ API(srv_api_key_history)
     strom_err e = srv_cstrs(&slot->arena, req->req.key_history.columns,
                             req->req.key_history.ncolumns, &cols);
     if (e == STROM_OK)
-        e = srv_table_get(s, req->req.key_history.table, &h, &t);
+        e = srv_table_get(s, slot, req->req.key_history.table, &h, &t);
     if (e != STROM_OK)
         return e;
     e = strom_table_key_history(t, k->values, (int)k->nvalues, req->req.key_history.at_or_before,
@@ -217,8 +242,86 @@ API(srv_api_key_history)
     return e;
 }
 
+/* ---------------------------------------------------------------- SCAN_KV */
+
+/* A new scan: the snapshot of the bucket (projected) under a new cursor. */
+static strom_err scan_open(srv_server *s, srv_slot *slot, const proto_msg *req,
+                           srv_cursor **out)
+{
+    srv_table *h;
+    strom_table *t;
+    strom_snapshot *snap = NULL;
+    const char **cols = NULL;
+    strom_err e = srv_cstrs(&slot->arena, req->req.scan_kv.columns, req->req.scan_kv.ncolumns,
+                            &cols);
+    if (e == STROM_OK)
+        e = srv_table_get(s, slot, req->req.scan_kv.table, &h, &t);
+    if (e != STROM_OK)
+        return e;
+    strom_read_opts o = {.columns = cols, .ncolumns = (int)req->req.scan_kv.ncolumns};
+    e = strom_snapshot_open(t, req->req.scan_kv.bucket, &o, &snap);
+    if (e == STROM_OK && (e = srv_cursor_new(s, h, t, snap, req->req.scan_kv.bucket, out)) ==
+                             STROM_OK)
+        return STROM_OK;
+    strom_snapshot_close(snap);
+    srv_table_put(s, h);
+    return e;
+}
+
+/* Up to limit rows (0: up to server.fetch.max-bytes) from the cursor into x->records.
+ * *done: the snapshot is exhausted. */
+static strom_err scan_page(srv_server *s, srv_scratch *x, srv_cursor *c, int64_t limit,
+                           int *done)
+{
+    int64_t *row, rows = 0;
+    const strom_batch **cur = srv_cursor_batch(c, &row);
+    strom_err e = STROM_OK;
+    strom_buf_clear(&x->records);
+    *done = 0;
+    while (e == STROM_OK && (limit == 0 || rows < limit) &&
+           x->records.len < (size_t)s->cfg.fetch_max_bytes) {
+        if (!*cur || *row >= strom_batch_nrows(*cur)) {
+            *row = 0;
+            if ((e = strom_snapshot_next(srv_cursor_snapshot(c), cur)) != STROM_OK || !*cur) {
+                *done = e == STROM_OK;
+                break;
+            }
+        }
+        int64_t n = strom_batch_nrows(*cur) - *row;
+        if (limit > 0)
+            n = STROM_MIN(n, limit - rows);
+        e = srv_batch_to_wire(x, *cur, NULL, 0, *row, *row + n, (*cur)->changes != NULL,
+                              &x->records);
+        *row += n;
+        rows += n;
+    }
+    return e;
+}
+
 API(srv_api_scan_kv)
 {
-    return strom_fail(STROM_EUNSUPPORTED, "SCAN_KV is not supported by this server yet (the "
-                      "engine's snapshot scan is not merged)");
+    char canon[300];
+    srv_cursor *c = NULL;
+    int done = 0;
+    srv_cursors_expire(s, 0);
+    strom_err e = srv_canonical(req->req.scan_kv.table, canon, sizeof canon);
+    if (e == STROM_OK)
+        e = req->req.scan_kv.resume.len
+                ? srv_cursor_take(s, req->req.scan_kv.resume, canon, req->req.scan_kv.bucket, &c)
+                : scan_open(s, slot, req, &c);
+    if (e != STROM_OK)
+        return e;
+    e = scan_page(s, x, c, req->req.scan_kv.limit, &done);
+    resp->resp.scan_kv.records.bytes = (proto_bytes){x->records.data, (uint32_t)x->records.len};
+    resp->resp.scan_kv.more = (uint8_t)(e == STROM_OK && !done);
+    resp->resp.scan_kv.snapshot_offset = strom_snapshot_offset(srv_cursor_snapshot(c));
+    if (resp->resp.scan_kv.more) {
+        const char *tok = srv_cursor_token(c);
+        char *p = proto_arena_alloc(&slot->arena, strlen(tok) + 1);
+        if (p)
+            memcpy(p, tok, strlen(tok) + 1);
+        resp->resp.scan_kv.resume = proto_s(p);
+    }
+    srv_cursor_release(s, c, !resp->resp.scan_kv.more);
+    return e;
 }

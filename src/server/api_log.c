@@ -6,6 +6,11 @@
 
 #include <stdio.h>
 
+/* Records bytes of one FETCH response at most (a bucket that starts below it may pass it by
+ * one batch); buckets after it come back empty and the client asks again. Half the
+ * default maximum frame, so that a response fits a client's default frame limit. */
+#define SRV_FETCH_BUDGET ((size_t)PROTO_MAX_FRAME / 2)
+
 #define API(name) strom_err name(srv_server *s, srv_slot *slot, srv_scratch *x, \
                                  const proto_msg *req, proto_msg *resp)
 
@@ -15,7 +20,7 @@ API(srv_api_produce)
     strom_table *t;
     const proto_records *rec = &req->req.produce.records;
     int32_t bucket = req->req.produce.bucket;
-    strom_err e = srv_table_get(s, req->req.produce.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.produce.table, &h, &t);
     if (e != STROM_OK)
         return e;
     int64_t first = -1, last = -1;
@@ -85,7 +90,7 @@ static strom_err fetch_projected(srv_slot *slot, srv_scratch *x, strom_table *t,
     const strom_batch *bt;
     while (e == STROM_OK && x->records.len - start < max &&
            (e = strom_scan_next(sc, &bt)) == STROM_OK && bt)
-        e = srv_batch_to_wire(x, bt, NULL, 0, strom_batch_nrows(bt), bt->changes != NULL,
+        e = srv_batch_to_wire(x, bt, NULL, 0, 0, strom_batch_nrows(bt), bt->changes != NULL,
                               &x->records);
     strom_scan_close(sc);
     return e;
@@ -106,7 +111,10 @@ static void fetch_bucket(srv_server *s, srv_slot *slot, srv_scratch *x, strom_ta
     size_t max = (size_t)s->cfg.fetch_max_bytes;
     if (b->max_bytes > 0 && (size_t)b->max_bytes < max)
         max = (size_t)b->max_bytes;
-    if (e == STROM_OK && b->offset < r->high_watermark)
+    int room = start < SRV_FETCH_BUDGET; /* the response must fit a frame */
+    if (room && max > SRV_FETCH_BUDGET - start)
+        max = SRV_FETCH_BUDGET - start;
+    if (e == STROM_OK && room && b->offset < r->high_watermark)
         e = b->ncolumns || b->npreds ? fetch_projected(slot, x, t, b, max)
                                      : cat_read_encoded(t, b->bucket, b->offset, max,
                                                         &x->records, &next);
@@ -121,7 +129,7 @@ API(srv_api_fetch)
     srv_table *h;
     strom_table *t;
     uint32_t n = req->req.fetch.nbuckets;
-    strom_err e = srv_table_get(s, req->req.fetch.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.fetch.table, &h, &t);
     if (e != STROM_OK)
         return e;
     snprintf(slot->table, sizeof slot->table, "%s", cat_table_canonical(t));
@@ -163,7 +171,7 @@ API(srv_api_list_offsets)
     srv_table *h;
     strom_table *t;
     uint32_t n = req->req.list_offsets.nbuckets;
-    strom_err e = srv_table_get(s, req->req.list_offsets.table, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.list_offsets.table, &h, &t);
     if (e != STROM_OK)
         return e;
     proto_offset_result *r = proto_arena_alloc(&slot->arena, (n ? n : 1) * sizeof *r);

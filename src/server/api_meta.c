@@ -175,7 +175,7 @@ API(srv_api_table_info)
 {
     srv_table *h;
     strom_table *t;
-    strom_err e = srv_table_get(s, req->req.get_table_info.name, &h, &t);
+    strom_err e = srv_table_get(s, slot, req->req.get_table_info.name, &h, &t);
     if (e != STROM_OK)
         return e;
     resp->resp.table_info.name = arena_str(slot, cat_table_canonical(t));
@@ -225,11 +225,11 @@ static strom_err server_stats(srv_server *s, stat_acc *a)
     return STROM_OK;
 }
 
-static strom_err table_stats(srv_server *s, proto_str name, stat_acc *a)
+static strom_err table_stats(srv_server *s, srv_slot *slot, proto_str name, stat_acc *a)
 {
     srv_table *h;
     strom_table *t;
-    strom_err e = srv_table_get(s, name, &h, &t);
+    strom_err e = srv_table_get(s, slot, name, &h, &t);
     if (e != STROM_OK)
         return e;
     int nb = strom_table_nbuckets(t);
@@ -266,7 +266,7 @@ API(srv_api_stats)
     stat_acc a = {.slot = slot, .cap = 32 + 2 * 1024};
     if (!(a.v = alloc(slot, a.cap * sizeof *a.v)))
         return STROM_ENOMEM;
-    strom_err e = req->req.stats.table.len ? table_stats(s, req->req.stats.table, &a)
+    strom_err e = req->req.stats.table.len ? table_stats(s, slot, req->req.stats.table, &a)
                                            : server_stats(s, &a);
     resp->resp.stats.nstats = a.n;
     resp->resp.stats.stats = a.v;

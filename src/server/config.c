@@ -46,6 +46,9 @@ static const srv_setting settings[] = {
     {"server.shutdown-timeout-ms", "--shutdown-timeout-ms", "MS", "10000",
      "on SIGTERM, how long in-flight requests may take before connections are cut", 1, 0,
      3600000, CFG_OFF(shutdown_timeout_ms), 0},
+    {"server.scan.cursor-timeout-ms", "--cursor-timeout-ms", "MS", "60000",
+     "a SCAN_KV snapshot not continued within this is closed (its resume token expires)", 1,
+     0, 86400000, CFG_OFF(cursor_timeout_ms), 0},
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
@@ -96,10 +99,11 @@ static strom_err unknown_key(const char *key, const char *where)
 {
     char known[1024];
     size_t n = 0;
+    int flags = key[0] == '-' && key[1] == '-';
     known[0] = '\0';
     for (int i = 0; i < NSETTINGS && n < sizeof known; i++)
         n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "",
-                              settings[i].key);
+                              flags ? settings[i].flag : settings[i].key);
     return strom_fail(STROM_EOPTION, "%s: unknown setting '%.200s' (known: %s)", where, key,
                       known);
 }

@@ -25,16 +25,29 @@
 #define TAG_EVENT ((void *)2)
 
 static void conn_close(srv_conn *c);
-static void conn_flush(srv_conn *c);
-static void conn_frames(srv_conn *c);
 
 /* ------------------------------------------------------------------ slots */
 
+#define SLOT_SPARES 8                 /* answered slots a conn keeps for reuse */
+#define SLOT_SPARE_MAX_RESP (1u << 20) /* ... unless their response buffer grew above this */
+
+/* A slot from the conn's spares (its response buffer and arena keep their memory, so a
+ * steady request stream allocates nothing) or a new one. */
 srv_slot *srv_slot_new(srv_conn *c)
 {
-    srv_slot *s = strom_calloc(1, sizeof *s);
-    if (!s)
+    srv_slot *s = c->spare;
+    if (s) {
+        c->spare = s->next;
+        c->nspare--;
+        strom_buf resp = s->resp;
+        proto_arena arena = s->arena;
+        memset(s, 0, sizeof *s);
+        s->resp = resp;
+        s->arena = arena;
+        strom_buf_clear(&s->resp);
+    } else if (!(s = strom_calloc(1, sizeof *s))) {
         return NULL;
+    }
     s->conn = c;
     s->state = SLOT_NEW;
     if (c->tail)
@@ -48,10 +61,20 @@ srv_slot *srv_slot_new(srv_conn *c)
 
 static void slot_destroy(srv_slot *s)
 {
-    strom_buf_free(&s->req);
     strom_buf_free(&s->resp);
     proto_arena_free(&s->arena);
     free(s);
+}
+
+static void slot_recycle(srv_conn *c, srv_slot *s)
+{
+    if (c->nspare >= SLOT_SPARES || s->resp.cap > SLOT_SPARE_MAX_RESP) {
+        slot_destroy(s);
+        return;
+    }
+    s->next = c->spare;
+    c->spare = s;
+    c->nspare++;
 }
 
 void srv_slot_done(srv_slot *s)
@@ -63,17 +86,33 @@ void srv_slot_done(srv_slot *s)
 void srv_conn_queue(srv_slot *s)
 {
     s->state = SLOT_QUEUED;
+    s->conn->busy = 1;
     s->conn->refs++;
     srv_pool_submit(s->conn->loop->srv, s);
 }
 
 /* ----------------------------------------------------------- connections */
 
+/* Requests of one connection execute one after the other, in order (a produce never
+ * overtakes an earlier one, a read sees the writes answered before it); I/O is pipelined:
+ * frames are read ahead and responses written in batches. While a request is with a
+ * worker or parked (busy), the connection's next frames wait in its reader (and the
+ * socket is not read), so the frame a worker uses stays where it is: no copy. */
 static int conn_paused(const srv_conn *c)
 {
     const srv_config *cfg = &c->loop->srv->cfg;
-    return c->pending_bytes > (size_t)cfg->max_conn_buffer_bytes ||
+    return c->busy || c->pending_bytes > (size_t)cfg->max_conn_buffer_bytes ||
            c->nslots >= cfg->max_inflight;
+}
+
+/* 1 when the reader holds a whole frame (or a length it will refuse). */
+static int frame_ready(const srv_conn *c)
+{
+    size_t have = proto_reader_buffered(&c->rd);
+    if (have < 4)
+        return 0;
+    int32_t len = (int32_t)strom_get_u32(c->rd.buf.data + c->rd.start);
+    return len < 0 || (size_t)len > c->rd.max_frame || have - 4 >= (size_t)len;
 }
 
 static void conn_events(srv_conn *c, int want_out)
@@ -90,14 +129,31 @@ static void conn_events(srv_conn *c, int want_out)
         c->events = ev;
 }
 
-static void conn_free(srv_conn *c)
+/* A dead conn with no slot left goes to the loop's graveyard, freed at the end of the
+ * loop iteration (callers up the stack may still look at c->dead). */
+static void conn_bury(srv_conn *c)
 {
-    proto_reader_free(&c->rd);
-    c->loop->nconns--;
-    free(c);
+    c->next = c->loop->graveyard;
+    c->loop->graveyard = c;
 }
 
-/* Closes the socket now; slots with a worker keep the conn alive (refs) until they return. */
+static void loop_free_graveyard(srv_loop *l)
+{
+    while (l->graveyard) {
+        srv_conn *c = l->graveyard;
+        l->graveyard = c->next;
+        while (c->spare) {
+            srv_slot *s = c->spare;
+            c->spare = s->next;
+            slot_destroy(s);
+        }
+        proto_reader_free(&c->rd);
+        l->nconns--;
+        free(c);
+    }
+}
+
+/* Closes the socket now; a slot with a worker keeps the conn alive (refs) until it returns. */
 static void conn_close(srv_conn *c)
 {
     if (c->dead)
@@ -109,27 +165,25 @@ static void conn_close(srv_conn *c)
     c->prev->next = c->next;
     c->next->prev = c->prev;
     atomic_fetch_sub(&l->srv->nconns, 1);
-    srv_slot *s = c->head;
-    while (s) {
-        srv_slot *n = s->next;
+    for (srv_slot *s = c->head, *n; s; s = n) {
+        n = s->next;
         if (s->state == SLOT_PARKED) {
             srv_wait_cancel(l->srv, s);
             for (int i = 0; i < l->nparked; i++)
                 if (l->parked[i] == s)
                     l->parked[i] = l->parked[--l->nparked];
+            c->refs--;
         }
         if (s->state != SLOT_QUEUED)
             slot_destroy(s);
-        s = n;
     }
     c->head = c->tail = NULL;
     c->nslots = 0;
     if (c->refs == 0)
-        conn_free(c);
+        conn_bury(c);
 }
 
-/* Writes finished responses from the head of the list; closes a closing conn when all are
- * written. */
+/* Writes finished responses from the head of the list, in order. */
 static void conn_flush(srv_conn *c)
 {
     while (c->head && c->head->state == SLOT_DONE) {
@@ -149,8 +203,7 @@ static void conn_flush(srv_conn *c)
             return;
         }
         atomic_fetch_add(&c->loop->srv->stats.bytes_out, w);
-        size_t left = (size_t)w;
-        while (left > 0) {
+        for (size_t left = (size_t)w; left > 0;) {
             srv_slot *s = c->head;
             size_t take = STROM_MIN(left, s->resp.len - s->sent);
             s->sent += take;
@@ -161,39 +214,44 @@ static void conn_flush(srv_conn *c)
             if (!(c->head = s->next))
                 c->tail = NULL;
             c->nslots--;
-            slot_destroy(s);
+            slot_recycle(c, s);
         }
     }
-    if (c->closing && !c->head) {
+    if (c->closing && !c->head && (c->fatal || !frame_ready(c))) {
         conn_close(c);
         return;
     }
-    int was_paused = !(c->events & EPOLLIN);
     conn_events(c, 0);
-    if (was_paused && !c->closing && !conn_paused(c) && proto_reader_buffered(&c->rd))
-        conn_frames(c);
 }
 
-/* Hands every complete buffered frame to the protocol while the conn is not paused. */
+/* Hands complete buffered frames to the protocol while the conn may take them. */
 static void conn_frames(srv_conn *c)
 {
-    while (!c->closing && !c->dead && !conn_paused(c)) {
+    while (!c->fatal && !c->dead && !conn_paused(c)) {
         const uint8_t *f;
         size_t len;
         strom_err e = proto_reader_next(&c->rd, &f, &len);
         if (e != STROM_OK) {
             c->proto->fatal(c, e, strom_errmsg());
-            c->closing = 1;
+            c->fatal = c->closing = 1;
             break;
         }
         if (!f)
             break;
         atomic_fetch_add(&c->loop->srv->stats.requests, 1);
         if (c->proto->frame(c, f, len) < 0)
-            c->closing = 1;
+            c->fatal = c->closing = 1;
     }
-    if (!c->dead)
-        conn_flush(c);
+}
+
+/* Frames, then responses, as long as answering unblocks more frames. */
+static void conn_pump(srv_conn *c)
+{
+    do {
+        conn_frames(c);
+        if (!c->dead)
+            conn_flush(c);
+    } while (!c->dead && !c->fatal && !conn_paused(c) && frame_ready(c));
 }
 
 static void conn_read(srv_conn *c)
@@ -210,11 +268,11 @@ static void conn_read(srv_conn *c)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        if (n <= 0) { /* EOF (answer what was asked, then close) or a reset */
-            if (n < 0) {
-                conn_close(c);
-                return;
-            }
+        if (n < 0) {
+            conn_close(c);
+            return;
+        }
+        if (n == 0) { /* EOF: answer what was asked, then close */
             c->closing = 1;
             break;
         }
@@ -222,10 +280,10 @@ static void conn_read(srv_conn *c)
         proto_reader_commit(&c->rd, (size_t)n);
         conn_frames(c);
         if (c->dead || (size_t)n < cap)
-            return;
+            break;
     }
     if (!c->dead)
-        conn_flush(c);
+        conn_pump(c);
 }
 
 static void conn_event(srv_conn *c, uint32_t ev)
@@ -235,7 +293,7 @@ static void conn_event(srv_conn *c, uint32_t ev)
         return;
     }
     if (ev & EPOLLOUT)
-        conn_flush(c);
+        conn_pump(c);
     if (!c->dead && (ev & (EPOLLIN | EPOLLRDHUP)))
         conn_read(c);
 }
@@ -330,6 +388,7 @@ static void park_add(srv_loop *l, srv_slot *s)
         if (!p) { /* cannot park: answer now */
             s->final = 1;
             srv_wait_cancel(l->srv, s);
+            s->conn->refs--;
             srv_conn_queue(s);
             return;
         }
@@ -349,6 +408,7 @@ static void slot_park(srv_loop *l, srv_slot *s)
     int rc = atomic_load(&l->srv->stopping) ? 1 : srv_wait_park(l->srv, s);
     if (rc == 0) {
         atomic_fetch_add(&l->srv->stats.fetch_parked, 1);
+        s->conn->refs++; /* released when it is queued again or its conn closes */
         park_add(l, s);
         return;
     }
@@ -380,37 +440,68 @@ static void loop_completions(srv_loop *l)
         if (c->dead) {
             slot_destroy(s);
             if (c->refs == 0)
-                conn_free(c);
+                conn_bury(c);
         } else if (s->park) {
             slot_park(l, s);
         } else {
+            c->busy = 0;
             srv_slot_done(s);
-            conn_flush(c);
+            conn_pump(c);
         }
     }
+}
+
+/* A woken slot the protocol may re-run right here (a small read of data just appended):
+ * two thread hand-offs fewer between an append and the subscriber. Otherwise a worker. */
+static void rerun_woken(srv_loop *l, srv_slot *s)
+{
+    srv_conn *c = s->conn;
+    if (!c->proto->rerun_inline || !c->proto->rerun_inline(s, &l->scratch)) {
+        srv_conn_queue(s);
+        return;
+    }
+    if (s->park) {
+        slot_park(l, s);
+        return;
+    }
+    c->busy = 0;
+    srv_slot_done(s);
+    conn_pump(c);
 }
 
 /* Re-runs parked slots that were woken, expired, or must end (shutdown). */
 static void loop_parked(srv_loop *l, int all)
 {
     int64_t now = strom_mono_ns();
+    srv_slot *woken = NULL;
     atomic_store(&l->woken, 0);
     l->next_deadline = INT64_MAX;
     for (int i = 0; i < l->nparked;) {
         srv_slot *s = l->parked[i];
-        int expired = now >= s->deadline_ns;
-        if (all || expired || srv_wait_fired(s)) {
+        int expired = now >= s->deadline_ns, fired = srv_wait_fired(s);
+        if (all || expired || fired) {
             srv_wait_cancel(l->srv, s);
             s->final = all || expired;
-            atomic_fetch_add(expired ? &l->srv->stats.fetch_expired : &l->srv->stats.fetch_woken,
+            atomic_fetch_add(s->final ? &l->srv->stats.fetch_expired : &l->srv->stats.fetch_woken,
                              1);
             l->parked[i] = l->parked[--l->nparked];
-            srv_conn_queue(s);
+            s->conn->refs--;
+            if (s->final) {
+                srv_conn_queue(s);
+            } else { /* after the scan: running it may change the parked list */
+                s->qnext = woken;
+                woken = s;
+            }
             continue;
         }
         if (s->deadline_ns < l->next_deadline)
             l->next_deadline = s->deadline_ns;
         i++;
+    }
+    while (woken) {
+        srv_slot *s = woken;
+        woken = s->qnext;
+        rerun_woken(l, s);
     }
 }
 
@@ -436,11 +527,8 @@ static void loop_begin_stop(srv_loop *l)
     loop_parked(l, 1);
     for (srv_conn *c = l->conns.next, *n; c != &l->conns; c = n) {
         n = c->next;
-        conn_frames(c);
-        if (c->dead)
-            continue;
-        c->closing = 1;
-        conn_flush(c);
+        c->closing = 1; /* frames already read are still answered, then it closes */
+        conn_pump(c);
     }
 }
 
@@ -475,6 +563,7 @@ static void *loop_main(void *arg)
         }
         if (st == 2)
             loop_force_close(l);
+        loop_free_graveyard(l);
         if (stopping && l->nconns == 0 && l->nparked == 0)
             break;
     }

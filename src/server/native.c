@@ -39,13 +39,32 @@ static void run_frame(srv_slot *s, srv_scratch *x, const uint8_t *frame, size_t 
     s->park = 0;
     if (e == STROM_OK)
         e = srv_api_handler(s->api)(srv, s, x, &s->msg, &resp);
-    if (!s->park)
+    if (!s->park && !s->requeue)
         respond(s, e, &resp);
 }
 
 static void native_run(srv_slot *s, srv_scratch *x)
 {
-    run_frame(s, x, s->req.data, s->req.len);
+    run_frame(s, x, s->frame, s->frame_len);
+}
+
+/* A woken FETCH_LOG without projection or filter reads stored bytes of what was just
+ * appended (page cache, at most its max_bytes): cheap enough for the I/O thread. */
+static int native_rerun_inline(srv_slot *s, srv_scratch *x)
+{
+    if (s->api != PROTO_FETCH_LOG)
+        return 0;
+    for (uint32_t i = 0; i < s->msg.req.fetch.nbuckets; i++)
+        if (s->msg.req.fetch.buckets[i].ncolumns || s->msg.req.fetch.buckets[i].npreds)
+            return 0;
+    s->on_loop = 1;
+    run_frame(s, x, s->frame, s->frame_len);
+    s->on_loop = 0;
+    if (s->requeue) { /* the table was closed meanwhile (dropped): a worker opens it */
+        s->requeue = 0;
+        return 0;
+    }
+    return 1;
 }
 
 static int native_frame(srv_conn *c, const uint8_t *frame, size_t len)
@@ -67,16 +86,17 @@ static int native_frame(srv_conn *c, const uint8_t *frame, size_t len)
         return 0;
     }
     if (!srv_api_blocks(s->api, h.body_len)) {
+        s->on_loop = 1;
         run_frame(s, &c->loop->scratch, frame, len);
-        srv_slot_done(s);
-        return 0;
+        s->on_loop = 0;
+        if (!s->requeue) {
+            srv_slot_done(s);
+            return 0;
+        }
+        s->requeue = 0; /* it needs a table opened first: a worker does that */
     }
-    strom_buf_clear(&s->req);
-    if (strom_buf_append(&s->req, frame, len) != STROM_OK) {
-        respond(s, STROM_ENOMEM, NULL);
-        srv_slot_done(s);
-        return 0;
-    }
+    s->frame = frame; /* stays valid: the conn reads nothing while the request runs */
+    s->frame_len = len;
     srv_conn_queue(s);
     return 0;
 }
@@ -104,4 +124,5 @@ const srv_proto srv_native_proto = {
     .frame = native_frame,
     .run = native_run,
     .fatal = native_fatal,
+    .rerun_inline = native_rerun_inline,
 };

@@ -8,6 +8,8 @@
 static void srv_free(srv_server *s)
 {
     srv_loops_stop(s);
+    srv_cursors_expire(s, 1);
+    pthread_mutex_destroy(&s->cmu);
     if (s->db)
         cat_set_append_listener(s->db, NULL);
     srv_tables_close(s);
@@ -57,6 +59,7 @@ int srv_run(const srv_config *c)
     s->cfg = *c;
     s->started_ms = strom_now_ms();
     pthread_mutex_init(&s->tmu, NULL);
+    pthread_mutex_init(&s->cmu, NULL);
     strom_err e = srv_start(s);
     if (e != STROM_OK) {
         fprintf(stderr, "strom server: %s: %s\n", strom_strerror(e), strom_errmsg());

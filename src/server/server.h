@@ -45,6 +45,7 @@ typedef struct srv_config {
     int64_t max_wait_ms;           /* server.fetch.max-wait-ms: cap on a fetch's max_wait */
     int64_t fetch_max_bytes;       /* server.fetch.max-bytes: cap per bucket (0 in a request) */
     int64_t shutdown_timeout_ms;   /* server.shutdown-timeout-ms */
+    int64_t cursor_timeout_ms;     /* server.scan.cursor-timeout-ms */
 } srv_config;
 
 /* One setting: the key in a config file, its command-line flag, its default and help. */

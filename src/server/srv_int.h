@@ -23,8 +23,8 @@
  * A REQUEST'S LIFE (native listener, native.c)
  *   read(2) into the connection's proto_reader -> a complete frame -> a slot appended to
  *   the connection's in-order slot list -> either handled at once on the I/O thread (cheap
- *   reads: API_VERSIONS, LIST_*, LIST_OFFSETS, STATS, small LOOKUPs) or copied into the slot
- *   and queued to the workers -> the response frame is encoded into slot->resp -> the loop
+ *   reads: API_VERSIONS, LIST_*, LIST_OFFSETS, STATS, small LOOKUPs) or queued to the workers (the frame stays in the reader: the connection reads nothing
+ *   more until it is answered, so requests of one connection run in order) -> the response frame is encoded into slot->resp -> the loop
  *   writes the finished slots at the head of the list, in order (pipelining keeps order).
  *   A FETCH_LOG that finds no data is parked (wait.c) until an append to one of its buckets
  *   (the catalog's append listener) or its deadline, then re-run on a worker.
@@ -59,7 +59,7 @@ typedef struct srv_wait srv_wait;
 
 enum {
     SLOT_NEW = 0,    /* being set up by the loop */
-    SLOT_QUEUED,     /* with the workers */
+    SLOT_QUEUED,     /* with the workers (the conn is busy) */
     SLOT_PARKED,     /* a long-poll fetch waiting for data (wait.c) */
     SLOT_DONE,       /* resp holds the whole response frame */
 };
@@ -73,13 +73,16 @@ struct srv_slot {
     int state;
     int16_t api, version;
     int32_t request_id;
-    strom_buf req;         /* the frame, copied when the request goes to a worker */
+    const uint8_t *frame;  /* the request frame, in the conn's reader (see loop.c) */
+    size_t frame_len;
     strom_buf resp;        /* the response frame */
     size_t sent;           /* bytes of resp already written */
     proto_arena arena;
     proto_msg msg;         /* the decoded request (borrows req / the frame and arena) */
     /* long-poll (FETCH_LOG) */
     char table[300];       /* canonical name of the fetched table */
+    int on_loop;           /* running on the I/O thread (not a worker) */
+    int requeue;           /* set by a handler on the I/O thread: run me on a worker */
     int park;              /* set by the handler: park me instead of answering */
     int final;             /* answer whatever there is (deadline, shutdown) */
     int64_t deadline_ns;   /* strom_mono_ns() deadline of the wait */
@@ -97,10 +100,14 @@ struct srv_conn {
     proto_reader rd;
     srv_slot *head, *tail; /* in request order */
     int nslots;
+    srv_slot *spare;       /* answered slots kept for reuse */
+    int nspare;
     size_t pending_bytes;  /* response bytes encoded, not yet written */
     int refs;              /* slots with a worker or parked: the conn outlives them */
     int events;            /* current epoll interest */
+    int busy;              /* a request is with a worker or parked: the next waits */
     int closing;           /* no more reading: answer what is there, then close */
+    int fatal;             /* the stream broke: no more frames either */
     int dead;              /* socket closed; freed when refs drops to 0 */
 };
 
@@ -116,6 +123,10 @@ struct srv_proto {
     void (*run)(srv_slot *s, srv_scratch *x);
     /* Answers a fatal stream error (oversized/bad length): appends a final slot. */
     void (*fatal)(srv_conn *c, strom_err err, const char *msg);
+    /* Optional: re-runs a woken parked slot on the I/O thread (scratch: the loop's) when
+     * that is cheap; 1 if it did (then the slot is answered or asks to park again), 0 if
+     * the slot must go to a worker. */
+    int (*rerun_inline)(srv_slot *s, srv_scratch *x);
 };
 extern const srv_proto srv_native_proto;
 
@@ -142,6 +153,7 @@ struct srv_loop {
     int running;           /* thread started and not yet joined */
     int epfd, evfd, lfd;   /* epoll, eventfd, listening socket (-1 when closed) */
     srv_conn conns;        /* sentinel of the connection list */
+    srv_conn *graveyard;   /* closed conns to free at the end of the iteration */
     int nconns;
     pthread_mutex_t mu;    /* guards done (completions) */
     srv_slot *done;        /* finished by workers, not yet taken by the loop */
@@ -184,6 +196,10 @@ struct srv_server {
     /* open tables (tables.c) */
     pthread_mutex_t tmu;
     srv_table *tables;
+    /* SCAN_KV cursors (cursor.c) */
+    pthread_mutex_t cmu;
+    struct srv_cursor *cursors;
+    uint64_t next_cursor;
     /* long-poll registry (wait.c) */
     pthread_mutex_t wmu;
     void *waits;           /* wait.c's hash of tables */
@@ -223,8 +239,11 @@ void srv_wait_cancel(srv_server *s, srv_slot *slot);
 void srv_wait_notify(void *ctx, const char *table, int bucket);
 
 /* tables.c: open table handles shared by all threads. */
-/* Opens (or finds) table name; *t is borrowed until srv_table_put(s, h). */
-strom_err srv_table_get(srv_server *s, proto_str name, srv_table **h, strom_table **t);
+/* Opens (or finds) table name; *t is borrowed until srv_table_put(s, h). For a slot
+ * running on an I/O thread (slot->on_loop) a table not open yet is not opened there:
+ * EBUSY with slot->requeue set (the request then runs on a worker). slot may be NULL. */
+strom_err srv_table_get(srv_server *s, srv_slot *slot, proto_str name, srv_table **h,
+                        strom_table **t);
 void srv_table_put(srv_server *s, srv_table *h);
 /* Drops a table (closing the server's idle handle first). EBUSY while a request uses it. */
 strom_err srv_table_drop(srv_server *s, const char *name);
@@ -235,12 +254,30 @@ void srv_tables_close(srv_server *s);
 /* Canonical "db.table" of a name into out (cap >= 300); EINVAL for a bad name. */
 strom_err srv_canonical(proto_str name, char *out, size_t cap);
 
+/* cursor.c: SCAN_KV snapshots kept between pages. */
+typedef struct srv_cursor srv_cursor;
+/* A new cursor (in use) owning h (a table reference) and snap. */
+strom_err srv_cursor_new(srv_server *s, srv_table *h, strom_table *t, strom_snapshot *snap,
+                         int32_t bucket, srv_cursor **out);
+/* The cursor of a resume token, marked in use. ENOTFOUND (unknown/expired), EBUSY, EINVAL
+ * (another table or bucket). */
+strom_err srv_cursor_take(srv_server *s, proto_str token, const char *table, int32_t bucket,
+                          srv_cursor **out);
+/* Ends a use; done: the scan is over, the cursor is closed. */
+void srv_cursor_release(srv_server *s, srv_cursor *c, int done);
+/* Closes cursors idle past server.scan.cursor-timeout-ms (all: every idle one). */
+void srv_cursors_expire(srv_server *s, int all);
+const char *srv_cursor_token(const srv_cursor *c);
+strom_snapshot *srv_cursor_snapshot(const srv_cursor *c);
+/* The cursor's current batch (NULL before the first) and its next row, to update. */
+const strom_batch **srv_cursor_batch(srv_cursor *c, int64_t **row);
+
 /* wire.c: batches between the wire and the engine. */
 /* Appends one wire batch of the rows of b (columns cols[0..ncols) of b, NULL = all; rows
- * [0, nrows)) to out, stamped with b's first row offset and commit time; with_changes:
- * carry the rows' change types. Nothing for nrows 0. */
+ * [from, to)) to out, stamped with row from's offset and b's commit time; with_changes:
+ * carry the rows' change types. Nothing for an empty range or b NULL. */
 strom_err srv_batch_to_wire(srv_scratch *x, const strom_batch *b, const int *cols, int ncols,
-                            int64_t nrows, int with_changes, strom_buf *out);
+                            int64_t from, int64_t to, int with_changes, strom_buf *out);
 /* Decodes the wire batch bytes[0..len) of table t into x->batch (verified, columns as the
  * current schema). */
 strom_err srv_wire_decode(srv_scratch *x, strom_table *t, const uint8_t *bytes, size_t len,

@@ -32,7 +32,8 @@ static srv_table *find_locked(srv_server *s, const char *canon)
     return NULL;
 }
 
-strom_err srv_table_get(srv_server *s, proto_str name, srv_table **out, strom_table **t)
+strom_err srv_table_get(srv_server *s, srv_slot *slot, proto_str name, srv_table **out,
+                        strom_table **t)
 {
     char canon[300];
     strom_err e = srv_canonical(name, canon, sizeof canon);
@@ -40,7 +41,11 @@ strom_err srv_table_get(srv_server *s, proto_str name, srv_table **out, strom_ta
         return e;
     pthread_mutex_lock(&s->tmu);
     srv_table *h = find_locked(s, canon);
-    if (!h) {
+    if (!h && slot && slot->on_loop) { /* opening may take long: not on an I/O thread */
+        slot->requeue = 1;
+        e = strom_fail(STROM_EBUSY, "table %s is not open yet; the request moves to a worker",
+                       canon);
+    } else if (!h) {
         size_t n = strlen(canon) + 1;
         h = strom_calloc(1, sizeof *h + n);
         if (h)

@@ -5,6 +5,7 @@
  * a wire batch is always exactly what format.h describes. */
 #include "srv_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 strom_err srv_scratch_init(srv_scratch *x)
@@ -82,13 +83,18 @@ strom_err srv_batch_to_builder(const strom_batch *b, int64_t from, int64_t to, s
     return copy_rows(b, NULL, strom_batch_ncols(b), from, to, bld);
 }
 
+/* The builder schema of a result batch: the columns' types. Wire batches carry no column
+ * names (the reader knows its projection), so the names are just c0, c1, ... (a projection
+ * may name a column twice). */
 static strom_schema *schema_of(const strom_batch *b, const int *cols, int n)
 {
     strom_schema *s = strom_schema_create();
     for (int j = 0; s && j < n; j++) {
         strom_column c;
+        char name[16];
         strom_batch_column(b, cols ? cols[j] : j, &c);
-        if (strom_schema_add(s, c.name && c.name[0] ? c.name : "?", c.type, 0) != STROM_OK) {
+        snprintf(name, sizeof name, "c%d", j);
+        if (strom_schema_add(s, name, c.type, 0) != STROM_OK) {
             strom_schema_destroy(s);
             return NULL;
         }
@@ -97,16 +103,17 @@ static strom_schema *schema_of(const strom_batch *b, const int *cols, int n)
 }
 
 strom_err srv_batch_to_wire(srv_scratch *x, const strom_batch *b, const int *cols, int ncols,
-                            int64_t nrows, int with_changes, strom_buf *out)
+                            int64_t from, int64_t to, int with_changes, strom_buf *out)
 {
-    int n = cols ? ncols : strom_batch_ncols(b);
     if (!x->enc)
         return strom_fail(STROM_ENOMEM, "no encoder");
-    if (!b || nrows <= 0)
+    if (!b || to <= from)
         return STROM_OK;
+    int n = cols ? ncols : strom_batch_ncols(b);
+    int64_t nrows = to - from;
     strom_schema *s = schema_of(b, cols, n);
     strom_builder *bld = s ? strom_builder_create(s) : NULL;
-    strom_err e = bld ? copy_rows(b, cols, n, 0, nrows, bld)
+    strom_err e = bld ? copy_rows(b, cols, n, from, to, bld)
                       : strom_fail(STROM_ENOMEM, "out of memory for a result batch");
     fmt_encode_opts o;
     fmt_encode_opts_init(&o);
@@ -115,11 +122,11 @@ strom_err srv_batch_to_wire(srv_scratch *x, const strom_batch *b, const int *col
     strom_buf_clear(&x->tmp);
     uint8_t *ch = with_changes && e == STROM_OK ? strom_buf_grow(&x->tmp, (size_t)nrows) : NULL;
     for (int64_t r = 0; ch && r < nrows; r++)
-        ch[r] = (uint8_t)strom_batch_row_change(b, r);
+        ch[r] = (uint8_t)strom_batch_row_change(b, from + r);
     o.changes = ch;
     size_t start = out->len;
     if (e == STROM_OK && (e = fmt_encode(x->enc, bld, NULL, 0, &o, out)) == STROM_OK)
-        fmt_batch_stamp(out->data + start, strom_batch_row_offset(b, 0),
+        fmt_batch_stamp(out->data + start, strom_batch_row_offset(b, from),
                         strom_batch_commit_time(b));
     strom_builder_destroy(bld);
     strom_schema_destroy(s);

@@ -160,13 +160,24 @@ static inline const uint8_t *st_read_frame(st_conn *c, size_t *len, int timeout_
     }
 }
 
+/* As st_recv, but -1 (instead of failing the test) when the server closed the connection. */
+static inline int st_recv_or_eof(st_conn *c, int api, int32_t *rid, proto_msg *m);
+
 /* Receives one response of api: its request id in *rid, the body decoded into *m (from
  * c->arena, valid until the next receive) when the error is 0. Returns the error code. */
 static inline strom_err st_recv(st_conn *c, int api, int32_t *rid, proto_msg *m)
 {
+    int e = st_recv_or_eof(c, api, rid, m);
+    IT_CHECK(e >= 0, "the server closed the connection instead of answering");
+    return (strom_err)e;
+}
+
+static inline int st_recv_or_eof(st_conn *c, int api, int32_t *rid, proto_msg *m)
+{
     size_t len;
     const uint8_t *f = st_read_frame(c, &len, ST_TIMEOUT_MS);
-    IT_CHECK(f != NULL, "the server closed the connection instead of answering");
+    if (!f)
+        return -1;
     proto_resp_hdr h;
     IT_OK(proto_parse_response(f, len, &h));
     snprintf(c->err, sizeof c->err, "%.*s", (int)h.errmsg.len, h.errmsg.p);
@@ -175,7 +186,7 @@ static inline strom_err st_recv(st_conn *c, int api, int32_t *rid, proto_msg *m)
     proto_arena_reset(&c->arena);
     if (h.error == 0)
         IT_OK(proto_decode_response(api, 0, h.body, h.body_len, (size_t)(h.body - f), &c->arena, m));
-    return (strom_err)h.error;
+    return h.error;
 }
 
 /* One request and its response (ids checked). */
@@ -256,6 +267,45 @@ static inline const uint8_t *st_next_batch(proto_records r, size_t *off, size_t 
     *len = 12 + (size_t)strom_get_u32(p + 8);
     *off += *len;
     return p;
+}
+
+/* out = one wire batch of the itest.h rows it_id(w, k, 0..rows) of seed. */
+static inline void st_it_batch(uint64_t seed, int64_t w, int64_t k, int rows, uint32_t schema_id,
+                               strom_buf *out)
+{
+    strom_schema *s = it_schema();
+    strom_builder *b = strom_builder_create(s);
+    for (int i = 0; i < rows; i++)
+        it_put_row(b, seed, it_id(w, k, i), 0);
+    strom_buf_clear(out);
+    st_encode(b, schema_id, NULL, -1, -1, out);
+    strom_builder_destroy(b);
+    strom_schema_destroy(s);
+}
+
+/* Creates (if missing) the itest.h table name with buckets buckets through c; returns its
+ * schema id (for st_encode). */
+static inline uint32_t st_create_it_table(st_conn *c, const char *name, int buckets)
+{
+    proto_column cols[IT_NCOLS];
+    strom_schema *s = it_schema();
+    for (int i = 0; i < IT_NCOLS; i++)
+        cols[i] = (proto_column){proto_s(strom_schema_col_name(s, i)),
+                                 (uint8_t)strom_schema_col_type(s, i),
+                                 (uint8_t)!strom_schema_col_nullable(s, i)};
+    char nb[16];
+    snprintf(nb, sizeof nb, "%d", buckets);
+    proto_option o = {proto_s("bucket.num"), proto_s(nb)};
+    proto_msg m = {0}, r;
+    m.req.create_table.name = proto_s(name);
+    m.req.create_table.if_not_exists = 1;
+    m.req.create_table.schema = (proto_schema){IT_NCOLS, cols, 0, NULL, 1, &o};
+    ST_OK(c, PROTO_CREATE_TABLE, &m, &r);
+    strom_schema_destroy(s);
+    memset(&m, 0, sizeof m);
+    m.req.get_table_info.name = proto_s(name);
+    ST_OK(c, PROTO_GET_TABLE_INFO, &m, &r);
+    return (uint32_t)r.resp.table_info.schema_id;
 }
 
 static inline double st_ms(int64_t ns) { return (double)ns / 1e6; }

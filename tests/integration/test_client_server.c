@@ -8,8 +8,9 @@
  *    earliest`: the same rows (as sorted text, the header first);
  *  - `tail --from latest` gets rows produced after it started, within 2 s;
  *  - the subscriber with a projection and a filter on a column outside it;
- *  - `strom lookup` of present and absent keys; the lookuper's point, batch and
- *    concurrent lookups against a model; AS OF when the server supports it;
+ *  - `strom lookup` of present and absent keys, and AS OF (before and after an update,
+ *    before the first row); the lookuper's point, batch and concurrent lookups against a
+ *    model, concurrent ones sharing requests;
  *  - idempotence: the same PUT_KV batch (writer id, sequence) sent twice to a sum
  *    aggregation table is applied once;
  *  - a stopped server (SIGSTOP): calls time out, and work again after SIGCONT; a server
@@ -322,6 +323,25 @@ static void test_subscriber(strom_client *c)
     IT_CHECK(got == want && sum == want_sum, "filtered rows: %lld (sum %lld), want %lld (%lld)",
              (long long)got, (long long)sum, (long long)want, (long long)want_sum);
     strom_subscriber_close(s);
+    /* from a timestamp: every row with a time at or after it comes (rows 2990..2999 of the
+     * CSV, and the two rows of 14:30 from stdin); earlier rows may come too (the seek
+     * starts at the batch holding the time), later ones exactly once */
+    int64_t t = IT_T0 + 2990 * 250;
+    const char *tcols[] = {"ts"};
+    strom_subscriber_opts to = {.columns = tcols, .ncolumns = 1};
+    IT_OK(strom_subscriber_create(c, "tele", &to, &s));
+    IT_OK(strom_subscriber_assign(s, -1, STROM_FROM_TIMESTAMP, t));
+    int64_t after = 0, total = 0;
+    for (int tries = 0; tries < 10; tries++) {
+        const strom_batch *b;
+        IT_OK(strom_subscriber_poll(s, 100, &b, NULL));
+        for (int64_t r = 0; b && r < strom_batch_nrows(b); r++)
+            after += strom_batch_get_int(b, 0, r) >= t;
+        total += b ? strom_batch_nrows(b) : 0;
+    }
+    IT_CHECK(after == 12 && total <= 3002, "from a timestamp: %lld rows at or after it (want "
+             "12), %lld in all", (long long)after, (long long)total);
+    strom_subscriber_close(s);
 }
 
 /* ------------------------------------------------------------ lookups */
@@ -355,6 +375,21 @@ static void create_devices(strom_client *c)
     IT_OK(strom_producer_close(p));
 }
 
+/* The server's request counter (STATS "requests"; the STATS call itself counts). */
+static int64_t server_requests(strom_client *c)
+{
+    strom_stat *st;
+    size_t n;
+    int64_t v = -1;
+    IT_OK(strom_client_stats(c, NULL, &st, &n));
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(st[i].name, "requests"))
+            v = st[i].value;
+    strom_client_stats_free(st, n);
+    IT_CHECK(v >= 0, "no 'requests' statistic");
+    return v;
+}
+
 typedef struct lk_arg { strom_lookuper *l; int seed, bad; } lk_arg;
 
 static void *lookup_thread(void *arg)
@@ -369,7 +404,8 @@ static void *lookup_thread(void *arg)
             continue;
         }
         int want = i < 1000 && i % 10;
-        if (want != (b != NULL) || (b && strom_batch_get_f64(b, 1, 0) != i * 1.5))
+        double kw = i == 3 ? 333 : i * 1.5; /* key 3 was updated (AS OF check) */
+        if (want != (b != NULL) || (b && strom_batch_get_f64(b, 1, 0) != kw))
             a->bad++;
         strom_batch_destroy(b);
     }
@@ -388,12 +424,31 @@ static void test_lookups(strom_client *c)
     IT_CHECK(!strcmp(o, "id,name,kw\n7,device 7,10.5\n999,device 999,1498.5\n"), "lookup: %s", o);
     IT_CHECK(strstr(e, "not found: 10\n") && strstr(e, "not found: 5000\n"), "stderr: %s", e);
     free(o), free(e);
-    rc = strom(out, err, "lookup devs 7 --as-of '2099-01-01 00:00:00' --server %s", g_addr);
+    /* AS OF: key 3 changes after time t; before t it has its first value; before the
+     * table had rows, it has none */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t t = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    usleep(30000);
+    strom_producer *p;
+    IT_OK(strom_producer_create(c, "devs", NULL, NULL, 0, &p));
+    strom_value v3[3] = {{.type = STROM_BIGINT, .v.i = 3}, {.type = STROM_STRING, .v.s = {"new", 3}},
+                         {.type = STROM_DOUBLE, .v.d = 333}};
+    IT_OK(strom_producer_send(p, v3, 3));
+    IT_OK(strom_producer_close(p));
+    rc = strom(out, err, "lookup devs 3 7 --as-of %lld --server %s", (long long)t, g_addr);
     o = slurp(out), e = slurp(err);
-    IT_CHECK(rc == 0 ? strstr(o, "7,device 7,10.5") != NULL
-                     : rc == 1 && strstr(e, "AS OF") != NULL, "lookup --as-of: %d %s %s", rc, o, e);
-    if (rc)
-        printf("lookup --as-of: the server does not support it yet: %s", e);
+    IT_CHECK(rc == 0 && !strcmp(o, "id,name,kw\n3,device 3,4.5\n7,device 7,10.5\n"),
+             "lookup --as-of: %d %s %s", rc, o, e);
+    free(o), free(e);
+    rc = strom(out, err, "lookup devs 3 --server %s", g_addr);
+    o = slurp(out);
+    IT_CHECK(rc == 0 && !strcmp(o, "id,name,kw\n3,new,333\n"), "lookup after the update: %s", o);
+    free(o);
+    rc = strom(out, err, "lookup devs 3 --as-of '2001-01-01' --server %s", g_addr);
+    o = slurp(out), e = slurp(err);
+    IT_CHECK(rc == 0 && !strcmp(o, "id,name,kw\n") && strstr(e, "not found: 3"), "as of 2001: %s %s",
+             o, e);
     free(o), free(e);
     IT_CHECK(strom(NULL, err, "lookup devs x1 --server %s", g_addr) == 2, "a bad key is usage");
     const char *cols[] = {"name", "kw"};
@@ -416,6 +471,7 @@ static void test_lookups(strom_client *c)
     }
     IT_CHECK(r == strom_batch_nrows(b), "rows %lld", (long long)strom_batch_nrows(b));
     strom_batch_destroy(b);
+    int64_t req0 = server_requests(c);
     lk_arg a[8];
     pthread_t th[8];
     for (int i = 0; i < 8; i++) {
@@ -426,6 +482,11 @@ static void test_lookups(strom_client *c)
         pthread_join(th[i], NULL);
         IT_CHECK(a[i].bad == 0, "thread %d: %d wrong lookups", i, a[i].bad);
     }
+    /* 8 threads x 300 point lookups through one lookuper: concurrent keys of a bucket
+     * share requests, so the server saw fewer requests than lookups */
+    int64_t reqs = server_requests(c) - req0 - 1;
+    IT_CHECK(reqs > 0 && reqs < 8 * 300, "%lld requests for %d lookups", (long long)reqs, 8 * 300);
+    printf("lookuper: %d concurrent point lookups in %lld requests\n", 8 * 300, (long long)reqs);
     strom_lookuper_close(l);
 }
 
@@ -557,6 +618,25 @@ static void test_usage_and_addresses(void)
 
 /* ------------------------------------------------------------ timeouts */
 
+/* Waits until the process is in state T (stopped). */
+static void wait_stopped(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')');
+        if (rp && rp[1] == ' ' && rp[2] == 'T')
+            return;
+        usleep(2000);
+    }
+    IT_CHECK(0, "the server did not stop");
+}
+
 static void test_stopped_and_gone(void)
 {
     strom_client *c = connect_or_die(400);
@@ -564,6 +644,7 @@ static void test_stopped_and_gone(void)
     IT_OK(strom_client_table_info(c, "tele", &ti));
     strom_table_info_free(ti);
     kill(g_pid, SIGSTOP);
+    wait_stopped(g_pid); /* the signal is delivered asynchronously */
     int64_t t0 = strom_mono_ns();
     strom_err e = strom_client_table_info(c, "tele", &ti);
     int64_t ms = (strom_mono_ns() - t0) / 1000000;

@@ -10,7 +10,10 @@
  *   - the state and the changelog length equal the reference model after every
  *     acknowledged batch of every round, plus or minus the one batch in flight (which
  *     is all or nothing: one bucket, so one changelog batch);
- *   - nothing acknowledged in an earlier round was lost.
+ *   - nothing acknowledged in an earlier round was lost;
+ *   - AS OF lookups (batch and single) at random keys and times (commit times of the
+ *     changelog, one ms either side, and the far future) equal the key's history as the
+ *     changelog says it is (+I/+U: that row from its batch's commit time on, -D: none).
  * STROM_TEST_SEED=<n> replays a run; STROM_CRASH_ROUNDS overrides the round count (50).
  */
 #define _GNU_SOURCE
@@ -19,6 +22,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "format/format.h"
 #include "itest.h"
 
 #define TABLE "kvcrash"
@@ -34,6 +38,26 @@ typedef struct kmodel {
     krow rows[NKEYS];
     int64_t nlog;
 } kmodel;
+
+/* The history of every key by the changelog: one entry per +I/+U/-D, in log order. */
+typedef struct kver {
+    int64_t id, time, ver;   /* ver -1: a delete */
+} kver;
+
+typedef struct khist {
+    kver *v;
+    size_t n, cap;
+} khist;
+
+static void hist_add(khist *h, int64_t id, int64_t time, int64_t ver)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 1024;
+        h->v = realloc(h->v, h->cap * sizeof *h->v);
+        IT_CHECK(h->v != NULL, "out of memory");
+    }
+    h->v[h->n++] = (kver){id, time, ver};
+}
 
 /* Batch b of round r: *n keys, all upserts or all deletes; ver of row i = ver0 + i. */
 static int batch_plan(uint64_t seed, int round, int64_t b, int64_t *keys, int64_t *ver0)
@@ -126,7 +150,7 @@ static int64_t run_child(const char *dir, uint64_t seed, int round, int delay_ms
 /* ------------------------------------------------------------------ checks */
 
 /* The state as the changelog says it is, checking every before image. */
-static void replay(strom_table *t, kmodel *out)
+static void replay(strom_table *t, kmodel *out, khist *h)
 {
     memset(out, 0, sizeof *out);
     int64_t earliest, end, next = 0;
@@ -153,6 +177,8 @@ static void replay(strom_table *t, kmodel *out)
                 *k = (krow){1, ver};
             else if (c == STROM_DELETE)
                 k->present = 0;
+            if (c != STROM_UPDATE_BEFORE)
+                hist_add(h, id, strom_batch_commit_time(b), c == STROM_DELETE ? -1 : ver);
         }
     }
     strom_scan_close(sc);
@@ -185,6 +211,57 @@ static void read_state(strom_table *t, kmodel *out)
     strom_batch_destroy(b);
 }
 
+/* Expected AS OF at of key id by the history: ver, or -1 for none. */
+static int64_t hist_asof(const khist *h, int64_t id, int64_t at)
+{
+    int64_t best = -1, bt = INT64_MIN;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].id == id && h->v[i].time <= at && h->v[i].time >= bt) {
+            bt = h->v[i].time;
+            best = h->v[i].ver;
+        }
+    return best;
+}
+
+#define NASOF 48
+
+static void check_asof(strom_table *t, const khist *h, uint64_t seed, int round)
+{
+    strom_value keys[NASOF];
+    int64_t at[NASOF];
+    uint8_t found[NASOF];
+    strom_builder *b = strom_builder_create(strom_table_schema(t));
+    strom_builder *one = strom_builder_create(strom_table_schema(t));
+    for (int i = 0; i < NASOF; i++) {
+        uint64_t x = it_mix(seed ^ ((uint64_t)round << 20) ^ (uint64_t)i);
+        const kver *v = h->n ? &h->v[x % h->n] : NULL;
+        keys[i] = (strom_value){.type = STROM_BIGINT, .v.i = v && x % 4 ? v->id
+                                                                 : (int64_t)(x % NKEYS)};
+        at[i] = !v || x % 7 == 0 ? INT64_MAX : v->time + (int64_t)((x >> 8) % 3) - 1;
+    }
+    IT_OK(strom_table_lookup_batch_asof_into(t, keys, 1, NASOF, at, found, b));
+    strom_column idc, verc;
+    fmt_builder_view(b, 0, &idc);
+    fmt_builder_view(b, 1, &verc);
+    int64_t r = 0;
+    for (int i = 0; i < NASOF; i++) {
+        int64_t want = hist_asof(h, keys[i].v.i, at[i]), got = -1;
+        int f = -1;
+        if (found[i]) {
+            IT_CHECK(((const int64_t *)idc.values)[r] == keys[i].v.i, "AS OF: row order");
+            got = ((const int64_t *)verc.values)[r++];
+        }
+        IT_CHECK(got == want, "round %d: key %lld AS OF %lld: ver %lld, the changelog says "
+                 "%lld", round, (long long)keys[i].v.i, (long long)at[i], (long long)got,
+                 (long long)want);
+        strom_builder_reset(one);
+        IT_OK(strom_table_lookup_asof_into(t, &keys[i], 1, at[i], one, &f));
+        IT_CHECK(f == found[i], "round %d: single and batch AS OF differ", round);
+    }
+    strom_builder_destroy(b);
+    strom_builder_destroy(one);
+}
+
 static int same_state(const kmodel *a, const kmodel *b)
 {
     for (int k = 0; k < NKEYS; k++)
@@ -201,8 +278,11 @@ static void verify(const char *dir, uint64_t seed, int round, int64_t acked, kmo
     IT_OK(strom_db_open(dir, &db));
     IT_OK(strom_table_open(db, TABLE, &t));
     kmodel *st = calloc(1, sizeof *st), *rp = calloc(1, sizeof *rp), *m1 = malloc(sizeof *m1);
+    khist h = {0};
     read_state(t, st);
-    replay(t, rp);
+    replay(t, rp, &h);
+    check_asof(t, &h, seed, round);
+    free(h.v);
     IT_CHECK(same_state(st, rp), "round %d: the state differs from the replay of the changelog",
              round);
     for (int64_t b = 0; b <= acked; b++)

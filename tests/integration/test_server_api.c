@@ -452,12 +452,115 @@ static void same_kv_rows(const strom_batch *g, const strom_batch *w, int ncols_g
         }
 }
 
+/* LOOKUP AS OF a time between the rounds: the rows before the deletes, as the reference. */
+static void test_asof(strom_table *rt, const strom_value *keys, proto_key *pk, int n, int64_t at)
+{
+    int64_t *times = calloc((size_t)n, sizeof *times);
+    uint8_t *found = calloc((size_t)n, 1);
+    for (int i = 0; i < n; i++)
+        times[i] = at;
+    strom_builder *b = strom_builder_create(strom_table_schema(rt));
+    IT_OK(strom_table_lookup_batch_asof_into(rt, keys, 1, (size_t)n, times, found, b));
+    strom_batch *want = fmt_batch_create(3);
+    IT_OK(fmt_batch_from_builder(b, NULL, 0, want));
+    int nfound = 0;
+    for (int i = 0; i < n; i++)
+        nfound += found[i];
+    IT_CHECK(nfound > n / 2, "AS OF before the deletes finds most keys (%d of %d)", nfound, n);
+    proto_msg m = {0}, r;
+    m.req.lookup.table = proto_s("grid.kv");
+    m.req.lookup.nkeys = (uint32_t)n;
+    m.req.lookup.keys = pk;
+    m.req.lookup.has_as_of = 1;
+    m.req.lookup.as_of = at;
+    ST_OK(&C, PROTO_LOOKUP, &m, &r);
+    IT_CHECK(r.resp.lookup.nfound == (uint32_t)n && !memcmp(r.resp.lookup.found, found, (size_t)n),
+             "AS OF found flags");
+    size_t pos = 0, len;
+    const uint8_t *p = st_next_batch(r.resp.lookup.records, &pos, &len);
+    IT_CHECK(p != NULL, "AS OF rows");
+    strom_batch *g = st_decode(p, len);
+    same_kv_rows(g, want, 3, NULL);
+    strom_batch_destroy(g);
+    strom_batch_destroy(want);
+    strom_builder_destroy(b);
+    free(times);
+    free(found);
+}
+
+/* SCAN_KV of a bucket in pages of 7 rows, projected (v, k), against a reference snapshot. */
+static void test_scan(strom_table *rt, int bucket)
+{
+    const char *names[2] = {"v", "k"};
+    strom_read_opts o = {.columns = names, .ncolumns = 2};
+    strom_snapshot *snap;
+    IT_OK(strom_snapshot_open(rt, bucket, &o, &snap));
+    proto_str proj[2] = {proto_s("v"), proto_s("k")};
+    char resume[64] = "";
+    int64_t wrow = 0, pages = 0;
+    const strom_batch *want = NULL;
+    IT_OK(strom_snapshot_next(snap, &want));
+    for (;;) {
+        proto_msg m = {0}, r;
+        m.req.scan_kv.table = proto_s("grid.kv");
+        m.req.scan_kv.bucket = bucket;
+        m.req.scan_kv.columns = proj;
+        m.req.scan_kv.ncolumns = 2;
+        m.req.scan_kv.limit = 7;
+        m.req.scan_kv.resume = proto_s(resume);
+        ST_OK(&C, PROTO_SCAN_KV, &m, &r);
+        IT_CHECK(r.resp.scan_kv.snapshot_offset == strom_snapshot_offset(snap),
+                 "snapshot offset %lld vs %lld", (long long)r.resp.scan_kv.snapshot_offset,
+                 (long long)strom_snapshot_offset(snap));
+        size_t pos = 0, len;
+        const uint8_t *p;
+        int64_t got = 0;
+        while ((p = st_next_batch(r.resp.scan_kv.records, &pos, &len)) != NULL) {
+            strom_batch *g = st_decode(p, len);
+            for (int64_t i = 0; i < strom_batch_nrows(g); i++, wrow++, got++) {
+                if (want && wrow == strom_batch_nrows(want)) {
+                    IT_OK(strom_snapshot_next(snap, &want));
+                    wrow = 0;
+                }
+                IT_CHECK(want != NULL, "the server scans more rows than the reference");
+                IT_CHECK(strom_batch_get_int(g, 1, i) == strom_batch_get_int(want, 1, wrow) &&
+                             strom_batch_is_null(g, 0, i) == strom_batch_is_null(want, 0, wrow),
+                         "bucket %d row %lld", bucket, (long long)i);
+            }
+            strom_batch_destroy(g);
+        }
+        IT_CHECK(got <= 7, "page of %lld rows, limit 7", (long long)got);
+        pages++;
+        if (!r.resp.scan_kv.more)
+            break;
+        IT_CHECK(got == 7, "a page before the last is full");
+        snprintf(resume, sizeof resume, "%.*s", (int)r.resp.scan_kv.resume.len,
+                 r.resp.scan_kv.resume.p);
+        if (pages == 1) { /* the token belongs to this bucket */
+            m.req.scan_kv.bucket = (bucket + 1) % 3;
+            m.req.scan_kv.resume = proto_s(resume);
+            IT_CHECK(st_call(&C, PROTO_SCAN_KV, &m, &r) == STROM_EINVAL, "other bucket: %s", C.err);
+        }
+    }
+    IT_CHECK(!want || wrow == strom_batch_nrows(want), "the server scanned fewer rows");
+    IT_OK(strom_snapshot_next(snap, &want));
+    IT_CHECK(want == NULL, "the reference has more rows");
+    strom_snapshot_close(snap);
+    proto_msg m = {0}, r;
+    m.req.scan_kv.table = proto_s("grid.kv");
+    m.req.scan_kv.resume = proto_s(resume);
+    IT_CHECK(st_call(&C, PROTO_SCAN_KV, &m, &r) == STROM_ENOTFOUND, "finished token: %s", C.err);
+}
+
 static void test_kv(void)
 {
     create_kv();
     strom_table *rt;
     IT_OK(strom_table_open(ref, "grid.kv", &rt));
     kv_round(rt, 0, 90, 0);
+    usleep(20000);
+    int64_t between = strom_now_ms(); /* after round 0 on both sides, before round 1 */
+    usleep(20000);
     kv_round(rt, 1, 90, 0);
     kv_round(rt, 1, 90, 1); /* the same idempotent batch again: a retry, nothing changes */
     enum { NK = 100 };
@@ -488,6 +591,24 @@ static void test_kv(void)
         same_kv_rows(g, want, projected ? 2 : 3, projected ? map : NULL);
         strom_batch_destroy(g);
     }
+    /* a column named twice comes twice */
+    {
+        proto_str kk[2] = {proto_s("k"), proto_s("k")};
+        proto_msg m = {0}, r;
+        m.req.lookup.table = proto_s("grid.kv");
+        m.req.lookup.nkeys = NK;
+        m.req.lookup.keys = pk;
+        m.req.lookup.ncolumns = 2;
+        m.req.lookup.columns = kk;
+        ST_OK(&C, PROTO_LOOKUP, &m, &r);
+        size_t pos = 0, len = 0;
+        const uint8_t *p = st_next_batch(r.resp.lookup.records, &pos, &len);
+        IT_CHECK(p != NULL, "rows with a doubled column");
+        strom_batch *g = st_decode(p, len);
+        int kmap[2] = {0, 0};
+        same_kv_rows(g, want, 2, kmap);
+        strom_batch_destroy(g);
+    }
     strom_batch_destroy(want);
     /* prefix lookup (bucket.key = the key): one key */
     strom_value k3 = {.type = STROM_BIGINT, .v.i = 4};
@@ -503,7 +624,7 @@ static void test_kv(void)
     same_kv_rows(g, want, 3, NULL);
     strom_batch_destroy(g);
     strom_batch_destroy(want);
-    /* a wrong key arity, AS OF and SCAN_KV */
+    /* a wrong key arity */
     memset(&m, 0, sizeof m);
     strom_value two[2] = {k3, k3};
     proto_key bad = {2, two};
@@ -511,12 +632,9 @@ static void test_kv(void)
     m.req.lookup.nkeys = 1;
     m.req.lookup.keys = &bad;
     IT_CHECK(st_call(&C, PROTO_LOOKUP, &m, &r) == STROM_EINVAL, "arity: %s", C.err);
-    m.req.lookup.keys = pk;
-    m.req.lookup.has_as_of = 1;
-    IT_CHECK(st_call(&C, PROTO_LOOKUP, &m, &r) == STROM_EUNSUPPORTED, "as of: %s", C.err);
-    memset(&m, 0, sizeof m);
-    m.req.scan_kv.table = proto_s("grid.kv");
-    IT_CHECK(st_call(&C, PROTO_SCAN_KV, &m, &r) == STROM_EUNSUPPORTED, "scan: %s", C.err);
+    test_asof(rt, keys, pk, NK, between);
+    for (int bk = 0; bk < 3; bk++)
+        test_scan(rt, bk);
     /* the changelog is a log: a plain fetch returns the stored changelog batches */
     int64_t e0, end0;
     IT_OK(strom_table_offsets(rt, 0, &e0, &end0));

@@ -294,8 +294,14 @@ static void test_pk_bad_input(void **state)
     CT_OK(strom_db_open(dir, &db));
     const char *badbk[] = {"bucket.key", "status", NULL};
     CT_ERR(strom_table_create(db, "a", s, badbk), STROM_EOPTION, "not part of the primary key");
-    const char *ttl[] = {"table.kv.ttl", "1 d", NULL};
-    CT_ERR(strom_table_create(db, "a", s, ttl), STROM_EUNSUPPORTED, "table.kv.ttl");
+    const char *ttl[] = {"table.kv.ttl", "0 s", NULL};
+    CT_ERR(strom_table_create(db, "a", s, ttl), STROM_EOPTION, "table.kv.ttl");
+    const char *httl[] = {"table.kv.history.ttl", "soon", NULL};
+    CT_ERR(strom_table_create(db, "a", s, httl), STROM_EOPTION, "table.kv.history.ttl");
+    const char *vcol[] = {"table.kv.version-column", "status", NULL};
+    CT_ERR(strom_table_create(db, "a", s, vcol), STROM_EOPTION, "TIMESTAMP(3) or BIGINT");
+    const char *vcol2[] = {"table.kv.version-column", "nope", NULL};
+    CT_ERR(strom_table_create(db, "a", s, vcol2), STROM_EOPTION, "no column 'nope'");
     const char *noagg[] = {"fields.cap.agg", "sum", NULL};
     CT_ERR(strom_table_create(db, "a", s, noagg), STROM_EOPTION, "fields.cap.agg");
     const char *wal[] = {"table.changelog.image", "WAL", "bucket.num", "2", NULL};
@@ -456,6 +462,7 @@ typedef struct emodel {
     strom_write_opts last_o;
     const char *last_named[ENC];
     size_t last_changes;      /* changelog rows the last write produced */
+    int vcol;                 /* versions timed by column ts ('table.kv.version-column') */
     erow rows[EK];
     echange *log;
     size_t nlog, cap;
@@ -683,6 +690,108 @@ static void e_random_write(strom_table *t, emodel *m, int allow_del)
     strom_schema_destroy(s);
 }
 
+/* AS OF reference: the version time of model changelog entry j, whose batch was
+ * committed at ctime[j]: the commit time, or with vcol the row's ts (NULL: commit). */
+static int64_t e_vtime(const emodel *m, size_t j, const int64_t *ctime)
+{
+    const echange *c = &m->log[j];
+    if (!m->vcol || c->c == STROM_DELETE || c->row.v[6].null)
+        return ctime[j];
+    return c->row.v[6].i;
+}
+
+/* Expected AS OF T of key k: the entry with the greatest version time <= T, the later
+ * written on ties; NULL for none or a delete. */
+static const erow *e_asof(const emodel *m, int k, int64_t T, const int64_t *ctime)
+{
+    const echange *best = NULL;
+    int64_t bt = INT64_MIN;
+    for (size_t j = 0; j < m->nlog; j++) {
+        const echange *c = &m->log[j];
+        int64_t vt = e_vtime(m, j, ctime);
+        if (c->key != k || c->c == STROM_UPDATE_BEFORE || vt > T || (best && vt < bt))
+            continue;
+        best = c;
+        bt = vt;
+    }
+    return best && best->c != STROM_DELETE ? &best->row : NULL;
+}
+
+/* A time to ask about: a version time of the key, one ms either side, or anything. */
+static int64_t e_pick_time(const emodel *m, int k, const int64_t *ctime)
+{
+    if (m->nlog == 0 || rnd() % 8 == 0)
+        return rnd() % 2 ? INT64_MAX : (int64_t)(rnd() % 64) - 30;
+    size_t j = (size_t)(rnd() % m->nlog);
+    for (size_t n = 0; n < m->nlog && m->log[j % m->nlog].key != k; n++)
+        j++;
+    return e_vtime(m, j % m->nlog, ctime) + (int64_t)(rnd() % 3) - 1;
+}
+
+/* Row r of builder b (the e schema) as a model row. */
+static erow e_get_b(const strom_builder *b, int64_t r)
+{
+    erow e = {.present = 1};
+    for (int c = 0; c < ENC; c++) {
+        strom_column col;
+        ecell *v = &e.v[c];
+        fmt_builder_view(b, c, &col);
+        assert_true(r < col.length);
+        v->null = col.validity && !((col.validity[r >> 3] >> (r & 7)) & 1);
+        if (v->null)
+            continue;
+        if (etypes[c] == STROM_DOUBLE) {
+            v->f = ((const double *)col.values)[r];
+        } else if (etypes[c] == STROM_STRING) {
+            size_t n = (size_t)(col.offsets[r + 1] - col.offsets[r]);
+            assert_true(n < sizeof v->s);
+            memcpy(v->s, col.data + col.offsets[r], n);
+        } else {
+            v->i = etypes[c] == STROM_INT ? ((const int32_t *)col.values)[r]
+                                          : ((const int64_t *)col.values)[r];
+        }
+    }
+    return e;
+}
+
+/* AS OF lookups (single and batch) at random times against the model. */
+static void e_check_asof(strom_table *t, const emodel *m, const int64_t *ctime)
+{
+    strom_schema *s = e_schema();
+    strom_value keys[EK];
+    int64_t times[EK];
+    uint8_t found[EK];
+    for (int round = 0; round < 6; round++) {
+        strom_builder *b = strom_builder_create(s), *bb = strom_builder_create(s);
+        for (int k = 0; k < EK; k++) {
+            keys[k] = (strom_value){.type = STROM_INT, .v.i = k};
+            times[k] = e_pick_time(m, k, ctime);
+            int f = -1;
+            CT_OK(strom_table_lookup_asof_into(t, &keys[k], 1, times[k], b, &f));
+            const erow *want = e_asof(m, k, times[k], ctime);
+            if (f != (want != NULL))
+                fail_msg("key %d AS OF %lld: found %d, expected %d", k, (long long)times[k], f,
+                         want != NULL);
+        }
+        CT_OK(strom_table_lookup_batch_asof_into(t, keys, 1, EK, times, found, bb));
+        int64_t r = 0;
+        for (int k = 0; k < EK; k++) {
+            const erow *want = e_asof(m, k, times[k], ctime);
+            assert_int_equal(found[k], want != NULL);
+            if (!want)
+                continue;
+            erow x = e_get_b(b, r), y = e_get_b(bb, r++);
+            e_same(&x, want);
+            e_same(&y, want);
+        }
+        assert_int_equal(strom_builder_nrows(b), r);
+        assert_int_equal(strom_builder_nrows(bb), r);
+        strom_builder_destroy(b);
+        strom_builder_destroy(bb);
+    }
+    strom_schema_destroy(s);
+}
+
 static void e_check(strom_table *t, const emodel *m)
 {
     for (int k = 0; k < EK; k++) {
@@ -698,6 +807,7 @@ static void e_check(strom_table *t, const emodel *m)
         strom_batch_destroy(b);
     }
     size_t *cursor = calloc(EK, sizeof *cursor), seen = 0;
+    int64_t *ctime = calloc(m->nlog + 1, sizeof *ctime);
     for (int bk = 0; bk < strom_table_nbuckets(t); bk++) {
         strom_scan *sc;
         const strom_batch *b;
@@ -712,6 +822,7 @@ static void e_check(strom_table *t, const emodel *m)
                 assert_true(*c < m->nlog);
                 assert_int_equal(strom_batch_row_change(b, r), m->log[*c].c);
                 e_same(&got, &m->log[*c].row);
+                ctime[*c] = strom_batch_commit_time(b);
                 (*c)++;
             }
         }
@@ -719,6 +830,8 @@ static void e_check(strom_table *t, const emodel *m)
     }
     assert_int_equal(seen, m->nlog);
     free(cursor);
+    e_check_asof(t, m, ctime);
+    free(ctime);
 }
 
 /* One engine configuration: opts, the model's view of it, whether deletes are sent. */
@@ -799,6 +912,24 @@ static void test_pk_engine_aggregation(void **state)
                         "fields.b.agg", "sum", "fields.c.agg", "first_value", "fields.s.agg",
                         "max", NULL};
     e_run(o2, &m2, 1);  /* deletes sent, ignored by default */
+}
+
+/* Versions timed by a column (ts: -20..20 ms or NULL, so out of order and tied), one
+ * bucket (the batch AS OF multi-get path), under last_row with deletes and versioned;
+ * and commit-time versions in one bucket with partial updates. */
+static void test_pk_asof_version_column(void **state)
+{
+    emodel m = {.engine = 0, .deletes = 1, .vcol = 1};
+    const char *o[] = {"table.kv.version-column", "ts", "table.kv.history.ttl", "inf", NULL};
+    e_run(o, &m, 1);
+    emodel m2 = {.engine = 2, .vcol = 1};
+    const char *o2[] = {"table.merge-engine", "versioned", "table.kv.history.ttl", "inf",
+                        "table.merge-engine.versioned.ver-column", "ver",
+                        "table.kv.version-column", "ts", NULL};
+    e_run(o2, &m2, 1);
+    emodel m3 = {.engine = 0, .deletes = 1, .partial = 1};
+    const char *o3[] = {"bucket.num", "1", NULL};
+    e_run(o3, &m3, 1);
 }
 
 static void test_pk_partial_last_row(void **state)
@@ -989,6 +1120,7 @@ int main(void)
         cmocka_unit_test(test_pk_engine_aggregation),
         cmocka_unit_test(test_pk_engine_options),
         cmocka_unit_test(test_pk_partial_last_row),
+        cmocka_unit_test(test_pk_asof_version_column),
         cmocka_unit_test(test_pk_partial_aggregation),
         cmocka_unit_test(test_pk_partial_bad_input),
         cmocka_unit_test(test_pk_idempotent),
