@@ -250,9 +250,28 @@ strom_err strom_table_append(strom_table *t, const strom_builder *rows, strom_ap
 strom_err strom_table_append_bucket(strom_table *t, int bucket, const strom_builder *rows,
                                     int64_t *first_offset);
 /* Appends an already encoded batch (wire bytes, see src/format/format.h). It is
- * validated (CRC, schema id, layout); base offset and commit time are assigned. */
+ * validated (CRC, schema id, layout); base offset and commit time are assigned.
+ * Idempotent producers: a batch whose header carries writer_id > 0 and batch_sequence >= 0
+ * is appended only if the sequence is above the last one applied for that writer in this
+ * bucket (sequences increase per writer and bucket and may skip); otherwise it is a
+ * duplicate (a retry of a batch already appended): nothing is written and the call
+ * succeeds once the original is acknowledged. The writers survive close, crashes,
+ * segment rolls and retention; a writer idle for 7 days (or beyond 100000 writers per
+ * bucket, the least recently active) is forgotten and its next batch applied.
+ * *first_offset (may be NULL): the batch's first offset; for a duplicate the original's
+ * when its sequence is the writer's last one, else -1. */
 strom_err strom_table_append_encoded(strom_table *t, int bucket, const void *batch, size_t len,
                                      int64_t *first_offset);
+/* What strom_table_append_encoded_ex did. */
+typedef struct strom_encoded_result {
+    int64_t first_offset;  /* as strom_table_append_encoded's *first_offset */
+    int64_t nrows;         /* rows from first_offset on (0 when first_offset is -1) */
+    int duplicate;         /* 1: a retry of an applied batch; nothing was written */
+} strom_encoded_result;
+/* strom_table_append_encoded telling duplicates apart. res may be NULL; it is filled
+ * (first_offset -1, nrows 0, duplicate 0) on failure too. The caller owns res. */
+strom_err strom_table_append_encoded_ex(strom_table *t, int bucket, const void *batch,
+                                        size_t len, strom_encoded_result *res);
 /* Makes everything appended so far durable (for 'table.log.flush' = interval/none). */
 strom_err strom_table_flush(strom_table *t);
 

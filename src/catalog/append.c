@@ -3,6 +3,7 @@
  * batch and the batches are appended to their buckets in parallel by a small per-db pool
  * of worker threads, so that encoding and fsyncs of different buckets overlap. */
 #include "cat_int.h"
+#include "serve.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,6 +464,7 @@ strom_err strom_table_append(strom_table *t, const strom_builder *rows, strom_ap
     err = append_locked(t, rows, nrows, res, s);
     pthread_rwlock_unlock(&t->e->lock);
     scratch_put(t->db, s);
+    cat_notify_append(t, -1); /* also after a partial failure: some buckets may have rows */
     return err;
 }
 
@@ -496,6 +498,8 @@ strom_err strom_table_append_bucket(strom_table *t, int bucket, const strom_buil
     scratch_put(t->db, s);
     if (err == STROM_OK && first_offset)
         *first_offset = k.first;
+    if (err == STROM_OK)
+        cat_notify_append(t, bucket);
     return err;
 }
 
@@ -530,7 +534,7 @@ static strom_err check_encoded(const strom_table *t, const fmt_hdr *h, const fmt
 }
 
 static strom_err append_encoded(strom_table *t, int bucket, const void *batch, size_t len,
-                                cat_scratch *s, int64_t *first)
+                                cat_scratch *s, log_append_result *res)
 {
     fmt_hdr h;
     if (!s->dirs && !(s->dirs = strom_calloc(FMT_MAX_COLUMNS, sizeof *s->dirs)))
@@ -544,31 +548,46 @@ static strom_err append_encoded(strom_table *t, int bucket, const void *batch, s
                          "header says %zu", cat_tname(t), bucket, len, (size_t)h.length + 12);
     if (err == STROM_OK)
         err = check_encoded(t, &h, s->dirs);
-    if (err == STROM_OK && (err = log_bucket_append(t->e->buckets[bucket], s->out.data, len,
-                                                    first)) != STROM_OK)
+    if (err == STROM_OK && (err = log_bucket_append_ex(t->e->buckets[bucket], s->out.data, len,
+                                                       res)) != STROM_OK)
         strom_fail_wrap(err, "table %s: append to bucket %d", cat_tname(t), bucket);
+    return err;
+}
+
+strom_err strom_table_append_encoded_ex(strom_table *t, int bucket, const void *batch,
+                                        size_t len, strom_encoded_result *res)
+{
+    log_append_result r = {.base_offset = -1};
+    strom_err err = cat_refuse_pk(t, "append");
+    if (err == STROM_OK)
+        err = cat_check_bucket(t, bucket);
+    if (err == STROM_OK && (!batch || len == 0))
+        err = strom_fail(STROM_EINVAL, "table %s: append_encoded: empty batch", cat_tname(t));
+    cat_scratch *s = err == STROM_OK ? scratch_get(t->db) : NULL;
+    if (err == STROM_OK && !s)
+        err = strom_fail(STROM_ENOMEM, "table %s: out of memory for an append", cat_tname(t));
+    if (err == STROM_OK) {
+        pthread_rwlock_rdlock(&t->e->lock);
+        err = append_encoded(t, bucket, batch, len, s, &r);
+        pthread_rwlock_unlock(&t->e->lock);
+        scratch_put(t->db, s);
+    }
+    if (res) {
+        res->first_offset = err == STROM_OK ? r.base_offset : -1;
+        res->nrows = err == STROM_OK ? r.nrecords : 0;
+        res->duplicate = err == STROM_OK && r.duplicate;
+    }
+    if (err == STROM_OK && !r.duplicate)
+        cat_notify_append(t, bucket);
     return err;
 }
 
 strom_err strom_table_append_encoded(strom_table *t, int bucket, const void *batch, size_t len,
                                      int64_t *first_offset)
 {
-    int64_t first = -1;
-    strom_err err = cat_refuse_pk(t, "append");
-    if (err == STROM_OK)
-        err = cat_check_bucket(t, bucket);
-    if (err == STROM_OK && (!batch || len == 0))
-        err = strom_fail(STROM_EINVAL, "table %s: append_encoded: empty batch", cat_tname(t));
-    if (err != STROM_OK)
-        return err;
-    cat_scratch *s = scratch_get(t->db);
-    if (!s)
-        return STROM_ENOMEM;
-    pthread_rwlock_rdlock(&t->e->lock);
-    err = append_encoded(t, bucket, batch, len, s, &first);
-    pthread_rwlock_unlock(&t->e->lock);
-    scratch_put(t->db, s);
+    strom_encoded_result r;
+    strom_err err = strom_table_append_encoded_ex(t, bucket, batch, len, &r);
     if (first_offset)
-        *first_offset = err == STROM_OK ? first : -1;
+        *first_offset = r.first_offset;
     return err;
 }

@@ -64,6 +64,7 @@ struct strom_db {
     uint64_t next_table_id;
     cat_scratch *free_scratch;
     cat_pool pool;
+    const struct cat_listener *_Atomic listener; /* serve.h: the append listener or NULL */
 };
 
 struct strom_table {

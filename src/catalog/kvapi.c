@@ -2,6 +2,7 @@
  * opened with the buckets, and the strom_table_upsert / delete / lookup calls. */
 #include "cat_int.h"
 #include "kv/cache.h"
+#include "serve.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -288,6 +289,7 @@ strom_err strom_table_write(strom_table *t, const strom_builder *rows,
     free(mask);
     if (duplicate)
         *duplicate = err == STROM_OK && dup;
+    cat_notify_append(t, -1); /* serve.h; even a failed write may have written a bucket */
     return err;
 }
 

@@ -31,6 +31,9 @@ static void bucket_config(const cat_entry *e, const char *name, log_config *c)
     c->time_col = o->time_col;
     c->nkey_cols = o->nindex_key;
     memcpy(c->key_cols, o->index_key, sizeof c->key_cols);
+    /* log tables deduplicate producer retries (writer id + batch sequence); a primary-key
+     * table's changelog is deduplicated by src/kv before it is appended */
+    c->idempotent = cat_meta_schema(&e->meta)->npk == 0;
 }
 
 strom_err cat_open_buckets(cat_entry *e)

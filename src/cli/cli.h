@@ -27,6 +27,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_tables(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 
 /* Named benchmarks (cmd_bench.c dispatches to them). */
 typedef struct bench_opts {

@@ -3,6 +3,8 @@
 
 #include "cli.h"
 
+int bench_server(const bench_opts *o); /* bench_server.c */
+
 typedef struct bench_entry {
     const char *name;
     int (*run)(const bench_opts *o);
@@ -16,6 +18,8 @@ static const bench_entry benches[] = {
     {"kv", bench_kv,
      "primary-key device table: upserts, lookups (point, batch, AS OF, prefix), recovery, "
      "Redis"},
+    {"server", bench_server,
+     "a server on loopback: ingest, produce->subscriber latency, lookups (vs Redis if installed)"},
 };
 #define NBENCHES ((int)(sizeof benches / sizeof benches[0]))
 

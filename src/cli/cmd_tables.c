@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli_client.h"
 
 #define DEFAULT_DATA "./strom-data"
 
@@ -43,15 +44,19 @@ static void print_table_line(strom_db *db, const char *name)
 
 int cmd_tables(int argc, char **argv)
 {
-    const char *data = DEFAULT_DATA;
+    const char *data = DEFAULT_DATA, *server = NULL;
     const cli_opt opts[] = {
         {"--data", CLI_STR, &data, "DIR", "data directory (default " DEFAULT_DATA ")", 0, 0},
+        {"--server", CLI_STR, &server, "HOST:PORT", "ask a server instead (e.g. " STROM_DEFAULT_SERVER ")", 0, 0},
     };
-    const cli_usage u = {"strom tables [--data DIR]",
-                         "Lists the tables of a data directory with their size.", 0, 0, NULL};
-    int rc = cli_parse(argc, argv, &u, opts, 1, NULL, NULL);
+    const cli_usage u = {"strom tables [--data DIR | --server HOST:PORT]",
+                         "Lists the tables of a data directory (or of a server) with their size.",
+                         0, 0, NULL};
+    int rc = cli_parse(argc, argv, &u, opts, 2, NULL, NULL);
     if (rc >= 0)
         return rc;
+    if (server)
+        return cli_remote_tables(server);
     strom_db *db;
     if ((rc = open_existing(data, &db)) != CLI_OK)
         return rc;
@@ -151,16 +156,20 @@ static void print_buckets(strom_table *t)
 
 int cmd_describe(int argc, char **argv)
 {
-    const char *data = DEFAULT_DATA, *pos[1];
+    const char *data = DEFAULT_DATA, *server = NULL, *pos[1];
     const cli_opt opts[] = {
         {"--data", CLI_STR, &data, "DIR", "data directory (default " DEFAULT_DATA ")", 0, 0},
+        {"--server", CLI_STR, &server, "HOST:PORT", "ask a server instead (e.g. " STROM_DEFAULT_SERVER ")", 0, 0},
     };
-    const cli_usage u = {"strom describe TABLE [--data DIR]",
+    const cli_usage u = {"strom describe TABLE [--data DIR | --server HOST:PORT]",
                          "Shows a table's schema, its options (defaults filled in) and, per\n"
-                         "bucket, the offsets, segments and bytes on disk.", 1, 1, "TABLE"};
-    int rc = cli_parse(argc, argv, &u, opts, 1, pos, NULL);
+                         "bucket, the offsets (and, for a data directory, segments and bytes on\n"
+                         "disk).", 1, 1, "TABLE"};
+    int rc = cli_parse(argc, argv, &u, opts, 2, pos, NULL);
     if (rc >= 0)
         return rc;
+    if (server)
+        return cli_remote_describe(server, pos[0]);
     strom_db *db;
     if ((rc = open_existing(data, &db)) != CLI_OK)
         return rc;

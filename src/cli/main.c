@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_client.h"
 
 typedef struct cli_cmd {
     const char *name;
@@ -12,18 +13,23 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 static const cli_cmd commands[] = {
+    {"server", cmd_server, "run the network server (native protocol) over a data directory"},
     {"demo", cmd_demo, "write simulated grid telemetry, read it back, explain what happened"},
     {"bench", cmd_bench, "run a named benchmark (log) and check it against the floors"},
-    {"tables", cmd_tables, "list the tables of a data directory"},
+    {"tables", cmd_tables, "list the tables of a data directory or a server"},
     {"describe", cmd_describe, "show a table's schema, options and per-bucket storage"},
     {"sql", cmd_sql, "run Flink-dialect SQL over the tables (-e, -f or an interactive shell)"},
+    {"produce", cmd_produce, "write rows from CSV or JSON Lines into a table on a server"},
+    {"tail", cmd_tail, "follow a table on a server and print its rows"},
+    {"lookup", cmd_lookup, "look up primary keys of a table on a server"},
+    {"stats", cmd_stats, "print the statistics of a server or of one of its tables"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
 static void print_help(FILE *f)
 {
     fprintf(f, "usage: strom <command> [options]   (strom <command> --help for its options)\n\n"
-               "strom: a streaming store for real-time power-grid data (embedded mode).\n\n"
+               "strom: a streaming store for real-time power-grid data.\n\n"
                "commands:\n");
     for (int i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);

@@ -199,6 +199,15 @@ strom_err fmt_key_from_value(strom_buf *out, strom_type col_type, const strom_va
  * bytes are malformed. FLOAT/DOUBLE come back as the canonical double (-0.0 as 0.0). */
 size_t fmt_key_to_value(const uint8_t *p, size_t len, strom_type col_type, strom_value *out);
 
+/* The routing rule of strom: a row's bucket is strom_hash64 of the canonical bytes (above)
+ * of its 'bucket.key' columns, in bucket.key order, modulo the bucket count. The engine
+ * (appends, writes, lookups) and the client library's producer and lookuper route with
+ * this, so a client puts a row in the bucket the server would. */
+static inline int fmt_bucket_of(const void *key, size_t len, int nbuckets)
+{
+    return (int)(strom_hash64(key, len) % (uint64_t)nbuckets);
+}
+
 /* ---------------------------------------------------------------- encoding */
 
 typedef struct fmt_encode_opts {

@@ -108,6 +108,7 @@ strom_err log_roll(log_bucket *b)
         log_seg_free(s);
         return log_bucket_fence(b, e, "segment roll");
     }
+    log_wr_snapshot(b, s); /* the writers as of the new segment's base (old one fsynced) */
     /* 'table.log.ttl' is applied whenever a segment is sealed (and at open): only sealed
      * segments can expire, so nothing expires between two rolls that a roll would not see. */
     if (log_retention_locked(b, log_retention_clock_ms(), NULL) != STROM_OK)
@@ -177,6 +178,10 @@ static strom_err append_locked(log_bucket *b, uint8_t *batch, size_t len, fmt_hd
     pthread_mutex_unlock(&b->mu);
     if (e != STROM_OK)
         return log_bucket_fence(b, e, "index update");
+    if ((e = log_wr_note(b, h)) == STROM_OK)
+        e = log_wr_periodic(b, s);
+    if (e != STROM_OK)
+        return log_bucket_fence(b, e, "writers update");
     if (s->ix.pending.len >= 4096 && log_index_file_flush(b, s, 0, 0) != STROM_OK)
         log_warn(b, "%s", strom_errmsg());
     log_kx_index_batch(b, s, batch, h, dirs, pos);
@@ -184,22 +189,49 @@ static strom_err append_locked(log_bucket *b, uint8_t *batch, size_t len, fmt_hd
     return STROM_OK;
 }
 
-strom_err log_bucket_append(log_bucket *b, uint8_t *batch, size_t len, int64_t *base_offset)
+/* Under wmu: a duplicate (see log_wr_check) or the append itself. */
+static strom_err append_or_dedup(log_bucket *b, uint8_t *batch, size_t len, fmt_hdr *h,
+                                 const fmt_dir *dirs, log_append_result *res, int64_t *end)
+{
+    int dup = 0;
+    if (b->fenced)
+        return fenced_error(b);
+    strom_err e = log_wr_check(b, h, res, &dup, end);
+    if (e == STROM_OK && !dup) {
+        e = append_locked(b, batch, len, h, dirs, end);
+        res->base_offset = h->base_offset;
+        res->nrecords = h->nrows;
+    }
+    return e;
+}
+
+strom_err log_bucket_append_ex(log_bucket *b, uint8_t *batch, size_t len,
+                               log_append_result *res)
 {
     fmt_hdr h;
     fmt_dir *dirs = NULL;
+    log_append_result r = {.base_offset = -1};
     strom_err e = verify_batch(b, batch, len, &h, &dirs);
     int64_t end = 0;
     if (e == STROM_OK) {
         pthread_mutex_lock(&b->wmu);
-        e = b->fenced ? fenced_error(b) : append_locked(b, batch, len, &h, dirs, &end);
+        e = append_or_dedup(b, batch, len, &h, dirs, &r, &end);
         pthread_mutex_unlock(&b->wmu);
     }
     free(dirs);
     if (e == STROM_OK && b->cfg.flush == LOG_FLUSH_SYNC)
         e = group_commit(b, end);
+    if (res)
+        *res = e == STROM_OK ? r : (log_append_result){.base_offset = -1};
+    return e;
+}
+
+strom_err log_bucket_append(log_bucket *b, uint8_t *batch, size_t len, int64_t *base_offset)
+{
+    log_append_result r;
+    strom_err e = log_bucket_append_ex(b, batch, len, &r);
     if (e == STROM_OK && base_offset)
-        *base_offset = h.base_offset;
+        *base_offset = r.base_offset;
     return e;
 }
 

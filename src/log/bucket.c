@@ -18,6 +18,9 @@ void log_config_init(log_config *c)
     c->ttl_ms = (int64_t)7 * 24 * 3600 * 1000;
     c->index_interval_bytes = 4096;
     c->time_col = -1;
+    c->writer_expiry_ms = (int64_t)7 * 24 * 3600 * 1000;
+    c->max_writers = 100000;
+    c->writer_snapshot_bytes = (int64_t)64 << 20;
 }
 
 void log_warn(log_bucket *b, const char *fmt, ...)
@@ -66,6 +69,14 @@ static void config_clamp(log_config *c)
         c->flush_interval_ms = 1;
     if (c->nkey_cols < 0 || c->nkey_cols > LOG_MAX_KEY_COLS)
         c->nkey_cols = 0;
+    if (c->writer_expiry_ms < 1)
+        c->writer_expiry_ms = 1;
+    if (c->writer_snapshot_bytes < 4096)
+        c->writer_snapshot_bytes = 4096;
+    if (c->max_writers < 16)
+        c->max_writers = 16;
+    if (c->max_writers > LOG_WR_MAX)
+        c->max_writers = LOG_WR_MAX;
 }
 
 static strom_err bucket_alloc(const char *dir, const log_config *cfg, log_bucket **out)
@@ -103,6 +114,7 @@ static void bucket_free(log_bucket *b)
         fmt_decoder_destroy(b->wdec);
     strom_batch_destroy(b->wbatch);
     log_kxscratch_free(&b->wkx);
+    log_wr_free(&b->wr);
     pthread_mutex_destroy(&b->mu);
     pthread_mutex_destroy(&b->wmu);
     pthread_mutex_destroy(&b->kxmu);
@@ -131,6 +143,8 @@ strom_err log_bucket_open(const char *dir, const log_config *cfg, log_bucket **o
     }
     if (e == STROM_OK)
         e = log_recover(b);
+    if (e == STROM_OK)
+        e = log_wr_recover(b);
     if (e == STROM_OK && log_bucket_retention(b, log_retention_clock_ms(), NULL) != STROM_OK)
         log_warn(b, "%s", strom_errmsg()); /* expired segments stay until the next roll */
     if (e == STROM_OK && b->cfg.flush == LOG_FLUSH_INTERVAL)
@@ -154,9 +168,10 @@ void log_bucket_close(log_bucket *b)
     log_flusher_stop(b);
     pthread_mutex_lock(&b->wmu);
     log_segment *s = b->nsegs ? b->segs[b->nsegs - 1] : NULL;
-    if (s && !b->fenced) {
-        if (log_fsync(s->fd) == 0 && log_index_file_flush(b, s, 1, 1) == STROM_OK &&
-            s->kx_state == LOG_KX_READY)
+    if (s && !b->fenced && log_fsync(s->fd) == 0) {
+        if (b->wr_snap_off != s->end_off) /* nothing appended since the newest one */
+            log_wr_snapshot(b, s); /* only after the fsync: it must not cover lost batches */
+        if (log_index_file_flush(b, s, 1, 1) == STROM_OK && s->kx_state == LOG_KX_READY)
             log_kx_write(b, s);
     }
     pthread_mutex_unlock(&b->wmu);

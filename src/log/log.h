@@ -33,6 +33,14 @@ typedef struct log_config {
     int time_col;               /* schema column of row times, -1: commit time */
     int key_cols[LOG_MAX_KEY_COLS]; /* 'table.log.index.key' columns */
     int nkey_cols;              /* 0: no key index */
+    /* Idempotent appends (writers.c): 1 = deduplicate batches by writer id + batch
+     * sequence (format.h header bytes 40..51) and keep the writers map durable in
+     * <offset>.writers snapshots. 0 (default) = writer ids are stored but ignored. */
+    int idempotent;
+    int64_t writer_expiry_ms;   /* forget writers idle longer than this (7 days) */
+    int64_t max_writers;        /* per bucket (100000); the least recently active go first */
+    int64_t writer_snapshot_bytes; /* also snapshot the writers every this many bytes of the
+                                      active segment (64 MiB; bounds the replay at open) */
 } log_config;
 
 void log_config_init(log_config *c);  /* the defaults above */
@@ -57,6 +65,25 @@ const char *log_bucket_warnings(log_bucket *b);
  * then refuses all writes until it is closed and reopened (recovery decides what is
  * kept). ENOSPC is reported as such and also fences. */
 strom_err log_bucket_append(log_bucket *b, uint8_t *batch, size_t len, int64_t *base_offset);
+/* What log_bucket_append_ex did with a batch. */
+typedef struct log_append_result {
+    int64_t base_offset;   /* of the appended batch; for a duplicate: of the original when
+                              its sequence is the writer's last one, else -1 (unknown) */
+    int64_t nrecords;      /* rows of that batch (0 when base_offset is -1) */
+    int duplicate;         /* 1: nothing written (see below) */
+} log_append_result;
+
+/* log_bucket_append, reporting duplicates. With cfg.idempotent and a batch whose header
+ * has writer_id > 0 and batch_sequence >= 0: if the writer's last applied sequence in this
+ * bucket is >= the batch's, nothing is written, res->duplicate = 1, and the call returns
+ * (STROM_OK) once the writer's last batch is acknowledged under the flush mode, so a
+ * retried batch whose first attempt was written but not acknowledged is acknowledged only
+ * when that first copy is. Sequences must increase per writer and bucket but may skip.
+ * A batch with the writer's last sequence but another row count is EINVAL (a producer
+ * reused a sequence). Writers idle longer than writer_expiry_ms, or evicted beyond
+ * max_writers, are forgotten: their next batch is applied whatever its sequence. */
+strom_err log_bucket_append_ex(log_bucket *b, uint8_t *batch, size_t len,
+                               log_append_result *res);
 /* Makes everything appended so far durable. */
 strom_err log_bucket_flush(log_bucket *b);
 
@@ -81,6 +108,13 @@ typedef struct log_read_spec {
     int batch_level_only;       /* see strom_read_opts */
     int64_t max_rows, max_bytes;/* 0 = none */
 } log_read_spec;
+
+/* Appends the acknowledged batches of the bucket from the one holding offset (clamped up to
+ * the earliest retained) to out, byte for byte as stored, while they fit max_bytes (the
+ * first always). *next: the offset after the last batch copied (offset if none). ERANGE
+ * past the end. Used to forward batches unchanged (raw.c). */
+strom_err log_bucket_read_raw(log_bucket *b, int64_t offset, size_t max_bytes, strom_buf *out,
+                              int64_t *next);
 
 typedef struct log_reader log_reader;
 

@@ -10,6 +10,8 @@
  *   00000000000000000000.index  sparse offset/time index of that segment
  *   00000000000000000000.keys   key index of that segment (only with key columns; written
  *                               when the segment is sealed or the bucket is closed)
+ *   00000000000000000000.writers writers snapshot (idempotent buckets only): the writer map
+ *                               as of the log offset in its name (see below)
  *   *.tmp                       leftovers of an interrupted atomic write; removed on open
  * The 20-digit decimal number is the segment's base offset (offset of its first row).
  * All integers are little-endian. CRCs are CRC-32C (strom_crc32c, seed 0).
@@ -117,6 +119,40 @@
  * lookup, so memory stays small. Missing or damaged files are rebuilt from the segment,
  * also when a slot or run fails its CRC during a lookup (then the lookup is retried).
  *
+ * ------------------------------------------------------------------------------------------
+ * WRITERS SNAPSHOT FILE (.writers), idempotent buckets only (writers.c)
+ * ------------------------------------------------------------------------------------------
+ * The map writer id -> last applied batch sequence as of log offset N (the 20 digits of the
+ * name): it reflects exactly the batches with offsets < N. Written atomically (tmp, fsync,
+ * rename, fsync of the directory) when a segment rolls (N = the new segment's base), every
+ * writer_snapshot_bytes (64 MiB) of the active segment (after an fsync of it) and at clean
+ * close (N = the end of the log): always after the batches it covers were fsynced. The
+ * three newest are kept. Header (48 bytes)
+ *   0   4    magic          0x52575453, the bytes "STWR"
+ *   4   2    version        1
+ *   6   2    entry_size     32
+ *   8   8    offset         N
+ *   16  8    segment        base offset of the segment holding offset N
+ *   24  4    position       file position of the batch at offset N in that segment (its
+ *                           size when N is the end of the log)
+ *   28  4    count          entries (C)
+ *   32  8    written_ms     wall clock at writing
+ *   40  4    body_crc       CRC-32C of the C entries
+ *   44  4    crc            CRC-32C of bytes [0, 44)
+ * Then C entries of 32 bytes, in no particular order, one per writer
+ *   0   8    writer_id      > 0
+ *   8   4    sequence       the writer's last applied batch_sequence (>= 0)
+ *   12  4    nrecords       record_count of that batch
+ *   16  8    base_offset    of that batch
+ *   24  8    commit_ms      its commit timestamp (the writer's last activity)
+ * Open loads the newest snapshot that validates (CRCs, size = 48 + 32C, N <= end of the
+ * log, its segment present, position inside it and the batch there starting at N) and
+ * replays the headers of the batches from there to the end of the log (read sequentially
+ * in 4 MiB chunks, headers only). A damaged one falls back to the next older one; with none
+ * usable every retained segment's headers are scanned and a warning says that writers
+ * whose last batch was in a removed segment may be forgotten. Snapshots past the end of
+ * the log (a truncated tail) are removed at open.
+ *
  * The active segment's sparse index is rewritten at open (all entries but the last, whose
  * span may still grow); recovery re-verifies every batch from the last entry on with
  * fmt_batch_verify and truncates the file at the first torn or corrupt batch.
@@ -141,6 +177,11 @@
 #define LOG_KX_SLOT 32
 #define LOG_MAX_SEG_BYTES ((int64_t)1 << 31)   /* positions fit in u32 with batch slack */
 #define LOG_MAX_SEG_RECORDS ((int64_t)1 << 31) /* relative offsets fit in u32 */
+#define LOG_WR_MAGIC 0x52575453u
+#define LOG_WR_HDR 48
+#define LOG_WR_ENTRY 32
+#define LOG_WR_MAX (1 << 24)       /* writers per bucket, upper bound of max_writers */
+#define LOG_WR_KEEP 3              /* snapshots kept */
 
 /* ------------------------------------------------------------- test hooks */
 
@@ -274,6 +315,24 @@ typedef struct log_kxscratch {
     strom_buf keys, hashes, starts;
 } log_kxscratch;
 
+/* -------------------------------------------------------------------- writers */
+
+/* One writer of an idempotent bucket: its last applied batch. writer_id 0 = empty slot. */
+typedef struct log_wentry {
+    int64_t writer_id;
+    int32_t seq;
+    uint32_t nrecords;
+    int64_t base_offset;
+    int64_t commit_ms;
+} log_wentry;
+
+/* Open-addressing hash table (linear probing, load <= 1/2, capacity a power of two). */
+typedef struct log_writers {
+    log_wentry *slots;
+    uint32_t cap, n;
+    int64_t evicted;       /* writers dropped to stay within max_writers */
+} log_writers;
+
 /* ------------------------------------------------------------------- the bucket */
 
 struct log_bucket {
@@ -294,6 +353,9 @@ struct log_bucket {
     char fence_msg[512];
     int64_t fsyncs;
     char *warnings;        /* recovery notes (rebuilt indexes, truncations) */
+    log_writers wr;        /* idempotent writers (under wmu) */
+    uint64_t wr_snap_at;   /* active segment size at its last writers snapshot (under wmu) */
+    int64_t wr_snap_off;   /* log offset of the newest snapshot on disk (-1: unknown) */
     /* writer scratch (under wmu) */
     fmt_hdr wh;
     fmt_dir *wdirs;
@@ -360,6 +422,10 @@ void log_snapshot_release(log_bucket *b, log_segment **segs, int n);
 
 /* recover.c */
 strom_err log_recover(log_bucket *b);
+/* The numbers of the files "<20 digits><ext>" of the bucket directory, ascending (owned:
+ * free); with drop_tmp (at open only) leftover *.tmp files met on the way are removed. */
+strom_err log_list_numbered(log_bucket *b, const char *ext, int drop_tmp, int64_t **bases,
+                            size_t *n);
 
 /* append.c */
 strom_err log_roll(log_bucket *b);
@@ -368,6 +434,26 @@ strom_err log_retention_locked(log_bucket *b, int64_t now_ms, int *removed);
 strom_err log_seal(log_bucket *b, log_segment *s);
 strom_err log_flusher_start(log_bucket *b);
 void log_flusher_stop(log_bucket *b);
+
+/* writers.c (all under wmu, or before the bucket is shared) */
+void log_wr_free(log_writers *m);
+/* Whether h (writer_id > 0, batch_seq >= 0, cfg.idempotent) repeats an applied batch:
+ * then *dup = 1, res is filled and *wait_end is the offset the duplicate's
+ * acknowledgement must wait for. EINVAL when the sequence was reused with another count. */
+strom_err log_wr_check(log_bucket *b, const fmt_hdr *h, log_append_result *res, int *dup,
+                       int64_t *wait_end);
+/* Records an appended batch (h stamped with its base offset and commit time). */
+strom_err log_wr_note(log_bucket *b, const fmt_hdr *h);
+/* Writes the snapshot as of the end of the log, whose last segment is s (fsynced by the
+ * caller); failures are warnings (an older snapshot and the headers after it still give
+ * the map). */
+void log_wr_snapshot(log_bucket *b, log_segment *s);
+/* After an append to the active segment s: when s grew by writer_snapshot_bytes since the
+ * last snapshot, fsyncs it and writes one. An fsync failure is returned (the caller fences). */
+strom_err log_wr_periodic(log_bucket *b, log_segment *s);
+/* At open, after log_recover: loads the newest valid snapshot and replays the headers
+ * after it. */
+strom_err log_wr_recover(log_bucket *b);
 
 /* batchio.c: reading parts of batches from a segment */
 typedef struct log_bio {

@@ -41,24 +41,26 @@ static strom_err bases_push(int64_t **v, size_t *n, size_t *cap, int64_t base)
     return STROM_OK;
 }
 
-/* Collects segment base offsets (sorted) and removes leftover temporary files. */
-static strom_err list_segments(log_bucket *b, int64_t **bases, size_t *n)
+strom_err log_list_numbered(log_bucket *b, const char *ext, int drop_tmp, int64_t **bases,
+                            size_t *n)
 {
+    *bases = NULL;
+    *n = 0;
     DIR *d = opendir(b->dir);
     if (!d)
         return strom_fail_errno(errno, "%s: open directory %s", b->name, b->dir);
-    size_t cap = 0;
+    size_t cap = 0, elen = strlen(ext);
     strom_err e = STROM_OK;
     struct dirent *de;
     while (e == STROM_OK && (de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
-        if (len > 4 && !strcmp(de->d_name + len - 4, ".tmp")) {
+        if (drop_tmp && len > 4 && !strcmp(de->d_name + len - 4, ".tmp")) {
             char p[PATH_MAX];
             if (strom_path(p, sizeof p, "%s/%s", b->dir, de->d_name) == STROM_OK)
                 unlink(p);
             continue;
         }
-        if (len == 24 && !strcmp(de->d_name + 20, ".log") && is_digits(de->d_name, 20))
+        if (len == 20 + elen && !strcmp(de->d_name + 20, ext) && is_digits(de->d_name, 20))
             e = bases_push(bases, n, &cap, strtoll(de->d_name, NULL, 10));
     }
     closedir(d);
@@ -202,7 +204,7 @@ strom_err log_recover(log_bucket *b)
 {
     int64_t *bases = NULL;
     size_t n = 0;
-    strom_err e = list_segments(b, &bases, &n);
+    strom_err e = log_list_numbered(b, ".log", 1, &bases, &n);
     if (e == STROM_OK)
         drop_torn_last(b, bases, &n);
     for (size_t i = 0; e == STROM_OK && i < n; i++)

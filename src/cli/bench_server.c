@@ -1,0 +1,515 @@
+/*
+ * bench_server.c: `strom bench server [--quick] [--json]`: the server and the client
+ * library over loopback, in one run. It starts `strom server --port 0` (this binary) on a
+ * fresh data directory and measures, with the client library:
+ *  - ingest_rows_per_s: 20-column telemetry (telemetry.h) through one producer
+ *    (strom_producer_send_batch, builders of 8192 rows), acks after the durable append;
+ *  - e2e_p50/p99/p999_ms: produce -> subscriber receipt at a steady rate (batches of 100
+ *    rows every millisecond = 100,000 rows/s), each row carrying its send time (monotonic
+ *    clock, same machine); the subscriber long-polls from the latest offset;
+ *  - lookup_qps, lookup_p99_ms: point lookups of random keys of a device table, one key
+ *    per request, 50 connections (one thread each); lookup_batch16_keys_per_s: the same
+ *    with 16 keys per request (strom_lookuper_get_batch);
+ *  - with redis-server on PATH: a private redis-server on a free port, loaded with the same
+ *    key count and value size, and redis-benchmark GET with 50 connections, unpipelined
+ *    (redis_get_qps) and with -P 16 (redis_get_p16_qps); ratios lookup_vs_redis and
+ *    batch16_vs_redis_p16.
+ * The table is printed first, the JSON object (--json) last. Floors are printed next to
+ * the figures; the exit code is 0 unless something failed to run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_client.h"
+#include "telemetry.h"
+
+#define NCONN 50
+
+typedef struct sb_ctx {
+    int quick, json;
+    char dir[512], addr[64], redis_port[16];
+    pid_t server, redis;
+    int64_t ingest_rows, keys, value_bytes;
+    double ingest_rows_per_s, e2e[3], lookup_qps, lookup_p99_ms, batch16_keys_per_s;
+    double redis_qps, redis_p16_qps;
+    int have_redis;
+} sb_ctx;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int64_t n, double q)
+{
+    if (n <= 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return v[(int64_t)floor(q * (double)(n - 1))];
+}
+
+/* ------------------------------------------------------------ the server */
+
+static int start_server(sb_ctx *c)
+{
+    char data[600];
+    snprintf(data, sizeof data, "%s/data", c->dir);
+    int pfd[2];
+    if (pipe(pfd) != 0)
+        return cli_errorf("bench server: pipe failed");
+    if ((c->server = fork()) == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        execl("/proc/self/exe", "strom", "server", "--port", "0", "--data", data, (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char buf[512];
+    size_t n = 0;
+    while (n < sizeof buf - 1 && !memchr(buf, '\n', n)) {
+        ssize_t r = read(pfd[0], buf + n, sizeof buf - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(pfd[0]);
+    buf[n] = '\0';
+    const char *p = strstr(buf, "listening on ");
+    if (!p || sscanf(p + 13, "%63s", c->addr) != 1)
+        return cli_errorf("bench server: the server did not start ('%s')", buf);
+    return CLI_OK;
+}
+
+static void stop_child(pid_t *pid)
+{
+    if (*pid > 0) {
+        kill(*pid, SIGTERM);
+        waitpid(*pid, NULL, 0);
+        *pid = 0;
+    }
+}
+
+/* ------------------------------------------------------------ ingest */
+
+static int bench_ingest(sb_ctx *c, strom_client *cl)
+{
+    strom_schema *s = tele_schema();
+    const char *opts[] = {"bucket.num", "2", "bucket.key", "device_id", "table.time-column",
+                          "event_time", NULL};
+    strom_err e = strom_client_create_table(cl, "tele", s, opts, 0);
+    strom_schema_destroy(s);
+    tele_model *m = tele_model_create(c->quick ? 20000 : 200000, 7);
+    strom_builder *b = tele_builder_create();
+    strom_producer *p = NULL;
+    if (e == STROM_OK)
+        e = strom_producer_create(cl, "tele", NULL, NULL, 0, &p);
+    tele_stream ts;
+    tele_stream_init(&ts, m, 0, tele_model_ndevices(m), 11);
+    double t0 = cli_now();
+    for (int64_t done = 0; e == STROM_OK && done < c->ingest_rows; done += 8192) {
+        strom_builder_reset(b);
+        if ((e = tele_fill(&ts, b, 8192)) == STROM_OK)
+            e = strom_producer_send_batch(p, b);
+    }
+    strom_err e2 = strom_producer_close(p);
+    e = e ? e : e2;
+    c->ingest_rows_per_s = (double)c->ingest_rows / (cli_now() - t0);
+    strom_builder_destroy(b);
+    tele_model_destroy(m);
+    return e ? cli_fail(e, "bench server: ingest") : CLI_OK;
+}
+
+/* ------------------------------------------------------------ end to end */
+
+typedef struct e2e_sub {
+    strom_subscriber *s;
+    double *lat;
+    int64_t n, want;
+    volatile int ready;
+    strom_err err;
+} e2e_sub;
+
+static void *e2e_reader(void *arg)
+{
+    e2e_sub *r = arg;
+    r->ready = 1;
+    int64_t idle = 0;
+    while (r->n < r->want && idle < 40 && r->err == STROM_OK) {
+        const strom_batch *b;
+        r->err = strom_subscriber_poll(r->s, 100, &b, NULL);
+        if (!b) {
+            idle++;
+            continue;
+        }
+        idle = 0;
+        int64_t now = mono_ns();
+        for (int64_t k = 0; k < strom_batch_nrows(b) && r->n < r->want; k++)
+            r->lat[r->n++] = (double)(now - strom_batch_get_int(b, 1, k)) / 1e6;
+    }
+    return NULL;
+}
+
+static strom_err e2e_table(strom_client *cl)
+{
+    strom_schema *s = strom_schema_create();
+    strom_schema_add(s, "device", STROM_STRING, 1);
+    strom_schema_add(s, "sent_ns", STROM_BIGINT, 1);
+    strom_schema_add(s, "v", STROM_DOUBLE, 0);
+    const char *opts[] = {"bucket.num", "1", NULL};
+    strom_err e = strom_client_create_table(cl, "lat", s, opts, 0);
+    strom_schema_destroy(s);
+    return e;
+}
+
+static int bench_e2e(sb_ctx *c, strom_client *cl)
+{
+    int secs = c->quick ? 2 : 10;
+    e2e_sub r = {.want = (int64_t)secs * 100000};
+    r.lat = malloc(sizeof(double) * (size_t)r.want);
+    strom_producer_opts po = {.linger_ms = -1};
+    strom_producer *p = NULL;
+    strom_err e = r.lat ? e2e_table(cl) : STROM_ENOMEM;
+    if (e == STROM_OK && (e = strom_subscriber_create(cl, "lat", NULL, &r.s)) == STROM_OK)
+        e = strom_subscriber_assign(r.s, -1, STROM_FROM_LATEST, 0);
+    if (e == STROM_OK)
+        e = strom_producer_create(cl, "lat", &po, NULL, 0, &p);
+    pthread_t th;
+    if (e == STROM_OK)
+        pthread_create(&th, NULL, e2e_reader, &r);
+    else
+        strom_producer_close(p), p = NULL;
+    int64_t start = mono_ns(), sent = 0;
+    strom_value v[3] = {{.type = STROM_STRING, .v.s = {"dev", 3}}, {.type = STROM_BIGINT},
+                        {.type = STROM_DOUBLE}};
+    for (int64_t tick = 0; p && e == STROM_OK && tick < (int64_t)secs * 1000; tick++) {
+        int64_t at = start + tick * 1000000; /* a steady rate: 100 rows per millisecond */
+        struct timespec ts = {at / 1000000000, at % 1000000000};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ; /* (sleeping, not spinning: the server shares the cores) */
+        for (int k = 0; k < 100 && e == STROM_OK; k++, sent++) {
+            v[1].v.i = mono_ns();
+            v[2].v.d = (double)sent;
+            e = strom_producer_send(p, v, 3);
+        }
+    }
+    double tsent = cli_now();
+    strom_err e2 = p ? strom_producer_close(p) : STROM_OK;
+    double tclosed = cli_now();
+    e = e ? e : e2;
+    if (r.s && p)
+        pthread_join(th, NULL);
+    printf("e2e: %lld rows sent in %.2f s, all acknowledged after %.2f s, all received after "
+           "%.2f s\n", (long long)sent, tsent - (double)start / 1e9, tclosed - (double)start / 1e9,
+           cli_now() - (double)start / 1e9);
+    e = e ? e : r.err;
+    c->e2e[0] = pct(r.lat, r.n, 0.50);
+    c->e2e[1] = pct(r.lat, r.n, 0.99);
+    c->e2e[2] = pct(r.lat, r.n, 0.999);
+    int64_t got = r.n;
+    strom_subscriber_close(r.s);
+    free(r.lat);
+    if (e)
+        return cli_fail(e, "bench server: end to end");
+    if (got < r.want)
+        return cli_errorf("bench server: the subscriber got %lld of %lld rows", (long long)got,
+                          (long long)r.want);
+    return CLI_OK;
+}
+
+/* ------------------------------------------------------------ lookups */
+
+static void key_name(char *buf, size_t n, int64_t i)
+{
+    snprintf(buf, n, "DEVICE_%07lld", (long long)i);
+}
+
+static int load_devices(sb_ctx *c, strom_client *cl)
+{
+    strom_schema *s = strom_schema_create();
+    strom_schema_add(s, "device_id", STROM_STRING, 1);
+    strom_schema_add(s, "feeder", STROM_STRING, 0);
+    strom_schema_add(s, "rated_kw", STROM_DOUBLE, 0);
+    const char *pk[] = {"device_id"};
+    strom_schema_set_primary_key(s, pk, 1);
+    const char *opts[] = {"bucket.num", "2", NULL};
+    strom_err e = strom_client_create_table(cl, "devices", s, opts, 0);
+    strom_producer *p = NULL;
+    if (e == STROM_OK)
+        e = strom_producer_create(cl, "devices", NULL, NULL, 0, &p);
+    strom_builder *b = strom_builder_create(s);
+    char key[32], feeder[32];
+    for (int64_t i = 0; e == STROM_OK && i < c->keys; i++) {
+        key_name(key, sizeof key, i);
+        snprintf(feeder, sizeof feeder, "FEEDER_%04lld", (long long)(i / 50));
+        strom_builder_put_str(b, 0, key, strlen(key));
+        strom_builder_put_str(b, 1, feeder, strlen(feeder));
+        strom_builder_put_f64(b, 2, 100.0 + (double)(i % 400));
+        strom_builder_end_row(b);
+        if (strom_builder_nrows(b) == 8192 || i + 1 == c->keys) {
+            e = strom_producer_send_batch(p, b);
+            strom_builder_reset(b);
+        }
+    }
+    strom_err e2 = strom_producer_close(p);
+    strom_builder_destroy(b);
+    strom_schema_destroy(s);
+    c->value_bytes = 12 + 12 + 8; /* DEVICE_nnnnnnn, FEEDER_nnnn, a double */
+    e = e ? e : e2;
+    return e ? cli_fail(e, "bench server: loading the device table") : CLI_OK;
+}
+
+typedef struct lk_worker {
+    sb_ctx *c;
+    int id, batch;
+    double secs;
+    int64_t done;
+    double *lat;
+    int64_t nlat, cap;
+    strom_err err;
+} lk_worker;
+
+static void *lk_main(void *arg)
+{
+    lk_worker *w = arg;
+    strom_client *cl = NULL;
+    strom_lookuper *l = NULL;
+    strom_client_opts co = {0};
+    w->err = strom_client_connect(w->c->addr, &co, &cl);
+    if (w->err == STROM_OK)
+        w->err = strom_lookuper_create(cl, "devices", NULL, 0, &l);
+    uint64_t rng = 0x9E3779B97F4A7C15ull * (uint64_t)(w->id + 1);
+    char keys[16][32];
+    strom_value v[16];
+    uint8_t found[16];
+    double end = cli_now() + w->secs;
+    while (w->err == STROM_OK && cli_now() < end) {
+        for (int k = 0; k < w->batch; k++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            key_name(keys[k], sizeof keys[k], (int64_t)(rng % (uint64_t)w->c->keys));
+            v[k] = (strom_value){.type = STROM_STRING, .v.s = {keys[k], strlen(keys[k])}};
+        }
+        int64_t t0 = mono_ns();
+        strom_batch *b = NULL;
+        w->err = w->batch == 1 ? strom_lookuper_get(l, v, 1, 0, 0, &b)
+                               : strom_lookuper_get_batch(l, v, 1, (size_t)w->batch, 0, 0, found, &b);
+        if (w->err == STROM_OK && (!b || strom_batch_nrows(b) != w->batch)) {
+            fprintf(stderr, "strom: bench server: a loaded key was not found\n");
+            w->err = STROM_ENOTFOUND;
+        }
+        strom_batch_destroy(b);
+        if (w->nlat < w->cap)
+            w->lat[w->nlat++] = (double)(mono_ns() - t0) / 1e6;
+        w->done += w->batch;
+    }
+    if (w->err && w->err != STROM_ENOTFOUND)
+        fprintf(stderr, "strom: bench server: lookups: %s\n", strom_errmsg());
+    strom_lookuper_close(l);
+    strom_client_close(cl);
+    return NULL;
+}
+
+/* NCONN threads with a connection each; returns keys/s, *p99 the request p99 (ms). */
+static strom_err run_lookups(sb_ctx *c, int batch, double *keys_per_s, double *p99)
+{
+    lk_worker w[NCONN];
+    pthread_t th[NCONN];
+    double secs = c->quick ? 2 : 10;
+    int64_t total = 0, nl = 0, cap = 400000;
+    double *all = malloc(sizeof(double) * NCONN * (size_t)cap);
+    if (!all)
+        return STROM_ENOMEM;
+    double t0 = cli_now();
+    for (int i = 0; i < NCONN; i++) {
+        w[i] = (lk_worker){.c = c, .id = i, .batch = batch, .secs = secs, .cap = cap,
+                           .lat = all + (size_t)i * (size_t)cap};
+        pthread_create(&th[i], NULL, lk_main, &w[i]);
+    }
+    strom_err e = STROM_OK;
+    for (int i = 0; i < NCONN; i++) {
+        pthread_join(th[i], NULL);
+        total += w[i].done;
+        e = e ? e : w[i].err;
+    }
+    double el = cli_now() - t0;
+    for (int i = 0; i < NCONN; i++) /* gather latencies at the front */
+        for (int64_t k = 0; k < w[i].nlat; k++)
+            all[nl++] = w[i].lat[k];
+    *keys_per_s = (double)total / el;
+    *p99 = pct(all, nl, 0.99);
+    free(all);
+    return e;
+}
+
+/* ------------------------------------------------------------ redis */
+
+static int have_prog(const char *name)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);
+    return system(cmd) == 0;
+}
+
+/* "GET: 123456.78 requests per second" from redis-benchmark -q. */
+static double redis_bench(sb_ctx *c, int pipeline)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "redis-benchmark -p %s -t get -n %lld -r %lld -d %lld -c %d -P %d -q "
+             "2>/dev/null", c->redis_port, (long long)(c->quick ? 200000 : 2000000),
+             (long long)c->keys, (long long)c->value_bytes, NCONN, pipeline);
+    FILE *f = popen(cmd, "r");
+    double v = 0;
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) { /* progress lines end in \r: the last counts */
+        char *p = NULL;
+        for (char *q = strstr(line, "GET:"); q; q = strstr(q + 4, "GET:"))
+            p = q;
+        if (p && !strstr(p, "rps="))
+            v = strtod(p + 4, NULL);
+    }
+    if (f)
+        pclose(f);
+    return v;
+}
+
+static int bench_redis(sb_ctx *c)
+{
+    if (!have_prog("redis-server") || !have_prog("redis-benchmark"))
+        return CLI_OK;
+    snprintf(c->redis_port, sizeof c->redis_port, "%d", 20000 + (int)(getpid() % 20000));
+    if ((c->redis = fork()) == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execlp("redis-server", "redis-server", "--port", c->redis_port, "--save", "",
+               "--appendonly", "no", "--dir", c->dir, "--bind", "127.0.0.1",
+               "--loglevel", "warning", (char *)NULL);
+        _exit(127);
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "for i in $(seq 50); do redis-cli -p %s ping >/dev/null 2>&1 && exit 0;"
+             " sleep 0.1; done; exit 1", c->redis_port);
+    if (system(cmd) != 0)
+        return cli_errorf("bench server: redis-server did not start on port %s", c->redis_port);
+    /* load: every key once (SET with -r draws keys at random: 3x the count covers most) */
+    snprintf(cmd, sizeof cmd, "redis-benchmark -p %s -t set -n %lld -r %lld -d %lld -c %d -P 64 -q "
+             ">/dev/null 2>&1", c->redis_port, (long long)(3 * c->keys), (long long)c->keys,
+             (long long)c->value_bytes, NCONN);
+    if (system(cmd) != 0)
+        return cli_errorf("bench server: loading redis failed");
+    c->redis_qps = redis_bench(c, 1);
+    c->redis_p16_qps = redis_bench(c, 16);
+    c->have_redis = c->redis_qps > 0;
+    stop_child(&c->redis);
+    return CLI_OK;
+}
+
+/* ------------------------------------------------------------ output */
+
+typedef struct sb_metric { const char *key, *unit; double v, floor; int cmp; } sb_metric;
+
+static int metrics(const sb_ctx *c, sb_metric *m)
+{
+    int n = 0;
+    m[n++] = (sb_metric){"ingest_rows_per_s", "rows/s", c->ingest_rows_per_s, 1e6, 1};
+    m[n++] = (sb_metric){"e2e_p50_ms", "ms", c->e2e[0], 0, 0};
+    m[n++] = (sb_metric){"e2e_p99_ms", "ms", c->e2e[1], 2, -1};
+    m[n++] = (sb_metric){"e2e_p999_ms", "ms", c->e2e[2], 0, 0};
+    m[n++] = (sb_metric){"lookup_qps", "req/s", c->lookup_qps, 0, 0};
+    m[n++] = (sb_metric){"lookup_p99_ms", "ms", c->lookup_p99_ms, 1, -1};
+    m[n++] = (sb_metric){"lookup_batch16_keys_per_s", "keys/s", c->batch16_keys_per_s, 0, 0};
+    if (c->have_redis) {
+        m[n++] = (sb_metric){"redis_get_qps", "req/s", c->redis_qps, 0, 0};
+        m[n++] = (sb_metric){"redis_get_p16_qps", "keys/s", c->redis_p16_qps, 0, 0};
+        m[n++] = (sb_metric){"lookup_vs_redis", "x", c->lookup_qps / c->redis_qps, 1, 1};
+        m[n++] = (sb_metric){"batch16_vs_redis_p16", "x",
+                             c->redis_p16_qps > 0 ? c->batch16_keys_per_s / c->redis_p16_qps : 0, 1, 1};
+    }
+    return n;
+}
+
+static void report(const sb_ctx *c)
+{
+    sb_metric m[16];
+    int n = metrics(c, m), fails = 0;
+    printf("\n%-28s %16s %-7s %10s  %s\n", "metric", "value", "unit", "floor", "result");
+    for (int i = 0; i < n; i++) {
+        int ok = m[i].cmp == 0 || (m[i].cmp > 0 ? m[i].v >= m[i].floor : m[i].v <= m[i].floor);
+        fails += !ok;
+        printf("%-28s %16.3f %-7s", m[i].key, m[i].v, m[i].unit);
+        if (m[i].cmp)
+            printf(" %s %7g  %s\n", m[i].cmp > 0 ? ">=" : "<=", m[i].floor, ok ? "ok" : "BELOW");
+        else
+            printf("\n");
+    }
+    if (!c->have_redis)
+        printf("(redis-server / redis-benchmark not on PATH: no Redis comparison)\n");
+    if (c->quick)
+        printf("(--quick: a smoke run; the floors are for the full run on an idle machine)\n");
+    if (!c->json)
+        return;
+    printf("{\"bench\":\"server\",\"quick\":%s,\"keys\":%lld", c->quick ? "true" : "false",
+           (long long)c->keys);
+    for (int i = 0; i < n; i++)
+        printf(",\"%s\":%.3f", m[i].key, m[i].v);
+    printf(",\"floors_failed\":%d}\n", fails);
+}
+
+static int run_all(sb_ctx *c)
+{
+    strom_client *cl;
+    int rc = cli_connect(c->addr, &cl);
+    if (rc != CLI_OK)
+        return rc;
+    printf("server at %s; ingest %lld rows, e2e %d s at 100,000 rows/s, lookups over %lld keys "
+           "with %d connections\n", c->addr, (long long)c->ingest_rows, c->quick ? 2 : 10,
+           (long long)c->keys, NCONN);
+    fflush(stdout);
+    if ((rc = bench_ingest(c, cl)) == CLI_OK && (rc = bench_e2e(c, cl)) == CLI_OK &&
+        (rc = load_devices(c, cl)) == CLI_OK) {
+        double p99b;
+        strom_err e = run_lookups(c, 1, &c->lookup_qps, &c->lookup_p99_ms);
+        if (e == STROM_OK)
+            e = run_lookups(c, 16, &c->batch16_keys_per_s, &p99b);
+        rc = e ? cli_fail(e, "bench server: lookups") : CLI_OK;
+    }
+    strom_client_close(cl);
+    return rc;
+}
+
+int bench_server(const bench_opts *o)
+{
+    sb_ctx c = {.quick = o->quick, .json = o->json};
+    c.ingest_rows = o->rows ? o->rows : o->quick ? 1000000 : 10000000;
+    c.keys = o->devices ? o->devices : o->quick ? 50000 : 500000;
+    signal(SIGPIPE, SIG_IGN);
+    if (cli_mktemp_dir(o->dir, "strom-bench-server-", c.dir, sizeof c.dir) != 0)
+        return cli_errorf("bench server: cannot create a directory in %s", o->dir);
+    int rc = start_server(&c);
+    if (rc == CLI_OK)
+        rc = run_all(&c);
+    stop_child(&c.server);
+    if (rc == CLI_OK)
+        rc = bench_redis(&c);
+    stop_child(&c.redis);
+    if (rc == CLI_OK)
+        report(&c);
+    if (!o->keep)
+        cli_rmtree(c.dir);
+    return rc;
+}
