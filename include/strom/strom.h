@@ -457,6 +457,27 @@ strom_err strom_table_expire(strom_table *t, int64_t now_ms, int64_t *nexpired);
  * (background compactions do the same with the wall clock). */
 strom_err strom_table_compact(strom_table *t, int64_t now_ms);
 
+/* Snapshot read of one bucket of a primary-key table: its rows exactly as the changelog
+ * up to strom_snapshot_offset() left them, in key order, while writes go on. A "full read"
+ * is this followed by strom_scan_open(t, bucket, strom_snapshot_offset(s), ...): every
+ * change after the snapshot comes once, none is missed or repeated. opts (may be NULL):
+ * columns (projection) and max_rows (a limit) only; predicates or a time range are
+ * EUNSUPPORTED. Errors: EUNSUPPORTED for a log table, EINVAL for a bad bucket. The handle
+ * borrows t (close it first). Owned: strom_snapshot_close. */
+typedef struct strom_snapshot strom_snapshot;
+strom_err strom_snapshot_open(strom_table *t, int bucket, const strom_read_opts *opts,
+                              strom_snapshot **out);
+/* The changelog offset the snapshot reflects (every change at a smaller offset is in it). */
+int64_t strom_snapshot_offset(const strom_snapshot *s);
+/* Next batch of up to 4096 rows (change type +I, base offset = the snapshot offset),
+ * borrowed until the next call or close; NULL at the end. */
+strom_err strom_snapshot_next(strom_snapshot *s, const strom_batch **out);
+void strom_snapshot_close(strom_snapshot *s);
+/* Limit scan: the rows of every bucket (each bucket's own snapshot, buckets in order,
+ * keys in key order within one), projected, at most opts->max_rows of them (0: all), as
+ * one owned batch (strom_batch_destroy), or NULL when the table is empty. */
+strom_err strom_table_scan_kv(strom_table *t, const strom_read_opts *opts, strom_batch **out);
+
 /* Statistics for one bucket (for `strom stats` and benchmarks). */
 typedef struct strom_bucket_stats {
     int64_t earliest_offset, end_offset;

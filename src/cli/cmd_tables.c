@@ -81,6 +81,13 @@ static void print_schema(const strom_schema *s)
         printf("  %3d  %-24s %-13s%s\n", i, strom_schema_col_name(s, i), tn ? tn : "?",
                strom_schema_col_nullable(s, i) ? "" : " NOT NULL");
     }
+    int pk[8], npk = strom_schema_primary_key(s, pk, 8);
+    if (npk == 0)
+        return;
+    printf("primary key: (");
+    for (int i = 0; i < npk && i < 8; i++)
+        printf("%s%s", i ? ", " : "", strom_schema_col_name(s, pk[i]));
+    printf(")  (a primary-key table: its log is the changelog)\n");
 }
 
 /* Copies the option key at the start of a help line ("  bucket.num  ...") into key. */

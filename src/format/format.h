@@ -179,6 +179,12 @@ typedef struct fmt_vec {
  * valid until the builder changes). */
 void fmt_builder_view(const strom_builder *b, int col, strom_column *out);
 const strom_schema *fmt_builder_schema(const strom_builder *b);
+/* Makes dst (reset first) a decoded batch of the builder's completed rows, columns
+ * cols[0..ncols) of its schema in that order (cols NULL: every column), by copying the
+ * Arrow buffers into dst's arena (view.c). Offsets, commit time and schema id are 0,
+ * writer -1, no change vector; the caller sets what it needs. */
+strom_err fmt_batch_from_builder(const strom_builder *b, const int *cols, int ncols,
+                                 strom_batch *dst);
 
 /* -------------------------------------------------------------- key bytes */
 

@@ -297,4 +297,18 @@ void kv_cols_vals(const strom_column *cols, int ncols, int64_t r, kv_val *vals);
 /* Appends the row value of vals (schema s) to out. */
 strom_err kv_vals_encode(strom_buf *out, const strom_schema *s, const kv_val *vals);
 
+/* Snapshot reads (snapshot.c). A snapshot is the state exactly as the changelog up to
+ * kv_snap_offset left it (every row with offset < it applied, none after): rows read from
+ * it followed by the changelog from that offset give every change once, with no gap and
+ * no duplicate. Writes go on meanwhile (RocksDB snapshot; the state does not block).
+ * Owned: kv_snap_close, before kv_close. */
+typedef struct kv_snap kv_snap;
+strom_err kv_snap_open(kv_state *kv, kv_snap **out);
+int64_t kv_snap_offset(const kv_snap *s);
+/* Appends up to max rows (in key-byte order) to out (a builder of the table's schema);
+ * *nread gets the count. 0 rows and kv_snap_done() = 1 at the end. */
+strom_err kv_snap_next(kv_snap *s, strom_builder *out, int64_t max, int64_t *nread);
+int kv_snap_done(const kv_snap *s);
+void kv_snap_close(kv_snap *s);
+
 #endif /* STROM_KV_H */
