@@ -190,6 +190,10 @@ double strom_batch_get_f64(const strom_batch *b, int col, int64_t r);
 const char *strom_batch_get_str(const strom_batch *b, int col, int64_t r, size_t *len);
 /* Frees a batch handed out as owned (key history results). */
 void strom_batch_destroy(strom_batch *b);
+/* A copy of the builder's completed rows as a decoded batch (to read what a *_into call
+ * appended with the strom_batch accessors). Offsets and commit time are 0. Owned:
+ * strom_batch_destroy. */
+strom_err strom_builder_to_batch(const strom_builder *b, strom_batch **out);
 
 /* --------------------------------------------------------- the database */
 

@@ -1,8 +1,9 @@
 /*
- * cmd_demo.c: `strom demo`: until the grid application exists, a guided tour of a log
- * table of grid telemetry: write a few seconds of simulated 1 Hz readings, read them
+ * cmd_demo.c: `strom demo`: until the grid application exists, a guided tour: a log
+ * table of grid telemetry (write a few seconds of simulated 1 Hz readings, read them
  * back with a projection, ask the seed's scenario-4 question (the newest 100 readings
- * of DEVICE_12345 at or before 2025-01-13 14:30:00), seek by time, show the sizes.
+ * of DEVICE_12345 at or before 2025-01-13 14:30:00), seek by time, show the sizes), then
+ * the device dimension table of scenarios 2 and 3 (demo_dim.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 
 typedef struct demo {
     const char *data;
-    int64_t rows, devices, seconds, t0_ms;
+    int64_t rows, devices, seconds, t0_ms, dim_devices;
     strom_db *db;
     strom_table *t;
     tele_model *m;
@@ -277,17 +278,21 @@ static void demo_close(demo *d)
 
 int cmd_demo(int argc, char **argv)
 {
-    demo d = {.data = "./strom-data", .rows = 4000000, .devices = 20000};
+    demo d = {.data = "./strom-data", .rows = 4000000, .devices = 20000, .dim_devices = 500000};
     const cli_opt opts[] = {
         {"--data", CLI_STR, &d.data, "DIR", "data directory (default ./strom-data)", 0, 0},
         {"--rows", CLI_INT, &d.rows, "N", "readings to write (default 4M)", 1, INT64_C(1000000000)},
         {"--devices", CLI_INT, &d.devices, "N", "feeder devices (default 20k)", 1, 10000000},
+        {"--dim-devices", CLI_INT, &d.dim_devices, "N",
+         "devices in the device dimension table (default 500k)", 100, 10000000},
     };
-    const cli_usage u = {"strom demo [--data DIR] [--rows N] [--devices N]",
+    const cli_usage u = {"strom demo [--data DIR] [--rows N] [--devices N] [--dim-devices N]",
                          "Writes simulated 10 kV grid telemetry into the table " DEMO_TABLE
-                         " (replacing it),\nreads it back, asks a time-travel question and "
-                         "explains what happened.", 0, 0, NULL};
-    int rc = cli_parse(argc, argv, &u, opts, 3, NULL, NULL);
+                         " (replacing it),\nreads it back, asks a time-travel question, then "
+                         "loads the device dimension\ntable device_dimension (a primary-key "
+                         "table), looks devices up and joins late\nalarms to the state that "
+                         "held at their time (AS OF), explaining what happened.", 0, 0, NULL};
+    int rc = cli_parse(argc, argv, &u, opts, 4, NULL, NULL);
     if (rc >= 0)
         return rc;
     d.seconds = (d.rows + d.devices - 1) / d.devices;
@@ -297,9 +302,13 @@ int cmd_demo(int argc, char **argv)
         report_write(&d);
         if ((rc = demo_read(&d)) == CLI_OK && (rc = demo_history(&d)) == CLI_OK)
             rc = demo_seek(&d);
+        if (rc == CLI_OK)
+            rc = demo_dimension(d.db, d.dim_devices);
     }
     if (rc == CLI_OK)
-        printf("\nSee the table with: strom describe %s --data %s\n", DEMO_TABLE, d.data);
+        printf("\nSee the tables with: strom describe %s --data %s\n"
+               "                      strom describe device_dimension --data %s\n",
+               DEMO_TABLE, d.data, d.data);
     demo_close(&d);
     return rc;
 }

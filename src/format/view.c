@@ -60,3 +60,16 @@ strom_err fmt_batch_from_builder(const strom_builder *b, const int *cols, int nc
     dst->batch_seq = -1;
     return e;
 }
+
+strom_err strom_builder_to_batch(const strom_builder *b, strom_batch **out)
+{
+    *out = NULL;
+    strom_batch *bt = fmt_batch_create(fmt_builder_schema(b)->ncols);
+    strom_err e = bt ? fmt_batch_from_builder(b, NULL, 0, bt) : STROM_ENOMEM;
+    if (e != STROM_OK) {
+        strom_batch_destroy(bt);
+        return e;
+    }
+    *out = bt;
+    return STROM_OK;
+}

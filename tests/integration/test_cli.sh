@@ -45,16 +45,22 @@ LAST="tables (no dir)";     run 1 tables --data "$TMP/nowhere";      has "$ERR" 
 
 # ---- demo with tiny sizes
 D=$TMP/data
-LAST="demo";                run 0 demo --data "$D" --rows 30000 --devices 200
+LAST="demo";                run 0 demo --data "$D" --rows 30000 --devices 200 --dim-devices 20000
 has "$OUT" "30,000 readings from 200 feeder devices"
 has "$OUT" "150 s of 1 Hz telemetry"
 has "$OUT" "DEVICE_00100"            # fewer than 12346 devices: the middle one is asked about
 has "$OUT" "100 readings in"
 has "$OUT" "Only voltage, current"
 has "$OUT" "Seek by time"
+has "$OUT" "20,000 devices upserted"
+has "$OUT" "1,000,000 found (all exist: correct)"
+has "$OUT" "AS OF 14:25:00:    status 'maintenance'"
+has "$OUT" "latest:            status 'in service'"
+has "$OUT" "answers checked against the writes: all correct"
+has_not "$OUT" "WRONG"
 has_not "$OUT" "strom:"
 cp "$OUT" "$TMP/demo1"
-LAST="demo again";          run 0 demo --data "$D" --rows 20000 --devices 200
+LAST="demo again";          run 0 demo --data "$D" --rows 20000 --devices 200 --dim-devices 1000
 has "$OUT" "dropped the table grid_telemetry"
 
 # The history table printed by the demo: newest first, at or before 14:30:00.
@@ -66,13 +72,15 @@ awk '$0 > "2025-01-13 14:30:00.000" { bad=1 } END { exit bad }' "$TMP/times" ||
 
 # ---- tables / describe
 LAST="tables";              run 0 tables --data "$D"
-has "$OUT" "grid_telemetry"; has "$OUT" "20,000"; has "$OUT" "(1 table in"
+has "$OUT" "grid_telemetry"; has "$OUT" "20,000"; has "$OUT" "device_dimension"; has "$OUT" "(2 tables in"
 LAST="describe";            run 0 describe grid_telemetry --data "$D"
 for w in device_id event_time voltage tap_position "TIMESTAMP(3)" "NOT NULL" bucket.num \
          bucket.key table.time-column "total: 20,000 rows"; do
   has "$OUT" "$w"
 done
 [ "$(grep -c -E '^ +[0-9]+ +[A-Za-z_]+ +[A-Z]' "$OUT")" -ge 20 ] || fail "describe lists fewer than 20 columns"
+LAST="describe pk";         run 0 describe device_dimension --data "$D"
+has "$OUT" "primary key: (device_id)"; has "$OUT" "table.kv.version-column"; has "$OUT" "last_update"
 LAST="describe missing";    run 1 describe no_such_table --data "$D"; has "$ERR" "no_such_table"
 
 # ---- bench --quick --json: the last line is one JSON object with every required key
