@@ -283,7 +283,10 @@ static void test_max_connections(const char *dir)
     int ok = 0;
     for (int tries = 0; tries < 100 && !ok; tries++) { /* the slot frees once the close is seen */
         st_connect(&c[3], srv.port);
-        ok = st_call(&c[3], PROTO_API_VERSIONS, NULL, &r) == STROM_OK;
+        /* until the server has seen the close, the new connection is refused (ELIMIT,
+         * request id 0) */
+        int32_t sent = st_send(&c[3], PROTO_API_VERSIONS, NULL), got;
+        ok = st_recv(&c[3], PROTO_API_VERSIONS, &got, &r) == STROM_OK && got == sent;
         if (!ok) {
             st_close(&c[3]);
             usleep(10000);
