@@ -11,6 +11,8 @@ PKGS=(
   libxxhash-dev                      # XXH3: bucket hashing, key indexes
   librocksdb-dev                     # state store of primary-key tables (src/kv): an LSM
                                      # with bloom filters, block cache, prefix seeks, multi-get
+  libsqlite3-dev                     # SQL engine of `strom sql` (virtual tables over strom tables)
+  libedit-dev                        # line editing and history of the `strom sql` shell
   libcmocka-dev                      # unit tests
 )
 

@@ -329,11 +329,13 @@ strom_err strom_table_retention(strom_table *t, int64_t now_ms, int *removed);
  * that changelog is durable, and is recovered from it on open. */
 
 /* Upserts the builder's rows (columns as the table's): each row is merged into its key's
- * row (last_row: replaces it), in row order. Rows go to buckets by 'bucket.key' (default: the primary key). Every row
- * is checked first (ESCHEMA naming table, row and column for a NULL key or a column that
- * does not match): nothing is written then. Each bucket's rows are applied all or
- * nothing; an I/O failure in one bucket leaves the buckets written before it written.
- * The builder is not modified. */
+ * row (last_row: replaces it), in row order. Rows go to buckets by 'bucket.key'
+ * (default: the primary key); the buckets' parts are written in parallel (their
+ * changelog fsyncs overlap). Every row is checked first (ESCHEMA naming table, row and
+ * column for a NULL key or a column that does not match): nothing is written then. Each
+ * bucket's rows are applied all or nothing; a failure in one bucket (I/O, an aggregate
+ * overflow) leaves the other buckets' parts written (use an idempotent strom_table_write
+ * to retry safely). The builder is not modified. */
 strom_err strom_table_upsert(strom_table *t, const strom_builder *rows);
 /* Partial update: as strom_table_upsert, but only columns[0..ncolumns) (names) are
  * written; the builder still has the table's columns, the others are not read. A key

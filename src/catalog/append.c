@@ -19,6 +19,8 @@ typedef struct cat_join {
 
 struct cat_task {
     cat_task *next;
+    void (*fn)(void *arg);    /* a generic task (cat_run_parallel); NULL: a bucket append */
+    void *arg;
     log_bucket *bucket;
     const strom_builder *rows;
     const uint32_t *sel;      /* NULL: all rows */
@@ -84,7 +86,9 @@ static void *pool_main(void *arg)
     strom_buf out = {0};
     cat_task *k;
     while ((k = pool_pop(p)) != NULL) {
-        if (enc)
+        if (k->fn)
+            k->fn(k->arg);
+        else if (enc)
             run_task(k, enc, &out);
         else
             k->err = strom_fail(STROM_ENOMEM, "append worker: no encoder");
@@ -306,6 +310,17 @@ static int make_tasks(const strom_table *t, const strom_builder *b, const fmt_en
     return n;
 }
 
+/* Waits for the pooled tasks of j (if pooled), then destroys j. */
+static void join_wait(cat_join *j, int pooled)
+{
+    pthread_mutex_lock(&j->mu);
+    while (pooled && j->left > 0)
+        pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+}
+
 /* Runs tasks: the first in this thread, the others on the pool (inline if it has none). */
 static void run_tasks(strom_table *t, cat_scratch *s, int n)
 {
@@ -318,12 +333,31 @@ static void run_tasks(strom_table *t, cat_scratch *s, int n)
     run_task(&s->tasks[0], s->enc, &s->out);
     for (int i = 1; !pooled && i < n; i++)
         run_task(&s->tasks[i], s->enc, &s->out);
-    pthread_mutex_lock(&j.mu);
-    while (pooled && j.left > 0)
-        pthread_cond_wait(&j.cv, &j.mu);
-    pthread_mutex_unlock(&j.mu);
-    pthread_cond_destroy(&j.cv);
-    pthread_mutex_destroy(&j.mu);
+    join_wait(&j, pooled);
+}
+
+void cat_run_parallel(strom_db *db, void (*fn)(void *arg), void *const *args, int n)
+{
+    if (n <= 0)
+        return;
+    cat_task stack[8], *tasks = n <= 8 ? stack : strom_calloc((size_t)n, sizeof *tasks);
+    cat_join j = {.left = n - 1};
+    int pooled = 0;
+    if (tasks) {
+        pthread_mutex_init(&j.mu, NULL);
+        pthread_cond_init(&j.cv, NULL);
+        for (int i = 0; i < n; i++)
+            tasks[i] = (cat_task){.fn = fn, .arg = args[i], .join = &j};
+        pooled = n > 1 && pool_submit(&db->pool, tasks + 1, n - 1);
+    }
+    fn(args[0]);
+    for (int i = 1; !pooled && i < n; i++)
+        fn(args[i]);
+    if (!tasks)
+        return;
+    join_wait(&j, pooled);
+    if (tasks != stack)
+        free(tasks);
 }
 
 static strom_err collect(strom_table *t, cat_scratch *s, int n, strom_append_result *res)

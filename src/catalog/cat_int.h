@@ -106,6 +106,11 @@ strom_err cat_batch_gather(strom_batch *const *src, const int *which, const int6
 
 /* append.c */
 void cat_pool_shutdown(strom_db *db);
+/* Runs fn(args[i]) for i < n: args[0] in the calling thread, the others on the db's pool
+ * (inline when it has no threads), and returns when all are done. fn must not fail
+ * silently: it records its own result (and strom_errmsg(), which is per thread) in its
+ * argument. */
+void cat_run_parallel(strom_db *db, void (*fn)(void *arg), void *const *args, int n);
 void cat_scratch_free_all(strom_db *db);
 
 #endif /* STROM_CAT_INT_H */

@@ -149,25 +149,59 @@ static strom_err route(const strom_table *t, const strom_builder *rows, int64_t 
     return err;
 }
 
+/* One bucket's part of a write, run on the append pool. */
+typedef struct kv_job {
+    kv_state *kv;
+    const strom_builder *rows;
+    const uint32_t *sel;
+    size_t nsel;
+    const uint8_t *ops;
+    const kv_write_opts *wo;
+    int bucket;
+    kv_write_result res;
+    strom_err err;
+    char msg[512];
+} kv_job;
+
+static void run_kv_job(void *arg)
+{
+    kv_job *j = arg;
+    j->err = kv_write_ex(j->kv, j->rows, j->sel, j->nsel, j->ops, j->wo, &j->res);
+    if (j->err != STROM_OK)
+        snprintf(j->msg, sizeof j->msg, "%s", strom_errmsg());
+}
+
+/* The buckets' parts of a write run in parallel (their changelog fsyncs overlap); each
+ * bucket is all or nothing, the first failure is reported. */
 static strom_err write_buckets(strom_table *t, const strom_builder *rows, int64_t n,
                                const uint8_t *ops, const kv_write_opts *wo, int *dup)
 {
-    int nb = t->e->meta.opts.nbuckets, touched = 0, dups = 0;
+    int nb = t->e->meta.opts.nbuckets, njobs = 0, dups = 0;
     uint32_t *sel = strom_calloc((size_t)n, sizeof *sel);
     uint32_t *start = strom_calloc((size_t)nb + 1, sizeof *start);
-    strom_err err = sel && start ? route(t, rows, n, sel, start) : STROM_ENOMEM;
+    kv_job *jobs = strom_calloc((size_t)nb, sizeof *jobs);
+    void **args = strom_calloc((size_t)nb, sizeof *args);
+    strom_err err = sel && start && jobs && args ? route(t, rows, n, sel, start) : STROM_ENOMEM;
     for (int b = 0; err == STROM_OK && b < nb; b++) {
         if (start[b + 1] == start[b])
             continue;
-        kv_write_result res;
-        err = kv_write_ex(t->e->kvs[b], rows, sel + start[b], start[b + 1] - start[b], ops,
-                          wo, &res);
-        touched++;
-        dups += res.duplicate;
+        jobs[njobs] = (kv_job){.kv = t->e->kvs[b], .rows = rows, .sel = sel + start[b],
+                               .nsel = start[b + 1] - start[b], .ops = ops, .wo = wo, .bucket = b};
+        args[njobs] = &jobs[njobs];
+        njobs++;
     }
-    *dup = touched > 0 && dups == touched;
+    if (err == STROM_OK)
+        cat_run_parallel(t->db, run_kv_job, args, njobs);
+    for (int i = 0; err == STROM_OK && i < njobs; i++)
+        if (jobs[i].err != STROM_OK)
+            err = strom_fail(jobs[i].err, "%s", jobs[i].msg);
+    for (int i = 0; i < njobs; i++)
+        dups += jobs[i].res.duplicate;
+    *dup = njobs > 0 && dups == njobs;
     free(sel);
     free(start);
+    free(jobs);
+    free(args);
     return err;
 }
 

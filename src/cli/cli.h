@@ -27,6 +27,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_tables(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
 
 /* Named benchmarks (cmd_bench.c dispatches to them). */
 typedef struct bench_opts {
@@ -42,6 +43,8 @@ typedef struct bench_opts {
 } bench_opts;
 
 int bench_log(const bench_opts *o);
+/* bench_sql.c: SQL over strom tables (bench/README.md). */
+int bench_sql(const bench_opts *o);
 
 /* bench_sizes.c: the same sample under each encoding x codec (see there). */
 #define BENCH_SIZE_VARIANTS 5

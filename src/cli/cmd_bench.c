@@ -12,6 +12,7 @@ typedef struct bench_entry {
 static const bench_entry benches[] = {
     {"log", bench_log,
      "log table of grid telemetry: append, compression, projected scans, key history, recovery"},
+    {"sql", bench_sql, "SQL: time travel (statement 4), GROUP BY scan vs native SQLite, lookup join"},
 };
 #define NBENCHES ((int)(sizeof benches / sizeof benches[0]))
 

@@ -17,6 +17,7 @@ static const cli_cmd commands[] = {
     {"bench", cmd_bench, "run a named benchmark (log) and check it against the floors"},
     {"tables", cmd_tables, "list the tables of a data directory"},
     {"describe", cmd_describe, "show a table's schema, options and per-bucket storage"},
+    {"sql", cmd_sql, "run Flink-dialect SQL over the tables (-e, -f or an interactive shell)"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

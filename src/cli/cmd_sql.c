@@ -1,0 +1,236 @@
+/* cmd_sql.c: `strom sql`: runs Flink-dialect SQL over the tables of a data directory
+ * (src/sql: a SQLite session with virtual tables over strom tables): statements from -e or
+ * -f, or an interactive shell (libedit: line editing, history in ~/.strom_sql_history,
+ * multi-line statements ended by ';', timing, Ctrl-C cancels the running statement). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <editline/readline.h>
+
+#include "cli.h"
+#include "sql/engine.h"
+
+#define DEFAULT_DATA "./strom-data"
+
+static sql_session *volatile running;   /* the session whose statement runs (SIGINT) */
+static volatile sig_atomic_t got_int;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    got_int = 1;
+    if (running)
+        sql_session_interrupt(running);
+}
+
+/* Prints the error of the statement stmt[0..len) (1-based number no in a script). */
+static void print_error(const char *stmt, size_t len, int no, int script)
+{
+    char where[32] = "";
+    if (script)
+        snprintf(where, sizeof where, "statement %d: ", no);
+    fprintf(stderr, "strom sql: %s%s\n", where, strom_errmsg());
+    long at = sql_error_at();
+    if (at >= 0 && (size_t)at <= len) {
+        char caret[1200];
+        sql_error_caret(stmt, len, (size_t)at, caret, sizeof caret);
+        fprintf(stderr, "%s\n", caret);
+    }
+}
+
+/* Runs one statement and prints its rows. 0 ok, 1 error. */
+static int run_one(sql_session *s, const char *stmt, size_t len, sql_format fmt, int timing, int no,
+                   int script)
+{
+    double t0 = cli_now();
+    sqlite3_stmt *st = NULL;
+    running = s;
+    strom_err e = sql_session_run(s, stmt, len, &st);
+    int64_t rows = 0;
+    int has_rows = st && sqlite3_column_count(st) > 0;
+    if (e == STROM_OK && st) {
+        fflush(stdout);
+        e = sql_print(st, fmt, stdout, &rows);
+        sqlite3_finalize(st);
+    }
+    running = NULL;
+    fflush(stdout);
+    if (e != STROM_OK) {
+        sql_set_error_at(e == STROM_EINVAL ? sql_error_at() : -1);
+        print_error(stmt, len, no, script);
+        return 1;
+    }
+    if (timing) {
+        if (has_rows)
+            printf("%lld row%s in set (%.3f s)\n", (long long)rows, rows == 1 ? "" : "s", cli_now() - t0);
+        else
+            printf("OK (%.3f s)\n", cli_now() - t0);
+    }
+    return 0;
+}
+
+/* Runs every statement of a script; stops at the first error. 0 ok, 1 error. */
+static int run_script(sql_session *s, const char *text, size_t len, sql_format fmt, int timing)
+{
+    size_t *starts = NULL, *lens = NULL, n = 0;
+    strom_err e = sql_split(text, len, &starts, &lens, &n);
+    if (e != STROM_OK) {
+        sql_set_error_at(sql_error_at());
+        print_error(text, len, 1, 0);
+        return 1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = run_one(s, text + starts[i], lens[i], fmt, timing, (int)i + 1, n > 1);
+    free(starts);
+    free(lens);
+    return rc;
+}
+
+/* 1 when buf holds complete statements: its last token is a top-level ';'. */
+static int complete(const char *buf, size_t len)
+{
+    sql_tok *t = NULL;
+    size_t n = 0;
+    if (sql_lex(buf, len, &t, &n) != STROM_OK) {     /* an open string or comment */
+        free(t);
+        return 0;
+    }
+    int done = n >= 2 && sql_tok_punct(&t[n - 2], ";");
+    free(t);
+    return done;
+}
+
+static int shell(sql_session *s, sql_format fmt)
+{
+    char hist[1024] = "";
+    const char *home = getenv("HOME");
+    if (home)
+        snprintf(hist, sizeof hist, "%s/.strom_sql_history", home);
+    using_history();
+    if (*hist)
+        read_history(hist);
+    printf("strom sql: Flink SQL over strom tables (SQLite engine). Statements end with ';'.\n"
+           "SHOW TABLES; DESCRIBE t; SET 'table.local-time-zone' = 'Asia/Shanghai'; "
+           "Ctrl-C cancels a statement, Ctrl-D quits.\n");
+    strom_buf buf = {0};
+    for (;;) {
+        got_int = 0;
+        char *line = readline(buf.len ? "    -> " : "strom> ");
+        if (!line && got_int) {
+            strom_buf_clear(&buf);
+            printf("\n");
+            continue;
+        }
+        if (!line)
+            break;
+        if (buf.len)
+            strom_buf_append(&buf, "\n", 1);
+        strom_buf_append(&buf, line, strlen(line));
+        free(line);
+        if (!complete((const char *)buf.data, buf.len))
+            continue;
+        char *text = strndup((const char *)buf.data, buf.len);
+        if (text) {
+            add_history(text);
+            run_script(s, text, strlen(text), fmt, 1);
+            free(text);
+        }
+        strom_buf_clear(&buf);
+    }
+    printf("\n");
+    if (*hist)
+        write_history(hist);
+    strom_buf_free(&buf);
+    return CLI_OK;
+}
+
+static int parse_format(const char *f, sql_format *out)
+{
+    if (!strcmp(f, "table"))
+        *out = SQL_FMT_TABLE;
+    else if (!strcmp(f, "csv"))
+        *out = SQL_FMT_CSV;
+    else if (!strcmp(f, "json"))
+        *out = SQL_FMT_JSON;
+    else
+        return -1;
+    return 0;
+}
+
+static int read_script(const char *path, char **text, size_t *len)
+{
+    uint8_t *data = NULL;
+    strom_err e = strom_read_file(path, (size_t)1 << 30, &data, len);
+    if (e != STROM_OK) {
+        char what[600];
+        snprintf(what, sizeof what, "cannot read SQL file '%s'", path);
+        return cli_fail(e, what);
+    }
+    *text = (char *)data;
+    return CLI_OK;
+}
+
+int cmd_sql(int argc, char **argv)
+{
+    const char *data = DEFAULT_DATA, *expr = NULL, *file = NULL, *format = "table", *server = NULL;
+    const cli_opt opts[] = {
+        {"--data", CLI_STR, &data, "DIR", "data directory (default " DEFAULT_DATA "; created if missing)", 0, 0},
+        {"-e", CLI_STR, &expr, "SQL", "run these statements (';'-separated) and exit", 0, 0},
+        {"-f", CLI_STR, &file, "FILE", "run the statements of FILE and exit", 0, 0},
+        {"--format", CLI_STR, &format, "FMT", "table (default), csv or json (one object per line)", 0, 0},
+        {"--server", CLI_STR, &server, "HOST:PORT", "run in a strom server: NOT AVAILABLE YET (needs the "
+         "server's EXECUTE_SQL)", 0, 0},
+    };
+    const cli_usage u = {
+        "strom sql [--data DIR] [-e SQL | -f FILE] [--format table|csv|json]",
+        "Runs Flink-dialect SQL (CREATE TABLE ... WITH, FOR SYSTEM_TIME AS OF, TIMESTAMP '...',\n"
+        "INTERVAL, CURRENT_TIMESTAMP, INSERT, SHOW TABLES, DESCRIBE, SET) over the tables of a\n"
+        "data directory, executed by SQLite through virtual tables. Without -e/-f: an\n"
+        "interactive shell. SET 'table.local-time-zone' = 'Asia/Shanghai' sets the zone of\n"
+        "CURRENT_TIMESTAMP (default: this machine's zone). Batch mode only: streaming\n"
+        "(--follow) and --server are not available yet. Stops at the first failing statement.",
+        0, 0, NULL};
+    int rc = cli_parse(argc, argv, &u, opts, (int)(sizeof opts / sizeof opts[0]), NULL, NULL);
+    if (rc >= 0)
+        return rc;
+    sql_format fmt;
+    if (parse_format(format, &fmt))
+        return fprintf(stderr, "strom: --format '%s': use table, csv or json\n", format), CLI_USAGE;
+    if (server)
+        return fprintf(stderr, "strom: --server %s: SQL in the server (EXECUTE_SQL) is not available "
+                       "yet; use --data DIR to run in-process\n", server), CLI_USAGE;
+    if (expr && file)
+        return fprintf(stderr, "strom: give -e or -f, not both\n"), CLI_USAGE;
+    char *text = NULL;
+    size_t len = 0;
+    if (file && (rc = read_script(file, &text, &len)) != CLI_OK)
+        return rc;
+    strom_db *db = NULL;
+    sql_session *s = NULL;
+    strom_err e = strom_db_open(data, &db);
+    if (e == STROM_OK)
+        e = sql_session_open(db, &s);
+    if (e != STROM_OK) {
+        free(text);
+        strom_db_close(db);
+        char what[600];
+        snprintf(what, sizeof what, "cannot open data directory '%s'", data);
+        return cli_fail(e, what);
+    }
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    if (expr)
+        rc = run_script(s, expr, strlen(expr), fmt, 0) ? CLI_ERR : CLI_OK;
+    else if (file)
+        rc = run_script(s, text, len, fmt, 0) ? CLI_ERR : CLI_OK;
+    else
+        rc = shell(s, fmt);
+    free(text);
+    sql_session_close(s);
+    strom_db_close(db);
+    return rc;
+}

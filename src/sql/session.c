@@ -1,0 +1,515 @@
+/* session.c: an SQL session (engine.h): the sqlite3 connection, registration of strom
+ * tables, the catalog statements (CREATE/DROP TABLE and VIEW, SET, SHOW TABLES,
+ * DESCRIBE), the stored views and the session zone. */
+#define _GNU_SOURCE 1
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+typedef struct view {
+    char *name, *body;
+} view;
+
+struct sql_session {
+    strom_db *db;
+    sqlite3 *q;
+    int64_t now_ms;            /* 0: wall clock */
+    char zone[128];            /* "" = the machine's zone */
+    int64_t fixed_tz_ms;       /* zone given as +HH:MM / UTC */
+    int fixed_tz;
+    view *views;
+    int nviews;
+};
+
+/* ------------------------------------------------------------------- zone */
+
+static int64_t offset_in_zone(const char *zone, int64_t now_ms)
+{
+    char *old = getenv("TZ") ? strom_strdup(getenv("TZ")) : NULL;
+    if (*zone)
+        setenv("TZ", zone, 1);
+    tzset();
+    time_t t = (time_t)(now_ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    if (*zone) {
+        if (old)
+            setenv("TZ", old, 1);
+        else
+            unsetenv("TZ");
+        tzset();
+    }
+    free(old);
+    return (int64_t)tm.tm_gmtoff * 1000;
+}
+
+static int64_t now_of(const sql_session *s) { return s->now_ms ? s->now_ms : strom_now_ms(); }
+
+int64_t sql_session_tz_ms(sql_session *s)
+{
+    return s->fixed_tz ? s->fixed_tz_ms : offset_in_zone(s->zone, now_of(s));
+}
+
+/* "+08:00", "-05:30", "UTC", "Z", "GMT": a fixed offset. 1 if v is one. */
+static int fixed_offset(const char *v, int64_t *ms)
+{
+    if (!strcmp(v, "UTC") || !strcmp(v, "Z") || !strcmp(v, "GMT")) {
+        *ms = 0;
+        return 1;
+    }
+    int h, m = 0;
+    char sign;
+    if ((sscanf(v, "%c%2d:%2d", &sign, &h, &m) >= 2) && (sign == '+' || sign == '-') && h <= 18 && m < 60) {
+        *ms = (sign == '-' ? -1 : 1) * ((int64_t)h * 3600000 + (int64_t)m * 60000);
+        return 1;
+    }
+    return 0;
+}
+
+static strom_err set_zone(sql_session *s, const char *v)
+{
+    int64_t ms;
+    if (fixed_offset(v, &ms)) {
+        s->fixed_tz = 1;
+        s->fixed_tz_ms = ms;
+        return STROM_OK;
+    }
+    char path[300];
+    struct stat st;
+    if (strlen(v) > 100 || strstr(v, "..") || v[0] == '/' || !*v ||
+        snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", v) < 0 || stat(path, &st) || !S_ISREG(st.st_mode))
+        return strom_fail(STROM_EOPTION, "'table.local-time-zone' = '%s': unknown time zone (use an "
+                          "IANA name such as 'Asia/Shanghai', 'UTC' or an offset such as '+08:00')", v);
+    s->fixed_tz = 0;
+    snprintf(s->zone, sizeof s->zone, "%s", v);
+    return STROM_OK;
+}
+
+strom_err sql_session_set(sql_session *s, const char *key, const char *value)
+{
+    if (!strcmp(key, "table.local-time-zone"))
+        return set_zone(s, value);
+    if (!strcmp(key, "execution.runtime-mode")) {
+        if (!strcmp(value, "batch"))
+            return STROM_OK;
+        return strom_fail(STROM_EUNSUPPORTED, "'execution.runtime-mode' = '%s': only 'batch' is "
+                          "available; streaming mode is not implemented yet", value);
+    }
+    return strom_fail(STROM_EOPTION, "SET '%s': unknown setting (known: 'table.local-time-zone', "
+                      "'execution.runtime-mode')", key);
+}
+
+void sql_session_set_now(sql_session *s, int64_t now_ms) { s->now_ms = now_ms; }
+sqlite3 *sql_session_db(sql_session *s) { return s->q; }
+void sql_session_interrupt(sql_session *s) { sqlite3_interrupt(s->q); }
+
+/* ------------------------------------------------------------------ views */
+
+static view *find_view(sql_session *s, const char *name)
+{
+    for (int i = 0; i < s->nviews; i++)
+        if (!strcmp(s->views[i].name, name))
+            return &s->views[i];
+    return NULL;
+}
+
+static strom_err remember_view(sql_session *s, const char *name, const char *body)
+{
+    view *n = strom_realloc(s->views, (size_t)(s->nviews + 1) * sizeof *n);
+    if (!n)
+        return STROM_ENOMEM;
+    s->views = n;
+    n[s->nviews].name = strom_strdup(name);
+    n[s->nviews].body = strom_strdup(body);
+    if (!n[s->nviews].name || !n[s->nviews].body) {
+        free(n[s->nviews].name);
+        free(n[s->nviews].body);
+        return STROM_ENOMEM;
+    }
+    s->nviews++;
+    return STROM_OK;
+}
+
+static void forget_view(sql_session *s, const char *name)
+{
+    view *v = find_view(s, name);
+    if (!v)
+        return;
+    free(v->name);
+    free(v->body);
+    *v = s->views[--s->nviews];
+}
+
+/* sql_ctx.view_base: a view 'SELECT * FROM base' is seen through. */
+static int view_base(void *arg, const char *name, char *out, size_t cap)
+{
+    view *v = find_view(arg, name);
+    if (!v)
+        return 0;
+    sql_tok *t = NULL;
+    size_t n = 0;
+    if (sql_lex(v->body, strlen(v->body), &t, &n) != STROM_OK)
+        return -1;
+    size_t k = n - 1;                       /* tokens before the END token */
+    if (k > 0 && sql_tok_punct(&t[k - 1], ";"))
+        k--;
+    int ok = k == 4 && sql_tok_is(&t[0], "SELECT") && sql_tok_punct(&t[1], "*") &&
+             sql_tok_is(&t[2], "FROM") && (t[3].kind == SQL_TK_IDENT || t[3].kind == SQL_TK_QIDENT);
+    if (ok)
+        snprintf(out, cap, "%.*s", (int)t[3].n, t[3].p);
+    free(t);
+    return ok ? 1 : -1;
+}
+
+static strom_err views_table(sql_session *s, int create, strom_table **out)
+{
+    strom_err e = strom_table_open(s->db, SQL_VIEWS_TABLE, out);
+    if (e != STROM_ENOTFOUND || !create)
+        return e;
+    strom_schema *sc = strom_schema_create();
+    const char *pk[] = {"name"};
+    e = sc ? strom_schema_add(sc, "name", STROM_STRING, 1) : STROM_ENOMEM;
+    if (e == STROM_OK)
+        e = strom_schema_add(sc, "body", STROM_STRING, 0);
+    if (e == STROM_OK)
+        e = strom_schema_set_primary_key(sc, pk, 1);
+    if (e == STROM_OK)
+        e = strom_table_create(s->db, SQL_VIEWS_TABLE, sc, NULL);
+    strom_schema_destroy(sc);
+    return e == STROM_OK ? strom_table_open(s->db, SQL_VIEWS_TABLE, out) : e;
+}
+
+/* Writes (body != NULL) or deletes the stored definition of view name. */
+static strom_err store_view(sql_session *s, const char *name, const char *body)
+{
+    strom_table *t = NULL;
+    strom_err e = views_table(s, 1, &t);
+    strom_builder *b = e == STROM_OK ? strom_builder_create(strom_table_schema(t)) : NULL;
+    if (e == STROM_OK && !b)
+        e = STROM_ENOMEM;
+    if (e == STROM_OK)
+        e = strom_builder_put_str(b, 0, name, strlen(name));
+    if (e == STROM_OK)
+        e = strom_builder_put_str(b, 1, body ? body : "", body ? strlen(body) : 0);
+    if (e == STROM_OK)
+        e = strom_builder_end_row(b);
+    if (e == STROM_OK)
+        e = body ? strom_table_upsert(t, b) : strom_table_delete(t, b);
+    strom_builder_destroy(b);
+    strom_table_close(t);
+    return e;
+}
+
+static int exec_fmt(sql_session *s, const char *fmt, const char *a, const char *b)
+{
+    char *q = sqlite3_mprintf(fmt, a, b);
+    int rc = q ? sqlite3_exec(s->q, q, NULL, NULL, NULL) : SQLITE_NOMEM;
+    sqlite3_free(q);
+    return rc;
+}
+
+/* Recreates the stored views (a view may use another: retried until none is left or no
+ * progress is made; the rest are reported). */
+static strom_err load_views(sql_session *s)
+{
+    strom_table *t = NULL;
+    strom_err e = views_table(s, 0, &t);
+    if (e == STROM_ENOTFOUND)
+        return STROM_OK;
+    strom_batch *b = NULL;
+    if (e == STROM_OK)
+        e = strom_table_scan_kv(t, NULL, &b);
+    int64_t n = b ? strom_batch_nrows(b) : 0;
+    uint8_t *done = n ? strom_calloc((size_t)n, 1) : NULL;
+    for (int progress = 1; e == STROM_OK && progress && done;) {
+        progress = 0;
+        for (int64_t r = 0; r < n && e == STROM_OK; r++) {
+            size_t nl, bl;
+            const char *nm = strom_batch_get_str(b, 0, r, &nl), *bd = strom_batch_get_str(b, 1, r, &bl);
+            char *name = strndup(nm, nl), *body = strndup(bd, bl);
+            if (!done[r] && name && body &&
+                exec_fmt(s, "CREATE VIEW \"%w\" AS %s", name, body) == SQLITE_OK) {
+                done[r] = 1;
+                progress = 1;
+                e = remember_view(s, name, body);
+            }
+            free(name);
+            free(body);
+        }
+    }
+    for (int64_t r = 0; r < n && done && e == STROM_OK; r++)
+        if (!done[r]) {
+            size_t nl;
+            const char *nm = strom_batch_get_str(b, 0, r, &nl);
+            fprintf(stderr, "strom sql: stored view '%.*s' could not be recreated: %s\n", (int)nl, nm,
+                    sqlite3_errmsg(s->q));
+        }
+    free(done);
+    strom_batch_destroy(b);
+    strom_table_close(t);
+    return e;
+}
+
+/* ------------------------------------------------------------ open / close */
+
+static strom_err register_table(sql_session *s, const char *name)
+{
+    char *err = NULL;
+    char *q = sqlite3_mprintf("CREATE VIRTUAL TABLE main.\"%w\" USING strom(\"%w\")", name, name);
+    int rc = q ? sqlite3_exec(s->q, q, NULL, NULL, &err) : SQLITE_NOMEM;
+    sqlite3_free(q);
+    strom_err e = rc == SQLITE_OK ? STROM_OK                       /* the module's message names it */
+                  : err ? strom_fail(STROM_EINVAL, "%s", err)
+                        : strom_fail(STROM_EINVAL, "table %s: %s", name, sqlite3_errstr(rc));
+    sqlite3_free(err);
+    return e;
+}
+
+strom_err sql_session_open(strom_db *db, sql_session **out)
+{
+    *out = NULL;
+    sql_session *s = strom_calloc(1, sizeof *s);
+    if (!s)
+        return STROM_ENOMEM;
+    s->db = db;
+    strom_err e = sqlite3_open_v2(":memory:", &s->q, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) == SQLITE_OK
+                      ? sql_vtab_register(s->q, db)
+                      : strom_fail(STROM_ENOMEM, "sqlite3_open: cannot open a connection");
+    char **names = NULL;
+    size_t n = 0;
+    if (e == STROM_OK)
+        e = strom_table_list(db, &names, &n);
+    for (size_t i = 0; i < n && e == STROM_OK; i++)   /* a table that cannot open is left out */
+        if (strcmp(names[i], SQL_VIEWS_TABLE) && register_table(s, names[i]) != STROM_OK)
+            fprintf(stderr, "strom sql: table %s is not available to SQL: %s\n", names[i], strom_errmsg());
+    strom_free_names(names, n);
+    if (e == STROM_OK)
+        e = load_views(s);
+    if (e != STROM_OK) {
+        sql_session_close(s);
+        return e;
+    }
+    *out = s;
+    return STROM_OK;
+}
+
+void sql_session_close(sql_session *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(s->q);
+    for (int i = 0; i < s->nviews; i++) {
+        free(s->views[i].name);
+        free(s->views[i].body);
+    }
+    free(s->views);
+    free(s);
+}
+
+/* ---------------------------------------------------------------- catalog */
+
+static strom_err build_schema(const sql_stmt *st, strom_schema **out)
+{
+    strom_schema *sc = strom_schema_create();
+    strom_err e = sc ? STROM_OK : STROM_ENOMEM;
+    for (int i = 0; i < st->ncols && e == STROM_OK; i++)
+        if ((e = strom_schema_add(sc, st->cols[i].name, st->cols[i].type, st->cols[i].not_null)))
+            strom_fail_wrap(e, "table %s, column %s", st->name, st->cols[i].name);
+    if (e == STROM_OK && st->npk)
+        e = strom_schema_set_primary_key(sc, (const char *const *)st->pk, st->npk);
+    if (e == STROM_OK && st->time_col && strom_schema_find(sc, st->time_col) < 0)
+        e = strom_fail(STROM_ESCHEMA, "table %s: WATERMARK FOR %s: no such column", st->name, st->time_col);
+    if (e != STROM_OK)
+        strom_schema_destroy(sc);
+    *out = e == STROM_OK ? sc : NULL;
+    return e;
+}
+
+/* The WITH options plus the time column of WATERMARK FOR: 'table.time-column' for a log
+ * table, 'table.kv.version-column' (the versions' times) for a primary-key table. */
+static strom_err build_options(const sql_stmt *st, const char ***out)
+{
+    const char **o = strom_calloc((size_t)(2 * st->nopts + 3), sizeof *o);
+    if (!o)
+        return STROM_ENOMEM;
+    int n = 0;
+    const char *tkey = st->npk ? "table.kv.version-column" : "table.time-column";
+    int has = 0;
+    for (int i = 0; i < 2 * st->nopts; i += 2) {
+        o[n++] = st->opts[i];
+        o[n++] = st->opts[i + 1];
+        has |= !strcmp(st->opts[i], tkey);
+    }
+    if (st->time_col && !has) {
+        o[n++] = tkey;
+        o[n++] = st->time_col;
+    }
+    *out = o;
+    return STROM_OK;
+}
+
+static strom_err create_table(sql_session *s, const sql_stmt *st)
+{
+    strom_table *t = NULL;
+    if (strom_table_open(s->db, st->name, &t) == STROM_OK) {
+        strom_table_close(t);
+        return st->if_not_exists ? STROM_OK : strom_fail(STROM_EEXIST, "table %s already exists", st->name);
+    }
+    if (!strcmp(st->name, SQL_VIEWS_TABLE) || find_view(s, st->name))
+        return strom_fail(STROM_EEXIST, "%s already exists (as a view or the view catalog)", st->name);
+    strom_schema *sc = NULL;
+    const char **opts = NULL;
+    strom_err e = build_schema(st, &sc);
+    if (e == STROM_OK)
+        e = build_options(st, &opts);
+    if (e == STROM_OK)
+        e = strom_table_create(s->db, st->name, sc, opts);
+    if (e == STROM_OK && (e = register_table(s, st->name)) != STROM_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", strom_errmsg());
+        strom_table_drop(s->db, st->name);   /* no half-created table */
+        e = strom_fail(e, "%s", msg);
+    }
+    strom_schema_destroy(sc);
+    free(opts);
+    return e;
+}
+
+static strom_err drop_table(sql_session *s, const sql_stmt *st)
+{
+    strom_table *t = NULL;
+    strom_err e = strom_table_open(s->db, st->name, &t);
+    strom_table_close(t);
+    if (e == STROM_ENOTFOUND || !strcmp(st->name, SQL_VIEWS_TABLE))
+        return st->if_exists ? STROM_OK : strom_fail(STROM_ENOTFOUND, "table %s does not exist", st->name);
+    if (e != STROM_OK)
+        return e;
+    if (exec_fmt(s, "DROP TABLE main.\"%w\"", st->name, NULL) != SQLITE_OK)
+        return strom_fail(STROM_EBUSY, "table %s: %s", st->name, sqlite3_errmsg(s->q));
+    e = strom_table_drop(s->db, st->name);
+    if (e != STROM_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", strom_errmsg());
+        register_table(s, st->name);
+        e = strom_fail(e, "%s", msg);
+    }
+    return e;
+}
+
+static strom_err create_view(sql_session *s, const sql_stmt *st)
+{
+    if (find_view(s, st->name))
+        return st->if_not_exists ? STROM_OK : strom_fail(STROM_EEXIST, "view %s already exists", st->name);
+    if (exec_fmt(s, "CREATE VIEW \"%w\" AS %s", st->name, st->sqlite) != SQLITE_OK)
+        return strom_fail(STROM_EINVAL, "view %s: %s", st->name, sqlite3_errmsg(s->q));
+    strom_err e = store_view(s, st->name, st->sqlite);
+    if (e == STROM_OK)
+        e = remember_view(s, st->name, st->sqlite);
+    if (e != STROM_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", strom_errmsg());
+        exec_fmt(s, "DROP VIEW \"%w\"", st->name, NULL);
+        e = strom_fail(e, "view %s: %s", st->name, msg);
+    }
+    return e;
+}
+
+static strom_err drop_view(sql_session *s, const sql_stmt *st)
+{
+    if (!find_view(s, st->name))
+        return st->if_exists ? STROM_OK : strom_fail(STROM_ENOTFOUND, "view %s does not exist", st->name);
+    if (exec_fmt(s, "DROP VIEW \"%w\"", st->name, NULL) != SQLITE_OK)
+        return strom_fail(STROM_EINVAL, "view %s: %s", st->name, sqlite3_errmsg(s->q));
+    strom_err e = store_view(s, st->name, NULL);
+    forget_view(s, st->name);
+    return e;
+}
+
+static strom_err prepare(sql_session *s, const char *q, sqlite3_stmt **stmt, const char *orig, size_t olen)
+{
+    const char *tail = NULL;
+    int rc = sqlite3_prepare_v2(s->q, q, -1, stmt, &tail);
+    if (rc == SQLITE_OK && *stmt == NULL)
+        return strom_fail(STROM_EINVAL, "empty statement");
+    if (rc == SQLITE_OK)
+        return STROM_OK;
+    /* SQLite's position is in the rewritten text: find the word there in the original */
+    int off = sqlite3_error_offset(s->q);
+    if (orig && off >= 0 && (size_t)off < strlen(q)) {
+        size_t w = 0;
+        while (q[off + w] && (q[off + w] == '_' || q[off + w] == '"' || (q[off + w] | 32) >= 'a') &&
+               (q[off + w] | 32) <= 'z' && w < 60)
+            w++;
+        char word[64];
+        snprintf(word, sizeof word, "%.*s", (int)w, q + off);
+        const char *hit = w ? memmem(orig, olen, word, w) : NULL;
+        sql_set_error_at(hit ? (long)(hit - orig) : -1);
+    }
+    return strom_fail(STROM_EINVAL, "%s", sqlite3_errmsg(s->q));
+}
+
+static strom_err describe(sql_session *s, const char *name, sqlite3_stmt **stmt)
+{
+    strom_table *t = NULL;
+    strom_err e = strcmp(name, SQL_VIEWS_TABLE) ? strom_table_open(s->db, name, &t) : STROM_ENOTFOUND;
+    if (e == STROM_ENOTFOUND && find_view(s, name)) {
+        char *q = sqlite3_mprintf("SELECT name, type, CASE WHEN \"notnull\" THEN 'NOT NULL' ELSE '' END AS "
+                                  "\"null\", '' AS \"key\" FROM pragma_table_info(%Q)", name);
+        e = q ? prepare(s, q, stmt, NULL, 0) : STROM_ENOMEM;
+        sqlite3_free(q);
+        return e;
+    }
+    if (e != STROM_OK)
+        return e == STROM_ENOTFOUND ? strom_fail(e, "no table or view named %s", name) : e;
+    const strom_schema *sc = strom_table_schema(t);
+    int pk[8], npk = strom_schema_primary_key(sc, pk, 8);
+    const char *tc = strom_table_option(t, npk ? "table.kv.version-column" : "table.time-column");
+    sqlite3_str *q = sqlite3_str_new(NULL);
+    sqlite3_str_appendall(q, "SELECT column1 AS name, column2 AS type, column3 AS \"null\", column4 AS \"key\" "
+                             "FROM (VALUES ");
+    for (int i = 0; i < strom_schema_ncols(sc); i++) {
+        int k = 0;
+        for (int j = 0; j < npk; j++)
+            k |= pk[j] == i;
+        const char *cn = strom_schema_col_name(sc, i);
+        sqlite3_str_appendf(q, "%s(%Q, %Q, %Q, %Q)", i ? ", " : "", cn,
+                            strom_type_name(strom_schema_col_type(sc, i)),
+                            strom_schema_col_nullable(sc, i) ? "" : "NOT NULL",
+                            k ? "PRIMARY KEY" : tc && !strcmp(tc, cn) ? "TIME" : "");
+    }
+    sqlite3_str_appendall(q, ")");
+    strom_table_close(t);
+    char *text = sqlite3_str_finish(q);
+    e = text ? prepare(s, text, stmt, NULL, 0) : STROM_ENOMEM;
+    sqlite3_free(text);
+    return e;
+}
+
+strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_stmt **stmt)
+{
+    *stmt = NULL;
+    sql_ctx ctx = {.now_ms = now_of(s), .tz_ms = sql_session_tz_ms(s), .view_base = view_base, .view_arg = s};
+    sql_stmt st;
+    strom_err e = sql_translate(sql, len, &ctx, &st);
+    if (e != STROM_OK)
+        return e;
+    switch (st.kind) {
+    case SQL_CREATE_TABLE: e = create_table(s, &st); break;
+    case SQL_DROP_TABLE: e = drop_table(s, &st); break;
+    case SQL_CREATE_VIEW: e = create_view(s, &st); break;
+    case SQL_DROP_VIEW: e = drop_view(s, &st); break;
+    case SQL_SET: e = sql_session_set(s, st.name, st.value); break;
+    case SQL_DESCRIBE: e = describe(s, st.name, stmt); break;
+    case SQL_SHOW_TABLES:
+        e = prepare(s, "SELECT name AS table_name, CASE type WHEN 'view' THEN 'VIEW' ELSE 'TABLE' END AS "
+                       "kind FROM sqlite_schema WHERE type IN ('table', 'view') ORDER BY name", stmt, NULL, 0);
+        break;
+    default: e = prepare(s, st.sqlite, stmt, sql, len); break;
+    }
+    sql_stmt_free(&st);
+    return e;
+}

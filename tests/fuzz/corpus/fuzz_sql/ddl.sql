@@ -1,0 +1,1 @@
+CREATE TABLE device_dimension (device_id STRING PRIMARY KEY, last_update TIMESTAMP(3), WATERMARK FOR last_update AS last_update - INTERVAL '5' SECOND) WITH ('connector' = 'fluss', 'bucket.num' = '4');

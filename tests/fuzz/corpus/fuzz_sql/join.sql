@@ -1,0 +1,1 @@
+SELECT a.alarm_id FROM alarm_stream a JOIN device_dimension_table FOR SYSTEM_TIME AS OF a.event_time AS d ON a.device_id = d.device_id

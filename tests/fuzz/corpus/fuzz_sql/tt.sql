@@ -1,0 +1,1 @@
+SELECT * FROM power_equipment_stream FOR SYSTEM_TIME AS OF (CURRENT_TIMESTAMP - INTERVAL '1' HOUR) WHERE device_id IN (SELECT device_id FROM current_alarms);

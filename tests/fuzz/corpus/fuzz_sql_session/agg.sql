@@ -1,0 +1,1 @@
+SELECT dev, count(*), max(v) FROM m WHERE v > 1 AND ts BETWEEN TIMESTAMP '1970-01-01 00:00:01' AND 2000 GROUP BY dev; SET 'table.local-time-zone' = '+08:00'; SELECT CURRENT_TIMESTAMP - INTERVAL '1' HOUR

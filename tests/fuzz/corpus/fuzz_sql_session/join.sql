@@ -1,0 +1,1 @@
+SELECT a.id, d.cap FROM m a JOIN p FOR SYSTEM_TIME AS OF a.ts AS d ON a.dev = d.dev;SELECT a.id, d.v FROM m a JOIN mv FOR SYSTEM_TIME AS OF a.ts AS d ON a.dev = d.dev

@@ -1,0 +1,1 @@
+INSERT INTO p VALUES ('d3', 'r3', 1, 5);UPDATE p SET cap = cap + 1 WHERE dev IN ('d1','d3');DELETE FROM p WHERE dev = 'd3';SELECT * FROM c WHERE a = 1 AND b IN ('x','y') OR x > 1

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# test_sql_cli.sh: black-box tests of `strom sql` (STROM_BIN, set by CMake): -e and -f,
+# the three output formats, exit codes 0/1/2, syntax errors with line, column and caret,
+# views and rows surviving a new process, --server refused, and the shell reading stdin.
+set -u
+BIN=${STROM_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/strom}
+TMP=$(mktemp -d /tmp/strom-sqlcli-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+fails=0
+OUT=$TMP/out ERR=$TMP/err
+D=$TMP/data
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+run() {
+  local want=$1; shift
+  "$BIN" "$@" >"$OUT" 2>"$ERR"
+  local got=$?
+  [ "$got" -eq "$want" ] || { fail "strom $* exited $got, expected $want"; sed 's/^/  | /' "$ERR" | head -5; }
+}
+has()  { grep -qF -- "$2" "$1" || { fail "expected '$2' in $(basename "$1") of: $LAST"; sed 's/^/  | /' "$1" | head -8; }; }
+same() { diff -u "$2" "$1" >/dev/null || { fail "$LAST: output differs"; diff -u "$2" "$1" | head -20; }; }
+
+# ---- help and usage (2)
+LAST="sql --help";       run 0 sql --help;                        has "$OUT" "usage: strom sql"; has "$OUT" "--server"; has "$OUT" "table.local-time-zone"
+LAST="sql --format xml"; run 2 sql --data "$D" --format xml -e "SELECT 1"; has "$ERR" "--format 'xml'"
+LAST="sql --server";     run 2 sql --server localhost:9123 -e "SELECT 1"; has "$ERR" "not available yet"
+LAST="sql -e and -f";    run 2 sql --data "$D" -e "SELECT 1" -f x.sql; has "$ERR" "not both"
+LAST="sql -f missing";   run 1 sql --data "$D" -f "$TMP/nope.sql"; has "$ERR" "nope.sql"
+
+# ---- a script: DDL, inserts, a time-travel query (0)
+cat >"$TMP/s.sql" <<'SQL'
+CREATE TABLE readings (device_id STRING, voltage DOUBLE, event_time TIMESTAMP(3),
+  WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND)
+  WITH ('bucket.num' = '2', 'bucket.key' = 'device_id', 'table.log.index.key' = 'device_id');
+INSERT INTO readings VALUES ('D1', 220.5, TIMESTAMP '2025-01-13 14:29:00'),
+  ('D1', 221.0, TIMESTAMP '2025-01-13 14:31:00'), ('D2', 219.0, TIMESTAMP '2025-01-13 14:00:00'),
+  ('D1', 222.5, TIMESTAMP '2025-01-13 14:30:00');
+CREATE VIEW d1 AS SELECT * FROM readings WHERE device_id = 'D1';
+SQL
+LAST="sql -f script";    run 0 sql --data "$D" -f "$TMP/s.sql"
+LAST="csv";              run 0 sql --data "$D" --format csv -e "SELECT device_id, voltage, event_time FROM readings FOR SYSTEM_TIME AS OF TIMESTAMP '2025-01-13 14:30:00' WHERE device_id = 'D1' ORDER BY event_time DESC LIMIT 5"
+printf 'device_id,voltage,event_time\nD1,222.5,2025-01-13 14:30:00.000\nD1,220.5,2025-01-13 14:29:00.000\n' >"$TMP/want"
+same "$OUT" "$TMP/want"
+LAST="json";             run 0 sql --data "$D" --format json -e "SELECT device_id, count(*) AS n, max(voltage) AS vmax FROM d1 GROUP BY device_id"
+printf '{"device_id": "D1", "n": 3, "vmax": 222.5}\n' >"$TMP/want"
+same "$OUT" "$TMP/want"
+LAST="table";            run 0 sql --data "$D" -e "SELECT device_id, voltage FROM readings WHERE device_id = 'D2'"
+printf '+-----------+---------+\n| device_id | voltage |\n+-----------+---------+\n| D2        | 219.0   |\n+-----------+---------+\n' >"$TMP/want"
+same "$OUT" "$TMP/want"
+LAST="show tables";      run 0 sql --data "$D" --format csv -e "SHOW TABLES"
+printf 'table_name,kind\nd1,VIEW\nreadings,TABLE\n' >"$TMP/want"
+same "$OUT" "$TMP/want"
+
+# ---- errors (1): syntax with line/column and caret, unknown names, stop at the first error
+LAST="syntax";           run 1 sql --data "$D" -e "SELECT device_id
+FROM readings WHERE event_time > TIMESTAMP '2025-01-13 25:00:00'"
+has "$ERR" "line 2, column 44"; has "$ERR" "is not a timestamp"; has "$ERR" "^"
+grep -q "^  *\^$" "$ERR" || fail "no caret line in: $(cat "$ERR")"
+LAST="unknown table";    run 1 sql --data "$D" -e "SELECT * FROM nosuch"; has "$ERR" "no such table: nosuch"
+LAST="unknown option";   run 1 sql --data "$D" -e "CREATE TABLE t2 (a INT) WITH ('bucket.nmu' = '3')"; has "$ERR" "bucket.nmu"
+LAST="stops at error";   run 1 sql --data "$D" --format csv -e "SELECT 1 AS a; SELEC 2; SELECT 3 AS c"
+has "$ERR" "statement 2"; has "$OUT" "a"
+grep -q "^c$" "$OUT" && fail "ran the statement after the error"
+LAST="no half table";    run 0 sql --data "$D" --format csv -e "SHOW TABLES"; grep -q t2 "$OUT" && fail "t2 was left behind"
+
+# ---- the shell reads statements from stdin too (multi-line, timing)
+printf "SELECT count(*) AS n\n  FROM readings;\n" | HOME=$TMP "$BIN" sql --data "$D" >"$OUT" 2>"$ERR" || fail "shell exited $?"
+LAST="shell"; has "$OUT" "| 4 "; has "$OUT" "1 row in set"
+
+# ---- Ctrl-C (SIGINT) cancels the running statement: exit 1, "interrupted", no crash
+"$BIN" sql --data "$D" -e "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c" >"$OUT" 2>"$ERR" &
+pid=$!
+sleep 1
+kill -INT "$pid"
+wait "$pid"; got=$?
+LAST="SIGINT"; [ "$got" -eq 1 ] || fail "interrupted statement exited $got, expected 1"; has "$ERR" "interrupted"
+
+# ---- the interactive shell on a terminal (python3's pty): multi-line input, Ctrl-C cancels
+# the running statement and then a half-typed one, the shell goes on, Ctrl-D quits with 0
+if command -v python3 >/dev/null; then
+  python3 - "$BIN" "$TMP/pty" "$TMP" >"$OUT" 2>&1 <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ['HOME'] = sys.argv[3]
+    os.execv(sys.argv[1], ['strom', 'sql', '--data', sys.argv[2]])
+out = b''
+def send(s, t):
+    global out
+    os.write(fd, s)
+    end = time.time() + t
+    while time.time() < end:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                return
+time.sleep(0.5)
+send(b"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)\n", 0.3)
+send(b"SELECT count(*) FROM c;\n", 1.5)
+send(b"\x03", 1.0)
+send(b"SELECT 41 + 1 AS answer;\n", 1.0)
+send(b"SELECT 'half\n", 0.3)
+send(b"\x03", 0.5)
+send(b"SELECT 7 AS seven;\n", 1.0)
+send(b"\x04", 1.0)
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors='replace'))
+print("exit", os.WEXITSTATUS(st))
+PY
+  LAST="pty shell"; has "$OUT" "interrupted"; has "$OUT" "| 42 "; has "$OUT" "| 7 "; has "$OUT" "exit 0"
+  grep -q "half" "$OUT" && grep -q "unterminated" "$OUT" && fail "the half statement ran after Ctrl-C"
+else
+  echo "test_sql_cli: python3 missing: the terminal part of the shell test did not run"
+fi
+
+[ "$fails" -eq 0 ] && echo "test_sql_cli: all passed" || { echo "test_sql_cli: $fails failed"; exit 1; }
