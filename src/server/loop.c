@@ -21,7 +21,6 @@
 #define LOOP_READ_ROUNDS 16
 #define LOOP_IOV 64
 #define LOOP_ACCEPTS 64
-#define TAG_LISTEN ((void *)1)
 #define TAG_EVENT ((void *)2)
 
 static void conn_close(srv_conn *c);
@@ -314,7 +313,7 @@ static void refuse(srv_server *s, int fd)
     close(fd);
 }
 
-static void conn_add(srv_loop *l, int fd)
+static void conn_add(srv_loop *l, const srv_proto *proto, int fd)
 {
     srv_conn *c = calloc(1, sizeof *c);
     if (!c) {
@@ -324,7 +323,8 @@ static void conn_add(srv_loop *l, int fd)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->loop = l;
-    c->proto = &srv_native_proto;
+    c->kind = SRV_KIND_CONN;
+    c->proto = proto;
     c->fd = fd;
     proto_reader_init(&c->rd, (size_t)l->srv->cfg.max_frame_bytes, c->proto->min_frame);
     c->events = EPOLLIN | EPOLLRDHUP;
@@ -343,11 +343,11 @@ static void conn_add(srv_loop *l, int fd)
     atomic_fetch_add(&l->srv->stats.connections_total, 1);
 }
 
-static void loop_accept(srv_loop *l)
+static void loop_accept(srv_loop *l, srv_listen *ls)
 {
     srv_server *s = l->srv;
-    for (int i = 0; i < LOOP_ACCEPTS && l->lfd >= 0; i++) {
-        int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    for (int i = 0; i < LOOP_ACCEPTS && ls->fd >= 0; i++) {
+        int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN, or a transient error (EMFILE...): try on the next event */
         if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_connections) {
@@ -355,7 +355,7 @@ static void loop_accept(srv_loop *l)
             refuse(s, fd);
             continue;
         }
-        conn_add(l, fd);
+        conn_add(l, ls->proto, fd);
     }
 }
 
@@ -519,11 +519,12 @@ static int loop_timeout(const srv_loop *l)
  * has buffered, then close conns as they become idle. */
 static void loop_begin_stop(srv_loop *l)
 {
-    if (l->lfd >= 0) {
-        epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->lfd, NULL);
-        close(l->lfd);
-        l->lfd = -1;
-    }
+    for (int i = 0; i < l->nls; i++)
+        if (l->ls[i].fd >= 0) {
+            epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->ls[i].fd, NULL);
+            close(l->ls[i].fd);
+            l->ls[i].fd = -1;
+        }
     loop_parked(l, 1);
     for (srv_conn *c = l->conns.next, *n; c != &l->conns; c = n) {
         n = c->next;
@@ -547,12 +548,13 @@ static void *loop_main(void *arg)
     for (;;) {
         int n = epoll_wait(l->epfd, ev, LOOP_EVENTS, loop_timeout(l));
         for (int i = 0; i < n; i++) {
-            if (ev[i].data.ptr == TAG_LISTEN)
-                loop_accept(l);
-            else if (ev[i].data.ptr == TAG_EVENT)
+            void *p = ev[i].data.ptr;
+            if (p == TAG_EVENT)
                 loop_completions(l);
+            else if (*(int *)p == SRV_KIND_LISTEN)
+                loop_accept(l, p);
             else
-                conn_event(ev[i].data.ptr, ev[i].events);
+                conn_event(p, ev[i].events);
         }
         if (atomic_load(&l->woken) || (l->nparked && strom_mono_ns() >= l->next_deadline))
             loop_parked(l, stopping);
@@ -572,15 +574,15 @@ static void *loop_main(void *arg)
 
 /* -------------------------------------------------------------- sockets */
 
-static strom_err listen_socket(srv_server *s, int port, int *out, int *bound_port)
+static strom_err listen_socket(const char *host, int port, int *out, int *bound_port)
 {
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE}, *res = NULL;
-    int rc = getaddrinfo(s->cfg.host, portstr, &hints, &res);
+    int rc = getaddrinfo(host, portstr, &hints, &res);
     if (rc != 0)
-        return strom_fail(STROM_EINVAL, "bind.host %s: %s", s->cfg.host, gai_strerror(rc));
+        return strom_fail(STROM_EINVAL, "bind.host %s: %s", host, gai_strerror(rc));
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
     int err = fd < 0 ? errno : 0;
     if (!err && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
@@ -591,7 +593,7 @@ static strom_err listen_socket(srv_server *s, int port, int *out, int *bound_por
     if (err) {
         if (fd >= 0)
             close(fd);
-        return strom_fail_errno(err, "listen on %s:%d", s->cfg.host, port);
+        return strom_fail_errno(err, "listen on %s:%d", host, port);
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -602,32 +604,55 @@ static strom_err listen_socket(srv_server *s, int port, int *out, int *bound_por
     return STROM_OK;
 }
 
-static strom_err loop_init(srv_loop *l, srv_server *s, int index, int port, int *bound)
+/* The loop's socket for each listener of the server, on the listener's port (the first
+ * loop resolves port 0; the others share what it got, SO_REUSEPORT). */
+static strom_err loop_listen(srv_loop *l, srv_server *s)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    l->ls = strom_calloc((size_t)s->nlisteners, sizeof *l->ls);
+    if (!l->ls)
+        return STROM_ENOMEM;
+    for (int i = 0; i < s->nlisteners; i++)
+        l->ls[i] = (srv_listen){.kind = SRV_KIND_LISTEN, .proto = s->listeners[i].proto, .fd = -1};
+    l->nls = s->nlisteners;
+    for (int i = 0; i < s->nlisteners; i++) {
+        srv_listener *d = &s->listeners[i];
+        int bound = 0;
+        strom_err e = listen_socket(d->host, d->port, &l->ls[i].fd, &bound);
+        if (e != STROM_OK)
+            return strom_fail_wrap(e, "%s listener", d->proto->name);
+        d->port = bound;
+        ev.data.ptr = &l->ls[i];
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->ls[i].fd, &ev) != 0)
+            return strom_fail_errno(errno, "epoll_ctl for I/O thread %d", l->index);
+    }
+    return STROM_OK;
+}
+
+static strom_err loop_init(srv_loop *l, srv_server *s, int index)
 {
     l->srv = s;
     l->index = index;
-    l->lfd = l->epfd = l->evfd = -1;
+    l->epfd = l->evfd = -1;
     l->conns.next = l->conns.prev = &l->conns;
     l->next_deadline = INT64_MAX;
     pthread_mutex_init(&l->mu, NULL);
     strom_err e = srv_scratch_init(&l->scratch);
-    if (e == STROM_OK)
-        e = listen_socket(s, port, &l->lfd, bound);
     if (e == STROM_OK && ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
                           (l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0))
         e = strom_fail_errno(errno, "epoll/eventfd for I/O thread %d", index);
-    struct epoll_event le = {.events = EPOLLIN, .data.ptr = TAG_LISTEN};
     struct epoll_event ee = {.events = EPOLLIN, .data.ptr = TAG_EVENT};
-    if (e == STROM_OK && (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->lfd, &le) != 0 ||
-                          epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ee) != 0))
+    if (e == STROM_OK && epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ee) != 0)
         e = strom_fail_errno(errno, "epoll_ctl for I/O thread %d", index);
-    return e;
+    return e == STROM_OK ? loop_listen(l, s) : e;
 }
 
 static void loop_free(srv_loop *l)
 {
-    if (l->lfd >= 0)
-        close(l->lfd);
+    for (int i = 0; i < l->nls; i++)
+        if (l->ls[i].fd >= 0)
+            close(l->ls[i].fd);
+    free(l->ls);
     if (l->epfd >= 0)
         close(l->epfd);
     if (l->evfd >= 0)
@@ -648,14 +673,10 @@ strom_err srv_loops_start(srv_server *s)
     if (!s->loops)
         return STROM_ENOMEM;
     strom_err e = STROM_OK;
-    int port = (int)s->cfg.port;
     for (int i = 0; e == STROM_OK && i < n; i++) {
-        int bound = 0;
-        e = loop_init(&s->loops[i], s, i, port, &bound);
+        e = loop_init(&s->loops[i], s, i);
         s->nloops = i + 1;
-        port = bound; /* the others share the port the first one got (port 0) */
     }
-    s->port = port;
     for (int i = 0; e == STROM_OK && i < n; i++)
         if (pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]) != 0)
             e = strom_fail(STROM_ENOMEM, "cannot start I/O thread %d", i);

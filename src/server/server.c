@@ -31,6 +31,9 @@ static strom_err srv_start(srv_server *s)
     cat_set_append_listener(s->db, &s->listener);
     if ((e = srv_pool_start(s)) != STROM_OK)
         return e;
+    /* the listeners: the native protocol; a Kafka/RESP/HTTP listener is one more line */
+    s->listeners[s->nlisteners++] = (srv_listener){&srv_native_proto, s->cfg.host,
+                                                   (int)s->cfg.port};
     return srv_loops_start(s);
 }
 
@@ -69,7 +72,10 @@ int srv_run(const srv_config *c)
         srv_free(s);
         return 1;
     }
-    printf("strom server listening on %s:%d\n", s->cfg.host, s->port);
+    for (int i = 0; i < s->nlisteners; i++) /* the native one first: scripts read line 1 */
+        printf("strom server %s%s%slistening on %s:%d\n", i ? "(" : "",
+               i ? s->listeners[i].proto->name : "", i ? ") " : "", s->listeners[i].host,
+               s->listeners[i].port);
     fflush(stdout);
     sigdelset(&set, SIGPIPE);
     int sig = 0;

@@ -30,10 +30,11 @@
  *   (the catalog's append listener) or its deadline, then re-run on a worker.
  *
  * LISTENERS
- *   A listener is a socket plus a protocol: srv_proto (frame codec + dispatch). The loop
- *   knows only srv_proto; the native protocol is one (native.c). A Kafka, RESP or HTTP
- *   listener is another srv_proto added to srv_protos[] with its own port setting; nothing
- *   in the engine changes.
+ *   A listener (srv_listener) is a protocol (srv_proto: frame codec + dispatch) on an
+ *   address; each loop has one listening socket per listener. The loop knows only
+ *   srv_proto; the native protocol is one (native.c), registered in server.c. A Kafka, RESP
+ *   or HTTP listener is another srv_proto plus one entry there with its own port setting;
+ *   nothing in the engine changes.
  */
 #ifndef STROM_SRV_INT_H
 #define STROM_SRV_INT_H
@@ -92,7 +93,10 @@ struct srv_slot {
 
 /* ----------------------------------------------------------- connections */
 
+enum { SRV_KIND_CONN = 1, SRV_KIND_LISTEN = 2 }; /* first field of what epoll points to */
+
 struct srv_conn {
+    int kind;              /* SRV_KIND_CONN */
     srv_conn *next, *prev; /* loop's list */
     srv_loop *loop;
     const srv_proto *proto;
@@ -130,6 +134,21 @@ struct srv_proto {
 };
 extern const srv_proto srv_native_proto;
 
+/* A listener of the server: a protocol on an address. The native one is bind.host:
+ * bind.port; another protocol adds an entry in server.c (with its own port setting). */
+typedef struct srv_listener {
+    const srv_proto *proto;
+    const char *host;
+    int port;              /* as configured; after start, the port bound (port 0) */
+} srv_listener;
+
+/* A loop's listening socket of one listener. */
+typedef struct srv_listen {
+    int kind;              /* SRV_KIND_LISTEN */
+    const srv_proto *proto;
+    int fd;                /* -1 when closed */
+} srv_listen;
+
 /* --------------------------------------------------------------- scratch */
 
 /* Per thread (each worker and each loop): reusable buffers for handlers. */
@@ -151,7 +170,9 @@ struct srv_loop {
     int index;
     pthread_t thread;
     int running;           /* thread started and not yet joined */
-    int epfd, evfd, lfd;   /* epoll, eventfd, listening socket (-1 when closed) */
+    int epfd, evfd;        /* epoll, eventfd */
+    srv_listen *ls;        /* one listening socket per listener of the server */
+    int nls;
     srv_conn conns;        /* sentinel of the connection list */
     srv_conn *graveyard;   /* closed conns to free at the end of the iteration */
     int nconns;
@@ -180,8 +201,8 @@ struct srv_server {
     cat_listener listener;
     srv_loop *loops;
     int nloops;
-    char bound[300];       /* "HOST:PORT" actually bound */
-    int port;
+    srv_listener listeners[4];
+    int nlisteners;
     atomic_int nconns;
     atomic_int stopping;   /* 1: no new requests parked; loops drain */
     srv_stats stats;
