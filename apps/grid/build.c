@@ -180,6 +180,12 @@ int grid_build(const grid_topo *tmpl, int64_t devices, int link, grid_built *out
     out->tie_bus = far_bus(tmpl);
     if (out->topo)
         out->topo->base_kv = tmpl->base_kv;
+    int32_t nsrc = count_sources(tmpl);
+    if (!rc && grid_topo_reserve(out->topo, (int32_t)(copies * (tmpl->nbus + nsrc)),
+                                 (int32_t)(copies * (tmpl->nedge + nsrc + 1)),
+                                 (size_t)copies * (tmpl->slen + 16 * (size_t)(tmpl->nbus + tmpl->nedge + 2 * nsrc) +
+                                                   count_meters(tmpl) * 24)))
+        rc = grid_errorf(d, "out of memory");
     for (int32_t k = 1; !rc && k <= copies; k++) {
         rc = add_copy(tmpl, out, k, busmap, d);
         if (!rc)

@@ -34,6 +34,8 @@ typedef struct grid_diag {
 } grid_diag;
 
 void grid_warnf(grid_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefixes d->error with "file:line: "; returns -1. */
+int grid_error_at(grid_diag *d, const char *file, int line);
 /* Sets d->error; returns -1 (every failing call here returns -1). */
 int grid_errorf(grid_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -88,6 +90,8 @@ typedef struct grid_topo {
 
 grid_topo *grid_topo_create(void);             /* NULL on out of memory */
 void grid_topo_destroy(grid_topo *t);          /* NULL is a no-op */
+/* Makes room for nbus buses, nedge edges and strbytes of names (a hint). 0 or -1. */
+int grid_topo_reserve(grid_topo *t, int32_t nbus, int32_t nedge, size_t strbytes);
 const char *grid_name(const grid_topo *t, uint32_t off);   /* borrowed */
 /* Copies len bytes of s into t's string arena: the offset, UINT32_MAX on out of memory. */
 uint32_t grid_str_add(grid_topo *t, const char *s, size_t len);

@@ -192,8 +192,10 @@ static void print_built(const grid_built *b, const grid_args *a, double ms)
         return;
     printf("{\"devices\": %lld, \"copies\": %d, \"per_copy\": %d, \"buses\": %d, \"ties\": %lld",
            (long long)b->ndev, b->copies, b->per_copy, t->nbus, (long long)b->ties);
+    static const char *const key[GRID_DEV_NTYPES] = {"breakers", "switches", "transformers",
+                                                     "line_sections", "meters"};
     for (int k = 0; k < GRID_DEV_NTYPES; k++)
-        printf(", \"%ss\": %lld", grid_dev_type_name((grid_dev_type)k), (long long)b->count[k]);
+        printf(", \"%s\": %lld", key[k], (long long)b->count[k]);
     printf(", \"load_total_kw\": %.3f, \"build_ms\": %.3f", grid_total_load(t), ms);
     print_sample_json(b, a->sample);
     printf("}\n");

@@ -177,7 +177,7 @@ static int branch_row(mp_ctx *c, int line, char cols[][48], int ncols)
         snprintf(id, sizeof id, "%s-%s#%d", cols[0], cols[1], k);
     double kw = rate > 0 && isfinite(rate) ? rate * 1000.0 : 0;   /* MVA -> kW at pf 1 */
     if (grid_edge_add(c->t, id, a, b, GRID_SWITCH, status != 0, kw, c->d) < 0)
-        return grid_errorf(c->d, "%s:%d: %s", c->file, line, c->d->error);
+        return grid_error_at(c->d, c->file, line);
     return 0;
 }
 

@@ -225,7 +225,7 @@ static int finish_line(dss_ctx *c, dss_el *e)
     char id[160];
     snprintf(id, sizeof id, "Line.%s", e->name);
     if (grid_edge_add(c->t, id, a, b, e->is_switch ? GRID_SWITCH : GRID_LINE, 1, rating, c->d) < 0)
-        return grid_errorf(c->d, "%s:%d: %s", e->file, e->line, c->d->error);
+        return grid_error_at(c->d, e->file, e->line);
     return 0;
 }
 
@@ -243,7 +243,7 @@ static int finish_xfmr(dss_ctx *c, dss_el *e)
     char id[160];
     snprintf(id, sizeof id, "Transformer.%s", e->name);
     if (grid_edge_add(c->t, id, a, b, GRID_TRANSFORMER, 1, e->kva[0], c->d) < 0)
-        return grid_errorf(c->d, "%s:%d: %s", e->file, e->line, c->d->error);
+        return grid_error_at(c->d, e->file, e->line);
     return 0;
 }
 
@@ -475,8 +475,9 @@ static int stmt_redirect(dss_ctx *c, dss_tok *tok, int n, const char *file, int 
     size_t len;
     if (grid_read_file(path, &buf, &len, c->d)) {
         char tmp[sizeof c->d->error];
-        snprintf(tmp, sizeof tmp, "%s", c->d->error);
-        return grid_errorf(c->d, "%s:%d: Redirect: %s", file, line, tmp);
+        snprintf(tmp, sizeof tmp, "Redirect: %.400s", c->d->error);
+        snprintf(c->d->error, sizeof c->d->error, "%s", tmp);
+        return grid_error_at(c->d, file, line);
     }
     int rc = memchr(buf, 0, len) ? grid_errorf(c->d, "%s:1: NUL byte in a text file", path) : 0;
     c->depth++;

@@ -39,6 +39,15 @@ int grid_errorf(grid_diag *d, const char *fmt, ...)
     return -1;
 }
 
+int grid_error_at(grid_diag *d, const char *file, int line)
+{
+    if (!d)
+        return -1;
+    char tmp[sizeof d->error];
+    snprintf(tmp, sizeof tmp, "%s", d->error);
+    return grid_errorf(d, "%s:%d: %s", file, line, tmp);
+}
+
 const char *grid_kind_name(grid_kind k)
 {
     static const char *const n[] = {"line", "switch", "breaker", "transformer"};
@@ -52,6 +61,9 @@ static uint32_t hash_name(const char *s, size_t len)
     uint32_t h = 2166136261u;   /* FNV-1a */
     for (size_t i = 0; i < len; i++)
         h = (h ^ (uint8_t)s[i]) * 16777619u;
+    h ^= h >> 16;   /* spread into the low bits the table uses */
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
     return h;
 }
 
@@ -107,6 +119,8 @@ static int hash_grow(grid_topo *t, int32_t **h, uint32_t *cap, int32_t n, int ed
     if ((uint32_t)(n + 1) * 2 <= *cap)
         return 0;
     uint32_t nc = *cap ? *cap * 2 : 256;
+    while ((uint32_t)(n + 1) * 2 > nc)
+        nc *= 2;
     int32_t *nh = malloc(nc * sizeof *nh);
     if (!nh)
         return -1;
@@ -120,6 +134,34 @@ static int hash_grow(grid_topo *t, int32_t **h, uint32_t *cap, int32_t n, int ed
         hash_probe(t, nh, nc, edges, s, strlen(s), &slot);
         nh[slot] = v;
     }
+    return 0;
+}
+
+int grid_topo_reserve(grid_topo *t, int32_t nbus, int32_t nedge, size_t strbytes)
+{
+    if (nbus > t->cbus) {
+        grid_bus *nb = realloc(t->bus, (size_t)nbus * sizeof *nb);
+        if (!nb)
+            return -1;
+        t->bus = nb;
+        t->cbus = nbus;
+    }
+    if (nedge > t->cedge) {
+        grid_edge *ne = realloc(t->edge, (size_t)nedge * sizeof *ne);
+        if (!ne)
+            return -1;
+        t->edge = ne;
+        t->cedge = nedge;
+    }
+    if (strbytes > t->scap) {
+        char *p = realloc(t->strs, strbytes);
+        if (!p)
+            return -1;
+        t->strs = p;
+        t->scap = strbytes;
+    }
+    if (hash_grow(t, &t->bhash, &t->bhcap, nbus, 0) || hash_grow(t, &t->ehash, &t->ehcap, nedge, 1))
+        return -1;
     return 0;
 }
 
