@@ -175,6 +175,7 @@ typedef struct ref_result {
     int32_t nopened;
     double interrupted, best_restored;
     int feasible_subsets;
+    int rating_rejected;       /* radial subsets refused by a rating */
 } ref_result;
 
 /* The whole reference plan for a fault on f. */
@@ -292,8 +293,10 @@ static void ref_plan(const grid_topo *t, int32_t f, ref_result *res)
             if (rt > 0 && r.flow[e] > rt + 1e-9 && r.flow[e] > base[e] + 1e-9)
                 ok = 0;
         }
-        if (!ok)
+        if (!ok) {
+            res->rating_rejected++;
             continue;
+        }
         res->feasible_subsets++;
         if (kw > res->best_restored)
             res->best_restored = kw;
