@@ -113,13 +113,13 @@ static int32_t hash_probe(const grid_topo *t, const int32_t *h, uint32_t cap, in
     }
 }
 
-/* Doubles table *h when n+1 would fill it over half; 0 or -1. */
-static int hash_grow(grid_topo *t, int32_t **h, uint32_t *cap, int32_t n, int edges)
+/* Grows table *h (holding the first n names) so that want+1 entries fill at most half. */
+static int hash_grow(grid_topo *t, int32_t **h, uint32_t *cap, int32_t n, int32_t want, int edges)
 {
-    if ((uint32_t)(n + 1) * 2 <= *cap)
+    if ((uint32_t)(want + 1) * 2 <= *cap)
         return 0;
     uint32_t nc = *cap ? *cap * 2 : 256;
-    while ((uint32_t)(n + 1) * 2 > nc)
+    while ((uint32_t)(want + 1) * 2 > nc)
         nc *= 2;
     int32_t *nh = malloc(nc * sizeof *nh);
     if (!nh)
@@ -160,7 +160,8 @@ int grid_topo_reserve(grid_topo *t, int32_t nbus, int32_t nedge, size_t strbytes
         t->strs = p;
         t->scap = strbytes;
     }
-    if (hash_grow(t, &t->bhash, &t->bhcap, nbus, 0) || hash_grow(t, &t->ehash, &t->ehcap, nedge, 1))
+    if (hash_grow(t, &t->bhash, &t->bhcap, t->nbus, nbus, 0) ||
+        hash_grow(t, &t->ehash, &t->ehcap, t->nedge, nedge, 1))
         return -1;
     return 0;
 }
@@ -187,7 +188,7 @@ void grid_topo_destroy(grid_topo *t)
 
 int32_t grid_bus_get(grid_topo *t, const char *name, size_t len)
 {
-    if (hash_grow(t, &t->bhash, &t->bhcap, t->nbus, 0))
+    if (hash_grow(t, &t->bhash, &t->bhcap, t->nbus, t->nbus, 0))
         return -1;
     uint32_t slot;
     int32_t v = hash_probe(t, t->bhash, t->bhcap, 0, name, len, &slot);
@@ -228,7 +229,7 @@ int32_t grid_edge_find(const grid_topo *t, const char *id)
 int32_t grid_edge_add(grid_topo *t, const char *id, int32_t a, int32_t b, grid_kind kind,
                       int closed, double rating_kw, grid_diag *d)
 {
-    if (hash_grow(t, &t->ehash, &t->ehcap, t->nedge, 1))
+    if (hash_grow(t, &t->ehash, &t->ehcap, t->nedge, t->nedge, 1))
         return grid_errorf(d, "out of memory");
     uint32_t slot;
     size_t len = strlen(id);

@@ -15,7 +15,6 @@
 #include "grid_ref.h"
 
 static char shared[1024];
-static int rating_rejections;   /* over a test: radial states the reference refused by rating */
 
 static grid_topo *load(const char *rel)
 {
@@ -26,78 +25,6 @@ static grid_topo *load(const char *rel)
     if (grid_load(p, &t, &d))
         fail_msg("%s", d.error);
     return t;
-}
-
-/* Applies the plan's steps to the pre-fault state and checks, with the reference's own
- * energising: the section is dead, the state radial and within ratings, and the supplied
- * interrupted load equals the plan's restored figure. */
-static void check_final_state(const grid_topo *t, const grid_plan *p)
-{
-    ref_state r;
-    ref_init(&r, t);
-    for (int32_t e = 0; e < t->nedge; e++)
-        r.closed[e] = t->edge[e].closed;
-    double before = ref_energise(&r, NULL);
-    for (int i = 0; i < p->nsteps; i++) {
-        const grid_step *s = &p->steps[i];
-        assert_true(t->edge[s->edge].switchable);
-        if (s->close)   /* only a tie or the reclose of the tripped device is closed */
-            assert_true(!t->edge[s->edge].closed || s->edge == p->tripped);
-        r.closed[s->edge] = s->close;
-    }
-    ref_zone(&r, p->fault);
-    double after = ref_energise(&r, NULL);
-    assert_true(ref_radial(&r));
-    /* supplied after = supplied before - lost (interrupted - restored) */
-    if (fabs(after - (before - p->lost_kw)) > 1e-6)
-        fail_msg("%s: supplied %.3f after, %.3f before, %.3f lost", grid_edge_id(t, p->fault), after,
-                 before, p->lost_kw);
-    const grid_edge *f = &t->edge[p->fault];
-    if (f->switchable)
-        assert_false(r.closed[p->fault] && (r.live[f->a] || r.live[f->b]));
-    /* the section stays dead: no live bus reaches it through a closed edge */
-    for (int32_t e = 0; e < t->nedge; e++) {
-        const grid_edge *x = &t->edge[e];
-        if (r.closed[e] && (r.zone[x->a] != r.zone[x->b]))
-            assert_false(r.live[x->a] || r.live[x->b]);
-    }
-    ref_free(&r);
-}
-
-static void check_all_faults(const grid_topo *t, const char *what)
-{
-    for (int32_t f = 0; f < t->nedge; f++) {
-        grid_plan p;
-        grid_diag d = {0};
-        assert_int_equal(grid_plan_make(t, f, &p, &d), 0);
-        ref_result ref;
-        ref_plan(t, f, &ref);
-        const char *id = grid_edge_id(t, f);
-        if (p.tripped != ref.tripped)
-            fail_msg("%s %s: tripped %s, reference %s", what, id,
-                     p.tripped >= 0 ? grid_edge_id(t, p.tripped) : "-",
-                     ref.tripped >= 0 ? grid_edge_id(t, ref.tripped) : "-");
-        uint8_t *opened = calloc((size_t)t->nedge + 1, 1);
-        for (int i = 0; i < p.nsteps; i++)
-            if (!p.steps[i].close)
-                opened[p.steps[i].edge] = 1;
-        for (int32_t e = 0; e < t->nedge; e++)
-            if (opened[e] != ref.opened[e])
-                fail_msg("%s %s: %s %s by the plan, not by the reference", what, id,
-                         grid_edge_id(t, e), opened[e] ? "opened" : "not opened");
-        if (fabs(p.interrupted_kw - ref.interrupted) > 1e-6)
-            fail_msg("%s %s: interrupted %.3f, reference %.3f", what, id, p.interrupted_kw, ref.interrupted);
-        double best = ref.interrupted > 0 ? ref.best_restored : 0;
-        if (fabs(p.restored_kw - best) > 1e-6)
-            fail_msg("%s %s: restored %.3f, brute force %.3f", what, id, p.restored_kw, best);
-        assert_true(fabs(p.restored_kw + p.lost_kw - p.interrupted_kw) < 1e-6);
-        assert_true(fabs(p.total_kw - grid_total_load(t)) < 1e-9);
-        assert_true(p.exhaustive);
-        check_final_state(t, &p);
-        rating_rejections += ref.rating_rejected;
-        free(ref.opened);
-        grid_plan_free(&p);
-    }
 }
 
 static void test_ieee123_every_fault(void **state)
