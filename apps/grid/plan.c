@@ -34,6 +34,8 @@ static void energize(plan_ws *w)
 {
     const grid_topo *t = w->t;
     memset(w->live, 0, (size_t)t->nbus);
+    for (int32_t b = 0; b < t->nbus; b++)
+        w->parent[b] = -1;
     w->nlive = 0;
     w->cycle = 0;
     w->supplied = 0;
@@ -146,8 +148,10 @@ static int32_t find_tripped(const plan_ws *w, int32_t f)
 {
     const grid_topo *t = w->t;
     const grid_edge *x = &t->edge[f];
+    if (!x->closed || (!w->live[x->a] && !w->live[x->b]))
+        return -1;   /* not fed: nothing trips */
     if (x->switchable)
-        return x->closed ? f : -1;
+        return f;
     int32_t fe = x->parallel >= 0 ? x->parallel : f;
     int32_t up = t->edge[fe].a;
     if (w->parent[t->edge[fe].a] == fe)

@@ -139,7 +139,8 @@ static void test_two_sources_capacity(void **state)
         "New Line.Tie1 D Y switch=yes\nopen Line.Tie1\n"
         "New Line.Tie2 F Y switch=yes\nopen Line.Tie2\n"
         "New Load.a A kW=100\nNew Load.b B kW=50\nNew Load.d D kW=200\nNew Load.f F kW=150\n"
-        "New Load.y Y kW=100\n";
+        "New Load.y Y kW=100\n"
+        "New Line.Q1 Q R\nNew Line.KQ R T switch=yes\nNew Load.q Q kW=7\n";   /* never fed */
     grid_diag d = {.quiet = 1};
     grid_topo *t = NULL;
     if (grid_load_opendss_text("two.dss", txt, strlen(txt), 0, &t, &d))
@@ -154,6 +155,10 @@ static void test_two_sources_capacity(void **state)
     assert_true(p.interrupted_kw == 500);
     assert_true(p.restored_kw == 200);
     assert_string_equal(grid_edge_id(t, p.steps[p.nsteps - 1].edge), "Line.Tie1");
+    grid_plan_free(&p);
+    /* a fault in a part no source feeds interrupts nothing */
+    assert_int_equal(grid_plan_make(t, grid_edge_find(t, "Line.Q1"), &p, &d), 0);
+    assert_true(p.interrupted_kw == 0 && p.lost_kw == 0 && p.tripped == -1);
     grid_plan_free(&p);
     grid_topo_destroy(t);
 }
