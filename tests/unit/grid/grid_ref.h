@@ -379,6 +379,7 @@ static void check_all_faults(const grid_topo *t, const char *what)
         check_final_state(t, &p);
         rating_rejections += ref.rating_rejected;
         free(ref.opened);
+        free(opened);
         grid_plan_free(&p);
     }
 }
