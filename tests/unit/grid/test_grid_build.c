@@ -14,19 +14,6 @@
 #include "grid.h"
 #include "grid_ref.h"
 
-static char shared[1024];
-
-static grid_topo *load(const char *rel)
-{
-    char p[1200];
-    snprintf(p, sizeof p, "%s/data/grid/%s", shared, rel);
-    grid_diag d = {.quiet = 1};
-    grid_topo *t = NULL;
-    if (grid_load(p, &t, &d))
-        fail_msg("%s", d.error);
-    return t;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -209,8 +196,7 @@ static void test_500k(void **state)
 
 int main(void)
 {
-    const char *s = getenv("STROM_SHARED");
-    snprintf(shared, sizeof shared, "%s", s ? s : "../shared");
+    ref_set_shared();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ieee123_replicated),
         cmocka_unit_test(test_case33bw_replicated),
