@@ -34,14 +34,18 @@ int64_t grid_devices_per_copy(const grid_topo *tmpl)
     return (int64_t)count_sources(tmpl) + tmpl->nedge + count_meters(tmpl);
 }
 
-/* The template bus farthest (in hops over closed edges) from its source: the tie point. */
+/* The tie point: the template bus behind the most switchable devices from its source,
+ * then the farthest in hops (over closed edges), so that a neighbour can pick up the end
+ * of the feeder after a fault further up. */
 static int32_t far_bus(const grid_topo *t)
 {
-    int32_t *q = malloc(((size_t)t->nbus + 1) * sizeof *q), *dist = malloc(((size_t)t->nbus + 1) * sizeof *dist);
+    size_t nb = (size_t)t->nbus + 1;
+    int32_t *q = malloc(nb * sizeof *q), *dist = malloc(nb * sizeof *dist), *nsw = calloc(nb, sizeof *nsw);
     int32_t best = 0, n = 0;
-    if (!q || !dist) {
+    if (!q || !dist || !nsw) {
         free(q);
         free(dist);
+        free(nsw);
         return 0;
     }
     for (int32_t i = 0; i < t->nbus; i++) {
@@ -51,19 +55,21 @@ static int32_t far_bus(const grid_topo *t)
     }
     for (int32_t h = 0; h < n; h++) {
         int32_t u = q[h];
-        if (dist[u] > dist[best])
+        if (nsw[u] > nsw[best] || (nsw[u] == nsw[best] && dist[u] > dist[best]))
             best = u;
         for (int32_t i = t->adj_off[u]; i < t->adj_off[u + 1]; i++) {
             const grid_edge *x = &t->edge[t->adj[i]];
             int32_t v = x->a == u ? x->b : x->a;
             if (x->closed && dist[v] < 0) {
                 dist[v] = dist[u] + 1;
+                nsw[v] = nsw[u] + x->switchable;
                 q[n++] = v;
             }
         }
     }
     free(q);
     free(dist);
+    free(nsw);
     return best;
 }
 

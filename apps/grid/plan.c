@@ -23,29 +23,40 @@ typedef struct plan_ws {
     double *sub;          /* per bus: load fed through it (itself included) */
     double *base_flow;    /* per edge: flow after isolation, before any tie */
     int cycle;            /* the last energize() found a loop */
-    double supplied;
+    double supplied;      /* load of the buses energised */
+    int32_t *srcs;        /* the sources energize() starts from; all if nsrcs < 0 */
+    int32_t nsrcs;
 } plan_ws;
 
 static int32_t other_end(const grid_edge *e, int32_t u) { return e->a == u ? e->b : e->a; }
 
-/* Energises from every source outside the section through closed edges (a parallel
- * edge is a device only: its first edge carries the connection). */
+static void energize_from(plan_ws *w, int32_t s)
+{
+    if (!w->t->bus[s].source || w->dead[s] || w->live[s])
+        return;
+    w->live[s] = 1;
+    w->parent[s] = -1;
+    w->root[s] = s;
+    w->order[w->nlive++] = s;
+}
+
+/* Energises from the sources (all, or w->srcs) outside the section through closed edges (a
+ * parallel edge is a device only: its first edge carries the connection). The buses left
+ * out of w->srcs's trees are not touched by the plan, so comparing states on the trees
+ * of w->srcs alone is exact; live/parent/root are only valid for live buses. */
 static void energize(plan_ws *w)
 {
     const grid_topo *t = w->t;
-    memset(w->live, 0, (size_t)t->nbus);
-    for (int32_t b = 0; b < t->nbus; b++)
-        w->parent[b] = -1;
+    for (int32_t h = 0; h < w->nlive; h++)
+        w->live[w->order[h]] = 0;
     w->nlive = 0;
     w->cycle = 0;
     w->supplied = 0;
-    for (int32_t s = 0; s < t->nbus; s++)
-        if (t->bus[s].source && !w->dead[s]) {
-            w->live[s] = 1;
-            w->parent[s] = -1;
-            w->root[s] = s;
-            w->order[w->nlive++] = s;
-        }
+    if (w->nsrcs < 0)
+        for (int32_t s = 0; s < t->nbus; s++)
+            energize_from(w, s);
+    for (int32_t i = 0; i < w->nsrcs; i++)
+        energize_from(w, w->srcs[i]);
     for (int32_t h = 0; h < w->nlive; h++) {
         int32_t u = w->order[h];
         for (int32_t i = t->adj_off[u]; i < t->adj_off[u + 1]; i++) {
@@ -103,9 +114,13 @@ static int ws_init(plan_ws *w, const grid_topo *t)
     w->order = malloc(nb * sizeof *w->order);
     w->sub = calloc(nb, sizeof *w->sub);
     w->base_flow = calloc(ne, sizeof *w->base_flow);
+    w->srcs = malloc(nb * sizeof *w->srcs);
+    w->nsrcs = -1;
     if (!w->closed || !w->dead || !w->live || !w->parent || !w->root || !w->order || !w->sub ||
-        !w->base_flow)
+        !w->base_flow || !w->srcs)
         return -1;
+    for (int32_t b = 0; b < t->nbus; b++)
+        w->parent[b] = -1;
     for (int32_t e = 0; e < t->nedge; e++)
         w->closed[e] = t->edge[e].closed;
     return 0;
@@ -121,6 +136,7 @@ static void ws_free(plan_ws *w)
     free(w->order);
     free(w->sub);
     free(w->base_flow);
+    free(w->srcs);
 }
 
 /* ---------------------------------------------------------------- steps */
@@ -154,7 +170,7 @@ static int32_t find_tripped(const plan_ws *w, int32_t f)
         return f;
     int32_t fe = x->parallel >= 0 ? x->parallel : f;
     int32_t up = t->edge[fe].a;
-    if (w->parent[t->edge[fe].a] == fe)
+    if (w->live[t->edge[fe].a] && w->parent[t->edge[fe].a] == fe)
         up = t->edge[fe].b;
     for (int32_t u = up; w->parent[u] >= 0;) {
         int32_t e = w->parent[u];
@@ -419,6 +435,36 @@ static int restore(plan_ws *w, grid_plan *p, int *cap, const uint8_t *inter, con
 
 /* ---------------------------------------------------------------- the plan */
 
+/* Restricts energize() to the sources that matter after the pre-fault energize: the one
+ * feeding the fault and those feeding the far end of any open switchable device touching
+ * an interrupted bus (the only ties restoration may close). */
+static void focus_sources(plan_ws *w, const uint8_t *inter, int32_t f)
+{
+    const grid_topo *t = w->t;
+    uint8_t *in = calloc((size_t)t->nbus + 1, 1);
+    if (!in)
+        return;   /* keep energising from all sources: slower, same result */
+    int32_t n = 0;
+    const grid_edge *fx = &t->edge[f];
+    int32_t ends[2] = {fx->a, fx->b};
+    for (int i = 0; i < 2; i++)
+        if (w->live[ends[i]] && !in[w->root[ends[i]]])
+            in[w->root[ends[i]]] = 1, w->srcs[n++] = w->root[ends[i]];
+    for (int32_t h = 0; h < w->nlive; h++) {
+        int32_t u = w->order[h];
+        if (!inter[u])
+            continue;
+        for (int32_t i = t->adj_off[u]; i < t->adj_off[u + 1]; i++) {
+            const grid_edge *x = &t->edge[t->adj[i]];
+            int32_t v = other_end(x, u);
+            if (x->switchable && !x->closed && w->live[v] && !in[w->root[v]])
+                in[w->root[v]] = 1, w->srcs[n++] = w->root[v];
+        }
+    }
+    w->nsrcs = n;
+    free(in);
+}
+
 static int isolate(plan_ws *w, grid_plan *p, int *cap, int32_t f, uint8_t *opened)
 {
     const grid_topo *t = w->t;
@@ -470,6 +516,7 @@ int grid_plan_make(const grid_topo *t, int32_t fault, grid_plan *p, grid_diag *d
         p->tripped = find_tripped(&w, fault);
         p->interrupted_kw = mark_interrupted(&w, fault, p->tripped, inter);
         p->section_buses = mark_section(&w, fault, stack);
+        focus_sources(&w, inter, fault);
         rc = isolate(&w, p, &cap, fault, opened);
     }
     if (!rc) {
