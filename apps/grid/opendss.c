@@ -33,6 +33,7 @@ typedef struct dss_el {
     int is_switch;
     double normamps, kw, kvapower, pf, basekv;
     int has_kw, has_kva;
+    int disabled;          /* enabled=no: not in the circuit */
 } dss_el;
 
 typedef struct dss_ctx {
@@ -275,6 +276,10 @@ static int el_finish(dss_ctx *c)
 {
     dss_el *e = &c->el;
     int rc = 0;
+    if (e->disabled && e->cls != EL_NONE && e->cls != EL_SKIP) {
+        grid_warnf(c->d, "%s:%d: skipped (enabled=no): %s", e->file, e->line, e->name);
+        e->cls = EL_NONE;
+    }
     switch (e->cls) {
     case EL_CIRCUIT:
     case EL_VSOURCE: rc = finish_source(c, e); break;
@@ -342,6 +347,10 @@ static int el_prop(dss_ctx *c, const char *k, const char *v, int line)
 {
     dss_el *e = &c->el;
     double x;
+    if (!strcasecmp(k, "enabled")) {
+        e->disabled = !truthy(v);
+        return 0;
+    }
     if (e->cls == EL_XFMR)
         return set_xfmr_prop(c, e, k, v, line);
     if (!strcasecmp(k, "bus1"))
@@ -350,6 +359,8 @@ static int el_prop(dss_ctx *c, const char *k, const char *v, int line)
         bus_base(v, e->bus[1], sizeof e->bus[1]);
     else if (!strcasecmp(k, "switch"))
         e->is_switch = truthy(v);
+    else if (!strcasecmp(k, "enabled"))
+        e->disabled = !truthy(v);
     else if (!strcasecmp(k, "normamps") || !strcasecmp(k, "kw") || !strcasecmp(k, "kva") ||
              !strcasecmp(k, "pf") || !strcasecmp(k, "basekv")) {
         if (parse_num(c, e->file, line, k, v, &x))
@@ -444,6 +455,12 @@ static int stmt_switch(dss_ctx *c, dss_tok *tok, int n, int close, const char *f
         return grid_errorf(c->d, "%s:%d: %s %s: no such element (defined above)", file, line,
                            close ? "close" : "open", id);
     grid_edge *x = &c->t->edge[e];
+    if (!x->switchable && !close) {   /* an open point is operable: model it as a switch */
+        grid_warnf(c->d, "%s:%d: %s is opened but has no switch=yes: treated as a switch", file,
+                   line, grid_edge_id(c->t, e));
+        x->kind = GRID_SWITCH;
+        x->switchable = 1;
+    }
     x->closed = x->normal_closed = (uint8_t)close;
     return 0;
 }

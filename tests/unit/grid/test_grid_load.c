@@ -269,7 +269,8 @@ static void test_opendss_features(void **state)
     fclose(f);
     f = fopen(sub, "w");
     fprintf(f, "New Line.L1 A.1.2 B.1.2 normamps=100\nNew Line.L2\nmore bus1=B bus2=C\n"
-               "New Line.L3 bus1=Z bus2=Y\nNew Load.ld bus1=C.1 kW=12.5\nNew Load.ld2 bus1=Y kva=10 pf=0.5\n");
+               "New Line.L3 bus1=Z bus2=Y\nNew Load.ld bus1=C.1 kW=12.5\nNew Load.ld2 bus1=Y kva=10 pf=0.5\n"
+               "New Load.off bus1=Y kW=1000 enabled=no\nNew Line.L4 bus1=A bus2=C\nopen Line.L4 terminal=2\n");
     fclose(f);
     f = fopen(coords, "w");
     fprintf(f, "A, 1, 2\nB 3 4\nnowhere 5 6\n");
@@ -285,6 +286,9 @@ static void test_opendss_features(void **state)
     assert_true(fabs(l1->rating_kw - sqrt(3.0) * 10 * 100) < 1e-9);
     assert_string_equal(grid_bus_name(t, edge(t, "Line.L2")->a), "b");
     assert_false(edge(t, "Line.T1")->closed);
+    assert_true(edge(t, "Line.L4")->switchable && !edge(t, "Line.L4")->closed);
+    assert_true(any_warning(&w, "part.dss:9: Line.L4 is opened but has no switch=yes"));
+    assert_true(any_warning(&w, "part.dss:7: skipped (enabled=no): off"));
     assert_true(edge(t, "Line.T1")->switchable);
     assert_true(fabs(grid_total_load(t) - 17.5) < 1e-9);
     int32_t b = grid_bus_find(t, "b");
