@@ -28,6 +28,7 @@ int cmd_tables(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_grid(int argc, char **argv);   /* apps/grid/grid_cmd.c: `strom grid plan|build` */
 /* demo_dim.c: the device-dimension part of `strom demo` on db (devices >= 100). */
 int demo_dimension(strom_db *db, int64_t devices);
 

@@ -23,6 +23,7 @@ static const cli_cmd commands[] = {
     {"tail", cmd_tail, "follow a table on a server and print its rows"},
     {"lookup", cmd_lookup, "look up primary keys of a table on a server"},
     {"stats", cmd_stats, "print the statistics of a server or of one of its tables"},
+    {"grid", cmd_grid, "grid application: fault isolation/restoration plan, grid builder"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
