@@ -129,7 +129,13 @@
 #define FMT_ATTR_CHANGES 0x1
 #define FMT_ATTR_COMMIT_TIME 0x2
 
-enum { FMT_CODEC_NONE = 0, FMT_CODEC_ZSTD = 1, FMT_CODEC_LZ4 = 2 };
+enum { FMT_CODEC_NONE = 0, FMT_CODEC_ZSTD = 1, FMT_CODEC_LZ4 = 2, FMT_CODEC_ZSTD_BLOCKS = 3,
+       FMT_CODEC_LZ4_BLOCKS = 4 };
+/* Default raw bytes per block of a blocked chunk (fmt_encode_opts.block_size). */
+#define FMT_BLOCK_SIZE 4096u
+/* Whether codec is a blocked one (every block CRC-checked on its own when decoded, so a
+ * point read need not check the whole chunk's CRC). */
+int fmt_codec_blocked(int codec);
 enum { FMT_ENC_PLAIN = 0, FMT_ENC_FOR = 1, FMT_ENC_DELTA = 2, FMT_ENC_DECIMAL = 3, FMT_ENC_DICT = 4,
        FMT_ENC_DOD = 5 };
 enum { FMT_F_VALIDITY = 0x1, FMT_F_STATS = 0x2, FMT_F_MAX_TRUNC = 0x4, FMT_F_NAN = 0x8 };
@@ -218,6 +224,8 @@ typedef struct fmt_encode_opts {
     int64_t writer_id;    /* -1 if none */
     int32_t batch_seq;    /* -1 if none */
     const uint8_t *changes; /* per-row strom_change (indexed like the builder rows), or NULL */
+    uint32_t block_size;  /* chunks with more raw bytes are stored blocked (ZSTD/LZ4 only):
+                             0 or a power of two in [512, 16 MiB]; default FMT_BLOCK_SIZE */
 } fmt_encode_opts;
 
 void fmt_encode_opts_init(fmt_encode_opts *o);
