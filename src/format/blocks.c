@@ -7,7 +7,7 @@
 
 #define BLK_HDR 8
 #define BLK_ENTRY 8
-#define BLK_MIN_SIZE 512u
+#define BLK_MIN_SIZE 64u
 #define BLK_MAX_SIZE (1u << 24)
 
 int fmt_codec_blocked(int codec)

@@ -107,10 +107,10 @@ static strom_err check_opts(const strom_builder *b, const uint32_t *sel, size_t 
         return strom_fail(STROM_ELIMIT, "encode: %zu rows in one batch", n);
     if (o->codec < FMT_CODEC_NONE || o->codec > FMT_CODEC_LZ4)
         return strom_fail(STROM_EINVAL, "encode: unknown codec %d", o->codec);
-    if (o->block_size && (o->block_size < 512 || o->block_size > (1u << 24) ||
+    if (o->block_size && (o->block_size < 64 || o->block_size > (1u << 24) ||
                           (o->block_size & (o->block_size - 1))))
         return strom_fail(STROM_EINVAL, "encode: block size %u is not 0 or a power of two in "
-                          "[512, 16 MiB]", o->block_size);
+                          "[64, 16 MiB]", o->block_size);
     const strom_schema *s = b->schema;
     if (o->time_col >= s->ncols || o->time_col < -1 ||
         (o->time_col >= 0 && (!fmt_type_is_int(s->cols[o->time_col].type) ||
