@@ -155,7 +155,7 @@
 enum { FMT_CODEC_NONE = 0, FMT_CODEC_ZSTD = 1, FMT_CODEC_LZ4 = 2, FMT_CODEC_ZSTD_BLOCKS = 3,
        FMT_CODEC_LZ4_BLOCKS = 4 };
 /* Default raw bytes per block of a blocked chunk (fmt_encode_opts.block_size). */
-#define FMT_BLOCK_SIZE 2048u
+#define FMT_BLOCK_SIZE 4096u
 /* Whether codec is a blocked one (every block CRC-checked on its own when decoded, so a
  * point read need not check the whole chunk's CRC). */
 int fmt_codec_blocked(int codec);
