@@ -52,6 +52,7 @@ void fmt_decoder_destroy(fmt_decoder *d)
         return;
     ZSTD_freeDCtx(d->zd);
     strom_buf_free(&d->raw);
+    strom_buf_free(&d->done);
     free(d);
 }
 
@@ -68,10 +69,12 @@ static size_t compress_into(fmt_encoder *e, int codec, int level, const uint8_t 
     return r > 0 ? (size_t)r : 0;
 }
 
-strom_err fmt_compress(fmt_encoder *e, int codec, int level, const uint8_t *src, size_t len,
-                       strom_buf *out, uint8_t *codec_used)
+strom_err fmt_compress(fmt_encoder *e, int codec, int level, uint32_t block_size,
+                       const uint8_t *src, size_t len, strom_buf *out, uint8_t *codec_used)
 {
     *codec_used = FMT_CODEC_NONE;
+    if (codec != FMT_CODEC_NONE && block_size && len > block_size)
+        return fmt_compress_blocks(e, codec, level, block_size, src, len, out, codec_used);
     if (codec != FMT_CODEC_NONE && len > 0 && len <= (size_t)LZ4_MAX_INPUT_SIZE) {
         size_t cap = len - 1; /* only a strictly smaller result is kept */
         if (strom_buf_reserve(out, cap) != STROM_OK)
@@ -96,6 +99,8 @@ strom_err fmt_decompress(fmt_decoder *d, int codec, const uint8_t *src, size_t l
             memcpy(dst, src, len);
         return STROM_OK;
     }
+    if (fmt_codec_blocked(codec))
+        return fmt_blocks_all(d, codec, src, len, dst, raw_len);
     if (codec == FMT_CODEC_ZSTD) {
         size_t r = ZSTD_decompressDCtx(d->zd, dst, raw_len, src, len);
         if (ZSTD_isError(r))

@@ -591,6 +591,38 @@ static strom_err decode_rows_fast(cursor *c, const fmt_dir *d, uint32_t nrows,
     return STROM_OK;
 }
 
+/* Blocked chunk, fast-path encoding: decompresses into dec->raw only the blocks holding
+ * the value block's header and, for each chosen row, its validity byte and its value
+ * (the layout is fixed by nrows, the flags and the encoding; decode_rows_fast then
+ * checks it, reading only those bytes). */
+static strom_err rows_blocks(fmt_decoder *dec, const fmt_dir *d, const uint8_t *chunk,
+                             uint32_t nrows, const uint32_t *rows, uint32_t nsel)
+{
+    fmt_blkview v;
+    strom_err e = fmt_blocks_open(&v, d->codec, chunk, d->data_length, d->raw_length);
+    size_t nbm = fmt_bm_bytes(v.nblocks);
+    if (e != STROM_OK || !strom_buf_grow(&dec->done, nbm))
+        return e ? e : strom_fail(STROM_ENOMEM, "decode: out of memory");
+    uint8_t *done = dec->done.data, *raw = dec->raw.data;
+    memset(done, 0, nbm);
+    size_t vbm = (d->flags & FMT_F_VALIDITY) ? fmt_bm_bytes(nrows) : 0, hdr = 0;
+    unsigned w = (unsigned)fmt_type_width(d->type);
+    if (d->encoding != FMT_ENC_PLAIN) { /* [u8 scale] i64 base, u8 width */
+        hdr = d->encoding == FMT_ENC_DECIMAL ? 10 : 9;
+        if ((e = fmt_blocks_need(dec, &v, done, raw, vbm, hdr)) != STROM_OK)
+            return e;
+        if (vbm + hdr <= v.raw_len)
+            w = raw[vbm + hdr - 1];
+    }
+    for (uint32_t i = 0; e == STROM_OK && i < nsel; i++) {
+        if (vbm)
+            e = fmt_blocks_need(dec, &v, done, raw, rows[i] >> 3, 1);
+        if (e == STROM_OK && w <= 8)
+            e = fmt_blocks_need(dec, &v, done, raw, vbm + hdr + (size_t)rows[i] * w, w);
+    }
+    return e;
+}
+
 strom_err fmt_decode_rows(fmt_decoder *dec, const fmt_dir *d, const uint8_t *chunk,
                           uint32_t nrows, const uint32_t *rows, uint32_t nsel, strom_batch *dst,
                           const char *name, strom_column *out)
@@ -607,8 +639,10 @@ strom_err fmt_decode_rows(fmt_decoder *dec, const fmt_dir *d, const uint8_t *chu
     dec->raw.len = 0;
     if (!strom_buf_grow(&dec->raw, (size_t)d->raw_length + 1))
         return strom_fail(STROM_ENOMEM, "decode: out of memory");
-    strom_err err = fmt_decompress(dec, d->codec, chunk, d->data_length, dec->raw.data,
-                                   d->raw_length);
+    strom_err err = fmt_codec_blocked(d->codec)
+                        ? rows_blocks(dec, d, chunk, nrows, rows, nsel)
+                        : fmt_decompress(dec, d->codec, chunk, d->data_length, dec->raw.data,
+                                         d->raw_length);
     if (err)
         return strom_fail_wrap(err, "record batch: column '%s' chunk", name ? name : "?");
     cursor c = {.p = dec->raw.data, .len = d->raw_length};

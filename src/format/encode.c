@@ -6,7 +6,7 @@
 void fmt_encode_opts_init(fmt_encode_opts *o)
 {
     *o = (fmt_encode_opts){.codec = FMT_CODEC_ZSTD, .zstd_level = 3, .time_col = -1,
-                           .writer_id = -1, .batch_seq = -1};
+                           .writer_id = -1, .batch_seq = -1, .block_size = FMT_BLOCK_SIZE};
 }
 
 /* Appends a string bound (truncated to FMT_STAT_STR_MAX) to the stats blob; returns the
@@ -91,7 +91,8 @@ static strom_err encode_column(fmt_encoder *e, const fmt_vec *v, const uint32_t 
     d->data_offset = (uint32_t)e->body.len;
     if (e->raw.len > FMT_MAX_BATCH_BYTES)
         return strom_fail(STROM_ELIMIT, "encode: column chunk of %zu bytes is too large", e->raw.len);
-    err = fmt_compress(e, o->codec, o->zstd_level, e->raw.data, e->raw.len, &e->body, &d->codec);
+    err = fmt_compress(e, o->codec, o->zstd_level, o->block_size, e->raw.data, e->raw.len,
+                       &e->body, &d->codec);
     d->data_length = (uint32_t)(e->body.len - d->data_offset);
     d->crc = strom_crc32c(0, e->body.data + d->data_offset, d->data_length);
     return err;
@@ -106,6 +107,10 @@ static strom_err check_opts(const strom_builder *b, const uint32_t *sel, size_t 
         return strom_fail(STROM_ELIMIT, "encode: %zu rows in one batch", n);
     if (o->codec < FMT_CODEC_NONE || o->codec > FMT_CODEC_LZ4)
         return strom_fail(STROM_EINVAL, "encode: unknown codec %d", o->codec);
+    if (o->block_size && (o->block_size < 64 || o->block_size > (1u << 24) ||
+                          (o->block_size & (o->block_size - 1))))
+        return strom_fail(STROM_EINVAL, "encode: block size %u is not 0 or a power of two in "
+                          "[64, 16 MiB]", o->block_size);
     const strom_schema *s = b->schema;
     if (o->time_col >= s->ncols || o->time_col < -1 ||
         (o->time_col >= 0 && (!fmt_type_is_int(s->cols[o->time_col].type) ||

@@ -60,6 +60,7 @@ struct fmt_encoder {
 struct fmt_decoder {
     ZSTD_DCtx *zd;
     strom_buf raw;            /* one decompressed chunk */
+    strom_buf done;           /* blocked chunks: bitmap of the blocks in raw */
 };
 
 /* Selected rows' validity into bm (ceil(n/8) bytes, zero padded); returns null count. */
@@ -82,11 +83,38 @@ void fmt_pack(uint8_t *dst, const int64_t *v, size_t n, int64_t base, unsigned w
 void fmt_unpack(int64_t *out, const uint8_t *src, size_t n, int64_t base, unsigned w);
 
 /* Codecs. Compress appends to out (stores NONE when it would not shrink) and sets
- * *codec_used. Decompress fills dst[0..raw_len) exactly or fails with ECORRUPT. */
-strom_err fmt_compress(fmt_encoder *e, int codec, int level, const uint8_t *src, size_t len,
-                       strom_buf *out, uint8_t *codec_used);
+ * *codec_used; block_size > 0 and len > block_size: the blocked form of codec (blocks.c).
+ * Decompress fills dst[0..raw_len) exactly or fails with ECORRUPT (any codec). */
+strom_err fmt_compress(fmt_encoder *e, int codec, int level, uint32_t block_size,
+                       const uint8_t *src, size_t len, strom_buf *out, uint8_t *codec_used);
 strom_err fmt_decompress(fmt_decoder *d, int codec, const uint8_t *src, size_t len,
                          uint8_t *dst, size_t raw_len);
+
+/* ------------------------------------------------ blocked codecs (blocks.c) */
+
+/* The validated block table of one blocked chunk (pointers into the chunk). */
+typedef struct fmt_blkview {
+    int codec;                /* FMT_CODEC_ZSTD or FMT_CODEC_LZ4: how blocks are compressed */
+    uint32_t bsize, nblocks;
+    const uint8_t *table, *payload;
+    size_t raw_len, payload_len;
+} fmt_blkview;
+
+/* Blocked form of codec (ZSTD or LZ4) of src[0..len) in blocks of bsize raw bytes, appended
+ * to out; NONE (a plain copy) if that is not smaller than len. */
+strom_err fmt_compress_blocks(fmt_encoder *e, int codec, int level, uint32_t bsize,
+                              const uint8_t *src, size_t len, strom_buf *out, uint8_t *codec_used);
+/* Parses and checks the header and block table of a blocked chunk (stored bytes
+ * chunk[0..len), raw_len bytes once decompressed). ECORRUPT naming what is wrong. */
+strom_err fmt_blocks_open(fmt_blkview *v, int codec, const uint8_t *chunk, size_t len,
+                          size_t raw_len);
+/* Decompresses every block (each CRC-checked) into dst[0..raw_len). */
+strom_err fmt_blocks_all(fmt_decoder *d, int codec, const uint8_t *chunk, size_t len,
+                         uint8_t *dst, size_t raw_len);
+/* Makes raw bytes dst[off..off+n) valid: decompresses (CRC-checked) the blocks holding them
+ * that done (one bit per block) does not yet mark, and marks them. */
+strom_err fmt_blocks_need(fmt_decoder *d, const fmt_blkview *v, uint8_t *done, uint8_t *dst,
+                          size_t off, size_t n);
 
 /* Writes the fixed header h (88 bytes) to p; the CRC fields are written as given. */
 void fmt_hdr_write(uint8_t *p, const fmt_hdr *h);

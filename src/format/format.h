@@ -107,8 +107,31 @@
  *   Every field is bounds-checked on decode; a violation is STROM_ECORRUPT.
  *
  * Codecs: FMT_CODEC_NONE (stored = raw), FMT_CODEC_ZSTD (one zstd frame), FMT_CODEC_LZ4
- * (one LZ4 block; raw_length gives the output size). A chunk that the codec does not
- * shrink is stored with FMT_CODEC_NONE, so the codec byte may differ between columns.
+ * (one LZ4 block; raw_length gives the output size), and the blocked forms of the last two,
+ * FMT_CODEC_ZSTD_BLOCKS (3) and FMT_CODEC_LZ4_BLOCKS (4), written (since 2026-11-26) for
+ * every chunk of more than fmt_encode_opts.block_size raw bytes (default FMT_BLOCK_SIZE),
+ * so that a point read (key history) decompresses only the blocks holding its rows. Codecs
+ * 1 and 2 are still written for smaller chunks and still read: batches written before the
+ * blocked codecs existed read unchanged. A chunk that the codec does not shrink is stored
+ * with FMT_CODEC_NONE, so the codec byte may differ between columns.
+ *
+ * Blocked chunk (stored bytes, data_length of them; nb = ceil(raw_length / block_size))
+ *   off      size  field        meaning
+ *   0        4     block_size   raw bytes per block: a power of two in [64, 2^24]; block i
+ *                               holds raw bytes [i*block_size, min((i+1)*block_size,
+ *                               raw_length))
+ *   4        4     table_crc    CRC-32C of bytes [0, 4) followed by the nb table entries
+ *   8        8*nb  block table  per block: u32 end: payload bytes up to the end of this
+ *                               block (strictly increasing; the last = payload size);
+ *                               u32 crc: CRC-32C of the block's stored bytes
+ *   8+8nb    ...   payload      block i in [end[i-1], end[i]) (end[-1] = 0): compressed
+ *                               alone (one zstd frame / one LZ4 block) when that is
+ *                               smaller, else stored as is: a stored size equal to the
+ *                               block's raw size means uncompressed, and no block is
+ *                               stored larger than its raw size
+ * A reader of chosen rows (fmt_decode_rows) checks the table CRC and the CRC of each block
+ * it decompresses instead of chunk_crc (which still covers the whole stored chunk, for
+ * fmt_batch_verify and full reads); the blocks it skips are not checked.
  * ==========================================================================================
  */
 #ifndef STROM_FORMAT_H
@@ -129,7 +152,13 @@
 #define FMT_ATTR_CHANGES 0x1
 #define FMT_ATTR_COMMIT_TIME 0x2
 
-enum { FMT_CODEC_NONE = 0, FMT_CODEC_ZSTD = 1, FMT_CODEC_LZ4 = 2 };
+enum { FMT_CODEC_NONE = 0, FMT_CODEC_ZSTD = 1, FMT_CODEC_LZ4 = 2, FMT_CODEC_ZSTD_BLOCKS = 3,
+       FMT_CODEC_LZ4_BLOCKS = 4 };
+/* Default raw bytes per block of a blocked chunk (fmt_encode_opts.block_size). */
+#define FMT_BLOCK_SIZE 4096u
+/* Whether codec is a blocked one (every block CRC-checked on its own when decoded, so a
+ * point read need not check the whole chunk's CRC). */
+int fmt_codec_blocked(int codec);
 enum { FMT_ENC_PLAIN = 0, FMT_ENC_FOR = 1, FMT_ENC_DELTA = 2, FMT_ENC_DECIMAL = 3, FMT_ENC_DICT = 4,
        FMT_ENC_DOD = 5 };
 enum { FMT_F_VALIDITY = 0x1, FMT_F_STATS = 0x2, FMT_F_MAX_TRUNC = 0x4, FMT_F_NAN = 0x8 };
@@ -218,6 +247,8 @@ typedef struct fmt_encode_opts {
     int64_t writer_id;    /* -1 if none */
     int32_t batch_seq;    /* -1 if none */
     const uint8_t *changes; /* per-row strom_change (indexed like the builder rows), or NULL */
+    uint32_t block_size;  /* chunks with more raw bytes are stored blocked (ZSTD/LZ4 only):
+                             0 or a power of two in [64, 16 MiB]; default FMT_BLOCK_SIZE */
 } fmt_encode_opts;
 
 void fmt_encode_opts_init(fmt_encode_opts *o);
@@ -335,7 +366,9 @@ strom_err fmt_decode_column(fmt_decoder *dec, const fmt_dir *d, const uint8_t *c
                             strom_column *out);
 /* Like fmt_decode_column, but out holds only rows rows[0..nsel) of the chunk, in that
  * order (each < nrows). For FOR/DECIMAL/PLAIN fixed-width columns only those values are
- * read after decompression (no full decode); other encodings decode fully, then gather.
+ * read after decompression (no full decode), and of a blocked chunk only the blocks holding
+ * them (and the value block's header) are decompressed, each CRC-checked, so the caller
+ * may skip chunk_crc for blocked chunks; other encodings decode fully, then gather.
  * Used by point reads (key history). EINVAL for a row out of range. */
 strom_err fmt_decode_rows(fmt_decoder *dec, const fmt_dir *d, const uint8_t *chunk,
                           uint32_t nrows, const uint32_t *rows, uint32_t nsel, strom_batch *dst,

@@ -124,7 +124,7 @@ static strom_err check_dir_kind(const fmt_dir *d, int c, uint32_t nrows)
 {
     if (d->type < STROM_BOOLEAN || d->type > STROM_TIMESTAMP)
         return CORRUPT("column %d: unknown type %d", c, (int)d->type);
-    if (d->codec > FMT_CODEC_LZ4)
+    if (d->codec > FMT_CODEC_LZ4_BLOCKS)
         return CORRUPT("column %d: unknown codec %u", c, d->codec);
     if (!encoding_fits(d->type, d->encoding))
         return CORRUPT("column %d: encoding %u invalid for %s", c, d->encoding,

@@ -1,8 +1,10 @@
 /* fuzz_batch.c: libFuzzer target for the record batch (src/format).
  * First input byte even: the rest is a batch: fmt_hdr_need, fmt_hdr_parse, decode every
  * column without the CRC check (so mutations reach the decoders), then fmt_batch_verify.
- * Odd: the rest drives a random builder (schema, rows, values, codec, selection) that is
- * encoded, verified, decoded and compared value by value; a mismatch aborts. */
+ * Odd: the rest drives a random builder (schema, rows, values, codec, block size,
+ * selection) that is encoded, verified, decoded (whole columns and point reads) and
+ * compared value by value; a mismatch aborts. Point reads of chosen rows run on every
+ * mutated batch too (blocked chunks decode only some blocks there). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,10 +30,15 @@ static void decode_batch(const uint8_t *p, size_t len)
         return;
     if (fmt_batch_reset(g_batch, &h, h.ncols) != STROM_OK)
         return;
-    for (int c = 0; c < h.ncols; c++)
+    uint32_t rows[3] = {h.nrows - 1, 0, h.nrows / 2}; /* point reads, as key history does */
+    for (int c = 0; c < h.ncols; c++) {
+        strom_column one;
+        (void)fmt_decode_rows(g_dec, &dirs[c], p + dirs[c].data_offset, h.nrows, rows, 3,
+                              g_batch, "c", &one);
         if (fmt_decode_column(g_dec, &dirs[c], p + dirs[c].data_offset, h.nrows, g_batch, "c",
                               &g_batch->cols[c]) != STROM_OK)
             return;
+    }
     (void)fmt_batch_verify(p, len, &h, dirs);
 }
 
@@ -105,6 +112,14 @@ static void check_roundtrip(const strom_builder *bl, const uint32_t *sel, size_t
         for (size_t r = 0; r < nsel; r++)
             if (!same_cell(&g_batch->cols[c], (int64_t)r, &want, sel[r]))
                 abort();
+        uint32_t rows[2] = {h.nrows - 1, h.nrows / 3}; /* point reads give the same values */
+        strom_column one;
+        if (fmt_decode_rows(g_dec, &dirs[c], p + dirs[c].data_offset, h.nrows, rows, 2, g_batch,
+                            "c", &one) != STROM_OK)
+            abort();
+        for (int k = 0; k < 2; k++)
+            if (!same_cell(&one, k, &g_batch->cols[c], rows[k]))
+                abort();
     }
 }
 
@@ -139,6 +154,7 @@ static void roundtrip(const uint8_t *p, size_t len)
     fmt_encode_opts_init(&o);
     o.codec = (mode >> 1) % 3;
     o.plain_only = (mode >> 3) & 1;
+    o.block_size = (mode >> 4) & 1 ? 64u << ((mode >> 5) & 3) : 0; /* blocked chunks */
     static fmt_encoder *e;
     if (!e)
         e = fmt_encoder_create();

@@ -51,7 +51,7 @@ static void put_file(const char *name, const uint8_t *p, size_t len)
     fclose(f);
 }
 
-/* A small valid bucket: a few batches over two or more segments. */
+/* A small valid bucket: a few batches over two or more segments, chunks blocked. */
 static int64_t make_valid_bucket(void)
 {
     log_config c;
@@ -64,6 +64,8 @@ static int64_t make_valid_bucket(void)
     fmt_encode_opts o;
     fmt_encode_opts_init(&o);
     o.time_col = 1;
+    o.plain_only = 1;   /* with tiny blocks: chunks in the blocked layout (key history) */
+    o.block_size = 64;
     strom_buf buf = {0};
     for (int k = 0; k < 4; k++) {
         strom_builder_reset(bl);

@@ -10,6 +10,17 @@
 #include "format/format.h"
 
 static uint64_t rng_state = 88172645463325252ull;
+/* Codec cases the tests encode with: the single-frame codecs (the layout before blocked
+ * chunks) and the blocked ones with small and default blocks. */
+typedef struct codec_case {
+    int codec;
+    uint32_t block;
+} codec_case;
+static const codec_case codec_cases[] __attribute__((unused)) = {
+    {FMT_CODEC_NONE, 0}, {FMT_CODEC_ZSTD, 0}, {FMT_CODEC_LZ4, 0},
+    {FMT_CODEC_ZSTD, 512}, {FMT_CODEC_LZ4, 512}, {FMT_CODEC_ZSTD, FMT_BLOCK_SIZE}};
+#define NCODEC_CASES 6
+
 static inline uint64_t rnd(void)
 {
     rng_state ^= rng_state << 13;

@@ -89,13 +89,15 @@ static int has_special(const mcol *mc, const uint32_t *sel, size_t n)
     return 0;
 }
 
-static void check_case(model *m, int codec, int plain_only, const uint32_t *sel, size_t nsel,
+static void check_case(model *m, codec_case cs, int plain_only, const uint32_t *sel, size_t nsel,
                        fmt_encoder *e, fmt_decoder *dec, decoded *d)
 {
     fmt_encode_opts o;
     fmt_encode_opts_init(&o);
-    o.codec = codec;
+    o.codec = cs.codec;
+    o.block_size = cs.block;
     o.plain_only = plain_only;
+    int codec = cs.codec;
     o.time_col = 7; /* c7 is TIMESTAMP */
     strom_buf out = {0};
     assert_int_equal(fmt_encode(e, m->b, sel, nsel, &o, &out), STROM_OK);
@@ -144,10 +146,10 @@ static void test_roundtrip_random(void **state)
         uint32_t *sel = malloc(nsel * 4);
         for (size_t k = 0; k < nsel; k++)
             sel[k] = (uint32_t)rndn((uint64_t)nrows);
-        for (int codec = 0; codec < 3; codec++)
+        for (int k = 0; k < NCODEC_CASES; k++)
             for (int po = 0; po < 2; po++) {
-                check_case(m, codec, po, NULL, 0, e, dec, d);
-                check_case(m, codec, po, sel, nsel, e, dec, d);
+                check_case(m, codec_cases[k], po, NULL, 0, e, dec, d);
+                check_case(m, codec_cases[k], po, sel, nsel, e, dec, d);
             }
         free(sel);
         model_free(m);

@@ -9,11 +9,13 @@
 
 #include "model.h"
 
-static void check_rows(model *m, int codec, fmt_encoder *e, fmt_decoder *dec)
+static void check_rows(model *m, codec_case cc, fmt_encoder *e, fmt_decoder *dec)
 {
     fmt_encode_opts o;
     fmt_encode_opts_init(&o);
-    o.codec = codec;
+    o.codec = cc.codec;
+    o.block_size = cc.block;
+    int codec = cc.codec;
     strom_buf out = {0};
     assert_int_equal(fmt_encode(e, m->b, NULL, 0, &o, &out), STROM_OK);
     fmt_hdr h;
@@ -55,10 +57,9 @@ static void test_decode_rows_matches_model(void **state)
     (void)state;
     fmt_encoder *e = fmt_encoder_create();
     fmt_decoder *dec = fmt_decoder_create();
-    static const int codecs[] = {FMT_CODEC_NONE, FMT_CODEC_ZSTD, FMT_CODEC_LZ4};
-    for (int it = 0; it < 60; it++) {
+    for (int it = 0; it < 90; it++) {
         model *m = model_new(16, 1 + (int64_t)rndn(3000), it < P_NPROFILES ? it : -1);
-        check_rows(m, codecs[it % 3], e, dec);
+        check_rows(m, codec_cases[it % NCODEC_CASES], e, dec);
         model_free(m);
     }
     fmt_decoder_destroy(dec);

@@ -89,6 +89,10 @@ static __attribute__((unused)) void lt_gen(trow *r, int n, int ndev, int64_t t0,
     }
 }
 
+/* Raw bytes per block of the chunks lt_encode writes (tests set small blocks to exercise
+ * the blocked chunk layout). */
+static uint32_t lt_block_size __attribute__((unused)) = FMT_BLOCK_SIZE;
+
 /* Encodes rows into out (cleared first). */
 static __attribute__((unused)) void lt_encode(const strom_schema *s, const trow *r, int n, int codec, strom_buf *out)
 {
@@ -111,6 +115,7 @@ static __attribute__((unused)) void lt_encode(const strom_schema *s, const trow 
     fmt_encode_opts_init(&o);
     o.codec = codec;
     o.time_col = 1;
+    o.block_size = lt_block_size;
     strom_buf_clear(out);
     assert_int_equal(fmt_encode(e, b, NULL, 0, &o, out), STROM_OK);
     fmt_encoder_destroy(e);

@@ -355,6 +355,62 @@ static void test_key_history(void **state)
     strom_rmtree(dir);
 }
 
+/* Blocked chunks of the columns key history decodes (v, i, flag) in the segments of dir. */
+static int count_blocked(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cat %s/*.log", dir);
+    FILE *f = popen(cmd, "r");
+    strom_buf all = {0};
+    uint8_t chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        assert_int_equal(strom_buf_append(&all, chunk, got), STROM_OK);
+    pclose(f);
+    int blocked = 0;
+    fmt_dir *dirs = calloc(FMT_MAX_COLUMNS, sizeof *dirs);
+    for (size_t pos = 0; pos + 4 <= all.len; pos++) { /* find batches by their magic */
+        fmt_hdr h;
+        if (pos < 12 || strom_get_u32(all.data + pos) != FMT_MAGIC ||
+            fmt_hdr_parse(all.data + pos - 12, all.len - (pos - 12), &h, dirs) != STROM_OK)
+            continue;
+        for (int c = 2; c < h.ncols; c++)
+            blocked += fmt_codec_blocked(dirs[c].codec);
+    }
+    free(dirs);
+    strom_buf_free(&all);
+    return blocked;
+}
+
+/* Key history where the decoded columns are blocked chunks (256-byte blocks): the point
+ * reads decompress only some blocks and must still give the brute-force answer. */
+static void test_key_history_blocked(void **state)
+{
+    (void)state;
+    char dir[256];
+    lt_tmpdir(dir, sizeof dir, "histblk");
+    log_config cfg;
+    lt_cfg(&cfg, 1);
+    cfg.segment_bytes = 32768;
+    log_bucket *b = NULL;
+    assert_int_equal(log_bucket_open(dir, &cfg, &b), STROM_OK);
+    strom_schema *s = lt_schema(0);
+    tref ref = {0};
+    lt_block_size = 256;
+    for (int k = 0; k < 16; k++)
+        lt_append(b, s, &ref, 500 + (int)(lt_rnd() % 1500), 15, 1000000 + ref.n * 10);
+    lt_block_size = FMT_BLOCK_SIZE;
+    check_history(b, s, &ref, 15);
+    log_bucket_close(b);
+    assert_true(count_blocked(dir) >= 4); /* the test must exercise the blocked layout */
+    assert_int_equal(log_bucket_open(dir, &cfg, &b), STROM_OK);
+    check_history(b, s, &ref, 15);
+    log_bucket_close(b);
+    strom_schema_destroy(s);
+    free(ref.rows);
+    strom_rmtree(dir);
+}
+
 /* After open, a warm-up thread rebuilds the active key index while appends go on: batches
  * appended meanwhile must be found by key history (the catch-up under the writer lock). */
 static void test_key_history_warm_up(void **state)
@@ -420,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_seek_time),
         cmocka_unit_test(test_key_history),
         cmocka_unit_test(test_key_history_warm_up),
+        cmocka_unit_test(test_key_history_blocked),
         cmocka_unit_test(test_no_key_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
