@@ -385,6 +385,8 @@ static void store(kv_cache *c, shard *s, entry **p, const uint8_t *k, size_t kle
     memmove(val + vlen, val + e->vlen, e->hlen);
     memcpy(val, v, vlen);
     e->vlen = (uint32_t)vlen;
+    int64_t f = fresh_from(v, vlen);   /* the newest version: known from its time on */
+    e->from = f < e->from ? f : e->from;
 }
 
 void kv_cache_fill(kv_cache *c, uint64_t ticket, const uint8_t *k, size_t klen, uint64_t h,

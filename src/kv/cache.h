@@ -29,7 +29,9 @@
  *     (a put of an existing time replaces that record, as the RocksDB key is replaced),
  *     so a key's records gain exactly the versions its writes add, out-of-order version
  *     times included (records older than from are kept too; they are true versions).
- *     The 'v' keys are applied before the 'r' keys (see kv_cache_apply).
+ *     The 'v' keys are applied before the 'r' keys (see kv_cache_apply). A put of a
+ *     row that is its key's newest version lowers from to its vtime if that is lower
+ *     (so an entry that knew nothing learns again once the key is written in order).
  *   - a record evicted by the bounds (the oldest go first) raises from to the oldest kept
  *     record's time; a version larger than KV_CACHE_HIST_BYTES makes the entry forget
  *     its history (from = INT64_MAX); a removed 'v' key or a removed row drops the entry.
