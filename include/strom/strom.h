@@ -430,7 +430,7 @@ strom_err strom_table_lookup_batch(strom_table *t, const strom_value *keys, int 
 strom_err strom_table_prefix_lookup(strom_table *t, const strom_value *bkey, int nbkey,
                                     strom_batch **out);
 /* The row cache: one memory budget for the whole process, over every primary-key table
- * (default 512 MiB; 0 turns caching off). Rows enter when written and when looked up;
+ * (default 1 GiB; 0 turns caching off). Rows enter when written and when looked up;
  * over the budget the least recently used (CLOCK) go; a row not cached is read from the
  * state store. Lowering the budget takes effect as rows enter. */
 size_t strom_kv_cache_set_budget(size_t bytes);   /* returns the previous budget */

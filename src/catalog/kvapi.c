@@ -420,8 +420,8 @@ static strom_err bucket_of(const strom_table *t, const strom_value *v, int prefi
 }
 
 /* One key, converted, in primary-key order (table lock held): its current row, or with
- * asof its row AS OF time at (the cached current row when it answers, else the
- * versions). */
+ * asof its row AS OF time at (the row cache's current row and recent history when they
+ * answer, else RocksDB's versions). */
 static strom_err lookup_one(strom_table *t, const strom_value *conv, strom_buf *k, int asof,
                             int64_t at, strom_builder *out, int *found)
 {

@@ -13,6 +13,34 @@
  *     in between (otherwise it might be older than what the writer just installed).
  * Misses of absent keys are not cached: RocksDB's bloom filter keeps them cheap.
  *
+ * History (AS OF from memory): an entry also holds up to KV_CACHE_HIST_MAX records
+ * (at most KV_CACHE_HIST_BYTES in all) of its key's past versions, newest first, and a
+ * bound "from": every version of the key (current row and 'v' keys, kv.h) with a time
+ * >= from is in the entry, and so is the version at time from itself. So an AS OF T >=
+ * from is answered exactly from memory: the newest version at or before T among the
+ * current row and the records (the current row wins a tie, as in RocksDB; a tombstone
+ * record answers "no row"); an older T, or from = INT64_MAX ("nothing known"), goes to
+ * RocksDB's seek (kv_lookup_asof). How from is kept:
+ *   - a new entry (read fill, or write-through of a key not cached) knows only its
+ *     current row: from = its vtime if that is the key's newest version (vtime ==
+ *     newest in the row value), else INT64_MAX (an out-of-order version-column write
+ *     left a newer 'v' key that the entry does not hold).
+ *   - the write-through walk mirrors every 'v' put of the batch into the entry's records
+ *     (a put of an existing time replaces that record, as the RocksDB key is replaced),
+ *     so a key's records gain exactly the versions its writes add, out-of-order version
+ *     times included (records older than from are kept too; they are true versions).
+ *     The 'v' keys are applied before the 'r' keys (see kv_cache_apply). A put of a
+ *     row that is its key's newest version lowers from to its vtime if that is lower
+ *     (so an entry that knew nothing learns again once the key is written in order).
+ *   - a record evicted by the bounds (the oldest go first) raises from to the oldest kept
+ *     record's time; a version larger than KV_CACHE_HIST_BYTES makes the entry forget
+ *     its history (from = INT64_MAX); a removed 'v' key or a removed row drops the entry.
+ *   - the history TTL compaction drops only versions that no AS OF at or after its
+ *     cutoff can return; the caller (kv_lookup_asof_cached) sends T older than the
+ *     greatest cutoff (now - history.ttl, or kv_compact's) to RocksDB, so both answer
+ *     alike. Replay and rebuild apply batches through the same walk.
+ * Records are charged to the budget with their entry.
+ *
  * Concurrency: 64 shards by key hash, each a chained hash table under a reader-writer
  * lock; lookups take it shared and decode the value while holding it (no copy, no
  * allocation), writes and fills take it exclusively. Writes to one cache come from one
@@ -32,9 +60,11 @@
 
 #include "common/common.h"
 
-/* 512 MiB: the seed's 500k devices need ~150 MB (value ~200 B + key + ~56 B per entry),
- * so two or three such tables fit, a small share of the 24 GiB machine. */
-#define KV_CACHE_DEFAULT_BUDGET ((size_t)512 << 20)
+/* 1 GiB: the seed's 500k devices with three versions each need ~360 MB (current value
+ * ~200 B + key + 72 B per entry, plus ~212 B per history record), the bench's second
+ * table of 500k rows ~150 MB: ~510 MB together, the old 512 MiB budget. A small share of the
+ * 24 GiB machine, the size of RocksDB's shared block cache (state.c). */
+#define KV_CACHE_DEFAULT_BUDGET ((size_t)1 << 30)
 
 typedef struct kv_cache kv_cache;
 
@@ -54,6 +84,10 @@ static inline uint64_t kv_cache_hash(const uint8_t *k, size_t klen)
     return strom_hash64(k, klen);
 }
 
+/* Per-entry history bounds (records, bytes of record values and headers). */
+#define KV_CACHE_HIST_MAX 8
+#define KV_CACHE_HIST_BYTES 4096
+
 /* Called with the cached value under the shard's read lock: must not call back into the
  * cache nor keep v. */
 typedef strom_err (*kv_cache_fn)(void *arg, const uint8_t *v, size_t vlen);
@@ -62,6 +96,11 @@ typedef strom_err (*kv_cache_fn)(void *arg, const uint8_t *v, size_t vlen);
  * 1. Miss: returns 0 and sets *ticket for a kv_cache_fill after reading the store. */
 int kv_cache_get(kv_cache *c, const uint8_t *k, size_t klen, uint64_t h, kv_cache_fn fn,
                  void *arg, strom_err *err, uint64_t *ticket);
+/* AS OF t of k from memory (see History above): if the entry answers, calls fn with the
+ * answer (v NULL, vlen 0: no row at t), stores its result in *err and returns 1; else 0
+ * (not cached, or t older than what the entry knows). */
+int kv_cache_get_asof(kv_cache *c, const uint8_t *k, size_t klen, uint64_t h, int64_t t,
+                      kv_cache_fn fn, void *arg, strom_err *err);
 /* Offers the value read from the store after a miss that returned ticket. */
 void kv_cache_fill(kv_cache *c, uint64_t ticket, const uint8_t *k, size_t klen, uint64_t h,
                    const uint8_t *v, size_t vlen);
@@ -70,7 +109,8 @@ void kv_cache_put(kv_cache *c, const uint8_t *k, size_t klen, const uint8_t *v, 
 void kv_cache_del(kv_cache *c, const uint8_t *k, size_t klen);
 /* Forgets everything. */
 void kv_cache_clear(kv_cache *c);
-/* Applies the 'r' puts and deletes of a WriteBatch RocksDB has just taken. A batch with
+/* Applies the 'r' puts and deletes and the 'v' puts and deletes (history) of a
+ * WriteBatch RocksDB has just taken: the 'v' keys first, then the 'r' keys. A batch with
  * an operation the walk does not see (e.g. a range delete) clears the cache. */
 void kv_cache_apply(kv_cache *c, rocksdb_writebatch_t *wb);
 /* Entries and charged bytes of this cache. */

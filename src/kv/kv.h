@@ -75,7 +75,8 @@
  *   same time: the later written one replaces the earlier (the same WriteBatch order on
  *   write and on replay). Versions older than the history cutoff are dropped by the
  *   compaction filter (version.c), keeping for each key the newest version at or before
- *   the cutoff.
+ *   the cutoff. The row cache mirrors a key's recent versions from the WriteBatches
+ *   that write them (cache.h "History"), so most AS OF lookups need none of these keys.
  *
  * Expiry index (only with 'table.kv.ttl'; one key per row)
  *   off size field        meaning
@@ -243,9 +244,12 @@ strom_buf *kv_key_scratch(void);
  * (then the row is offered to the cache). Appends the row to out if found. */
 strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_builder *out,
                         int *found);
-/* AS OF t of row key k from the row cache alone: *answered = 1 (and the row appended,
- * *found = 1) when the cached current row is the key's newest version with a version
- * time <= t; otherwise *answered = 0 and kv_lookup_asof must answer. */
+/* AS OF t of row key k from the row cache alone: *answered = 1 (and the row appended
+ * with *found = 1, or *found = 0 for no row at t) when the key's cache entry knows every
+ * version from a time <= t on (its current row and recent history, cache.h "History")
+ * and t is not older than the history TTL's greatest cutoff (now - history.ttl, or
+ * kv_compact's); the answer is then exactly kv_lookup_asof's. Otherwise *answered = 0
+ * and kv_lookup_asof must answer. */
 strom_err kv_lookup_asof_cached(kv_state *kv, const uint8_t *k, size_t klen, int64_t t,
                                 strom_builder *out, int *found, int *answered);
 /* Row cache of this kv: entries and bytes charged. */

@@ -32,6 +32,8 @@ struct kv_state {
     /* versions (version.c) */
     rocksdb_compactionfilterfactory_t *hist_filter; /* NULL without a history TTL */
     int64_t compact_now;        /* kv_compact's clock for the filter (0: wall clock) */
+    int64_t max_cutoff;         /* greatest history cutoff kv_compact used (INT64_MIN):
+                                   the cache answers no AS OF older (state.c) */
     int any_delete;             /* the deletes marker (kv.h) is in the state */
     /* row TTL (ttl.c) */
     pthread_t ttl_thread;

@@ -212,6 +212,7 @@ strom_buf *kv_key_scratch(void)
 typedef struct decode_arg {
     strom_builder *out;
     const strom_schema *s;
+    int found;               /* AS OF: the answer was a row */
 } decode_arg;
 
 static strom_err decode_cb(void *arg, const uint8_t *v, size_t vlen)
@@ -223,7 +224,7 @@ static strom_err decode_cb(void *arg, const uint8_t *v, size_t vlen)
 strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_builder *out,
                         int *found)
 {
-    decode_arg a = {out, kv->cfg.schema};
+    decode_arg a = {out, kv->cfg.schema, 0};
     uint64_t h = kv_cache_hash(k, klen), ticket = 0;
     strom_err e = STROM_OK;
     *found = kv_cache_get(kv->cache, k, klen, h, decode_cb, &a, &e, &ticket);
@@ -243,32 +244,33 @@ strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_build
     return e;
 }
 
-/* AS OF through the cache: decodes the cached row if it answers AS OF t. */
-typedef struct asof_arg {
-    decode_arg d;
-    int64_t t;
-    int answered;
-} asof_arg;
-
+/* AS OF through the cache: the answer from the entry's current row and history
+ * (cache.h), decoded into out; NULL: no row at t. */
 static strom_err asof_cb(void *arg, const uint8_t *v, size_t vlen)
 {
-    asof_arg *a = arg;
-    kv_times tm;
-    if (kv_row_times(v, vlen, &tm) || tm.vtime != tm.newest || tm.vtime > a->t)
-        return STROM_OK;
-    a->answered = 1;
-    return kv_row_decode(a->d.out, a->d.s, v, vlen);
+    decode_arg *a = arg;
+    a->found = v != NULL;
+    return v ? kv_row_decode(a->out, a->s, v, vlen) : STROM_OK;
+}
+
+/* Could a history TTL compaction have dropped the answer of AS OF t from RocksDB? Then
+ * the cache must not answer either (it may still hold the dropped version). */
+static int before_cutoff(kv_state *kv, int64_t t)
+{
+    if (kv->cfg.hist_ttl_ms <= 0)
+        return 0;
+    int64_t manual = __atomic_load_n(&kv->max_cutoff, __ATOMIC_ACQUIRE);
+    return t < manual || t < strom_now_ms() - kv->cfg.hist_ttl_ms;
 }
 
 strom_err kv_lookup_asof_cached(kv_state *kv, const uint8_t *k, size_t klen, int64_t t,
                                 strom_builder *out, int *found, int *answered)
 {
-    asof_arg a = {{out, kv->cfg.schema}, t, 0};
-    uint64_t ticket = 0;
+    decode_arg a = {out, kv->cfg.schema, 0};
     strom_err e = STROM_OK;
-    int hit = kv_cache_get(kv->cache, k, klen, kv_cache_hash(k, klen), asof_cb, &a, &e, &ticket);
-    *answered = hit && a.answered;
-    *found = *answered && e == STROM_OK;
+    *answered = !before_cutoff(kv, t) &&
+                kv_cache_get_asof(kv->cache, k, klen, kv_cache_hash(k, klen), t, asof_cb, &a, &e);
+    *found = *answered && e == STROM_OK && a.found;
     return e;
 }
 
@@ -459,6 +461,7 @@ strom_err kv_open(const char *dir, log_bucket *log, const kv_config *cfg, kv_sta
     pthread_mutex_init(&kv->mu, NULL);
     kv->name = strom_strdup(cfg->name ? cfg->name : "kv");
     kv->enc = fmt_encoder_create();
+    kv->max_cutoff = INT64_MIN;
     kv->cache = kv_cache_create();
     e = kv->name && kv->enc && kv->cache ? make_order(kv) : STROM_ENOMEM;
     if (e == STROM_OK)

@@ -429,6 +429,8 @@ strom_err kv_compact(kv_state *kv, int64_t now_ms)
 {
     pthread_mutex_lock(&kv->mu);
     __atomic_store_n(&kv->compact_now, now_ms, __ATOMIC_RELEASE);
+    if (kv->cfg.hist_ttl_ms > 0 && now_ms - kv->cfg.hist_ttl_ms > kv->max_cutoff)
+        __atomic_store_n(&kv->max_cutoff, now_ms - kv->cfg.hist_ttl_ms, __ATOMIC_RELEASE);
     rocksdb_compact_range(kv->db, NULL, 0, NULL, 0);
     __atomic_store_n(&kv->compact_now, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&kv->mu);

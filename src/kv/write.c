@@ -157,34 +157,69 @@ static strom_err load_newest(kv_wctx *w)
     return e;
 }
 
-/* Current state of every distinct key (one batched multi-get). */
+/* A cached current value of a slot, copied into the value arena. */
+typedef struct cache_copy {
+    kv_wctx *w;
+    kv_slot *s;
+} cache_copy;
+
+static strom_err cache_copy_cb(void *arg, const uint8_t *v, size_t vlen)
+{
+    cache_copy *c = arg;
+    c->s->init_off = c->s->cur_off = (int64_t)c->w->vals.len;
+    c->s->init_len = c->s->cur_len = (int64_t)vlen;
+    return strom_buf_append(&c->w->vals, v, vlen);
+}
+
+/* The slots whose current value the row cache holds get it from there (the cache is
+ * written through under kv->mu, which this write holds, so it is exact); the indexes of
+ * the others into miss (*nmiss). */
+static strom_err load_cached(kv_wctx *w, size_t *miss, size_t *nmiss)
+{
+    strom_err e = STROM_OK;
+    *nmiss = 0;
+    for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
+        kv_slot *s = &w->slots[i];
+        const uint8_t *k = w->keys.data + s->koff;
+        cache_copy c = {w, s};
+        uint64_t ticket;
+        if (!kv_cache_get(w->kv->cache, k, s->klen, kv_cache_hash(k, s->klen), cache_copy_cb,
+                          &c, &e, &ticket))
+            miss[(*nmiss)++] = i;
+    }
+    return e;
+}
+
+/* Current state of every distinct key: the row cache, then one batched multi-get of the
+ * keys it does not hold. */
 static strom_err load_state(kv_wctx *w)
 {
-    size_t n = w->nslots;
-    size_t *kl = strom_calloc(n, sizeof(size_t));
+    size_t n = w->nslots, m = 0;
+    size_t *kl = strom_calloc(n * 2, sizeof(size_t)), *miss = kl ? kl + n : NULL;
     char **kp = strom_calloc(n * 2, sizeof(char *)), **ep = kp ? kp + n : NULL;
     rocksdb_pinnableslice_t **vp = strom_calloc(n, sizeof *vp);
-    strom_err e = kl && kp && vp ? STROM_OK : STROM_ENOMEM;
-    if (e == STROM_OK) {
-        for (size_t i = 0; i < n; i++) {
-            kp[i] = (char *)w->keys.data + w->slots[i].koff;
-            kl[i] = w->slots[i].klen;
+    strom_err e = kl && kp && vp ? load_cached(w, miss, &m) : STROM_ENOMEM;
+    if (e == STROM_OK && m > 0) {
+        for (size_t i = 0; i < m; i++) {
+            kp[i] = (char *)w->keys.data + w->slots[miss[i]].koff;
+            kl[i] = w->slots[miss[i]].klen;
         }
-        rocksdb_batched_multi_get_cf(w->kv->db, w->kv->ro, w->kv->cf, n,
+        rocksdb_batched_multi_get_cf(w->kv->db, w->kv->ro, w->kv->cf, m,
                                      (const char *const *)kp, kl, vp, ep, 0);
     }
-    for (size_t i = 0; e == STROM_OK && i < n; i++) {
+    for (size_t i = 0; e == STROM_OK && i < m; i++) {
         size_t vl = 0;
         const char *v = vp[i] ? rocksdb_pinnableslice_value(vp[i], &vl) : NULL;
+        kv_slot *s = &w->slots[miss[i]];
         if (ep[i])
             e = strom_fail(STROM_EIO, "%s: state store multi-get: %s", w->kv->name, ep[i]);
         else if (v) {
-            w->slots[i].init_off = w->slots[i].cur_off = (int64_t)w->vals.len;
-            w->slots[i].init_len = w->slots[i].cur_len = (int64_t)vl;
+            s->init_off = s->cur_off = (int64_t)w->vals.len;
+            s->init_len = s->cur_len = (int64_t)vl;
             e = strom_buf_append(&w->vals, v, vl);
         }
     }
-    for (size_t i = 0; kp && vp && i < n; i++) {
+    for (size_t i = 0; kp && vp && i < m; i++) {
         rocksdb_pinnableslice_destroy(vp[i]);
         rocksdb_free(ep[i]);
     }

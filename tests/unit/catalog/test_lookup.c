@@ -5,7 +5,12 @@
  * tiny cache budget (evictions, fills from RocksDB) and after reopening (empty cache);
  * bad keys (count, NULL, type, result builder) fail naming the column and append nothing;
  * two lookup threads with a writer only ever see whole rows, never older than one seen
- * before; AS OF answers from the cached row only when it is the newest version. */
+ * before; AS OF answers from the cached row only when it is the newest version; AS OF
+ * answers (served from the cache's per-key history when it can) equal a reference model
+ * of every version on random histories with out-of-order version-column writes, deletes,
+ * several writes of a key in one batch, a reopen, a rebuild from the log, a tiny budget
+ * and a history-TTL compaction, and equal the RocksDB-only batch path everywhere; AS OF
+ * readers racing a writer only ever get the version that was valid at T. */
 #include "cat_test.h"
 
 #include <pthread.h>
@@ -388,6 +393,340 @@ static void test_asof_cache(void **state)
     ct_rmdir(dir);
 }
 
+/* ------------------------------------------- AS OF history: model */
+
+#define HK 24          /* keys */
+#define HMAXEV 4096    /* events over the test */
+
+/* One write of a key: an upsert (val, version time t) or a delete (committed at a time in
+ * [t, hi], the wall clock around the call). ord: order of application. */
+typedef struct hev {
+    int key, del;
+    int64_t t, hi, val, ord;
+} hev;
+
+typedef struct hmodel {
+    hev ev[HMAXEV];
+    int n;
+    int64_t ord, val;
+    int present[HK];
+    int64_t amb[HK];   /* a delete whose time window holds an upsert's time: AS OF at or
+                          after this is not predictable (INT64_MAX: none) */
+} hmodel;
+
+static strom_table *open_hist(strom_db **db, const char *dir, int create)
+{
+    CT_OK(strom_db_open(dir, db));
+    if (create) {
+        strom_schema *s = strom_schema_create();
+        CT_OK(strom_schema_add(s, "id", STROM_BIGINT, 0));
+        CT_OK(strom_schema_add(s, "val", STROM_BIGINT, 0));
+        CT_OK(strom_schema_add(s, "ts", STROM_TIMESTAMP, 0));
+        const char *key[] = {"id"};
+        CT_OK(strom_schema_set_primary_key(s, key, 1));
+        const char *o[] = {"bucket.num", "2", "table.kv.version-column", "ts",
+                           "table.kv.history.ttl", "1 h", "table.log.flush", "none", NULL};
+        CT_OK(strom_table_create(*db, "h", s, o));
+        strom_schema_destroy(s);
+    }
+    strom_table *t = NULL;
+    CT_OK(strom_table_open(*db, "h", &t));
+    return t;
+}
+
+/* Is time t inside a delete window of key k? */
+static int in_window(const hmodel *m, int k, int64_t t)
+{
+    for (int i = 0; i < m->n; i++)
+        if (m->ev[i].key == k && m->ev[i].del && t >= m->ev[i].t && t <= m->ev[i].hi)
+            return 1;
+    return 0;
+}
+
+/* A version time near now, outside the key's delete windows: mostly in order (now to
+ * now + 20 ms), one in five late (up to 300 ms back). */
+static int64_t hist_time(const hmodel *m, int k)
+{
+    int64_t t;
+    do
+        t = strom_now_ms() + (rnd() % 5 == 0 ? -(int64_t)(rnd() % 300) : (int64_t)(rnd() % 20));
+    while (in_window(m, k, t));
+    return t;
+}
+
+/* One random batch: upserts of random keys (a key maybe several times), or deletes of
+ * present keys. */
+static void hist_write(strom_table *t, hmodel *m)
+{
+    strom_builder *b = strom_builder_create(strom_table_schema(t));
+    int del = rnd() % 6 == 0, nrows = 1 + (int)(rnd() % 8);
+    int keys[8], nk = 0;
+    for (int i = 0; i < nrows; i++) {
+        int k = (int)(rnd() % HK);
+        if (del && !m->present[k])
+            continue;
+        int dup = 0;
+        for (int j = 0; j < nk; j++)
+            dup |= keys[j] == k;
+        if (del && dup)
+            continue;
+        keys[nk++] = k;
+        CT_OK(strom_builder_put_int(b, 0, k));
+        int64_t ts = del ? 0 : hist_time(m, k);
+        CT_OK(strom_builder_put_int(b, 1, ++m->val));
+        CT_OK(strom_builder_put_int(b, 2, ts));
+        CT_OK(strom_builder_end_row(b));
+        assert_true(m->n < HMAXEV);
+        m->ev[m->n++] = (hev){k, del, ts, ts, m->val, ++m->ord};
+    }
+    int64_t lo = strom_now_ms();
+    if (nk > 0)
+        CT_OK(del ? strom_table_delete(t, b) : strom_table_upsert(t, b));
+    int64_t hi = strom_now_ms();
+    for (int i = m->n - nk; i < m->n; i++) {
+        hev *e = &m->ev[i];
+        m->present[e->key] = !del;
+        if (!del)
+            continue;
+        e->t = lo;
+        e->hi = hi;
+        for (int j = 0; j < i; j++)   /* an older upsert inside this window: ambiguous */
+            if (m->ev[j].key == e->key && !m->ev[j].del && m->ev[j].t >= lo && m->ev[j].t <= hi &&
+                lo < m->amb[e->key])
+                m->amb[e->key] = lo;
+    }
+    strom_builder_destroy(b);
+}
+
+/* Model answer of key k AS OF T: the val of the newest version at or before T (the later
+ * written on ties); 0 for none or a delete. -1: unpredictable (a delete window holds T). */
+static int64_t hist_expect(const hmodel *m, int k, int64_t T)
+{
+    if (T >= m->amb[k])
+        return -1;
+    const hev *best = NULL;
+    for (int i = 0; i < m->n; i++) {
+        const hev *e = &m->ev[i];
+        if (e->key != k)
+            continue;
+        if (e->del && T >= e->t && T < e->hi)
+            return -1;
+        if (e->t > T || (best && e->t < best->t))
+            continue;
+        best = e;   /* events are in order of application: a tie goes to the later */
+    }
+    return best && !best->del ? best->val : 0;
+}
+
+static int64_t val_of(const strom_builder *b, int64_t r)
+{
+    strom_column c;
+    fmt_builder_view(b, 1, &c);
+    return ((const int64_t *)c.values)[r];
+}
+
+/* A time to ask key k about: a version time of it (mostly a recent one), one ms either
+ * side, or anything. */
+static int64_t hist_pick(const hmodel *m, int k)
+{
+    int x = (int)(rnd() % 10);
+    if (x == 0)
+        return INT64_MAX;
+    if (x == 1 || m->n == 0)
+        return strom_now_ms() + (int64_t)(rnd() % 1200) - 600;
+    int recent = x < 6 && m->n > 60;   /* mostly the recent past: what the cache holds */
+    for (int tries = 0; tries < 16; tries++) {
+        const hev *e = &m->ev[recent ? m->n - 1 - (int)(rnd() % 60) : (int)(rnd() % (uint64_t)m->n)];
+        if (e->key == k)
+            return (e->del ? e->hi : e->t) + (int64_t)(rnd() % 3) - 1;
+    }
+    return strom_now_ms() - (int64_t)(rnd() % 600);
+}
+
+/* Every key at random times, single (cache when it answers, else RocksDB) and batch
+ * (RocksDB): both against the model where it is predictable (at or after from_t), and
+ * against each other always. *cmp counts the answers compared with the model. */
+static void hist_check(strom_table *t, const hmodel *m, int64_t from_t, int64_t *cmp)
+{
+    const strom_schema *s = strom_table_schema(t);
+    strom_builder *one = strom_builder_create(s), *all = strom_builder_create(s);
+    strom_value keys[HK];
+    int64_t at[HK], want[HK], got[HK];
+    uint8_t found[HK];
+    for (int round = 0; round < 4; round++) {
+        strom_builder_reset(one);
+        strom_builder_reset(all);
+        for (int k = 0; k < HK; k++) {
+            keys[k] = (strom_value){.type = STROM_BIGINT, .v.i = k};
+            at[k] = hist_pick(m, k);
+            want[k] = at[k] >= from_t ? hist_expect(m, k, at[k]) : -1;
+            int f = 0;
+            CT_OK(strom_table_lookup_asof_into(t, &keys[k], 1, at[k], one, &f));
+            got[k] = f ? val_of(one, strom_builder_nrows(one) - 1) : 0;
+            if (want[k] >= 0 && got[k] != want[k])
+                fail_msg("key %d AS OF %lld: val %lld, expected %lld", k, (long long)at[k],
+                         (long long)got[k], (long long)want[k]);
+            *cmp += want[k] >= 0;
+        }
+        CT_OK(strom_table_lookup_batch_asof_into(t, keys, 1, HK, at, found, all));
+        int64_t r = 0;
+        for (int k = 0; k < HK; k++) {
+            int64_t v = found[k] ? val_of(all, r++) : 0;
+            if (v != got[k])
+                fail_msg("key %d AS OF %lld: single %lld, batch (RocksDB) %lld", k,
+                         (long long)at[k], (long long)got[k], (long long)v);
+        }
+    }
+    strom_builder_destroy(one);
+    strom_builder_destroy(all);
+}
+
+/* Reads keys [0, HK/2) so that the cache fills from RocksDB (entries knowing only their
+ * current row). */
+static void hist_fill(strom_table *t)
+{
+    strom_builder *b = strom_builder_create(strom_table_schema(t));
+    for (int k = 0; k < HK / 2; k++) {
+        strom_value key = {.type = STROM_BIGINT, .v.i = k};
+        int f = 0;
+        CT_OK(strom_table_lookup_into(t, &key, 1, b, &f));
+    }
+    strom_builder_destroy(b);
+}
+
+static void hist_rounds(strom_table *t, hmodel *m, int n, int64_t *cmp)
+{
+    for (int i = 0; i < n; i++) {
+        hist_write(t, m);
+        if (i % 10 == 9)
+            hist_check(t, m, INT64_MIN, cmp);
+    }
+}
+
+static void test_asof_history_model(void **state)
+{
+    (void)state;
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    static hmodel m;
+    memset(&m, 0, sizeof m);
+    for (int k = 0; k < HK; k++)
+        m.amb[k] = INT64_MAX;
+    int64_t cmp = 0;
+    strom_table *t = open_hist(&db, dir, 1);
+    hist_rounds(t, &m, 120, &cmp);
+    for (int phase = 0; phase < 3; phase++) {   /* reopen; rebuild from the log; tiny budget */
+        strom_table_close(t);
+        strom_db_close(db);
+        for (int bk = 0; phase == 1 && bk < 2; bk++) {
+            char p[512];
+            snprintf(p, sizeof p, "%s/default/h/kv-%d", dir, bk);
+            assert_int_equal(strom_rmtree(p), 0);
+        }
+        size_t old = phase == 2 ? strom_kv_cache_set_budget(3000) : 0;
+        t = open_hist(&db, dir, 0);
+        hist_check(t, &m, INT64_MIN, &cmp);
+        hist_fill(t);
+        hist_rounds(t, &m, 60, &cmp);
+        if (phase == 2)
+            strom_kv_cache_set_budget(old);
+    }
+    /* history TTL: a compaction as if 1 h 10 s later drops versions before the cutoff;
+     * answers at or after it must not change, older ones must agree with RocksDB */
+    hist_rounds(t, &m, 40, &cmp);   /* the cache full again (after the tiny budget) */
+    int64_t cutoff = strom_now_ms() + 10000;
+    CT_OK(strom_table_compact(t, cutoff + 3600 * 1000));
+    hist_check(t, &m, cutoff, &cmp);
+    assert_true(cmp > 1000);   /* the model was really consulted */
+    strom_table_close(t);
+    strom_db_close(db);
+    ct_rmdir(dir);
+}
+
+/* --------------------------------------- AS OF history: readers racing */
+
+#define RK 16
+#define RVERS 150
+
+/* Version times: from 10 minutes ago on (inside the 1 h history TTL, so the cache may
+ * answer). */
+static int64_t RBASE;
+
+typedef struct hreader {
+    strom_table *t;
+    volatile int *stop, *done;   /* done: versions fully written */
+    uint64_t seed;
+    int64_t lookups, bad;
+} hreader;
+
+/* Version v of every key has ts RBASE + 10 v and val v: AS OF RBASE + 10 x + (0..9) of a
+ * written version x must answer x, whatever the writer does meanwhile. */
+static void *hreader_main(void *arg)
+{
+    hreader *r = arg;
+    strom_builder *b = strom_builder_create(strom_table_schema(r->t));
+    while (!*r->stop) {
+        int done = __atomic_load_n(r->done, __ATOMIC_ACQUIRE);
+        if (done < 1)
+            continue;
+        r->seed ^= r->seed << 13, r->seed ^= r->seed >> 7, r->seed ^= r->seed << 17;
+        int x = 1 + (int)(r->seed % (uint64_t)done);
+        strom_value k = {.type = STROM_BIGINT, .v.i = (int64_t)((r->seed >> 20) % RK)};
+        int f = 0;
+        strom_builder_reset(b);
+        if (strom_table_lookup_asof_into(r->t, &k, 1, RBASE + 10 * x + (int64_t)(r->seed >> 40) % 10,
+                                         b, &f) != STROM_OK || !f || val_of(b, 0) != x)
+            r->bad++;
+        r->lookups++;
+    }
+    strom_builder_destroy(b);
+    return NULL;
+}
+
+static void test_asof_history_race(void **state)
+{
+    (void)state;
+    char *dir = ct_tmpdir();
+    strom_db *db;
+    strom_table *t = open_hist(&db, dir, 1);
+    strom_builder *b = strom_builder_create(strom_table_schema(t));
+    RBASE = strom_now_ms() - 600 * 1000;
+    for (int phase = 0; phase < 2; phase++) {   /* room for all; then evictions and fills */
+        size_t old = phase ? strom_kv_cache_set_budget(4000) : 0;
+        volatile int stop = 0, done = 0;
+        hreader r[2] = {{t, &stop, &done, 7 + (uint64_t)phase, 0, 0},
+                        {t, &stop, &done, 99 + (uint64_t)phase, 0, 0}};
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, hreader_main, &r[i]), 0);
+        for (int v = 1; v <= RVERS; v++) {
+            strom_builder_reset(b);
+            for (int k = 0; k < RK; k++) {
+                CT_OK(strom_builder_put_int(b, 0, k));
+                CT_OK(strom_builder_put_int(b, 1, v));
+                CT_OK(strom_builder_put_int(b, 2, RBASE + 10 * v + phase)); /* phase 1: +1 */
+                CT_OK(strom_builder_end_row(b));
+            }
+            CT_OK(strom_table_upsert(t, b));
+            if (phase == 0)
+                __atomic_store_n(&done, v, __ATOMIC_RELEASE);
+            else   /* phase 1 rewrites each version 1 ms later: still version v at T */
+                __atomic_store_n(&done, RVERS, __ATOMIC_RELEASE);
+        }
+        stop = 1;
+        for (int i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        assert_true(r[0].lookups > 0 && r[1].lookups > 0);
+        assert_int_equal(r[0].bad + r[1].bad, 0);
+        if (phase)
+            strom_kv_cache_set_budget(old);
+    }
+    strom_builder_destroy(b);
+    strom_table_close(t);
+    strom_db_close(db);
+    ct_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +736,8 @@ int main(void)
         cmocka_unit_test(test_bad_keys),
         cmocka_unit_test(test_readers_with_writer),
         cmocka_unit_test(test_asof_cache),
+        cmocka_unit_test(test_asof_history_model),
+        cmocka_unit_test(test_asof_history_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,10 @@
  * misses a deleted key); under a small budget a hit is never stale and the entries stay
  * within the budget; CLOCK keeps an entry that is hit between evictions; a fill after a
  * concurrent write is refused (the ticket); a WriteBatch applies only its 'r' keys and a
- * range delete clears the cache; two readers with a writer see only whole values. */
+ * range delete clears the cache; two readers with a writer see only whole values; AS OF
+ * from an entry's history (kv_cache_get_asof) against a model of every version of a few
+ * keys written as the write path writes them (out-of-order times, deletes, a version key
+ * removed, fills, the history bounds, a tiny budget). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "kv/cache.h"
+#include "kv/kv.h"
 
 #define NKEYS 5000
 #define MAXV 300
@@ -295,6 +299,224 @@ static void test_concurrent(void **state)
     kv_cache_set_budget(old);
 }
 
+/* ------------------------------------------------------- AS OF history */
+
+#define HN 6            /* keys */
+#define HV 400          /* versions per key at most */
+
+/* A key's versions as the state holds them: the 'v' keys (time -> id, -1 a delete) and
+ * the current row (id, vtime; newest). Ids name values. */
+typedef struct hkey {
+    int n;
+    int64_t t[HV];
+    int id[HV];
+    int present, cur_id;
+    int64_t cur_t, newest;
+} hkey;
+
+/* A row value: header with the times, then the id (4 bytes). */
+static size_t hval(uint8_t *v, int id, int64_t vt, int64_t newest)
+{
+    memset(v, 0, KV_ROW_HDR);
+    v[0] = KV_ROW_VERSION;
+    kv_row_set_times(v, &(kv_times){0, vt, newest});
+    memcpy(v + KV_ROW_HDR, &id, 4);
+    return KV_ROW_HDR + 4;
+}
+
+/* The version key of key i at time t (kv.h layout). */
+static size_t hvkey(int i, int64_t t, uint8_t *k)
+{
+    size_t n = make_key(i, k);
+    k[0] = 0x76;
+    uint64_t x = ~((uint64_t)t ^ ((uint64_t)1 << 63));
+    for (int j = 0; j < 8; j++)
+        k[n + (size_t)j] = (uint8_t)(x >> (56 - 8 * j));
+    return n + 8;
+}
+
+/* The key's 'v' entry at time t (replacing one of the same time) into wb and the model. */
+static void hput_version(rocksdb_writebatch_t *wb, hkey *m, int i, int64_t t, int id)
+{
+    uint8_t k[48], v[64];
+    size_t kl = hvkey(i, t, k), vl = id < 0 ? 0 : hval(v, id, t, m->newest);
+    rocksdb_writebatch_put(wb, (char *)k, kl, (char *)v, vl);
+    for (int j = 0; j < m->n; j++)
+        if (m->t[j] == t) {
+            m->id[j] = id;
+            return;
+        }
+    assert_true(m->n < HV);
+    m->t[m->n] = t;
+    m->id[m->n++] = id;
+}
+
+/* Model AS OF T: the id of the newest version at or before T (the current row wins a
+ * tie); -1 for none or a delete. */
+static int hexpect(const hkey *m, int64_t T)
+{
+    int64_t bt = INT64_MIN;
+    int best = -1, any = 0;
+    for (int j = 0; j < m->n; j++)
+        if (m->t[j] <= T && (!any || m->t[j] > bt)) {
+            bt = m->t[j];
+            best = m->id[j];
+            any = 1;
+        }
+    if (m->present && m->cur_t <= T && (!any || m->cur_t >= bt))
+        best = m->cur_id;
+    return best;
+}
+
+typedef struct hgot {
+    int found, id;
+} hgot;
+
+static strom_err hget_cb(void *arg, const uint8_t *v, size_t vlen)
+{
+    hgot *g = arg;
+    g->found = v != NULL;
+    if (v) {
+        assert_int_equal(vlen, KV_ROW_HDR + 4);
+        memcpy(&g->id, v + KV_ROW_HDR, 4);
+    }
+    return STROM_OK;
+}
+
+/* One write of key i as the write path makes it: the superseded row to its version key
+ * (unless the new change has its time), a delete's tombstone, the row key last in the
+ * batch's key order ('r' before 'v', as RocksDB sorts them). */
+static void hwrite(kv_cache *c, hkey *m, int i, int del, int64_t t, int id)
+{
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    uint8_t k[48], v[64];
+    size_t kl = make_key(i, k);
+    m->newest = t > m->newest ? t : m->newest;
+    if (del) {
+        rocksdb_writebatch_delete(wb, (char *)k, kl);
+    } else {
+        rocksdb_writebatch_put(wb, (char *)k, kl, (char *)v, hval(v, id, t, m->newest));
+    }
+    if (m->present && m->cur_t != t)
+        hput_version(wb, m, i, m->cur_t, m->cur_id);
+    if (del)
+        hput_version(wb, m, i, t, -1);
+    m->present = !del;
+    m->cur_t = t;
+    m->cur_id = id;
+    kv_cache_apply(c, wb);
+    rocksdb_writebatch_destroy(wb);
+}
+
+/* Random writes, fills, version-key removals; after each, AS OF of every key at random
+ * times: an answer from the cache equals the model. Returns the answers compared. */
+static int64_t hrun(kv_cache *c, int steps)
+{
+    static hkey m[HN];
+    memset(m, 0, sizeof m);
+    int64_t clock = 1000, answered = 0;
+    int id = 0;
+    for (int step = 0; step < steps; step++) {
+        int i = (int)(rnd() % HN), x = (int)(rnd() % 20);
+        hkey *k = &m[i];
+        clock += 1 + (int64_t)(rnd() % 5);
+        if (k->n + 2 >= HV)
+            continue;
+        if (x == 0 && k->present) {
+            hwrite(c, k, i, 1, clock, -1);
+        } else if (x == 1 && k->present) {   /* a read fill of the current row */
+            uint8_t key[48], v[64];
+            size_t kl = make_key(i, key);
+            kv_cache_del(c, key, kl);
+            uint64_t h = kv_cache_hash(key, kl), tk = 0;
+            strom_err e;
+            hgot g;
+            assert_false(kv_cache_get(c, key, kl, h, hget_cb, &g, &e, &tk));
+            kv_cache_fill(c, tk, key, kl, h, v, hval(v, k->cur_id, k->cur_t, k->newest));
+        } else if (x == 2 && k->n > 0) {   /* a version key removed */
+            int j = (int)(rnd() % (uint64_t)k->n);
+            uint8_t vk[48];
+            rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+            rocksdb_writebatch_delete(wb, (char *)vk, hvkey(i, k->t[j], vk));
+            k->t[j] = k->t[--k->n];
+            k->id[j] = k->id[k->n];
+            kv_cache_apply(c, wb);
+            rocksdb_writebatch_destroy(wb);
+        } else {   /* an upsert: in order, or late (x < 6), or at the current time */
+            int64_t t = x < 6 ? clock - (int64_t)(rnd() % 60) : x == 6 ? k->cur_t : clock;
+            hwrite(c, k, i, 0, t, ++id);
+        }
+        for (int j = 0; j < HN; j++) {
+            uint8_t key[48];
+            size_t kl = make_key(j, key);
+            int64_t T = rnd() % 4 == 0 ? INT64_MAX : clock - (int64_t)(rnd() % (rnd() % 2 ? 80 : 400));
+            hgot g = {0, 0};
+            strom_err e = STROM_OK;
+            if (!kv_cache_get_asof(c, key, kl, kv_cache_hash(key, kl), T, hget_cb, &g, &e))
+                continue;
+            int want = hexpect(&m[j], T);
+            if ((want >= 0) != g.found || (g.found && g.id != want))
+                fail_msg("step %d key %d AS OF %lld: id %d (found %d), expected %d", step, j,
+                         (long long)T, g.id, g.found, want);
+            answered++;
+        }
+    }
+    return answered;
+}
+
+static void test_history_model(void **state)
+{
+    (void)state;
+    size_t used = kv_cache_used();
+    kv_cache *c = kv_cache_create();
+    assert_true(hrun(c, 3000) > 3000);   /* the cache answered often */
+    kv_cache_destroy(c);
+    size_t old = kv_cache_set_budget(used + 60000);   /* a tiny budget: evictions */
+    c = kv_cache_create();
+    assert_true(hrun(c, 2000) > 0);
+    kv_cache_destroy(c);
+    kv_cache_set_budget(old);
+    assert_int_equal(kv_cache_used(), used);   /* every charge given back */
+}
+
+/* A version larger than the history's byte bound: the entry forgets its history (no AS
+ * OF before its current row, the newest version, which re-arms it at its time); the
+ * next writes add to the history from there. */
+static void test_history_too_big(void **state)
+{
+    (void)state;
+    kv_cache *c = kv_cache_create();
+    uint8_t k[48], v[64], vk[48];
+    static uint8_t big[KV_CACHE_HIST_BYTES + 100];
+    size_t kl = make_key(1, k);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    rocksdb_writebatch_put(wb, (char *)k, kl, (char *)v, hval(v, 1, 100, 100));
+    kv_cache_apply(c, wb);
+    rocksdb_writebatch_clear(wb);
+    rocksdb_writebatch_put(wb, (char *)k, kl, (char *)v, hval(v, 2, 200, 200));
+    memset(big, 0, sizeof big);
+    hval(big, 1, 100, 100);
+    rocksdb_writebatch_put(wb, (char *)vk, hvkey(1, 100, vk), (char *)big, sizeof big);
+    kv_cache_apply(c, wb);
+    hgot g = {0, 0};
+    strom_err e = STROM_OK;
+    uint64_t h = kv_cache_hash(k, kl);
+    assert_false(kv_cache_get_asof(c, k, kl, h, 150, hget_cb, &g, &e));
+    assert_true(kv_cache_get_asof(c, k, kl, h, 250, hget_cb, &g, &e));
+    assert_int_equal(g.id, 2);
+    rocksdb_writebatch_clear(wb);
+    rocksdb_writebatch_put(wb, (char *)k, kl, (char *)v, hval(v, 3, 300, 300));
+    rocksdb_writebatch_put(wb, (char *)vk, hvkey(1, 200, vk), (char *)v, hval(v, 2, 200, 200));
+    kv_cache_apply(c, wb);
+    assert_true(kv_cache_get_asof(c, k, kl, h, 350, hget_cb, &g, &e));
+    assert_int_equal(g.id, 3);
+    assert_true(kv_cache_get_asof(c, k, kl, h, 250, hget_cb, &g, &e));
+    assert_int_equal(g.id, 2);
+    assert_false(kv_cache_get_asof(c, k, kl, h, 199, hget_cb, &g, &e));
+    rocksdb_writebatch_destroy(wb);
+    kv_cache_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +526,8 @@ int main(void)
         cmocka_unit_test(test_fill_ticket),
         cmocka_unit_test(test_apply_writebatch),
         cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_history_model),
+        cmocka_unit_test(test_history_too_big),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
