@@ -7,9 +7,10 @@
 #include <time.h>
 
 #include "grid.h"
+#include "store.h"
 
 typedef struct grid_args {
-    const char *topology, *fault;
+    const char *topology, *fault, *server;
     int64_t devices, sample;
     int json, quiet, no_ties, help;
 } grid_args;
@@ -18,7 +19,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: strom grid plan --topology FILE --fault SECTION [--json] [--quiet]\n"
-            "       strom grid build --topology FILE --devices N [--json] [--no-ties] [--sample K] [--quiet]\n\n"
+            "       strom grid build --topology FILE --devices N [--json] [--no-ties] [--sample K] [--quiet]\n"
+            "       strom grid load --server HOST:PORT --topology FILE --devices N [--no-ties] [--quiet]\n\n"
             "plan:  the switching plan for a fault on SECTION (an element id: Line.L115 in OpenDSS\n"
             "       files, FROM-TO such as 21-8 in MATPOWER files): protection trip, isolation of the\n"
             "       faulted section, reclose, ties closed within capacity and radiality. With --json\n"
@@ -26,6 +28,8 @@ static void usage(FILE *f)
             "       \"load_lost_kw\", \"load_restored_kw\", \"load_total_kw\"}.\n"
             "build: replicate the feeder up to N devices (copies F1..Fn, a breaker each, neighbours\n"
             "       tied by normally-open switches) and print the device counts and a sample.\n"
+            "load:  build as above, create the grid tables in the server (docs/grid.md) and load\n"
+            "       the devices, buses and edges through batching producers.\n"
             "FILE:  an OpenDSS file (.dss; Redirects relative to it) or a MATPOWER case (.m).\n"
             "       Statements not modelled are skipped with a warning (--quiet: counted only).\n");
 }
@@ -58,7 +62,8 @@ static int parse_args(int argc, char **argv, grid_args *a)
         size_t nl = eq ? (size_t)(eq - o) : strlen(o);
         snprintf(name, sizeof name, "%.*s", (int)(nl < 63 ? nl : 63), o);
         int takes = !strcmp(name, "--topology") || !strcmp(name, "--fault") ||
-                    !strcmp(name, "--devices") || !strcmp(name, "--sample");
+                    !strcmp(name, "--devices") || !strcmp(name, "--sample") ||
+                    !strcmp(name, "--server");
         const char *v = eq ? eq + 1 : NULL;
         if (takes && !v) {
             if (i + 1 >= argc) {
@@ -71,6 +76,8 @@ static int parse_args(int argc, char **argv, grid_args *a)
             a->topology = v;
         else if (!strcmp(name, "--fault"))
             a->fault = v;
+        else if (!strcmp(name, "--server"))
+            a->server = v;
         else if (!strcmp(name, "--devices") && parse_int(name, v, 1, &a->devices))
             return 2;
         else if (!strcmp(name, "--sample") && parse_int(name, v, 0, &a->sample))
@@ -223,6 +230,22 @@ static int run_build(const grid_args *a)
     return 0;
 }
 
+static int run_load(const grid_args *a)
+{
+    grid_diag d = {0};
+    grid_topo *t;
+    if (!a->server) {
+        fprintf(stderr, "strom grid load: missing --server HOST:PORT\n");
+        return 2;
+    }
+    int rc = load(a, "load", a->devices > 0, "--devices N", &t, &d);
+    if (rc)
+        return rc;
+    rc = grid_run_load(a->server, t, a->devices, !a->no_ties);
+    grid_topo_destroy(t);
+    return rc;
+}
+
 int cmd_grid(int argc, char **argv)
 {
     grid_args a = {.sample = 5};
@@ -241,6 +264,8 @@ int cmd_grid(int argc, char **argv)
         return run_plan(&a);
     if (!strcmp(argv[1], "build"))
         return run_build(&a);
-    fprintf(stderr, "strom grid: unknown subcommand '%s' (plan, build)\n", argv[1]);
+    if (!strcmp(argv[1], "load"))
+        return run_load(&a);
+    fprintf(stderr, "strom grid: unknown subcommand '%s' (plan, build, load)\n", argv[1]);
     return 2;
 }
