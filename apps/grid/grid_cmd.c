@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "grid.h"
+#include "sim.h"
 #include "store.h"
 
 typedef struct grid_args {
@@ -20,7 +21,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: strom grid plan --topology FILE --fault SECTION [--json] [--quiet]\n"
             "       strom grid build --topology FILE --devices N [--json] [--no-ties] [--sample K] [--quiet]\n"
-            "       strom grid load --server HOST:PORT --topology FILE --devices N [--no-ties] [--quiet]\n\n"
+            "       strom grid load --server HOST:PORT --topology FILE --devices N [--no-ties] [--quiet]\n"
+            "       strom grid simulate --server HOST:PORT --topology FILE --devices N [--rate-hz 1] [--pmu N]\n"
+            "             [--duration S] [--late-pct X] [--dup-pct X] [--fault SECTION --fault-at S]\n"
+            "             [--fault-every S] [--seed N] [--no-pace]\n\n"
             "plan:  the switching plan for a fault on SECTION (an element id: Line.L115 in OpenDSS\n"
             "       files, FROM-TO such as 21-8 in MATPOWER files): protection trip, isolation of the\n"
             "       faulted section, reclose, ties closed within capacity and radiality. With --json\n"
@@ -30,6 +34,8 @@ static void usage(FILE *f)
             "       tied by normally-open switches) and print the device counts and a sample.\n"
             "load:  build as above, create the grid tables in the server (docs/grid.md) and load\n"
             "       the devices, buses and edges through batching producers.\n"
+            "simulate: telemetry of every device of the built grid into power_equipment_stream\n"
+            "       (docs/grid.md), faults injected and recorded in the faults table.\n"
             "FILE:  an OpenDSS file (.dss; Redirects relative to it) or a MATPOWER case (.m).\n"
             "       Statements not modelled are skipped with a warning (--quiet: counted only).\n");
 }
@@ -253,6 +259,8 @@ int cmd_grid(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "simulate"))
+        return grid_cmd_simulate(argc, argv);
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
@@ -266,6 +274,6 @@ int cmd_grid(int argc, char **argv)
         return run_build(&a);
     if (!strcmp(argv[1], "load"))
         return run_load(&a);
-    fprintf(stderr, "strom grid: unknown subcommand '%s' (plan, build, load)\n", argv[1]);
+    fprintf(stderr, "strom grid: unknown subcommand '%s' (plan, build, load, simulate)\n", argv[1]);
     return 2;
 }
