@@ -6,7 +6,7 @@
 
 #include "sim.h"
 
-#define MAX_FAULTS 256
+#define MAX_FAULTS GRID_SIM_MAX_FAULTS
 
 struct grid_sim {
     const grid_built *b;
@@ -249,6 +249,11 @@ static int line_region(const grid_sim *s, int k, int64_t i, double t_s)
     if (!meter && in_subtree(s, s->fdown[k], x))
         return GRID_SIM_PATH;
     return in_subtree(s, x, s->fdown[k]) ? GRID_SIM_DOWN : GRID_SIM_NORMAL;
+}
+
+int grid_sim_nfaults(const grid_sim *s)
+{
+    return s->nf;
 }
 
 int grid_sim_region(const grid_sim *s, int64_t i, double t_s)

@@ -34,6 +34,7 @@
 #define GRID_SIM_FAULT_A 4000.0
 #define GRID_SIM_UV_PU 0.2
 #define GRID_SIM_FAULT_HOLD_S 2
+#define GRID_SIM_MAX_FAULTS 256
 
 typedef enum grid_fault_type {
     GRID_FAULT_LINE = 0, GRID_FAULT_OVERTEMP, GRID_FAULT_FREQ, GRID_FAULT_DROPOUT, GRID_FAULT_NTYPES
@@ -67,6 +68,8 @@ void grid_sim_destroy(grid_sim *s);
 /* Injects a fault (f->dev is set for LINE: the tripped device's index, or -1). 0 or -1
  * (d->error: not energised, not a section, too many faults). */
 int grid_sim_inject(grid_sim *s, grid_sim_fault *f, grid_diag *d);
+/* Faults injected so far (at most GRID_SIM_MAX_FAULTS). */
+int grid_sim_nfaults(const grid_sim *s);
 /* Region of device i under the line faults at time t_s (GRID_SIM_*). */
 int grid_sim_region(const grid_sim *s, int64_t i, double t_s);
 /* Device i's reading at simulated time t_s (seconds since the start). */

@@ -25,7 +25,7 @@ typedef struct sim_run {
     strom_client *c;
     strom_producer *tele, *faults, *edges, *status;
     strom_builder *tb, *fb, *eb, *sb;
-    int64_t t0_ms, rows, late, dup, nfault, dropped;
+    int64_t t0_ms, rows, late, dup, nfault, dropped, skipped;
     uint64_t rng;
     grid_diag d;
 } sim_run;
@@ -89,6 +89,11 @@ static int parse(int argc, char **argv, sim_args *a)
             a->fault = v;
         else if (!found)
             return usage_err("unknown option '%s'%s", o, " (see strom grid --help)");
+    }
+    if (a->fault && a->fault_at >= a->duration) {
+        fprintf(stderr, "strom grid simulate: --fault-at %g is not before the end of the run (--duration %g)\n",
+                a->fault_at, a->duration);
+        return 2;
     }
     if (!a->server || !a->topology || !a->devices)
         return usage_err("missing %s%s", !a->server ? "--server HOST:PORT" : !a->topology ? "--topology FILE" : "--devices N", "");
@@ -216,17 +221,12 @@ static int record_fault(sim_run *r, const grid_sim_fault *f)
     return 0;
 }
 
-static int32_t find_section(const grid_topo *t, const char *id)
-{
-    return grid_edge_find(t, id);
-}
-
 static int inject(sim_run *r, double t_s, int commanded)
 {
     grid_sim_fault f = {.type = GRID_FAULT_LINE, .edge = -1, .dev = -1, .t_s = t_s};
     int rc;
     if (commanded) {
-        f.edge = find_section(r->b.topo, r->a.fault);
+        f.edge = grid_edge_find(r->b.topo, r->a.fault);
         if (f.edge < 0)
             return grid_errorf(&r->d, "--fault: no section '%s' in the built grid (ids like F1/Line.L60)", r->a.fault);
         rc = grid_sim_inject(r->sim, &f, &r->d);
@@ -244,8 +244,12 @@ static int due_faults(sim_run *r, double t_prev, double t_s)
     if (r->a.fault && t_prev < r->a.fault_at && r->a.fault_at <= t_s)
         rc = inject(r, r->a.fault_at, 1);
     double ev = r->a.fault_every;
-    if (!rc && ev > 0 && floor(t_s / ev) > floor(t_prev / ev) && t_s > 0)
-        rc = inject(r, floor(t_s / ev) * ev, 0);
+    if (!rc && ev > 0 && floor(t_s / ev) > floor(t_prev / ev) && t_s > 0) {
+        if (grid_sim_nfaults(r->sim) < GRID_SIM_MAX_FAULTS)
+            rc = inject(r, floor(t_s / ev) * ev, 0);
+        else
+            r->skipped++;   /* the model holds GRID_SIM_MAX_FAULTS faults */
+    }
     return rc;
 }
 
@@ -294,6 +298,8 @@ static int setup(sim_run *r, const grid_topo *tmpl)
 {
     if (grid_build(tmpl, (int64_t)r->a.devices, !r->a.no_ties, &r->b, &r->d))
         return -1;
+    if (r->a.fault && grid_edge_find(r->b.topo, r->a.fault) < 0)
+        return grid_errorf(&r->d, "--fault: no section '%s' in the built grid (ids like F1/Line.L60)", r->a.fault);
     r->sim = grid_sim_create(&r->b, (uint64_t)r->a.seed, &r->d);
     if (!r->sim)
         return -1;
@@ -355,5 +361,8 @@ int grid_cmd_simulate(int argc, char **argv)
     printf("grid simulate: %lld rows (%lld late, %lld duplicates, %lld dropped) in %.2f s: %.0f rows/s; %lld fault(s), t0 %lld\n",
            (long long)r.rows, (long long)r.late, (long long)r.dup, (long long)r.dropped, secs,
            r.rows / (secs > 0 ? secs : 1e-9), (long long)r.nfault, (long long)r.t0_ms);
+    if (r.skipped)
+        printf("grid simulate: %lld random fault(s) not injected: the model holds %d\n", (long long)r.skipped,
+               GRID_SIM_MAX_FAULTS);
     return 0;
 }

@@ -67,6 +67,10 @@ eq "$(sql "SELECT count(*) FROM power_equipment_stream WHERE device_id = 'F2/Lin
 "$BIN" grid simulate --server "$SRV" --topology "$TOPO" 2>"$TMP/err"; eq "$?" 2 "no --devices"
 "$BIN" grid simulate "${ARGS[@]}" --rate-hz 0 2>"$TMP/err"; eq "$?" 2 "rate 0"
 grep -q -- "--rate-hz: '0' is not a number in range" "$TMP/err" || fail "rate message: $(cat "$TMP/err")"
+"$BIN" grid simulate "${ARGS[@]}" --duration 1 --fault F1/Line.L60 2>"$TMP/err"; eq "$?" 2 "fault after the end"
+grep -q -- "--fault-at 1 is not before the end of the run (--duration 1)" "$TMP/err" || fail "fault-at message: $(cat "$TMP/err")"
+"$BIN" grid simulate --server 127.0.0.1:1 --topology "$TOPO" --devices 100 --quiet --fault nope 2>"$TMP/err"; eq "$?" 1 "unknown section"
+grep -q -- "--fault: no section 'nope' in the built grid" "$TMP/err" || fail "section message: $(cat "$TMP/err")"
 
 [ "$fails" -eq 0 ] && echo "test_grid_sim: ok" || echo "test_grid_sim: $fails failure(s)"
 [ "$fails" -eq 0 ]
