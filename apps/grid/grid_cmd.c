@@ -7,9 +7,11 @@
 #include <time.h>
 
 #include "grid.h"
+#include "sim.h"
+#include "store.h"
 
 typedef struct grid_args {
-    const char *topology, *fault;
+    const char *topology, *fault, *server;
     int64_t devices, sample;
     int json, quiet, no_ties, help;
 } grid_args;
@@ -18,7 +20,11 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: strom grid plan --topology FILE --fault SECTION [--json] [--quiet]\n"
-            "       strom grid build --topology FILE --devices N [--json] [--no-ties] [--sample K] [--quiet]\n\n"
+            "       strom grid build --topology FILE --devices N [--json] [--no-ties] [--sample K] [--quiet]\n"
+            "       strom grid load --server HOST:PORT --topology FILE --devices N [--no-ties] [--quiet]\n"
+            "       strom grid simulate --server HOST:PORT --topology FILE --devices N [--rate-hz 1] [--pmu N]\n"
+            "             [--duration S] [--late-pct X] [--dup-pct X] [--fault SECTION --fault-at S]\n"
+            "             [--fault-every S] [--seed N] [--no-pace]\n\n"
             "plan:  the switching plan for a fault on SECTION (an element id: Line.L115 in OpenDSS\n"
             "       files, FROM-TO such as 21-8 in MATPOWER files): protection trip, isolation of the\n"
             "       faulted section, reclose, ties closed within capacity and radiality. With --json\n"
@@ -26,6 +32,10 @@ static void usage(FILE *f)
             "       \"load_lost_kw\", \"load_restored_kw\", \"load_total_kw\"}.\n"
             "build: replicate the feeder up to N devices (copies F1..Fn, a breaker each, neighbours\n"
             "       tied by normally-open switches) and print the device counts and a sample.\n"
+            "load:  build as above, create the grid tables in the server (docs/grid.md) and load\n"
+            "       the devices, buses and edges through batching producers.\n"
+            "simulate: telemetry of every device of the built grid into power_equipment_stream\n"
+            "       (docs/grid.md), faults injected and recorded in the faults table.\n"
             "FILE:  an OpenDSS file (.dss; Redirects relative to it) or a MATPOWER case (.m).\n"
             "       Statements not modelled are skipped with a warning (--quiet: counted only).\n");
 }
@@ -58,7 +68,8 @@ static int parse_args(int argc, char **argv, grid_args *a)
         size_t nl = eq ? (size_t)(eq - o) : strlen(o);
         snprintf(name, sizeof name, "%.*s", (int)(nl < 63 ? nl : 63), o);
         int takes = !strcmp(name, "--topology") || !strcmp(name, "--fault") ||
-                    !strcmp(name, "--devices") || !strcmp(name, "--sample");
+                    !strcmp(name, "--devices") || !strcmp(name, "--sample") ||
+                    !strcmp(name, "--server");
         const char *v = eq ? eq + 1 : NULL;
         if (takes && !v) {
             if (i + 1 >= argc) {
@@ -71,6 +82,8 @@ static int parse_args(int argc, char **argv, grid_args *a)
             a->topology = v;
         else if (!strcmp(name, "--fault"))
             a->fault = v;
+        else if (!strcmp(name, "--server"))
+            a->server = v;
         else if (!strcmp(name, "--devices") && parse_int(name, v, 1, &a->devices))
             return 2;
         else if (!strcmp(name, "--sample") && parse_int(name, v, 0, &a->sample))
@@ -223,6 +236,22 @@ static int run_build(const grid_args *a)
     return 0;
 }
 
+static int run_load(const grid_args *a)
+{
+    grid_diag d = {0};
+    grid_topo *t;
+    if (!a->server) {
+        fprintf(stderr, "strom grid load: missing --server HOST:PORT\n");
+        return 2;
+    }
+    int rc = load(a, "load", a->devices > 0, "--devices N", &t, &d);
+    if (rc)
+        return rc;
+    rc = grid_run_load(a->server, t, a->devices, !a->no_ties);
+    grid_topo_destroy(t);
+    return rc;
+}
+
 int cmd_grid(int argc, char **argv)
 {
     grid_args a = {.sample = 5};
@@ -230,6 +259,8 @@ int cmd_grid(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "simulate"))
+        return grid_cmd_simulate(argc, argv);
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
@@ -241,6 +272,8 @@ int cmd_grid(int argc, char **argv)
         return run_plan(&a);
     if (!strcmp(argv[1], "build"))
         return run_build(&a);
-    fprintf(stderr, "strom grid: unknown subcommand '%s' (plan, build)\n", argv[1]);
+    if (!strcmp(argv[1], "load"))
+        return run_load(&a);
+    fprintf(stderr, "strom grid: unknown subcommand '%s' (plan, build, load, simulate)\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,198 @@
+/* test_grid_sim.c: the simulator's model (apps/grid/sim.c) on a small feeder whose answers
+ * are worked out by hand: source s - L1 - a - Sw1 (switch) - b - L2 - c - L3 - e, and a
+ * branch a - L4 - d; loads c 100 kW, e 50 kW, d 30 kW. A fault on L2: fault current on the
+ * breaker, L1, Sw1 and L2; L3 and the meters of c and e behind it read undervoltage and no
+ * current; L4 and the meter of d are untouched; after the hold time Sw1 (the nearest
+ * switchable device upstream) is open and everything behind it reads zero. Plus the
+ * steady state (flows, I = P / (sqrt3 U pf), GB limits) and the other fault types. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "grid.h"
+#include "sim.h"
+
+static const char feeder[] =
+    "New Circuit.c bus1=s\n"
+    "New Line.L1 bus1=s bus2=a\n"
+    "New Line.Sw1 bus1=a bus2=b switch=yes\n"
+    "New Line.L2 bus1=b bus2=c\n"
+    "New Line.L3 bus1=c bus2=e\n"
+    "New Line.L4 bus1=a bus2=d\n"
+    "New Load.lc bus1=c kW=100\n"
+    "New Load.le bus1=e kW=50\n"
+    "New Load.ld bus1=d kW=30\n";
+
+typedef struct fix {
+    grid_topo *t;
+    grid_built b;
+    grid_sim *s;
+} fix;
+
+static int setup(void **state)
+{
+    static fix f;
+    grid_diag d = {.quiet = 1};
+    memset(&f, 0, sizeof f);
+    if (grid_load_opendss_text("small.dss", feeder, sizeof feeder - 1, 0, &f.t, &d) ||
+        grid_build(f.t, 1, 0, &f.b, &d))
+        return -1;
+    f.s = grid_sim_create(&f.b, 42, &d);
+    *state = &f;
+    return f.s ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fix *f = *state;
+    grid_sim_destroy(f->s);
+    grid_built_free(&f->b);
+    grid_topo_destroy(f->t);
+    return 0;
+}
+
+static int64_t dev(const fix *f, const char *id)
+{
+    for (int64_t i = 0; i < f->b.ndev; i++)
+        if (!strcmp(grid_name(f->b.topo, f->b.dev[i].id), id))
+            return i;
+    fail_msg("no device %s", id);
+    return -1;
+}
+
+/* Load behind each device by hand (kW). */
+static const struct { const char *id; double kw; } behind[] = {
+    {"F1/Breaker", 180}, {"F1/Line.L1", 180}, {"F1/Line.Sw1", 150}, {"F1/Line.L2", 150},
+    {"F1/Line.L3", 50}, {"F1/Line.L4", 30}, {"F1/Meter.c", 100}, {"F1/Meter.e", 50},
+    {"F1/Meter.d", 30}};
+
+static void test_steady_state(void **state)
+{
+    fix *f = *state;
+    assert_int_equal(f->b.ndev, 9);
+    for (size_t k = 0; k < sizeof behind / sizeof behind[0]; k++) {
+        int64_t i = dev(f, behind[k].id);
+        for (int t = 0; t < 20; t++) {
+            grid_reading r;
+            grid_sim_read(f->s, i, t, &r);
+            assert_int_equal(grid_sim_region(f->s, i, t), GRID_SIM_NORMAL);
+            assert_true(r.present && r.breaker_closed);
+            /* load curve 0.85..0.95 of the load behind, +-2% noise */
+            assert_true(r.p_kw >= behind[k].kw * 0.85 * 0.98 - 1e-9);
+            assert_true(r.p_kw <= behind[k].kw * 0.95 * 1.02 + 1e-9);
+            assert_true(r.voltage >= 9.3 && r.voltage <= 10.7);
+            assert_true(r.freq >= 49.8 && r.freq <= 50.2);
+            assert_true(r.pf >= 0.8 && r.pf < 1);
+            assert_true(fabs(r.current - r.p_kw / (sqrt(3.0) * r.voltage * r.pf)) < 1e-9);
+            assert_true(fabs(r.q_kvar - r.p_kw * tan(acos(r.pf))) < 1e-6);
+        }
+    }
+}
+
+static void expect(fix *f, const char *id, double t, int region, double amin, double amax,
+                   double vmin, double vmax, int closed)
+{
+    int64_t i = dev(f, id);
+    grid_reading r;
+    grid_sim_read(f->s, i, t, &r);
+    if (grid_sim_region(f->s, i, t) != region || r.current < amin || r.current > amax ||
+        r.voltage < vmin || r.voltage > vmax || r.breaker_closed != closed)
+        fail_msg("%s at %.1f s: region %d (want %d), %.1f A, %.3f kV, closed %d", id, t,
+                 grid_sim_region(f->s, i, t), region, r.current, r.voltage, r.breaker_closed);
+}
+
+static void test_line_fault(void **state)
+{
+    fix *f = *state;
+    grid_diag d = {0};
+    grid_sim_fault ft = {.type = GRID_FAULT_LINE, .edge = grid_edge_find(f->b.topo, "F1/Line.L2"),
+                         .dev = -1, .t_s = 10};
+    assert_int_equal(grid_sim_inject(f->s, &ft, &d), 0);
+    assert_int_equal(ft.dev, dev(f, "F1/Line.Sw1"));
+    double fa = GRID_SIM_FAULT_A, uv = GRID_SIM_NOMINAL_KV * GRID_SIM_UV_PU;
+    const char *path[] = {"F1/Breaker", "F1/Line.L1", "F1/Line.Sw1", "F1/Line.L2"};
+    for (double t = 10; t < 12; t += 0.5) {
+        for (int k = 0; k < 4; k++)
+            expect(f, path[k], t, GRID_SIM_PATH, fa * 0.97, fa * 1.03, 9.3, 10.7, 1);
+        expect(f, "F1/Line.L3", t, GRID_SIM_DOWN, 0, 0, uv * 0.95, uv * 1.05, 1);
+        expect(f, "F1/Meter.c", t, GRID_SIM_DOWN, 0, 0, uv * 0.95, uv * 1.05, 1);
+        expect(f, "F1/Meter.e", t, GRID_SIM_DOWN, 0, 0, uv * 0.95, uv * 1.05, 1);
+        expect(f, "F1/Line.L4", t, GRID_SIM_NORMAL, 1, 5, 9.3, 10.7, 1);
+        expect(f, "F1/Meter.d", t, GRID_SIM_NORMAL, 1, 5, 9.3, 10.7, 1);
+    }
+    expect(f, "F1/Line.L1", 9.5, GRID_SIM_NORMAL, 5, 15, 9.3, 10.7, 1);
+    for (double t = 12; t < 15; t += 0.5) {
+        expect(f, "F1/Line.Sw1", t, GRID_SIM_DEAD, 0, 0, 9.3, 10.7, 0);   /* open, live side */
+        expect(f, "F1/Line.L2", t, GRID_SIM_DEAD, 0, 0, 0, 0, 1);
+        expect(f, "F1/Line.L3", t, GRID_SIM_DEAD, 0, 0, 0, 0, 1);
+        expect(f, "F1/Meter.c", t, GRID_SIM_DEAD, 0, 0, 0, 0, 1);
+        expect(f, "F1/Line.L4", t, GRID_SIM_NORMAL, 1, 5, 9.3, 10.7, 1);
+        /* the breaker now carries d's 30 kW only */
+        expect(f, "F1/Breaker", t, GRID_SIM_NORMAL, 1, 30 * 0.95 * 1.02 / (sqrt(3.0) * 9.3 * 0.86), 9.3, 10.7, 1);
+    }
+}
+
+static void test_other_faults(void **state)
+{
+    fix *f = *state;
+    grid_diag d = {0};
+    int64_t m = dev(f, "F1/Meter.d"), l4 = dev(f, "F1/Line.L4");
+    grid_sim_fault a = {.type = GRID_FAULT_FREQ, .edge = -1, .dev = -1, .t_s = 20};
+    grid_sim_fault b = {.type = GRID_FAULT_OVERTEMP, .edge = -1, .dev = l4, .t_s = 20};
+    grid_sim_fault c = {.type = GRID_FAULT_DROPOUT, .edge = -1, .dev = m, .t_s = 25};
+    assert_int_equal(grid_sim_inject(f->s, &a, &d), 0);
+    assert_int_equal(grid_sim_inject(f->s, &b, &d), 0);
+    assert_int_equal(grid_sim_inject(f->s, &c, &d), 0);
+    grid_reading r;
+    grid_sim_read(f->s, l4, 19, &r);
+    assert_true(r.freq > 49.8 && r.temperature < 60);
+    grid_sim_read(f->s, l4, 23, &r);
+    assert_true(fabs(r.freq - 49.4) < 0.0031);
+    assert_true(fabs(r.temperature - 110) < 1e-9);
+    grid_sim_read(f->s, l4, 40, &r);
+    assert_true(fabs(r.temperature - 140) < 1e-9);
+    grid_sim_read(f->s, m, 24, &r);
+    assert_true(r.present);
+    grid_sim_read(f->s, m, 25, &r);
+    assert_false(r.present);
+    /* bad injections say why */
+    grid_sim_fault bad = {.type = GRID_FAULT_OVERTEMP, .edge = -1, .dev = 99, .t_s = 1};
+    assert_int_equal(grid_sim_inject(f->s, &bad, &d), -1);
+    assert_non_null(strstr(d.error, "no device 99"));
+}
+
+static void test_fault_on_open_section(void **state)
+{
+    (void)state;
+    static const char txt[] = "New Circuit.c bus1=s\nNew Line.L1 bus1=s bus2=a\n"
+                              "New Line.T bus1=a bus2=b switch=yes enabled=yes\nOpen Line.T\n"
+                              "New Load.l bus1=b kW=10\n";
+    grid_diag d = {.quiet = 1};
+    grid_topo *t;
+    grid_built b;
+    assert_int_equal(grid_load_opendss_text("open.dss", txt, sizeof txt - 1, 0, &t, &d), 0);
+    assert_int_equal(grid_build(t, 1, 0, &b, &d), 0);
+    grid_sim *s = grid_sim_create(&b, 1, &d);
+    assert_non_null(s);
+    grid_sim_fault ft = {.type = GRID_FAULT_LINE, .edge = grid_edge_find(b.topo, "F1/Line.T"), .dev = -1};
+    assert_int_equal(grid_sim_inject(s, &ft, &d), -1);
+    assert_non_null(strstr(d.error, "F1/Line.T is open or not energised"));
+    grid_sim_destroy(s);
+    grid_built_free(&b);
+    grid_topo_destroy(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_steady_state),
+        cmocka_unit_test(test_line_fault),
+        cmocka_unit_test(test_other_faults),
+        cmocka_unit_test(test_fault_on_open_section),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
