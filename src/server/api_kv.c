@@ -261,18 +261,19 @@ static strom_err scan_open(srv_server *s, srv_slot *slot, const proto_msg *req,
     return e;
 }
 
-/* Up to limit rows (0: up to server.fetch.max-bytes) from the cursor into x->records.
+/* Up to limit rows (0: up to server.fetch.max-bytes and slot's budget) from the cursor
+ * into x->records.
  * *done: the snapshot is exhausted. */
-static strom_err scan_page(srv_server *s, srv_scratch *x, srv_cursor *c, int64_t limit,
-                           int *done)
+static strom_err scan_page(srv_server *s, srv_slot *slot, srv_scratch *x, srv_cursor *c,
+                           int64_t limit, int *done)
 {
     int64_t *row, rows = 0;
     const strom_batch **cur = srv_cursor_batch(c, &row);
     strom_err e = STROM_OK;
     strom_buf_clear(&x->records);
     *done = 0;
-    while (e == STROM_OK && (limit == 0 || rows < limit) &&
-           x->records.len < (size_t)s->cfg.fetch_max_bytes) {
+    size_t cap = STROM_MIN((size_t)s->cfg.fetch_max_bytes, slot->budget);
+    while (e == STROM_OK && (limit == 0 || rows < limit) && x->records.len < cap) {
         if (!*cur || *row >= strom_batch_nrows(*cur)) {
             *row = 0;
             if ((e = strom_snapshot_next(srv_cursor_snapshot(c), cur)) != STROM_OK || !*cur) {
@@ -304,7 +305,7 @@ API(srv_api_scan_kv)
                 : scan_open(s, slot, req, &c);
     if (e != STROM_OK)
         return e;
-    e = scan_page(s, x, c, req->req.scan_kv.limit, &done);
+    e = scan_page(s, slot, x, c, req->req.scan_kv.limit, &done);
     resp->resp.scan_kv.records.bytes = (proto_bytes){x->records.data, (uint32_t)x->records.len};
     resp->resp.scan_kv.more = (uint8_t)(e == STROM_OK && !done);
     resp->resp.scan_kv.snapshot_offset = strom_snapshot_offset(srv_cursor_snapshot(c));

@@ -89,6 +89,11 @@ struct srv_slot {
     int64_t deadline_ns;   /* strom_mono_ns() deadline of the wait */
     uint64_t seq;          /* wait.c sequence seen when the fetch read */
     srv_wait *wait;        /* registration while parked */
+    /* Response bytes this request may add to its connection's unsent ones: the conn's
+     * max-conn-buffer-bytes less what was unsent when the loop took or re-queued it (at
+     * least 1). FETCH_LOG and SCAN_KV stop there (one stored batch always), so a conn
+     * holds at most about the limit plus one batch, however many requests it pipelines. */
+    size_t budget;
 };
 
 /* ----------------------------------------------------------- connections */
