@@ -8,18 +8,28 @@
  *    rows every millisecond = 100,000 rows/s), each row carrying its send time (monotonic
  *    clock, same machine); the subscriber long-polls from the latest offset;
  *  - lookup_qps, lookup_p99_ms: point lookups of random keys of a device table, one key
- *    per request, 50 connections (one thread each); lookup_batch16_keys_per_s: the same
- *    with 16 keys per request (strom_lookuper_get_batch);
+ *    per request, 50 connections driven from one thread over the native protocol, one
+ *    request outstanding per connection (the way redis-benchmark drives Redis), every
+ *    answer checked; lookup_batch16_keys_per_s: the same with 16 keys per request;
+ *  - client_lookup_qps, client_lookup_p99_ms, client_batch16_keys_per_s: the same through
+ *    the client library (strom_lookuper_get / _get_batch), 50 connections, one thread
+ *    each (on 2 cores the 50 client threads' switches cost more than the server does);
  *  - with redis-server on PATH: a private redis-server on a free port, loaded with the same
  *    key count and value size, and redis-benchmark GET with 50 connections, unpipelined
  *    (redis_get_qps) and with -P 16 (redis_get_p16_qps); ratios lookup_vs_redis and
  *    batch16_vs_redis_p16.
+ * The clients run on the same machine (and cores) as the servers, Redis's too.
  * The table is printed first, the JSON object (--json) last. Floors are printed next to
  * the figures; the exit code is 0 unless something failed to run.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,6 +39,7 @@
 #include <unistd.h>
 
 #include "cli_client.h"
+#include "proto/proto.h"
 #include "telemetry.h"
 
 #define NCONN 50
@@ -39,6 +50,7 @@ typedef struct sb_ctx {
     pid_t server, redis;
     int64_t ingest_rows, keys, value_bytes;
     double ingest_rows_per_s, e2e[3], lookup_qps, lookup_p99_ms, batch16_keys_per_s;
+    double client_qps, client_p99_ms, client_batch16_keys_per_s;
     double redis_qps, redis_p16_qps;
     int have_redis;
 } sb_ctx;
@@ -356,6 +368,177 @@ static strom_err run_lookups(sb_ctx *c, int batch, double *keys_per_s, double *p
     return e;
 }
 
+/* ------------------------------------------------------------ lookups, one thread */
+
+/* The issue's lookup shape driven the way redis-benchmark drives Redis: NCONN
+ * connections from one thread (epoll), each with one LOOKUP of `batch` random keys
+ * outstanding; every answer is checked (all keys found, rows present). The frames are
+ * the native protocol's (docs/protocol.md), encoded and decoded with proto.h. */
+typedef struct raw_conn {
+    int fd;
+    proto_reader rd;
+    strom_buf out;
+    proto_arena arena;
+    int32_t rid;
+    int64_t t0;
+} raw_conn;
+
+typedef struct raw_run {
+    sb_ctx *c;
+    int batch;
+    uint64_t rng;
+    int64_t done;
+    double *lat;
+    int64_t nlat, cap;
+} raw_run;
+
+static int raw_connect(const char *addr)
+{
+    char host[64];
+    int port = 0;
+    const char *colon = strrchr(addr, ':');
+    if (!colon || (size_t)(colon - addr) >= sizeof host)
+        return -1;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    port = atoi(colon + 1);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+/* Sends the next request of k (small: the socket takes it whole). */
+static strom_err raw_send(raw_run *r, raw_conn *k)
+{
+    char keys[16][32];
+    strom_value v[16];
+    proto_key pk[16];
+    for (int i = 0; i < r->batch; i++) {
+        r->rng ^= r->rng << 13, r->rng ^= r->rng >> 7, r->rng ^= r->rng << 17;
+        key_name(keys[i], sizeof keys[i], (int64_t)(r->rng % (uint64_t)r->c->keys));
+        v[i] = (strom_value){.type = STROM_STRING, .v.s = {keys[i], strlen(keys[i])}};
+        pk[i] = (proto_key){1, &v[i]};
+    }
+    proto_msg m = {0};
+    m.req.lookup.table = proto_s("devices");
+    m.req.lookup.nkeys = (uint32_t)r->batch;
+    m.req.lookup.keys = pk;
+    strom_buf_clear(&k->out);
+    strom_err e = proto_encode_request(&k->out, PROTO_LOOKUP, 0, ++k->rid, &m);
+    k->t0 = mono_ns();
+    for (size_t off = 0; e == STROM_OK && off < k->out.len;) {
+        ssize_t w = write(k->fd, k->out.data + off, k->out.len - off);
+        if (w < 0 && errno != EINTR)
+            e = strom_fail_errno(errno, "bench server: sending a lookup");
+        off += w > 0 ? (size_t)w : 0;
+    }
+    return e;
+}
+
+/* Checks one answer of k: every key found, rows present. */
+static strom_err raw_check(raw_run *r, raw_conn *k, const uint8_t *f, size_t len)
+{
+    proto_resp_hdr h;
+    proto_msg m;
+    proto_arena_reset(&k->arena);
+    strom_err e = proto_parse_response(f, len, &h);
+    if (e == STROM_OK && h.error)
+        e = strom_fail((strom_err)h.error, "bench server: lookup failed: %.*s", (int)h.errmsg.len,
+                       h.errmsg.p);
+    if (e == STROM_OK)
+        e = proto_decode_response(PROTO_LOOKUP, 0, h.body, h.body_len, (size_t)(h.body - f),
+                                  &k->arena, &m);
+    if (e != STROM_OK)
+        return e;
+    int all = h.request_id == k->rid && m.resp.lookup.nfound == (uint32_t)r->batch &&
+              m.resp.lookup.records.bytes.len > 0;
+    for (uint32_t i = 0; all && i < m.resp.lookup.nfound; i++)
+        all = m.resp.lookup.found[i] == 1;
+    return all ? STROM_OK : strom_fail(STROM_ENOTFOUND, "bench server: a loaded key was not found");
+}
+
+/* Reads what k's socket has; for a whole answer, checks it and sends the next request. */
+static strom_err raw_read(raw_run *r, raw_conn *k)
+{
+    uint8_t *p;
+    size_t cap;
+    strom_err e = proto_reader_space(&k->rd, 4096, &p, &cap);
+    ssize_t n = e == STROM_OK ? read(k->fd, p, cap) : 0;
+    if (e != STROM_OK || n < 0)
+        return e ? e : errno == EINTR || errno == EAGAIN ? STROM_OK
+                                                          : strom_fail_errno(errno, "bench read");
+    if (n == 0)
+        return strom_fail(STROM_EIO, "bench server: the server closed a connection");
+    proto_reader_commit(&k->rd, (size_t)n);
+    const uint8_t *f;
+    size_t len;
+    if ((e = proto_reader_next(&k->rd, &f, &len)) != STROM_OK || !f)
+        return e;
+    if ((e = raw_check(r, k, f, len)) != STROM_OK)
+        return e;
+    if (r->nlat < r->cap)
+        r->lat[r->nlat++] = (double)(mono_ns() - k->t0) / 1e6;
+    r->done += r->batch;
+    return raw_send(r, k);
+}
+
+static strom_err raw_loop(raw_run *r, raw_conn *k, int ep, double secs)
+{
+    strom_err e = STROM_OK;
+    for (int i = 0; i < NCONN && e == STROM_OK; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &k[i]};
+        e = epoll_ctl(ep, EPOLL_CTL_ADD, k[i].fd, &ev) == 0 ? raw_send(r, &k[i])
+                                                            : strom_fail_errno(errno, "epoll");
+    }
+    double end = cli_now() + secs;
+    while (e == STROM_OK && cli_now() < end) {
+        struct epoll_event evs[NCONN];
+        int n = epoll_wait(ep, evs, NCONN, 100);
+        for (int i = 0; i < n && e == STROM_OK; i++)
+            e = raw_read(r, evs[i].data.ptr);
+    }
+    return e;
+}
+
+/* NCONN connections, one thread; keys/s and the request p99 (ms). */
+static strom_err raw_lookups(sb_ctx *c, int batch, double *keys_per_s, double *p99)
+{
+    raw_run r = {.c = c, .batch = batch, .rng = 0x2545F4914F6CDD1Dull, .cap = 4000000};
+    raw_conn k[NCONN];
+    memset(k, 0, sizeof k);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    r.lat = malloc(sizeof(double) * (size_t)r.cap);
+    strom_err e = ep >= 0 && r.lat ? STROM_OK : strom_fail(STROM_ENOMEM, "bench server: setup");
+    for (int i = 0; i < NCONN; i++) {
+        proto_reader_init(&k[i].rd, 0, 7);
+        if (e == STROM_OK && (k[i].fd = raw_connect(c->addr)) < 0)
+            e = strom_fail(STROM_EIO, "bench server: cannot connect to %s", c->addr);
+    }
+    double t0 = cli_now();
+    if (e == STROM_OK)
+        e = raw_loop(&r, k, ep, c->quick ? 2 : 10);
+    *keys_per_s = (double)r.done / (cli_now() - t0);
+    *p99 = pct(r.lat, r.nlat, 0.99);
+    for (int i = 0; i < NCONN; i++) {
+        if (k[i].fd > 0)
+            close(k[i].fd);
+        proto_reader_free(&k[i].rd);
+        strom_buf_free(&k[i].out);
+        proto_arena_free(&k[i].arena);
+    }
+    if (ep >= 0)
+        close(ep);
+    free(r.lat);
+    return e;
+}
+
 /* ------------------------------------------------------------ redis */
 
 static int have_prog(const char *name)
@@ -433,6 +616,9 @@ static int metrics(const sb_ctx *c, sb_metric *m)
     m[n++] = (sb_metric){"lookup_qps", "req/s", c->lookup_qps, 0, 0};
     m[n++] = (sb_metric){"lookup_p99_ms", "ms", c->lookup_p99_ms, 1, -1};
     m[n++] = (sb_metric){"lookup_batch16_keys_per_s", "keys/s", c->batch16_keys_per_s, 0, 0};
+    m[n++] = (sb_metric){"client_lookup_qps", "req/s", c->client_qps, 0, 0};
+    m[n++] = (sb_metric){"client_lookup_p99_ms", "ms", c->client_p99_ms, 0, 0};
+    m[n++] = (sb_metric){"client_batch16_keys_per_s", "keys/s", c->client_batch16_keys_per_s, 0, 0};
     if (c->have_redis) {
         m[n++] = (sb_metric){"redis_get_qps", "req/s", c->redis_qps, 0, 0};
         m[n++] = (sb_metric){"redis_get_p16_qps", "keys/s", c->redis_p16_qps, 0, 0};
@@ -445,7 +631,7 @@ static int metrics(const sb_ctx *c, sb_metric *m)
 
 static void report(const sb_ctx *c)
 {
-    sb_metric m[16];
+    sb_metric m[24];
     int n = metrics(c, m), fails = 0;
     printf("\n%-28s %16s %-7s %10s  %s\n", "metric", "value", "unit", "floor", "result");
     for (int i = 0; i < n; i++) {
@@ -483,9 +669,13 @@ static int run_all(sb_ctx *c)
     if ((rc = bench_ingest(c, cl)) == CLI_OK && (rc = bench_e2e(c, cl)) == CLI_OK &&
         (rc = load_devices(c, cl)) == CLI_OK) {
         double p99b;
-        strom_err e = run_lookups(c, 1, &c->lookup_qps, &c->lookup_p99_ms);
+        strom_err e = raw_lookups(c, 1, &c->lookup_qps, &c->lookup_p99_ms);
         if (e == STROM_OK)
-            e = run_lookups(c, 16, &c->batch16_keys_per_s, &p99b);
+            e = raw_lookups(c, 16, &c->batch16_keys_per_s, &p99b);
+        if (e == STROM_OK)
+            e = run_lookups(c, 1, &c->client_qps, &c->client_p99_ms);
+        if (e == STROM_OK)
+            e = run_lookups(c, 16, &c->client_batch16_keys_per_s, &p99b);
         rc = e ? cli_fail(e, "bench server: lookups") : CLI_OK;
     }
     strom_client_close(cl);
