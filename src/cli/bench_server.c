@@ -2,7 +2,8 @@
  * bench_server.c: `strom bench server [--quick] [--json]`: the server and the client
  * library over loopback, in one run. It starts `strom server --port 0` (this binary) on a
  * fresh data directory and measures, with the client library:
- *  - ingest_rows_per_s: 20-column telemetry (telemetry.h) through one producer
+ *  - ingest_rows_per_s: 20-column telemetry (telemetry.h) through --threads producers (2),
+ *    each a thread with its own connection and share of the devices, generating its rows
  *    (strom_producer_send_batch, builders of 8192 rows), acks after the durable append;
  *  - e2e_p50/p99/p999_ms: produce -> subscriber receipt at a steady rate (batches of 100
  *    rows every millisecond = 100,000 rows/s), each row carrying its send time (monotonic
@@ -48,7 +49,7 @@ typedef struct sb_ctx {
     int quick, json;
     char dir[512], addr[64], redis_port[16];
     pid_t server, redis;
-    int64_t ingest_rows, keys, value_bytes;
+    int64_t ingest_rows, keys, value_bytes, threads;
     double ingest_rows_per_s, e2e[3], lookup_qps, lookup_p99_ms, batch16_keys_per_s;
     double client_qps, client_p99_ms, client_batch16_keys_per_s;
     double redis_qps, redis_p16_qps;
@@ -119,6 +120,41 @@ static void stop_child(pid_t *pid)
 
 /* ------------------------------------------------------------ ingest */
 
+/* One producer thread of the ingest: its own connection, its share [lo, hi) of the
+ * devices, rows rows in builders of 8192. */
+typedef struct ing_worker {
+    sb_ctx *c;
+    const tele_model *m;
+    int64_t lo, hi, rows;
+    strom_err err;
+} ing_worker;
+
+static void *ing_main(void *arg)
+{
+    ing_worker *w = arg;
+    strom_client *cl = NULL;
+    strom_producer *p = NULL;
+    strom_client_opts co = {0};
+    strom_builder *b = tele_builder_create();
+    w->err = b ? strom_client_connect(w->c->addr, &co, &cl) : STROM_ENOMEM;
+    if (w->err == STROM_OK)
+        w->err = strom_producer_create(cl, "tele", NULL, NULL, 0, &p);
+    tele_stream ts;
+    tele_stream_init(&ts, w->m, w->lo, w->hi, 11 + (uint64_t)w->lo);
+    for (int64_t done = 0; w->err == STROM_OK && done < w->rows; done += 8192) {
+        strom_builder_reset(b);
+        if ((w->err = tele_fill(&ts, b, STROM_MIN(8192, w->rows - done))) == STROM_OK)
+            w->err = strom_producer_send_batch(p, b);
+    }
+    strom_err e2 = p ? strom_producer_close(p) : STROM_OK;
+    w->err = w->err ? w->err : e2;
+    if (w->err)
+        fprintf(stderr, "strom: bench server: ingest: %s\n", strom_errmsg());
+    strom_client_close(cl);
+    strom_builder_destroy(b);
+    return NULL;
+}
+
 static int bench_ingest(sb_ctx *c, strom_client *cl)
 {
     strom_schema *s = tele_schema();
@@ -127,22 +163,22 @@ static int bench_ingest(sb_ctx *c, strom_client *cl)
     strom_err e = strom_client_create_table(cl, "tele", s, opts, 0);
     strom_schema_destroy(s);
     tele_model *m = tele_model_create(c->quick ? 20000 : 200000, 7);
-    strom_builder *b = tele_builder_create();
-    strom_producer *p = NULL;
-    if (e == STROM_OK)
-        e = strom_producer_create(cl, "tele", NULL, NULL, 0, &p);
-    tele_stream ts;
-    tele_stream_init(&ts, m, 0, tele_model_ndevices(m), 11);
+    ing_worker w[8];
+    pthread_t th[8];
+    int n = (int)c->threads;
+    int64_t nd = m ? tele_model_ndevices(m) : 0;
+    e = e ? e : m ? STROM_OK : STROM_ENOMEM;
     double t0 = cli_now();
-    for (int64_t done = 0; e == STROM_OK && done < c->ingest_rows; done += 8192) {
-        strom_builder_reset(b);
-        if ((e = tele_fill(&ts, b, 8192)) == STROM_OK)
-            e = strom_producer_send_batch(p, b);
+    for (int i = 0; e == STROM_OK && i < n; i++) {
+        w[i] = (ing_worker){.c = c, .m = m, .lo = nd * i / n, .hi = nd * (i + 1) / n,
+                            .rows = c->ingest_rows / n + (i < c->ingest_rows % n)};
+        pthread_create(&th[i], NULL, ing_main, &w[i]);
     }
-    strom_err e2 = strom_producer_close(p);
-    e = e ? e : e2;
+    for (int i = 0; e == STROM_OK && i < n; i++) {
+        pthread_join(th[i], NULL);
+        e = e ? e : w[i].err;
+    }
     c->ingest_rows_per_s = (double)c->ingest_rows / (cli_now() - t0);
-    strom_builder_destroy(b);
     tele_model_destroy(m);
     return e ? cli_fail(e, "bench server: ingest") : CLI_OK;
 }
@@ -687,6 +723,7 @@ int bench_server(const bench_opts *o)
     sb_ctx c = {.quick = o->quick, .json = o->json};
     c.ingest_rows = o->rows ? o->rows : o->quick ? 1000000 : 10000000;
     c.keys = o->devices ? o->devices : o->quick ? 50000 : 500000;
+    c.threads = o->threads > 0 ? STROM_MIN(o->threads, 8) : 2;
     signal(SIGPIPE, SIG_IGN);
     if (cli_mktemp_dir(o->dir, "strom-bench-server-", c.dir, sizeof c.dir) != 0)
         return cli_errorf("bench server: cannot create a directory in %s", o->dir);
