@@ -7,7 +7,11 @@
  *    (strom_producer_send_batch, builders of 8192 rows), acks after the durable append;
  *  - e2e_p50/p99/p999_ms: produce -> subscriber receipt at a steady rate (batches of 100
  *    rows every millisecond = 100,000 rows/s), each row carrying its send time (monotonic
- *    clock, same machine); the subscriber long-polls from the latest offset;
+ *    clock, same machine); the subscriber long-polls from the latest offset. Readers see
+ *    rows once acknowledged, on a default table after the fsync (group commit), so this
+ *    includes the disk's fsync latency; e2e_interval_*: the same on a table with
+ *    table.log.flush=interval (acknowledged and visible after the write, fsync every
+ *    second in the background);
  *  - lookup_qps, lookup_p99_ms: point lookups of random keys of a device table, one key
  *    per request, 50 connections driven from one thread over the native protocol, one
  *    request outstanding per connection (the way redis-benchmark drives Redis), every
@@ -17,8 +21,8 @@
  *    each (on 2 cores the 50 client threads' switches cost more than the server does);
  *  - with redis-server on PATH: a private redis-server on a free port, loaded with the same
  *    key count and value size, and redis-benchmark GET with 50 connections, unpipelined
- *    (redis_get_qps) and with -P 16 (redis_get_p16_qps); ratios lookup_vs_redis and
- *    batch16_vs_redis_p16.
+ *    (redis_get_qps, and its request p99 redis_get_p99_ms) and with -P 16
+ *    (redis_get_p16_qps); ratios lookup_vs_redis and batch16_vs_redis_p16.
  * The clients run on the same machine (and cores) as the servers, Redis's too.
  * The table is printed first, the JSON object (--json) last. Floors are printed next to
  * the figures; the exit code is 0 unless something failed to run.
@@ -50,9 +54,9 @@ typedef struct sb_ctx {
     char dir[512], addr[64], redis_port[16];
     pid_t server, redis;
     int64_t ingest_rows, keys, value_bytes, threads;
-    double ingest_rows_per_s, e2e[3], lookup_qps, lookup_p99_ms, batch16_keys_per_s;
+    double ingest_rows_per_s, e2e[3], e2e_interval[3], lookup_qps, lookup_p99_ms, batch16_keys_per_s;
     double client_qps, client_p99_ms, client_batch16_keys_per_s;
-    double redis_qps, redis_p16_qps;
+    double redis_qps, redis_p16_qps, redis_p99_ms;
     int have_redis;
 } sb_ctx;
 
@@ -213,30 +217,33 @@ static void *e2e_reader(void *arg)
     return NULL;
 }
 
-static strom_err e2e_table(strom_client *cl)
+static strom_err e2e_table(strom_client *cl, const char *name, int durable)
 {
     strom_schema *s = strom_schema_create();
     strom_schema_add(s, "device", STROM_STRING, 1);
     strom_schema_add(s, "sent_ns", STROM_BIGINT, 1);
     strom_schema_add(s, "v", STROM_DOUBLE, 0);
-    const char *opts[] = {"bucket.num", "1", NULL};
-    strom_err e = strom_client_create_table(cl, "lat", s, opts, 0);
+    const char *opts[] = {"bucket.num", "1", durable ? NULL : "table.log.flush", "interval", NULL};
+    strom_err e = strom_client_create_table(cl, name, s, opts, 0);
     strom_schema_destroy(s);
     return e;
 }
 
-static int bench_e2e(sb_ctx *c, strom_client *cl)
+/* durable: the table acknowledges (and shows readers) rows after fsync, as every table
+ * by default; else table.log.flush=interval (fsync in the background, every second). */
+static int bench_e2e(sb_ctx *c, strom_client *cl, int durable)
 {
+    const char *table = durable ? "lat" : "lat_interval";
     int secs = c->quick ? 2 : 10;
     e2e_sub r = {.want = (int64_t)secs * 100000};
     r.lat = malloc(sizeof(double) * (size_t)r.want);
     strom_producer_opts po = {.linger_ms = -1};
     strom_producer *p = NULL;
-    strom_err e = r.lat ? e2e_table(cl) : STROM_ENOMEM;
-    if (e == STROM_OK && (e = strom_subscriber_create(cl, "lat", NULL, &r.s)) == STROM_OK)
+    strom_err e = r.lat ? e2e_table(cl, table, durable) : STROM_ENOMEM;
+    if (e == STROM_OK && (e = strom_subscriber_create(cl, table, NULL, &r.s)) == STROM_OK)
         e = strom_subscriber_assign(r.s, -1, STROM_FROM_LATEST, 0);
     if (e == STROM_OK)
-        e = strom_producer_create(cl, "lat", &po, NULL, 0, &p);
+        e = strom_producer_create(cl, table, &po, NULL, 0, &p);
     pthread_t th;
     if (e == STROM_OK)
         pthread_create(&th, NULL, e2e_reader, &r);
@@ -262,13 +269,14 @@ static int bench_e2e(sb_ctx *c, strom_client *cl)
     e = e ? e : e2;
     if (r.s && p)
         pthread_join(th, NULL);
-    printf("e2e: %lld rows sent in %.2f s, all acknowledged after %.2f s, all received after "
-           "%.2f s\n", (long long)sent, tsent - (double)start / 1e9, tclosed - (double)start / 1e9,
+    printf("e2e (%s): %lld rows sent in %.2f s, all acknowledged after %.2f s, all received after "
+           "%.2f s\n", table, (long long)sent, tsent - (double)start / 1e9, tclosed - (double)start / 1e9,
            cli_now() - (double)start / 1e9);
     e = e ? e : r.err;
-    c->e2e[0] = pct(r.lat, r.n, 0.50);
-    c->e2e[1] = pct(r.lat, r.n, 0.99);
-    c->e2e[2] = pct(r.lat, r.n, 0.999);
+    double *q = durable ? c->e2e : c->e2e_interval;
+    q[0] = pct(r.lat, r.n, 0.50);
+    q[1] = pct(r.lat, r.n, 0.99);
+    q[2] = pct(r.lat, r.n, 0.999);
     int64_t got = r.n;
     strom_subscriber_close(r.s);
     free(r.lat);
@@ -584,26 +592,32 @@ static int have_prog(const char *name)
     return system(cmd) == 0;
 }
 
-/* "GET: 123456.78 requests per second" from redis-benchmark -q. */
-static double redis_bench(sb_ctx *c, int pipeline)
+/* redis-benchmark --csv: the "GET" line's requests/s (returned) and p99 latency (*p99, ms):
+ * "GET","rps","avg","min","p50","p95","p99","max". */
+static double redis_bench(sb_ctx *c, int pipeline, double *p99)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "redis-benchmark -p %s -t get -n %lld -r %lld -d %lld -c %d -P %d -q "
-             "2>/dev/null", c->redis_port, (long long)(c->quick ? 200000 : 2000000),
+    snprintf(cmd, sizeof cmd, "redis-benchmark -p %s -t get -n %lld -r %lld -d %lld -c %d -P %d "
+             "--csv 2>/dev/null", c->redis_port, (long long)(c->quick ? 200000 : 2000000),
              (long long)c->keys, (long long)c->value_bytes, NCONN, pipeline);
     FILE *f = popen(cmd, "r");
-    double v = 0;
+    double v[7] = {0};
     char line[512];
-    while (f && fgets(line, sizeof line, f)) { /* progress lines end in \r: the last counts */
-        char *p = NULL;
-        for (char *q = strstr(line, "GET:"); q; q = strstr(q + 4, "GET:"))
-            p = q;
-        if (p && !strstr(p, "rps="))
-            v = strtod(p + 4, NULL);
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "\"GET\"", 5) != 0)
+            continue;
+        char *p = line + 5;
+        for (int i = 0; i < 7 && *p == ','; i++) {
+            p += *p == ',' ? 1 : 0;
+            p += *p == '"' ? 1 : 0;
+            v[i] = strtod(p, &p);
+            p += *p == '"' ? 1 : 0;
+        }
     }
     if (f)
         pclose(f);
-    return v;
+    *p99 = v[5];
+    return v[0];
 }
 
 static int bench_redis(sb_ctx *c)
@@ -631,8 +645,9 @@ static int bench_redis(sb_ctx *c)
              (long long)c->value_bytes, NCONN);
     if (system(cmd) != 0)
         return cli_errorf("bench server: loading redis failed");
-    c->redis_qps = redis_bench(c, 1);
-    c->redis_p16_qps = redis_bench(c, 16);
+    double p99_16;
+    c->redis_qps = redis_bench(c, 1, &c->redis_p99_ms);
+    c->redis_p16_qps = redis_bench(c, 16, &p99_16);
     c->have_redis = c->redis_qps > 0;
     stop_child(&c->redis);
     return CLI_OK;
@@ -649,6 +664,9 @@ static int metrics(const sb_ctx *c, sb_metric *m)
     m[n++] = (sb_metric){"e2e_p50_ms", "ms", c->e2e[0], 0, 0};
     m[n++] = (sb_metric){"e2e_p99_ms", "ms", c->e2e[1], 2, -1};
     m[n++] = (sb_metric){"e2e_p999_ms", "ms", c->e2e[2], 0, 0};
+    m[n++] = (sb_metric){"e2e_interval_p50_ms", "ms", c->e2e_interval[0], 0, 0};
+    m[n++] = (sb_metric){"e2e_interval_p99_ms", "ms", c->e2e_interval[1], 0, 0};
+    m[n++] = (sb_metric){"e2e_interval_p999_ms", "ms", c->e2e_interval[2], 0, 0};
     m[n++] = (sb_metric){"lookup_qps", "req/s", c->lookup_qps, 0, 0};
     m[n++] = (sb_metric){"lookup_p99_ms", "ms", c->lookup_p99_ms, 1, -1};
     m[n++] = (sb_metric){"lookup_batch16_keys_per_s", "keys/s", c->batch16_keys_per_s, 0, 0};
@@ -658,6 +676,7 @@ static int metrics(const sb_ctx *c, sb_metric *m)
     if (c->have_redis) {
         m[n++] = (sb_metric){"redis_get_qps", "req/s", c->redis_qps, 0, 0};
         m[n++] = (sb_metric){"redis_get_p16_qps", "keys/s", c->redis_p16_qps, 0, 0};
+        m[n++] = (sb_metric){"redis_get_p99_ms", "ms", c->redis_p99_ms, 0, 0};
         m[n++] = (sb_metric){"lookup_vs_redis", "x", c->lookup_qps / c->redis_qps, 1, 1};
         m[n++] = (sb_metric){"batch16_vs_redis_p16", "x",
                              c->redis_p16_qps > 0 ? c->batch16_keys_per_s / c->redis_p16_qps : 0, 1, 1};
@@ -702,7 +721,8 @@ static int run_all(sb_ctx *c)
            "with %d connections\n", c->addr, (long long)c->ingest_rows, c->quick ? 2 : 10,
            (long long)c->keys, NCONN);
     fflush(stdout);
-    if ((rc = bench_ingest(c, cl)) == CLI_OK && (rc = bench_e2e(c, cl)) == CLI_OK &&
+    if ((rc = bench_ingest(c, cl)) == CLI_OK && (rc = bench_e2e(c, cl, 1)) == CLI_OK &&
+        (rc = bench_e2e(c, cl, 0)) == CLI_OK &&
         (rc = load_devices(c, cl)) == CLI_OK) {
         double p99b;
         strom_err e = raw_lookups(c, 1, &c->lookup_qps, &c->lookup_p99_ms);
