@@ -374,25 +374,34 @@ static void test_key_history(void)
 
 /* ------------------------------------------------------ primary-key tables */
 
-static void create_kv(void)
+/* A 3-column table name keyed by its column 0, with nbuckets buckets, on the server and
+ * on the reference (not_null[i]: column i is NOT NULL). */
+static void create_pk_table(const char *name, const char *const *names, const int *types,
+                            const int *not_null, const char *nbuckets)
 {
-    proto_column cols[3] = {col("k", STROM_BIGINT, 1), col("name", STROM_STRING, 0),
-                            col("v", STROM_DOUBLE, 0)};
+    proto_column cols[3];
+    strom_schema *s = strom_schema_create();
+    for (int i = 0; i < 3; i++) {
+        cols[i] = col(names[i], types[i], not_null[i]);
+        IT_OK(strom_schema_add(s, names[i], types[i], not_null[i]));
+    }
     uint32_t pk = 0;
-    proto_option o = {proto_s("bucket.num"), proto_s("3")};
+    proto_option o = {proto_s("bucket.num"), proto_s(nbuckets)};
     proto_msg m = {0}, r;
-    m.req.create_table.name = proto_s("grid.kv");
+    m.req.create_table.name = proto_s(name);
     m.req.create_table.schema = (proto_schema){3, cols, 1, &pk, 1, &o};
     ST_OK(&C, PROTO_CREATE_TABLE, &m, &r);
-    strom_schema *s = strom_schema_create();
-    IT_OK(strom_schema_add(s, "k", STROM_BIGINT, 1));
-    IT_OK(strom_schema_add(s, "name", STROM_STRING, 0));
-    IT_OK(strom_schema_add(s, "v", STROM_DOUBLE, 0));
-    const char *pkn = "k";
-    IT_OK(strom_schema_set_primary_key(s, &pkn, 1));
-    const char *opts[] = {"bucket.num", "3", NULL};
-    IT_OK(strom_table_create(ref, "grid.kv", s, opts));
+    IT_OK(strom_schema_set_primary_key(s, &names[0], 1));
+    const char *opts[] = {"bucket.num", nbuckets, NULL};
+    IT_OK(strom_table_create(ref, name, s, opts));
     strom_schema_destroy(s);
+}
+
+static void create_kv(void)
+{
+    const char *names[] = {"k", "name", "v"};
+    create_pk_table("grid.kv", names, (int[]){STROM_BIGINT, STROM_STRING, STROM_DOUBLE},
+                    (int[]){1, 0, 0}, "3");
 }
 
 /* Rows k in [0, n): upserts (round 0) or every third key deleted (round 1), as one wire
@@ -682,24 +691,12 @@ static void same_batch(const strom_batch *got, const strom_batch *want, const ch
 /* grid.kv2 (id STRING key, x DOUBLE nullable, n INT): 300 rows, on both sides. */
 static strom_table *create_kv2(void)
 {
-    proto_column cols[3] = {col("id", STROM_STRING, 1), col("x", STROM_DOUBLE, 0),
-                            col("n", STROM_INT, 1)};
-    uint32_t pk = 0;
-    proto_option o = {proto_s("bucket.num"), proto_s("2")};
-    proto_msg m = {0}, r;
-    m.req.create_table.name = proto_s("grid.kv2");
-    m.req.create_table.schema = (proto_schema){3, cols, 1, &pk, 1, &o};
-    ST_OK(&C, PROTO_CREATE_TABLE, &m, &r);
-    strom_schema *s = strom_schema_create();
-    IT_OK(strom_schema_add(s, "id", STROM_STRING, 1));
-    IT_OK(strom_schema_add(s, "x", STROM_DOUBLE, 0));
-    IT_OK(strom_schema_add(s, "n", STROM_INT, 1));
-    const char *pkn = "id", *opts[] = {"bucket.num", "2", NULL};
-    IT_OK(strom_schema_set_primary_key(s, &pkn, 1));
+    const char *names[] = {"id", "x", "n"};
+    create_pk_table("grid.kv2", names, (int[]){STROM_STRING, STROM_DOUBLE, STROM_INT},
+                    (int[]){1, 0, 1}, "2");
     strom_table *rt;
-    IT_OK(strom_table_create(ref, "grid.kv2", s, opts));
     IT_OK(strom_table_open(ref, "grid.kv2", &rt));
-    strom_schema_destroy(s);
+    proto_msg m = {0}, r;
     strom_builder *b = strom_builder_create(strom_table_schema(rt));
     uint8_t changes[300] = {0};
     for (int k = 0; k < 300; k++) {
