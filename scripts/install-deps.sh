@@ -16,6 +16,8 @@ PKGS=(
   libcmocka-dev                      # unit tests
   redis-server                       # `strom bench kv` measures a private Redis next to
                                      # strom's lookups (own RESP client: no libhiredis)
+  redis-tools                        # redis-benchmark: `strom bench server` compares its
+                                     # lookups with Redis GET (a dependency of redis-server)
 )
 
 missing=()

@@ -2,24 +2,39 @@
  * bench_server.c: `strom bench server [--quick] [--json]`: the server and the client
  * library over loopback, in one run. It starts `strom server --port 0` (this binary) on a
  * fresh data directory and measures, with the client library:
- *  - ingest_rows_per_s: 20-column telemetry (telemetry.h) through one producer
+ *  - ingest_rows_per_s: 20-column telemetry (telemetry.h) through --threads producers (2),
+ *    each a thread with its own connection and share of the devices, generating its rows
  *    (strom_producer_send_batch, builders of 8192 rows), acks after the durable append;
  *  - e2e_p50/p99/p999_ms: produce -> subscriber receipt at a steady rate (batches of 100
  *    rows every millisecond = 100,000 rows/s), each row carrying its send time (monotonic
- *    clock, same machine); the subscriber long-polls from the latest offset;
+ *    clock, same machine); the subscriber long-polls from the latest offset. Readers see
+ *    rows once acknowledged, on a default table after the fsync (group commit), so this
+ *    includes the disk's fsync latency; e2e_interval_*: the same on a table with
+ *    table.log.flush=interval (acknowledged and visible after the write, fsync every
+ *    second in the background);
  *  - lookup_qps, lookup_p99_ms: point lookups of random keys of a device table, one key
- *    per request, 50 connections (one thread each); lookup_batch16_keys_per_s: the same
- *    with 16 keys per request (strom_lookuper_get_batch);
+ *    per request, 50 connections driven from one thread over the native protocol, one
+ *    request outstanding per connection (the way redis-benchmark drives Redis), every
+ *    answer checked; lookup_batch16_keys_per_s: the same with 16 keys per request;
+ *  - client_lookup_qps, client_lookup_p99_ms, client_batch16_keys_per_s: the same through
+ *    the client library (strom_lookuper_get / _get_batch), 50 connections, one thread
+ *    each (on 2 cores the 50 client threads' switches cost more than the server does);
  *  - with redis-server on PATH: a private redis-server on a free port, loaded with the same
  *    key count and value size, and redis-benchmark GET with 50 connections, unpipelined
- *    (redis_get_qps) and with -P 16 (redis_get_p16_qps); ratios lookup_vs_redis and
- *    batch16_vs_redis_p16.
+ *    (redis_get_qps, and its request p99 redis_get_p99_ms) and with -P 16
+ *    (redis_get_p16_qps); ratios lookup_vs_redis and batch16_vs_redis_p16.
+ * The clients run on the same machine (and cores) as the servers, Redis's too.
  * The table is printed first, the JSON object (--json) last. Floors are printed next to
  * the figures; the exit code is 0 unless something failed to run.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,6 +44,7 @@
 #include <unistd.h>
 
 #include "cli_client.h"
+#include "proto/proto.h"
 #include "telemetry.h"
 
 #define NCONN 50
@@ -37,9 +53,10 @@ typedef struct sb_ctx {
     int quick, json;
     char dir[512], addr[64], redis_port[16];
     pid_t server, redis;
-    int64_t ingest_rows, keys, value_bytes;
-    double ingest_rows_per_s, e2e[3], lookup_qps, lookup_p99_ms, batch16_keys_per_s;
-    double redis_qps, redis_p16_qps;
+    int64_t ingest_rows, keys, value_bytes, threads;
+    double ingest_rows_per_s, e2e[3], e2e_interval[3], lookup_qps, lookup_p99_ms, batch16_keys_per_s;
+    double client_qps, client_p99_ms, client_batch16_keys_per_s;
+    double redis_qps, redis_p16_qps, redis_p99_ms;
     int have_redis;
 } sb_ctx;
 
@@ -107,6 +124,41 @@ static void stop_child(pid_t *pid)
 
 /* ------------------------------------------------------------ ingest */
 
+/* One producer thread of the ingest: its own connection, its share [lo, hi) of the
+ * devices, rows rows in builders of 8192. */
+typedef struct ing_worker {
+    sb_ctx *c;
+    const tele_model *m;
+    int64_t lo, hi, rows;
+    strom_err err;
+} ing_worker;
+
+static void *ing_main(void *arg)
+{
+    ing_worker *w = arg;
+    strom_client *cl = NULL;
+    strom_producer *p = NULL;
+    strom_client_opts co = {0};
+    strom_builder *b = tele_builder_create();
+    w->err = b ? strom_client_connect(w->c->addr, &co, &cl) : STROM_ENOMEM;
+    if (w->err == STROM_OK)
+        w->err = strom_producer_create(cl, "tele", NULL, NULL, 0, &p);
+    tele_stream ts;
+    tele_stream_init(&ts, w->m, w->lo, w->hi, 11 + (uint64_t)w->lo);
+    for (int64_t done = 0; w->err == STROM_OK && done < w->rows; done += 8192) {
+        strom_builder_reset(b);
+        if ((w->err = tele_fill(&ts, b, STROM_MIN(8192, w->rows - done))) == STROM_OK)
+            w->err = strom_producer_send_batch(p, b);
+    }
+    strom_err e2 = p ? strom_producer_close(p) : STROM_OK;
+    w->err = w->err ? w->err : e2;
+    if (w->err)
+        fprintf(stderr, "strom: bench server: ingest: %s\n", strom_errmsg());
+    strom_client_close(cl);
+    strom_builder_destroy(b);
+    return NULL;
+}
+
 static int bench_ingest(sb_ctx *c, strom_client *cl)
 {
     strom_schema *s = tele_schema();
@@ -115,22 +167,22 @@ static int bench_ingest(sb_ctx *c, strom_client *cl)
     strom_err e = strom_client_create_table(cl, "tele", s, opts, 0);
     strom_schema_destroy(s);
     tele_model *m = tele_model_create(c->quick ? 20000 : 200000, 7);
-    strom_builder *b = tele_builder_create();
-    strom_producer *p = NULL;
-    if (e == STROM_OK)
-        e = strom_producer_create(cl, "tele", NULL, NULL, 0, &p);
-    tele_stream ts;
-    tele_stream_init(&ts, m, 0, tele_model_ndevices(m), 11);
+    ing_worker w[8];
+    pthread_t th[8];
+    int n = (int)c->threads;
+    int64_t nd = m ? tele_model_ndevices(m) : 0;
+    e = e ? e : m ? STROM_OK : STROM_ENOMEM;
     double t0 = cli_now();
-    for (int64_t done = 0; e == STROM_OK && done < c->ingest_rows; done += 8192) {
-        strom_builder_reset(b);
-        if ((e = tele_fill(&ts, b, 8192)) == STROM_OK)
-            e = strom_producer_send_batch(p, b);
+    for (int i = 0; e == STROM_OK && i < n; i++) {
+        w[i] = (ing_worker){.c = c, .m = m, .lo = nd * i / n, .hi = nd * (i + 1) / n,
+                            .rows = c->ingest_rows / n + (i < c->ingest_rows % n)};
+        pthread_create(&th[i], NULL, ing_main, &w[i]);
     }
-    strom_err e2 = strom_producer_close(p);
-    e = e ? e : e2;
+    for (int i = 0; e == STROM_OK && i < n; i++) {
+        pthread_join(th[i], NULL);
+        e = e ? e : w[i].err;
+    }
     c->ingest_rows_per_s = (double)c->ingest_rows / (cli_now() - t0);
-    strom_builder_destroy(b);
     tele_model_destroy(m);
     return e ? cli_fail(e, "bench server: ingest") : CLI_OK;
 }
@@ -165,30 +217,33 @@ static void *e2e_reader(void *arg)
     return NULL;
 }
 
-static strom_err e2e_table(strom_client *cl)
+static strom_err e2e_table(strom_client *cl, const char *name, int durable)
 {
     strom_schema *s = strom_schema_create();
     strom_schema_add(s, "device", STROM_STRING, 1);
     strom_schema_add(s, "sent_ns", STROM_BIGINT, 1);
     strom_schema_add(s, "v", STROM_DOUBLE, 0);
-    const char *opts[] = {"bucket.num", "1", NULL};
-    strom_err e = strom_client_create_table(cl, "lat", s, opts, 0);
+    const char *opts[] = {"bucket.num", "1", durable ? NULL : "table.log.flush", "interval", NULL};
+    strom_err e = strom_client_create_table(cl, name, s, opts, 0);
     strom_schema_destroy(s);
     return e;
 }
 
-static int bench_e2e(sb_ctx *c, strom_client *cl)
+/* durable: the table acknowledges (and shows readers) rows after fsync, as every table
+ * by default; else table.log.flush=interval (fsync in the background, every second). */
+static int bench_e2e(sb_ctx *c, strom_client *cl, int durable)
 {
+    const char *table = durable ? "lat" : "lat_interval";
     int secs = c->quick ? 2 : 10;
     e2e_sub r = {.want = (int64_t)secs * 100000};
     r.lat = malloc(sizeof(double) * (size_t)r.want);
     strom_producer_opts po = {.linger_ms = -1};
     strom_producer *p = NULL;
-    strom_err e = r.lat ? e2e_table(cl) : STROM_ENOMEM;
-    if (e == STROM_OK && (e = strom_subscriber_create(cl, "lat", NULL, &r.s)) == STROM_OK)
+    strom_err e = r.lat ? e2e_table(cl, table, durable) : STROM_ENOMEM;
+    if (e == STROM_OK && (e = strom_subscriber_create(cl, table, NULL, &r.s)) == STROM_OK)
         e = strom_subscriber_assign(r.s, -1, STROM_FROM_LATEST, 0);
     if (e == STROM_OK)
-        e = strom_producer_create(cl, "lat", &po, NULL, 0, &p);
+        e = strom_producer_create(cl, table, &po, NULL, 0, &p);
     pthread_t th;
     if (e == STROM_OK)
         pthread_create(&th, NULL, e2e_reader, &r);
@@ -214,13 +269,14 @@ static int bench_e2e(sb_ctx *c, strom_client *cl)
     e = e ? e : e2;
     if (r.s && p)
         pthread_join(th, NULL);
-    printf("e2e: %lld rows sent in %.2f s, all acknowledged after %.2f s, all received after "
-           "%.2f s\n", (long long)sent, tsent - (double)start / 1e9, tclosed - (double)start / 1e9,
+    printf("e2e (%s): %lld rows sent in %.2f s, all acknowledged after %.2f s, all received after "
+           "%.2f s\n", table, (long long)sent, tsent - (double)start / 1e9, tclosed - (double)start / 1e9,
            cli_now() - (double)start / 1e9);
     e = e ? e : r.err;
-    c->e2e[0] = pct(r.lat, r.n, 0.50);
-    c->e2e[1] = pct(r.lat, r.n, 0.99);
-    c->e2e[2] = pct(r.lat, r.n, 0.999);
+    double *q = durable ? c->e2e : c->e2e_interval;
+    q[0] = pct(r.lat, r.n, 0.50);
+    q[1] = pct(r.lat, r.n, 0.99);
+    q[2] = pct(r.lat, r.n, 0.999);
     int64_t got = r.n;
     strom_subscriber_close(r.s);
     free(r.lat);
@@ -356,6 +412,177 @@ static strom_err run_lookups(sb_ctx *c, int batch, double *keys_per_s, double *p
     return e;
 }
 
+/* ------------------------------------------------------------ lookups, one thread */
+
+/* The issue's lookup shape driven the way redis-benchmark drives Redis: NCONN
+ * connections from one thread (epoll), each with one LOOKUP of `batch` random keys
+ * outstanding; every answer is checked (all keys found, rows present). The frames are
+ * the native protocol's (docs/protocol.md), encoded and decoded with proto.h. */
+typedef struct raw_conn {
+    int fd;
+    proto_reader rd;
+    strom_buf out;
+    proto_arena arena;
+    int32_t rid;
+    int64_t t0;
+} raw_conn;
+
+typedef struct raw_run {
+    sb_ctx *c;
+    int batch;
+    uint64_t rng;
+    int64_t done;
+    double *lat;
+    int64_t nlat, cap;
+} raw_run;
+
+static int raw_connect(const char *addr)
+{
+    char host[64];
+    int port = 0;
+    const char *colon = strrchr(addr, ':');
+    if (!colon || (size_t)(colon - addr) >= sizeof host)
+        return -1;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    port = atoi(colon + 1);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+/* Sends the next request of k (small: the socket takes it whole). */
+static strom_err raw_send(raw_run *r, raw_conn *k)
+{
+    char keys[16][32];
+    strom_value v[16];
+    proto_key pk[16];
+    for (int i = 0; i < r->batch; i++) {
+        r->rng ^= r->rng << 13, r->rng ^= r->rng >> 7, r->rng ^= r->rng << 17;
+        key_name(keys[i], sizeof keys[i], (int64_t)(r->rng % (uint64_t)r->c->keys));
+        v[i] = (strom_value){.type = STROM_STRING, .v.s = {keys[i], strlen(keys[i])}};
+        pk[i] = (proto_key){1, &v[i]};
+    }
+    proto_msg m = {0};
+    m.req.lookup.table = proto_s("devices");
+    m.req.lookup.nkeys = (uint32_t)r->batch;
+    m.req.lookup.keys = pk;
+    strom_buf_clear(&k->out);
+    strom_err e = proto_encode_request(&k->out, PROTO_LOOKUP, 0, ++k->rid, &m);
+    k->t0 = mono_ns();
+    for (size_t off = 0; e == STROM_OK && off < k->out.len;) {
+        ssize_t w = write(k->fd, k->out.data + off, k->out.len - off);
+        if (w < 0 && errno != EINTR)
+            e = strom_fail_errno(errno, "bench server: sending a lookup");
+        off += w > 0 ? (size_t)w : 0;
+    }
+    return e;
+}
+
+/* Checks one answer of k: every key found, rows present. */
+static strom_err raw_check(raw_run *r, raw_conn *k, const uint8_t *f, size_t len)
+{
+    proto_resp_hdr h;
+    proto_msg m;
+    proto_arena_reset(&k->arena);
+    strom_err e = proto_parse_response(f, len, &h);
+    if (e == STROM_OK && h.error)
+        e = strom_fail((strom_err)h.error, "bench server: lookup failed: %.*s", (int)h.errmsg.len,
+                       h.errmsg.p);
+    if (e == STROM_OK)
+        e = proto_decode_response(PROTO_LOOKUP, 0, h.body, h.body_len, (size_t)(h.body - f),
+                                  &k->arena, &m);
+    if (e != STROM_OK)
+        return e;
+    int all = h.request_id == k->rid && m.resp.lookup.nfound == (uint32_t)r->batch &&
+              m.resp.lookup.records.bytes.len > 0;
+    for (uint32_t i = 0; all && i < m.resp.lookup.nfound; i++)
+        all = m.resp.lookup.found[i] == 1;
+    return all ? STROM_OK : strom_fail(STROM_ENOTFOUND, "bench server: a loaded key was not found");
+}
+
+/* Reads what k's socket has; for a whole answer, checks it and sends the next request. */
+static strom_err raw_read(raw_run *r, raw_conn *k)
+{
+    uint8_t *p;
+    size_t cap;
+    strom_err e = proto_reader_space(&k->rd, 4096, &p, &cap);
+    ssize_t n = e == STROM_OK ? read(k->fd, p, cap) : 0;
+    if (e != STROM_OK || n < 0)
+        return e ? e : errno == EINTR || errno == EAGAIN ? STROM_OK
+                                                          : strom_fail_errno(errno, "bench read");
+    if (n == 0)
+        return strom_fail(STROM_EIO, "bench server: the server closed a connection");
+    proto_reader_commit(&k->rd, (size_t)n);
+    const uint8_t *f;
+    size_t len;
+    if ((e = proto_reader_next(&k->rd, &f, &len)) != STROM_OK || !f)
+        return e;
+    if ((e = raw_check(r, k, f, len)) != STROM_OK)
+        return e;
+    if (r->nlat < r->cap)
+        r->lat[r->nlat++] = (double)(mono_ns() - k->t0) / 1e6;
+    r->done += r->batch;
+    return raw_send(r, k);
+}
+
+static strom_err raw_loop(raw_run *r, raw_conn *k, int ep, double secs)
+{
+    strom_err e = STROM_OK;
+    for (int i = 0; i < NCONN && e == STROM_OK; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &k[i]};
+        e = epoll_ctl(ep, EPOLL_CTL_ADD, k[i].fd, &ev) == 0 ? raw_send(r, &k[i])
+                                                            : strom_fail_errno(errno, "epoll");
+    }
+    double end = cli_now() + secs;
+    while (e == STROM_OK && cli_now() < end) {
+        struct epoll_event evs[NCONN];
+        int n = epoll_wait(ep, evs, NCONN, 100);
+        for (int i = 0; i < n && e == STROM_OK; i++)
+            e = raw_read(r, evs[i].data.ptr);
+    }
+    return e;
+}
+
+/* NCONN connections, one thread; keys/s and the request p99 (ms). */
+static strom_err raw_lookups(sb_ctx *c, int batch, double *keys_per_s, double *p99)
+{
+    raw_run r = {.c = c, .batch = batch, .rng = 0x2545F4914F6CDD1Dull, .cap = 4000000};
+    raw_conn k[NCONN];
+    memset(k, 0, sizeof k);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    r.lat = malloc(sizeof(double) * (size_t)r.cap);
+    strom_err e = ep >= 0 && r.lat ? STROM_OK : strom_fail(STROM_ENOMEM, "bench server: setup");
+    for (int i = 0; i < NCONN; i++) {
+        proto_reader_init(&k[i].rd, 0, 7);
+        if (e == STROM_OK && (k[i].fd = raw_connect(c->addr)) < 0)
+            e = strom_fail(STROM_EIO, "bench server: cannot connect to %s", c->addr);
+    }
+    double t0 = cli_now();
+    if (e == STROM_OK)
+        e = raw_loop(&r, k, ep, c->quick ? 2 : 10);
+    *keys_per_s = (double)r.done / (cli_now() - t0);
+    *p99 = pct(r.lat, r.nlat, 0.99);
+    for (int i = 0; i < NCONN; i++) {
+        if (k[i].fd > 0)
+            close(k[i].fd);
+        proto_reader_free(&k[i].rd);
+        strom_buf_free(&k[i].out);
+        proto_arena_free(&k[i].arena);
+    }
+    if (ep >= 0)
+        close(ep);
+    free(r.lat);
+    return e;
+}
+
 /* ------------------------------------------------------------ redis */
 
 static int have_prog(const char *name)
@@ -365,26 +592,32 @@ static int have_prog(const char *name)
     return system(cmd) == 0;
 }
 
-/* "GET: 123456.78 requests per second" from redis-benchmark -q. */
-static double redis_bench(sb_ctx *c, int pipeline)
+/* redis-benchmark --csv: the "GET" line's requests/s (returned) and p99 latency (*p99, ms):
+ * "GET","rps","avg","min","p50","p95","p99","max". */
+static double redis_bench(sb_ctx *c, int pipeline, double *p99)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "redis-benchmark -p %s -t get -n %lld -r %lld -d %lld -c %d -P %d -q "
-             "2>/dev/null", c->redis_port, (long long)(c->quick ? 200000 : 2000000),
+    snprintf(cmd, sizeof cmd, "redis-benchmark -p %s -t get -n %lld -r %lld -d %lld -c %d -P %d "
+             "--csv 2>/dev/null", c->redis_port, (long long)(c->quick ? 200000 : 2000000),
              (long long)c->keys, (long long)c->value_bytes, NCONN, pipeline);
     FILE *f = popen(cmd, "r");
-    double v = 0;
+    double v[7] = {0};
     char line[512];
-    while (f && fgets(line, sizeof line, f)) { /* progress lines end in \r: the last counts */
-        char *p = NULL;
-        for (char *q = strstr(line, "GET:"); q; q = strstr(q + 4, "GET:"))
-            p = q;
-        if (p && !strstr(p, "rps="))
-            v = strtod(p + 4, NULL);
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "\"GET\"", 5) != 0)
+            continue;
+        char *p = line + 5;
+        for (int i = 0; i < 7 && *p == ','; i++) {
+            p += *p == ',' ? 1 : 0;
+            p += *p == '"' ? 1 : 0;
+            v[i] = strtod(p, &p);
+            p += *p == '"' ? 1 : 0;
+        }
     }
     if (f)
         pclose(f);
-    return v;
+    *p99 = v[5];
+    return v[0];
 }
 
 static int bench_redis(sb_ctx *c)
@@ -412,8 +645,9 @@ static int bench_redis(sb_ctx *c)
              (long long)c->value_bytes, NCONN);
     if (system(cmd) != 0)
         return cli_errorf("bench server: loading redis failed");
-    c->redis_qps = redis_bench(c, 1);
-    c->redis_p16_qps = redis_bench(c, 16);
+    double p99_16;
+    c->redis_qps = redis_bench(c, 1, &c->redis_p99_ms);
+    c->redis_p16_qps = redis_bench(c, 16, &p99_16);
     c->have_redis = c->redis_qps > 0;
     stop_child(&c->redis);
     return CLI_OK;
@@ -430,12 +664,19 @@ static int metrics(const sb_ctx *c, sb_metric *m)
     m[n++] = (sb_metric){"e2e_p50_ms", "ms", c->e2e[0], 0, 0};
     m[n++] = (sb_metric){"e2e_p99_ms", "ms", c->e2e[1], 2, -1};
     m[n++] = (sb_metric){"e2e_p999_ms", "ms", c->e2e[2], 0, 0};
+    m[n++] = (sb_metric){"e2e_interval_p50_ms", "ms", c->e2e_interval[0], 0, 0};
+    m[n++] = (sb_metric){"e2e_interval_p99_ms", "ms", c->e2e_interval[1], 0, 0};
+    m[n++] = (sb_metric){"e2e_interval_p999_ms", "ms", c->e2e_interval[2], 0, 0};
     m[n++] = (sb_metric){"lookup_qps", "req/s", c->lookup_qps, 0, 0};
     m[n++] = (sb_metric){"lookup_p99_ms", "ms", c->lookup_p99_ms, 1, -1};
     m[n++] = (sb_metric){"lookup_batch16_keys_per_s", "keys/s", c->batch16_keys_per_s, 0, 0};
+    m[n++] = (sb_metric){"client_lookup_qps", "req/s", c->client_qps, 0, 0};
+    m[n++] = (sb_metric){"client_lookup_p99_ms", "ms", c->client_p99_ms, 0, 0};
+    m[n++] = (sb_metric){"client_batch16_keys_per_s", "keys/s", c->client_batch16_keys_per_s, 0, 0};
     if (c->have_redis) {
         m[n++] = (sb_metric){"redis_get_qps", "req/s", c->redis_qps, 0, 0};
         m[n++] = (sb_metric){"redis_get_p16_qps", "keys/s", c->redis_p16_qps, 0, 0};
+        m[n++] = (sb_metric){"redis_get_p99_ms", "ms", c->redis_p99_ms, 0, 0};
         m[n++] = (sb_metric){"lookup_vs_redis", "x", c->lookup_qps / c->redis_qps, 1, 1};
         m[n++] = (sb_metric){"batch16_vs_redis_p16", "x",
                              c->redis_p16_qps > 0 ? c->batch16_keys_per_s / c->redis_p16_qps : 0, 1, 1};
@@ -445,7 +686,7 @@ static int metrics(const sb_ctx *c, sb_metric *m)
 
 static void report(const sb_ctx *c)
 {
-    sb_metric m[16];
+    sb_metric m[24];
     int n = metrics(c, m), fails = 0;
     printf("\n%-28s %16s %-7s %10s  %s\n", "metric", "value", "unit", "floor", "result");
     for (int i = 0; i < n; i++) {
@@ -480,12 +721,17 @@ static int run_all(sb_ctx *c)
            "with %d connections\n", c->addr, (long long)c->ingest_rows, c->quick ? 2 : 10,
            (long long)c->keys, NCONN);
     fflush(stdout);
-    if ((rc = bench_ingest(c, cl)) == CLI_OK && (rc = bench_e2e(c, cl)) == CLI_OK &&
+    if ((rc = bench_ingest(c, cl)) == CLI_OK && (rc = bench_e2e(c, cl, 1)) == CLI_OK &&
+        (rc = bench_e2e(c, cl, 0)) == CLI_OK &&
         (rc = load_devices(c, cl)) == CLI_OK) {
         double p99b;
-        strom_err e = run_lookups(c, 1, &c->lookup_qps, &c->lookup_p99_ms);
+        strom_err e = raw_lookups(c, 1, &c->lookup_qps, &c->lookup_p99_ms);
         if (e == STROM_OK)
-            e = run_lookups(c, 16, &c->batch16_keys_per_s, &p99b);
+            e = raw_lookups(c, 16, &c->batch16_keys_per_s, &p99b);
+        if (e == STROM_OK)
+            e = run_lookups(c, 1, &c->client_qps, &c->client_p99_ms);
+        if (e == STROM_OK)
+            e = run_lookups(c, 16, &c->client_batch16_keys_per_s, &p99b);
         rc = e ? cli_fail(e, "bench server: lookups") : CLI_OK;
     }
     strom_client_close(cl);
@@ -497,6 +743,7 @@ int bench_server(const bench_opts *o)
     sb_ctx c = {.quick = o->quick, .json = o->json};
     c.ingest_rows = o->rows ? o->rows : o->quick ? 1000000 : 10000000;
     c.keys = o->devices ? o->devices : o->quick ? 50000 : 500000;
+    c.threads = o->threads > 0 ? STROM_MIN(o->threads, 8) : 2;
     signal(SIGPIPE, SIG_IGN);
     if (cli_mktemp_dir(o->dir, "strom-bench-server-", c.dir, sizeof c.dir) != 0)
         return cli_errorf("bench server: cannot create a directory in %s", o->dir);

@@ -142,26 +142,28 @@ static strom_err key_values(srv_slot *slot, strom_table *t, const proto_key *key
     return STROM_OK;
 }
 
-/* LOOKUP AS OF: every key at the same time, rows appended to a builder by the engine. */
-static strom_err lookup_asof(srv_slot *slot, srv_scratch *x, strom_table *t,
-                             const strom_value *keys, int nkey, uint32_t n, int64_t as_of,
-                             const int *cols, uint32_t ncols, uint8_t *found, proto_msg *resp)
+/* The rows of keys[0..n) (at as_of when has_as_of) into the scratch builder, encoded
+ * into x->records: no allocation once the thread's builder and buffers have grown. */
+static strom_err lookup_rows(srv_slot *slot, srv_scratch *x, strom_table *t,
+                             const strom_value *keys, int nkey, uint32_t n, const proto_msg *req,
+                             const int *cols, uint8_t *found)
 {
-    int64_t *times = proto_arena_alloc(&slot->arena, (n ? n : 1) * sizeof *times);
-    strom_builder *b = strom_builder_create(strom_table_schema(t));
-    strom_err e = times && b ? STROM_OK : strom_fail(STROM_ENOMEM, "out of memory for AS OF");
-    for (uint32_t i = 0; times && i < n; i++)
-        times[i] = as_of;
-    if (e == STROM_OK && n > 0)
-        e = strom_table_lookup_batch_asof_into(t, keys, nkey, n, times, found, b);
+    strom_builder *b;
+    strom_err e = srv_scratch_rows(x, strom_table_schema(t), &b);
     strom_buf_clear(&x->records);
-    if (e == STROM_OK && strom_builder_nrows(b) > 0 &&
-        (e = fmt_batch_from_builder(b, cols, cols ? (int)ncols : 0, x->batch)) == STROM_OK)
-        e = srv_batch_to_wire(x, x->batch, NULL, 0, 0, strom_batch_nrows(x->batch), 0,
-                              &x->records);
-    strom_builder_destroy(b);
-    resp->resp.lookup.records.bytes = (proto_bytes){x->records.data, (uint32_t)x->records.len};
-    return e;
+    if (e != STROM_OK || n == 0)
+        return e;
+    if (req->req.lookup.has_as_of) {
+        int64_t *times = proto_arena_alloc(&slot->arena, n * sizeof *times);
+        if (!times)
+            return strom_fail(STROM_ENOMEM, "out of memory for AS OF");
+        for (uint32_t i = 0; i < n; i++)
+            times[i] = req->req.lookup.as_of;
+        e = strom_table_lookup_batch_asof_into(t, keys, nkey, n, times, found, b);
+    } else {
+        e = strom_table_lookup_batch_into(t, keys, nkey, n, found, b);
+    }
+    return e ? e : srv_rows_to_wire(x, b, cols, (int)req->req.lookup.ncolumns, &x->records);
 }
 
 API(srv_api_lookup)
@@ -175,23 +177,14 @@ API(srv_api_lookup)
     strom_value *keys = NULL;
     int nkey = 0, *cols = NULL;
     uint8_t *found = proto_arena_alloc(&slot->arena, n ? n : 1);
-    strom_batch *b = NULL;
     e = found ? key_values(slot, t, req->req.lookup.keys, n, &keys, &nkey) : STROM_ENOMEM;
     if (e == STROM_OK)
         e = project(slot, t, req->req.lookup.columns, req->req.lookup.ncolumns, &cols);
+    if (e == STROM_OK)
+        e = lookup_rows(slot, x, t, keys, nkey, n, req, cols, found);
     resp->resp.lookup.nfound = n;
     resp->resp.lookup.found = found;
-    if (e == STROM_OK && req->req.lookup.has_as_of) {
-        e = lookup_asof(slot, x, t, keys, nkey, n, req->req.lookup.as_of, cols,
-                        req->req.lookup.ncolumns, found, resp);
-    } else {
-        if (e == STROM_OK && n > 0)
-            e = strom_table_lookup_batch(t, keys, nkey, n, found, &b);
-        if (e == STROM_OK)
-            e = batch_resp(x, b, cols, req->req.lookup.ncolumns, 0, &resp->resp.lookup.records);
-        else
-            strom_batch_destroy(b);
-    }
+    resp->resp.lookup.records.bytes = (proto_bytes){x->records.data, (uint32_t)x->records.len};
     srv_table_put(s, h);
     return e;
 }
@@ -268,18 +261,19 @@ static strom_err scan_open(srv_server *s, srv_slot *slot, const proto_msg *req,
     return e;
 }
 
-/* Up to limit rows (0: up to server.fetch.max-bytes) from the cursor into x->records.
+/* Up to limit rows (0: up to server.fetch.max-bytes and slot's budget) from the cursor
+ * into x->records.
  * *done: the snapshot is exhausted. */
-static strom_err scan_page(srv_server *s, srv_scratch *x, srv_cursor *c, int64_t limit,
-                           int *done)
+static strom_err scan_page(srv_server *s, srv_slot *slot, srv_scratch *x, srv_cursor *c,
+                           int64_t limit, int *done)
 {
     int64_t *row, rows = 0;
     const strom_batch **cur = srv_cursor_batch(c, &row);
     strom_err e = STROM_OK;
     strom_buf_clear(&x->records);
     *done = 0;
-    while (e == STROM_OK && (limit == 0 || rows < limit) &&
-           x->records.len < (size_t)s->cfg.fetch_max_bytes) {
+    size_t cap = STROM_MIN((size_t)s->cfg.fetch_max_bytes, slot->budget);
+    while (e == STROM_OK && (limit == 0 || rows < limit) && x->records.len < cap) {
         if (!*cur || *row >= strom_batch_nrows(*cur)) {
             *row = 0;
             if ((e = strom_snapshot_next(srv_cursor_snapshot(c), cur)) != STROM_OK || !*cur) {
@@ -311,7 +305,7 @@ API(srv_api_scan_kv)
                 : scan_open(s, slot, req, &c);
     if (e != STROM_OK)
         return e;
-    e = scan_page(s, x, c, req->req.scan_kv.limit, &done);
+    e = scan_page(s, slot, x, c, req->req.scan_kv.limit, &done);
     resp->resp.scan_kv.records.bytes = (proto_bytes){x->records.data, (uint32_t)x->records.len};
     resp->resp.scan_kv.more = (uint8_t)(e == STROM_OK && !done);
     resp->resp.scan_kv.snapshot_offset = strom_snapshot_offset(srv_cursor_snapshot(c));

@@ -111,9 +111,11 @@ static void fetch_bucket(srv_server *s, srv_slot *slot, srv_scratch *x, strom_ta
     size_t max = (size_t)s->cfg.fetch_max_bytes;
     if (b->max_bytes > 0 && (size_t)b->max_bytes < max)
         max = (size_t)b->max_bytes;
-    int room = start < SRV_FETCH_BUDGET; /* the response must fit a frame */
-    if (room && max > SRV_FETCH_BUDGET - start)
-        max = SRV_FETCH_BUDGET - start;
+    /* the response must fit a frame and the connection's buffer budget (slot->budget) */
+    size_t cap = STROM_MIN(SRV_FETCH_BUDGET, slot->budget);
+    int room = start < cap;
+    if (room && max > cap - start)
+        max = cap - start;
     if (e == STROM_OK && room && b->offset < r->high_watermark)
         e = b->ncolumns || b->npreds ? fetch_projected(slot, x, t, b, max)
                                      : cat_read_encoded(t, b->bucket, b->offset, max,

@@ -32,7 +32,8 @@ static const srv_setting settings[] = {
      "largest request frame (bytes after the length field); larger: ELIMIT, then close", 1,
      64, INT32_MAX, CFG_OFF(max_frame_bytes), 0},
     {"server.max-connection-buffer-bytes", "--max-conn-buffer-bytes", "BYTES", "64MiB",
-     "unsent response bytes of a connection above which it is not read (backpressure)", 1,
+     "unsent response bytes of a connection at which it is not read (backpressure); a "
+     "FETCH_LOG or SCAN_KV answer is cut to what is left of it (one batch always)", 1,
      4096, INT64_C(1) << 40, CFG_OFF(max_conn_buffer_bytes), 0},
     {"server.max-inflight-requests", "--max-inflight", "N", "1024",
      "requests of one connection being processed or answered before it is not read", 1, 1,

@@ -30,6 +30,14 @@ static void conn_close(srv_conn *c);
 #define SLOT_SPARES 8                 /* answered slots a conn keeps for reuse */
 #define SLOT_SPARE_MAX_RESP (1u << 20) /* ... unless their response buffer grew above this */
 
+/* Sets s->budget from its conn's unsent bytes (loop thread). */
+static void slot_budget(srv_slot *s)
+{
+    size_t limit = (size_t)s->conn->loop->srv->cfg.max_conn_buffer_bytes;
+    size_t unsent = s->conn->pending_bytes;
+    s->budget = unsent < limit ? limit - unsent : 1;
+}
+
 /* A slot from the conn's spares (its response buffer and arena keep their memory, so a
  * steady request stream allocates nothing) or a new one. */
 srv_slot *srv_slot_new(srv_conn *c)
@@ -49,6 +57,7 @@ srv_slot *srv_slot_new(srv_conn *c)
     }
     s->conn = c;
     s->state = SLOT_NEW;
+    slot_budget(s);
     if (c->tail)
         c->tail->next = s;
     else
@@ -85,6 +94,7 @@ void srv_slot_done(srv_slot *s)
 void srv_conn_queue(srv_slot *s)
 {
     s->state = SLOT_QUEUED;
+    slot_budget(s); /* a parked slot comes back here: what is unsent may have shrunk */
     s->conn->busy = 1;
     s->conn->refs++;
     srv_pool_submit(s->conn->loop->srv, s);
@@ -100,7 +110,7 @@ void srv_conn_queue(srv_slot *s)
 static int conn_paused(const srv_conn *c)
 {
     const srv_config *cfg = &c->loop->srv->cfg;
-    return c->busy || c->pending_bytes > (size_t)cfg->max_conn_buffer_bytes ||
+    return c->busy || c->pending_bytes >= (size_t)cfg->max_conn_buffer_bytes ||
            c->nslots >= cfg->max_inflight;
 }
 
@@ -456,6 +466,7 @@ static void loop_completions(srv_loop *l)
 static void rerun_woken(srv_loop *l, srv_slot *s)
 {
     srv_conn *c = s->conn;
+    slot_budget(s);
     if (!c->proto->rerun_inline || !c->proto->rerun_inline(s, &l->scratch)) {
         srv_conn_queue(s);
         return;

@@ -89,6 +89,11 @@ struct srv_slot {
     int64_t deadline_ns;   /* strom_mono_ns() deadline of the wait */
     uint64_t seq;          /* wait.c sequence seen when the fetch read */
     srv_wait *wait;        /* registration while parked */
+    /* Response bytes this request may add to its connection's unsent ones: the conn's
+     * max-conn-buffer-bytes less what was unsent when the loop took or re-queued it (at
+     * least 1). FETCH_LOG and SCAN_KV stop there (one stored batch always), so a conn
+     * holds at most about the limit plus one batch, however many requests it pipelines. */
+    size_t budget;
 };
 
 /* ----------------------------------------------------------- connections */
@@ -159,6 +164,7 @@ struct srv_scratch {
     strom_batch *batch;    /* a decoded wire batch (PUT_KV) */
     strom_buf records;     /* records of a response */
     strom_buf tmp;
+    strom_builder *rows;   /* lookup results (srv_scratch_rows), reused across requests */
 };
 strom_err srv_scratch_init(srv_scratch *x);
 void srv_scratch_free(srv_scratch *x);
@@ -305,6 +311,15 @@ strom_err srv_wire_decode(srv_scratch *x, strom_table *t, const uint8_t *bytes, 
                           fmt_hdr *h);
 /* Copies rows [from, to) of x->batch into builder bld (which has the table's schema). */
 strom_err srv_batch_to_builder(const strom_batch *b, int64_t from, int64_t to, strom_builder *bld);
+
+/* x->rows emptied and of the column types and nullability of schema s (made anew only
+ * when the previous request's table differed): borrowed, valid until the next call. */
+strom_err srv_scratch_rows(srv_scratch *x, const strom_schema *s, strom_builder **out);
+/* Appends one uncompressed wire batch of the rows of builder b (columns cols[0..ncols),
+ * NULL = all) to out, offsets and commit time 0; nothing when b has no rows. Without a
+ * projection it encodes straight from b through x->enc: no allocation once warm. */
+strom_err srv_rows_to_wire(srv_scratch *x, const strom_builder *b, const int *cols, int ncols,
+                           strom_buf *out);
 
 /* NUL-terminated copy of a wire string, from arena a. NULL on ENOMEM. */
 char *srv_cstr(proto_arena *a, proto_str s);

@@ -28,6 +28,7 @@ void srv_scratch_free(srv_scratch *x)
         fmt_decoder_destroy(x->dec);
     free(x->dirs);
     strom_batch_destroy(x->batch);
+    strom_builder_destroy(x->rows);
     strom_buf_free(&x->records);
     strom_buf_free(&x->tmp);
     memset(x, 0, sizeof *x);
@@ -162,4 +163,54 @@ strom_err srv_wire_decode(srv_scratch *x, strom_table *t, const uint8_t *bytes, 
     if (e == STROM_OK)
         e = fmt_batch_set_rows(x->batch, h, NULL);
     return e;
+}
+
+/* 1 if builder b can hold rows of schema s: same column types and nullability. */
+static int rows_fit(const strom_builder *b, const strom_schema *s)
+{
+    const strom_schema *bs = fmt_builder_schema(b);
+    int n = strom_schema_ncols(s);
+    if (strom_schema_ncols(bs) != n)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (strom_schema_col_type(bs, i) != strom_schema_col_type(s, i) ||
+            strom_schema_col_nullable(bs, i) != strom_schema_col_nullable(s, i))
+            return 0;
+    return 1;
+}
+
+strom_err srv_scratch_rows(srv_scratch *x, const strom_schema *s, strom_builder **out)
+{
+    if (x->rows && !rows_fit(x->rows, s)) {
+        strom_builder_destroy(x->rows);
+        x->rows = NULL;
+    }
+    if (!x->rows) {
+        if (!(x->rows = strom_builder_create(s)))
+            return strom_fail(STROM_ENOMEM, "out of memory for a lookup builder");
+        /* schema id 0: the wire batch is read by position, like every result batch */
+        fmt_schema_set_id((strom_schema *)fmt_builder_schema(x->rows), 0);
+    }
+    strom_builder_reset(x->rows);
+    *out = x->rows;
+    return STROM_OK;
+}
+
+strom_err srv_rows_to_wire(srv_scratch *x, const strom_builder *b, const int *cols, int ncols,
+                           strom_buf *out)
+{
+    if (!x->enc || !x->batch)
+        return strom_fail(STROM_ENOMEM, "no encoder");
+    if (strom_builder_nrows(b) == 0)
+        return STROM_OK;
+    if (cols) { /* a projection: through a batch of the projected columns */
+        strom_err e = fmt_batch_from_builder(b, cols, ncols, x->batch);
+        return e ? e : srv_batch_to_wire(x, x->batch, NULL, 0, 0, strom_batch_nrows(x->batch),
+                                         0, out);
+    }
+    fmt_encode_opts o;
+    fmt_encode_opts_init(&o);
+    o.codec = FMT_CODEC_NONE; /* a few rows: compressing costs more than it saves */
+    o.time_col = -1;
+    return fmt_encode(x->enc, b, NULL, 0, &o, out);
 }

@@ -374,25 +374,34 @@ static void test_key_history(void)
 
 /* ------------------------------------------------------ primary-key tables */
 
-static void create_kv(void)
+/* A 3-column table name keyed by its column 0, with nbuckets buckets, on the server and
+ * on the reference (not_null[i]: column i is NOT NULL). */
+static void create_pk_table(const char *name, const char *const *names, const int *types,
+                            const int *not_null, const char *nbuckets)
 {
-    proto_column cols[3] = {col("k", STROM_BIGINT, 1), col("name", STROM_STRING, 0),
-                            col("v", STROM_DOUBLE, 0)};
+    proto_column cols[3];
+    strom_schema *s = strom_schema_create();
+    for (int i = 0; i < 3; i++) {
+        cols[i] = col(names[i], types[i], not_null[i]);
+        IT_OK(strom_schema_add(s, names[i], types[i], not_null[i]));
+    }
     uint32_t pk = 0;
-    proto_option o = {proto_s("bucket.num"), proto_s("3")};
+    proto_option o = {proto_s("bucket.num"), proto_s(nbuckets)};
     proto_msg m = {0}, r;
-    m.req.create_table.name = proto_s("grid.kv");
+    m.req.create_table.name = proto_s(name);
     m.req.create_table.schema = (proto_schema){3, cols, 1, &pk, 1, &o};
     ST_OK(&C, PROTO_CREATE_TABLE, &m, &r);
-    strom_schema *s = strom_schema_create();
-    IT_OK(strom_schema_add(s, "k", STROM_BIGINT, 1));
-    IT_OK(strom_schema_add(s, "name", STROM_STRING, 0));
-    IT_OK(strom_schema_add(s, "v", STROM_DOUBLE, 0));
-    const char *pkn = "k";
-    IT_OK(strom_schema_set_primary_key(s, &pkn, 1));
-    const char *opts[] = {"bucket.num", "3", NULL};
-    IT_OK(strom_table_create(ref, "grid.kv", s, opts));
+    IT_OK(strom_schema_set_primary_key(s, &names[0], 1));
+    const char *opts[] = {"bucket.num", nbuckets, NULL};
+    IT_OK(strom_table_create(ref, name, s, opts));
     strom_schema_destroy(s);
+}
+
+static void create_kv(void)
+{
+    const char *names[] = {"k", "name", "v"};
+    create_pk_table("grid.kv", names, (int[]){STROM_BIGINT, STROM_STRING, STROM_DOUBLE},
+                    (int[]){1, 0, 0}, "3");
 }
 
 /* Rows k in [0, n): upserts (round 0) or every third key deleted (round 1), as one wire
@@ -649,6 +658,132 @@ static void test_kv(void)
     strom_table_close(rt);
 }
 
+/* Column by column, row by row: got (a wire batch) equals want (the reference's). */
+static void same_batch(const strom_batch *got, const strom_batch *want, const char *what)
+{
+    IT_CHECK(strom_batch_nrows(got) == strom_batch_nrows(want) &&
+                 strom_batch_ncols(got) == strom_batch_ncols(want),
+             "%s: %lld rows x %d columns, want %lld x %d", what, (long long)strom_batch_nrows(got),
+             strom_batch_ncols(got), (long long)strom_batch_nrows(want), strom_batch_ncols(want));
+    for (int c = 0; c < strom_batch_ncols(want); c++) {
+        strom_column cw;
+        IT_OK(strom_batch_column(want, c, &cw));
+        for (int64_t r = 0; r < strom_batch_nrows(want); r++) {
+            int nul = strom_batch_is_null(want, c, r);
+            IT_CHECK(strom_batch_is_null(got, c, r) == nul, "%s: row %lld col %d null", what,
+                     (long long)r, c);
+            if (nul)
+                continue;
+            size_t la, lb;
+            int same = cw.type == STROM_STRING
+                           ? (strom_batch_get_str(got, c, r, &la),
+                              strom_batch_get_str(want, c, r, &lb), la == lb) &&
+                                 !memcmp(strom_batch_get_str(got, c, r, &la),
+                                         strom_batch_get_str(want, c, r, &lb), la)
+                       : cw.type == STROM_DOUBLE
+                           ? strom_batch_get_f64(got, c, r) == strom_batch_get_f64(want, c, r)
+                           : strom_batch_get_int(got, c, r) == strom_batch_get_int(want, c, r);
+            IT_CHECK(same, "%s: row %lld col %d differs", what, (long long)r, c);
+        }
+    }
+}
+
+/* grid.kv2 (id STRING key, x DOUBLE nullable, n INT): 300 rows, on both sides. */
+static strom_table *create_kv2(void)
+{
+    const char *names[] = {"id", "x", "n"};
+    create_pk_table("grid.kv2", names, (int[]){STROM_STRING, STROM_DOUBLE, STROM_INT},
+                    (int[]){1, 0, 1}, "2");
+    strom_table *rt;
+    IT_OK(strom_table_open(ref, "grid.kv2", &rt));
+    proto_msg m = {0}, r;
+    strom_builder *b = strom_builder_create(strom_table_schema(rt));
+    uint8_t changes[300] = {0};
+    for (int k = 0; k < 300; k++) {
+        char id[32];
+        snprintf(id, sizeof id, "dev-%04d", k);
+        IT_OK(strom_builder_put_str(b, 0, id, strlen(id)));
+        IT_OK(k % 4 ? strom_builder_put_f64(b, 1, (double)(seed % 1000) + k / 8.0)
+                    : strom_builder_put_null(b, 1));
+        IT_OK(strom_builder_put_int(b, 2, k * 3 - 400));
+        IT_OK(strom_builder_end_row(b));
+        changes[k] = STROM_INSERT;
+    }
+    strom_buf wire = {0};
+    st_encode(b, strom_schema_id(strom_table_schema(rt)), changes, 8, 0, &wire);
+    memset(&m, 0, sizeof m);
+    m.req.produce.table = proto_s("grid.kv2");
+    m.req.produce.acks = 1;
+    m.req.produce.records.bytes = (proto_bytes){wire.data, (uint32_t)wire.len};
+    ST_OK(&C, PROTO_PUT_KV, &m, &r);
+    strom_write_opts wo = {0};
+    IT_OK(strom_table_write(rt, b, &wo, NULL));
+    strom_buf_free(&wire);
+    strom_builder_destroy(b);
+    return rt;
+}
+
+/* One LOOKUP of keys[0..n) of table name on the server against the reference. */
+static void lookup_vs_ref(strom_table *rt, const char *name, const strom_value *keys, int n)
+{
+    proto_key *pk = calloc((size_t)n, sizeof *pk);
+    uint8_t *found = calloc((size_t)n, 1);
+    for (int i = 0; i < n; i++)
+        pk[i] = (proto_key){1, (strom_value *)&keys[i]};
+    strom_batch *want = NULL;
+    IT_OK(strom_table_lookup_batch(rt, keys, 1, (size_t)n, found, &want));
+    proto_msg m = {0}, r;
+    m.req.lookup.table = proto_s(name);
+    m.req.lookup.nkeys = (uint32_t)n;
+    m.req.lookup.keys = pk;
+    ST_OK(&C, PROTO_LOOKUP, &m, &r);
+    IT_CHECK(r.resp.lookup.nfound == (uint32_t)n && !memcmp(r.resp.lookup.found, found, (size_t)n),
+             "%s: found flags of %d keys", name, n);
+    size_t pos = 0, len;
+    const uint8_t *p = st_next_batch(r.resp.lookup.records, &pos, &len);
+    IT_CHECK(!p == !want, "%s: %s rows", name, want ? "no" : "unexpected");
+    if (p) {
+        strom_batch *g = st_decode(p, len);
+        char what[64];
+        snprintf(what, sizeof what, "%s, %d keys", name, n);
+        same_batch(g, want, what);
+        strom_batch_destroy(g);
+        IT_CHECK(st_next_batch(r.resp.lookup.records, &pos, &len) == NULL, "one result batch");
+    }
+    strom_batch_destroy(want);
+    free(pk);
+    free(found);
+}
+
+/* Lookups alternating between two key-value tables of different column types on one
+ * connection (the server's per-thread result builder is remade for each), a key count of
+ * 1, 9 and 700 (that one runs on a worker), missing keys and NULLs: every answer is the
+ * embedded engine's. */
+static void test_lookup_tables(void)
+{
+    strom_table *r1, *r2 = create_kv2();
+    IT_OK(strom_table_open(ref, "grid.kv", &r1));
+    enum { NK = 705 }; /* 700 keys from any of the 5 rounds' starts */
+    static strom_value k1[NK], k2[NK];
+    static char ids[NK][32];
+    uint64_t x = seed | 1;
+    for (int i = 0; i < NK; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        k1[i] = (strom_value){.type = STROM_BIGINT, .v.i = (int64_t)(x % 150)}; /* 0..89 exist */
+        snprintf(ids[i], sizeof ids[i], "dev-%04d", (int)(x % 400));          /* 0..299 exist */
+        k2[i] = (strom_value){.type = STROM_STRING, .v.s = {ids[i], strlen(ids[i])}};
+    }
+    const int counts[] = {1, 9, 700, 1, 9};
+    for (int round = 0; round < 5; round++) {
+        lookup_vs_ref(r2, "grid.kv2", k2 + round, counts[round]);
+        lookup_vs_ref(r1, "grid.kv", k1 + round, counts[round]);
+    }
+    strom_value none = {.type = STROM_STRING, .v.s = {"no-such", 7}};
+    lookup_vs_ref(r2, "grid.kv2", &none, 1);
+    strom_table_close(r1);
+    strom_table_close(r2);
+}
+
 static void test_stats_and_drops(void)
 {
     proto_msg m = {0}, r;
@@ -715,6 +850,7 @@ int main(void)
     test_offsets();
     test_key_history();
     test_kv();
+    test_lookup_tables();
     test_stats_and_drops();
     st_close(&C);
     IT_CHECK(st_stop(&srv, SIGTERM) == 0, "server exit status");

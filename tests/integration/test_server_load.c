@@ -12,6 +12,9 @@
 
 #define NCONN 1000
 #define NPRODUCE 200
+#define LIMIT (1 << 20)       /* --max-conn-buffer-bytes of the server */
+#define MAX_BATCH (64 << 10)  /* well above one stored 500-row batch */
+#define NSLOW 16
 
 static uint64_t seed;
 
@@ -110,6 +113,40 @@ static void test_many_connections(int port)
         st_close(&cs[i]);
 }
 
+/* Reads n pipelined FETCH_LOG answers (bucket 0 from offset 0) of c: in order, each row
+ * right, at least one row (a fetch always returns a stored batch), and no answer above
+ * the connection buffer limit plus one stored batch (the server's backpressure bound). */
+static void read_answers(st_conn *c, int n, int first_id)
+{
+    for (int i = 0; i < n; i++) {
+        proto_msg r;
+        int32_t rid;
+        IT_CHECK(st_recv(c, PROTO_FETCH_LOG, &rid, &r) == STROM_OK, "fetch %d: %s", i, c->err);
+        IT_CHECK(rid == first_id + i, "fetch answer %d has request id %d", first_id + i, rid);
+        IT_CHECK(r.resp.fetch.nbuckets == 1 && r.resp.fetch.buckets[0].error == 0,
+                 "fetch %d: bucket error", i);
+        uint32_t bytes = r.resp.fetch.buckets[0].records.bytes.len;
+        IT_CHECK(bytes <= LIMIT + MAX_BATCH, "fetch %d: %u bytes of records, over the %d-byte "
+                 "connection limit plus a batch", i, bytes, LIMIT);
+        size_t off = 0, len;
+        int64_t rows = 0;
+        const uint8_t *p;
+        while ((p = st_next_batch(r.resp.fetch.buckets[0].records, &off, &len))) {
+            strom_batch *b = st_decode(p, len);
+            for (int64_t j = 0; j < strom_batch_nrows(b); j++, rows++) {
+                it_row got;
+                char why[200];
+                int64_t id = it_read_row(b, j, &got);
+                IT_CHECK(!it_row_differs(seed, id, &got, why, sizeof why), "fetch %d: %s", i, why);
+                IT_CHECK(id == it_id(1, rows / 500, (int)(rows % 500)),
+                         "fetch %d: row %lld is not the next from offset 0", i, (long long)rows);
+            }
+            strom_batch_destroy(b);
+        }
+        IT_CHECK(rows >= 500, "fetch %d returned %lld rows", i, (long long)rows);
+    }
+}
+
 /* A consumer that sends fetches and does not read; producers and others go on. */
 static void test_slow_consumer(int port, pid_t server, st_conn *prod)
 {
@@ -142,38 +179,52 @@ static void test_slow_consumer(int port, pid_t server, st_conn *prod)
             pings = p > pings ? p : pings;
         }
     }
-    /* Backpressure: the ~120 MB of answers are not all buffered in the server. */
+    /* Backpressure: the answers are not all buffered in the server. */
     double rss = rss_mb(server);
-    IT_CHECK(rss - rss0 < 48, "server grew by %.0f MB while a consumer does not read", rss - rss0);
+    IT_CHECK(rss - rss0 < 16, "server grew by %.0f MB while a consumer does not read", rss - rss0);
     printf("slow consumer holding %d unread fetches: %d produces (500 rows, durable): mean "
            "%.2f ms, worst %.2f ms; other client worst %.2f ms; server RSS %.0f -> %.0f MB\n",
            NFETCH, NPRODUCE, sum / NPRODUCE, worst, pings, rss0, rss);
     IT_CHECK(worst < 2000 && pings < 500, "a slow consumer delayed others: produce %.0f ms, "
              "other %.0f ms", worst, pings);
     /* The slow consumer reads now: every answer, in order, complete and right. */
-    for (int i = 0; i < NFETCH; i++) {
-        proto_msg r;
-        int32_t rid;
-        IT_CHECK(st_recv(&slow, PROTO_FETCH_LOG, &rid, &r) == STROM_OK, "fetch %d: %s", i, slow.err);
-        IT_CHECK(rid == i + 1, "fetch answer %d has request id %d", i + 1, rid);
-        size_t off = 0, len;
-        int64_t rows = 0;
-        const uint8_t *p;
-        while ((p = st_next_batch(r.resp.fetch.buckets[0].records, &off, &len))) {
-            strom_batch *b = st_decode(p, len);
-            for (int64_t j = 0; j < strom_batch_nrows(b); j++, rows++) {
-                it_row got;
-                char why[200];
-                int64_t id = it_read_row(b, j, &got);
-                IT_CHECK(!it_row_differs(seed, id, &got, why, sizeof why), "fetch %d: %s", i, why);
-            }
-            strom_batch_destroy(b);
-        }
-        IT_CHECK(rows >= 20000, "fetch %d returned %lld rows", i, (long long)rows);
-    }
+    read_answers(&slow, NFETCH, 1);
     st_close(&slow);
     st_close(&other);
     strom_buf_free(&wire);
+}
+
+/* NSLOW consumers each pipeline fetches of ~4 MB (max_bytes 8 MiB) and read nothing:
+ * each connection holds about LIMIT, not a whole answer (~4 MB; ~70 MB in all without
+ * the bound), then every answer arrives, in order and right. */
+static void test_many_slow_consumers(int port, pid_t server)
+{
+    static st_conn slow[NSLOW];
+    proto_fetch_bucket fb = {.bucket = 0, .offset = 0, .max_bytes = 8 << 20};
+    proto_msg f = {0};
+    f.req.fetch.table = proto_s("t");
+    f.req.fetch.nbuckets = 1;
+    f.req.fetch.buckets = &fb;
+    double rss0 = rss_mb(server), peak = rss0;
+    for (int i = 0; i < NSLOW; i++) {
+        st_connect(&slow[i], port);
+        for (int k = 0; k < 3; k++)
+            st_send(&slow[i], PROTO_FETCH_LOG, &f);
+    }
+    for (int t = 0; t < 30; t++) { /* 1.5 s for the server to do what it will */
+        usleep(50000);
+        double r = rss_mb(server);
+        peak = r > peak ? r : peak;
+    }
+    double bound = NSLOW * 2.0 * LIMIT / 1048576.0 + 8;
+    printf("%d slow consumers with 3 unread ~4 MB fetches each: server RSS %.0f -> peak %.0f MB "
+           "(bound %.0f MB)\n", NSLOW, rss0, peak, bound);
+    IT_CHECK(peak - rss0 < bound, "server grew by %.0f MB for %d slow consumers (limit %d bytes "
+             "each)", peak - rss0, NSLOW, LIMIT);
+    for (int i = 0; i < NSLOW; i++) {
+        read_answers(&slow[i], 3, 1);
+        st_close(&slow[i]);
+    }
 }
 
 int main(void)
@@ -197,6 +248,7 @@ int main(void)
     create_table(&prod, "t");
     test_many_connections(srv.port);
     test_slow_consumer(srv.port, srv.pid, &prod);
+    test_many_slow_consumers(srv.port, srv.pid);
     st_close(&prod);
     IT_CHECK(st_stop(&srv, SIGTERM) == 0, "server exit status");
     it_rmtree(dir);
