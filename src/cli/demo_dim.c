@@ -119,16 +119,18 @@ static int dim_load(dim *d)
     double s = cli_now() - t0;
     if (e)
         return cli_fail(e, "loading the device table");
-    printf("   %s devices upserted in %.2f s (%.0f rows/s), each write first appended to\n"
+    char g2[32];
+    printf("   %s devices upserted in %.2f s (%s rows/s), each write first appended to\n"
            "   the table's changelog (+I) and made durable (fsync), then applied to the state.\n",
-           cli_group(d->devices, g), s, (double)d->devices / s);
+           cli_group(d->devices, g), s, cli_group((int64_t)((double)d->devices / s), g2));
     e = upsert_all(d, 45, 100, "maintenance", 1, T_MAINT);
     if (!e)
         e = upsert_all(d, 45, 100, "in service", 0, T_BACK);
     if (e)
         return cli_fail(e, "updating the device table");
-    printf("   Every 100th device (DEVICE_00045, ..., DEVICE_12345, ...) went into maintenance at 14:20 (capacity halved) and came\n"
-           "   back at 14:28: two more versions of %s keys, each -U/+U in the changelog.\n",
+    printf("   Every 100th device (DEVICE_00045, ..., DEVICE_12345, ...) went into maintenance\n"
+           "   at 14:20 (capacity halved) and came back at 14:28: two more versions of %s\n"
+           "   keys, each -U/+U in the changelog.\n",
            cli_group((d->devices + 99) / 100, g));
     return CLI_OK;
 }
@@ -158,10 +160,11 @@ static int dim_lookups(dim *d)
     double s = cli_now() - t0;
     if (e)
         return cli_fail(e, "point lookups");
+    char rate[32];
     printf("\n6. Point lookups by device_id (the dimension lookups a dispatch service makes):\n"
-           "   %s lookups of random devices in %.2f s on one thread: %.0f lookups/s,\n"
+           "   %s lookups of random devices in %.2f s on one thread: %s lookups/s,\n"
            "   %s found (all exist: %s). No Redis or HBase beside the stream.\n",
-           cli_group(NLOOKUPS, g), s, NLOOKUPS / s, cli_group(hits, buf),
+           cli_group(NLOOKUPS, g), s, cli_group((int64_t)(NLOOKUPS / s), rate), cli_group(hits, buf),
            hits == NLOOKUPS ? "correct" : "WRONG");
     return hits == NLOOKUPS ? CLI_OK : cli_errorf("lookups missed existing devices");
 }
@@ -251,11 +254,11 @@ static int dim_alarm_join(dim *d)
     }
     if (e)
         return cli_fail(e, "batch AS OF lookups");
-    char g[32], g2[32];
+    char g[32], g2[32], g3[32];
     printf("   %s alarms of random devices at random times 14:00..14:40 joined the same way\n"
-           "   (batches of 64): %.0f alarms/s; %s of them hit a device under maintenance at\n"
+           "   (batches of 64): %s alarms/s; %s of them hit a device under maintenance at\n"
            "   its alarm time; answers checked against the writes: %s.\n",
-           cli_group(NALARMS, g), NALARMS / spent, cli_group(maint, g2),
+           cli_group(NALARMS, g), cli_group((int64_t)(NALARMS / spent), g3), cli_group(maint, g2),
            wrong ? "WRONG" : "all correct");
     return wrong ? cli_errorf("%lld AS OF answers were wrong", (long long)wrong) : CLI_OK;
 }
