@@ -34,7 +34,8 @@ typedef struct shard {
     size_t nslots;              /* power of two */
     size_t count;
     size_t hand;                /* CLOCK hand: a slot index */
-    uint64_t gen;               /* bumped by every put / del / clear */
+    uint64_t gen;               /* bumped by every put / del / clear and write window */
+    int writing;                /* write windows open on this shard (kv_cache_begin) */
     char pad[64];
 } shard;
 
@@ -395,7 +396,7 @@ void kv_cache_fill(kv_cache *c, uint64_t ticket, const uint8_t *k, size_t klen, 
     shard *s = &c->sh[SHARD_OF(h)];
     pthread_rwlock_wrlock(&s->lock);
     entry **p = find(s, k, klen, h);
-    if (s->gen == ticket && !*p)
+    if (s->gen == ticket && s->writing == 0 && !*p)
         insert(c, s, k, klen, h, v, vlen);
     pthread_rwlock_unlock(&s->lock);
 }
@@ -583,4 +584,49 @@ void kv_cache_apply(kv_cache *c, rocksdb_writebatch_t *wb)
         kv_cache_clear(c);
     }
     strom_buf_free(&w.rk);
+}
+
+/* ------------------------------------------------------------ write windows */
+
+/* Collects the shards of a batch's row keys into a 64-bit mask (NSHARDS = 64). */
+static void mark_put(void *arg, const char *k, size_t klen, const char *v, size_t vlen)
+{
+    (void)v;
+    (void)vlen;
+    const uint8_t *u = (const uint8_t *)k;
+    if (klen > 0 && u[0] == KV_TAG_ROW)
+        *(uint64_t *)arg |= UINT64_C(1) << SHARD_OF(kv_cache_hash(u, klen));
+}
+
+static void mark_del(void *arg, const char *k, size_t klen)
+{
+    mark_put(arg, k, klen, NULL, 0);
+}
+
+/* Opens or closes the write window on the shards of mask: while open, and for every
+ * ticket taken before it closed, a read-miss fill is refused (gen changes, writing > 0). */
+static void window(kv_cache *c, uint64_t mask, int open)
+{
+    for (int i = 0; i < NSHARDS; i++) {
+        if (!((mask >> i) & 1))
+            continue;
+        shard *s = &c->sh[i];
+        pthread_rwlock_wrlock(&s->lock);
+        s->writing += open ? 1 : -1;
+        s->gen++;
+        pthread_rwlock_unlock(&s->lock);
+    }
+}
+
+uint64_t kv_cache_begin(kv_cache *c, rocksdb_writebatch_t *wb)
+{
+    uint64_t mask = 0;
+    rocksdb_writebatch_iterate(wb, &mask, mark_put, mark_del);
+    window(c, mask, 1);
+    return mask;
+}
+
+void kv_cache_end(kv_cache *c, uint64_t mask)
+{
+    window(c, mask, 0);
 }

@@ -113,6 +113,14 @@ void kv_cache_clear(kv_cache *c);
  * WriteBatch RocksDB has just taken: the 'v' keys first, then the 'r' keys. A batch with
  * an operation the walk does not see (e.g. a range delete) clears the cache. */
 void kv_cache_apply(kv_cache *c, rocksdb_writebatch_t *wb);
+/* The write window of a state write (kv_apply_batch): kv_cache_begin before the batch goes
+ * to RocksDB, kv_cache_end after kv_cache_apply (also when the write failed). A lookup that
+ * missed the cache and read RocksDB fills the cache only if no window was open on its
+ * shard at any time since its miss: otherwise it could have read the row from before the
+ * write and put it back after a reader saw the new row (reads would go back in time).
+ * Returns the shards touched (a mask for kv_cache_end). */
+uint64_t kv_cache_begin(kv_cache *c, rocksdb_writebatch_t *wb);
+void kv_cache_end(kv_cache *c, uint64_t mask);
 /* Entries and charged bytes of this cache. */
 void kv_cache_usage(kv_cache *c, int64_t *entries, int64_t *bytes);
 

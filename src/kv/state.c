@@ -173,14 +173,17 @@ strom_err kv_apply_batch(kv_state *kv, rocksdb_writebatch_t *wb, int64_t new_ckp
     strom_put_i64(v, new_ckpt);
     rocksdb_writebatch_put(wb, ckpt_key, CKPT_KEY_LEN, (const char *)v, 8);
     char *err = NULL;
+    uint64_t window = kv_cache_begin(kv->cache, wb);
     rocksdb_write(kv->db, kv->wo, wb, &err);
     if (err) {
+        kv_cache_end(kv->cache, window);
         kv->fenced = 1;
         return rocks_fail(kv, err, "write");
     }
     /* Only now, with RocksDB holding the batch (and the changelog durable before it),
      * do readers of the cache see the new rows. */
     kv_cache_apply(kv->cache, wb);
+    kv_cache_end(kv->cache, window);
     kv->checkpoint = new_ckpt;
     return STROM_OK;
 }
