@@ -274,7 +274,7 @@ static strom_err route_by_key(const strom_table *t, const strom_builder *b, int6
             if (err != STROM_OK)
                 return err;
         }
-        uint32_t bk = (uint32_t)(strom_hash64(s->key.data, s->key.len) % (uint64_t)nb);
+        uint32_t bk = (uint32_t)fmt_bucket_of(s->key.data, s->key.len, nb);
         s->bucket_of[r] = bk;
         s->start[bk + 1]++;
     }

@@ -204,7 +204,7 @@ static int key_bucket(const cat_opts *o, const strom_buf *key)
     if (o->nbucket_key != o->nindex_key ||
         memcmp(o->bucket_key, o->index_key, sizeof(int) * (size_t)o->nindex_key))
         return -1;
-    return (int)(strom_hash64(key->data, key->len) % (uint64_t)o->nbuckets);
+    return fmt_bucket_of(key->data, key->len, o->nbuckets);
 }
 
 static strom_err ask_buckets(strom_table *t, const strom_buf *key, int64_t time, int64_t n,

@@ -135,7 +135,7 @@ static strom_err route(const strom_table *t, const strom_builder *rows, int64_t 
         strom_buf_clear(&key);
         for (int k = 0; err == STROM_OK && k < o->nbucket_key; k++)
             err = fmt_key_from_column(&key, &cols[k], r);
-        bof[r] = (uint32_t)(strom_hash64(key.data, key.len) % (uint64_t)nb);
+        bof[r] = (uint32_t)fmt_bucket_of(key.data, key.len, nb);
         start[bof[r] + 1]++;
     }
     for (int i = 0; err == STROM_OK && i < nb; i++) {

@@ -193,20 +193,6 @@ strom_value kvb_key(const kvb_keys *k, int64_t dev)
 
 /* ------------------------------------------------------------- helpers */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-double kvb_percentile(double *v, int64_t n, double q)
-{
-    if (n <= 0)
-        return 0.0;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int64_t i = (int64_t)ceil(q * (double)n) - 1;
-    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
 
 uint64_t kvb_rand(uint64_t *s)
 {

@@ -60,7 +60,6 @@ strom_err kvb_fill(strom_builder *b, const kvb_keys *k, int64_t lo, int64_t hi, 
                    int with_feeder);
 /* The row as the Redis comparison stores it: fields joined by '|'. Length like snprintf. */
 int kvb_row_text(const kvb_keys *k, int64_t dev, int version, char *buf, size_t n);
-double kvb_percentile(double *v, int64_t n, double q);
 uint64_t kvb_rand(uint64_t *s);
 int kvb_run_threads(int n, void *(*fn)(void *), void *arg, size_t size);
 int kvb_open(kvb *c);

@@ -161,8 +161,8 @@ static int latency(kvb *c, int64_t n, int mode, double *p50, double *p99)
         return cli_errorf("out of memory");
     int rc = readers(c, 1, n, mode, lat, &rate);
     if (p50)
-        *p50 = kvb_percentile(lat, n, 0.50);
-    *p99 = kvb_percentile(lat, n, 0.99);
+        *p50 = cli_percentile(lat, n, 0.50);
+    *p99 = cli_percentile(lat, n, 0.99);
     free(lat);
     return rc;
 }
@@ -307,8 +307,8 @@ int kvb_run_prefix(kvb *c)
                              (long long)got, (long long)want);
     }
     c->prefix_rows = (double)rows / (double)n;
-    c->prefix_p50 = kvb_percentile(lat, n, 0.50);
-    c->prefix_p99 = kvb_percentile(lat, n, 0.99);
+    c->prefix_p50 = cli_percentile(lat, n, 0.50);
+    c->prefix_p99 = cli_percentile(lat, n, 0.99);
     free(lat);
     strom_builder_destroy(b);
     return e ? cli_fail(e, "prefix lookup") : bad;

@@ -239,7 +239,7 @@ static int redis_measure(kvb *c, redis_conn *r)
     c->redis_bpr = (double)(redis_used_memory(r) - before) / (double)c->devices;
     if (rc == 0)
         rc = redis_gets(c, r, n, 1, lat, &c->redis_get_rps);
-    c->redis_get_p99 = kvb_percentile(lat, n, 0.99);
+    c->redis_get_p99 = cli_percentile(lat, n, 0.99);
     if (rc == 0)
         rc = redis_gets(c, r, 4 * n, 64, NULL, &c->redis_pipe_kps);
     free(lat);

@@ -152,20 +152,6 @@ static void *producer_main(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(double *v, int64_t n, double q)
-{
-    if (n <= 0)
-        return 0.0;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    int64_t i = (int64_t)ceil(q * (double)n) - 1;
-    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
 
 static void producers_init(bench_ctx *c, producer *p)
 {
@@ -220,8 +206,8 @@ static int run_append(bench_ctx *c)
     int64_t nlat = 0;
     int rc = started < c->threads ? cli_errorf("cannot start producer threads") : CLI_OK;
     int rc2 = producers_collect(c, p, lat, &nlat);
-    c->append_p50_ms = percentile(lat, nlat, 0.50);
-    c->append_p99_ms = percentile(lat, nlat, 0.99);
+    c->append_p50_ms = cli_percentile(lat, nlat, 0.50);
+    c->append_p99_ms = cli_percentile(lat, nlat, 0.99);
     free(p), free(lat);
     if (rc == CLI_OK && rc2 == CLI_OK) {
         strom_err e = cli_table_stats(c->t, &c->st);
@@ -380,8 +366,8 @@ static int run_key_history(bench_ctx *c)
         return cli_errorf("out of memory");
     c->kh_queries = nq;
     c->kh_mean_rows = (double)total_rows / nq;
-    c->kh_p50 = percentile(lat, nq, 0.50);
-    c->kh_p99 = percentile(lat, nq, 0.99);
+    c->kh_p50 = cli_percentile(lat, nq, 0.50);
+    c->kh_p99 = cli_percentile(lat, nq, 0.99);
     c->kh_max = lat[nq - 1];
     free(lat);
     return CLI_OK;

@@ -105,6 +105,8 @@ int cli_fail(strom_err err, const char *what);
 int cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Monotonic seconds. */
 double cli_now(void);
+/* The q-quantile (0..1, nearest rank) of v[0..n) (sorts v in place); 0 for n <= 0. */
+double cli_percentile(double *v, int64_t n, double q);
 /* "1,234,567" into buf (at least 32 bytes); returns buf. */
 const char *cli_group(int64_t v, char *buf);
 /* "12.3 MB" style (decimal units) into buf (at least 32 bytes); returns buf. */

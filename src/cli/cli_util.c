@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,4 +111,19 @@ strom_err cli_table_stats(strom_table *t, strom_bucket_stats *sum)
         sum->fsyncs += s.fsyncs;
     }
     return STROM_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double cli_percentile(double *v, int64_t n, double q)
+{
+    if (n <= 0)
+        return 0.0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int64_t i = (int64_t)ceil(q * (double)n) - 1;
+    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }

@@ -922,7 +922,7 @@ static int64_t hist_bucket_of(svt *v, scur *c)
     strom_err e = STROM_OK;
     for (int k = 0; k < v->nikey && e == STROM_OK; k++)
         e = fmt_key_from_value(&c->kb, strom_schema_col_type(v->sc, v->ikey[k]), &c->key[k]);
-    return e == STROM_OK ? (int64_t)(strom_hash64(c->kb.data, c->kb.len) % (uint64_t)nb) : -1;
+    return e == STROM_OK ? fmt_bucket_of(c->kb.data, c->kb.len, (int)nb) : -1;
 }
 
 /* Key history: the newest hist_n rows; rows before hist_skip were handed out already. */
