@@ -139,6 +139,9 @@ static int bus_row(mp_ctx *c, int line, char cols[][48], int ncols)
     if (bus_id(c, line, cols[0], "BUS_I") || num(c, line, cols[1], "BUS_TYPE", &type) ||
         num(c, line, cols[2], "PD", &pd) || (ncols >= 10 && num(c, line, cols[9], "BASE_KV", &kv)))
         return -1;
+    if (pd < 0)   /* the plan's load balances assume consumers only */
+        return grid_errorf(c->d, "%s:%d: bus %s: negative PD (generation) is not modelled",
+                           c->file, line, cols[0]);
     if (grid_bus_find(c->t, cols[0]) >= 0)
         return grid_errorf(c->d, "%s:%d: bus %s defined twice", c->file, line, cols[0]);
     int32_t b = grid_bus_get(c->t, cols[0], strlen(cols[0]));

@@ -262,6 +262,9 @@ static int finish_load(dss_ctx *c, dss_el *e)
                        e->line, e->name);
         }
     }
+    if (!(kw >= 0))   /* the plan's load balances assume consumers only */
+        return grid_errorf(c->d, "%s:%d: Load.%s: negative load (generation) is not modelled",
+                           e->file, e->line, e->name);
     int32_t b = bus_of(c, e->bus[0]);
     if (b < 0)
         return grid_errorf(c->d, "out of memory");

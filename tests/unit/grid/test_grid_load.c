@@ -223,6 +223,8 @@ static void test_bad_files(void **state)
     dss_bad(buf, "f.dss:3: Line.L1 needs bus1 and bus2");
     snprintf(buf, sizeof buf, "%sNew Load.x bus1=a\n~ kW=abc\n", c);
     dss_bad(buf, "f.dss:3: kW=abc is not a number");
+    snprintf(buf, sizeof buf, "%sNew Load.g bus1=a kW=-50\n", c);
+    dss_bad(buf, "f.dss:2: Load.g: negative load (generation) is not modelled");
     snprintf(buf, sizeof buf, "%sNew Line.L1 bus1=[a b\n", c);
     dss_bad(buf, "f.dss:2: unterminated");
     snprintf(buf, sizeof buf, "%sopen Line.Nope terminal=1\n", c);
@@ -237,6 +239,8 @@ static void test_bad_files(void **state)
     dss_bad(buf, "f.dss:2: Redirect is not allowed");
     dss_bad("New Line.L1 a b\n", "f.dss: no New Circuit");
     mp_bad("mpc.bus = [1 3 0 0;\n2 1 x 0];\nmpc.branch=[1 2 0 0 0 0 0 0 0 0 1];", "f.m:2: PD 'x' is not a number");
+    mp_bad("mpc.bus = [1 3 0 0;\n2 1 -100 0];\nmpc.branch=[1 2 0 0 0 0 0 0 0 0 1];",
+           "f.m:2: bus 2: negative PD (generation) is not modelled");
     mp_bad("mpc.bus = [1 3 0 0];\nmpc.branch=[\n1 2 0 0 0 0 0 0 0 0 1];", "f.m:3: branch 1-2: bus 2 is not in mpc.bus");
     mp_bad("mpc.bus = [1 3 0 0];\nmpc.branch=[\n1 1 0 0 0 0 0 1];", "f.m:3: mpc.branch row has 8 columns");
     mp_bad("mpc.bus = [1 3 0 0;\n", "f.m:1: unclosed bracket");
