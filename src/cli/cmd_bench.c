@@ -2,8 +2,15 @@
 #include <string.h>
 
 #include "cli.h"
+#include "demo.h"
 
 int bench_server(const bench_opts *o); /* bench_server.c */
+
+static int bench_grid(const bench_opts *o)
+{
+    grid_bench_opts g = {.quick = o->quick, .json = o->json, .devices = o->devices, .dir = o->dir};
+    return grid_bench(&g);
+}
 
 typedef struct bench_entry {
     const char *name;
@@ -20,6 +27,8 @@ static const bench_entry benches[] = {
      "Redis"},
     {"server", bench_server,
      "a server on loopback: ingest, produce->subscriber latency, lookups (vs Redis if installed)"},
+    {"grid", bench_grid,
+     "server, simulator and dispatcher together: 500k devices at 1 Hz, faults, decision latency"},
 };
 #define NBENCHES ((int)(sizeof benches / sizeof benches[0]))
 

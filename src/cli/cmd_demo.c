@@ -1,5 +1,6 @@
 /*
- * cmd_demo.c: `strom demo`: until the grid application exists, a guided tour: a log
+ * cmd_demo.c: `strom tour`: a guided tour of the storage layer (the grid demo is `strom
+ * demo`, apps/grid/demo.c): a log
  * table of grid telemetry (write a few seconds of simulated 1 Hz readings, read them
  * back with a projection, ask the seed's scenario-4 question (the newest 100 readings
  * of DEVICE_12345 at or before 2025-01-13 14:30:00), seek by time, show the sizes), then
@@ -286,7 +287,7 @@ int cmd_demo(int argc, char **argv)
         {"--dim-devices", CLI_INT, &d.dim_devices, "N",
          "devices in the device dimension table (default 500k)", 100, 10000000},
     };
-    const cli_usage u = {"strom demo [--data DIR] [--rows N] [--devices N] [--dim-devices N]",
+    const cli_usage u = {"strom tour [--data DIR] [--rows N] [--devices N] [--dim-devices N]",
                          "Writes simulated 10 kV grid telemetry into the table " DEMO_TABLE
                          " (replacing it),\nreads it back, asks a time-travel question, then "
                          "loads the device dimension\ntable device_dimension (a primary-key "
@@ -297,7 +298,7 @@ int cmd_demo(int argc, char **argv)
         return rc;
     d.seconds = (d.rows + d.devices - 1) / d.devices;
     d.t0_ms = QUERY_T_MS - (d.seconds * 3 / 4) * 1000;
-    printf("strom demo: a log table of grid telemetry in %s\n", d.data);
+    printf("strom tour: a log table of grid telemetry in %s\n", d.data);
     if ((rc = demo_create(&d)) == CLI_OK && (rc = demo_write(&d)) == CLI_OK) {
         report_write(&d);
         if ((rc = demo_read(&d)) == CLI_OK && (rc = demo_history(&d)) == CLI_OK)

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cli_client.h"
+#include "demo.h"
 
 typedef struct cli_cmd {
     const char *name;
@@ -14,7 +15,8 @@ typedef struct cli_cmd {
 
 static const cli_cmd commands[] = {
     {"server", cmd_server, "run the network server (native protocol) over a data directory"},
-    {"demo", cmd_demo, "write simulated grid telemetry, read it back, explain what happened"},
+    {"demo", grid_cmd_demo, "the grid dispatch system live: telemetry, faults located, isolated, load restored"},
+    {"tour", cmd_demo, "a guided tour of the storage: telemetry log table, time travel, device dimension"},
     {"bench", cmd_bench, "run a named benchmark (log) and check it against the floors"},
     {"tables", cmd_tables, "list the tables of a data directory or a server"},
     {"describe", cmd_describe, "show a table's schema, options and per-bucket storage"},

@@ -1,7 +1,7 @@
 # grid_lib.sh: sourced by test_grid_load.sh and test_grid_sim.sh: a temporary directory, a
 # `strom server --port 0` on it (SRV=127.0.0.1:PORT, SPID), fail/eq helpers, cleanup.
 BIN=${STROM_BIN:?STROM_BIN is not set}
-SHARED=${STROM_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
+SHARED=${STROM_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)}
 TOPO=$SHARED/data/grid/ieee123/IEEE123Switches.dss
 TMP=$(mktemp -d /tmp/strom-grid-XXXXXX)
 SPID=

@@ -25,17 +25,17 @@ has_not() { ! grep -q -- "$2" "$1" || fail "did not expect '$2' in $(basename "$
 LAST="strom --help";        run 0 --help;      has "$OUT" "usage: strom"; has "$OUT" "demo"; has "$OUT" "bench"; has "$OUT" "describe"
 LAST="strom";               run 2;             has "$ERR" "usage: strom"
 LAST="strom nonsense";      run 2 nonsense;    has "$ERR" "unknown command 'nonsense'"
-for c in demo bench tables describe; do
+for c in demo tour bench tables describe; do
   LAST="strom $c --help";   run 0 "$c" --help; has "$OUT" "usage: strom $c"
 done
 LAST="strom bench --help";  run 0 bench --help; has "$OUT" "log"
 
 # ---- bad arguments: exit 2 with a message naming the argument
-LAST="demo --rows abc";     run 2 demo --rows abc --data "$TMP/d";   has "$ERR" -- "--rows"; has "$ERR" "abc"
-LAST="demo --rows 0";       run 2 demo --rows 0 --data "$TMP/d";     has "$ERR" -- "--rows"; has "$ERR" "out of range"
-LAST="demo --frobnicate";   run 2 demo --frobnicate;                 has "$ERR" "unknown option '--frobnicate'"
-LAST="demo --data";         run 2 demo --data;                       has "$ERR" -- "--data needs a value"
-LAST="demo extra";          run 2 demo extra;                        has "$ERR" "unexpected argument 'extra'"
+LAST="tour --rows abc";     run 2 tour --rows abc --data "$TMP/d";   has "$ERR" -- "--rows"; has "$ERR" "abc"
+LAST="tour --rows 0";       run 2 tour --rows 0 --data "$TMP/d";     has "$ERR" -- "--rows"; has "$ERR" "out of range"
+LAST="tour --frobnicate";   run 2 tour --frobnicate;                 has "$ERR" "unknown option '--frobnicate'"
+LAST="tour --data";         run 2 tour --data;                       has "$ERR" -- "--data needs a value"
+LAST="tour extra";          run 2 tour extra;                        has "$ERR" "unexpected argument 'extra'"
 LAST="bench";               run 2 bench;                             has "$ERR" "missing argument NAME"; has "$ERR" "log "
 LAST="bench nosuch";        run 2 bench nosuch;                      has "$ERR" "unknown benchmark 'nosuch'"; has "$ERR" "log"
 LAST="bench log --quick=1"; run 2 bench log --quick=1;               has "$ERR" -- "--quick takes no value"
@@ -43,9 +43,9 @@ LAST="describe";            run 2 describe --data "$TMP/d";          has "$ERR" 
 LAST="tables (no dir)";     run 1 tables --data "$TMP/nowhere";      has "$ERR" "'$TMP/nowhere' does not exist"
 [ -e "$TMP/nowhere" ] && fail "tables created the missing data directory"
 
-# ---- demo with tiny sizes
+# ---- the storage tour with tiny sizes
 D=$TMP/data
-LAST="demo";                run 0 demo --data "$D" --rows 30000 --devices 200 --dim-devices 20000
+LAST="tour";                run 0 tour --data "$D" --rows 30000 --devices 200 --dim-devices 20000
 has "$OUT" "30,000 readings from 200 feeder devices"
 has "$OUT" "150 s of 1 Hz telemetry"
 has "$OUT" "DEVICE_00100"            # fewer than 12346 devices: the middle one is asked about
@@ -60,7 +60,7 @@ has "$OUT" "answers checked against the writes: all correct"
 has_not "$OUT" "WRONG"
 has_not "$OUT" "strom:"
 cp "$OUT" "$TMP/demo1"
-LAST="demo again";          run 0 demo --data "$D" --rows 20000 --devices 200 --dim-devices 1000
+LAST="tour again";          run 0 tour --data "$D" --rows 20000 --devices 200 --dim-devices 1000
 has "$OUT" "dropped the table grid_telemetry"
 
 # The history table printed by the demo: newest first, at or before 14:30:00.

@@ -4,7 +4,7 @@
 # file and line, exit codes.
 set -u
 BIN=${STROM_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/strom}
-SHARED=${STROM_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
+SHARED=${STROM_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)}
 G=$SHARED/data/grid
 TMP=$(mktemp -d /tmp/strom-grid-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

@@ -314,7 +314,7 @@ static char shared[1024];      /* ../shared (STROM_SHARED) */
 static void ref_set_shared(void)
 {
     const char *s = getenv("STROM_SHARED");
-    snprintf(shared, sizeof shared, "%s", s ? s : "../shared");
+    snprintf(shared, sizeof shared, "%s", s ? s : ".");
 }
 
 /* A feeder file of ../shared/data/grid, loaded quietly (fails the test otherwise). */

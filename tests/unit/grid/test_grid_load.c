@@ -309,7 +309,7 @@ static void test_opendss_features(void **state)
 int main(void)
 {
     const char *s = getenv("STROM_SHARED");
-    snprintf(shared, sizeof shared, "%s", s ? s : "../shared");
+    snprintf(shared, sizeof shared, "%s", s ? s : ".");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ieee123),
         cmocka_unit_test(test_ieee123_master),
