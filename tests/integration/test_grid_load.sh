@@ -57,6 +57,26 @@ eq "$(sql "SELECT printf('%.1f', sum(load_kw)) FROM grid_nodes")" "$(awk -v c="$
 eq "$(sql "SELECT count(DISTINCT feeder) FROM grid_nodes")" "$COPIES" "feeders"
 eq "$(sql "SELECT count(*) FROM device_status_stream s JOIN device_dimension d ON s.device_id = d.device_id")" "$DEV" "status rows join the dimension"
 
+# Topology walks with WITH RECURSIVE over grid_edges (docs/grid.md). Downstream of switch
+# Sw2 (Line.Sw2 13-152 in IEEE123Switches.dss): every bus reached from 152 through closed
+# edges without crossing Sw2: 1975 kW, the load docs/grid.md's L60 plan interrupts.
+OTHER="CASE WHEN e.from_bus = w.bus THEN e.to_bus ELSE e.from_bus END"
+eq "$(sql "WITH RECURSIVE w(bus) AS (SELECT 'F2/152' UNION SELECT $OTHER FROM w JOIN grid_edges e
+             ON (e.from_bus = w.bus OR e.to_bus = w.bus)
+           WHERE e.switch_state = 'closed' AND e.edge_id <> 'F2/Line.Sw2')
+           SELECT printf('%.1f', sum(n.load_kw)) FROM w JOIN grid_nodes n ON n.bus_id = w.bus")" \
+   "1975.0" "load downstream of F2/Line.Sw2"
+# Path to source from bus 60, read off the feeder file: L58 57-60, L55 54-57, L53 53-54,
+# L52 52-53, L116 152-52, Sw2 13-152, L10 8-13, L7 7-8, L3 1-7, L115 149-1, Sw1 150r-149,
+# the regulator reg1a 150-150r, then the builder's breaker to F2/source.
+eq "$(sql "WITH RECURSIVE w(bus, prev, path) AS (SELECT 'F2/60', '', 'F2/60'
+           UNION ALL SELECT $OTHER, w.bus, w.path || ' > ' || $OTHER FROM w JOIN grid_edges e
+             ON (e.from_bus = w.bus OR e.to_bus = w.bus)
+           WHERE e.switch_state = 'closed' AND $OTHER <> w.prev)
+           SELECT path FROM w JOIN grid_nodes n ON n.bus_id = w.bus WHERE n.is_source")" \
+   "F2/60 > F2/57 > F2/54 > F2/53 > F2/52 > F2/152 > F2/13 > F2/8 > F2/7 > F2/1 > F2/149 > F2/150r > F2/150 > F2/source" \
+   "path from F2/60 to its source"
+
 # bad arguments, unreachable server
 "$BIN" grid load --topology "$TOPO" --devices 10 --quiet 2>"$TMP/err"; eq "$?" 2 "no --server"
 grep -q "missing --server HOST:PORT" "$TMP/err" || fail "no --server message: $(cat "$TMP/err")"
