@@ -228,8 +228,10 @@ static void on_decision(grid_live *l, const grid_ev *ev)
     snprintf(x->feeder, sizeof x->feeder, "%s", grid_ev_str(ev, "feeder", ""));
     x->sample_ms = (int64_t)grid_ev_num(ev, "sample_ms", 0);
     x->alarm_ms = (int64_t)grid_ev_num(ev, "alarm_ms", 0);
-    x->decision_ms = (int64_t)grid_ev_num(ev, "decision_ms", 0);
-    x->latency_ms = grid_ev_num(ev, "latency_ms", (double)(x->decision_ms - x->sample_ms));
+    /* the decision counts as made once it is written (acknowledged durable): written_ms */
+    x->decision_ms = (int64_t)grid_ev_num(ev, "written_ms", grid_ev_num(ev, "decision_ms", 0));
+    x->latency_ms = x->sample_ms > 0 && x->decision_ms > 0 ? (double)(x->decision_ms - x->sample_ms)
+                                                           : grid_ev_num(ev, "latency_ms", 0);
     x->interrupted_kw = grid_ev_num(ev, "interrupted_kw", 0);
     x->restored_kw = grid_ev_num(ev, "restored_kw", 0);
     x->lost_kw = grid_ev_num(ev, "lost_kw", 0);

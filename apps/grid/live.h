@@ -54,7 +54,7 @@ typedef struct grid_live_fault {
 /* One decision of the dispatcher, with the run's own check. */
 typedef struct grid_live_decision {
     char id[64], fault[96], feeder[32];
-    int64_t sample_ms, alarm_ms, decision_ms;
+    int64_t sample_ms, alarm_ms, decision_ms;   /* decision_ms: when written (acknowledged) */
     double latency_ms, interrupted_kw, restored_kw, lost_kw;
     char opened[512], closed[256];     /* ids, ", "-separated */
     int nopened, nclosed;
