@@ -312,7 +312,10 @@ int grid_default_topology(char *out, size_t n)
         if (exists(out))
             return 0;
     }
-    const char *cands[] = {rel, "../shared/data/grid/ieee123/IEEE123Switches.dss"};
+#ifndef STROM_SOURCE_DIR
+#define STROM_SOURCE_DIR "."
+#endif
+    const char *cands[] = {rel, STROM_SOURCE_DIR "/data/grid/ieee123/IEEE123Switches.dss"};
     for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
         if (exists(cands[i])) {
             snprintf(out, n, "%s", cands[i]);

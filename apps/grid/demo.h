@@ -24,7 +24,8 @@ typedef struct grid_bench_opts {
 int grid_bench(const grid_bench_opts *o);
 
 /* The IEEE 123 feeder file (IEEE123Switches.dss) of this source tree: data/grid/ieee123
- * beside the executable's build directory, else under the current directory. 0 or -1. */
+ * beside the executable's build directory, else under the current directory, else in the
+ * tree the executable was built from. 0 or -1. */
 int grid_default_topology(char *out, size_t n);
 
 #endif /* STROM_GRID_DEMO_H */
