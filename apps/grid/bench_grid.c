@@ -32,7 +32,10 @@ static void print_table(const grid_bench_opts *o, const grid_live *l, double ing
                         double pct, int pass[3])
 {
     char f1[64], f2[64], f3[64];
-    snprintf(f1, sizeof f1, ">= %.0f: %s", FLOOR_INGEST, pass[0] ? "pass" : "FAIL");
+    if (l->built.ndev * l->o.rate_hz >= FLOOR_INGEST)
+        snprintf(f1, sizeof f1, ">= %.0f: %s", FLOOR_INGEST, pass[0] ? "pass" : "FAIL");
+    else   /* the simulator is paced: devices x rate is all there is to ingest */
+        snprintf(f1, sizeof f1, "(floor %.0f needs 500,000 devices)", FLOOR_INGEST);
     snprintf(f2, sizeof f2, "<= %.0f: %s", FLOOR_P99_MS, pass[1] ? "pass" : "FAIL");
     snprintf(f3, sizeof f3, "= injected: %s", pass[2] ? "pass" : "FAIL");
     printf("strom bench grid%s: %lld devices (IEEE 123 x %d), %.0f s of 1 Hz telemetry, a line "

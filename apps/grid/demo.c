@@ -171,7 +171,7 @@ static void summary(const demo_args *a, grid_live *l, const char *analysis, doub
     int ok = grid_live_correct(l);
     printf("\nSummary (%.0f s of telemetry, %.0f s in all):\n", a->duration, wall);
     printf("  telemetry        %s rows from %lld devices (%.0f rows/s); the dispatcher read %lld\n",
-           thousands(r, sizeof r, (double)l->sim_rows), (long long)a->devices, l->sim_rows_per_s,
+           thousands(r, sizeof r, (double)l->sim_rows), (long long)l->built.ndev, l->sim_rows_per_s,
            (long long)l->disp_rows);
     printf("  alarms           %lld raised (%lld still active)\n", (long long)l->alarms,
            (long long)l->active_alarms);
