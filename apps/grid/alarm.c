@@ -243,7 +243,16 @@ void grid_alarms_restore(grid_alarms *a, int64_t dev, int slot, int64_t t_ms, in
     a->active[slot][dev] = on != 0;
     if (on)
         a->raised[slot][dev] = t_ms;
+    if (on && t_ms > a->newest[dev])
+        a->newest[dev] = t_ms;   /* replayed older samples must not clear it */
     a->n.active += on ? 1 : -1;
+}
+
+void grid_alarms_floor(grid_alarms *a, int64_t t_ms)
+{
+    for (int64_t i = 0; i < a->ndev; i++)
+        if (a->newest[i] < t_ms)
+            a->newest[i] = t_ms;
 }
 
 grid_alarm_counts grid_alarms_counts(const grid_alarms *a)

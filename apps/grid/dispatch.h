@@ -120,9 +120,12 @@ int grid_alarms_slot_of_type(const grid_alarms *a, const char *type);
 int grid_alarms_feed(grid_alarms *a, const grid_sample *s, grid_alarm_ev *out, int *nout);
 /* 1 if the device's alarm of slot s is active. */
 int grid_alarms_active(const grid_alarms *a, int64_t dev, int slot);
-/* Sets an alarm active (on = 1, raised at t_ms) or not, without an event (restoring the
- * state after a restart). */
+/* Sets an alarm active (on = 1, raised at t_ms: the device's samples up to t_ms are then
+ * late) or not, without an event (restoring the state after a restart). */
 void grid_alarms_restore(grid_alarms *a, int64_t dev, int slot, int64_t t_ms, int on);
+/* Every device's newest sample time becomes at least t_ms (after a restart, the
+ * checkpoint's newest sample time less a margin stands in for the times lost). */
+void grid_alarms_floor(grid_alarms *a, int64_t t_ms);
 grid_alarm_counts grid_alarms_counts(const grid_alarms *a);
 
 /* ---------------------------------------------------------------- locator */

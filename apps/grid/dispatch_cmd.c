@@ -392,7 +392,7 @@ static int open_telemetry(disp *x)
         if (strom_subscriber_assign(x->tele, b, from[b] >= 0 ? STROM_FROM_OFFSET : STROM_FROM_LATEST,
                                     from[b] >= 0 ? from[b] : 0) != STROM_OK)
             return grid_errorf(&x->d, "subscribing to bucket %d: %s", b, strom_errmsg());
-    if (!x->a.quiet && from[0] >= 0)
+    if (from[0] >= 0)
         fprintf(stderr, "strom grid dispatch: continuing from the checkpoint of '%s' (%d decision(s) on record)\n",
                 x->a.id, x->nknown_dec);
     return 0;
@@ -512,7 +512,7 @@ int grid_cmd_dispatch(int argc, char **argv)
     stop_flag = 0;
     rc = setup(&x, t);
     x.start_ms = disp_wall_ms();
-    if (!rc && !x.a.quiet)
+    if (!rc)
         fprintf(stderr, "strom grid dispatch: %lld devices, %d feeder copies, %d alarm rule(s); following "
                         "power_equipment_stream on %s\n",
                 (long long)x.b.ndev, x.b.copies, x.nrules, x.a.server);

@@ -248,8 +248,7 @@ int disp_rules_open(disp *x)
     if (!x->nrules) {
         if (seed_rules(x) || drain(x, x->rules_sub, "alarm_rules", rule_row, NULL))
             return -1;
-        if (!x->a.quiet)
-            fprintf(stderr, "strom grid dispatch: alarm_rules was empty: %d default rules written\n", x->nrules);
+        fprintf(stderr, "strom grid dispatch: alarm_rules was empty: %d default rules written\n", x->nrules);
     }
     return rules_apply(x);
 }
@@ -268,7 +267,7 @@ int disp_rules_poll(disp *x)
             rule_row(x, bt, r, NULL);
         changed = 1;
     }
-    if (changed && !x->a.quiet)
+    if (changed)
         fprintf(stderr, "strom grid dispatch: alarm_rules changed: %d rule(s) in force\n", x->nrules);
     return changed ? rules_apply(x) : 0;
 }
@@ -540,6 +539,10 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* After a restart, samples older than the checkpoint's newest less this are late: the
+ * devices' own newest times are not checkpointed; SCADA devices report every second. */
+#define RESTART_FLOOR_MS 2000
+
 int disp_restore(disp *x, int64_t *from)
 {
     static const char *const dcols[] = {"decision_id", "event_time", "feeder"};
@@ -548,6 +551,8 @@ int disp_restore(disp *x, int64_t *from)
     int64_t sample_ms;
     if (lookup_ckpt(x, from, &sample_ms))
         return -1;
+    if (sample_ms != INT64_MAX)   /* devices report at least every RESTART_FLOOR_MS */
+        grid_alarms_floor(x->al, sample_ms - RESTART_FLOOR_MS);
     if (read_table(x, "current_alarms", ccols, 3, STROM_FROM_EARLIEST, 0, current_row, NULL, NULL))
         return -1;
     if (sample_ms == INT64_MAX)
