@@ -364,6 +364,9 @@ static int cmp_ev_time(const void *a, const void *b, void *ctx)
     return ta < tb ? -1 : ta > tb;
 }
 
+/* Keys per batch lookup (a LOOKUP request holds at most 65,536). */
+#define LOOKUP_KEYS 16384
+
 /* The raises idx[0..n) (one event time): one batch lookup AS OF that time. */
 static int write_group(disp *x, const int *idx, int n)
 {
@@ -407,7 +410,7 @@ int disp_alarms_write(disp *x)
     }
     qsort_r(idx, (size_t)nr, sizeof *idx, cmp_ev_time, x->ev);
     for (int i = 0, j; !rc && i < nr; i = j) {
-        for (j = i + 1; j < nr && x->ev[idx[j]].t_ms == x->ev[idx[i]].t_ms; j++)
+        for (j = i + 1; j < nr && j - i < LOOKUP_KEYS && x->ev[idx[j]].t_ms == x->ev[idx[i]].t_ms; j++)
             ;
         rc = write_group(x, idx + i, j - i);
     }
