@@ -267,6 +267,11 @@ int cmd_grid(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
     if (!strcmp(argv[1], "simulate"))
         return grid_cmd_simulate(argc, argv);
     if (!strcmp(argv[1], "dispatch"))
