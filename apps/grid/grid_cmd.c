@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "dispatch.h"
 #include "grid.h"
 #include "sim.h"
 #include "store.h"
@@ -24,7 +25,9 @@ static void usage(FILE *f)
             "       strom grid load --server HOST:PORT --topology FILE --devices N [--no-ties] [--quiet]\n"
             "       strom grid simulate --server HOST:PORT --topology FILE --devices N [--rate-hz 1] [--pmu N]\n"
             "             [--duration S] [--late-pct X] [--dup-pct X] [--fault SECTION --fault-at S]\n"
-            "             [--fault-every S] [--seed N] [--no-pace]\n\n"
+            "             [--fault-every S] [--seed N] [--no-pace]\n"
+            "       strom grid dispatch --server HOST:PORT --topology FILE --devices N [--no-ties] [--id NAME]\n"
+            "             [--events] [--duration S] [--timeout-ms 500] [--checkpoint-ms 250] [--quiet]\n\n"
             "plan:  the switching plan for a fault on SECTION (an element id: Line.L115 in OpenDSS\n"
             "       files, FROM-TO such as 21-8 in MATPOWER files): protection trip, isolation of the\n"
             "       faulted section, reclose, ties closed within capacity and radiality. With --json\n"
@@ -36,6 +39,11 @@ static void usage(FILE *f)
             "       the devices, buses and edges through batching producers.\n"
             "simulate: telemetry of every device of the built grid into power_equipment_stream\n"
             "       (docs/grid.md), faults injected and recorded in the faults table.\n"
+            "dispatch: follow the telemetry: alarms by the rules of table alarm_rules (into alarm_stream\n"
+            "       and current_alarms), faults located, isolated and the load restored (decisions and\n"
+            "       grid_edges); --events prints one JSON object per line (decision, stats, summary).\n"
+            "       Runs until --duration S (0: no end) or SIGINT/SIGTERM; restarts continue from the\n"
+            "       checkpoint of --id (default dispatcher-1).\n"
             "FILE:  an OpenDSS file (.dss; Redirects relative to it) or a MATPOWER case (.m).\n"
             "       Statements not modelled are skipped with a warning (--quiet: counted only).\n");
 }
@@ -259,8 +267,15 @@ int cmd_grid(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
     if (!strcmp(argv[1], "simulate"))
         return grid_cmd_simulate(argc, argv);
+    if (!strcmp(argv[1], "dispatch"))
+        return grid_cmd_dispatch(argc, argv);
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
@@ -274,6 +289,6 @@ int cmd_grid(int argc, char **argv)
         return run_build(&a);
     if (!strcmp(argv[1], "load"))
         return run_load(&a);
-    fprintf(stderr, "strom grid: unknown subcommand '%s' (plan, build, load, simulate)\n", argv[1]);
+    fprintf(stderr, "strom grid: unknown subcommand '%s' (plan, build, load, simulate, dispatch)\n", argv[1]);
     return 2;
 }

@@ -39,18 +39,30 @@ static const grid_col edge_cols[] = {
     {"switch_state", S, 0}, {"normal_state", S, 0}, {"rating_kw", D, 0}, {"feeder", S, 0},
     {"updated", TS, 0}};
 static const grid_col decision_cols[] = {
-    {"decision_id", S, 1}, {"event_time", TS, 1}, {"fault_id", S, 0}, {"step", STROM_INT, 0},
-    {"action", S, 0}, {"device_id", S, 0}, {"reason", S, 0}};
+    {"decision_id", S, 1}, {"step", STROM_INT, 1}, {"event_time", TS, 1}, {"feeder", S, 0},
+    {"section", S, 0}, {"action", S, 0}, {"device_id", S, 0}, {"reason", S, 0},
+    {"sample_time", TS, 0}, {"alarm_time", TS, 0}, {"decision_time", TS, 0},
+    {"interrupted_kw", D, 0}, {"restored_kw", D, 0}, {"lost_kw", D, 0}, {"dispatcher", S, 0}};
+static const grid_col rule_cols[] = {
+    {"rule_id", S, 1}, {"metric", S, 0}, {"op", S, 0}, {"threshold", D, 0},
+    {"clear_threshold", D, 0}, {"severity", STROM_INT, 0}, {"alarm_type", S, 0},
+    {"hold_ms", STROM_BIGINT, 0}, {"enabled", STROM_BOOLEAN, 0}, {"device_type", S, 0},
+    {"updated", TS, 0}};
+static const grid_col ckpt_cols[] = {
+    {"dispatcher", S, 1}, {"bucket", STROM_INT, 1}, {"next_offset", STROM_BIGINT, 0},
+    {"sample_time", TS, 0}, {"updated", TS, 0}, {"decisions", STROM_BIGINT, 0}};
 static const grid_col fault_cols[] = {
     {"fault_id", S, 1}, {"fault_type", S, 0}, {"section", S, 0}, {"device_id", S, 0},
     {"event_time", TS, 0}, {"cleared_time", TS, 0}, {"detail", S, 0}};
 
 static const char *const pk_dev[] = {"device_id"}, *const pk_bus[] = {"bus_id"},
                          *const pk_edge[] = {"edge_id"}, *const pk_fault[] = {"fault_id"};
+static const char *const pk_alarm[] = {"device_id", "alarm_type"},
+                         *const pk_dec[] = {"decision_id", "step"}, *const pk_rule[] = {"rule_id"},
+                         *const pk_ckpt[] = {"dispatcher", "bucket"};
 static const char *const log_by_dev[] = {"bucket.num", "2", "bucket.key", "device_id",
                                          "table.log.index.key", "device_id",
                                          "table.time-column", "event_time", NULL};
-static const char *const log_plain[] = {"bucket.num", "1", "table.time-column", "event_time", NULL};
 static const char *const pk_two[] = {"bucket.num", "2", NULL};
 static const char *const pk_one[] = {"bucket.num", "1", NULL};
 
@@ -58,15 +70,17 @@ static const char *const pk_one[] = {"bucket.num", "1", NULL};
     {name, cols, (int)(sizeof cols / sizeof cols[0]), pk, npk, opts, writer}
 static const grid_table_def tables[] = {
     T("power_equipment_stream", tele_cols, NULL, 0, log_by_dev, "grid simulate"),
-    T("alarm_stream", alarm_cols, NULL, 0, log_by_dev, "grid simulate"),
+    T("alarm_stream", alarm_cols, NULL, 0, log_by_dev, "grid dispatch"),
     T("device_status_stream", status_cols, NULL, 0, log_by_dev, "grid load, grid simulate"),
     T("device_dimension", dim_cols, pk_dev, 1, pk_two, "grid load"),
     T("device_dimension_table", dimt_cols, pk_dev, 1, pk_two, "grid load, grid simulate"),
-    T("current_alarms", cur_cols, pk_dev, 1, pk_two, "grid simulate"),
+    T("current_alarms", cur_cols, pk_alarm, 2, pk_two, "grid dispatch"),
     T("grid_nodes", node_cols, pk_bus, 1, pk_two, "grid load"),
     T("grid_edges", edge_cols, pk_edge, 1, pk_two, "grid load, switch operations"),
-    T("decisions", decision_cols, NULL, 0, log_plain, "the dispatcher"),
+    T("decisions", decision_cols, pk_dec, 2, pk_one, "grid dispatch"),
     T("faults", fault_cols, pk_fault, 1, pk_one, "grid simulate"),
+    T("alarm_rules", rule_cols, pk_rule, 1, pk_one, "grid dispatch (defaults), operators"),
+    T("dispatch_checkpoints", ckpt_cols, pk_ckpt, 2, pk_one, "grid dispatch"),
 };
 #undef T
 

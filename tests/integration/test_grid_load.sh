@@ -28,7 +28,9 @@ eq "$(row device_dimension_table)" "7 2 $DEV primary" device_dimension_table
 eq "$(row current_alarms)" "5 2 0 primary" current_alarms
 eq "$(row grid_nodes)" "7 2 $BUSES primary" grid_nodes
 eq "$(row grid_edges)" "9 2 $((DEV - METERS)) primary" grid_edges
-eq "$(row decisions)" "7 1 0 log" decisions
+eq "$(row decisions)" "15 1 0 primary" decisions
+eq "$(row alarm_rules)" "11 1 0 primary" alarm_rules
+eq "$(row dispatch_checkpoints)" "6 1 0 primary" dispatch_checkpoints
 eq "$(row faults)" "7 1 0 primary" faults
 
 # the seed's DDL column names

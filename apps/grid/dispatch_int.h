@@ -1,0 +1,78 @@
+/* dispatch_int.h: `strom grid dispatch`'s run state, shared by dispatch_cmd.c (arguments,
+ * the loop, decisions, output) and dispatch_io.c (rules, alarms, checkpoints, restart).
+ * Private to apps/grid. */
+#ifndef STROM_GRID_DISPATCH_INT_H
+#define STROM_GRID_DISPATCH_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dispatch.h"
+#include "store.h"
+
+typedef struct disp_args {
+    const char *server, *topology, *id;
+    double devices, duration, timeout_ms, checkpoint_ms;
+    int no_ties, events, quiet;
+} disp_args;
+
+/* Projected telemetry columns, in this order. */
+enum { TC_ID, TC_TIME, TC_CURRENT, TC_VOLTAGE, TC_TEMP, TC_FREQ, TC_N };
+
+typedef struct disp {
+    disp_args a;
+    grid_built b;
+    grid_alarms *al;
+    grid_loc *loc;
+    grid_diag d;
+    strom_client *c;
+    strom_subscriber *tele, *rules_sub;
+    strom_lookuper *dim;
+    strom_producer *p_alarm, *p_cur, *p_dec, *p_edge, *p_ckpt;
+    strom_builder *w_alarm, *w_cur, *w_dec, *w_edge, *w_ckpt;
+    int32_t *hslot;             /* device id hash: slot -> device index (-1 empty) */
+    uint64_t hmask;
+    grid_rule rules[64];        /* alarm_rules as folded from its changelog */
+    int nrules;
+    int fc_slot;                /* slot of the fault_current rule (-1 none) */
+    grid_alarm_ev *ev;          /* alarm events of the current poll */
+    int nev, cev;
+    int nbuckets;
+    int64_t start_ms;           /* wall time the run started */
+    int64_t newest_ms;          /* newest sample time seen */
+    int64_t last_ckpt_ms, last_rules_ms, last_stats_ms, stats_rows;
+    int64_t rows, unknown, decisions, recovered, alarms_written, alarms_suppressed;
+    double *lat;                /* decision latencies (ms) */
+    int64_t nlat, clat;
+    double max_ack_ms;
+    char (*known_dec)[64];      /* decision ids already in the decisions table (restart) */
+    int nknown_dec;
+    uint64_t *known_alarm;      /* alarm id hashes already in alarm_stream (sorted) */
+    int64_t nknown_alarm;
+} disp;
+
+int64_t disp_wall_ms(void);
+/* The device index of id (len bytes), -1 if unknown. */
+int64_t disp_dev_find(const disp *x, const char *id, size_t len);
+int disp_dev_hash_build(disp *x);
+
+/* Rules: reads alarm_rules (seeding the defaults when empty) and subscribes to its
+ * changelog; disp_rules_poll applies changes made since. 0 or -1 (x->d.error). */
+int disp_rules_open(disp *x);
+int disp_rules_poll(disp *x);
+/* Writes the poll's alarm events: raises enriched by a lookup AS OF their event time into
+ * alarm_stream and current_alarms, clears deleted from current_alarms. 0 or -1. */
+int disp_alarms_write(disp *x);
+/* Restart: telemetry start offsets from dispatch_checkpoints, claims of decisions made
+ * after the checkpoint, active alarms, alarm ids already written. from[b] gets the start
+ * offset of bucket b or -1 (latest). 0 or -1. */
+int disp_restore(disp *x, int64_t *from);
+/* Flushes the outputs, then writes one checkpoint row per bucket. 0 or -1. */
+int disp_checkpoint(disp *x);
+/* Overlays grid_edges' switch states on the built topology. 0 or -1. */
+int disp_overlay_edges(disp *x);
+/* The alarm id of a device's alarm at t: "A-" and 16 hex digits; its hash. */
+uint64_t disp_alarm_hash(const char *dev, const char *type, int64_t t_ms);
+int disp_known_decision(const disp *x, const char *id);
+
+#endif /* STROM_GRID_DISPATCH_INT_H */
