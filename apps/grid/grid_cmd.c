@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "analyze.h"
 #include "grid.h"
 #include "sim.h"
 #include "store.h"
@@ -24,7 +25,8 @@ static void usage(FILE *f)
             "       strom grid load --server HOST:PORT --topology FILE --devices N [--no-ties] [--quiet]\n"
             "       strom grid simulate --server HOST:PORT --topology FILE --devices N [--rate-hz 1] [--pmu N]\n"
             "             [--duration S] [--late-pct X] [--dup-pct X] [--fault SECTION --fault-at S]\n"
-            "             [--fault-every S] [--seed N] [--no-pace]\n\n"
+            "             [--fault-every S] [--seed N] [--no-pace]\n"
+            "       strom grid analyze FAULT_ID --server HOST:PORT --topology FILE --devices N [--out DIR]\n\n"
             "plan:  the switching plan for a fault on SECTION (an element id: Line.L115 in OpenDSS\n"
             "       files, FROM-TO such as 21-8 in MATPOWER files): protection trip, isolation of the\n"
             "       faulted section, reclose, ties closed within capacity and radiality. With --json\n"
@@ -261,6 +263,8 @@ int cmd_grid(int argc, char **argv)
     }
     if (!strcmp(argv[1], "simulate"))
         return grid_cmd_simulate(argc, argv);
+    if (!strcmp(argv[1], "analyze"))
+        return grid_cmd_analyze(argc, argv);
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;
