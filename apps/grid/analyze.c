@@ -222,7 +222,9 @@ static int affected_devices(grid_analysis *a)
     }
     grid_sim_destroy(s);
     if (rc)
-        grid_errorf(&a->d, "section %s at the fault time: %s", a->section, a->d.error);
+        grid_errorf(&a->d, "the topology at the fault time: %s (grid_edges AS OF the fault uses the "
+                    "times its rows were written: a simulation run with --no-pace writes its trips "
+                    "before their event times)", a->d.error);
     return rc;
 }
 

@@ -124,10 +124,35 @@ static int flag(sim_args *a, const char *o)
     return 0;
 }
 
+static int sim_usage(void)
+{
+    printf("usage: strom grid simulate --server HOST:PORT --topology FILE --devices N [options]\n\n"
+           "Telemetry of every device of the grid built from FILE (as `strom grid load`) into\n"
+           "power_equipment_stream, faults injected and recorded (docs/grid.md, \"The simulator\").\n\n"
+           "  --rate-hz R          samples per device per second (default 1); device i of N samples\n"
+           "                       at (k + i/N) / R s of tick k\n"
+           "  --duration S         simulated seconds (default 10)\n"
+           "  --pmu N              the first N devices also report at 50 Hz\n"
+           "  --late-pct X         X%% of rows 1-30 s late (out of order)\n"
+           "  --dup-pct X          X%% of rows sent twice\n"
+           "  --fault SECTION      a line fault on SECTION (e.g. F2/Line.L60) at --fault-at S (default 1)\n"
+           "  --fault-every S      a random fault at every multiple of S\n"
+           "  --fault-types LIST   types of the random faults: line,overtemp,freq,dropout (default all)\n"
+           "  --events             JSON lines on stdout: fault, trip, switch, stats (1/s), summary\n"
+           "  --no-pace            as fast as possible instead of real time\n"
+           "  --no-ties            copies not tied (as grid load --no-ties)\n"
+           "  --seed N, --quiet\n\n"
+           "At a line fault and at its trip every device whose reading changed reports at once\n"
+           "(report by exception); switching written to grid_edges by others is followed.\n");
+    return 1;
+}
+
 static int parse(int argc, char **argv, sim_args *a)
 {
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
+        if (!strcmp(o, "--help"))
+            return sim_usage();
         if (flag(a, o))
             continue;
         if (i + 1 >= argc || strncmp(o, "--", 2))
@@ -710,6 +735,8 @@ int grid_cmd_simulate(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.a = (sim_args){.rate_hz = 1, .duration = 10, .fault_at = 1, .seed = 1};
     int rc = parse(argc, argv, &r.a);
+    if (rc == 1)
+        return 0;   /* --help */
     r.types = (1u << GRID_FAULT_NTYPES) - 1;
     if (!rc && r.a.types)
         rc = parse_types(r.a.types, &r.types);

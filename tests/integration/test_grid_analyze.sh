@@ -10,6 +10,9 @@
 # is not applied here, so the observed restored load is 0); the files exist, the PNGs are
 # PNGs. Without gnuplot on the PATH the report and the CSV files are still written and the
 # output says the plots were skipped. Bad arguments and an unknown fault are refused.
+# Last, decisions in the dispatcher's layout (a primary-key table without fault_id, made
+# with `strom sql` while the server is stopped): matched by section and time, with the
+# decision's sample / alarm / decision times and load figures in the report.
 set -u
 . "$(dirname "$0")/grid_lib.sh"
 ARGS=(--server "$SRV" --topology "$TOPO" --devices 3000)
@@ -80,6 +83,31 @@ grep -q "section F2/Line.L60 of fault $FID is not in the grid built" "$TMP/err" 
 kill -INT "$SPID"; wait "$SPID"; SPID=
 V=$("$BIN" sql --data "$TMP/data" --format csv -e "SELECT printf('%.1f', current) FROM power_equipment_stream WHERE device_id = 'F2/Breaker' AND event_time = $TMS" | tail -n +2)
 eq "$BRK" "$V" "F2/Breaker's current at the fault: report vs telemetry"
+
+# the dispatcher's layout of decisions (a primary-key table keyed by decision_id, step, no
+# fault_id: matched by section and time; sample, alarm and decision times, load figures)
+ms() { printf "TIMESTAMP '%s'" "$(ts "$1")"; }
+"$BIN" sql --data "$TMP/data" -e "DROP TABLE decisions; CREATE TABLE decisions (decision_id STRING NOT NULL, step INT NOT NULL,
+  event_time TIMESTAMP(3) NOT NULL, feeder STRING, section STRING, action STRING, device_id STRING, reason STRING,
+  sample_time TIMESTAMP(3), alarm_time TIMESTAMP(3), decision_time TIMESTAMP(3), interrupted_kw DOUBLE,
+  restored_kw DOUBLE, lost_kw DOUBLE, dispatcher STRING, PRIMARY KEY (decision_id, step) NOT ENFORCED) WITH ('bucket.num' = '1');
+  INSERT INTO decisions VALUES
+  ('D-7', 2, $(ms $((TMS + 61))), 'F2', 'F2/Line.L60', 'open', 'F2/Line.Sw4', 'isolate', $(ms "$TMS"), $(ms $((TMS + 12))), $(ms $((TMS + 61))), 1975, 1425, 550, 'd1'),
+  ('D-7', 1, $(ms $((TMS + 61))), 'F2', 'F2/Line.L60', 'open', 'F2/Line.Sw2', 'trip', $(ms "$TMS"), $(ms $((TMS + 12))), $(ms $((TMS + 61))), 1975, 1425, 550, 'd1'),
+  ('D-8', 1, $(ms $((TMS + 61))), 'F3', 'F3/Line.L60', 'open', 'F3/Line.Sw2', 'another section', $(ms "$TMS"), $(ms "$TMS"), $(ms "$TMS"), 1, 1, 0, 'd1')" \
+  >/dev/null 2>"$TMP/err" || fail "sql: $(cat "$TMP/err")"
+"$BIN" server --data "$TMP/data" --port 0 >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
+SPID=$!
+for _ in $(seq 200); do grep -q listening "$TMP/srv2.out" && break; sleep 0.05; done
+SRV2=$(sed -n 's/^strom server listening on \(.*\)$/\1/p' "$TMP/srv2.out")
+"$BIN" grid analyze "$FID" --server "$SRV2" --topology "$TOPO" --devices 3000 --before 60 --after 5 --out "$TMP/an4" >"$TMP/rep4" 2>"$TMP/err" \
+  || fail "analyze (dispatcher's decisions): $(cat "$TMP/err")"
+for want in "+0.061 s  decision D-7 written: 2 step(s)" "+0.012 s  the decision's alarm time" \
+  "decision latency from the sensor sample: 61 ms" "   1. open  F2/Line.Sw2" "   2. open  F2/Line.Sw4" \
+  "the decision's own figures: interrupted 1975.0, restored 1425.0, lost 550.0"; do
+  grep -qF -- "$want" "$TMP/rep4" || fail "dispatcher's layout: report lacks '$want'"
+done
+grep -q "another section" "$TMP/rep4" && fail "another section's decision is in the report"
 
 [ "$fails" -eq 0 ] && echo "test_grid_analyze: ok" || echo "test_grid_analyze: $fails failure(s)"
 [ "$fails" -eq 0 ]
