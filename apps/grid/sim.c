@@ -507,27 +507,44 @@ static void cand_tree(grid_sim *s, int32_t u, int after)
     }
 }
 
-static void change_begin(grid_sim *s, int32_t e)
+static void change_reset(grid_sim *s)
 {
-    const grid_edge *x = &s->b->topo->edge[e];
     if (++s->cgen == 0) {
         memset(s->cstamp, 0, ((size_t)s->b->ndev + 1) * sizeof *s->cstamp);
         s->cgen = 1;
     }
     s->ncand = s->nchg = 0;
-    cand_add(s, s->edev[e], 0);
-    cand_tree(s, x->a, 0);
-    cand_tree(s, x->b, 0);
+}
+
+/* The candidates of a change of edge e: its device and the trees of its ends (before the
+ * change: after = 0; after it: 1). */
+static void change_edge(grid_sim *s, int32_t e, int after)
+{
+    const grid_edge *x = &s->b->topo->edge[e];
+    if (!after)
+        cand_add(s, s->edev[e], 0);
+    cand_tree(s, x->a, after);
+    cand_tree(s, x->b, after);
+}
+
+static void change_begin(grid_sim *s, int32_t e)
+{
+    change_reset(s);
+    change_edge(s, e, 0);
+}
+
+/* Lists the candidates whose signature changed. */
+static void change_list(grid_sim *s)
+{
+    for (int64_t j = 0; j < s->ncand; j++)
+        if (dev_sig(s, s->cand[j]) != s->csig[s->cand[j]])
+            s->chg[s->nchg++] = s->cand[j];
 }
 
 static void change_end(grid_sim *s, int32_t e)
 {
-    const grid_edge *x = &s->b->topo->edge[e];
-    cand_tree(s, x->a, 1);
-    cand_tree(s, x->b, 1);
-    for (int64_t j = 0; j < s->ncand; j++)
-        if (dev_sig(s, s->cand[j]) != s->csig[s->cand[j]])
-            s->chg[s->nchg++] = s->cand[j];
+    change_edge(s, e, 1);
+    change_list(s);
 }
 
 const int64_t *grid_sim_changed(const grid_sim *s, int64_t *n)
@@ -603,16 +620,28 @@ int grid_sim_step(grid_sim *s, double t_s, grid_sim_event *ev)
     return 1;
 }
 
-int grid_sim_switch(grid_sim *s, int32_t e, int closed, double t_s)
+int grid_sim_switch(grid_sim *s, const grid_switch_change *c, int n, double t_s)
 {
-    s->nchg = 0;
-    if (e < 0 || e >= s->b->topo->nedge || s->closed[e] == !!closed)
-        return 0;
-    change_begin(s, e);
-    s->closed[e] = (uint8_t)!!closed;
-    energise(s, t_s);
-    change_end(s, e);
-    return 1;
+    const grid_topo *t = s->b->topo;
+    int32_t *e = malloc(((size_t)n + 1) * sizeof *e);
+    int k = 0;
+    change_reset(s);
+    for (int j = 0; e && j < n; j++) {
+        int32_t x = c[j].edge;
+        if (x < 0 || x >= t->nedge || s->closed[x] == !!c[j].closed)
+            continue;
+        change_edge(s, x, 0);
+        s->closed[x] = (uint8_t)!!c[j].closed;   /* a later row of the same edge wins */
+        e[k++] = x;
+    }
+    if (k) {
+        energise(s, t_s);
+        for (int j = 0; j < k; j++)
+            change_edge(s, e[j], 1);
+        change_list(s);
+    }
+    free(e);
+    return k;
 }
 
 /* ---------------------------------------------------------------- random faults */

@@ -93,9 +93,16 @@ typedef struct grid_sim_event {
 double grid_sim_next_trip(const grid_sim *s);
 /* Applies the earliest trip due at or before t_s: 1 and *ev, or 0 if none is due. */
 int grid_sim_step(grid_sim *s, double t_s, grid_sim_event *ev);
-/* Switching by someone else (the dispatcher) at t_s: edge e opened or closed, the grid
- * re-energised. 1 if the state changed, 0 if it already was so (or e is no edge). */
-int grid_sim_switch(grid_sim *s, int32_t e, int closed, double t_s);
+/* A switch state (the simulator reads them from grid_edges' changelog). */
+typedef struct grid_switch_change {
+    int32_t edge;         /* in the built topology */
+    int closed;           /* switch_state 'closed' (1) or 'open' (0) */
+    int64_t ms;           /* the row's updated time (0 if NULL) */
+} grid_switch_change;
+/* Switching by someone else (the dispatcher) at t_s: the states of c[0..n) applied at
+ * once and the grid re-energised once (about 20 ms at 500,000 devices). The number of
+ * edges whose state changed (0: all already so; bad edges are skipped). */
+int grid_sim_switch(grid_sim *s, const grid_switch_change *c, int n, double t_s);
 /* The model's state of edge e (1 closed). */
 int grid_sim_closed(const grid_sim *s, int32_t e);
 /* Devices whose reading changed with the last grid_sim_inject (line faults),
@@ -115,13 +122,6 @@ int grid_sim_random_fault(grid_sim *s, grid_fault_type type, double t_s, uint64_
                           grid_sim_fault *f, grid_diag *d);
 
 /* ---------------------------------------------------------------- following the switching */
-
-/* A switch state read from grid_edges' changelog. */
-typedef struct grid_switch_change {
-    int32_t edge;         /* in the built topology */
-    int closed;           /* switch_state 'closed' (1) or 'open' (0) */
-    int64_t ms;           /* the row's updated time (0 if NULL) */
-} grid_switch_change;
 
 typedef struct grid_follow grid_follow;
 /* Subscribes to grid_edges' changelog from its latest offset (rows written after this

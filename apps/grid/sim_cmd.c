@@ -497,21 +497,25 @@ static void event_switch(const sim_run *r, int32_t e, int closed, double t_s)
 }
 
 /* Applies the switching others wrote to grid_edges (newer than the model's own change of
- * that edge) at the next whole ms; the devices it altered report once, together. */
+ * that edge, and changing its state) at the next whole ms, all at once; the devices it
+ * altered report once, together. */
 static int follow_switching(sim_run *r)
 {
     grid_switch_change *q;
-    size_t n;
+    size_t n, k = 0;
     if (grid_follow_take(r->follow, &q, &n, &r->d))
         return -1;
     double t = next_ms(r->model_t);
     for (size_t j = 0; j < n; j++) {
-        if (q[j].ms < r->last_ms[q[j].edge] || !grid_sim_switch(r->sim, q[j].edge, q[j].closed, t))
+        if (q[j].ms < r->last_ms[q[j].edge] || grid_sim_closed(r->sim, q[j].edge) == q[j].closed)
             continue;
-        r->model_t = t;
-        r->switches++;
         r->last_ms[q[j].edge] = q[j].ms;
         event_switch(r, q[j].edge, q[j].closed, t);
+        q[k++] = q[j];
+    }
+    if (k && grid_sim_switch(r->sim, q, (int)k, t)) {
+        r->model_t = t;
+        r->switches += (int64_t)k;
         collect_changed(r);
     }
     free(q);

@@ -173,44 +173,68 @@ static void test_line_fault(void **state)
     }
 }
 
+/* One switching row applied; the number of edges changed. */
+static int sw(fix *f, const char *edge, int closed, double t)
+{
+    grid_switch_change c = {.edge = grid_edge_find(f->b.topo, edge), .closed = closed};
+    assert_true(c.edge >= 0);
+    return grid_sim_switch(f->s, &c, 1, t);
+}
+
 /* Two copies of s - L1 - a - Sw1 - b - L2 - c - Sw2 - d - L3 - e (loads c 100 kW, e 50 kW),
  * tied at e by the normally-open Tie.F1-F2. A fault on F1's L2 trips F1's Sw1; the
  * dispatcher's switching (open F1 Sw2, close the tie) is followed: F1's d-e is fed from
  * F2 again; closing F1 Sw2 onto the faulted L2 starts a new arc that trips F1 Sw2. */
+static const char tie_feeder[] = "New Circuit.c bus1=s\nNew Line.L1 bus1=s bus2=a\n"
+                                 "New Line.Sw1 bus1=a bus2=b switch=yes\nNew Line.L2 bus1=b bus2=c\n"
+                                 "New Line.Sw2 bus1=c bus2=d switch=yes\nNew Line.L3 bus1=d bus2=e\n"
+                                 "New Load.lc bus1=c kW=100\nNew Load.le bus1=e kW=50\n";
+static const char restored_ids[] = "F1/Line.L3,F1/Line.Sw2,F1/Meter.e,F2/Breaker,F2/Line.L1,F2/Line.L2,"
+                                   "F2/Line.L3,F2/Line.Sw1,F2/Line.Sw2,Tie.F1-F2";
+
+/* The two tied copies, a fault on F1's L2 at 1 s and its trip at 3 s. */
+static void tie_setup(fix *f)
+{
+    grid_diag d = {.quiet = 1};
+    memset(f, 0, sizeof *f);
+    assert_int_equal(grid_load_opendss_text("tie.dss", tie_feeder, sizeof tie_feeder - 1, 0, &f->t, &d), 0);
+    assert_int_equal(grid_build(f->t, 2 * grid_devices_per_copy(f->t) + 1, 1, &f->b, &d), 0);
+    assert_int_equal(f->b.copies, 2);
+    f->s = grid_sim_create(&f->b, 7, &d);
+    assert_non_null(f->s);
+    grid_sim_fault ft = {.type = GRID_FAULT_LINE, .edge = grid_edge_find(f->b.topo, "F1/Line.L2"), .dev = -1, .t_s = 1};
+    assert_int_equal(grid_sim_inject(f->s, &ft, &d), 0);
+    grid_sim_event ev;
+    assert_int_equal(grid_sim_step(f->s, 3, &ev), 1);
+    assert_true(ev.dev == dev(f, "F1/Line.Sw1"));
+}
+
+static void tie_teardown(fix *f)
+{
+    grid_sim_destroy(f->s);
+    grid_built_free(&f->b);
+    grid_topo_destroy(f->t);
+}
+
 static void test_follow_switching(void **state)
 {
     (void)state;
-    static const char txt[] = "New Circuit.c bus1=s\nNew Line.L1 bus1=s bus2=a\n"
-                              "New Line.Sw1 bus1=a bus2=b switch=yes\nNew Line.L2 bus1=b bus2=c\n"
-                              "New Line.Sw2 bus1=c bus2=d switch=yes\nNew Line.L3 bus1=d bus2=e\n"
-                              "New Load.lc bus1=c kW=100\nNew Load.le bus1=e kW=50\n";
-    grid_diag d = {.quiet = 1};
-    fix f = {0};
+    fix f;
     char ids[1024];
-    assert_int_equal(grid_load_opendss_text("tie.dss", txt, sizeof txt - 1, 0, &f.t, &d), 0);
-    assert_int_equal(grid_build(f.t, 2 * grid_devices_per_copy(f.t) + 1, 1, &f.b, &d), 0);
-    assert_int_equal(f.b.copies, 2);
-    f.s = grid_sim_create(&f.b, 7, &d);
-    assert_non_null(f.s);
-    const grid_topo *t = f.b.topo;
-    grid_sim_fault ft = {.type = GRID_FAULT_LINE, .edge = grid_edge_find(t, "F1/Line.L2"), .dev = -1, .t_s = 1};
-    assert_int_equal(grid_sim_inject(f.s, &ft, &d), 0);
+    tie_setup(&f);
     grid_sim_event ev;
-    assert_int_equal(grid_sim_step(f.s, 3, &ev), 1);
-    assert_true(ev.dev == dev(&f, "F1/Line.Sw1"));
     expect(&f, "F1/Line.L3", 3, GRID_SIM_DEAD, 0, 0, 0, 0, 1);
     /* a change to a state already in force changes nothing */
-    assert_int_equal(grid_sim_switch(f.s, grid_edge_find(t, "F1/Line.Sw1"), 0, 3.1), 0);
+    assert_int_equal(sw(&f, "F1/Line.Sw1", 0, 3.1), 0);
     /* isolate: F1 Sw2 opens (dead on both sides: only its own state changes) */
-    assert_int_equal(grid_sim_switch(f.s, grid_edge_find(t, "F1/Line.Sw2"), 0, 3.2), 1);
+    assert_int_equal(sw(&f, "F1/Line.Sw2", 0, 3.2), 1);
     changed_ids(f.s, &f.b, ids, sizeof ids);
     assert_string_equal(ids, "F1/Line.Sw2");
     /* restore: the tie closes; F1's L3 and meter e are fed from F2, whose path carries
      * 50 kW more; F1 Sw2 now has a live side */
-    assert_int_equal(grid_sim_switch(f.s, grid_edge_find(t, "Tie.F1-F2"), 1, 3.3), 1);
+    assert_int_equal(sw(&f, "Tie.F1-F2", 1, 3.3), 1);
     changed_ids(f.s, &f.b, ids, sizeof ids);
-    assert_string_equal(ids, "F1/Line.L3,F1/Line.Sw2,F1/Meter.e,F2/Breaker,F2/Line.L1,F2/Line.L2,"
-                             "F2/Line.L3,F2/Line.Sw1,F2/Line.Sw2,Tie.F1-F2");
+    assert_string_equal(ids, restored_ids);
     double a50 = 50 * 0.85 * 0.98 / (sqrt(3.0) * 10.7), b50 = 50 * 0.95 * 1.02 / (sqrt(3.0) * 9.3 * 0.86);
     for (double x = 3.3; x < 5; x += 0.5) {
         expect(&f, "F1/Line.L3", x, GRID_SIM_NORMAL, 0, 0, 9.3, 10.7, 1);   /* fed, nothing behind */
@@ -223,7 +247,7 @@ static void test_follow_switching(void **state)
     assert_true(isinf(grid_sim_next_trip(f.s)));
     /* closing F1 Sw2 onto the faulted L2: fault current from F2 through the tie, then F1
      * Sw2 (the nearest switchable device upstream on the new path) trips */
-    assert_int_equal(grid_sim_switch(f.s, grid_edge_find(t, "F1/Line.Sw2"), 1, 6), 1);
+    assert_int_equal(sw(&f, "F1/Line.Sw2", 1, 6), 1);
     expect(&f, "Tie.F1-F2", 6.5, GRID_SIM_PATH, 3880, 4120, 9.3, 10.7, 1);
     expect(&f, "F1/Line.L2", 6.5, GRID_SIM_PATH, 3880, 4120, 9.3, 10.7, 1);
     assert_true(grid_sim_next_trip(f.s) == 8);
@@ -232,9 +256,26 @@ static void test_follow_switching(void **state)
     expect(&f, "F1/Line.L3", 8, GRID_SIM_NORMAL, 0, 0, 9.3, 10.7, 1);
     expect(&f, "F1/Meter.e", 8, GRID_SIM_NORMAL, a50, b50, 9.3, 10.7, 1);
     expect(&f, "F1/Line.L2", 8, GRID_SIM_DEAD, 0, 0, 0, 0, 1);
-    grid_sim_destroy(f.s);
-    grid_built_free(&f.b);
-    grid_topo_destroy(f.t);
+    tie_teardown(&f);
+}
+
+/* The dispatcher's switching as one batch (isolate and restore, plus a row of an edge
+ * already in that state): applied at once, the union of the changes reported once. */
+static void test_switching_batch(void **state)
+{
+    (void)state;
+    fix f;
+    char ids[1024];
+    tie_setup(&f);
+    grid_switch_change c[3] = {{.edge = grid_edge_find(f.b.topo, "F1/Line.Sw1"), .closed = 0},
+                               {.edge = grid_edge_find(f.b.topo, "F1/Line.Sw2"), .closed = 0},
+                               {.edge = grid_edge_find(f.b.topo, "Tie.F1-F2"), .closed = 1}};
+    assert_int_equal(grid_sim_switch(f.s, c, 3, 3.5), 2);
+    changed_ids(f.s, &f.b, ids, sizeof ids);
+    assert_string_equal(ids, restored_ids);
+    assert_true(isinf(grid_sim_next_trip(f.s)));   /* the faulted L2 stays unfed */
+    assert_int_equal(grid_sim_switch(f.s, c, 3, 3.6), 0);
+    tie_teardown(&f);
 }
 
 static void test_other_faults(void **state)
@@ -295,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_other_faults),
         cmocka_unit_test(test_fault_on_open_section),
         cmocka_unit_test(test_follow_switching),
+        cmocka_unit_test(test_switching_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
