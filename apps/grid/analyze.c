@@ -303,13 +303,6 @@ static void tripped_sample(grid_analysis *a)
 
 /* ---------------------------------------------------------------- alarms, decisions */
 
-typedef struct an_first {
-    int64_t t, count;
-    char what[256];
-} an_first;
-
-static an_first g_alarm;   /* the batch callbacks' state (one analysis at a time) */
-
 static int alarm_rows(grid_analysis *a, const strom_batch *b, const int *col)
 {
     size_t n = strlen(a->feeder);
@@ -320,9 +313,9 @@ static int alarm_rows(grid_analysis *a, const strom_batch *b, const int *col)
         if (strncmp(dev, a->feeder, n) || dev[n] != '/' || t < a->t_fault - 1000 || t > a->t_fault + a->after_ms)
             continue;
         copy_str(b, col[2], r, type, sizeof type);
-        if (!g_alarm.count++ || t < g_alarm.t) {
-            g_alarm.t = t;
-            snprintf(g_alarm.what, sizeof g_alarm.what, "%s on %s (severity %lld)", type, dev,
+        if (!a->alarm_count++ || t < a->alarm_t) {
+            a->alarm_t = t;
+            snprintf(a->alarm_what, sizeof a->alarm_what, "%s on %s (severity %lld)", type, dev,
                      (long long)get_i(b, col[3], r));
         }
     }
@@ -332,12 +325,12 @@ static int alarm_rows(grid_analysis *a, const strom_batch *b, const int *col)
 static int read_alarms(grid_analysis *a, strom_client *c)
 {
     static const char *const names[] = {"device_id", "event_time", "alarm_type", "severity"};
-    memset(&g_alarm, 0, sizeof g_alarm);
+    a->alarm_count = 0;
     if (read_since(a, c, "alarm_stream", names, 4, a->t_fault - 1000, alarm_rows))
         return -1;
-    if (g_alarm.count)
-        return grid_an_event_add(a, g_alarm.t, "first alarm on %s: %s; %lld alarm(s) on the feeder",
-                                 a->feeder, g_alarm.what, (long long)g_alarm.count);
+    if (a->alarm_count)
+        return grid_an_event_add(a, a->alarm_t, "first alarm on %s: %s; %lld alarm(s) on the feeder",
+                                 a->feeder, a->alarm_what, (long long)a->alarm_count);
     return 0;
 }
 
@@ -427,8 +420,6 @@ static int read_decisions(grid_analysis *a, strom_client *c)
 
 /* ---------------------------------------------------------------- switching, loads */
 
-static uint8_t *g_end;     /* edge -> state at the end of the window (switching rows applied) */
-
 static int switch_rows(grid_analysis *a, const strom_batch *b, const int *col)
 {
     for (int64_t r = 0; r < strom_batch_nrows(b); r++) {
@@ -439,11 +430,11 @@ static int switch_rows(grid_analysis *a, const strom_batch *b, const int *col)
         int64_t t = get_i(b, col[2], r);
         int32_t e = grid_edge_find(a->b.topo, id);
         if ((ch != STROM_INSERT && ch != STROM_UPDATE_AFTER) || e < 0 || !feeder_edge(a, e) ||
-            t < a->t_fault || t > a->t_fault + a->after_ms || g_end[e] == !strcmp(st, "closed"))
+            t < a->t_fault || t > a->t_fault + a->after_ms || a->end_closed[e] == !strcmp(st, "closed"))
             continue;
-        g_end[e] = !strcmp(st, "closed");
+        a->end_closed[e] = !strcmp(st, "closed");
         a->nswitch++;
-        int trip = e == a->tedge && !g_end[e];
+        int trip = e == a->tedge && !a->end_closed[e];
         if (grid_an_event_add(a, t, "%s: %s %s (grid_edges)", trip ? "trip" : "switching", st, id))
             return -1;
     }
@@ -495,7 +486,7 @@ static int observed_loads(grid_analysis *a)
         inter[u] = e >= 0 && (e == a->tedge || inter[t->edge[e].a == u ? t->edge[e].b : t->edge[e].a]);
         a->interrupted += inter[u] ? t->bus[u].load_kw : 0;
     }
-    an_energise(t, g_end, live, parent, order);
+    an_energise(t, a->end_closed, live, parent, order);
     for (int32_t u = 0; u < t->nbus; u++)
         a->restored += inter[u] && live[u] ? t->bus[u].load_kw : 0;
     a->lost = a->interrupted - a->restored;
@@ -507,15 +498,15 @@ static int read_switching(grid_analysis *a, strom_client *c)
 {
     static const char *const names[] = {"edge_id", "switch_state", "updated"};
     const grid_topo *t = a->b.topo;
-    g_end = malloc((size_t)t->nedge + 1);
-    if (!g_end)
+    a->end_closed = malloc((size_t)t->nedge + 1);
+    if (!a->end_closed)
         return grid_errorf(&a->d, "out of memory");
     for (int32_t e = 0; e < t->nedge; e++)
-        g_end[e] = t->edge[e].closed;
+        a->end_closed[e] = t->edge[e].closed;
     int rc = read_since(a, c, "grid_edges", names, 3, a->t_fault - 5000, switch_rows);
     rc = rc ? rc : observed_loads(a);
-    free(g_end);
-    g_end = NULL;
+    free(a->end_closed);
+    a->end_closed = NULL;
     return rc;
 }
 

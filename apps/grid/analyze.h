@@ -75,6 +75,9 @@ typedef struct grid_analysis {
     double interrupted, restored, lost;   /* observed: topology at the end of the window */
     int nswitch;              /* switching rows seen in grid_edges after the fault */
     int64_t rows;             /* telemetry rows read */
+    int64_t alarm_t, alarm_count;   /* the first alarm of the feeder in the window, count */
+    char alarm_what[256];
+    uint8_t *end_closed;      /* while reading the switching: edge -> state at the end */
     char dir[1024];           /* the output directory */
     grid_diag d;
 } grid_analysis;

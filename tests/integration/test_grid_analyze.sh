@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_grid_analyze.sh: `strom grid analyze` against a real `strom server --port 0`: IEEE 123
 # replicated to ~3000 devices, a paced 4 s simulation with a line fault on F2/Line.L60 at
-# 1 s (Sw2 trips at 3 s), a decision written by the test into the decisions table (as a
-# dispatcher would), then the analysis. The report must name the section, the protection
-# device and its trip, the first fault-current sample and the decision's switching list;
+# 1 s (Sw2 trips at 3 s), a decision and two alarms written by the test (as a dispatcher
+# would), then the analysis. The report must name the section, the protection device and
+# its trip, the first fault-current sample, the feeder's first alarm (not the other
+# feeder's) and the decision's switching list;
 # the fault current it reports for F2/Breaker at the fault time is the telemetry's value
 # (read back with `strom sql` after the server stops); the load figures are those of
 # `strom grid plan` for L60 on the feeder file (1975 kW interrupted; the plan's switching
@@ -31,6 +32,11 @@ D=$(( TMS + 2040 ))
   echo "DEC-1,$(ts $D),$FID,1,open,F2/Line.Sw2,protection trip"
   echo "DEC-9,$(ts $D),OTHER-FAULT,1,close,F2/Line.Sw7,not this fault"; } >"$TMP/dec.csv"
 "$BIN" produce decisions "$TMP/dec.csv" --server "$SRV" >/dev/null 2>"$TMP/err" || fail "produce decisions: $(cat "$TMP/err")"
+# alarms, as the dispatcher raises them: one of the feeder, one of another feeder
+{ echo "alarm_id,device_id,event_time,alarm_type,severity,value,message"
+  echo "A-1,F2/Line.L58,$(ts $((TMS + 7))),fault_current,1,3990.5,fault current"
+  echo "A-2,F9/Line.L58,$(ts $((TMS + 3))),fault_current,1,3990.5,another feeder"; } >"$TMP/al.csv"
+"$BIN" produce alarm_stream "$TMP/al.csv" --server "$SRV" >/dev/null 2>"$TMP/err" || fail "produce alarms: $(cat "$TMP/err")"
 
 "$BIN" grid analyze "$FID" "${ARGS[@]}" --before 60 --after 5 --out "$TMP/an" >"$TMP/rep" 2>"$TMP/err" \
   || fail "analyze: $(cat "$TMP/err")"
@@ -41,6 +47,7 @@ has "+0.000 s  fault on F2/Line.L60"
 has "+2.000 s  trip: open F2/Line.Sw2 (grid_edges)"
 has "+2.000 s  telemetry: F2/Line.Sw2 reports open (breaker_closed false)"
 has "+2.040 s  decision DEC-1 written: 2 step(s)"
+has "+0.007 s  first alarm on F2: fault_current on F2/Line.L58 (severity 1); 1 alarm(s) on the feeder"
 has "Switching list of decision DEC-1 (decisions table):"
 has "   1. open  F2/Line.Sw2"
 has "   2. open  F2/Line.Sw4"
