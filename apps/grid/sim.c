@@ -419,14 +419,6 @@ static void phases(grid_sim *s, grid_reading *r)
     r->ic = r->current * (1 + 0.02 * noise(&s->rng));
 }
 
-int grid_sim_is_trip(const grid_sim *s, int64_t i)
-{
-    for (int k = 0; k < s->nf; k++)
-        if (is_line(s, k) && s->f[k].dev == i)
-            return 1;
-    return 0;
-}
-
 void grid_sim_read(grid_sim *s, int64_t i, double t_s, grid_reading *r)
 {
     const grid_device *v = &s->b->dev[i];

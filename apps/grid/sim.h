@@ -113,8 +113,6 @@ int grid_sim_region(const grid_sim *s, int64_t i);
 /* Device i's reading in the current state at simulated time t_s (seconds since the
  * start: load curve, ramps and noise). */
 void grid_sim_read(grid_sim *s, int64_t i, double t_s, grid_reading *r);
-/* 1 if device i is the device a line fault (its first arc) trips. */
-int grid_sim_is_trip(const grid_sim *s, int64_t i);
 /* Steady-state current of device i before any fault (A, no noise, load curve 1). */
 double grid_sim_base_current(const grid_sim *s, int64_t i);
 /* A random fault of the given type at t_s (rng state advanced). 0 or -1. */
