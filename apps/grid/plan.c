@@ -154,7 +154,16 @@ static int within_ratings(const plan_ws *w)
 
 /* ---------------------------------------------------------------- the workspace */
 
-grid_plan_ws *grid_plan_ws_create(const grid_topo *t)
+/* Writes one byte per page of p (n bytes): the pages are mapped now, not at first use. */
+static void touch_pages(void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i += 4096)
+        ((volatile char *)p)[i] = 0;
+}
+
+/* A workspace; touch: map every page now (a reusable workspace then takes no page fault
+ * on a component it walks for the first time; a one-plan workspace leaves them). */
+static plan_ws *ws_new(const grid_topo *t, int touch)
 {
     plan_ws *w = calloc(1, sizeof *w);
     if (!w)
@@ -164,10 +173,10 @@ grid_plan_ws *grid_plan_ws_create(const grid_topo *t)
     w->gen = 1;
     w->nsrcs = -1;
     size_t nb = (size_t)t->nbus + 1, ne = (size_t)t->nedge + 1;
-    /* zeroed and touched now: a plan then takes no page faults on a component it walks
-     * for the first time */
 #define WS_ALLOC(f, n) \
-    ok &= (w->f = calloc((n), sizeof *w->f)) != NULL && memset(w->f, 0, (n) * sizeof *w->f)
+    ok &= (w->f = calloc((n), sizeof *w->f)) != NULL; \
+    if (ok && touch) \
+        touch_pages(w->f, (n) * sizeof *w->f)
     int ok = 1;
     WS_ALLOC(ovr, ne);
     WS_ALLOC(touched, ne);
@@ -196,6 +205,11 @@ grid_plan_ws *grid_plan_ws_create(const grid_topo *t)
         return NULL;
     }
     return w;
+}
+
+grid_plan_ws *grid_plan_ws_create(const grid_topo *t)
+{
+    return ws_new(t, 1);
 }
 
 void grid_plan_ws_destroy(grid_plan_ws *w)
@@ -745,7 +759,7 @@ int grid_plan_make_ws(grid_plan_ws *w, int32_t fault, grid_plan *p, grid_diag *d
 
 int grid_plan_make(const grid_topo *t, int32_t fault, grid_plan *p, grid_diag *d)
 {
-    grid_plan_ws *w = grid_plan_ws_create(t);
+    grid_plan_ws *w = ws_new(t, 0);
     if (!w) {
         memset(p, 0, sizeof *p);
         return grid_errorf(d, "out of memory");
