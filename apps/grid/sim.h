@@ -97,7 +97,7 @@ int grid_sim_step(grid_sim *s, double t_s, grid_sim_event *ev);
 typedef struct grid_switch_change {
     int32_t edge;         /* in the built topology */
     int closed;           /* switch_state 'closed' (1) or 'open' (0) */
-    int64_t ms;           /* the row's updated time (0 if NULL) */
+    int64_t ms;           /* the row's updated time (INT64_MAX if NULL: newer than any) */
 } grid_switch_change;
 /* Switching by someone else (the dispatcher) at t_s: the states of c[0..n) applied at
  * once and the grid re-energised once (about 20 ms at 500,000 devices). The number of

@@ -3,6 +3,7 @@
  * switch_state, updated) and queues every +I / +U row's state for the simulator's loop
  * (sim.h, grid_follow_*). */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +55,7 @@ static int take_batch(grid_follow *f, const strom_batch *b)
         name[len] = 0;
         grid_switch_change c = {.edge = grid_edge_find(f->t, name),
                                 .closed = slen == 6 && !memcmp(st, "closed", 6),
-                                .ms = strom_batch_is_null(b, 2, r) ? 0 : strom_batch_get_int(b, 2, r)};
+                                .ms = strom_batch_is_null(b, 2, r) ? INT64_MAX : strom_batch_get_int(b, 2, r)};
         if (c.edge >= 0 && (c.closed || (slen == 4 && !memcmp(st, "open", 4))))
             rc = push(f, &c);
     }
