@@ -7,6 +7,7 @@
  * switching others write to grid_edges is followed (sim_follow.c). --events: JSON lines. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -509,7 +510,7 @@ static int follow_switching(sim_run *r)
     for (size_t j = 0; j < n; j++) {
         if (q[j].ms < r->last_ms[q[j].edge] || grid_sim_closed(r->sim, q[j].edge) == q[j].closed)
             continue;
-        r->last_ms[q[j].edge] = q[j].ms;
+        r->last_ms[q[j].edge] = q[j].ms == INT64_MAX ? ms_of(r, t) : q[j].ms;
         event_switch(r, q[j].edge, q[j].closed, t);
         q[k++] = q[j];
     }
