@@ -15,10 +15,13 @@ struct grid_sim {
     uint8_t *src_down;    /* bus -> a source tripped (no switchable device upstream) */
     int32_t *parent;      /* bus -> the edge feeding it (-1: source or dead) */
     int32_t *root;        /* bus -> its source bus (-1: dead) */
-    int32_t *tin, *tout;  /* subtree of bus x: buses y with tin[x] <= tin[y] < tout[x] */
-    int32_t *byt;         /* tin position -> bus */
+    int64_t *tin, *tout;  /* subtree of bus x: buses y with tin[x] <= tin[y] < tout[x] */
+    int64_t next_pos;     /* the next free subtree position (trees energised again take new
+                           * ranges, so the others stay valid) */
     int32_t *depth, maxdepth;
-    int32_t *order, *next;   /* energise() scratch */
+    int32_t *order, *tq, *cq, *rl;   /* energise() and change scratch */
+    int64_t *next;
+    uint32_t *rstamp, rgen;   /* bus -> rgen: in rl (the roots energised again) */
     double *down_kw;      /* bus -> energised load behind it (its own included) */
     float *base_a;        /* device -> its current in the initial state (A, no noise) */
     float *pf;            /* device -> power factor */
@@ -82,21 +85,31 @@ static int32_t parent_bus(const grid_sim *s, int32_t v)
     return x->a == v ? x->b : x->a;
 }
 
-/* Breadth-first energising from the sources through closed edges; s->order gets the
- * buses in BFS order; the count. */
-static int32_t bfs(grid_sim *s)
+/* Marks the n buses of list dead: no root, parent, load or subtree range. */
+static void clear_buses(grid_sim *s, const int32_t *list, int32_t n)
+{
+    for (int32_t j = 0; j < n; j++) {
+        int32_t u = list[j];
+        s->root[u] = s->parent[u] = -1;
+        s->depth[u] = 0;
+        s->tin[u] = s->tout[u] = -1;
+        s->down_kw[u] = 0;
+    }
+}
+
+/* Breadth-first energising from the sources src[0..nsrc) (ascending) through closed edges
+ * into dead buses; s->order gets the buses reached in BFS order; the count. The trees are
+ * those of a pass from every source when every bus the sources can reach was dead: a BFS
+ * from several sources never lets one component influence another. */
+static int32_t bfs(grid_sim *s, const int32_t *src, int32_t nsrc)
 {
     const grid_topo *t = s->b->topo;
     int32_t n = 0, *order = s->order;
-    s->maxdepth = 0;
-    for (int32_t i = 0; i < t->nbus; i++) {
-        int src = t->bus[i].source && !s->src_down[i];
-        s->parent[i] = -1;
-        s->root[i] = src ? i : -1;
-        s->depth[i] = 0;
-        if (src)
-            order[n++] = i;
-    }
+    for (int32_t i = 0; i < nsrc; i++)
+        if (!s->src_down[src[i]] && s->root[src[i]] < 0) {
+            s->root[src[i]] = src[i];
+            order[n++] = src[i];
+        }
     for (int32_t h = 0; h < n; h++) {
         int32_t u = order[h];
         for (int32_t k = t->adj_off[u]; k < t->adj_off[u + 1]; k++) {
@@ -116,17 +129,17 @@ static int32_t bfs(grid_sim *s)
     return n;
 }
 
-/* Energised loads behind each bus (reverse BFS order) and subtree intervals (subtree
- * sizes give each child a contiguous range after its parent: a pre-order numbering). */
+/* Energised loads behind the n buses just energised (reverse BFS order) and their subtree
+ * ranges (sizes give each child a contiguous range after its parent: a pre-order
+ * numbering), taken from s->next_pos on, so the ranges of other trees stay valid. */
 static void flows(grid_sim *s, int32_t n)
 {
     const grid_topo *t = s->b->topo;
     const int32_t *order = s->order;
-    int32_t *next = s->next;
-    for (int32_t i = 0; i < t->nbus; i++) {
-        s->down_kw[i] = s->root[i] >= 0 ? t->bus[i].load_kw : 0;
-        s->tout[i] = 1;    /* subtree size for now */
-        s->tin[i] = -1;
+    int64_t *next = s->next;
+    for (int32_t h = 0; h < n; h++) {
+        s->down_kw[order[h]] = t->bus[order[h]].load_kw;
+        s->tout[order[h]] = 1;    /* subtree size for now */
     }
     for (int32_t h = n - 1; h >= 0; h--) {
         int32_t v = order[h];
@@ -136,32 +149,36 @@ static void flows(grid_sim *s, int32_t n)
             s->tout[u] += s->tout[v];
         }
     }
-    int32_t pos = 0;
     for (int32_t h = 0; h < n; h++) {
         int32_t v = order[h];
         if (s->parent[v] < 0) {
-            s->tin[v] = pos;
-            pos += s->tout[v];
-        }
-        next[v] = s->tin[v] + 1;   /* where v's next child starts */
-    }
-    for (int32_t h = 0; h < n; h++) {
-        int32_t v = order[h];
-        if (s->parent[v] >= 0) {
+            s->tin[v] = s->next_pos;
+            s->next_pos += s->tout[v];
+        } else {
             int32_t u = parent_bus(s, v);
             s->tin[v] = next[u];
             next[u] += s->tout[v];
-            next[v] = s->tin[v] + 1;
         }
+        next[v] = s->tin[v] + 1;   /* where v's next child starts */
     }
-    for (int32_t h = 0; h < n; h++) {
-        int32_t v = order[h];
-        s->tout[v] += s->tin[v];
-        s->byt[s->tin[v]] = v;
-    }
-    for (int32_t i = 0; i < t->nbus; i++)
-        if (s->root[i] < 0)
-            s->tout[i] = -1;
+    for (int32_t h = 0; h < n; h++)
+        s->tout[order[h]] += s->tin[order[h]];
+}
+
+/* The buses of the tree rooted at r into out (BFS through its tree edges); the count. */
+static int32_t tree_buses(const grid_sim *s, int32_t r, int32_t *out)
+{
+    const grid_topo *t = s->b->topo;
+    int32_t n = 0;
+    out[n++] = r;
+    for (int32_t h = 0; h < n; h++)
+        for (int32_t k = t->adj_off[out[h]]; k < t->adj_off[out[h] + 1]; k++) {
+            const grid_edge *x = &t->edge[t->adj[k]];
+            int32_t v = x->a == out[h] ? x->b : x->a;
+            if (v != out[h] && s->parent[v] == t->adj[k])
+                out[n++] = v;
+        }
+    return n;
 }
 
 static int in_subtree(const grid_sim *s, int32_t x, int32_t top)
@@ -195,11 +212,10 @@ static void arc_start(grid_sim *s, int k, double t_s)
     s->arc_down[k] = down_bus(s, s->f[k].edge);
 }
 
-/* Re-energises the whole grid after a switch state changed at t_s: an arc whose section
- * is no longer fed ends; a faulted section fed again arcs again from t_s. */
-static void energise(grid_sim *s, double t_s)
+/* After energising: an arc whose section is no longer fed ends; a faulted section fed
+ * again arcs again from t_s. */
+static void update_arcs(grid_sim *s, double t_s)
 {
-    flows(s, bfs(s));
     for (int k = 0; k < s->nf; k++) {
         if (!is_line(s, k))
             continue;
@@ -211,6 +227,68 @@ static void energise(grid_sim *s, double t_s)
         else
             s->arc_down[k] = down_bus(s, s->f[k].edge), s->arc_trip[k] = find_trip(s, s->f[k].edge);
     }
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void add_root(grid_sim *s, int32_t r, int32_t *nr)
+{
+    if (r >= 0 && s->rstamp[r] != s->rgen) {
+        s->rstamp[r] = s->rgen;
+        s->rl[(*nr)++] = r;
+    }
+}
+
+/* Re-energises, after switch states changed at t_s, the components (through closed
+ * edges, as they were) of the buses seeds[0..nseeds): the trees of their roots and of
+ * every tree joined to those by a closed edge, cleared and energised again from their
+ * sources in index order; the rest of the grid is untouched. */
+static void energise(grid_sim *s, const int32_t *seeds, int nseeds, double t_s)
+{
+    const grid_topo *t = s->b->topo;
+    int32_t nr = 0, nl = 0;
+    if (++s->rgen == 0) {
+        memset(s->rstamp, 0, ((size_t)t->nbus + 1) * sizeof *s->rstamp);
+        s->rgen = 1;
+    }
+    for (int j = 0; j < nseeds; j++)
+        add_root(s, s->root[seeds[j]], &nr);
+    for (int32_t i = 0; i < nr; i++) {   /* nr grows: the closure over closed edges */
+        int32_t n0 = nl;
+        nl += tree_buses(s, s->rl[i], s->tq + nl);
+        for (int32_t j = n0; j < nl; j++)
+            for (int32_t k = t->adj_off[s->tq[j]]; k < t->adj_off[s->tq[j] + 1]; k++) {
+                const grid_edge *x = &t->edge[t->adj[k]];
+                int32_t v = x->a == s->tq[j] ? x->b : x->a;
+                if (s->closed[t->adj[k]] && x->parallel < 0)
+                    add_root(s, s->root[v], &nr);
+            }
+    }
+    clear_buses(s, s->tq, nl);
+    for (int j = 0; j < nseeds; j++)   /* a source cut off from its own tree */
+        if (t->bus[seeds[j]].source)
+            add_root(s, seeds[j], &nr);
+    qsort(s->rl, (size_t)nr, sizeof *s->rl, cmp_i32);
+    flows(s, bfs(s, s->rl, nr));
+    update_arcs(s, t_s);
+}
+
+/* Energises the whole grid from every source (at creation). */
+static void energise_all(grid_sim *s)
+{
+    const grid_topo *t = s->b->topo;
+    int32_t n = 0;
+    for (int32_t u = 0; u < t->nbus; u++) {
+        s->tq[u] = u;
+        if (t->bus[u].source)
+            s->rl[n++] = u;
+    }
+    clear_buses(s, s->tq, t->nbus);
+    flows(s, bfs(s, s->rl, n));
 }
 
 /* ---------------------------------------------------------------- create */
@@ -233,7 +311,7 @@ static void index_devices(grid_sim *s)
     }
     for (int32_t u = 0; u < t->nbus; u++)
         s->moff[u + 1] += s->moff[u];
-    int32_t *fill = s->next;
+    int32_t *fill = s->tq;
     memcpy(fill, s->moff, (size_t)t->nbus * sizeof *fill);
     for (int64_t i = 0; i < b->ndev; i++)
         if (b->dev[i].edge < 0)
@@ -260,7 +338,10 @@ grid_sim *grid_sim_create(const grid_built *b, uint64_t seed, grid_diag *d)
     SIM_ALLOC(root, nb);
     SIM_ALLOC(tin, nb);
     SIM_ALLOC(tout, nb);
-    SIM_ALLOC(byt, nb);
+    SIM_ALLOC(tq, nb);
+    SIM_ALLOC(cq, nb);
+    SIM_ALLOC(rl, nb);
+    SIM_ALLOC(rstamp, nb);
     SIM_ALLOC(depth, nb);
     SIM_ALLOC(order, nb);
     SIM_ALLOC(next, nb);
@@ -284,7 +365,7 @@ grid_sim *grid_sim_create(const grid_built *b, uint64_t seed, grid_diag *d)
     for (int32_t e = 0; e < b->topo->nedge; e++)
         s->closed[e] = b->topo->edge[e].closed;
     index_devices(s);
-    energise(s, 0);
+    energise_all(s);
     for (int64_t i = 0; i < b->ndev; i++) {
         int32_t vbus, x;
         s->pf[i] = (float)(0.86 + 0.12 * unif(&s->rng));
@@ -298,7 +379,7 @@ void grid_sim_destroy(grid_sim *s)
 {
     if (!s)
         return;
-    void *a[] = {s->closed, s->faulted, s->src_down, s->parent, s->root, s->tin, s->tout, s->byt,
+    void *a[] = {s->closed, s->faulted, s->src_down, s->parent, s->root, s->tin, s->tout, s->tq, s->cq, s->rl, s->rstamp,
                  s->depth, s->order, s->next, s->down_kw, s->base_a, s->pf, s->edev, s->moff,
                  s->mdev, s->dflag, s->cstamp, s->csig, s->cand, s->chg};
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++)
@@ -374,6 +455,13 @@ static double device_kw(const grid_sim *s, int64_t i, int32_t x)
     if (x < 0 || s->root[x] < 0)
         return 0;
     return s->b->dev[i].edge < 0 ? s->b->topo->bus[x].load_kw : s->down_kw[x];
+}
+
+double grid_sim_load_kw(const grid_sim *s, int64_t i)
+{
+    int32_t vbus, x;
+    device_buses(s, i, &vbus, &x);
+    return device_kw(s, i, x);
 }
 
 double grid_sim_base_current(const grid_sim *s, int64_t i)
@@ -489,9 +577,9 @@ static void cand_tree(grid_sim *s, int32_t u, int after)
     const grid_topo *t = s->b->topo;
     if (u < 0 || s->root[u] < 0)
         return;
-    int32_t r = s->root[u];
-    for (int32_t p = s->tin[r]; p < s->tout[r]; p++) {
-        int32_t v = s->byt[p];
+    int32_t n = tree_buses(s, s->root[u], s->cq);
+    for (int32_t j = 0; j < n; j++) {
+        int32_t v = s->cq[j];
         for (int32_t m = s->moff[v]; m < s->moff[v + 1]; m++)
             cand_add(s, s->mdev[m], after);
         for (int32_t k = t->adj_off[v]; k < t->adj_off[v + 1]; k++)
@@ -592,6 +680,7 @@ double grid_sim_next_trip(const grid_sim *s)
 
 int grid_sim_step(grid_sim *s, double t_s, grid_sim_event *ev)
 {
+    const grid_topo *t = s->b->topo;
     int k = -1;
     for (int j = 0; j < s->nf; j++)
         if (arcing(s, j) && s->arc_t[j] + GRID_SIM_FAULT_HOLD_S <= t_s &&
@@ -603,11 +692,12 @@ int grid_sim_step(grid_sim *s, double t_s, grid_sim_event *ev)
     *ev = (grid_sim_event){.t_s = s->arc_t[k] + GRID_SIM_FAULT_HOLD_S, .fault = k, .edge = e,
                            .dev = e >= 0 ? s->edev[e] : -1};
     change_begin(s, e >= 0 ? e : f);
+    int32_t seeds[2] = {e >= 0 ? t->edge[e].a : s->root[s->arc_down[k]], e >= 0 ? t->edge[e].b : -1};
     if (e >= 0)
         s->closed[e] = 0;
     else
-        s->src_down[s->root[s->arc_down[k]]] = 1;
-    energise(s, ev->t_s);
+        s->src_down[seeds[0]] = 1;
+    energise(s, seeds, e >= 0 ? 2 : 1, ev->t_s);
     change_end(s, e >= 0 ? e : f);
     return 1;
 }
@@ -615,25 +705,29 @@ int grid_sim_step(grid_sim *s, double t_s, grid_sim_event *ev)
 int grid_sim_switch(grid_sim *s, const grid_switch_change *c, int n, double t_s)
 {
     const grid_topo *t = s->b->topo;
-    int32_t *e = malloc(((size_t)n + 1) * sizeof *e);
+    int32_t *e = malloc(((size_t)n + 1) * sizeof *e), *seeds = malloc(((size_t)n + 1) * 2 * sizeof *seeds);
     int k = 0;
     change_reset(s);
-    for (int j = 0; e && j < n; j++) {
+    for (int j = 0; e && seeds && j < n; j++) {
         int32_t x = c[j].edge;
         if (x < 0 || x >= t->nedge || s->closed[x] == !!c[j].closed)
             continue;
         change_edge(s, x, 0);
         s->closed[x] = (uint8_t)!!c[j].closed;   /* a later row of the same edge wins */
+        seeds[2 * k] = t->edge[x].a;             /* both ends of every edge switched */
+        seeds[2 * k + 1] = t->edge[x].b;
         e[k++] = x;
     }
     if (k) {
-        energise(s, t_s);
+        energise(s, seeds, 2 * k, t_s);
         for (int j = 0; j < k; j++)
             change_edge(s, e[j], 1);
         change_list(s);
     }
+    int rc = e && seeds ? k : -1;
+    free(seeds);
     free(e);
-    return k;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- random faults */

@@ -100,8 +100,9 @@ typedef struct grid_switch_change {
     int64_t ms;           /* the row's updated time (INT64_MAX if NULL: newer than any) */
 } grid_switch_change;
 /* Switching by someone else (the dispatcher) at t_s: the states of c[0..n) applied at
- * once and the grid re-energised once (about 20 ms at 500,000 devices). The number of
- * edges whose state changed (0: all already so; bad edges are skipped). */
+ * once and the components they touch re-energised once (the rest of the grid is left as
+ * it is). The number of edges whose state changed (0: all already so; bad edges are
+ * skipped); -1 on out of memory (nothing changed). */
 int grid_sim_switch(grid_sim *s, const grid_switch_change *c, int n, double t_s);
 /* The model's state of edge e (1 closed). */
 int grid_sim_closed(const grid_sim *s, int32_t e);
@@ -113,6 +114,9 @@ int grid_sim_region(const grid_sim *s, int64_t i);
 /* Device i's reading in the current state at simulated time t_s (seconds since the
  * start: load curve, ramps and noise). */
 void grid_sim_read(grid_sim *s, int64_t i, double t_s, grid_reading *r);
+/* The load device i carries in the current state (kW, no load curve, no noise): a meter
+ * its bus's when fed, an edge the energised load behind it. */
+double grid_sim_load_kw(const grid_sim *s, int64_t i);
 /* Steady-state current of device i before any fault (A, no noise, load curve 1). */
 double grid_sim_base_current(const grid_sim *s, int64_t i);
 /* A random fault of the given type at t_s (rng state advanced). 0 or -1. */

@@ -514,12 +514,15 @@ static int follow_switching(sim_run *r)
         event_switch(r, q[j].edge, q[j].closed, t);
         q[k++] = q[j];
     }
-    if (k && grid_sim_switch(r->sim, q, (int)k, t)) {
+    int rc = k ? grid_sim_switch(r->sim, q, (int)k, t) : 0;
+    if (rc > 0) {
         r->model_t = t;
         r->switches += (int64_t)k;
         collect_changed(r);
     }
     free(q);
+    if (rc < 0)
+        return grid_errorf(&r->d, "out of memory");
     next_event(r);
     return r->npend ? report_changed(r, t) : 0;
 }
