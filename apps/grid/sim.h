@@ -73,7 +73,9 @@ typedef struct grid_reading {
 
 typedef struct grid_sim grid_sim;
 
-/* A simulator of the finished built grid b (borrowed). NULL and d->error on failure. */
+/* A simulator of the finished built grid b (borrowed). Its switch states start as the
+ * topology's edge.closed at this call; the model keeps its own afterwards (b is not
+ * modified). NULL and d->error on failure. */
 grid_sim *grid_sim_create(const grid_built *b, uint64_t seed, grid_diag *d);
 void grid_sim_destroy(grid_sim *s);
 /* Injects a fault at f->t_s, the model's current time (f->dev is set for LINE: the
