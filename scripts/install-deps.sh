@@ -18,6 +18,7 @@ PKGS=(
                                      # strom's lookups (own RESP client: no libhiredis)
   redis-tools                        # redis-benchmark: `strom bench server` compares its
                                      # lookups with Redis GET (a dependency of redis-server)
+  gnuplot-nox                        # `strom grid analyze`: voltage/current plots as PNG
 )
 
 missing=()

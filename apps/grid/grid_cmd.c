@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "dispatch.h"
+#include "analyze.h"
 #include "grid.h"
 #include "sim.h"
 #include "store.h"
@@ -27,7 +28,8 @@ static void usage(FILE *f)
             "             [--duration S] [--late-pct X] [--dup-pct X] [--fault SECTION --fault-at S]\n"
             "             [--fault-every S] [--seed N] [--no-pace]\n"
             "       strom grid dispatch --server HOST:PORT --topology FILE --devices N [--no-ties] [--id NAME]\n"
-            "             [--events] [--duration S] [--timeout-ms 500] [--checkpoint-ms 250] [--quiet]\n\n"
+            "             [--events] [--duration S] [--timeout-ms 500] [--checkpoint-ms 250] [--quiet]\n"
+            "       strom grid analyze FAULT_ID --server HOST:PORT --topology FILE --devices N [--out DIR]\n\n"
             "plan:  the switching plan for a fault on SECTION (an element id: Line.L115 in OpenDSS\n"
             "       files, FROM-TO such as 21-8 in MATPOWER files): protection trip, isolation of the\n"
             "       faulted section, reclose, ties closed within capacity and radiality. With --json\n"
@@ -276,6 +278,8 @@ int cmd_grid(int argc, char **argv)
         return grid_cmd_simulate(argc, argv);
     if (!strcmp(argv[1], "dispatch"))
         return grid_cmd_dispatch(argc, argv);
+    if (!strcmp(argv[1], "analyze"))
+        return grid_cmd_analyze(argc, argv);
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;

@@ -1,7 +1,16 @@
 /* plan.c: the switching plan for a fault on one section (docs/grid.md, "The plan"):
  * protection trip, isolation of the faulted section, reclose, and restoration through
  * ties chosen by a search over the ties adjacent to the healthy de-energised buses,
- * maximising the restored load within ratings and radiality. */
+ * maximising the restored load within ratings and radiality.
+ *
+ * Only the part of the network a plan can touch is walked: the component (through
+ * closed edges) of the faulted section and the components on the far side of the open
+ * switchable devices touching its interrupted buses. Energising those components from
+ * their own sources in index order gives each of them exactly the trees the whole-grid
+ * pass would give (a breadth-first search from all sources never lets one component
+ * influence another), so the plan equals the whole-grid one; the workspace keeps every
+ * per-bus and per-edge array between plans and is reset through what a plan touched
+ * (lists and generation stamps), so a plan costs O(size of those components). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,29 +19,66 @@
 #define PLAN_EPS 1e-9
 #define PLAN_MAX_STATES 200000
 
-/* Working state of one plan: a switch state and what it energises. */
-typedef struct plan_ws {
+/* Working state of plans on one topology (grid_plan_ws). Arrays are sized once; entries
+ * are valid per plan as stated. */
+struct grid_plan_ws {
     const grid_topo *t;
-    uint8_t *closed;      /* per edge */
-    uint8_t *dead;        /* per bus: inside the faulted section */
-    uint8_t *live;        /* per bus: energised in the last energize() */
-    int32_t *parent;      /* per bus: the edge it is fed through (-1: a source or not live) */
-    int32_t *root;        /* per bus: the source bus feeding it */
+    double total_kw;      /* the topology's load, summed once */
+    int whole;            /* 1: the old whole-grid passes (a reference for tests) */
+    uint32_t gen;         /* this plan's stamp: x_g[i] == gen means "set in this plan" */
+    uint8_t *ovr;         /* per edge: 0 = the topology's state, 1 = open, 2 = closed */
+    int32_t *touched;     /* edges with ovr set in this plan */
+    int32_t ntouched;
+    uint32_t *dead_g;     /* per bus: inside the faulted section */
+    uint32_t *inter_g;    /* per bus: loses supply when the tripped device opens */
+    uint32_t *comp_g;     /* per bus: seen by a component walk */
+    uint32_t *src_g;      /* per bus: a source in srcs */
+    uint32_t *open_g;     /* per edge: opened by the plan (bounds the section) */
+    uint32_t *base_g;     /* per edge: base_flow set */
+    uint32_t *cand_g;     /* per edge: cand_g[e] == cgen: seen by this candidates() call */
+    uint32_t cgen;
+    uint32_t *foc_g;      /* per bus: foc_g[b] == fgen: already in the focused srcs */
+    uint32_t fgen;
+    uint8_t *live;        /* per bus: energised in the last energize() (reset by it) */
+    int32_t *parent;      /* per live bus: the edge it is fed through (-1: a source) */
+    int32_t *root;        /* per live bus: the source bus feeding it */
     int32_t *order;       /* live buses in BFS order */
     int32_t nlive;
-    double *sub;          /* per bus: load fed through it (itself included) */
-    double *base_flow;    /* per edge: flow after isolation, before any tie */
+    double *sub;          /* per live bus: load fed through it (itself included) */
+    double *base_flow;    /* per edge (base_g): flow after isolation, before any tie */
     int cycle;            /* the last energize() found a loop */
     double supplied;      /* load of the buses energised */
     int32_t *srcs;        /* the sources energize() starts from; all if nsrcs < 0 */
     int32_t nsrcs;
-} plan_ws;
+    int32_t *queue;       /* component walks; the section's buses */
+    int32_t *stack;       /* the section walk (2 * edges + 4) */
+    int32_t *inter;       /* the interrupted buses, in BFS order */
+    int32_t ninter;
+    int32_t *cand;        /* candidate edges (bounds, then ties), sorted */
+};
+
+typedef struct grid_plan_ws plan_ws;
 
 static int32_t other_end(const grid_edge *e, int32_t u) { return e->a == u ? e->b : e->a; }
 
+static int is_closed(const plan_ws *w, int32_t e)
+{
+    uint8_t o = w->ovr[e];
+    return o ? o - 1 : w->t->edge[e].closed;
+}
+
+static void set_closed(plan_ws *w, int32_t e, int v)
+{
+    if (!w->ovr[e])
+        w->touched[w->ntouched++] = e;
+    w->ovr[e] = (uint8_t)(v ? 2 : 1);
+}
+
+static int is_dead(const plan_ws *w, int32_t b) { return w->dead_g[b] == w->gen; }
+
 static void energize_from(plan_ws *w, int32_t s)
 {
-    if (!w->t->bus[s].source || w->dead[s] || w->live[s])
+    if (!w->t->bus[s].source || is_dead(w, s) || w->live[s])
         return;
     w->live[s] = 1;
     w->parent[s] = -1;
@@ -62,10 +108,10 @@ static void energize(plan_ws *w)
         for (int32_t i = t->adj_off[u]; i < t->adj_off[u + 1]; i++) {
             int32_t e = t->adj[i];
             const grid_edge *x = &t->edge[e];
-            if (!w->closed[e] || x->parallel >= 0 || e == w->parent[u])
+            if (x->parallel >= 0 || e == w->parent[u] || !is_closed(w, e))
                 continue;
             int32_t v = other_end(x, u);
-            if (w->dead[v] || v == u)
+            if (v == u || is_dead(w, v))
                 continue;
             if (w->live[v]) {
                 w->cycle = 1;
@@ -87,6 +133,11 @@ static void energize(plan_ws *w)
     }
 }
 
+static double base_flow(const plan_ws *w, int32_t e)
+{
+    return w->base_g[e] == w->gen ? w->base_flow[e] : 0;
+}
+
 /* Every rated edge within its rating, or not loaded beyond its flow before any tie. */
 static int within_ratings(const plan_ws *w)
 {
@@ -95,48 +146,109 @@ static int within_ratings(const plan_ws *w)
         if (e < 0)
             continue;
         double r = w->t->edge[e].rating_kw, f = w->sub[u];
-        if (r > 0 && f > r + PLAN_EPS && f > w->base_flow[e] + PLAN_EPS)
+        if (r > 0 && f > r + PLAN_EPS && f > base_flow(w, e) + PLAN_EPS)
             return 0;
     }
     return 1;
 }
 
-static int ws_init(plan_ws *w, const grid_topo *t)
+/* ---------------------------------------------------------------- the workspace */
+
+/* Writes one byte per page of p (n bytes): the pages are mapped now, not at first use. */
+static void touch_pages(void *p, size_t n)
 {
-    memset(w, 0, sizeof *w);
-    w->t = t;
-    size_t nb = (size_t)t->nbus + 1, ne = (size_t)t->nedge + 1;
-    w->closed = malloc(ne);
-    w->dead = calloc(nb, 1);
-    w->live = calloc(nb, 1);
-    w->parent = malloc(nb * sizeof *w->parent);
-    w->root = malloc(nb * sizeof *w->root);
-    w->order = malloc(nb * sizeof *w->order);
-    w->sub = calloc(nb, sizeof *w->sub);
-    w->base_flow = calloc(ne, sizeof *w->base_flow);
-    w->srcs = malloc(nb * sizeof *w->srcs);
-    w->nsrcs = -1;
-    if (!w->closed || !w->dead || !w->live || !w->parent || !w->root || !w->order || !w->sub ||
-        !w->base_flow || !w->srcs)
-        return -1;
-    for (int32_t b = 0; b < t->nbus; b++)
-        w->parent[b] = -1;
-    for (int32_t e = 0; e < t->nedge; e++)
-        w->closed[e] = t->edge[e].closed;
-    return 0;
+    for (size_t i = 0; i < n; i += 4096)
+        ((volatile char *)p)[i] = 0;
 }
 
-static void ws_free(plan_ws *w)
+/* A workspace; touch: map every page now (a reusable workspace then takes no page fault
+ * on a component it walks for the first time; a one-plan workspace leaves them). */
+static plan_ws *ws_new(const grid_topo *t, int touch)
 {
-    free(w->closed);
-    free(w->dead);
-    free(w->live);
-    free(w->parent);
-    free(w->root);
-    free(w->order);
-    free(w->sub);
-    free(w->base_flow);
-    free(w->srcs);
+    plan_ws *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->t = t;
+    w->total_kw = grid_total_load(t);
+    w->gen = 1;
+    w->nsrcs = -1;
+    size_t nb = (size_t)t->nbus + 1, ne = (size_t)t->nedge + 1;
+#define WS_ALLOC(f, n) \
+    ok &= (w->f = calloc((n), sizeof *w->f)) != NULL; \
+    if (ok && touch) \
+        touch_pages(w->f, (n) * sizeof *w->f)
+    int ok = 1;
+    WS_ALLOC(ovr, ne);
+    WS_ALLOC(touched, ne);
+    WS_ALLOC(dead_g, nb);
+    WS_ALLOC(inter_g, nb);
+    WS_ALLOC(comp_g, nb);
+    WS_ALLOC(src_g, nb);
+    WS_ALLOC(open_g, ne);
+    WS_ALLOC(base_g, ne);
+    WS_ALLOC(cand_g, ne);
+    WS_ALLOC(foc_g, nb);
+    WS_ALLOC(live, nb);
+    WS_ALLOC(parent, nb);
+    WS_ALLOC(root, nb);
+    WS_ALLOC(order, nb);
+    WS_ALLOC(sub, nb);
+    WS_ALLOC(base_flow, ne);
+    WS_ALLOC(srcs, nb);
+    WS_ALLOC(queue, nb);
+    WS_ALLOC(stack, ne * 2 + 4);
+    WS_ALLOC(inter, nb);
+    WS_ALLOC(cand, ne);
+#undef WS_ALLOC
+    if (!ok) {
+        grid_plan_ws_destroy(w);
+        return NULL;
+    }
+    return w;
+}
+
+grid_plan_ws *grid_plan_ws_create(const grid_topo *t)
+{
+    return ws_new(t, 1);
+}
+
+void grid_plan_ws_destroy(grid_plan_ws *w)
+{
+    if (!w)
+        return;
+    void *a[] = {w->ovr, w->touched, w->dead_g, w->inter_g, w->comp_g, w->src_g, w->open_g,
+                 w->base_g, w->cand_g, w->foc_g, w->live, w->parent, w->root, w->order, w->sub,
+                 w->base_flow, w->srcs, w->queue, w->stack, w->inter, w->cand};
+    for (size_t i = 0; i < sizeof a / sizeof a[0]; i++)
+        free(a[i]);
+    free(w);
+}
+
+void grid_plan_ws_whole(grid_plan_ws *w, int whole) { w->whole = !!whole; }
+
+/* Starts a plan: a fresh stamp (all stamp arrays cleared on the rare wrap). */
+static void ws_begin(plan_ws *w)
+{
+    if (++w->gen == 0) {
+        size_t nb = (size_t)w->t->nbus + 1, ne = (size_t)w->t->nedge + 1;
+        uint32_t *bs[] = {w->dead_g, w->inter_g, w->comp_g, w->src_g};
+        uint32_t *es[] = {w->open_g, w->base_g, w->cand_g};
+        for (int i = 0; i < 4; i++)
+            memset(bs[i], 0, nb * sizeof *bs[i]);
+        for (int i = 0; i < 3; i++)
+            memset(es[i], 0, ne * sizeof *es[i]);
+        w->gen = 1;
+    }
+    w->nsrcs = -1;
+    w->ninter = 0;
+}
+
+/* Ends a plan: the switch states back to the topology's. */
+static void ws_end(plan_ws *w)
+{
+    for (int32_t i = 0; i < w->ntouched; i++)
+        w->ovr[w->touched[i]] = 0;
+    w->ntouched = 0;
 }
 
 /* ---------------------------------------------------------------- steps */
@@ -181,9 +293,11 @@ static int32_t find_tripped(const plan_ws *w, int32_t f)
     return -1;
 }
 
-/* Marks in *inter the buses that lose supply when `tripped` opens (all of the fault's
- * source if tripped < 0). Returns their load. */
-static double mark_interrupted(const plan_ws *w, int32_t f, int32_t tripped, uint8_t *inter)
+static int is_inter(const plan_ws *w, int32_t b) { return w->inter_g[b] == w->gen; }
+
+/* Marks (inter_g, w->inter) the buses that lose supply when `tripped` opens (all of the
+ * fault's source if tripped < 0). Returns their load. */
+static double mark_interrupted(plan_ws *w, int32_t f, int32_t tripped)
 {
     const grid_topo *t = w->t;
     const grid_edge *x = &t->edge[f];
@@ -193,42 +307,83 @@ static double mark_interrupted(const plan_ws *w, int32_t f, int32_t tripped, uin
     int32_t src = w->live[x->a] ? w->root[x->a] : w->root[x->b];
     for (int32_t h = 0; h < w->nlive; h++) {
         int32_t u = w->order[h], e = w->parent[u];
-        if (tripped < 0)
-            inter[u] = w->root[u] == src;
-        else
-            inter[u] = e >= 0 && (e == tripped || inter[other_end(&t->edge[e], u)]);
-        if (inter[u])
-            kw += t->bus[u].load_kw;
+        int in = tripped < 0 ? w->root[u] == src
+                             : e >= 0 && (e == tripped || is_inter(w, other_end(&t->edge[e], u)));
+        if (!in)
+            continue;
+        w->inter_g[u] = w->gen;
+        w->inter[w->ninter++] = u;
+        kw += t->bus[u].load_kw;
     }
     return kw;
 }
 
 /* The faulted section: f's buses and all buses joined to them by non-switchable edges
- * (none if f is itself switchable). Marks w->dead; returns the count. */
-static int32_t mark_section(plan_ws *w, int32_t f, int32_t *stack)
+ * (none if f is itself switchable). Marks dead_g and lists them in w->queue; returns the
+ * count. */
+static int32_t mark_section(plan_ws *w, int32_t f)
 {
     const grid_topo *t = w->t;
     if (t->edge[f].switchable)
         return 0;
-    int32_t n = 0, sp = 0;
+    int32_t n = 0, sp = 0, *stack = w->stack;
     stack[sp++] = t->edge[f].a;
     stack[sp++] = t->edge[f].b;
     while (sp) {
         int32_t u = stack[--sp];
-        if (w->dead[u])
+        if (is_dead(w, u))
             continue;
-        w->dead[u] = 1;
-        n++;
+        w->dead_g[u] = w->gen;
+        w->queue[n++] = u;
         for (int32_t i = t->adj_off[u]; i < t->adj_off[u + 1]; i++) {
             const grid_edge *x = &t->edge[t->adj[i]];
             int32_t v = other_end(x, u);
-            if (!x->switchable && !w->dead[v])
+            if (!x->switchable && !is_dead(w, v))
                 stack[sp++] = v;
         }
     }
     return n;
 }
 
+/* ---------------------------------------------------------------- candidates */
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Candidate edges of a plan, in index order: keep(w, e, arg) over every edge (whole), or
+ * over the edges touching the n buses of list (each edge once). Into w->cand; the count. */
+typedef int (*cand_fn)(const plan_ws *w, int32_t e, const void *arg);
+
+static int32_t candidates(plan_ws *w, const int32_t *list, int32_t n, cand_fn keep, const void *arg)
+{
+    const grid_topo *t = w->t;
+    int32_t k = 0;
+    if (w->whole) {
+        for (int32_t e = 0; e < t->nedge; e++)
+            if (keep(w, e, arg))
+                w->cand[k++] = e;
+        return k;
+    }
+    uint32_t g = ++w->cgen;
+    if (g == 0) {
+        memset(w->cand_g, 0, ((size_t)t->nedge + 1) * sizeof *w->cand_g);
+        g = w->cgen = 1;
+    }
+    for (int32_t j = 0; j < n; j++)
+        for (int32_t i = t->adj_off[list[j]]; i < t->adj_off[list[j] + 1]; i++) {
+            int32_t e = t->adj[i];
+            if (w->cand_g[e] == g)
+                continue;
+            w->cand_g[e] = g;
+            if (keep(w, e, arg))
+                w->cand[k++] = e;
+        }
+    qsort(w->cand, (size_t)k, sizeof *w->cand, cmp_i32);
+    return k;
+}
 /* ---------------------------------------------------------------- restoration search */
 
 typedef struct tie_search {
@@ -248,7 +403,7 @@ static void apply_mask(tie_search *s, uint64_t m, uint8_t v)
 {
     for (int i = 0; i < s->k; i++)
         if (m >> i & 1)
-            s->w->closed[s->tie[i]] = v;
+            set_closed(s->w, s->tie[i], v);
 }
 
 /* 1 if m was already seen (else records it); -1 on out of memory. */
@@ -315,7 +470,7 @@ static int search(tie_search *s, uint64_t m, int n)
     for (int i = 0; ok && i < s->k; i++) {
         const grid_edge *x = &w->t->edge[s->tie[i]];
         next[i] = !(m >> i & 1) && (w->live[x->a] != w->live[x->b]) &&
-                  !w->dead[x->a] && !w->dead[x->b];
+                  !is_dead(w, x->a) && !is_dead(w, x->b);
         nn += next[i];
     }
     apply_mask(s, m, 0);
@@ -337,40 +492,31 @@ static void greedy(tie_search *s, uint8_t *chosen)
         for (int i = 0; i < s->k; i++) {
             if (chosen[i])
                 continue;
-            w->closed[s->tie[i]] = 1;
+            set_closed(w, s->tie[i], 1);
             energize(w);
             s->states++;
             if (!w->cycle && within_ratings(w) && w->supplied > best)
                 best = w->supplied, bi = i;
-            w->closed[s->tie[i]] = 0;
+            set_closed(w, s->tie[i], 0);
         }
         if (bi < 0)
             return;
         chosen[bi] = 1;
-        w->closed[s->tie[bi]] = 1;
+        set_closed(w, s->tie[bi], 1);
     }
 }
 
-/* Candidate ties: open switchable edges, other than those the plan opened, touching a
+/* A candidate tie: an open switchable edge, other than those the plan opened, touching a
  * healthy de-energised bus that was interrupted. */
-static int collect_ties(plan_ws *w, const uint8_t *inter, const uint8_t *opened, int32_t **out)
+static int keep_tie(const plan_ws *w, int32_t e, const void *arg)
 {
-    const grid_topo *t = w->t;
-    int n = 0;
-    int32_t *tie = malloc(((size_t)t->nedge + 1) * sizeof *tie);
-    if (!tie)
-        return -1;
-    for (int32_t e = 0; e < t->nedge; e++) {
-        const grid_edge *x = &t->edge[e];
-        if (!x->switchable || w->closed[e] || opened[e])
-            continue;
-        int ha = inter[x->a] && !w->dead[x->a] && !w->live[x->a];
-        int hb = inter[x->b] && !w->dead[x->b] && !w->live[x->b];
-        if (ha || hb)
-            tie[n++] = e;
-    }
-    *out = tie;
-    return n;
+    (void)arg;
+    const grid_edge *x = &w->t->edge[e];
+    if (!x->switchable || is_closed(w, e) || w->open_g[e] == w->gen)
+        return 0;
+    int ha = is_inter(w, x->a) && !is_dead(w, x->a) && !w->live[x->a];
+    int hb = is_inter(w, x->b) && !is_dead(w, x->b) && !w->live[x->b];
+    return ha || hb;
 }
 
 /* Emits the chosen ties in an order where each closes onto an energised bus. */
@@ -396,7 +542,7 @@ static int emit_ties(plan_ws *w, grid_plan *p, int *cap, const int32_t *tie, uin
             pick++;
         const grid_edge *x = &w->t->edge[tie[pick]];
         int32_t via = w->live[x->a] ? x->a : x->b;
-        w->closed[tie[pick]] = 1;
+        set_closed(w, tie[pick], 1);
         chosen[pick] = 0;
         energize(w);
         if (add_step(p, cap, tie[pick], 1, GRID_R_TIE, w->supplied - before, via))
@@ -404,12 +550,11 @@ static int emit_ties(plan_ws *w, grid_plan *p, int *cap, const int32_t *tie, uin
     }
 }
 
-static int restore(plan_ws *w, grid_plan *p, int *cap, const uint8_t *inter, const uint8_t *opened)
+static int restore(plan_ws *w, grid_plan *p, int *cap)
 {
     tie_search s = {.w = w, .best_kw = -1};
-    int k = collect_ties(w, inter, opened, &s.tie);
-    if (k < 0)
-        return -1;
+    int k = candidates(w, w->inter, w->ninter, keep_tie, NULL);
+    s.tie = w->cand;
     s.k = k;
     uint8_t *chosen = calloc((size_t)k + 1, 1);
     int rc = chosen ? 0 : -1;
@@ -422,126 +567,206 @@ static int restore(plan_ws *w, grid_plan *p, int *cap, const uint8_t *inter, con
     } else if (!rc) {
         greedy(&s, chosen);
         for (int i = 0; i < k; i++)
-            w->closed[s.tie[i]] = 0;
+            set_closed(w, s.tie[i], 0);
     }
     p->searched = s.states;
     if (!rc)
         rc = emit_ties(w, p, cap, s.tie, chosen, k);
     free(chosen);
-    free(s.tie);
     free(s.seen);
     return rc;
 }
 
 /* ---------------------------------------------------------------- the plan */
 
+/* Adds to w->srcs, in the order met, the sources of the component of bus b (through
+ * closed edges, pre-fault) not yet in it. */
+static void component_sources(plan_ws *w, int32_t b)
+{
+    const grid_topo *t = w->t;
+    if (w->comp_g[b] == w->gen)
+        return;
+    int32_t n = 0;
+    w->comp_g[b] = w->gen;
+    w->queue[n++] = b;
+    for (int32_t h = 0; h < n; h++) {
+        int32_t u = w->queue[h];
+        if (t->bus[u].source && w->src_g[u] != w->gen) {
+            w->src_g[u] = w->gen;
+            w->srcs[w->nsrcs++] = u;
+        }
+        for (int32_t i = t->adj_off[u]; i < t->adj_off[u + 1]; i++) {
+            const grid_edge *x = &t->edge[t->adj[i]];
+            int32_t v = other_end(x, u);
+            if (x->parallel < 0 && x->closed && w->comp_g[v] != w->gen) {
+                w->comp_g[v] = w->gen;
+                w->queue[n++] = v;
+            }
+        }
+    }
+}
+
+/* The pre-fault state: energised from the sources of the fault's component (all sources
+ * when whole), sorted, which gives that component the whole-grid pass's trees. */
+static void energize_prefault(plan_ws *w, int32_t f)
+{
+    w->nsrcs = -1;
+    if (!w->whole) {
+        w->nsrcs = 0;
+        component_sources(w, w->t->edge[f].a);
+        component_sources(w, w->t->edge[f].b);
+        qsort(w->srcs, (size_t)w->nsrcs, sizeof *w->srcs, cmp_i32);
+    }
+    energize(w);
+}
+
+/* Outside whole mode: energises, with the fault's component, the components on the far
+ * side of the open switchable devices touching an interrupted bus, from all their sources
+ * in index order (the whole-grid pass's trees). Before the section is marked dead. */
+static void energize_far_sides(plan_ws *w)
+{
+    const grid_topo *t = w->t;
+    if (w->whole)
+        return;
+    int32_t n0 = w->nsrcs;
+    for (int32_t j = 0; j < w->ninter; j++)
+        for (int32_t i = t->adj_off[w->inter[j]]; i < t->adj_off[w->inter[j] + 1]; i++) {
+            const grid_edge *x = &t->edge[t->adj[i]];
+            if (x->switchable && !x->closed)
+                component_sources(w, other_end(x, w->inter[j]));
+        }
+    if (w->nsrcs == n0)
+        return;
+    qsort(w->srcs, (size_t)w->nsrcs, sizeof *w->srcs, cmp_i32);
+    energize(w);
+}
+
 /* Restricts energize() to the sources that matter after the pre-fault energize: the one
  * feeding the fault and those feeding the far end of any open switchable device touching
  * an interrupted bus (the only ties restoration may close). */
-static void focus_sources(plan_ws *w, const uint8_t *inter, int32_t f)
+static void focus_sources(plan_ws *w, int32_t f)
 {
     const grid_topo *t = w->t;
-    uint8_t *in = calloc((size_t)t->nbus + 1, 1);
-    if (!in)
-        return;   /* keep energising from all sources: slower, same result */
+    uint32_t g = ++w->fgen;
+    if (g == 0) {
+        memset(w->foc_g, 0, ((size_t)t->nbus + 1) * sizeof *w->foc_g);
+        g = w->fgen = 1;
+    }
     int32_t n = 0;
     const grid_edge *fx = &t->edge[f];
     int32_t ends[2] = {fx->a, fx->b};
     for (int i = 0; i < 2; i++)
-        if (w->live[ends[i]] && !in[w->root[ends[i]]])
-            in[w->root[ends[i]]] = 1, w->srcs[n++] = w->root[ends[i]];
-    for (int32_t h = 0; h < w->nlive; h++) {
-        int32_t u = w->order[h];
-        if (!inter[u])
-            continue;
+        if (w->live[ends[i]] && w->foc_g[w->root[ends[i]]] != g)
+            w->foc_g[w->root[ends[i]]] = g, w->srcs[n++] = w->root[ends[i]];
+    for (int32_t j = 0; j < w->ninter; j++) {
+        int32_t u = w->inter[j];
         for (int32_t i = t->adj_off[u]; i < t->adj_off[u + 1]; i++) {
             const grid_edge *x = &t->edge[t->adj[i]];
             int32_t v = other_end(x, u);
-            if (x->switchable && !x->closed && w->live[v] && !in[w->root[v]])
-                in[w->root[v]] = 1, w->srcs[n++] = w->root[v];
+            if (x->switchable && !x->closed && w->live[v] && w->foc_g[w->root[v]] != g)
+                w->foc_g[w->root[v]] = g, w->srcs[n++] = w->root[v];
         }
     }
     w->nsrcs = n;
-    free(in);
 }
 
-static int isolate(plan_ws *w, grid_plan *p, int *cap, int32_t f, uint8_t *opened)
+/* A bound of the section: f if switchable, else a switchable edge with one end in it. */
+static int keep_bound(const plan_ws *w, int32_t e, const void *arg)
+{
+    const grid_edge *x = &w->t->edge[e];
+    if (e == *(const int32_t *)arg)
+        return x->switchable;
+    return x->switchable && is_dead(w, x->a) != is_dead(w, x->b);
+}
+
+static int isolate(plan_ws *w, grid_plan *p, int *cap, int32_t f, int32_t nsection)
 {
     const grid_topo *t = w->t;
     if (p->tripped >= 0) {
         if (add_step(p, cap, p->tripped, 0, GRID_R_TRIP, p->interrupted_kw, -1))
             return -1;
-        w->closed[p->tripped] = 0;
+        set_closed(w, p->tripped, 0);
     }
     int trip_bounds = p->tripped == f;
-    for (int32_t e = 0; e < t->nedge; e++) {
-        const grid_edge *x = &t->edge[e];
-        int bound = e == f ? x->switchable
-                           : x->switchable && w->dead[x->a] != w->dead[x->b];
-        if (!bound)
-            continue;
-        opened[e] = 1;
+    int32_t fa = t->edge[f].a;
+    int32_t k = candidates(w, nsection ? w->queue : &fa, nsection ? nsection : 1, keep_bound, &f);
+    for (int32_t j = 0; j < k; j++) {
+        int32_t e = w->cand[j];
+        w->open_g[e] = w->gen;
         if (e == p->tripped) {
             trip_bounds = 1;
             continue;
         }
-        if (w->closed[e]) {
+        if (is_closed(w, e)) {
             if (add_step(p, cap, e, 0, GRID_R_ISOLATE, 0, -1))
                 return -1;
-            w->closed[e] = 0;
+            set_closed(w, e, 0);
         }
     }
     if (p->tripped >= 0 && !trip_bounds) {
         if (add_step(p, cap, p->tripped, 1, GRID_R_RECLOSE, 0, -1))
             return -1;
-        w->closed[p->tripped] = 1;
+        set_closed(w, p->tripped, 1);
+    }
+    return 0;
+}
+
+static void plan_run(plan_ws *w, int32_t fault, grid_plan *p, int *cap, int *rc)
+{
+    energize_prefault(w, fault);
+    p->total_kw = w->total_kw;
+    p->tripped = find_tripped(w, fault);
+    p->interrupted_kw = mark_interrupted(w, fault, p->tripped);
+    energize_far_sides(w);
+    p->section_buses = mark_section(w, fault);
+    focus_sources(w, fault);
+    *rc = isolate(w, p, cap, fault, p->section_buses);
+    if (*rc)
+        return;
+    energize(w);
+    for (int32_t h = 0; h < w->nlive; h++) {
+        int32_t e = w->parent[w->order[h]];
+        if (e >= 0)
+            w->base_flow[e] = w->sub[w->order[h]], w->base_g[e] = w->gen;
+    }
+    *rc = restore(w, p, cap);
+    if (*rc)
+        return;
+    energize(w);
+    for (int32_t j = 0; j < w->ninter; j++)
+        if (!w->live[w->inter[j]])
+            p->lost_kw += w->t->bus[w->inter[j]].load_kw;
+    p->restored_kw = p->interrupted_kw - p->lost_kw;
+}
+
+int grid_plan_make_ws(grid_plan_ws *w, int32_t fault, grid_plan *p, grid_diag *d)
+{
+    memset(p, 0, sizeof *p);
+    p->fault = fault;
+    p->tripped = -1;
+    if (fault < 0 || fault >= w->t->nedge)
+        return grid_errorf(d, "no such section");
+    int cap = 0, rc = 0;
+    ws_begin(w);
+    plan_run(w, fault, p, &cap, &rc);
+    ws_end(w);
+    if (rc) {
+        grid_plan_free(p);
+        return grid_errorf(d, "out of memory");
     }
     return 0;
 }
 
 int grid_plan_make(const grid_topo *t, int32_t fault, grid_plan *p, grid_diag *d)
 {
-    memset(p, 0, sizeof *p);
-    p->fault = fault;
-    p->tripped = -1;
-    if (fault < 0 || fault >= t->nedge)
-        return grid_errorf(d, "no such section");
-    plan_ws w;
-    uint8_t *inter = calloc((size_t)t->nbus + 1, 1), *opened = calloc((size_t)t->nedge + 1, 1);
-    int32_t *stack = malloc(((size_t)t->nedge * 2 + 4) * sizeof *stack);
-    int cap = 0, rc = (ws_init(&w, t) || !inter || !opened || !stack) ? -1 : 0;
-    if (!rc) {
-        energize(&w);
-        p->total_kw = grid_total_load(t);
-        p->tripped = find_tripped(&w, fault);
-        p->interrupted_kw = mark_interrupted(&w, fault, p->tripped, inter);
-        p->section_buses = mark_section(&w, fault, stack);
-        focus_sources(&w, inter, fault);
-        rc = isolate(&w, p, &cap, fault, opened);
-    }
-    if (!rc) {
-        energize(&w);
-        for (int32_t h = 0; h < w.nlive; h++)
-            if (w.parent[w.order[h]] >= 0)
-                w.base_flow[w.parent[w.order[h]]] = w.sub[w.order[h]];
-        rc = restore(&w, p, &cap, inter, opened);
-    }
-    if (!rc) {
-        energize(&w);
-        for (int32_t u = 0; u < t->nbus; u++)
-            if (inter[u] && !w.live[u])
-                p->lost_kw += t->bus[u].load_kw;
-        p->restored_kw = p->interrupted_kw - p->lost_kw;
-    }
-    ws_free(&w);
-    free(inter);
-    free(opened);
-    free(stack);
-    if (rc) {
-        grid_plan_free(p);
+    grid_plan_ws *w = ws_new(t, 0);
+    if (!w) {
+        memset(p, 0, sizeof *p);
         return grid_errorf(d, "out of memory");
     }
-    return 0;
+    int rc = grid_plan_make_ws(w, fault, p, d);
+    grid_plan_ws_destroy(w);
+    return rc;
 }
 
 void grid_plan_free(grid_plan *p)

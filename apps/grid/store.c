@@ -207,7 +207,7 @@ static strom_err put_s(strom_builder *b, int col, const char *s)
 }
 
 /* "F12" of an id "F12/..."; "" for ids without a copy prefix (ties). */
-static void feeder_of(const char *id, char *out, size_t cap)
+void grid_store_feeder_of(const char *id, char *out, size_t cap)
 {
     const char *sl = strchr(id, '/');
     size_t n = sl && id[0] == 'F' ? (size_t)(sl - id) : 0;
@@ -274,7 +274,7 @@ static int put_node(loader *l, const grid_topo *t, int32_t i, grid_diag *d)
     const grid_bus *x = &t->bus[i];
     const char *name = grid_bus_name(t, i);
     char feeder[32];
-    feeder_of(name, feeder, sizeof feeder);
+    grid_store_feeder_of(name, feeder, sizeof feeder);
     strom_builder *w = l->b;
     strom_err e = put_s(w, 0, name);
     e = e ? e : put_s(w, 1, feeder);
@@ -291,7 +291,7 @@ int grid_store_put_edge(strom_builder *w, const grid_topo *t, int32_t i, int64_t
     const grid_edge *x = &t->edge[i];
     const char *id = grid_edge_id(t, i);
     char feeder[32];
-    feeder_of(id, feeder, sizeof feeder);
+    grid_store_feeder_of(id, feeder, sizeof feeder);
     strom_err e = put_s(w, 0, id);
     e = e ? e : put_s(w, 1, grid_bus_name(t, x->a));
     e = e ? e : put_s(w, 2, grid_bus_name(t, x->b));

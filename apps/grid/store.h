@@ -46,6 +46,9 @@ typedef struct grid_load_counts {
 int grid_store_load(strom_client *c, const grid_built *b, int64_t now_ms, grid_load_counts *out,
                     grid_diag *d);
 
+/* The feeder of a built id: "F3" for "F3/Line.L60", "" for a tie ("Tie.F1-F2"). */
+void grid_store_feeder_of(const char *id, char *out, size_t cap);
+
 /* Text of an edge / device state: "closed", "open". Static. */
 const char *grid_state_name(int closed);
 

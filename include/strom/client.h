@@ -1,7 +1,7 @@
 /*
  * client.h: the strom client library: talks to a strom server over the native protocol
  * (docs/protocol.md). Implementation: src/client (prefix stc_ inside, strom_client_ and
- * strom_producer_ / strom_subscriber_ / strom_lookuper_ here).
+ * strom_producer_ / strom_subscriber_ / strom_lookuper_ here; strom_client_key_history).
  *
  * Conventions are strom.h's: opaque handles with create/close pairs (NULL is a no-op for
  * close/destroy), strom_err results, strom_errmsg() for the calling thread naming the
@@ -210,6 +210,19 @@ strom_err strom_lookuper_get_batch(strom_lookuper *l, const strom_value *keys, i
 strom_err strom_lookuper_prefix(strom_lookuper *l, const strom_value *bkey, int nbkey,
                                 int32_t limit, strom_batch **out);
 void strom_lookuper_close(strom_lookuper *l);
+
+/* -------------------------------------------------------- key history */
+
+/* KEY_HISTORY on a log table with 'table.log.index.key': the newest n rows (1..1,000,000)
+ * of the key whose row time (the table's time column) is <= at_or_before (ms), newest
+ * first (ties by offset), projected to columns (NULL / 0 = all, in table order). key: one
+ * value per index-key column (e.g. device_id of power_equipment_stream). One round trip
+ * for the table's description, one for the rows. *out: owned batch (strom_batch_destroy),
+ * NULL when the key has no such row. EINVAL for bad arguments; the server's error (e.g. a
+ * table without the index) naming the table otherwise. */
+strom_err strom_client_key_history(strom_client *c, const char *table, const strom_value *key,
+                                   int nkey, int64_t at_or_before, int32_t n,
+                                   const char *const *columns, int ncolumns, strom_batch **out);
 
 #ifdef __cplusplus
 }

@@ -490,6 +490,59 @@ static void test_lookups(strom_client *c)
     strom_lookuper_close(l);
 }
 
+/* strom_client_key_history: 5 devices x 100 rows 10 ms apart, sent in a shuffled order;
+ * the newest n rows at or before a time, newest first, projected; a short history, an
+ * unknown key, bad arguments, a table without the index. */
+static void test_key_history(strom_client *c)
+{
+    strom_schema *s = strom_schema_create();
+    strom_schema_add(s, "device", STROM_STRING, 1);
+    strom_schema_add(s, "ts", STROM_TIMESTAMP, 1);
+    strom_schema_add(s, "v", STROM_DOUBLE, 0);
+    const char *opts[] = {"bucket.num", "2", "bucket.key", "device", "table.log.index.key", "device",
+                          "table.time-column", "ts", NULL};
+    IT_OK(strom_client_create_table(c, "hist", s, opts, 0));
+    strom_schema_destroy(s);
+    strom_producer *p;
+    IT_OK(strom_producer_create(c, "hist", NULL, NULL, 0, &p));
+    char dev[5][8];
+    for (int k = 0; k < 500; k++) {
+        int j = (k * 347) % 500, d = j % 5, i = j / 5;   /* 347 is prime to 500: a shuffle */
+        snprintf(dev[d], sizeof dev[d], "d%d", d);
+        strom_value v[3] = {{.type = STROM_STRING, .v.s = {dev[d], 2}},
+                            {.type = STROM_TIMESTAMP, .v.i = IT_T0 + i * 10},
+                            {.type = STROM_DOUBLE, .v.d = d * 1000 + i}};
+        IT_OK(strom_producer_send(p, v, 3));
+    }
+    IT_OK(strom_producer_close(p));
+    strom_value key = {.type = STROM_STRING, .v.s = {"d3", 2}};
+    const char *cols[] = {"v", "ts"};
+    strom_batch *b;
+    IT_OK(strom_client_key_history(c, "hist", &key, 1, IT_T0 + 505, 5, cols, 2, &b));
+    IT_CHECK(b && strom_batch_nrows(b) == 5 && strom_batch_ncols(b) == 2, "d3: %lld rows",
+             b ? (long long)strom_batch_nrows(b) : -1LL);
+    for (int r = 0; r < 5; r++) {
+        IT_CHECK(strom_batch_get_f64(b, 0, r) == 3050 - r, "d3 row %d: v %g", r, strom_batch_get_f64(b, 0, r));
+        IT_CHECK(strom_batch_get_int(b, 1, r) == IT_T0 + (50 - r) * 10, "d3 row %d: ts", r);
+    }
+    strom_batch_destroy(b);
+    key.v.s.ptr = "d1";   /* only rows 0 and 1 are at or before T0 + 15 */
+    IT_OK(strom_client_key_history(c, "hist", &key, 1, IT_T0 + 15, 10, NULL, 0, &b));
+    IT_CHECK(b && strom_batch_nrows(b) == 2 && strom_batch_ncols(b) == 3, "d1 short history");
+    IT_CHECK(strom_batch_get_f64(b, 2, 0) == 1001 && strom_batch_get_f64(b, 2, 1) == 1000, "d1 values");
+    strom_batch_destroy(b);
+    key.v.s.ptr = "zz";
+    IT_OK(strom_client_key_history(c, "hist", &key, 1, IT_T0 + 10000, 10, NULL, 0, &b));
+    IT_CHECK(b == NULL, "unknown key: a batch");
+    IT_CHECK(strom_client_key_history(c, "hist", &key, 1, IT_T0, 0, NULL, 0, &b) == STROM_EINVAL,
+             "n = 0 accepted");
+    IT_CHECK(strstr(strom_errmsg(), "key history of 'hist'"), "message: %s", strom_errmsg());
+    strom_value id = {.type = STROM_BIGINT, .v.i = 3};
+    IT_CHECK(strom_client_key_history(c, "devs", &id, 1, IT_T0, 5, NULL, 0, &b) != STROM_OK,
+             "key history of a table without the index");
+    IT_CHECK(strstr(strom_errmsg(), "devs"), "message names the table: %s", strom_errmsg());
+}
+
 /* The same PUT_KV batch twice into a sum aggregation: applied once. */
 static void test_idempotent(strom_client *c)
 {
@@ -686,6 +739,7 @@ int main(void)
     test_tail_latest(c);
     test_subscriber(c);
     test_lookups(c);
+    test_key_history(c);
     test_idempotent(c);
     test_bad_lines(c);
     test_usage_and_addresses();

@@ -9,6 +9,9 @@
  * Table 't': device STRING NOT NULL, ts TIMESTAMP(3) NOT NULL, v DOUBLE; 4 buckets,
  * bucket.key device. PRODUCE_LOG deduplicates as the server must: per (writer, bucket) a
  * batch whose sequence is not above the last applied one is answered but not applied.
+ * KEY_HISTORY records the request and answers a result batch of the asked columns (v and
+ * ts only) holding rows i = 2, 1, 0 (newest first: v = 10 i, ts = at_or_before - 100 i);
+ * key "none": no rows.
  */
 #ifndef TEST_CLIENT_PEER_H
 #define TEST_CLIENT_PEER_H
@@ -54,6 +57,12 @@ typedef struct peer {
     int64_t applied_rows;
     int64_t last_seq[PEER_NB];
     int64_t next_off[PEER_NB];
+    char hist_key[32];        /* the last KEY_HISTORY request */
+    int64_t hist_at;
+    int32_t hist_n;
+    int hist_ncols;
+    char hist_cols[4][16];
+    strom_buf hist_out;       /* its answer's batch bytes */
 } peer;
 
 static void peer_schema(proto_schema *s, proto_column *cols, proto_option *opts)
@@ -96,6 +105,41 @@ static int64_t peer_apply(peer *p, int bucket, const uint8_t *bytes, size_t len)
     return first;
 }
 
+/* Records a KEY_HISTORY request and makes its answer's records (peer header). */
+static strom_err peer_history(peer *p, const proto_msg *m, proto_records *rec)
+{
+    const proto_key *k = &m->req.key_history.key;
+    snprintf(p->hist_key, sizeof p->hist_key, "%.*s", (int)k->values[0].v.s.len, k->values[0].v.s.ptr);
+    p->hist_at = m->req.key_history.at_or_before;
+    p->hist_n = m->req.key_history.n;
+    p->hist_ncols = (int)m->req.key_history.ncolumns;
+    strom_schema *rs = strom_schema_create();
+    for (int i = 0; i < p->hist_ncols && i < 4; i++) {
+        const proto_str *c = &m->req.key_history.columns[i];
+        snprintf(p->hist_cols[i], sizeof p->hist_cols[i], "%.*s", (int)c->len, c->p);
+        strom_schema_add(rs, p->hist_cols[i], p->hist_cols[i][0] == 'v' ? STROM_DOUBLE : STROM_TIMESTAMP, 0);
+    }
+    strom_builder *b = strom_builder_create(rs);
+    for (int i = 2; i >= 0 && strcmp(p->hist_key, "none"); i--) {
+        for (int c = 0; c < p->hist_ncols; c++)
+            if (p->hist_cols[c][0] == 'v')
+                strom_builder_put_f64(b, c, 10.0 * i);
+            else
+                strom_builder_put_int(b, c, p->hist_at - 100 * i);
+        strom_builder_end_row(b);
+    }
+    fmt_encoder *enc = fmt_encoder_create();
+    fmt_encode_opts eo;
+    fmt_encode_opts_init(&eo);
+    strom_buf_clear(&p->hist_out);
+    strom_err e = strom_builder_nrows(b) ? fmt_encode(enc, b, NULL, 0, &eo, &p->hist_out) : STROM_OK;
+    *rec = (proto_records){.bytes = {p->hist_out.data, p->hist_out.len}};
+    fmt_encoder_destroy(enc);
+    strom_builder_destroy(b);
+    strom_schema_destroy(rs);
+    return e;
+}
+
 /* Answers one request into out. Returns 0 to answer, 1 to stay silent, -1 to drop. */
 static int peer_answer(peer *p, const uint8_t *f, size_t len, strom_buf *out, proto_arena *a)
 {
@@ -127,6 +171,8 @@ static int peer_answer(peer *p, const uint8_t *f, size_t len, strom_buf *out, pr
         r.resp.produce = (typeof(r.resp.produce)){m.req.produce.bucket, first, first, first};
         if (k == p->drop_produce_at)
             rc = -1;
+    } else if (e == STROM_OK && h.api_key == PROTO_KEY_HISTORY) {
+        e = peer_history(p, &m, &r.resp.key_history.records);
     } else if (e == STROM_OK) {
         e = strom_fail(STROM_EUNSUPPORTED, "fake peer: api %d", h.api_key);
     }
@@ -228,6 +274,7 @@ static void peer_stop(peer *p)
     pthread_join(p->th, NULL);
     close(p->lfd);
     pthread_mutex_destroy(&p->mu);
+    strom_buf_free(&p->hist_out);
     free(p);
 }
 

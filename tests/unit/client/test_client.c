@@ -374,6 +374,45 @@ static void test_retry_gives_up(void **st)
     peer_stop(p);
 }
 
+/* ------------------------------------------------------------ key history */
+
+/* strom_client_key_history: the request carries key, time, n and projection; the answer's
+ * rows come back in the server's order (newest first) with the asked columns; no rows
+ * give NULL; bad arguments are refused before anything is sent. */
+static void test_key_history(void **st)
+{
+    (void)st;
+    peer *p = peer_start();
+    strom_client *c = connect_peer(p, 5000);
+    strom_value key = {.type = STROM_STRING, .v.s = {"d3", 2}};
+    const char *cols[] = {"ts", "v"};
+    strom_batch *b = NULL;
+    assert_int_equal(strom_client_key_history(c, "t", &key, 1, 90000, 7, cols, 2, &b), STROM_OK);
+    assert_string_equal(p->hist_key, "d3");
+    assert_true(p->hist_at == 90000 && p->hist_n == 7 && p->hist_ncols == 2);
+    assert_string_equal(p->hist_cols[0], "ts");
+    assert_string_equal(p->hist_cols[1], "v");
+    assert_non_null(b);
+    assert_int_equal(strom_batch_nrows(b), 3);
+    assert_int_equal(strom_batch_ncols(b), 2);
+    for (int r = 0; r < 3; r++) {   /* rows i = 2, 1, 0 */
+        assert_int_equal(strom_batch_get_int(b, 0, r), 90000 - 100 * (2 - r));
+        assert_true(strom_batch_get_f64(b, 1, r) == 10.0 * (2 - r));
+    }
+    strom_batch_destroy(b);
+    key.v.s = (typeof(key.v.s)){"none", 4};
+    assert_int_equal(strom_client_key_history(c, "t", &key, 1, 90000, 7, cols, 2, &b), STROM_OK);
+    assert_null(b);
+    int nreq = p->nreq;
+    assert_int_equal(strom_client_key_history(c, "t", &key, 1, 90000, 0, NULL, 0, &b), STROM_EINVAL);
+    assert_int_equal(strom_client_key_history(c, "t", &key, 0, 90000, 5, NULL, 0, &b), STROM_EINVAL);
+    assert_int_equal(strom_client_key_history(c, "t", &key, 1, 90000, 5, NULL, 2, &b), STROM_EINVAL);
+    assert_non_null(strstr(strom_errmsg(), "key history of 't'"));
+    assert_int_equal(p->nreq, nreq);   /* nothing sent */
+    strom_client_close(c);
+    peer_stop(p);
+}
+
 /* ------------------------------------------------------------ decoder */
 
 static void test_decoder(void **st)
@@ -511,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_timeout),        cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_batching),       cmocka_unit_test(test_routing),
         cmocka_unit_test(test_idempotent_retry), cmocka_unit_test(test_retry_gives_up),
+        cmocka_unit_test(test_key_history),
         cmocka_unit_test(test_decoder),        cmocka_unit_test(test_result_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

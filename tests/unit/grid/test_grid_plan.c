@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "grid.h"
@@ -150,6 +151,88 @@ static void test_two_sources_capacity(void **state)
     grid_topo_destroy(t);
 }
 
+static void assert_same_plan(const grid_topo *t, const grid_plan *a, const grid_plan *b)
+{
+    const char *id = grid_edge_id(t, a->fault);
+    if (a->tripped != b->tripped || a->nsteps != b->nsteps || a->section_buses != b->section_buses)
+        fail_msg("%s: tripped %d/%d steps %d/%d section %d/%d", id, a->tripped, b->tripped,
+                 a->nsteps, b->nsteps, a->section_buses, b->section_buses);
+    for (int i = 0; i < a->nsteps; i++) {
+        const grid_step *x = &a->steps[i], *y = &b->steps[i];
+        if (x->edge != y->edge || x->close != y->close || x->reason != y->reason ||
+            x->kw != y->kw || x->via != y->via)
+            fail_msg("%s: step %d: %s/%s", id, i, grid_edge_id(t, x->edge), grid_edge_id(t, y->edge));
+    }
+    assert_true(a->interrupted_kw == b->interrupted_kw && a->lost_kw == b->lost_kw);
+    assert_true(a->restored_kw == b->restored_kw && a->total_kw == b->total_kw);
+    assert_true(a->searched == b->searched && a->exhaustive == b->exhaustive);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The focused plan (grid_plan_make_ws) equals the whole-grid plan for random faults on a
+ * built grid of IEEE 123 copies tied together (20,000 devices; STROM_PLAN_DEVICES for
+ * more), also after plans were applied to the topology's switch states (the dispatcher's
+ * way: a workspace re-used while states change). Prints the time per plan (not asserted). */
+static void test_focused_equals_whole(void **state)
+{
+    (void)state;
+    grid_topo *tm = load("ieee123/IEEE123Switches.dss");
+    const char *env = getenv("STROM_PLAN_DEVICES");
+    int64_t devices = env ? atoll(env) : 20000;
+    grid_built b;
+    grid_diag d = {.quiet = 1};
+    assert_int_equal(grid_build(tm, devices, 1, &b, &d), 0);
+    grid_topo *t = b.topo;
+    grid_plan_ws *fw = grid_plan_ws_create(t), *ww = grid_plan_ws_create(t);
+    assert_non_null(fw);
+    assert_non_null(ww);
+    grid_plan_ws_whole(ww, 1);
+    enum { N = 300 };
+    double ft[N], wt[N];
+    unsigned seed = 12345;
+    int restored = 0;
+    for (int i = 0; i < N; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int32_t f = (int32_t)((seed >> 8) % (unsigned)t->nedge);
+        grid_plan a, c;
+        double t0 = now_ms();
+        assert_int_equal(grid_plan_make_ws(fw, f, &a, &d), 0);
+        double t1 = now_ms();
+        assert_int_equal(grid_plan_make_ws(ww, f, &c, &d), 0);
+        ft[i] = t1 - t0;
+        wt[i] = now_ms() - t1;
+        assert_same_plan(t, &a, &c);
+        restored += a.restored_kw > 0;
+        if (i % 3 == 0)   /* apply every third plan: later plans start from changed states */
+            for (int s = 0; s < a.nsteps; s++)
+                t->edge[a.steps[s].edge].closed = a.steps[s].close;
+        grid_plan_free(&a);
+        grid_plan_free(&c);
+    }
+    assert_true(restored > 10);   /* ties were exercised */
+    qsort(ft, N, sizeof ft[0], cmp_dbl);
+    qsort(wt, N, sizeof wt[0], cmp_dbl);
+    printf("plan on %lld devices (%d buses, %d edges): focused median %.3f ms p99 %.3f ms; "
+           "whole-grid median %.3f ms p99 %.3f ms\n", (long long)b.ndev, t->nbus, t->nedge,
+           ft[N / 2], ft[N * 99 / 100], wt[N / 2], wt[N * 99 / 100]);
+    grid_plan_ws_destroy(fw);
+    grid_plan_ws_destroy(ww);
+    grid_built_free(&b);
+    grid_topo_destroy(tm);
+}
+
 int main(void)
 {
     ref_set_shared();
@@ -158,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_case33bw_every_fault),
         cmocka_unit_test(test_case33bw_rated),
         cmocka_unit_test(test_two_sources_capacity),
+        cmocka_unit_test(test_focused_equals_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
