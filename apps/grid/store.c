@@ -65,6 +65,9 @@ static const char *const log_by_dev[] = {"bucket.num", "2", "bucket.key", "devic
                                          "table.time-column", "event_time", NULL};
 static const char *const pk_two[] = {"bucket.num", "2", NULL};
 static const char *const pk_one[] = {"bucket.num", "1", NULL};
+/* grid_edges: a row's version time is its `updated` (the switching's time), so the topology
+ * AS OF a time is the one that held then even when a row is written late. */
+static const char *const pk_edges[] = {"bucket.num", "2", "table.kv.version-column", "updated", NULL};
 
 #define T(name, cols, pk, npk, opts, writer) \
     {name, cols, (int)(sizeof cols / sizeof cols[0]), pk, npk, opts, writer}
@@ -76,7 +79,7 @@ static const grid_table_def tables[] = {
     T("device_dimension_table", dimt_cols, pk_dev, 1, pk_two, "grid load, grid simulate"),
     T("current_alarms", cur_cols, pk_alarm, 2, pk_two, "grid dispatch"),
     T("grid_nodes", node_cols, pk_bus, 1, pk_two, "grid load"),
-    T("grid_edges", edge_cols, pk_edge, 1, pk_two, "grid load, switch operations"),
+    T("grid_edges", edge_cols, pk_edge, 1, pk_edges, "grid load, switch operations"),
     T("decisions", decision_cols, pk_dec, 2, pk_one, "grid dispatch"),
     T("faults", fault_cols, pk_fault, 1, pk_one, "grid simulate"),
     T("alarm_rules", rule_cols, pk_rule, 1, pk_one, "grid dispatch (defaults), operators"),

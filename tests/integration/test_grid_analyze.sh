@@ -27,10 +27,10 @@ TMS=$(sed -n 's/.*"event": "fault".*"t_ms": \([0-9]*\).*/\1/p' "$TMP/sim")
 # a decision for the fault, as the dispatcher writes it (decisions: one row per step)
 ts() { printf '%s.%03d' "$(date -u -d "@$(( $1 / 1000 ))" '+%Y-%m-%d %H:%M:%S')" $(( $1 % 1000 )); }
 D=$(( TMS + 2040 ))
-{ echo "decision_id,event_time,fault_id,step,action,device_id,reason"
-  echo "DEC-1,$(ts $D),$FID,2,open,F2/Line.Sw4,isolate: bounds the faulted section"
-  echo "DEC-1,$(ts $D),$FID,1,open,F2/Line.Sw2,protection trip"
-  echo "DEC-9,$(ts $D),OTHER-FAULT,1,close,F2/Line.Sw7,not this fault"; } >"$TMP/dec.csv"
+{ echo "decision_id,step,event_time,section,action,device_id,reason"
+  echo "DEC-1,2,$(ts $D),F2/Line.L60,open,F2/Line.Sw4,isolate: bounds the faulted section"
+  echo "DEC-1,1,$(ts $D),F2/Line.L60,open,F2/Line.Sw2,protection trip"
+  echo "DEC-9,1,$(ts $D),F3/Line.L60,close,F2/Line.Sw7,not this fault"; } >"$TMP/dec.csv"
 "$BIN" produce decisions "$TMP/dec.csv" --server "$SRV" >/dev/null 2>"$TMP/err" || fail "produce decisions: $(cat "$TMP/err")"
 # alarms, as the dispatcher raises them: one of the feeder, one of another feeder
 { echo "alarm_id,device_id,event_time,alarm_type,severity,value,message"

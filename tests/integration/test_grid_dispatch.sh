@@ -80,7 +80,7 @@ eq "$(grep -c '"event":"decision"' "$TMP/d3")" 0 "decisions made again after the
 check_plan "$TMP/d2" 5 Line.L60
 grep -q '"late":[1-9][0-9]*,"duplicates":[1-9]' "$TMP/d3" || fail "late/duplicate samples not seen: $(tail -n 1 "$TMP/d3")"
 # the restarted dispatcher read all of phase 2 again, the fault included (no checkpoint since)
-ROWS2=$(sed -n 's/^grid simulate: \([0-9]*\) rows.*/\1/p' "$TMP/sim2")
+ROWS2=$(sed -n 's/^grid simulate: \([0-9]*\) rows (.*/\1/p' "$TMP/sim2")
 ROWS3=$(sed -n 's/.*"event":"summary","rows":\([0-9]*\).*/\1/p' "$TMP/d3")
 [ "${ROWS3:-0}" -ge "${ROWS2:-1}" ] || fail "replay after the restart: $ROWS3 rows read, $ROWS2 simulated"
 

@@ -211,7 +211,8 @@ static int feed_all(grid_loc *l, grid_sim *s, const grid_built *b, double t_s, u
 
 static int behind_fault(grid_sim *s, int64_t i, double t_s)
 {
-    return grid_sim_region(s, i, t_s) == GRID_SIM_DOWN;
+    (void)t_s;
+    return grid_sim_region(s, i) == GRID_SIM_DOWN;
 }
 
 /* The plans for the located and the injected edge are the same switching. */
