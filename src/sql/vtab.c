@@ -4,6 +4,7 @@
 #include "engine.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ typedef struct wseg {          /* buffered writes of one kind, in statement orde
 typedef struct svt {
     sqlite3_vtab base;
     strom_db *sdb;
+    sql_vctx *ctx;             /* the session's (streaming mode, cancel) */
     strom_table *t;
     char *name;
     const strom_schema *sc;
@@ -65,6 +67,11 @@ typedef struct scur {
     int64_t hist_bucket;       /* the key's bucket, -1 unknown */
     strom_buf kb;              /* scratch: canonical key bytes */
     strom_buf ptext;           /* string constants of preds (SQLite's argv dies after xFilter) */
+    /* streaming scan (log table, streaming mode): per bucket the next offset to read and,
+     * for the round under way, the end offset it reads to */
+    int stream;
+    int64_t *spos;
+    int64_t send;
 } scur;
 
 /* ------------------------------------------------------------ small helpers */
@@ -158,7 +165,8 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     if (!v)
         return SQLITE_NOMEM;
     memset(v, 0, sizeof *v);
-    v->sdb = aux;
+    v->ctx = aux;
+    v->sdb = v->ctx->db;
     const char *a = argv[3];
     size_t n = strlen(a);
     v->name = (n >= 2 && (a[0] == '"' || a[0] == '\'')) ? sqlite3_mprintf("%.*s", (int)n - 2, a + 1)
@@ -529,6 +537,10 @@ static int vt_close(sqlite3_vtab_cursor *base)
     strom_builder_destroy(c->bld);
     strom_buf_free(&c->kb);
     strom_buf_free(&c->ptext);
+    free(c->spos);
+    svt *v = (svt *)base->pVtab;
+    if (v->ctx->stream == c)
+        v->ctx->stream = NULL;
     sqlite3_free(base);
     return SQLITE_OK;
 }
@@ -661,8 +673,59 @@ static int parse_args(const char *s, arg *a, int max, sqlite3_uint64 *used)
 
 /* ------------------------------------------------------------- the readers */
 
+/* A stream's next bucket with rows past its position: read up to the end seen now. */
+static strom_err stream_next_bucket(svt *v, scur *c)
+{
+    while (c->bucket < strom_table_nbuckets(v->t)) {
+        int b = c->bucket++;
+        int64_t lo = 0, hi = 0;
+        strom_err e = strom_table_offsets(v->t, b, &lo, &hi);
+        if (e != STROM_OK)
+            return e;
+        int64_t from = c->spos[b] < lo ? lo : c->spos[b];
+        c->spos[b] = hi;
+        c->send = hi;
+        if (from < hi)
+            return strom_scan_open(v->t, b, from, &c->ro, &c->scan);
+    }
+    return STROM_OK;
+}
+
+/* 1 when some bucket has rows past the stream's position. */
+static int stream_has_news(svt *v, scur *c)
+{
+    for (int b = 0; b < strom_table_nbuckets(v->t); b++) {
+        int64_t lo = 0, hi = 0;
+        if (strom_table_offsets(v->t, b, &lo, &hi) == STROM_OK && hi > c->spos[b])
+            return 1;
+    }
+    return 0;
+}
+
+/* The end of a stream's round: waits (in slices, so a cancel is seen within one) for an
+ * append to the table, then starts the next round at bucket 0. */
+static strom_err stream_wait(svt *v, scur *c)
+{
+    int idled = 0;
+    for (;;) {
+        uint64_t seen = sql_stream_seq();
+        if (stream_has_news(v, c)) {
+            c->bucket = 0;
+            return STROM_OK;
+        }
+        if (atomic_load(&v->ctx->cancel))
+            return strom_fail(STROM_ETIMEOUT, "interrupted");
+        if (!idled && v->ctx->idle)
+            v->ctx->idle(v->ctx->idle_arg);   /* hand out the rows so far */
+        idled = 1;
+        sql_stream_wait(seen, SQL_STREAM_SLICE_MS);
+    }
+}
+
 static strom_err scan_next_bucket(svt *v, scur *c)
 {
+    if (c->stream)
+        return stream_next_bucket(v, c);
     while (c->bucket < strom_table_nbuckets(v->t)) {
         int b = c->bucket++;
         if (v->is_pk) {
@@ -698,6 +761,8 @@ static strom_err scan_advance(svt *v, scur *c)
             e = strom_snapshot_next(c->snap, &b);
         if (e != STROM_OK)
             return e;
+        if (b && c->stream && strom_batch_nrows(b) > 0 && strom_batch_row_offset(b, 0) >= c->send)
+            b = NULL;                         /* appended after this round began */
         if (b && strom_batch_nrows(b) > 0)
             return bind_batch(c, b);
         if (c->scan || c->snap) {
@@ -706,6 +771,8 @@ static strom_err scan_advance(svt *v, scur *c)
             c->scan = NULL;
             c->snap = NULL;
         }
+        if (c->bucket >= strom_table_nbuckets(v->t) && c->stream && (e = stream_wait(v, c)) != STROM_OK)
+            return e;
         if (c->bucket >= strom_table_nbuckets(v->t)) {
             c->eof = 1;
             return STROM_OK;
@@ -778,6 +845,39 @@ static strom_err keep_pred_strings(scur *c)
     return STROM_OK;
 }
 
+/* Streaming mode: this scan of a log table is the statement's stream, which reads what is
+ * there (from the start, or from the end with 'scan.startup.mode' = 'latest') and then
+ * waits for appends instead of ending. One stream per statement, as the outer loop. */
+static strom_err stream_start(svt *v, scur *c)
+{
+    if (v->ctx->stream && v->ctx->stream != c)
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode reads one log table as a stream; "
+                          "this statement also reads log table %s in full (join a stream only "
+                          "with primary-key tables, or FOR SYSTEM_TIME AS OF on an indexed log "
+                          "table)", v->name);
+    if (c->stream)
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: log table %s would be read again "
+                          "for each row of another table; make it the first table of the FROM "
+                          "clause (the stream drives the join)", v->name);
+    int nb = strom_table_nbuckets(v->t);
+    free(c->spos);
+    c->spos = strom_calloc((size_t)nb, sizeof *c->spos);
+    if (!c->spos)
+        return STROM_ENOMEM;
+    for (int b = 0; b < nb; b++) {
+        int64_t lo = 0, hi = 0, off = 0;
+        strom_err e = strom_table_offsets(v->t, b, &lo, &hi);
+        if (e == STROM_OK && !v->ctx->from_latest && c->ro.time_min != STROM_TIME_MIN)
+            e = strom_table_seek_time(v->t, b, c->ro.time_min, &off);
+        if (e != STROM_OK)
+            return e;
+        c->spos[b] = v->ctx->from_latest ? hi : off;
+    }
+    v->ctx->stream = c;
+    c->stream = 1;
+    return STROM_OK;
+}
+
 static strom_err start_scan(svt *v, scur *c, const arg *a, int na, sqlite3_value **argv, int *empty)
 {
     c->ro = (strom_read_opts){.columns = c->names, .ncolumns = c->nproj, .preds = c->preds,
@@ -803,6 +903,10 @@ static strom_err start_scan(svt *v, scur *c, const arg *a, int na, sqlite3_value
     if (c->ro.time_min > c->ro.time_max)
         *empty = 1;
     c->bucket = 0;
+    if (!v->is_pk && v->ctx->streaming && (ce = stream_start(v, c)) != STROM_OK)
+        return ce;
+    if (c->stream)
+        *empty = 0;                           /* a stream runs until it is cancelled */
     return *empty ? STROM_OK : scan_advance(v, c);
 }
 
@@ -1311,9 +1415,9 @@ static const sqlite3_module strom_module = {
     .xRollback = vt_rollback,
 };
 
-strom_err sql_vtab_register(sqlite3 *db, strom_db *sdb)
+strom_err sql_vtab_register(sqlite3 *db, sql_vctx *ctx)
 {
-    int rc = sqlite3_create_module(db, "strom", &strom_module, sdb);
+    int rc = sqlite3_create_module(db, "strom", &strom_module, ctx);
     return rc == SQLITE_OK ? STROM_OK
                            : strom_fail(STROM_EINVAL, "sqlite3_create_module: %s", sqlite3_errmsg(db));
 }

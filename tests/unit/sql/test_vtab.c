@@ -371,7 +371,7 @@ static void test_bad_input(void **state)
     sqlt_fails(&t, "SELECT * FROM a FOR SYSTEM_TIME AS OF 5", "whole primary key");
     sqlt_fails(&t, "SET 'no.such' = '1'", "no.such");
     sqlt_fails(&t, "SET 'table.local-time-zone' = 'Mars/Base'", "Mars/Base");
-    sqlt_fails(&t, "SET 'execution.runtime-mode' = 'streaming'", "streaming");
+    sqlt_fails(&t, "SET 'execution.runtime-mode' = 'continuous'", "'batch' or 'streaming'");
     sqlt_fails(&t, "DROP TABLE nosuch", "nosuch");
     sqlt_fails(&t, "DESCRIBE nosuch", "nosuch");
     sqlt_fails(&t, "SELECT TIMESTAMP '2025-02-30 00:00:00'", "line 1, column 18");
