@@ -157,6 +157,7 @@ static void loop_free_graveyard(srv_loop *l)
             slot_destroy(s);
         }
         proto_reader_free(&c->rd);
+        srv_sql_conn_free(c);
         l->nconns--;
         free(c);
     }
@@ -170,10 +171,11 @@ static void conn_close(srv_conn *c)
     srv_loop *l = c->loop;
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
-    c->dead = 1;
+    __atomic_store_n(&c->dead, 1, __ATOMIC_SEQ_CST); /* api_sql.c reads it on a worker */
     c->prev->next = c->next;
     c->next->prev = c->prev;
     atomic_fetch_sub(&l->srv->nconns, 1);
+    srv_sql_conn_closed(c);
     for (srv_slot *s = c->head, *n; s; s = n) {
         n = s->next;
         if (s->state == SLOT_PARKED) {

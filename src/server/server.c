@@ -8,6 +8,7 @@
 static void srv_free(srv_server *s)
 {
     srv_loops_stop(s);
+    srv_sql_wait_threads(s);
     srv_cursors_expire(s, 1);
     pthread_mutex_destroy(&s->cmu);
     if (s->db)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_sql_cli.sh: black-box tests of `strom sql` (STROM_BIN, set by CMake): -e and -f,
 # the three output formats, exit codes 0/1/2, syntax errors with line, column and caret,
-# views and rows surviving a new process, --server refused, and the shell reading stdin.
+# views and rows surviving a new process, --server usage, and the shell reading stdin.
 set -u
 BIN=${STROM_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/strom}
 TMP=$(mktemp -d /tmp/strom-sqlcli-XXXXXX)
@@ -23,7 +23,8 @@ same() { diff -u "$2" "$1" >/dev/null || { fail "$LAST: output differs"; diff -u
 # ---- help and usage (2)
 LAST="sql --help";       run 0 sql --help;                        has "$OUT" "usage: strom sql"; has "$OUT" "--server"; has "$OUT" "table.local-time-zone"
 LAST="sql --format xml"; run 2 sql --data "$D" --format xml -e "SELECT 1"; has "$ERR" "--format 'xml'"
-LAST="sql --server";     run 2 sql --server localhost:9123 -e "SELECT 1"; has "$ERR" "not available yet"
+LAST="sql --server gone"; run 1 sql --server 127.0.0.1:1 -e "SELECT 1"; has "$ERR" "cannot connect to 127.0.0.1:1"
+LAST="server and data";  run 2 sql --server 127.0.0.1:1 --data "$D" -e "SELECT 1"; has "$ERR" "not both"
 LAST="sql -e and -f";    run 2 sql --data "$D" -e "SELECT 1" -f x.sql; has "$ERR" "not both"
 LAST="sql -f missing";   run 1 sql --data "$D" -f "$TMP/nope.sql"; has "$ERR" "nope.sql"
 
