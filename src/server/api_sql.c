@@ -155,7 +155,8 @@ static void set_running(srv_conn *conn, srv_sql *q, sql_session *sess)
 {
     pthread_mutex_lock(&q->mu);
     q->running = sess;
-    int closed = q->closed || __atomic_load_n(&conn->dead, __ATOMIC_SEQ_CST);
+    int closed = q->closed || __atomic_load_n(&conn->dead, __ATOMIC_SEQ_CST) ||
+                 __atomic_load_n(&conn->peer_gone, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&q->mu);
     if (closed && sess)
         sql_session_interrupt(sess);

@@ -129,6 +129,8 @@ static void conn_events(srv_conn *c, int want_out)
     int ev = 0;
     if (!c->closing && !conn_paused(c))
         ev |= EPOLLIN | EPOLLRDHUP; /* not reading: no interest in the peer's half-close */
+    else if (c->busy && !c->peer_gone)
+        ev |= EPOLLRDHUP;           /* ... except to stop the SQL of a client that left */
     if (want_out)
         ev |= EPOLLOUT;
     if (ev == c->events || c->dead)
@@ -301,6 +303,14 @@ static void conn_event(srv_conn *c, uint32_t ev)
 {
     if (ev & (EPOLLERR | EPOLLHUP)) { /* reset or both directions shut: nothing to answer */
         conn_close(c);
+        return;
+    }
+    if ((ev & EPOLLRDHUP) && c->busy && !c->peer_gone) {
+        /* the client shut its side while a request runs: its SQL statements are
+         * interrupted (what it asked is still answered, then the conn closes) */
+        __atomic_store_n(&c->peer_gone, 1, __ATOMIC_SEQ_CST);
+        srv_sql_conn_closed(c);
+        conn_events(c, 0);
         return;
     }
     if (ev & EPOLLOUT)

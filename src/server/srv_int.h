@@ -118,6 +118,7 @@ struct srv_conn {
     int closing;           /* no more reading: answer what is there, then close */
     int fatal;             /* the stream broke: no more frames either */
     int dead;              /* socket closed; freed when refs drops to 0 */
+    int peer_gone;         /* the peer shut its side while a request ran (loop.c) */
     struct srv_sql *sql;   /* SQL settings and cursors (api_sql.c), NULL until used */
 };
 

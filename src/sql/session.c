@@ -349,6 +349,8 @@ void sql_session_close(sql_session *s)
 {
     if (!s)
         return;
+    char msg[1024];                      /* closing tables may set the message: keep it */
+    snprintf(msg, sizeof msg, "%s", strom_errmsg());
     sqlite3_close(s->q);
     for (int i = 0; i < s->nviews; i++) {
         free(s->views[i].name);
@@ -356,6 +358,8 @@ void sql_session_close(sql_session *s)
     }
     free(s->views);
     free(s);
+    if (msg[0])
+        strom_fail(STROM_OK, "%s", msg);
 }
 
 /* ---------------------------------------------------------------- catalog */
