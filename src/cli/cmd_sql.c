@@ -83,7 +83,7 @@ static strom_err run_remote(target *t, const char *stmt, size_t len, sql_format 
     if (e != STROM_OK) {
         running_c = NULL;
         sql_set_error_at(strom_client_sql_error_at());
-        return e;
+        return got_int ? strom_fail(STROM_ETIMEOUT, "interrupted") : e;
     }
     track_mode(t, stmt, len);
     int nc = strom_client_sql_ncols(r);
