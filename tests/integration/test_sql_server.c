@@ -272,7 +272,9 @@ static int64_t count_rows(strom_sql_cursor *r, int nwant, int64_t *sum_id, int m
         IT_OK(strom_client_sql_next(r, 200, &b));
         for (int64_t i = 0; b && i < strom_batch_nrows(b); i++) {
             size_t len;
-            const char *id = strom_batch_get_str(b, 0, i, &len);
+            const char *p = strom_batch_get_str(b, 0, i, &len);
+            char id[32];                   /* not NUL-terminated in the batch */
+            snprintf(id, sizeof id, "%.*s", (int)(len < 31 ? len : 31), p);
             *sum_id += atoi(id + 1);
             n++;
         }
