@@ -240,6 +240,7 @@ static strom_err open_session(srv_server *s, srv_slot *slot, srv_sql *q, const p
     if (e != STROM_OK)
         return e;
     sql_session_set_drop(*out, drop_table, s);
+    srv_jobs_hooks(s, *out);
     for (int i = 0; e == STROM_OK && i < q->nsettings; i++)
         e = sql_session_set(*out, q->settings[i][0], q->settings[i][1]);
     for (uint32_t i = 0; e == STROM_OK && i < req->req.execute_sql.nsettings; i++) {

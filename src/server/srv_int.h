@@ -234,6 +234,8 @@ struct srv_server {
     void *waits;           /* wait.c's hash of tables */
     /* streaming SQL cursors' threads still running (api_sql.c) */
     atomic_int sql_threads;
+    /* continuous SQL jobs (jobs.c) */
+    struct srv_jobs *jobs;
 };
 
 /* loop.c */
@@ -340,6 +342,14 @@ void srv_sql_conn_closed(srv_conn *c);
 void srv_sql_conn_free(srv_conn *c);
 /* Waits until every streaming cursor's thread has ended (shutdown, after the loops). */
 void srv_sql_wait_threads(srv_server *s);
+
+/* jobs.c: continuous SQL jobs (INSERT INTO sink SELECT ... in streaming mode). start:
+ * creates the registry and restarts the jobs left RUNNING; stop: ends every job (they stay
+ * RUNNING in the job table, to be restarted); hooks: lets sess start and stop jobs. */
+struct sql_session;
+strom_err srv_jobs_start(srv_server *s);
+void srv_jobs_stop(srv_server *s);
+void srv_jobs_hooks(srv_server *s, struct sql_session *sess);
 
 /* api_*.c: one function per api, run by native.c. req decoded; resp filled (borrowing
  * from slot/scratch). The result is the response's error code; the message is

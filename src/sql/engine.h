@@ -61,7 +61,24 @@ typedef struct sql_vctx {
     void (*idle)(void *arg);   /* called once before a stream read starts to wait: the
                                   caller may hand out the rows it has so far */
     void *idle_arg;
+    /* the stream's positions (set when a stream starts): per bucket the next offset; at
+     * an idle call every row before them has been produced */
+    const char *stream_table;
+    const int64_t *stream_pos;
+    int stream_nbuckets;
+    /* a continuous job (sql_session_set_job): writes go out in batches while the
+     * statement runs (sql_session_flush_writes), the stream resumes at resume_pos */
+    int job;
+    char resume_table[160];
+    int64_t resume_pos[64];
+    int resume_n;
+    void *writers[16];         /* tables with buffered writes (vtab.c) */
+    int nwriters;
 } sql_vctx;
+
+/* vtab.c: writes every table's buffered rows of the running statement now (a job). *rows
+ * (may be NULL) gets the rows written. */
+strom_err sql_vtab_flush_writes(sql_vctx *ctx, int64_t *rows);
 
 /* Registers the module "strom" on db; tables opened through it come from ctx->db. ctx is
  * borrowed and must outlive db's virtual tables.
@@ -125,6 +142,25 @@ typedef strom_err (*sql_drop_fn)(void *ctx, const char *name);
 void sql_session_set_drop(sql_session *s, sql_drop_fn fn, void *ctx);
 /* sql_vctx.idle of the session's tables (NULL: none). */
 void sql_session_set_idle(sql_session *s, void (*fn)(void *), void *arg);
+
+/* CONTINUOUS JOBS. In streaming mode `INSERT INTO sink SELECT ...` is a job run by whoever
+ * set the hooks (a server: jobs.c): start gets the statement (and the session, for its
+ * settings) and answers the job's id (then the statement answers one row, job_id), stop
+ * ends job id. Without hooks such an INSERT is refused. SHOW JOBS reads the table
+ * SQL_JOBS_TABLE; STOP JOB 'id' calls stop. */
+typedef struct sql_job_hooks {
+    strom_err (*start)(void *ctx, sql_session *from, const char *sql, size_t len, char *id, size_t cap);
+    strom_err (*stop)(void *ctx, const char *id);
+    void *ctx;
+} sql_job_hooks;
+void sql_session_set_jobs(sql_session *s, const sql_job_hooks *h);
+/* Makes s a job's session: its streaming INSERT runs (writes are flushed by
+ * sql_session_flush_writes, e.g. from the idle hook, not at the end), and its stream on
+ * table resume_table starts at pos[0..n) when given (n = the table's bucket count). */
+void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t *pos, int n);
+strom_err sql_session_flush_writes(sql_session *s, int64_t *rows);
+/* The stream's table and positions (NULL when no stream runs); borrowed. */
+const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n);
 /* The session zone's offset east of UTC in ms at the current time. */
 int64_t sql_session_tz_ms(sql_session *s);
 /* Runs one statement (Flink dialect, sql.h). Catalog statements (CREATE/DROP/SET) are
@@ -191,5 +227,9 @@ int sql_rows_done(const sql_rows *r);
 
 /* Table created by the SQL layer for its catalog (view definitions); hidden from SQL. */
 #define SQL_VIEWS_TABLE "__sql_views"
+/* The continuous jobs of a server (jobs.c writes it, SHOW JOBS reads it): a primary-key
+ * table (id STRING, statement STRING, settings STRING, state STRING, rows BIGINT,
+ * positions STRING, error STRING); hidden from SHOW TABLES. */
+#define SQL_JOBS_TABLE "__sql_jobs"
 
 #endif /* STROM_SQL_ENGINE_H */

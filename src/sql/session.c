@@ -20,6 +20,7 @@ struct sql_session {
     sql_vctx vctx;             /* shared with the virtual tables */
     sql_drop_fn drop;          /* DROP TABLE through the caller (NULL: strom_table_drop) */
     void *drop_ctx;
+    sql_job_hooks jobs;        /* start/stop of continuous jobs (a server's) */
     int64_t now_ms;            /* 0: wall clock */
     char zone[128];            /* "" = the machine's zone */
     int64_t fixed_tz_ms;       /* zone given as +HH:MM / UTC */
@@ -144,6 +145,34 @@ void sql_session_set_idle(sql_session *s, void (*fn)(void *), void *arg)
 {
     s->vctx.idle = fn;
     s->vctx.idle_arg = arg;
+}
+
+void sql_session_set_jobs(sql_session *s, const sql_job_hooks *h)
+{
+    s->jobs = h ? *h : (sql_job_hooks){0};
+}
+
+void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t *pos, int n)
+{
+    s->vctx.job = 1;
+    s->vctx.resume_n = 0;
+    if (resume_table && pos && n > 0 && n <= 64) {
+        snprintf(s->vctx.resume_table, sizeof s->vctx.resume_table, "%s", resume_table);
+        memcpy(s->vctx.resume_pos, pos, (size_t)n * sizeof *pos);
+        s->vctx.resume_n = n;
+    }
+}
+
+strom_err sql_session_flush_writes(sql_session *s, int64_t *rows)
+{
+    return sql_vtab_flush_writes(&s->vctx, rows);
+}
+
+const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n)
+{
+    *table = s->vctx.stream_table;
+    *n = s->vctx.stream_nbuckets;
+    return s->vctx.stream_pos;
 }
 
 void sql_session_set_now(sql_session *s, int64_t now_ms) { s->now_ms = now_ms; }
@@ -556,7 +585,7 @@ static int is_aggregate(const sql_tok *t)
 /* What a streaming query cannot do, or NULL: a result that needs the whole (endless)
  * input - an aggregate or GROUP BY without a window, ORDER BY without LIMIT - and
  * continuous INSERT jobs (not implemented yet). *at: the token. */
-static const char *unbounded(const sql_tok *t, size_t n, size_t *at)
+static const char *unbounded(const sql_tok *t, size_t n, size_t *at, int allow_write)
 {
     int depth = 0;
     size_t order = 0;
@@ -567,10 +596,10 @@ static const char *unbounded(const sql_tok *t, size_t n, size_t *at)
             depth++;
         else if (sql_tok_punct(&t[i], ")"))
             depth--;
-        else if (i == 0 && (sql_tok_is(&t[i], "INSERT") || sql_tok_is(&t[i], "UPDATE") ||
+        else if (i == 0 && !allow_write && (sql_tok_is(&t[i], "INSERT") || sql_tok_is(&t[i], "UPDATE") ||
                             sql_tok_is(&t[i], "DELETE") || sql_tok_is(&t[i], "REPLACE")))
-            return "a write in streaming mode would be a continuous job (INSERT INTO sink SELECT "
-                   "... running in the server), which strom does not run yet: run it in batch mode";
+            return "a write in streaming mode is a continuous job: only INSERT INTO sink SELECT ... "
+                   "in a server (strom sql --server); UPDATE and DELETE run in batch mode";
         else if (is_aggregate(&t[i]) || (sql_tok_is(&t[i], "GROUP") && sql_tok_is(&t[i + 1], "BY")))
             return "an aggregate (GROUP BY, count, sum, ...) over a stream never ends without a "
                    "window, and strom has no windowed aggregates yet: run it in batch mode "
@@ -585,12 +614,52 @@ static const char *unbounded(const sql_tok *t, size_t n, size_t *at)
                        "stream ends (add LIMIT n, or run it in batch mode)" : NULL;
 }
 
-static strom_err check_streamable(const char *sql, size_t len)
+static int is_write(const char *sql, size_t len)
+{
+    sql_tok *t = NULL;
+    size_t n = 0;
+    int w = sql_lex(sql, len, &t, &n) == STROM_OK && n > 1 && sql_tok_is(&t[0], "INSERT");
+    free(t);
+    return w;
+}
+
+/* A streaming INSERT: a job's own statement runs; otherwise it starts a job (hooks) and
+ * the statement answers its id. */
+static strom_err start_job(sql_session *s, const char *sql, size_t len, sqlite3_stmt **stmt)
+{
+    if (!s->jobs.start)
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: INSERT INTO ... SELECT is a continuous "
+                          "job, which runs in a server (strom sql --server); here run it in batch mode");
+    char id[64], *q = NULL;
+    strom_err e = s->jobs.start(s->jobs.ctx, s, sql, len, id, sizeof id);
+    if (e == STROM_OK && !(q = sqlite3_mprintf("SELECT %Q AS job_id", id)))
+        e = STROM_ENOMEM;
+    if (e == STROM_OK && sqlite3_prepare_v2(s->q, q, -1, stmt, NULL) != SQLITE_OK)
+        e = strom_fail(STROM_ENOMEM, "%s", sqlite3_errmsg(s->q));
+    sqlite3_free(q);
+    return e;
+}
+
+static strom_err show_jobs(sql_session *s, sqlite3_stmt **stmt)
+{
+    int have = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->q, "SELECT 1 FROM sqlite_schema WHERE name = '" SQL_JOBS_TABLE "'", -1, &st,
+                           NULL) == SQLITE_OK)
+        have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return prepare(s, have ? "SELECT id, statement, state, rows, positions, error FROM main.\"" SQL_JOBS_TABLE
+                             "\" ORDER BY id"
+                           : "SELECT NULL AS id, NULL AS statement, NULL AS state, NULL AS rows, NULL AS "
+                             "positions, NULL AS error WHERE 0", stmt, NULL, 0);
+}
+
+static strom_err check_streamable(const char *sql, size_t len, int allow_write)
 {
     sql_tok *t = NULL;
     size_t n = 0, at = 0;
     strom_err e = sql_lex(sql, len, &t, &n);
-    const char *why = e == STROM_OK ? unbounded(t, n, &at) : NULL;
+    const char *why = e == STROM_OK ? unbounded(t, n, &at, allow_write) : NULL;
     free(t);
     if (!why)
         return e;
@@ -617,10 +686,22 @@ strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_s
     case SQL_DESCRIBE: e = describe(s, st.name, stmt); break;
     case SQL_SHOW_TABLES:
         e = prepare(s, "SELECT name AS table_name, CASE type WHEN 'view' THEN 'VIEW' ELSE 'TABLE' END AS "
-                       "kind FROM sqlite_schema WHERE type IN ('table', 'view') ORDER BY name", stmt, NULL, 0);
+                       "kind FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE '\\_\\_sql\\_%' "
+                       "ESCAPE '\\' ORDER BY name", stmt, NULL, 0);
+        break;
+    case SQL_SHOW_JOBS: e = show_jobs(s, stmt); break;
+    case SQL_STOP_JOB:
+        e = s->jobs.stop ? s->jobs.stop(s->jobs.ctx, st.name)
+                         : strom_fail(STROM_EUNSUPPORTED, "STOP JOB: continuous jobs run in a server");
         break;
     default:
-        e = s->vctx.streaming ? check_streamable(sql, len) : STROM_OK;
+        if (s->vctx.streaming && !s->vctx.job && is_write(sql, len) && s->jobs.start) {
+            e = check_streamable(sql, len, 1);
+            if (e == STROM_OK)
+                e = start_job(s, sql, len, stmt);
+            break;
+        }
+        e = s->vctx.streaming ? check_streamable(sql, len, s->vctx.job) : STROM_OK;
         if (e == STROM_OK)
             e = prepare(s, st.sqlite, stmt, sql, len);
         break;

@@ -539,8 +539,11 @@ static int vt_close(sqlite3_vtab_cursor *base)
     strom_buf_free(&c->ptext);
     free(c->spos);
     svt *v = (svt *)base->pVtab;
-    if (v->ctx->stream == c)
+    if (v->ctx->stream == c) {
         v->ctx->stream = NULL;
+        v->ctx->stream_pos = NULL;
+        v->ctx->stream_table = NULL;
+    }
     sqlite3_free(base);
     return SQLITE_OK;
 }
@@ -864,6 +867,7 @@ static strom_err stream_start(svt *v, scur *c)
     c->spos = strom_calloc((size_t)nb, sizeof *c->spos);
     if (!c->spos)
         return STROM_ENOMEM;
+    int resume = v->ctx->resume_n == nb && !strcmp(v->ctx->resume_table, v->name);
     for (int b = 0; b < nb; b++) {
         int64_t lo = 0, hi = 0, off = 0;
         strom_err e = strom_table_offsets(v->t, b, &lo, &hi);
@@ -871,9 +875,12 @@ static strom_err stream_start(svt *v, scur *c)
             e = strom_table_seek_time(v->t, b, c->ro.time_min, &off);
         if (e != STROM_OK)
             return e;
-        c->spos[b] = v->ctx->from_latest ? hi : off;
+        c->spos[b] = resume ? v->ctx->resume_pos[b] : v->ctx->from_latest ? hi : off;
     }
     v->ctx->stream = c;
+    v->ctx->stream_table = v->name;
+    v->ctx->stream_pos = c->spos;
+    v->ctx->stream_nbuckets = nb;
     c->stream = 1;
     return STROM_OK;
 }
@@ -1283,6 +1290,52 @@ static strom_err put_col(svt *v, strom_builder *b, int col, sqlite3_value *a)
     return e == STROM_OK ? e : strom_fail(e, "table %s, column %s: %s", v->name, cn, strom_errmsg());
 }
 
+/* Writes the buffered rows of v (in statement order, one call per run). *rows += them. */
+static strom_err write_segs(svt *v, int64_t *rows)
+{
+    strom_err e = STROM_OK;
+    for (int i = 0; i < v->nsegs && e == STROM_OK; i++) {
+        const strom_builder *b = v->segs[i].b;
+        if (strom_builder_nrows(b) == 0)
+            continue;
+        e = v->segs[i].del ? strom_table_delete(v->t, b)
+            : v->is_pk     ? strom_table_upsert(v->t, b)
+                           : strom_table_append(v->t, b, NULL);
+        if (e == STROM_OK && rows)
+            *rows += strom_builder_nrows(b);
+    }
+    segs_clear(v);
+    return e;
+}
+
+/* A job writes while its statement runs: the table joins the session's writers (flushed
+ * by sql_vtab_flush_writes) and writes itself every JOB_WRITE_ROWS rows. */
+#define JOB_WRITE_ROWS 4096
+
+static strom_err job_wrote(svt *v, strom_builder *b)
+{
+    sql_vctx *x = v->ctx;
+    int known = 0;
+    for (int i = 0; i < x->nwriters; i++)
+        known |= x->writers[i] == v;
+    if (!known && x->nwriters == (int)(sizeof x->writers / sizeof x->writers[0]))
+        return strom_fail(STROM_ELIMIT, "a job writes at most %d tables", x->nwriters);
+    if (!known)
+        x->writers[x->nwriters++] = v;
+    return strom_builder_nrows(b) >= JOB_WRITE_ROWS ? write_segs(v, NULL) : STROM_OK;
+}
+
+strom_err sql_vtab_flush_writes(sql_vctx *x, int64_t *rows)
+{
+    strom_err e = STROM_OK;
+    if (rows)
+        *rows = 0;
+    for (int i = 0; i < x->nwriters && e == STROM_OK; i++)
+        e = write_segs(x->writers[i], rows);
+    x->nwriters = 0;
+    return e;
+}
+
 static strom_err put_row(svt *v, int del, sqlite3_value **vals)
 {
     strom_builder *b = seg_for(v, del);
@@ -1292,7 +1345,11 @@ static strom_err put_row(svt *v, int del, sqlite3_value **vals)
     for (int i = 0; i < v->ncols && e == STROM_OK; i++)
         e = put_col(v, b, i, vals[i]);
     if (e == STROM_OK)
-        return strom_builder_end_row(b);
+        e = strom_builder_end_row(b);
+    if (e == STROM_OK && v->ctx->job)
+        e = job_wrote(v, b);
+    if (e == STROM_OK)
+        return e;
     strom_err keep = e;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", strom_errmsg());
@@ -1366,20 +1423,8 @@ static int vt_begin(sqlite3_vtab *base) { (void)base; return SQLITE_OK; }
 static int vt_sync(sqlite3_vtab *base)
 {
     svt *v = (svt *)base;
-    for (int i = 0; i < v->nsegs; i++) {
-        const strom_builder *b = v->segs[i].b;
-        if (strom_builder_nrows(b) == 0)
-            continue;
-        strom_err e = v->segs[i].del ? strom_table_delete(v->t, b)
-                      : v->is_pk     ? strom_table_upsert(v->t, b)
-                                     : strom_table_append(v->t, b, NULL);
-        if (e != STROM_OK) {
-            segs_clear(v);
-            return vt_fail(v, e, "commit");
-        }
-    }
-    segs_clear(v);
-    return SQLITE_OK;
+    strom_err e = write_segs(v, NULL);
+    return e == STROM_OK ? SQLITE_OK : vt_fail(v, e, "commit");
 }
 
 static int vt_commit(sqlite3_vtab *base)
