@@ -35,7 +35,7 @@ typedef struct srv_job {
     sqlite3_stmt *st;
     pthread_t th;
     atomic_int stop;           /* 1: STOP JOB, 2: server shutdown */
-    int64_t rows;
+    int64_t rows, rows_base;   /* rows written (rows_base: before this start) */
     char positions[2048];
 } srv_job;
 
@@ -133,7 +133,7 @@ static void job_idle(void *arg)
     int64_t rows = 0;
     if (sql_session_flush_writes(j->sess, &rows) != STROM_OK)
         return;                    /* the statement's next write fails and ends the job */
-    j->rows += rows;
+    j->rows = j->rows_base + sql_session_rows_written(j->sess);
     positions_of(j);
     save(j, "RUNNING", NULL);
 }
@@ -344,7 +344,7 @@ static void restart_jobs(srv_server *s)
         srv_job *j = id && sql && set && state && !strcmp(state, "RUNNING")
                          ? job_new(s, id, sql, strlen(sql), set) : NULL;
         if (j) {
-            j->rows = strom_batch_get_int(b, 4, r);
+            j->rows = j->rows_base = strom_batch_get_int(b, 4, r);
             snprintf(j->positions, sizeof j->positions, "%s", pos ? pos : "");
             if (job_prepare(j) != STROM_OK || job_spawn(s, j) != STROM_OK) {
                 fprintf(stderr, "strom server: job %s could not restart: %s\n", id, strom_errmsg());

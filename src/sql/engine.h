@@ -74,6 +74,7 @@ typedef struct sql_vctx {
     int resume_n;
     void *writers[16];         /* tables with buffered writes (vtab.c) */
     int nwriters;
+    int64_t rows_written;      /* rows the statements of the session wrote so far */
 } sql_vctx;
 
 /* vtab.c: writes every table's buffered rows of the running statement now (a job). *rows
@@ -159,6 +160,8 @@ void sql_session_set_jobs(sql_session *s, const sql_job_hooks *h);
  * table resume_table starts at pos[0..n) when given (n = the table's bucket count). */
 void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t *pos, int n);
 strom_err sql_session_flush_writes(sql_session *s, int64_t *rows);
+/* Rows the session's statements have written so far (jobs: also before the end). */
+int64_t sql_session_rows_written(const sql_session *s);
 /* The stream's table and positions (NULL when no stream runs); borrowed. */
 const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n);
 /* The session zone's offset east of UTC in ms at the current time. */

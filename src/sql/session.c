@@ -163,6 +163,8 @@ void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t
     }
 }
 
+int64_t sql_session_rows_written(const sql_session *s) { return s->vctx.rows_written; }
+
 strom_err sql_session_flush_writes(sql_session *s, int64_t *rows)
 {
     return sql_vtab_flush_writes(&s->vctx, rows);

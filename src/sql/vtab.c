@@ -1303,6 +1303,8 @@ static strom_err write_segs(svt *v, int64_t *rows)
                            : strom_table_append(v->t, b, NULL);
         if (e == STROM_OK && rows)
             *rows += strom_builder_nrows(b);
+        if (e == STROM_OK)
+            v->ctx->rows_written += strom_builder_nrows(b);
     }
     segs_clear(v);
     return e;
