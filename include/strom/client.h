@@ -223,6 +223,47 @@ void strom_lookuper_close(strom_lookuper *l);
 strom_err strom_client_key_history(strom_client *c, const char *table, const strom_value *key,
                                    int nkey, int64_t at_or_before, int32_t n,
                                    const char *const *columns, int ncolumns, strom_batch **out);
+/* ------------------------------------------------------------------ SQL */
+
+/* A statement run in the server (EXECUTE_SQL) and its result rows. Rows come as
+ * strom_batch, one column per result column, typed by the server per batch: integers
+ * BIGINT (TIMESTAMP for columns declared TIMESTAMP), reals DOUBLE, text STRING, blobs
+ * BYTES; a column computed by an expression may change type between batches. One thread
+ * at a time per cursor. Several cursors may be open on one client; each request of them
+ * goes over the client's connection in turn (a streaming cursor's fetch waits up to its
+ * timeout there, so give a streaming query a client of its own). */
+typedef struct strom_sql_cursor strom_sql_cursor;
+
+/* Runs one statement (Flink dialect, as `strom sql`) in the server. settings: NULL or a
+ * NULL-terminated list of key, value strings applied as SET on this connection's session
+ * before the statement (they stay for later statements of the connection, like SET
+ * itself; e.g. "execution.runtime-mode", "streaming"). A statement without rows (DDL, SET,
+ * INSERT) is complete on return (strom_client_sql_changes: rows written). Errors name line
+ * and column where the front end knows them; strom_client_sql_error_at() then gives the
+ * byte of the statement to point at. Owned: strom_client_sql_close (before the client). */
+strom_err strom_client_sql_execute(strom_client *c, const char *sql, size_t len,
+                                   const char *const *settings, strom_sql_cursor **out);
+/* Byte offset in the last failed statement (this thread) the error points at, or -1. */
+long strom_client_sql_error_at(void);
+/* Result columns: count and names (borrowed from r). */
+int strom_client_sql_ncols(const strom_sql_cursor *r);
+const char *strom_client_sql_col_name(const strom_sql_cursor *r, int i);
+int64_t strom_client_sql_changes(const strom_sql_cursor *r);
+/* Next batch of rows: *out borrowed until the next call or close, or NULL when there is
+ * none: the end (strom_client_sql_done) or, for a streaming query, nothing within
+ * timeout_ms (call again). A failed statement (e.g. interrupted) returns its error and
+ * is done. */
+strom_err strom_client_sql_next(strom_sql_cursor *r, int timeout_ms, const strom_batch **out);
+/* 1 once every row was handed out (a streaming query: only after a cancel or an error). */
+int strom_client_sql_done(const strom_sql_cursor *r);
+/* Ends the statement in the server (CANCEL_SQL); later next calls give no rows. */
+strom_err strom_client_sql_cancel(strom_sql_cursor *r);
+/* Cancels if not done, frees r. */
+void strom_client_sql_close(strom_sql_cursor *r);
+/* Async-signal-safe (e.g. from a SIGINT handler): shuts the client's connection down, so
+ * every call in flight fails at once with STROM_EIO; the server then interrupts the
+ * statements of that connection and drops its cursors. The next call reconnects. */
+void strom_client_interrupt(strom_client *c);
 
 #ifdef __cplusplus
 }

@@ -83,14 +83,12 @@ static double pct(double *v, int64_t n, double q)
 
 /* ------------------------------------------------------------ the server */
 
-static int start_server(sb_ctx *c)
+int bench_server_spawn(const char *data, pid_t *pid, char *addr, size_t cap)
 {
-    char data[600];
-    snprintf(data, sizeof data, "%s/data", c->dir);
     int pfd[2];
     if (pipe(pfd) != 0)
-        return cli_errorf("bench server: pipe failed");
-    if ((c->server = fork()) == 0) {
+        return cli_errorf("bench: pipe failed");
+    if ((*pid = fork()) == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
         execl("/proc/self/exe", "strom", "server", "--port", "0", "--data", data, (char *)NULL);
@@ -108,12 +106,21 @@ static int start_server(sb_ctx *c)
     close(pfd[0]);
     buf[n] = '\0';
     const char *p = strstr(buf, "listening on ");
-    if (!p || sscanf(p + 13, "%63s", c->addr) != 1)
-        return cli_errorf("bench server: the server did not start ('%s')", buf);
+    char fmt[16];
+    snprintf(fmt, sizeof fmt, "%%%zus", cap - 1);
+    if (!p || sscanf(p + 13, fmt, addr) != 1)
+        return cli_errorf("bench: the server did not start ('%s')", buf);
     return CLI_OK;
 }
 
-static void stop_child(pid_t *pid)
+static int start_server(sb_ctx *c)
+{
+    char data[600];
+    snprintf(data, sizeof data, "%s/data", c->dir);
+    return bench_server_spawn(data, &c->server, c->addr, sizeof c->addr);
+}
+
+void bench_server_stop(pid_t *pid)
 {
     if (*pid > 0) {
         kill(*pid, SIGTERM);
@@ -649,7 +656,7 @@ static int bench_redis(sb_ctx *c)
     c->redis_qps = redis_bench(c, 1, &c->redis_p99_ms);
     c->redis_p16_qps = redis_bench(c, 16, &p99_16);
     c->have_redis = c->redis_qps > 0;
-    stop_child(&c->redis);
+    bench_server_stop(&c->redis);
     return CLI_OK;
 }
 
@@ -750,10 +757,10 @@ int bench_server(const bench_opts *o)
     int rc = start_server(&c);
     if (rc == CLI_OK)
         rc = run_all(&c);
-    stop_child(&c.server);
+    bench_server_stop(&c.server);
     if (rc == CLI_OK)
         rc = bench_redis(&c);
-    stop_child(&c.redis);
+    bench_server_stop(&c.redis);
     if (rc == CLI_OK)
         report(&c);
     if (!o->keep)

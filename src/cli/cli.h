@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "strom/strom.h"
 
@@ -48,6 +49,16 @@ typedef struct bench_opts {
 int bench_log(const bench_opts *o);
 /* bench_sql.c: SQL over strom tables (bench/README.md). */
 int bench_sql(const bench_opts *o);
+/* bench_sql_stream.c: statement 3 as a streaming query in a server (bench_sql calls it). */
+typedef struct bench_stream_result {
+    double alarms_per_s, p50_ms, p99_ms;
+    int64_t latency_alarms, rate_alarms;
+} bench_stream_result;
+int bench_sql_stream(const char *dir, int quick, int64_t devices, bench_stream_result *out);
+/* bench_server.c: `strom server --port 0 --data data` as a child (this binary); addr gets
+ * "HOST:PORT" from its ready line. */
+int bench_server_spawn(const char *data, pid_t *pid, char *addr, size_t cap);
+void bench_server_stop(pid_t *pid);
 /* bench_kv*.c: the primary-key device table (bench/README.md). */
 int bench_kv(const bench_opts *o);
 

@@ -1,7 +1,10 @@
 /* cmd_sql.c: `strom sql`: runs Flink-dialect SQL over the tables of a data directory
- * (src/sql: a SQLite session with virtual tables over strom tables): statements from -e or
- * -f, or an interactive shell (libedit: line editing, history in ~/.strom_sql_history,
- * multi-line statements ended by ';', timing, Ctrl-C cancels the running statement). */
+ * in-process (src/sql: a SQLite session with virtual tables over strom tables) or in a
+ * server (--server: EXECUTE_SQL through the client library, the same session code runs
+ * there): statements from -e or -f, or an interactive shell (libedit: line editing,
+ * history in ~/.strom_sql_history, multi-line statements ended by ';', timing, Ctrl-C
+ * cancels the running statement). Streaming mode (--follow or SET 'execution.runtime-mode'
+ * = 'streaming') prints rows as they come until Ctrl-C. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,12 +12,23 @@
 #include <sys/stat.h>
 #include <editline/readline.h>
 
+#include "catalog/serve.h"
 #include "cli.h"
+#include "cli_client.h"
 #include "sql/engine.h"
 
 #define DEFAULT_DATA "./strom-data"
+#define FOLLOW_POLL_MS 250
+
+/* Where statements run: an in-process session or a server. */
+typedef struct target {
+    sql_session *s;            /* --data */
+    strom_client *c;           /* --server */
+    int streaming;             /* rows are printed as they come */
+} target;
 
 static sql_session *volatile running;   /* the session whose statement runs (SIGINT) */
+static strom_client *volatile running_c; /* the server connection of a running statement */
 static volatile sig_atomic_t got_int;
 
 static void on_sigint(int sig)
@@ -23,6 +37,8 @@ static void on_sigint(int sig)
     got_int = 1;
     if (running)
         sql_session_interrupt(running);
+    if (running_c)
+        strom_client_interrupt(running_c);
 }
 
 /* Prints the error of the statement stmt[0..len) (1-based number no in a script). */
@@ -40,25 +56,88 @@ static void print_error(const char *stmt, size_t len, int no, int script)
     }
 }
 
-/* Runs one statement and prints its rows. 0 ok, 1 error. */
-static int run_one(sql_session *s, const char *stmt, size_t len, sql_format fmt, int timing, int no,
-                   int script)
+/* A SET of 'execution.runtime-mode' in stmt: the printing follows it (the server keeps the
+ * setting itself). */
+static void track_mode(target *t, const char *stmt, size_t len)
 {
-    double t0 = cli_now();
+    sql_stmt st;
+    sql_ctx ctx = {0};
+    long at = sql_error_at();
+    if (sql_translate(stmt, len, &ctx, &st) != STROM_OK) {
+        sql_set_error_at(at);
+        return;
+    }
+    if (st.kind == SQL_SET && !strcmp(st.name, "execution.runtime-mode"))
+        t->streaming = !strcmp(st.value, "streaming");
+    sql_stmt_free(&st);
+}
+
+/* Runs one statement in the server and prints its rows (streaming: as they come). */
+static strom_err run_remote(target *t, const char *stmt, size_t len, sql_format fmt, int64_t *rows,
+                            int *has_rows)
+{
+    const char *follow[] = {"execution.runtime-mode", "streaming", NULL};
+    strom_sql_cursor *r = NULL;
+    running_c = t->c;
+    strom_err e = strom_client_sql_execute(t->c, stmt, len, t->streaming ? follow : NULL, &r);
+    if (e != STROM_OK) {
+        running_c = NULL;
+        sql_set_error_at(strom_client_sql_error_at());
+        return got_int ? strom_fail(STROM_ETIMEOUT, "interrupted") : e;
+    }
+    track_mode(t, stmt, len);
+    int nc = strom_client_sql_ncols(r);
+    const char *names[SQL_MAX_COLS];
+    for (int i = 0; i < nc && i < SQL_MAX_COLS; i++)
+        names[i] = strom_client_sql_col_name(r, i);
+    sql_printer *p = NULL;
+    *has_rows = nc > 0;
+    if (nc > 0)
+        e = sql_printer_open(fmt, stdout, nc, names, t->streaming, &p);
+    while (e == STROM_OK && nc > 0 && !strom_client_sql_done(r)) {
+        const strom_batch *b = NULL;
+        e = strom_client_sql_next(r, FOLLOW_POLL_MS, &b);
+        if (e == STROM_OK && b)
+            e = sql_printer_batch(p, b);
+        if (t->streaming)
+            fflush(stdout);
+    }
+    running_c = NULL;
+    if (e != STROM_OK && got_int)
+        e = strom_fail(STROM_ETIMEOUT, "interrupted");
+    *rows = sql_printer_close(p, 1);
+    strom_client_sql_close(r);
+    return e;
+}
+
+static strom_err run_local(target *t, const char *stmt, size_t len, sql_format fmt, int64_t *rows,
+                           int *has_rows)
+{
     sqlite3_stmt *st = NULL;
-    running = s;
-    strom_err e = sql_session_run(s, stmt, len, &st);
-    int64_t rows = 0;
-    int has_rows = st && sqlite3_column_count(st) > 0;
+    running = t->s;
+    strom_err e = sql_session_run(t->s, stmt, len, &st);
+    *has_rows = st && sqlite3_column_count(st) > 0;
     if (e == STROM_OK && st) {
         fflush(stdout);
-        e = sql_print(st, fmt, stdout, &rows);
+        e = sql_print_stream(st, fmt, stdout, sql_session_streaming(t->s), rows);
         sqlite3_finalize(st);
     }
     running = NULL;
+    return e;
+}
+
+/* Runs one statement and prints its rows. 0 ok, 1 error. */
+static int run_one(target *t, const char *stmt, size_t len, sql_format fmt, int timing, int no,
+                   int script)
+{
+    double t0 = cli_now();
+    int64_t rows = 0;
+    int has_rows = 0;
+    strom_err e = t->c ? run_remote(t, stmt, len, fmt, &rows, &has_rows)
+                       : run_local(t, stmt, len, fmt, &rows, &has_rows);
     fflush(stdout);
     if (e != STROM_OK) {
-        sql_set_error_at(e == STROM_EINVAL ? sql_error_at() : -1);
+        sql_set_error_at(e == STROM_EINVAL || e == STROM_EUNSUPPORTED ? sql_error_at() : -1);
         print_error(stmt, len, no, script);
         return 1;
     }
@@ -72,7 +151,7 @@ static int run_one(sql_session *s, const char *stmt, size_t len, sql_format fmt,
 }
 
 /* Runs every statement of a script; stops at the first error. 0 ok, 1 error. */
-static int run_script(sql_session *s, const char *text, size_t len, sql_format fmt, int timing)
+static int run_script(target *s, const char *text, size_t len, sql_format fmt, int timing)
 {
     size_t *starts = NULL, *lens = NULL, n = 0;
     strom_err e = sql_split(text, len, &starts, &lens, &n);
@@ -103,7 +182,7 @@ static int complete(const char *buf, size_t len)
     return done;
 }
 
-static int shell(sql_session *s, sql_format fmt)
+static int shell(target *s, sql_format fmt)
 {
     char hist[1024] = "";
     const char *home = getenv("HOME");
@@ -112,9 +191,9 @@ static int shell(sql_session *s, sql_format fmt)
     using_history();
     if (*hist)
         read_history(hist);
-    printf("strom sql: Flink SQL over strom tables (SQLite engine). Statements end with ';'.\n"
+    printf("strom sql: Flink SQL over strom tables (SQLite engine%s). Statements end with ';'.\n"
            "SHOW TABLES; DESCRIBE t; SET 'table.local-time-zone' = 'Asia/Shanghai'; "
-           "Ctrl-C cancels a statement, Ctrl-D quits.\n");
+           "Ctrl-C cancels a statement, Ctrl-D quits.\n", s->c ? ", in the server" : "");
     strom_buf buf = {0};
     for (;;) {
         got_int = 0;
@@ -173,25 +252,47 @@ static int read_script(const char *path, char **text, size_t *len)
     return CLI_OK;
 }
 
+static int open_local(const char *data, strom_db **db, target *t)
+{
+    strom_err e = strom_db_open(data, db);
+    if (e == STROM_OK)
+        e = sql_session_open(*db, &t->s);
+    if (e == STROM_OK) {
+        static cat_listener l = {sql_stream_notify, NULL};   /* wakes stream reads */
+        cat_set_append_listener(*db, &l);
+        if (t->streaming)
+            e = sql_session_set(t->s, "execution.runtime-mode", "streaming");
+    }
+    if (e == STROM_OK)
+        return CLI_OK;
+    char what[600];
+    snprintf(what, sizeof what, "cannot open data directory '%s'", data);
+    return cli_fail(e, what);
+}
+
 int cmd_sql(int argc, char **argv)
 {
-    const char *data = DEFAULT_DATA, *expr = NULL, *file = NULL, *format = "table", *server = NULL;
+    const char *data = NULL, *expr = NULL, *file = NULL, *format = "table", *server = NULL;
+    int follow = 0;
     const cli_opt opts[] = {
-        {"--data", CLI_STR, &data, "DIR", "data directory (default " DEFAULT_DATA "; created if missing)", 0, 0},
+        {"--data", CLI_STR, &data, "DIR", "data directory, in-process (default " DEFAULT_DATA "; created if missing)", 0, 0},
+        {"--server", CLI_STR, &server, "HOST:PORT", "run the statements in a strom server instead", 0, 0},
         {"-e", CLI_STR, &expr, "SQL", "run these statements (';'-separated) and exit", 0, 0},
         {"-f", CLI_STR, &file, "FILE", "run the statements of FILE and exit", 0, 0},
         {"--format", CLI_STR, &format, "FMT", "table (default), csv or json (one object per line)", 0, 0},
-        {"--server", CLI_STR, &server, "HOST:PORT", "run in a strom server: NOT AVAILABLE YET (needs the "
-         "server's EXECUTE_SQL)", 0, 0},
+        {"--follow", CLI_FLAG, &follow, NULL, "streaming mode: a SELECT over a log table keeps running "
+         "and prints rows as they are appended, until Ctrl-C", 0, 0},
     };
     const cli_usage u = {
-        "strom sql [--data DIR] [-e SQL | -f FILE] [--format table|csv|json]",
+        "strom sql [--server HOST:PORT | --data DIR] [-e SQL | -f FILE] [--format table|csv|json] [--follow]",
         "Runs Flink-dialect SQL (CREATE TABLE ... WITH, FOR SYSTEM_TIME AS OF, TIMESTAMP '...',\n"
         "INTERVAL, CURRENT_TIMESTAMP, INSERT, SHOW TABLES, DESCRIBE, SET) over the tables of a\n"
-        "data directory, executed by SQLite through virtual tables. Without -e/-f: an\n"
-        "interactive shell. SET 'table.local-time-zone' = 'Asia/Shanghai' sets the zone of\n"
-        "CURRENT_TIMESTAMP (default: this machine's zone). Batch mode only: streaming\n"
-        "(--follow) and --server are not available yet. Stops at the first failing statement.",
+        "data directory or of a server (--server: executed in the server), by SQLite through\n"
+        "virtual tables. Without -e/-f: an interactive shell. SET 'table.local-time-zone' =\n"
+        "'Asia/Shanghai' sets the zone of CURRENT_TIMESTAMP (default: this machine's zone).\n"
+        "Streaming mode (--follow, or SET 'execution.runtime-mode' = 'streaming'): a SELECT over\n"
+        "a log table prints its rows and then each appended row until Ctrl-C (with --data only\n"
+        "this process could append: use --server). Stops at the first failing statement.",
         0, 0, NULL};
     int rc = cli_parse(argc, argv, &u, opts, (int)(sizeof opts / sizeof opts[0]), NULL, NULL);
     if (rc >= 0)
@@ -199,9 +300,8 @@ int cmd_sql(int argc, char **argv)
     sql_format fmt;
     if (parse_format(format, &fmt))
         return fprintf(stderr, "strom: --format '%s': use table, csv or json\n", format), CLI_USAGE;
-    if (server)
-        return fprintf(stderr, "strom: --server %s: SQL in the server (EXECUTE_SQL) is not available "
-                       "yet; use --data DIR to run in-process\n", server), CLI_USAGE;
+    if (server && data)
+        return fprintf(stderr, "strom: give --server or --data, not both\n"), CLI_USAGE;
     if (expr && file)
         return fprintf(stderr, "strom: give -e or -f, not both\n"), CLI_USAGE;
     char *text = NULL;
@@ -209,28 +309,24 @@ int cmd_sql(int argc, char **argv)
     if (file && (rc = read_script(file, &text, &len)) != CLI_OK)
         return rc;
     strom_db *db = NULL;
-    sql_session *s = NULL;
-    strom_err e = strom_db_open(data, &db);
-    if (e == STROM_OK)
-        e = sql_session_open(db, &s);
-    if (e != STROM_OK) {
-        free(text);
-        strom_db_close(db);
-        char what[600];
-        snprintf(what, sizeof what, "cannot open data directory '%s'", data);
-        return cli_fail(e, what);
+    target t = {.streaming = follow};
+    rc = server ? cli_connect(server, &t.c) : open_local(data ? data : DEFAULT_DATA, &db, &t);
+    if (rc == CLI_OK) {
+        struct sigaction sa = {.sa_handler = on_sigint};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        if (expr)
+            rc = run_script(&t, expr, strlen(expr), fmt, 0) ? CLI_ERR : CLI_OK;
+        else if (file)
+            rc = run_script(&t, text, len, fmt, 0) ? CLI_ERR : CLI_OK;
+        else
+            rc = shell(&t, fmt);
     }
-    struct sigaction sa = {.sa_handler = on_sigint};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    if (expr)
-        rc = run_script(s, expr, strlen(expr), fmt, 0) ? CLI_ERR : CLI_OK;
-    else if (file)
-        rc = run_script(s, text, len, fmt, 0) ? CLI_ERR : CLI_OK;
-    else
-        rc = shell(s, fmt);
     free(text);
-    sql_session_close(s);
+    strom_client_close(t.c);
+    if (db)
+        cat_set_append_listener(db, NULL);
+    sql_session_close(t.s);
     strom_db_close(db);
     return rc;
 }

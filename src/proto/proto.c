@@ -470,7 +470,81 @@ static int req_key_history(cx *c, proto_msg *m)
                    PROTO_MAX_COLUMNS, "columns");
 }
 
+/* text: u32 byte length (<= max), then the bytes. */
+static int c_text(cx *c, proto_bytes *t, uint32_t max, const char *field)
+{
+    uint32_t n = t->len;
+    if (c->enc && n > max)
+        return c_fail(c, field, "%u bytes is over %u", n, max);
+    TRY(c_fixed(c, &n, 4, field));
+    if (c->enc)
+        return n ? c_put(c, t->p, n) : 0;
+    if (n > max || n > c->len - c->pos) {
+        c->pos -= 4;
+        return n > max ? c_fail(c, field, "%u bytes is over %u", n, max)
+                       : c_fail(c, field, "text of %u bytes, only %zu left", n, c->len - c->pos - 4);
+    }
+    t->p = c->p + c->pos;
+    t->len = n;
+    c->pos += n;
+    return 0;
+}
+
+static int req_execute_sql(cx *c, proto_msg *m)
+{
+    TRY(c_text(c, &m->req.execute_sql.sql, PROTO_MAX_SQL, "sql"));
+    TRY(c_count(c, &m->req.execute_sql.nsettings, 0, PROTO_MAX_SETTINGS, 2, "settings"));
+    TRY(c_arr(c, &m->req.execute_sql.settings, m->req.execute_sql.nsettings, sizeof(proto_option)));
+    EACH(c, 0, i, m->req.execute_sql.nsettings) {
+        TRY(c_str(c, &m->req.execute_sql.settings[i].key, "settings[].key"));
+        TRY(c_str(c, &m->req.execute_sql.settings[i].value, "settings[].value"));
+    }
+    return c_i32(c, &m->req.execute_sql.max_rows, 0, "max_rows");
+}
+
+static int c_cursor(cx *c, int64_t *v)
+{
+    if (c->enc && *v < 1)
+        return c_fail(c, "cursor", "%lld is below 1", (long long)*v);
+    TRY(c_i64(c, v, "cursor"));
+    if (*v < 1) {
+        c->pos -= 8;
+        return c_fail(c, "cursor", "%lld is below 1", (long long)*v);
+    }
+    return 0;
+}
+
+static int req_fetch_sql(cx *c, proto_msg *m)
+{
+    TRY(c_cursor(c, &m->req.fetch_sql.cursor));
+    TRY(c_i32(c, &m->req.fetch_sql.max_rows, 0, "max_rows"));
+    return c_i32(c, &m->req.fetch_sql.max_wait_ms, 0, "max_wait_ms");
+}
+
+static int req_cancel_sql(cx *c, proto_msg *m) { return c_cursor(c, &m->req.fetch_sql.cursor); }
+
 static int resp_empty(cx *c, proto_msg *m) { (void)c; (void)m; return 0; }
+
+static int resp_execute_sql(cx *c, proto_msg *m)
+{
+    TRY(c_i64(c, &m->resp.execute_sql.cursor, "cursor"));
+    if (m->resp.execute_sql.cursor < 0) {
+        if (!c->enc)
+            c->pos -= 8;
+        return c_fail(c, "cursor", "%lld is negative", (long long)m->resp.execute_sql.cursor);
+    }
+    TRY(c_names(c, &m->resp.execute_sql.ncolumns, &m->resp.execute_sql.columns, PROTO_MAX_COLUMNS,
+                "columns"));
+    TRY(c_i64(c, &m->resp.execute_sql.changes, "changes"));
+    TRY(c_records(c, &m->resp.execute_sql.records, "records"));
+    return c_u8(c, &m->resp.execute_sql.done, 1, "done");
+}
+
+static int resp_fetch_sql(cx *c, proto_msg *m)
+{
+    TRY(c_records(c, &m->resp.fetch_sql.records, "records"));
+    return c_u8(c, &m->resp.fetch_sql.done, 1, "done");
+}
 
 static int resp_api_versions(cx *c, proto_msg *m)
 {
@@ -597,6 +671,9 @@ static const struct api_def {
     [PROTO_CREATE_DATABASE] = {"CREATE_DATABASE", 0, req_create_database, resp_empty},
     [PROTO_DROP_DATABASE] = {"DROP_DATABASE", 0, req_drop_database, resp_empty},
     [PROTO_LIST_DATABASES] = {"LIST_DATABASES", 0, req_empty, resp_list_tables},
+    [PROTO_EXECUTE_SQL] = {"EXECUTE_SQL", 0, req_execute_sql, resp_execute_sql},
+    [PROTO_FETCH_SQL] = {"FETCH_SQL", 0, req_fetch_sql, resp_fetch_sql},
+    [PROTO_CANCEL_SQL] = {"CANCEL_SQL", 0, req_cancel_sql, resp_empty},
 };
 
 const char *proto_api_name(int api_key)

@@ -111,6 +111,24 @@
  * 15  DROP_DATABASE   str name; u8 if_exists (0|1);         (empty)
  *                     u8 cascade (0|1: drop its tables too)
  * 16  LIST_DATABASES  (empty)                               names[] (<= 1,000,000): str
+ * 17  EXECUTE_SQL     text sql (u32 length <= 1 MiB, then   i64 cursor (0: none, the
+ *                       that many bytes of UTF-8: one         statement ended in this
+ *                       statement, Flink dialect);            response); columns[] (<=
+ *                     settings[] (<= 64): str key, str        1024): str name; i64 changes
+ *                       value (SET on this connection's       (rows written by INSERT/
+ *                       session before the statement);        UPDATE/DELETE); records (the
+ *                     i32 max_rows (>= 0; 0 = 4096: rows      first result rows); u8 done
+ *                       per response)                         (0|1: no more rows)
+ * 18  FETCH_SQL       i64 cursor (>= 1); i32 max_rows       records; u8 done (0|1)
+ *                     (>= 0); i32 max_wait_ms (>= 0: a
+ *                     streaming cursor waits this long
+ *                     for rows)
+ * 19  CANCEL_SQL      i64 cursor (>= 1)                     (empty)
+ *
+ * Result rows of EXECUTE_SQL / FETCH_SQL are record batches (format.h) with schema id 0,
+ * one column per result column in order; each batch's directory gives its column types
+ * (BIGINT for integers, TIMESTAMP for integer columns declared TIMESTAMP, DOUBLE, STRING,
+ * BYTES), which may differ between batches for columns computed by expressions.
  *
  * ==========================================================================================
  * DECODED MESSAGES AND LIFETIMES
@@ -143,6 +161,8 @@
 #define PROTO_MAX_KEYS 65536
 #define PROTO_MAX_NAMES 1000000
 #define PROTO_MAX_HISTORY 1000000
+#define PROTO_MAX_SQL (1u << 20)       /* bytes of one EXECUTE_SQL statement text */
+#define PROTO_MAX_SETTINGS 64
 
 typedef enum proto_api {
     PROTO_API_VERSIONS = 0,
@@ -162,7 +182,10 @@ typedef enum proto_api {
     PROTO_CREATE_DATABASE = 14,
     PROTO_DROP_DATABASE = 15,
     PROTO_LIST_DATABASES = 16,
-    PROTO_API_COUNT = 17
+    PROTO_EXECUTE_SQL = 17,
+    PROTO_FETCH_SQL = 18,
+    PROTO_CANCEL_SQL = 19,
+    PROTO_API_COUNT = 20
 } proto_api;
 
 /* "FETCH_LOG", ...; NULL for an unknown key. */
@@ -265,6 +288,10 @@ typedef struct proto_msg {
         struct { proto_str table; } stats;
         struct { proto_str name; uint8_t if_not_exists; } create_database;
         struct { proto_str name; uint8_t if_exists, cascade; } drop_database;
+        struct { proto_bytes sql; uint32_t nsettings; proto_option *settings;
+                 int32_t max_rows; } execute_sql;
+        /* FETCH_SQL (max_rows, max_wait_ms) and CANCEL_SQL (cursor only) */
+        struct { int64_t cursor; int32_t max_rows, max_wait_ms; } fetch_sql;
     } req;
     /* ---- responses */
     union {
@@ -279,6 +306,9 @@ typedef struct proto_msg {
         struct { proto_records records; uint8_t more; proto_str resume; int64_t snapshot_offset; } scan_kv;
         struct { proto_records records; } key_history;
         struct { uint32_t nstats; proto_stat *stats; } stats;
+        struct { int64_t cursor; uint32_t ncolumns; proto_str *columns; int64_t changes;
+                 proto_records records; uint8_t done; } execute_sql;
+        struct { proto_records records; uint8_t done; } fetch_sql;
     } resp;
 } proto_msg;
 

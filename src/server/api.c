@@ -23,6 +23,11 @@ strom_err srv_api_prefix_lookup(srv_server *, srv_slot *, srv_scratch *, const p
 strom_err srv_api_scan_kv(srv_server *, srv_slot *, srv_scratch *, const proto_msg *, proto_msg *);
 strom_err srv_api_key_history(srv_server *, srv_slot *, srv_scratch *, const proto_msg *, proto_msg *);
 
+/* api_sql.c */
+strom_err srv_api_execute_sql(srv_server *, srv_slot *, srv_scratch *, const proto_msg *, proto_msg *);
+strom_err srv_api_fetch_sql(srv_server *, srv_slot *, srv_scratch *, const proto_msg *, proto_msg *);
+strom_err srv_api_cancel_sql(srv_server *, srv_slot *, srv_scratch *, const proto_msg *, proto_msg *);
+
 /* Requests on the I/O thread must be quick: no fsync, no unbounded scan. LOOKUP is quick
  * when small (a RocksDB multi-get per bucket); a table's first use opens it (once). */
 #define SRV_INLINE_LOOKUP_BYTES 4096
@@ -48,6 +53,9 @@ static const struct {
     [PROTO_CREATE_DATABASE] = {srv_api_create_db, 1},
     [PROTO_DROP_DATABASE] = {srv_api_drop_db, 1},
     [PROTO_LIST_DATABASES] = {srv_api_list_dbs, 0},
+    [PROTO_EXECUTE_SQL] = {srv_api_execute_sql, 1},
+    [PROTO_FETCH_SQL] = {srv_api_fetch_sql, 1},
+    [PROTO_CANCEL_SQL] = {srv_api_cancel_sql, 1},
 };
 
 srv_api_fn srv_api_handler(int api) { return apis[api].fn; }

@@ -129,6 +129,8 @@ static void conn_events(srv_conn *c, int want_out)
     int ev = 0;
     if (!c->closing && !conn_paused(c))
         ev |= EPOLLIN | EPOLLRDHUP; /* not reading: no interest in the peer's half-close */
+    else if (c->busy && !c->peer_gone)
+        ev |= EPOLLRDHUP;           /* ... except to stop the SQL of a client that left */
     if (want_out)
         ev |= EPOLLOUT;
     if (ev == c->events || c->dead)
@@ -157,6 +159,7 @@ static void loop_free_graveyard(srv_loop *l)
             slot_destroy(s);
         }
         proto_reader_free(&c->rd);
+        srv_sql_conn_free(c);
         l->nconns--;
         free(c);
     }
@@ -170,10 +173,11 @@ static void conn_close(srv_conn *c)
     srv_loop *l = c->loop;
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
-    c->dead = 1;
+    __atomic_store_n(&c->dead, 1, __ATOMIC_SEQ_CST); /* api_sql.c reads it on a worker */
     c->prev->next = c->next;
     c->next->prev = c->prev;
     atomic_fetch_sub(&l->srv->nconns, 1);
+    srv_sql_conn_closed(c);
     for (srv_slot *s = c->head, *n; s; s = n) {
         n = s->next;
         if (s->state == SLOT_PARKED) {
@@ -299,6 +303,14 @@ static void conn_event(srv_conn *c, uint32_t ev)
 {
     if (ev & (EPOLLERR | EPOLLHUP)) { /* reset or both directions shut: nothing to answer */
         conn_close(c);
+        return;
+    }
+    if ((ev & EPOLLRDHUP) && c->busy && !c->peer_gone) {
+        /* the client shut its side while a request runs: its SQL statements are
+         * interrupted (what it asked is still answered, then the conn closes) */
+        __atomic_store_n(&c->peer_gone, 1, __ATOMIC_SEQ_CST);
+        srv_sql_conn_closed(c);
+        conn_events(c, 0);
         return;
     }
     if (ev & EPOLLOUT)

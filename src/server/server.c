@@ -8,6 +8,8 @@
 static void srv_free(srv_server *s)
 {
     srv_loops_stop(s);
+    srv_jobs_stop(s);
+    srv_sql_wait_threads(s);
     srv_cursors_expire(s, 1);
     pthread_mutex_destroy(&s->cmu);
     if (s->db)
@@ -30,6 +32,8 @@ static strom_err srv_start(srv_server *s)
     s->listener = (cat_listener){srv_wait_notify, s};
     cat_set_append_listener(s->db, &s->listener);
     if ((e = srv_pool_start(s)) != STROM_OK)
+        return e;
+    if ((e = srv_jobs_start(s)) != STROM_OK)
         return e;
     /* the listeners: the native protocol; a Kafka/RESP/HTTP listener is one more line */
     s->listeners[s->nlisteners++] = (srv_listener){&srv_native_proto, s->cfg.host,

@@ -118,6 +118,8 @@ struct srv_conn {
     int closing;           /* no more reading: answer what is there, then close */
     int fatal;             /* the stream broke: no more frames either */
     int dead;              /* socket closed; freed when refs drops to 0 */
+    int peer_gone;         /* the peer shut its side while a request ran (loop.c) */
+    struct srv_sql *sql;   /* SQL settings and cursors (api_sql.c), NULL until used */
 };
 
 /* A protocol spoken on a listener. */
@@ -230,6 +232,10 @@ struct srv_server {
     /* long-poll registry (wait.c) */
     pthread_mutex_t wmu;
     void *waits;           /* wait.c's hash of tables */
+    /* streaming SQL cursors' threads still running (api_sql.c) */
+    atomic_int sql_threads;
+    /* continuous SQL jobs (jobs.c) */
+    struct srv_jobs *jobs;
 };
 
 /* loop.c */
@@ -262,8 +268,11 @@ int srv_wait_park(srv_server *s, srv_slot *slot);
 int srv_wait_fired(const srv_slot *slot);
 /* Removes slot's registration, if any (loop thread). */
 void srv_wait_cancel(srv_server *s, srv_slot *slot);
-/* The append listener (cat_listener fn). */
+/* The append listener (cat_listener fn): wakes the parked fetches of the table and the
+ * stream reads of SQL statements (sql_stream_notify). */
 void srv_wait_notify(void *ctx, const char *table, int bucket);
+/* Wakes every request parked under name (any bucket): a streaming SQL cursor's rows. */
+void srv_wait_wake(srv_server *s, const char *name);
 
 /* tables.c: open table handles shared by all threads. */
 /* Opens (or finds) table name; *t is borrowed until srv_table_put(s, h). For a slot
@@ -325,6 +334,22 @@ strom_err srv_rows_to_wire(srv_scratch *x, const strom_builder *b, const int *co
 char *srv_cstr(proto_arena *a, proto_str s);
 /* Copies names[0..n) to a NULL-terminated-string array from a (NULL when n = 0). */
 strom_err srv_cstrs(proto_arena *a, const proto_str *names, uint32_t n, const char ***out);
+
+/* api_sql.c: a connection's SQL cursors. closed: the socket closed (loop thread):
+ * interrupts their statements. free: the conn is freed (no request of it runs). */
+typedef struct srv_sql srv_sql;
+void srv_sql_conn_closed(srv_conn *c);
+void srv_sql_conn_free(srv_conn *c);
+/* Waits until every streaming cursor's thread has ended (shutdown, after the loops). */
+void srv_sql_wait_threads(srv_server *s);
+
+/* jobs.c: continuous SQL jobs (INSERT INTO sink SELECT ... in streaming mode). start:
+ * creates the registry and restarts the jobs left RUNNING; stop: ends every job (they stay
+ * RUNNING in the job table, to be restarted); hooks: lets sess start and stop jobs. */
+struct sql_session;
+strom_err srv_jobs_start(srv_server *s);
+void srv_jobs_stop(srv_server *s);
+void srv_jobs_hooks(srv_server *s, struct sql_session *sess);
 
 /* api_*.c: one function per api, run by native.c. req decoded; resp filled (borrowing
  * from slot/scratch). The result is the response's error code; the message is

@@ -12,6 +12,8 @@
 
 #include <stdlib.h>
 
+#include "sql/engine.h"
+
 #define WAIT_HASH 256
 
 typedef struct wtable {
@@ -89,9 +91,8 @@ static int watches(const srv_slot *slot, int bucket)
     return 0;
 }
 
-void srv_wait_notify(void *ctx, const char *table, int bucket)
+static void wake(srv_server *s, const char *table, int bucket)
 {
-    srv_server *s = ctx;
     pthread_mutex_lock(&s->wmu);
     wtable *t = find(s, table, 0);
     if (t) {
@@ -107,6 +108,14 @@ void srv_wait_notify(void *ctx, const char *table, int bucket)
     }
     pthread_mutex_unlock(&s->wmu);
 }
+
+void srv_wait_notify(void *ctx, const char *table, int bucket)
+{
+    wake(ctx, table, bucket);
+    sql_stream_notify(NULL, table, bucket);
+}
+
+void srv_wait_wake(srv_server *s, const char *name) { wake(s, name, -1); }
 
 int srv_wait_park(srv_server *s, srv_slot *slot)
 {

@@ -343,8 +343,18 @@ static strom_err parse_stmt(tr *x, sql_stmt *s)
     if (eat_kw(x, "SET"))
         return parse_set(x, s);
     if (eat_kw(x, "SHOW")) {
-        s->kind = SQL_SHOW_TABLES;
-        return sql_expect_kw(x, "TABLES");
+        s->kind = eat_kw(x, "JOBS") ? SQL_SHOW_JOBS : SQL_SHOW_TABLES;
+        return s->kind == SQL_SHOW_JOBS ? STROM_OK : sql_expect_kw(x, "TABLES");
+    }
+    if (eat_kw(x, "STOP")) {
+        s->kind = SQL_STOP_JOB;
+        strom_err e = sql_expect_kw(x, "JOB");
+        if (e == STROM_OK && cur(x)->kind != SQL_TK_STRING && !is_name(cur(x)))
+            e = sql_tr_fail(x, cur(x), "expected STOP JOB 'id'");
+        if (e == STROM_OK && !(s->name = sql_tok_text(cur(x))))
+            e = STROM_ENOMEM;
+        x->i += e == STROM_OK;
+        return e;
     }
     if (eat_kw(x, "DESCRIBE") || eat_kw(x, "DESC")) {
         s->kind = SQL_DESCRIBE;

@@ -45,13 +45,67 @@
 #define STROM_SQL_ENGINE_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "sql.h"
 
-/* Registers the module "strom" on db; tables opened through it come from sdb (borrowed,
- * must outlive db's virtual tables). */
-strom_err sql_vtab_register(sqlite3 *db, strom_db *sdb);
+/* What the virtual tables of one session share with it. */
+typedef struct sql_vctx {
+    strom_db *db;              /* borrowed: must outlive the session */
+    atomic_int cancel;         /* set by sql_session_interrupt: a waiting stream read ends
+                                  within SQL_STREAM_SLICE_MS with "interrupted" */
+    int streaming;             /* 'execution.runtime-mode' = 'streaming' */
+    int from_latest;           /* 'scan.startup.mode' = 'latest': a stream starts at the end */
+    void *stream;              /* the cursor that is the statement's stream (at most one) */
+    void (*idle)(void *arg);   /* called once before a stream read starts to wait: the
+                                  caller may hand out the rows it has so far */
+    void *idle_arg;
+    /* the stream's positions (set when a stream starts): per bucket the next offset; at
+     * an idle call every row before them has been produced */
+    const char *stream_table;
+    const int64_t *stream_pos;
+    int stream_nbuckets;
+    /* a continuous job (sql_session_set_job): writes go out in batches while the
+     * statement runs (sql_session_flush_writes), the stream resumes at resume_pos */
+    int job;
+    char resume_table[160];
+    int64_t resume_pos[64];
+    int resume_n;
+    void *writers[16];         /* tables with buffered writes (vtab.c) */
+    int nwriters;
+    int64_t rows_written;      /* rows the statements of the session wrote so far */
+} sql_vctx;
+
+/* vtab.c: writes every table's buffered rows of the running statement now (a job). *rows
+ * (may be NULL) gets the rows written. */
+strom_err sql_vtab_flush_writes(sql_vctx *ctx, int64_t *rows);
+
+/* Registers the module "strom" on db; tables opened through it come from ctx->db. ctx is
+ * borrowed and must outlive db's virtual tables.
+ *
+ * STREAMING MODE (ctx->streaming): the scan of a log table (plan PLAN_SCAN) is a stream:
+ * it reads each bucket up to the end seen when the round began, then waits for an append
+ * (sql_stream_wait, in slices of SQL_STREAM_SLICE_MS so that a cancel is seen quickly) and
+ * reads the new rows, and never ends by itself. Batches are whole appends, so a round that
+ * stops at the end offset seen at its start neither splits nor repeats one. One stream per
+ * statement, and it must be the outer loop (read once): a second full read of a log table
+ * is refused with a message. Lookups, key histories and primary-key tables read as in
+ * batch mode (the state as it is when the row is joined). */
+strom_err sql_vtab_register(sqlite3 *db, sql_vctx *ctx);
+
+/* ------------------------------------------------------------- stream wakeups */
+
+#define SQL_STREAM_SLICE_MS 50
+
+/* Process-wide append notification for stream reads (stream.c): the engine's append
+ * listener (catalog/serve.h) calls sql_stream_notify after appends; a stream reader takes
+ * sql_stream_seq() before it looks for rows and sql_stream_wait()s with it, so an append
+ * in between is not missed. Spurious wakeups are harmless. */
+void sql_stream_notify(void *ctx, const char *table, int bucket);
+uint64_t sql_stream_seq(void);
+/* Waits until the sequence differs from seen or ms pass. */
+void sql_stream_wait(uint64_t seen, int ms);
 
 /* ---------------------------------------------------------------- session */
 
@@ -71,9 +125,45 @@ sqlite3 *sql_session_db(sql_session *s);
 /* Fixes the clock CURRENT_TIMESTAMP reads (UTC ms; 0: the wall clock again). For tests. */
 void sql_session_set_now(sql_session *s, int64_t now_ms);
 /* SET key = value: 'table.local-time-zone' (IANA name such as 'Asia/Shanghai', 'UTC' or
- * '+08:00'; default: the machine's zone) and 'execution.runtime-mode' ('batch' only for
- * now). Others: EOPTION naming the key and the known ones. */
+ * '+08:00'; default: the machine's zone), 'execution.runtime-mode' ('batch', the default,
+ * or 'streaming': see STREAMING MODE above) and 'scan.startup.mode' ('earliest' (= 'full'),
+ * the default, or 'latest': where a stream starts). Others: EOPTION naming the key and the
+ * known ones. In streaming mode a query whose result needs the whole input (aggregates or
+ * GROUP BY, ORDER BY without LIMIT) and writes (continuous jobs: not yet) are refused by
+ * sql_session_run with EUNSUPPORTED saying why. */
 strom_err sql_session_set(sql_session *s, const char *key, const char *value);
+/* The session's settings as key/value pairs into kv (room for 8; strings borrowed until
+ * the next call on this thread or a change of s): what a new session needs to behave the
+ * same (sql_session_set each). Returns the count. */
+int sql_session_settings(sql_session *s, const char *kv[][2]);
+int sql_session_streaming(const sql_session *s);
+/* DROP TABLE calls fn(ctx, name) instead of strom_table_drop (a server closes its own idle
+ * handle of the table first). */
+typedef strom_err (*sql_drop_fn)(void *ctx, const char *name);
+void sql_session_set_drop(sql_session *s, sql_drop_fn fn, void *ctx);
+/* sql_vctx.idle of the session's tables (NULL: none). */
+void sql_session_set_idle(sql_session *s, void (*fn)(void *), void *arg);
+
+/* CONTINUOUS JOBS. In streaming mode `INSERT INTO sink SELECT ...` is a job run by whoever
+ * set the hooks (a server: jobs.c): start gets the statement (and the session, for its
+ * settings) and answers the job's id (then the statement answers one row, job_id), stop
+ * ends job id. Without hooks such an INSERT is refused. SHOW JOBS reads the table
+ * SQL_JOBS_TABLE; STOP JOB 'id' calls stop. */
+typedef struct sql_job_hooks {
+    strom_err (*start)(void *ctx, sql_session *from, const char *sql, size_t len, char *id, size_t cap);
+    strom_err (*stop)(void *ctx, const char *id);
+    void *ctx;
+} sql_job_hooks;
+void sql_session_set_jobs(sql_session *s, const sql_job_hooks *h);
+/* Makes s a job's session: its streaming INSERT runs (writes are flushed by
+ * sql_session_flush_writes, e.g. from the idle hook, not at the end), and its stream on
+ * table resume_table starts at pos[0..n) when given (n = the table's bucket count). */
+void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t *pos, int n);
+strom_err sql_session_flush_writes(sql_session *s, int64_t *rows);
+/* Rows the session's statements have written so far (jobs: also before the end). */
+int64_t sql_session_rows_written(const sql_session *s);
+/* The stream's table and positions (NULL when no stream runs); borrowed. */
+const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n);
 /* The session zone's offset east of UTC in ms at the current time. */
 int64_t sql_session_tz_ms(sql_session *s);
 /* Runs one statement (Flink dialect, sql.h). Catalog statements (CREATE/DROP/SET) are
@@ -82,7 +172,9 @@ int64_t sql_session_tz_ms(sql_session *s);
  * stepping it). Errors: EINVAL for syntax (with sql_error_at() set when the position is
  * known), ENOTFOUND/EEXIST/EOPTION/ESCHEMA naming the table, column or option. */
 strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_stmt **stmt);
-/* Cancels the statement running in s (sqlite3_interrupt). */
+/* Cancels the statement running in s (sqlite3_interrupt; a stream read that waits sees
+ * it within SQL_STREAM_SLICE_MS). Any thread, or a signal handler. The next
+ * sql_session_run clears it. */
 void sql_session_interrupt(sql_session *s);
 
 /* --------------------------------------------------------------- output */
@@ -95,10 +187,52 @@ typedef enum sql_format { SQL_FMT_TABLE, SQL_FMT_CSV, SQL_FMT_JSON } sql_format;
  * 'yyyy-MM-dd HH:mm:ss.SSS'. *nrows (may be NULL) gets the rows. A step error is EINVAL
  * with SQLite's message (ETIMEOUT "interrupted" after sql_session_interrupt). */
 strom_err sql_print(sqlite3_stmt *st, sql_format fmt, FILE *f, int64_t *nrows);
+/* sql_print; stream: each row is printed (and f flushed) as it comes (the table format in
+ * columns sized by the header), for a streaming query that never ends. */
+strom_err sql_print_stream(sqlite3_stmt *st, sql_format fmt, FILE *f, int stream, int64_t *nrows);
+
+/* A printer of rows that come from elsewhere (a server's result batches). */
+typedef struct sql_printer sql_printer;
+/* names[0..ncols) borrowed until close. Prints the CSV header (or, stream, the table's).
+ * Owned: sql_printer_close. */
+strom_err sql_printer_open(sql_format fmt, FILE *f, int ncols, const char *const *names, int stream,
+                           sql_printer **out);
+/* One row: v[i] the text of column i (NULL: SQL NULL), is_text[i]: quoted in JSON. */
+strom_err sql_printer_row(sql_printer *p, const char *const *v, const uint8_t *is_text);
+/* Every row of a result batch (EXECUTE_SQL/FETCH_SQL), printed as SQLite prints the same
+ * values: integers, doubles as "%!.15g", TIMESTAMP as 'yyyy-MM-dd HH:mm:ss.SSS'. */
+strom_err sql_printer_batch(sql_printer *p, const strom_batch *b);
+/* print: print what the table format held. Frees p; returns the rows printed. */
+int64_t sql_printer_close(sql_printer *p, int print);
 /* 'yyyy-MM-dd HH:mm:ss.SSS' of ms (zone-less) into buf (>= 32 bytes); returns buf. */
 const char *sql_format_time(int64_t ms, char *buf);
 
+/* ------------------------------------------------------------ result batches */
+
+/* The rows of a statement as record batches (format.h) with schema id 0 and one column per
+ * result column: INTEGER values are BIGINT (TIMESTAMP in a column declared TIMESTAMP),
+ * REAL DOUBLE, TEXT STRING, BLOB BYTES, a NULL takes the declared type (STRING when none).
+ * The types are those of each batch's first row; a row that does not fit them ends the
+ * batch (sql_rows_step encodes the pending rows to out and keeps the row for the next). */
+typedef struct sql_rows sql_rows;
+/* st is borrowed (stepped by sql_rows_step; the caller finalizes it after sql_rows_free).
+ * Owned: sql_rows_free. */
+strom_err sql_rows_create(sqlite3_stmt *st, sql_rows **out);
+void sql_rows_free(sql_rows *r);
+/* Steps one row into the pending rows (encoding them to out first when the row does not
+ * fit them); at the end, encodes the rest and sets done. Step errors: EINVAL with SQLite's
+ * message, ETIMEOUT "interrupted". */
+strom_err sql_rows_step(sql_rows *r, strom_buf *out);
+/* Encodes the pending rows (if any) as one batch appended to out. */
+strom_err sql_rows_flush(sql_rows *r, strom_buf *out);
+int64_t sql_rows_pending(const sql_rows *r);
+int sql_rows_done(const sql_rows *r);
+
 /* Table created by the SQL layer for its catalog (view definitions); hidden from SQL. */
 #define SQL_VIEWS_TABLE "__sql_views"
+/* The continuous jobs of a server (jobs.c writes it, SHOW JOBS reads it): a primary-key
+ * table (id STRING, statement STRING, settings STRING, state STRING, rows BIGINT,
+ * positions STRING, error STRING); hidden from SHOW TABLES. */
+#define SQL_JOBS_TABLE "__sql_jobs"
 
 #endif /* STROM_SQL_ENGINE_H */

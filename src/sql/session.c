@@ -17,6 +17,10 @@ typedef struct view {
 struct sql_session {
     strom_db *db;
     sqlite3 *q;
+    sql_vctx vctx;             /* shared with the virtual tables */
+    sql_drop_fn drop;          /* DROP TABLE through the caller (NULL: strom_table_drop) */
+    void *drop_ctx;
+    sql_job_hooks jobs;        /* start/stop of continuous jobs (a server's) */
     int64_t now_ms;            /* 0: wall clock */
     char zone[128];            /* "" = the machine's zone */
     int64_t fixed_tz_ms;       /* zone given as +HH:MM / UTC */
@@ -94,18 +98,92 @@ strom_err sql_session_set(sql_session *s, const char *key, const char *value)
     if (!strcmp(key, "table.local-time-zone"))
         return set_zone(s, value);
     if (!strcmp(key, "execution.runtime-mode")) {
-        if (!strcmp(value, "batch"))
-            return STROM_OK;
-        return strom_fail(STROM_EUNSUPPORTED, "'execution.runtime-mode' = '%s': only 'batch' is "
-                          "available; streaming mode is not implemented yet", value);
+        if (strcmp(value, "batch") && strcmp(value, "streaming"))
+            return strom_fail(STROM_EOPTION, "'execution.runtime-mode' = '%s': use 'batch' or "
+                              "'streaming'", value);
+        s->vctx.streaming = !strcmp(value, "streaming");
+        return STROM_OK;
+    }
+    if (!strcmp(key, "scan.startup.mode")) {
+        if (strcmp(value, "earliest") && strcmp(value, "full") && strcmp(value, "latest"))
+            return strom_fail(STROM_EOPTION, "'scan.startup.mode' = '%s': use 'earliest' (or "
+                              "'full') or 'latest'", value);
+        s->vctx.from_latest = !strcmp(value, "latest");
+        return STROM_OK;
     }
     return strom_fail(STROM_EOPTION, "SET '%s': unknown setting (known: 'table.local-time-zone', "
-                      "'execution.runtime-mode')", key);
+                      "'execution.runtime-mode', 'scan.startup.mode')", key);
+}
+
+int sql_session_settings(sql_session *s, const char *kv[][2])
+{
+    int n = 0;
+    if (s->fixed_tz || s->zone[0]) {
+        static __thread char off[16];
+        if (s->fixed_tz)
+            snprintf(off, sizeof off, "%+03d:%02d", (int)(s->fixed_tz_ms / 3600000),
+                     (int)(llabs(s->fixed_tz_ms) / 60000 % 60));
+        kv[n][0] = "table.local-time-zone";
+        kv[n++][1] = s->fixed_tz ? off : s->zone;
+    }
+    kv[n][0] = "execution.runtime-mode";
+    kv[n++][1] = s->vctx.streaming ? "streaming" : "batch";
+    kv[n][0] = "scan.startup.mode";
+    kv[n++][1] = s->vctx.from_latest ? "latest" : "earliest";
+    return n;
+}
+
+int sql_session_streaming(const sql_session *s) { return s->vctx.streaming; }
+
+void sql_session_set_drop(sql_session *s, sql_drop_fn fn, void *ctx)
+{
+    s->drop = fn;
+    s->drop_ctx = ctx;
+}
+
+void sql_session_set_idle(sql_session *s, void (*fn)(void *), void *arg)
+{
+    s->vctx.idle = fn;
+    s->vctx.idle_arg = arg;
+}
+
+void sql_session_set_jobs(sql_session *s, const sql_job_hooks *h)
+{
+    s->jobs = h ? *h : (sql_job_hooks){0};
+}
+
+void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t *pos, int n)
+{
+    s->vctx.job = 1;
+    s->vctx.resume_n = 0;
+    if (resume_table && pos && n > 0 && n <= 64) {
+        snprintf(s->vctx.resume_table, sizeof s->vctx.resume_table, "%s", resume_table);
+        memcpy(s->vctx.resume_pos, pos, (size_t)n * sizeof *pos);
+        s->vctx.resume_n = n;
+    }
+}
+
+int64_t sql_session_rows_written(const sql_session *s) { return s->vctx.rows_written; }
+
+strom_err sql_session_flush_writes(sql_session *s, int64_t *rows)
+{
+    return sql_vtab_flush_writes(&s->vctx, rows);
+}
+
+const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n)
+{
+    *table = s->vctx.stream_table;
+    *n = s->vctx.stream_nbuckets;
+    return s->vctx.stream_pos;
 }
 
 void sql_session_set_now(sql_session *s, int64_t now_ms) { s->now_ms = now_ms; }
 sqlite3 *sql_session_db(sql_session *s) { return s->q; }
-void sql_session_interrupt(sql_session *s) { sqlite3_interrupt(s->q); }
+void sql_session_interrupt(sql_session *s)
+{
+    atomic_store(&s->vctx.cancel, 1);
+    sqlite3_interrupt(s->q);
+}
 
 /* ------------------------------------------------------------------ views */
 
@@ -276,8 +354,9 @@ strom_err sql_session_open(strom_db *db, sql_session **out)
     if (!s)
         return STROM_ENOMEM;
     s->db = db;
+    s->vctx.db = db;
     strom_err e = sqlite3_open_v2(":memory:", &s->q, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) == SQLITE_OK
-                      ? sql_vtab_register(s->q, db)
+                      ? sql_vtab_register(s->q, &s->vctx)
                       : strom_fail(STROM_ENOMEM, "sqlite3_open: cannot open a connection");
     char **names = NULL;
     size_t n = 0;
@@ -301,6 +380,8 @@ void sql_session_close(sql_session *s)
 {
     if (!s)
         return;
+    char msg[1024];                      /* closing tables may set the message: keep it */
+    snprintf(msg, sizeof msg, "%s", strom_errmsg());
     sqlite3_close(s->q);
     for (int i = 0; i < s->nviews; i++) {
         free(s->views[i].name);
@@ -308,6 +389,8 @@ void sql_session_close(sql_session *s)
     }
     free(s->views);
     free(s);
+    if (msg[0])
+        strom_fail(STROM_OK, "%s", msg);
 }
 
 /* ---------------------------------------------------------------- catalog */
@@ -390,7 +473,7 @@ static strom_err drop_table(sql_session *s, const sql_stmt *st)
         return e;
     if (exec_fmt(s, "DROP TABLE main.\"%w\"", st->name, NULL) != SQLITE_OK)
         return strom_fail(STROM_EBUSY, "table %s: %s", st->name, sqlite3_errmsg(s->q));
-    e = strom_table_drop(s->db, st->name);
+    e = s->drop ? s->drop(s->drop_ctx, st->name) : strom_table_drop(s->db, st->name);
     if (e != STROM_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", strom_errmsg());
@@ -489,9 +572,108 @@ static strom_err describe(sql_session *s, const char *name, sqlite3_stmt **stmt)
     return e;
 }
 
+/* ------------------------------------------------------------- streaming */
+
+static int is_aggregate(const sql_tok *t)
+{
+    static const char *const fns[] = {"count", "sum", "avg", "min", "max", "total",
+                                      "group_concat", "string_agg", NULL};
+    for (int i = 0; fns[i]; i++)
+        if (sql_tok_is(t, fns[i]) && sql_tok_punct(t + 1, "("))
+            return 1;
+    return 0;
+}
+
+/* What a streaming query cannot do, or NULL: a result that needs the whole (endless)
+ * input - an aggregate or GROUP BY without a window, ORDER BY without LIMIT - and
+ * continuous INSERT jobs (not implemented yet). *at: the token. */
+static const char *unbounded(const sql_tok *t, size_t n, size_t *at, int allow_write)
+{
+    int depth = 0;
+    size_t order = 0;
+    int has_order = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        *at = t[i].at;
+        if (sql_tok_punct(&t[i], "("))
+            depth++;
+        else if (sql_tok_punct(&t[i], ")"))
+            depth--;
+        else if (i == 0 && !allow_write && (sql_tok_is(&t[i], "INSERT") || sql_tok_is(&t[i], "UPDATE") ||
+                            sql_tok_is(&t[i], "DELETE") || sql_tok_is(&t[i], "REPLACE")))
+            return "a write in streaming mode is a continuous job: only INSERT INTO sink SELECT ... "
+                   "in a server (strom sql --server); UPDATE and DELETE run in batch mode";
+        else if (is_aggregate(&t[i]) || (sql_tok_is(&t[i], "GROUP") && sql_tok_is(&t[i + 1], "BY")))
+            return "an aggregate (GROUP BY, count, sum, ...) over a stream never ends without a "
+                   "window, and strom has no windowed aggregates yet: run it in batch mode "
+                   "(SET 'execution.runtime-mode' = 'batch')";
+        else if (depth == 0 && sql_tok_is(&t[i], "ORDER") && sql_tok_is(&t[i + 1], "BY"))
+            has_order = 1, order = t[i].at;
+        else if (depth == 0 && sql_tok_is(&t[i], "LIMIT"))
+            has_order = 0;
+    }
+    *at = order;
+    return has_order ? "ORDER BY without LIMIT over a stream cannot emit a row before the "
+                       "stream ends (add LIMIT n, or run it in batch mode)" : NULL;
+}
+
+static int is_write(const char *sql, size_t len)
+{
+    sql_tok *t = NULL;
+    size_t n = 0;
+    int w = sql_lex(sql, len, &t, &n) == STROM_OK && n > 1 && sql_tok_is(&t[0], "INSERT");
+    free(t);
+    return w;
+}
+
+/* A streaming INSERT: a job's own statement runs; otherwise it starts a job (hooks) and
+ * the statement answers its id. */
+static strom_err start_job(sql_session *s, const char *sql, size_t len, sqlite3_stmt **stmt)
+{
+    if (!s->jobs.start)
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: INSERT INTO ... SELECT is a continuous "
+                          "job, which runs in a server (strom sql --server); here run it in batch mode");
+    char id[64], *q = NULL;
+    strom_err e = s->jobs.start(s->jobs.ctx, s, sql, len, id, sizeof id);
+    if (e == STROM_OK && !(q = sqlite3_mprintf("SELECT %Q AS job_id", id)))
+        e = STROM_ENOMEM;
+    if (e == STROM_OK && sqlite3_prepare_v2(s->q, q, -1, stmt, NULL) != SQLITE_OK)
+        e = strom_fail(STROM_ENOMEM, "%s", sqlite3_errmsg(s->q));
+    sqlite3_free(q);
+    return e;
+}
+
+static strom_err show_jobs(sql_session *s, sqlite3_stmt **stmt)
+{
+    int have = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->q, "SELECT 1 FROM sqlite_schema WHERE name = '" SQL_JOBS_TABLE "'", -1, &st,
+                           NULL) == SQLITE_OK)
+        have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return prepare(s, have ? "SELECT id, statement, state, rows, positions, error FROM main.\"" SQL_JOBS_TABLE
+                             "\" ORDER BY id"
+                           : "SELECT NULL AS id, NULL AS statement, NULL AS state, NULL AS rows, NULL AS "
+                             "positions, NULL AS error WHERE 0", stmt, NULL, 0);
+}
+
+static strom_err check_streamable(const char *sql, size_t len, int allow_write)
+{
+    sql_tok *t = NULL;
+    size_t n = 0, at = 0;
+    strom_err e = sql_lex(sql, len, &t, &n);
+    const char *why = e == STROM_OK ? unbounded(t, n, &at, allow_write) : NULL;
+    free(t);
+    if (!why)
+        return e;
+    sql_set_error_at((long)at);
+    return strom_fail(STROM_EUNSUPPORTED, "streaming mode: %s", why);
+}
+
 strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_stmt **stmt)
 {
     *stmt = NULL;
+    atomic_store(&s->vctx.cancel, 0);
+    s->vctx.stream = NULL;
     sql_ctx ctx = {.now_ms = now_of(s), .tz_ms = sql_session_tz_ms(s), .view_base = view_base, .view_arg = s};
     sql_stmt st;
     strom_err e = sql_translate(sql, len, &ctx, &st);
@@ -506,9 +688,25 @@ strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_s
     case SQL_DESCRIBE: e = describe(s, st.name, stmt); break;
     case SQL_SHOW_TABLES:
         e = prepare(s, "SELECT name AS table_name, CASE type WHEN 'view' THEN 'VIEW' ELSE 'TABLE' END AS "
-                       "kind FROM sqlite_schema WHERE type IN ('table', 'view') ORDER BY name", stmt, NULL, 0);
+                       "kind FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE '\\_\\_sql\\_%' "
+                       "ESCAPE '\\' ORDER BY name", stmt, NULL, 0);
         break;
-    default: e = prepare(s, st.sqlite, stmt, sql, len); break;
+    case SQL_SHOW_JOBS: e = show_jobs(s, stmt); break;
+    case SQL_STOP_JOB:
+        e = s->jobs.stop ? s->jobs.stop(s->jobs.ctx, st.name)
+                         : strom_fail(STROM_EUNSUPPORTED, "STOP JOB: continuous jobs run in a server");
+        break;
+    default:
+        if (s->vctx.streaming && !s->vctx.job && is_write(sql, len) && s->jobs.start) {
+            e = check_streamable(sql, len, 1);
+            if (e == STROM_OK)
+                e = start_job(s, sql, len, stmt);
+            break;
+        }
+        e = s->vctx.streaming ? check_streamable(sql, len, s->vctx.job) : STROM_OK;
+        if (e == STROM_OK)
+            e = prepare(s, st.sqlite, stmt, sql, len);
+        break;
     }
     sql_stmt_free(&st);
     return e;

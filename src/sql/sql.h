@@ -71,7 +71,9 @@ typedef enum sql_kind {
     SQL_DROP_VIEW,
     SQL_SHOW_TABLES,
     SQL_DESCRIBE,
-    SQL_SET
+    SQL_SET,
+    SQL_SHOW_JOBS,
+    SQL_STOP_JOB            /* name: the job id */
 } sql_kind;
 
 #define SQL_MAX_COLS 1024

@@ -4,6 +4,7 @@
 #include "engine.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ typedef struct wseg {          /* buffered writes of one kind, in statement orde
 typedef struct svt {
     sqlite3_vtab base;
     strom_db *sdb;
+    sql_vctx *ctx;             /* the session's (streaming mode, cancel) */
     strom_table *t;
     char *name;
     const strom_schema *sc;
@@ -65,6 +67,11 @@ typedef struct scur {
     int64_t hist_bucket;       /* the key's bucket, -1 unknown */
     strom_buf kb;              /* scratch: canonical key bytes */
     strom_buf ptext;           /* string constants of preds (SQLite's argv dies after xFilter) */
+    /* streaming scan (log table, streaming mode): per bucket the next offset to read and,
+     * for the round under way, the end offset it reads to */
+    int stream;
+    int64_t *spos;
+    int64_t send;
 } scur;
 
 /* ------------------------------------------------------------ small helpers */
@@ -158,7 +165,8 @@ static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     if (!v)
         return SQLITE_NOMEM;
     memset(v, 0, sizeof *v);
-    v->sdb = aux;
+    v->ctx = aux;
+    v->sdb = v->ctx->db;
     const char *a = argv[3];
     size_t n = strlen(a);
     v->name = (n >= 2 && (a[0] == '"' || a[0] == '\'')) ? sqlite3_mprintf("%.*s", (int)n - 2, a + 1)
@@ -529,6 +537,13 @@ static int vt_close(sqlite3_vtab_cursor *base)
     strom_builder_destroy(c->bld);
     strom_buf_free(&c->kb);
     strom_buf_free(&c->ptext);
+    free(c->spos);
+    svt *v = (svt *)base->pVtab;
+    if (v->ctx->stream == c) {
+        v->ctx->stream = NULL;
+        v->ctx->stream_pos = NULL;
+        v->ctx->stream_table = NULL;
+    }
     sqlite3_free(base);
     return SQLITE_OK;
 }
@@ -661,8 +676,59 @@ static int parse_args(const char *s, arg *a, int max, sqlite3_uint64 *used)
 
 /* ------------------------------------------------------------- the readers */
 
+/* A stream's next bucket with rows past its position: read up to the end seen now. */
+static strom_err stream_next_bucket(svt *v, scur *c)
+{
+    while (c->bucket < strom_table_nbuckets(v->t)) {
+        int b = c->bucket++;
+        int64_t lo = 0, hi = 0;
+        strom_err e = strom_table_offsets(v->t, b, &lo, &hi);
+        if (e != STROM_OK)
+            return e;
+        int64_t from = c->spos[b] < lo ? lo : c->spos[b];
+        c->spos[b] = hi;
+        c->send = hi;
+        if (from < hi)
+            return strom_scan_open(v->t, b, from, &c->ro, &c->scan);
+    }
+    return STROM_OK;
+}
+
+/* 1 when some bucket has rows past the stream's position. */
+static int stream_has_news(svt *v, scur *c)
+{
+    for (int b = 0; b < strom_table_nbuckets(v->t); b++) {
+        int64_t lo = 0, hi = 0;
+        if (strom_table_offsets(v->t, b, &lo, &hi) == STROM_OK && hi > c->spos[b])
+            return 1;
+    }
+    return 0;
+}
+
+/* The end of a stream's round: waits (in slices, so a cancel is seen within one) for an
+ * append to the table, then starts the next round at bucket 0. */
+static strom_err stream_wait(svt *v, scur *c)
+{
+    int idled = 0;
+    for (;;) {
+        uint64_t seen = sql_stream_seq();
+        if (stream_has_news(v, c)) {
+            c->bucket = 0;
+            return STROM_OK;
+        }
+        if (atomic_load(&v->ctx->cancel))
+            return strom_fail(STROM_ETIMEOUT, "interrupted");
+        if (!idled && v->ctx->idle)
+            v->ctx->idle(v->ctx->idle_arg);   /* hand out the rows so far */
+        idled = 1;
+        sql_stream_wait(seen, SQL_STREAM_SLICE_MS);
+    }
+}
+
 static strom_err scan_next_bucket(svt *v, scur *c)
 {
+    if (c->stream)
+        return stream_next_bucket(v, c);
     while (c->bucket < strom_table_nbuckets(v->t)) {
         int b = c->bucket++;
         if (v->is_pk) {
@@ -698,6 +764,8 @@ static strom_err scan_advance(svt *v, scur *c)
             e = strom_snapshot_next(c->snap, &b);
         if (e != STROM_OK)
             return e;
+        if (b && c->stream && strom_batch_nrows(b) > 0 && strom_batch_row_offset(b, 0) >= c->send)
+            b = NULL;                         /* appended after this round began */
         if (b && strom_batch_nrows(b) > 0)
             return bind_batch(c, b);
         if (c->scan || c->snap) {
@@ -706,6 +774,8 @@ static strom_err scan_advance(svt *v, scur *c)
             c->scan = NULL;
             c->snap = NULL;
         }
+        if (c->bucket >= strom_table_nbuckets(v->t) && c->stream && (e = stream_wait(v, c)) != STROM_OK)
+            return e;
         if (c->bucket >= strom_table_nbuckets(v->t)) {
             c->eof = 1;
             return STROM_OK;
@@ -778,6 +848,43 @@ static strom_err keep_pred_strings(scur *c)
     return STROM_OK;
 }
 
+/* Streaming mode: this scan of a log table is the statement's stream, which reads what is
+ * there (from the start, or from the end with 'scan.startup.mode' = 'latest') and then
+ * waits for appends instead of ending. One stream per statement, as the outer loop. */
+static strom_err stream_start(svt *v, scur *c)
+{
+    if (v->ctx->stream && v->ctx->stream != c)
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode reads one log table as a stream; "
+                          "this statement also reads log table %s in full (join a stream only "
+                          "with primary-key tables, or FOR SYSTEM_TIME AS OF on an indexed log "
+                          "table)", v->name);
+    if (c->stream)
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: log table %s would be read again "
+                          "for each row of another table; make it the first table of the FROM "
+                          "clause (the stream drives the join)", v->name);
+    int nb = strom_table_nbuckets(v->t);
+    free(c->spos);
+    c->spos = strom_calloc((size_t)nb, sizeof *c->spos);
+    if (!c->spos)
+        return STROM_ENOMEM;
+    int resume = v->ctx->resume_n == nb && !strcmp(v->ctx->resume_table, v->name);
+    for (int b = 0; b < nb; b++) {
+        int64_t lo = 0, hi = 0, off = 0;
+        strom_err e = strom_table_offsets(v->t, b, &lo, &hi);
+        if (e == STROM_OK && !v->ctx->from_latest && c->ro.time_min != STROM_TIME_MIN)
+            e = strom_table_seek_time(v->t, b, c->ro.time_min, &off);
+        if (e != STROM_OK)
+            return e;
+        c->spos[b] = resume ? v->ctx->resume_pos[b] : v->ctx->from_latest ? hi : off;
+    }
+    v->ctx->stream = c;
+    v->ctx->stream_table = v->name;
+    v->ctx->stream_pos = c->spos;
+    v->ctx->stream_nbuckets = nb;
+    c->stream = 1;
+    return STROM_OK;
+}
+
 static strom_err start_scan(svt *v, scur *c, const arg *a, int na, sqlite3_value **argv, int *empty)
 {
     c->ro = (strom_read_opts){.columns = c->names, .ncolumns = c->nproj, .preds = c->preds,
@@ -803,6 +910,10 @@ static strom_err start_scan(svt *v, scur *c, const arg *a, int na, sqlite3_value
     if (c->ro.time_min > c->ro.time_max)
         *empty = 1;
     c->bucket = 0;
+    if (!v->is_pk && v->ctx->streaming && (ce = stream_start(v, c)) != STROM_OK)
+        return ce;
+    if (c->stream)
+        *empty = 0;                           /* a stream runs until it is cancelled */
     return *empty ? STROM_OK : scan_advance(v, c);
 }
 
@@ -1179,6 +1290,54 @@ static strom_err put_col(svt *v, strom_builder *b, int col, sqlite3_value *a)
     return e == STROM_OK ? e : strom_fail(e, "table %s, column %s: %s", v->name, cn, strom_errmsg());
 }
 
+/* Writes the buffered rows of v (in statement order, one call per run). *rows += them. */
+static strom_err write_segs(svt *v, int64_t *rows)
+{
+    strom_err e = STROM_OK;
+    for (int i = 0; i < v->nsegs && e == STROM_OK; i++) {
+        const strom_builder *b = v->segs[i].b;
+        if (strom_builder_nrows(b) == 0)
+            continue;
+        e = v->segs[i].del ? strom_table_delete(v->t, b)
+            : v->is_pk     ? strom_table_upsert(v->t, b)
+                           : strom_table_append(v->t, b, NULL);
+        if (e == STROM_OK && rows)
+            *rows += strom_builder_nrows(b);
+        if (e == STROM_OK)
+            v->ctx->rows_written += strom_builder_nrows(b);
+    }
+    segs_clear(v);
+    return e;
+}
+
+/* A job writes while its statement runs: the table joins the session's writers (flushed
+ * by sql_vtab_flush_writes) and writes itself every JOB_WRITE_ROWS rows. */
+#define JOB_WRITE_ROWS 4096
+
+static strom_err job_wrote(svt *v, strom_builder *b)
+{
+    sql_vctx *x = v->ctx;
+    int known = 0;
+    for (int i = 0; i < x->nwriters; i++)
+        known |= x->writers[i] == v;
+    if (!known && x->nwriters == (int)(sizeof x->writers / sizeof x->writers[0]))
+        return strom_fail(STROM_ELIMIT, "a job writes at most %d tables", x->nwriters);
+    if (!known)
+        x->writers[x->nwriters++] = v;
+    return strom_builder_nrows(b) >= JOB_WRITE_ROWS ? write_segs(v, NULL) : STROM_OK;
+}
+
+strom_err sql_vtab_flush_writes(sql_vctx *x, int64_t *rows)
+{
+    strom_err e = STROM_OK;
+    if (rows)
+        *rows = 0;
+    for (int i = 0; i < x->nwriters && e == STROM_OK; i++)
+        e = write_segs(x->writers[i], rows);
+    x->nwriters = 0;
+    return e;
+}
+
 static strom_err put_row(svt *v, int del, sqlite3_value **vals)
 {
     strom_builder *b = seg_for(v, del);
@@ -1188,7 +1347,11 @@ static strom_err put_row(svt *v, int del, sqlite3_value **vals)
     for (int i = 0; i < v->ncols && e == STROM_OK; i++)
         e = put_col(v, b, i, vals[i]);
     if (e == STROM_OK)
-        return strom_builder_end_row(b);
+        e = strom_builder_end_row(b);
+    if (e == STROM_OK && v->ctx->job)
+        e = job_wrote(v, b);
+    if (e == STROM_OK)
+        return e;
     strom_err keep = e;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", strom_errmsg());
@@ -1262,20 +1425,8 @@ static int vt_begin(sqlite3_vtab *base) { (void)base; return SQLITE_OK; }
 static int vt_sync(sqlite3_vtab *base)
 {
     svt *v = (svt *)base;
-    for (int i = 0; i < v->nsegs; i++) {
-        const strom_builder *b = v->segs[i].b;
-        if (strom_builder_nrows(b) == 0)
-            continue;
-        strom_err e = v->segs[i].del ? strom_table_delete(v->t, b)
-                      : v->is_pk     ? strom_table_upsert(v->t, b)
-                                     : strom_table_append(v->t, b, NULL);
-        if (e != STROM_OK) {
-            segs_clear(v);
-            return vt_fail(v, e, "commit");
-        }
-    }
-    segs_clear(v);
-    return SQLITE_OK;
+    strom_err e = write_segs(v, NULL);
+    return e == STROM_OK ? SQLITE_OK : vt_fail(v, e, "commit");
 }
 
 static int vt_commit(sqlite3_vtab *base)
@@ -1311,9 +1462,9 @@ static const sqlite3_module strom_module = {
     .xRollback = vt_rollback,
 };
 
-strom_err sql_vtab_register(sqlite3 *db, strom_db *sdb)
+strom_err sql_vtab_register(sqlite3 *db, sql_vctx *ctx)
 {
-    int rc = sqlite3_create_module(db, "strom", &strom_module, sdb);
+    int rc = sqlite3_create_module(db, "strom", &strom_module, ctx);
     return rc == SQLITE_OK ? STROM_OK
                            : strom_fail(STROM_EINVAL, "sqlite3_create_module: %s", sqlite3_errmsg(db));
 }

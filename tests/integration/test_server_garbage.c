@@ -86,6 +86,21 @@ static void valid_request(int api, strom_buf *out, int32_t rid, const strom_buf 
     case PROTO_STATS: m.req.stats.table = proto_s(rnd() % 2 ? table : ""); break;
     case PROTO_CREATE_DATABASE: m.req.create_database.name = proto_s("gdb"); m.req.create_database.if_not_exists = 1; break;
     case PROTO_DROP_DATABASE: m.req.drop_database.name = proto_s("gdb"); m.req.drop_database.if_exists = 1; break;
+    case PROTO_EXECUTE_SQL: {
+        static const char *const q[] = {"SELECT * FROM g", "SELECT count(*) FROM kvg", "SHOW TABLES",
+                                        "SELEC 1", "SET 'execution.runtime-mode' = 'streaming'",
+                                        "SET 'execution.runtime-mode' = 'batch'", "DESCRIBE g"};
+        const char *t = q[rnd() % (sizeof q / sizeof q[0])];
+        m.req.execute_sql.sql = (proto_bytes){(const uint8_t *)t, (uint32_t)strlen(t)};
+        m.req.execute_sql.max_rows = (int32_t)(rnd() % 3);
+        break;
+    }
+    case PROTO_FETCH_SQL:
+    case PROTO_CANCEL_SQL:
+        m.req.fetch_sql.cursor = 1 + (int64_t)(rnd() % 64);
+        m.req.fetch_sql.max_rows = 2;
+        m.req.fetch_sql.max_wait_ms = 10;
+        break;
     default: break;
     }
     IT_OK(proto_encode_request(out, api, 0, rid, &m));

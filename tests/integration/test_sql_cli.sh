@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_sql_cli.sh: black-box tests of `strom sql` (STROM_BIN, set by CMake): -e and -f,
 # the three output formats, exit codes 0/1/2, syntax errors with line, column and caret,
-# views and rows surviving a new process, --server refused, and the shell reading stdin.
+# views and rows surviving a new process, --server usage, and the shell reading stdin.
 set -u
 BIN=${STROM_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/strom}
 TMP=$(mktemp -d /tmp/strom-sqlcli-XXXXXX)
@@ -23,7 +23,8 @@ same() { diff -u "$2" "$1" >/dev/null || { fail "$LAST: output differs"; diff -u
 # ---- help and usage (2)
 LAST="sql --help";       run 0 sql --help;                        has "$OUT" "usage: strom sql"; has "$OUT" "--server"; has "$OUT" "table.local-time-zone"
 LAST="sql --format xml"; run 2 sql --data "$D" --format xml -e "SELECT 1"; has "$ERR" "--format 'xml'"
-LAST="sql --server";     run 2 sql --server localhost:9123 -e "SELECT 1"; has "$ERR" "not available yet"
+LAST="sql --server gone"; run 1 sql --server 127.0.0.1:1 -e "SELECT 1"; has "$ERR" "cannot connect to 127.0.0.1:1"
+LAST="server and data";  run 2 sql --server 127.0.0.1:1 --data "$D" -e "SELECT 1"; has "$ERR" "not both"
 LAST="sql -e and -f";    run 2 sql --data "$D" -e "SELECT 1" -f x.sql; has "$ERR" "not both"
 LAST="sql -f missing";   run 1 sql --data "$D" -f "$TMP/nope.sql"; has "$ERR" "nope.sql"
 
@@ -113,5 +114,36 @@ PY
 else
   echo "test_sql_cli: python3 missing: the terminal part of the shell test did not run"
 fi
+
+# ---- --server: the same statements in a server give the same output; --follow streams
+# appended rows until Ctrl-C; Ctrl-C interrupts a running statement, the server goes on
+"$BIN" server --data "$TMP/sdata" --port 0 >"$TMP/srv.out" 2>"$TMP/srv.err" &
+spid=$!
+for _ in $(seq 200); do grep -q listening "$TMP/srv.out" && break; sleep 0.05; done
+S=127.0.0.1:$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/srv.out")
+LAST="server script";    run 0 sql --server "$S" -f "$TMP/s.sql"
+for f in csv json table; do
+  q="SELECT device_id, voltage, event_time FROM readings FOR SYSTEM_TIME AS OF TIMESTAMP '2025-01-13 14:30:00' WHERE device_id = 'D1' ORDER BY event_time DESC LIMIT 5"
+  "$BIN" sql --data "$D" --format $f -e "$q" >"$TMP/want" 2>&1
+  LAST="server $f";      run 0 sql --server "$S" --format $f -e "$q"; same "$OUT" "$TMP/want"
+done
+LAST="server error";     run 1 sql --server "$S" -e "SELECT device_id
+FROM readings WHERE event_time > TIMESTAMP '2025-01-13 25:00:00'"
+has "$ERR" "line 2, column 44"; grep -q "^  *\^$" "$ERR" || fail "no caret line in: $(cat "$ERR")"
+"$BIN" sql --server "$S" --follow --format csv -e "SELECT device_id, voltage FROM readings WHERE voltage > 221" >"$TMP/fol" 2>"$TMP/fol.err" &
+fpid=$!
+sleep 1
+"$BIN" sql --server "$S" -e "INSERT INTO readings VALUES ('D9', 239.5, TIMESTAMP '2025-01-13 15:00:00'), ('D8', 100, TIMESTAMP '2025-01-13 15:00:00')" >/dev/null 2>&1 || fail "insert during --follow"
+for _ in $(seq 100); do grep -q D9 "$TMP/fol" && break; sleep 0.05; done
+kill -INT $fpid; wait $fpid; got=$?
+LAST="--follow"; [ "$got" -eq 1 ] || fail "--follow ended with $got after Ctrl-C, expected 1"
+printf 'device_id,voltage\nD1,222.5\nD9,239.5\n' >"$TMP/want"; same "$TMP/fol" "$TMP/want"; has "$TMP/fol.err" "interrupted"
+"$BIN" sql --server "$S" -e "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c" >"$OUT" 2>"$ERR" &
+pid=$!
+sleep 1
+kill -INT "$pid"; wait "$pid"; got=$?
+LAST="server SIGINT"; [ "$got" -eq 1 ] || fail "interrupted statement exited $got, expected 1"; has "$ERR" "interrupted"
+LAST="server after";     run 0 sql --server "$S" --format csv -e "SELECT count(*) AS n FROM readings"; has "$OUT" "6"
+kill -TERM $spid; wait $spid || fail "server exit $? after SIGTERM"
 
 [ "$fails" -eq 0 ] && echo "test_sql_cli: all passed" || { echo "test_sql_cli: $fails failed"; exit 1; }

@@ -202,6 +202,24 @@ static void gen(int api, int resp, proto_arena *a, proto_msg *m)
             m->req.key_history.n = 1 + (int32_t)rn(PROTO_MAX_HISTORY);
             m->req.key_history.columns = rnames(a, &m->req.key_history.ncolumns, 4);
             break;
+        case PROTO_EXECUTE_SQL: {
+            proto_str q = rstr();
+            m->req.execute_sql.sql = (proto_bytes){(const uint8_t *)q.p, q.len};
+            uint32_t n = m->req.execute_sql.nsettings = rn(4);
+            m->req.execute_sql.settings = proto_arena_alloc(a, (n + 1) * sizeof(proto_option));
+            for (uint32_t i = 0; i < n; i++)
+                m->req.execute_sql.settings[i] = (proto_option){rstr(), rstr()};
+            m->req.execute_sql.max_rows = (int32_t)rn(100000);
+            break;
+        }
+        case PROTO_FETCH_SQL:
+        case PROTO_CANCEL_SQL:
+            m->req.fetch_sql.cursor = 1 + (int64_t)(rnd() >> 2);
+            if (api == PROTO_FETCH_SQL) {
+                m->req.fetch_sql.max_rows = (int32_t)rn(100000);
+                m->req.fetch_sql.max_wait_ms = (int32_t)rn(100000);
+            }
+            break;
         default: break;
         }
         return;
@@ -272,6 +290,17 @@ static void gen(int api, int resp, proto_arena *a, proto_msg *m)
             m->resp.stats.stats[i] = (proto_stat){rstr(), (int64_t)rnd()};
         break;
     }
+    case PROTO_EXECUTE_SQL:
+        m->resp.execute_sql.cursor = (int64_t)(rnd() >> 2);
+        m->resp.execute_sql.columns = rnames(a, &m->resp.execute_sql.ncolumns, 5);
+        m->resp.execute_sql.changes = (int64_t)rnd();
+        m->resp.execute_sql.records = rrecords();
+        m->resp.execute_sql.done = (uint8_t)rn(2);
+        break;
+    case PROTO_FETCH_SQL:
+        m->resp.fetch_sql.records = rrecords();
+        m->resp.fetch_sql.done = (uint8_t)rn(2);
+        break;
     default: break;
     }
 }
@@ -451,6 +480,24 @@ static void eq_msg(int api, int resp, const proto_msg *a, const proto_msg *b)
             eq_names(a->req.key_history.ncolumns, a->req.key_history.columns,
                      b->req.key_history.ncolumns, b->req.key_history.columns);
             break;
+        case PROTO_EXECUTE_SQL:
+            assert_int_equal(a->req.execute_sql.sql.len, b->req.execute_sql.sql.len);
+            assert_memory_equal(a->req.execute_sql.sql.p ? a->req.execute_sql.sql.p : (const uint8_t *)"",
+                                b->req.execute_sql.sql.p ? b->req.execute_sql.sql.p : (const uint8_t *)"",
+                                a->req.execute_sql.sql.len);
+            assert_int_equal(a->req.execute_sql.nsettings, b->req.execute_sql.nsettings);
+            for (uint32_t i = 0; i < a->req.execute_sql.nsettings; i++) {
+                eq_str(a->req.execute_sql.settings[i].key, b->req.execute_sql.settings[i].key);
+                eq_str(a->req.execute_sql.settings[i].value, b->req.execute_sql.settings[i].value);
+            }
+            assert_int_equal(a->req.execute_sql.max_rows, b->req.execute_sql.max_rows);
+            break;
+        case PROTO_FETCH_SQL:
+        case PROTO_CANCEL_SQL:
+            assert_int_equal(a->req.fetch_sql.cursor, b->req.fetch_sql.cursor);
+            assert_int_equal(a->req.fetch_sql.max_rows, b->req.fetch_sql.max_rows);
+            assert_int_equal(a->req.fetch_sql.max_wait_ms, b->req.fetch_sql.max_wait_ms);
+            break;
         default: break;
         }
         return;
@@ -519,6 +566,18 @@ static void eq_msg(int api, int resp, const proto_msg *a, const proto_msg *b)
             eq_str(a->resp.stats.stats[i].name, b->resp.stats.stats[i].name);
             assert_int_equal(a->resp.stats.stats[i].value, b->resp.stats.stats[i].value);
         }
+        break;
+    case PROTO_EXECUTE_SQL:
+        assert_int_equal(a->resp.execute_sql.cursor, b->resp.execute_sql.cursor);
+        eq_names(a->resp.execute_sql.ncolumns, a->resp.execute_sql.columns, b->resp.execute_sql.ncolumns,
+                 b->resp.execute_sql.columns);
+        assert_int_equal(a->resp.execute_sql.changes, b->resp.execute_sql.changes);
+        eq_records(&a->resp.execute_sql.records, &b->resp.execute_sql.records);
+        assert_int_equal(a->resp.execute_sql.done, b->resp.execute_sql.done);
+        break;
+    case PROTO_FETCH_SQL:
+        eq_records(&a->resp.fetch_sql.records, &b->resp.fetch_sql.records);
+        assert_int_equal(a->resp.fetch_sql.done, b->resp.fetch_sql.done);
         break;
     default: break;
     }
@@ -793,7 +852,7 @@ static void test_unknown_api(void **state)
     proto_msg m = {0}, d;
     strom_buf b = {0};
     assert_int_equal(proto_check_api(PROTO_API_COUNT, 0), STROM_EUNSUPPORTED);
-    assert_non_null(strstr(strom_errmsg(), "unknown api key 17"));
+    assert_non_null(strstr(strom_errmsg(), "unknown api key 20"));
     assert_int_equal(proto_check_api(-1, 0), STROM_EUNSUPPORTED);
     assert_int_equal(proto_check_api(PROTO_FETCH_LOG, 1), STROM_EUNSUPPORTED);
     assert_non_null(strstr(strom_errmsg(), "FETCH_LOG version 1"));

@@ -64,22 +64,7 @@ static const char S6_AS_OF_NOW[] =
 
 /* -------------------------------------------------------- the grid tables */
 
-static const char *const GRID_DDL[] = {
-    "CREATE TABLE alarm_stream (alarm_id STRING, device_id STRING, alarm_type STRING, "
-    "event_time TIMESTAMP(3), WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND) "
-    "WITH ('bucket.num' = '2', 'bucket.key' = 'device_id')",
-    "CREATE TABLE device_status_stream (device_id STRING, device_status STRING, capacity DOUBLE, "
-    "event_time TIMESTAMP(3), WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND) "
-    "WITH ('bucket.num' = '2', 'bucket.key' = 'device_id', 'table.log.index.key' = 'device_id')",
-    "CREATE TABLE device_dimension_table (device_id STRING, device_status STRING, capacity DOUBLE, "
-    "last_maintenance TIMESTAMP(3), update_time TIMESTAMP(3), PRIMARY KEY (device_id) NOT ENFORCED, "
-    "WATERMARK FOR update_time AS update_time) WITH ('bucket.num' = '2')",
-    "CREATE TABLE power_equipment_stream (device_id STRING, voltage DOUBLE, current DOUBLE, "
-    "temperature DOUBLE, event_time TIMESTAMP(3), WATERMARK FOR event_time AS event_time - "
-    "INTERVAL '5' SECOND) WITH ('bucket.num' = '3', 'bucket.key' = 'device_id', "
-    "'table.log.index.key' = 'device_id')",
-    "CREATE TABLE current_alarms (alarm_id STRING PRIMARY KEY, device_id STRING, level INT)",
-};
+#include "seed_ddl.h"   /* GRID_DDL: the grid tables */
 
 #define NDEV 40
 #define HOURS3 (3 * 3600000LL)

@@ -3,6 +3,9 @@
  * projections, predicates, joins, GROUP BY and LIMIT must give the same results on both.
  * Also: the pushdown plans (EXPLAIN QUERY PLAN), INSERT/UPDATE/DELETE round trips against
  * a model, and bad input. */
+#include <pthread.h>
+#include <unistd.h>
+
 #include "sqlt.h"
 
 #define NROWS 3000
@@ -371,7 +374,7 @@ static void test_bad_input(void **state)
     sqlt_fails(&t, "SELECT * FROM a FOR SYSTEM_TIME AS OF 5", "whole primary key");
     sqlt_fails(&t, "SET 'no.such' = '1'", "no.such");
     sqlt_fails(&t, "SET 'table.local-time-zone' = 'Mars/Base'", "Mars/Base");
-    sqlt_fails(&t, "SET 'execution.runtime-mode' = 'streaming'", "streaming");
+    sqlt_fails(&t, "SET 'execution.runtime-mode' = 'continuous'", "'batch' or 'streaming'");
     sqlt_fails(&t, "DROP TABLE nosuch", "nosuch");
     sqlt_fails(&t, "DESCRIBE nosuch", "nosuch");
     sqlt_fails(&t, "SELECT TIMESTAMP '2025-02-30 00:00:00'", "line 1, column 18");
@@ -404,9 +407,76 @@ static void test_bad_input(void **state)
     sqlt_close(&t);
 }
 
+/* Streaming mode in-process: refusals; a stream reads what is there, then a row appended
+ * later by another thread, and ends when interrupted. */
+typedef struct appender { sqlt *t; } appender;
+
+static void *append_then_interrupt(void *arg)
+{
+    sqlt *t = ((appender *)arg)->t;
+    usleep(150000);
+    strom_table *l;
+    assert_int_equal(strom_table_open(t->db, "l", &l), STROM_OK);
+    strom_builder *b = strom_builder_create(strom_table_schema(l));
+    strom_builder_put_str(b, 0, "late", 4);
+    strom_builder_put_int(b, 1, 42);
+    strom_builder_end_row(b);
+    strom_table_append(l, b, NULL);      /* no append listener here: the stream sees it
+                                            at the end of its wait slice */
+    strom_builder_destroy(b);
+    strom_table_close(l);
+    usleep(300000);
+    sql_session_interrupt(t->s);
+    return NULL;
+}
+
+static void test_streaming(void **state)
+{
+    (void)state;
+    sqlt t;
+    rows r = {0};
+    sqlt_open(&t, "stream");
+    sqlt_run(&t, "CREATE TABLE l (id STRING, x INT)", NULL);
+    sqlt_run(&t, "CREATE TABLE k (id STRING PRIMARY KEY, name STRING)", NULL);
+    sqlt_run(&t, "INSERT INTO l VALUES ('a', 1), ('b', 20), ('late', 3)", NULL);
+    sqlt_run(&t, "INSERT INTO k VALUES ('b', 'bee'), ('late', 'latecomer')", NULL);
+    sqlt_run(&t, "SET 'execution.runtime-mode' = 'streaming'", NULL);
+    sqlt_fails(&t, "SELECT count(*) FROM l", "window");
+    sqlt_fails(&t, "SELECT id FROM l GROUP BY id", "window");
+    sqlt_fails(&t, "SELECT * FROM l ORDER BY x", "ORDER BY without LIMIT");
+    sqlt_fails(&t, "INSERT INTO k SELECT id, id FROM l", "continuous job");
+    sqlt_fails(&t, "STOP JOB 'x'", "server");
+    sqlt_fails(&t, "SELECT * FROM l a JOIN l b ON a.id = b.id", "one log table as a stream");
+    sqlt_run(&t, "SHOW JOBS", &r);
+    assert_int_equal(r.n, 0);
+    /* a filtered, projected lookup join over the stream */
+    const char *q = "SELECT l.id, l.x, k.name FROM l JOIN k ON k.id = l.id WHERE l.x > 2";
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sql_session_run(t.s, q, strlen(q), &st), STROM_OK);
+    appender a = {&t};
+    pthread_t th;
+    pthread_create(&th, NULL, append_then_interrupt, &a);
+    char got[256] = "";
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t w = strlen(got);
+        snprintf(got + w, sizeof got - w, "%s,%d,%s;", sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+                 sqlite3_column_text(st, 2));
+    }
+    pthread_join(th, NULL);
+    assert_int_not_equal(rc, SQLITE_DONE);          /* it ended by the interrupt */
+    assert_string_equal(got, "b,20,bee;late,3,latecomer;late,42,latecomer;");
+    sqlite3_finalize(st);
+    sqlt_run(&t, "SET 'execution.runtime-mode' = 'batch'", NULL);
+    sqlt_run(&t, "SELECT count(*) FROM l", &r);
+    rows_free(&r);
+    sqlt_close(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_random_queries),
         cmocka_unit_test(test_plans),
         cmocka_unit_test(test_writes),

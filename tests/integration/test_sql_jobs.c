@@ -1,0 +1,141 @@
+/*
+ * test_sql_jobs.c: a continuous SQL job (INSERT INTO sink SELECT ... in streaming mode)
+ * survives a SIGKILL of the real server: rows are produced into a log table while the job
+ * copies them (transformed) into a primary-key sink; the server is killed halfway, started
+ * again on the same directory, and the rest is produced. Afterwards the sink holds every key
+ * of the source exactly once with the value of its last source row (nothing lost, no
+ * duplicate), computed independently from the source by a batch query; SHOW JOBS shows the
+ * job RUNNING with its positions at the source's end; STOP JOB stops it, and it stays
+ * stopped across another restart.
+ */
+#define _GNU_SOURCE
+#include "srvtest.h"
+#include "strom/client.h"
+
+#define NKEYS 1500
+#define NROWS 24000
+
+static st_server SRV;
+static char DIR_[256], ADDR[64];
+
+static strom_client *client(void)
+{
+    snprintf(ADDR, sizeof ADDR, "127.0.0.1:%d", SRV.port);
+    strom_client *c;
+    strom_client_opts o = {.request_timeout_ms = 20000};
+    IT_OK(strom_client_connect(ADDR, &o, &c));
+    return c;
+}
+
+/* Runs q; the text of its rows ("a|b\n" per row) into out (may be NULL). */
+static strom_err run(strom_client *c, const char *q, const char *const *settings, char *out, size_t cap)
+{
+    strom_sql_cursor *r = NULL;
+    strom_err e = strom_client_sql_execute(c, q, strlen(q), settings, &r);
+    size_t w = 0;
+    while (e == STROM_OK && !strom_client_sql_done(r)) {
+        const strom_batch *b = NULL;
+        e = strom_client_sql_next(r, 1000, &b);
+        for (int64_t i = 0; b && out && i < strom_batch_nrows(b); i++)
+            for (int k = 0; k < strom_batch_ncols(b) && w + 64 < cap; k++) {
+                strom_column col;
+                strom_batch_column(b, k, &col);
+                size_t n = 0;
+                const char *s = col.type == STROM_STRING ? strom_batch_get_str(b, k, i, &n) : NULL;
+                w += s ? (size_t)snprintf(out + w, cap - w, "%.*s", (int)n, s)
+                       : (size_t)snprintf(out + w, cap - w, "%lld", (long long)strom_batch_get_int(b, k, i));
+                out[w++] = k + 1 < strom_batch_ncols(b) ? '|' : '\n';
+                out[w] = '\0';
+            }
+    }
+    strom_client_sql_close(r);
+    return e;
+}
+
+/* Produces rows [from, to): key K(i % NKEYS), v = i, in batches; returns after the acks. */
+static void produce(strom_client *c, int from, int to)
+{
+    strom_producer *p = NULL;
+    IT_OK(strom_producer_create(c, "src", NULL, NULL, 0, &p));
+    for (int i = from; i < to; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "K%05d", i % NKEYS);
+        strom_value v[2] = {{.type = STROM_STRING, .v.s = {k, strlen(k)}}, {.type = STROM_BIGINT, .v.i = i}};
+        IT_OK(strom_producer_send(p, v, 2));
+        if (i % 500 == 499) {
+            IT_OK(strom_producer_flush(p));
+            usleep(2000);
+        }
+    }
+    IT_OK(strom_producer_close(p));
+}
+
+static char want[NKEYS * 64], got[NKEYS * 64], jobs[4096];
+
+/* Waits until the sink equals the source's last value per key (or the deadline). */
+static void check_sink(strom_client *c)
+{
+    IT_OK(run(c, "SELECT k, max(v), 2 * max(v) FROM src GROUP BY k ORDER BY k", NULL, want, sizeof want));
+    int64_t until = strom_mono_ns() + (int64_t)60 * 1000000000;
+    do {
+        IT_OK(run(c, "SELECT k, v, n FROM sink ORDER BY k", NULL, got, sizeof got));
+        if (!strcmp(want, got))
+            break;
+        usleep(100000);
+    } while (strom_mono_ns() < until);
+    int lines = 0;
+    for (const char *p = want; *p; p++)
+        lines += *p == '\n';
+    IT_CHECK(lines == NKEYS, "%d keys in the source", lines);
+    IT_CHECK(!strcmp(want, got), "the sink differs from the source's last rows:\n want %.200s\n got  %.200s",
+             want, got);
+}
+
+int main(void)
+{
+    it_mktemp(DIR_, sizeof DIR_, "strom-sqljobs-");
+    printf("test_sql_jobs: data %s\n", DIR_);
+    st_start(&SRV, DIR_, NULL);
+    strom_client *c = client();
+    IT_OK(run(c, "CREATE TABLE src (k STRING, v BIGINT) WITH ('bucket.num' = '3', 'bucket.key' = 'k')", NULL, NULL, 0));
+    IT_OK(run(c, "CREATE TABLE sink (k STRING PRIMARY KEY, v BIGINT, n BIGINT)", NULL, NULL, 0));
+    IT_OK(run(c, "CREATE TABLE logsink (k STRING, v BIGINT)", NULL, NULL, 0));
+    const char *stream[] = {"execution.runtime-mode", "streaming", NULL};
+    strom_sql_cursor *r = NULL;
+    strom_err e = strom_client_sql_execute(c, "INSERT INTO logsink SELECT k, v FROM src", 40, stream, &r);
+    IT_CHECK(e == STROM_EUNSUPPORTED && strstr(strom_errmsg(), "primary-key"), "log sink: %s", strom_errmsg());
+    IT_OK(run(c, "INSERT INTO sink SELECT k, v, v * 2 FROM src", stream, jobs, sizeof jobs));
+    IT_CHECK(!strncmp(jobs, "job-", 4), "the job's id: %s", jobs);
+    char id[64];
+    snprintf(id, sizeof id, "%.*s", (int)strcspn(jobs, "\n"), jobs);
+    produce(c, 0, NROWS / 2);
+    strom_client_close(c);
+    IT_CHECK(st_stop(&SRV, SIGKILL) == 128 + SIGKILL, "killed");
+    st_start(&SRV, DIR_, NULL);
+    c = client();
+    produce(c, NROWS / 2, NROWS);
+    check_sink(c);
+    IT_OK(run(c, "SHOW JOBS", NULL, jobs, sizeof jobs));
+    IT_CHECK(strstr(jobs, id) && strstr(jobs, "|RUNNING|") && strstr(jobs, "|src:"), "SHOW JOBS: %s", jobs);
+    printf("  after SIGKILL and restart: %d keys, each once with its last value; %s", NKEYS, jobs);
+    char stop[128];
+    snprintf(stop, sizeof stop, "STOP JOB '%s'", id);
+    IT_OK(run(c, stop, NULL, NULL, 0));
+    e = run(c, stop, NULL, NULL, 0);
+    IT_CHECK(e == STROM_ENOTFOUND, "stopping it again: %s", strom_errmsg());
+    strom_client_close(c);
+    IT_CHECK(st_stop(&SRV, SIGTERM) == 0, "clean stop");
+    st_start(&SRV, DIR_, NULL);
+    c = client();
+    IT_OK(run(c, "INSERT INTO src VALUES ('K00001', 999999)", NULL, NULL, 0));
+    usleep(300000);
+    IT_OK(run(c, "SELECT v FROM sink WHERE k = 'K00001'", NULL, got, sizeof got));
+    IT_CHECK(strcmp(got, "999999\n") != 0, "a stopped job wrote after a restart");
+    IT_OK(run(c, "SHOW JOBS", NULL, jobs, sizeof jobs));
+    IT_CHECK(strstr(jobs, "|STOPPED|"), "SHOW JOBS after STOP: %s", jobs);
+    strom_client_close(c);
+    IT_CHECK(st_stop(&SRV, SIGTERM) == 0, "clean stop");
+    it_rmtree(DIR_);
+    printf("test_sql_jobs: ok\n");
+    return 0;
+}
