@@ -191,6 +191,21 @@ strom_value kvb_key(const kvb_keys *k, int64_t dev)
     return v;
 }
 
+strom_value kvb_key_fmt(int64_t dev, char buf[24])
+{
+    char d[20];
+    int n = 0;
+    for (uint64_t x = (uint64_t)dev; x || n < 5; x /= 10)
+        d[n++] = (char)('0' + x % 10);
+    memcpy(buf, "DEVICE_", 7);
+    for (int i = 0; i < n; i++)
+        buf[7 + i] = d[n - 1 - i];
+    strom_value v = {.type = STROM_STRING};
+    v.v.s.ptr = buf;
+    v.v.s.len = (size_t)(7 + n);
+    return v;
+}
+
 /* ------------------------------------------------------------- helpers */
 
 
