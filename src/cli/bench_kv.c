@@ -366,9 +366,9 @@ static int run_upserts(kvb *c)
     c->update_cpu = c->versions > 1 ? sumc / (c->versions - 1) : 0;
     if (rc == CLI_OK)
         rc = upsert_round(c, c->tf, 0, 1, 2, &c->feeder_upsert_rps);
-    printf("upserted %lld devices x %d versions (+ the feeder table): inserts %.0f rows/s, "
-           "updates %.0f rows/s\n", (long long)c->devices, c->versions, c->upsert_rps,
-           c->update_rps);
+    printf("upserted %lld devices x %d versions (+ the feeder table): inserts %.0f rows/s "
+           "(%.0f per CPU-s), updates %.0f rows/s (%.0f per CPU-s)\n", (long long)c->devices,
+           c->versions, c->upsert_rps, c->upsert_cpu, c->update_rps, c->update_cpu);
     fflush(stdout);
     return rc;
 }

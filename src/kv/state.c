@@ -71,6 +71,22 @@ static rocksdb_options_t *make_options(void)
     /* Bounded descriptors per instance (one instance per bucket). */
     rocksdb_options_set_max_open_files(o, 256);
     rocksdb_options_set_create_if_missing(o, 1);
+    /* Unordered writes: the memtable insert takes the concurrent path, and with the write
+     * option memtable_insert_hint_per_batch (open_db) each insert of a WriteBatch starts
+     * its skiplist search from where the previous key of the batch went, repairing only
+     * the levels that do not bracket the new key (the default single-writer insert
+     * recomputes every level unless the key lands right after the previous one). The
+     * state change is filled in key order (write.c went_fill), so the search is
+     * O(log D) for the key distance D instead of O(log N): perf of the insert phase of
+     * `strom bench kv`, memtable inserts 50% -> 45% of the CPU, +6-14% rows per CPU-s.
+     * What it relaxes: RocksDB publishes a batch's sequence before its memtable insert
+     * ends, so a read without a snapshot concurrent with a state write may see some keys
+     * of the batch changed and others not yet (each key whole: a key's row is one
+     * entry), as the row cache's readers already may (cache.h). Reads that need one
+     * point in time take their RocksDB snapshot under kv->mu, which every state write
+     * holds until rocksdb_write has returned with the batch wholly inserted
+     * (kv_snap_open), so they still see whole batches. */
+    rocksdb_options_set_unordered_write(o, 1);
     return o;
 }
 
@@ -445,6 +461,7 @@ static strom_err open_db(kv_state *kv, const char *dir)
      * what to replay after a crash lost the memtables. */
     rocksdb_writeoptions_disable_WAL(kv->wo, 1);
     rocksdb_writeoptions_set_sync(kv->wo, 0);
+    rocksdb_writeoptions_set_memtable_insert_hint_per_batch(kv->wo, 1); /* make_options */
     kv->wo_sync = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(kv->wo_sync, 1);
     return STROM_OK;
