@@ -23,12 +23,7 @@
  *    key count and value size, and redis-benchmark GET with 50 connections, unpipelined
  *    (redis_get_qps, and its request p99 redis_get_p99_ms) and with -P 16
  *    (redis_get_p16_qps); ratios lookup_vs_redis and batch16_vs_redis_p16.
- * The clients run on the same machine (and cores) as the servers, Redis's too. The server
- * runs with SB_IO_THREADS event loops (--io-threads), as many as Redis has: with its
- * default (one per core) on 2 cores, two busy loops and the driver are three runnable
- * threads on two cores, and every time slice the scheduler takes from a loop (ms) lands
- * in the lookup tail (measured: p99 1.9-4.8 ms with 2 loops against 0.7 ms with 1 in the
- * same session). Printed with the figures (server_io_threads).
+ * The clients run on the same machine (and cores) as the servers, Redis's too.
  * The table is printed first, the JSON object (--json) last. Floors are printed next to
  * the figures; the exit code is 0 unless something failed to run.
  */
@@ -53,8 +48,6 @@
 #include "telemetry.h"
 
 #define NCONN 50
-/* Event loops of the server under test (see the header comment). */
-#define SB_IO_THREADS "1"
 
 typedef struct sb_ctx {
     int quick, json;
@@ -100,8 +93,7 @@ static int start_server(sb_ctx *c)
     if ((c->server = fork()) == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        execl("/proc/self/exe", "strom", "server", "--port", "0", "--data", data, "--io-threads",
-              SB_IO_THREADS, (char *)NULL);
+        execl("/proc/self/exe", "strom", "server", "--port", "0", "--data", data, (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -712,8 +704,8 @@ static void report(const sb_ctx *c)
         printf("(--quick: a smoke run; the floors are for the full run on an idle machine)\n");
     if (!c->json)
         return;
-    printf("{\"bench\":\"server\",\"quick\":%s,\"keys\":%lld,\"server_io_threads\":%s",
-           c->quick ? "true" : "false", (long long)c->keys, SB_IO_THREADS);
+    printf("{\"bench\":\"server\",\"quick\":%s,\"keys\":%lld", c->quick ? "true" : "false",
+           (long long)c->keys);
     for (int i = 0; i < n; i++)
         printf(",\"%s\":%.3f", m[i].key, m[i].v);
     printf(",\"floors_failed\":%d}\n", fails);
@@ -725,9 +717,9 @@ static int run_all(sb_ctx *c)
     int rc = cli_connect(c->addr, &cl);
     if (rc != CLI_OK)
         return rc;
-    printf("server at %s (%s event-loop thread); ingest %lld rows, e2e %d s at 100,000 rows/s, "
-           "lookups over %lld keys with %d connections\n", c->addr, SB_IO_THREADS,
-           (long long)c->ingest_rows, c->quick ? 2 : 10, (long long)c->keys, NCONN);
+    printf("server at %s; ingest %lld rows, e2e %d s at 100,000 rows/s, lookups over %lld keys "
+           "with %d connections\n", c->addr, (long long)c->ingest_rows, c->quick ? 2 : 10,
+           (long long)c->keys, NCONN);
     fflush(stdout);
     if ((rc = bench_ingest(c, cl)) == CLI_OK && (rc = bench_e2e(c, cl, 1)) == CLI_OK &&
         (rc = bench_e2e(c, cl, 0)) == CLI_OK &&
