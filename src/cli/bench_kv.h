@@ -52,6 +52,10 @@ strom_schema *kvb_schema(int with_feeder);
 int kvb_keys_init(kvb_keys *k, int64_t n);
 void kvb_keys_free(kvb_keys *k);
 strom_value kvb_key(const kvb_keys *k, int64_t dev);
+/* The same key formatted into buf (the lookups' keys: a caller has the key it looks up at
+ * hand, it does not fetch it from a 16 MB table, whose cache miss the lookup figures
+ * would otherwise include). buf must outlive the value. */
+strom_value kvb_key_fmt(int64_t dev, char buf[24]);
 /* Version v of a device: its capacity_mw and last_update. */
 double kvb_capacity(int64_t dev, int version);
 int64_t kvb_last_update(int64_t dev, int version);

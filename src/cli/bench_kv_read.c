@@ -72,11 +72,11 @@ static void miss_keys(char (*m)[24], size_t *len)
         len[i] = (size_t)snprintf(m[i], sizeof m[i], "ABSENT_%07d", i * 7919);
 }
 
-static strom_value pick_key(reader *r, char (*miss)[24], const size_t *mlen)
+static strom_value pick_key(reader *r, char (*miss)[24], const size_t *mlen, char buf[24])
 {
     uint64_t x = kvb_rand(&r->seed);
     if (!r->miss)
-        return kvb_key(&r->c->keys, (int64_t)(x % (uint64_t)r->c->devices));
+        return kvb_key_fmt((int64_t)(x % (uint64_t)r->c->devices), buf);
     strom_value v = {.type = STROM_STRING};
     v.v.s.ptr = miss[x % NMISS];
     v.v.s.len = mlen[x % NMISS];
@@ -103,7 +103,8 @@ static void *reader_main(void *arg)
         miss_keys(miss, mlen);
     double t0 = cli_now(), c0 = thread_cpu_s();
     for (int64_t i = 0; i < r->n && !r->err && !(r->stop && *r->stop); i++, r->done++) {
-        strom_value k = pick_key(r, miss, mlen);
+        char kb[24];
+        strom_value k = pick_key(r, miss, mlen, kb);
         int f = 0;
         if ((i & (RESET_EVERY - 1)) == 0)
             strom_builder_reset(b);
@@ -216,6 +217,7 @@ static int batches(kvb *c)
 {
     strom_builder *b = strom_builder_create(strom_table_schema(c->t));
     strom_value keys[BATCH_KEYS];
+    char kb[BATCH_KEYS][24];
     uint8_t found[BATCH_KEYS];
     uint64_t s = c->seed ^ 0xBA7C4;
     int64_t nb = c->lookups / BATCH_KEYS, nfound = 0;
@@ -223,7 +225,7 @@ static int batches(kvb *c)
     double t0 = cli_now();
     for (int64_t i = 0; i < nb && !e; i++) {
         for (int k = 0; k < BATCH_KEYS; k++)
-            keys[k] = kvb_key(&c->keys, (int64_t)(kvb_rand(&s) % (uint64_t)c->devices));
+            keys[k] = kvb_key_fmt((int64_t)(kvb_rand(&s) % (uint64_t)c->devices), kb[k]);
         strom_builder_reset(b);
         e = strom_table_lookup_batch_into(c->t, keys, 1, BATCH_KEYS, found, b);
         for (int k = 0; k < BATCH_KEYS; k++)

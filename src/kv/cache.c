@@ -12,14 +12,15 @@
 #define INIT_SLOTS 64
 /* Charged per entry besides its allocation: malloc's header and the slot share. */
 #define OVERHEAD 24
+/* CLOCK bits of an entry: REF set by hits; PINNED while reserve() makes room for it. */
+#define REF 1
+#define PINNED 2
 
 typedef struct entry {
-    struct entry *next;
-    uint64_t h;
     int64_t from;               /* history complete from this time (cache.h); INT64_MAX:
                                    no AS OF from memory */
     uint32_t klen, vlen, hlen, cap;  /* cap: bytes for key + value + history */
-    uint8_t ref;                /* CLOCK reference bit (set by hits, relaxed atomics) */
+    uint8_t ref;                /* CLOCK bits (REF: relaxed atomics; PINNED: writers) */
     uint8_t nhist;              /* history records */
     uint8_t data[];             /* key, then value, then history (cache.h) */
 } entry;
@@ -28,9 +29,17 @@ typedef struct entry {
 #define REC_HDR 12
 #define HIST_TOMB UINT32_MAX
 
+/* Open addressing with linear probing: a slot holds the key's hash inline beside the
+ * entry, so a probe compares hashes without touching entries; e NULL = empty. Removal
+ * shifts the following run back (no tombstones). */
+typedef struct slot {
+    uint64_t h;
+    entry *e;
+} slot;
+
 typedef struct shard {
     pthread_rwlock_t lock;
-    entry **slots;
+    slot *slots;
     size_t nslots;              /* power of two */
     size_t count;
     size_t hand;                /* CLOCK hand: a slot index */
@@ -79,12 +88,12 @@ kv_cache *kv_cache_create(void)
 static void shard_clear(shard *s)
 {
     for (size_t i = 0; i < s->nslots; i++) {
-        for (entry *e = s->slots[i], *n; e; e = n) {
-            n = e->next;
+        entry *e = s->slots[i].e;
+        if (e) {
             __atomic_fetch_sub(&g_used, charge(e), __ATOMIC_RELAXED);
             free(e);
         }
-        s->slots[i] = NULL;
+        s->slots[i] = (slot){0, NULL};
     }
     s->count = 0;
     s->gen++;
@@ -123,28 +132,30 @@ void kv_cache_usage(kv_cache *c, int64_t *entries, int64_t *bytes)
         pthread_rwlock_rdlock(&s->lock);
         *entries += (int64_t)s->count;
         for (size_t j = 0; j < s->nslots; j++)
-            for (entry *e = s->slots[j]; e; e = e->next)
-                *bytes += (int64_t)charge(e);
+            if (s->slots[j].e)
+                *bytes += (int64_t)charge(s->slots[j].e);
         pthread_rwlock_unlock(&s->lock);
     }
 }
 
 /* --------------------------------------------------------------- lookup */
 
-/* The link pointing at k's entry (or at the NULL ending its chain). */
-static entry **find(shard *s, const uint8_t *k, size_t klen, uint64_t h)
+/* The slot holding k, or the empty slot ending its probe run (the load factor is kept
+ * at most 1/2, so there always is one). */
+static size_t find(const shard *s, const uint8_t *k, size_t klen, uint64_t h)
 {
-    entry **p = &s->slots[h & (s->nslots - 1)];
-    for (; *p; p = &(*p)->next)
-        if ((*p)->h == h && (*p)->klen == klen && !memcmp((*p)->data, k, klen))
-            return p;
-    return p;
+    size_t mask = s->nslots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const slot *sl = &s->slots[i];
+        if (!sl->e || (sl->h == h && sl->e->klen == klen && !memcmp(sl->e->data, k, klen)))
+            return i;
+    }
 }
 
 static void touch(entry *e)
 {
-    if (!__atomic_load_n(&e->ref, __ATOMIC_RELAXED))
-        __atomic_store_n(&e->ref, 1, __ATOMIC_RELAXED);
+    if (!(__atomic_load_n(&e->ref, __ATOMIC_RELAXED) & REF))
+        __atomic_fetch_or(&e->ref, REF, __ATOMIC_RELAXED);
 }
 
 int kv_cache_get(kv_cache *c, const uint8_t *k, size_t klen, uint64_t h, kv_cache_fn fn,
@@ -152,7 +163,7 @@ int kv_cache_get(kv_cache *c, const uint8_t *k, size_t klen, uint64_t h, kv_cach
 {
     shard *s = &c->sh[SHARD_OF(h)];
     pthread_rwlock_rdlock(&s->lock);
-    entry *e = *find(s, k, klen, h);
+    entry *e = s->slots[find(s, k, klen, h)].e;
     if (e) {
         touch(e);
         *err = fn(arg, e->data + e->klen, e->vlen);
@@ -219,7 +230,7 @@ int kv_cache_get_asof(kv_cache *c, const uint8_t *k, size_t klen, uint64_t h, in
 {
     shard *s = &c->sh[SHARD_OF(h)];
     pthread_rwlock_rdlock(&s->lock);
-    entry *e = *find(s, k, klen, h);
+    entry *e = s->slots[find(s, k, klen, h)].e;
     const uint8_t *v = NULL;
     size_t vlen = 0;
     int answered = e && e->from != INT64_MAX && t >= e->from && asof_pick(e, t, &v, &vlen);
@@ -233,28 +244,48 @@ int kv_cache_get_asof(kv_cache *c, const uint8_t *k, size_t klen, uint64_t h, in
 
 /* ---------------------------------------------------------------- writes */
 
-static void unlink_free(shard *s, entry **p)
+/* Empties slot i and shifts the rest of its probe run back, so that every key stays
+ * reachable from its home slot without tombstones. */
+static void slot_remove(shard *s, size_t i)
 {
-    entry *e = *p;
-    *p = e->next;
+    size_t mask = s->nslots - 1;
+    s->slots[i] = (slot){0, NULL};
+    for (size_t j = (i + 1) & mask; s->slots[j].e; j = (j + 1) & mask) {
+        size_t home = s->slots[j].h & mask;
+        /* j's entry may move to i iff i lies cyclically in [home, j) */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            s->slots[i] = s->slots[j];
+            s->slots[j] = (slot){0, NULL};
+            i = j;
+        }
+    }
+}
+
+static void unlink_free(shard *s, size_t i)
+{
+    entry *e = s->slots[i].e;
+    slot_remove(s, i);
     s->count--;
     __atomic_fetch_sub(&g_used, charge(e), __ATOMIC_RELAXED);
     free(e);
 }
 
-/* Doubles the slot array (best effort: on ENOMEM chains just grow longer). */
+/* Doubles the slot array (best effort: on ENOMEM the table fills further; insert
+ * refuses a key rather than pass the load factor of 3/4). */
 static void grow(shard *s)
 {
     size_t n = s->nslots * 2;
-    entry **slots = calloc(n, sizeof *slots);
+    slot *slots = calloc(n, sizeof *slots);
     if (!slots)
         return;
-    for (size_t i = 0; i < s->nslots; i++)
-        for (entry *e = s->slots[i], *next; e; e = next) {
-            next = e->next;
-            e->next = slots[e->h & (n - 1)];
-            slots[e->h & (n - 1)] = e;
-        }
+    for (size_t i = 0; i < s->nslots; i++) {
+        if (!s->slots[i].e)
+            continue;
+        size_t j = s->slots[i].h & (n - 1);
+        while (slots[j].e)
+            j = (j + 1) & (n - 1);
+        slots[j] = s->slots[i];
+    }
     __atomic_fetch_add(&g_used, (n - s->nslots) * sizeof *slots, __ATOMIC_RELAXED);
     free(s->slots);
     s->slots = slots;
@@ -269,17 +300,23 @@ static int over(size_t need)
 }
 
 /* One CLOCK sweep (at most every slot once) over a shard until need more bytes fit:
- * a referenced entry loses its bit, an unreferenced one goes. 1 if they fit. */
+ * a referenced entry loses its bit, an unreferenced one goes (a pinned one stays). 1 if
+ * they fit. A removal shifts the next slot's entry into the hand's slot, which is then
+ * looked at again. */
 static int sweep(shard *s, size_t need)
 {
     for (size_t step = 0; over(need) && s->count > 0 && step < s->nslots; step++) {
-        entry **p = &s->slots[s->hand];
-        while (*p && over(need)) {
-            if ((*p)->ref) {
-                (*p)->ref = 0;
-                p = &(*p)->next;
+        size_t i = s->hand;
+        for (int again = 1; again && over(need);) {
+            entry *e = s->slots[i].e;
+            again = 0;
+            if (!e || (e->ref & PINNED))
+                break;
+            if (e->ref & REF) {
+                __atomic_fetch_and(&e->ref, (uint8_t)~REF, __ATOMIC_RELAXED);
             } else {
-                unlink_free(s, p);
+                unlink_free(s, i);
+                again = 1;
             }
         }
         if (over(need))
@@ -292,7 +329,8 @@ static int sweep(shard *s, size_t need)
  * shards of the cache that are free to lock (trylock: never waits while holding s), then
  * a second sweep of s (its bits now clear). So a hot entry of a nearly empty shard is not
  * evicted while other shards hold cold ones. 0 if the bytes do not fit. Empty shards
- * cost one test each; with the budget at 0 nothing is swept. */
+ * cost one test each; with the budget at 0 nothing is swept. Slot indexes of s may
+ * change (removals shift probe runs): callers find their key again afterwards. */
 static int make_room(kv_cache *c, shard *s, size_t need)
 {
     if (need > __atomic_load_n(&g_budget, __ATOMIC_RELAXED))
@@ -317,32 +355,33 @@ static int64_t fresh_from(const uint8_t *v, size_t vlen)
     return !kv_row_times(v, vlen, &t) && t.vtime == t.newest ? t.vtime : INT64_MAX;
 }
 
-/* Gives the entry at link p (shard s locked) room for cap bytes after its header: itself
- * if they fit, else a copy (key, value, history) of exactly that size (a slack of a
- * quarter, measured, cost 25% more memory per row for no gain in write speed: the write
- * is dominated by RocksDB's memtable insert). The entry is unlinked while room is
- * made (a sweep cannot evict it) and the copy linked at the head of its chain. NULL on
+/* Gives the entry of key k (hash h, in slot *i of shard s, locked) room for cap bytes
+ * after its header: itself if they fit, else a copy (key, value, history) of exactly that
+ * size (a slack of a quarter, measured, cost 25% more memory per row for no gain in write
+ * speed: the write is dominated by RocksDB's memtable insert). The entry is pinned while
+ * room is made (a sweep cannot evict it) and *i updated (removals move slots). NULL on
  * ENOMEM or over budget: the key is then uncached. */
-static entry *reserve(kv_cache *c, shard *s, entry **p, size_t cap)
+static entry *reserve(kv_cache *c, shard *s, size_t *i, const uint8_t *k, size_t klen,
+                      uint64_t h, size_t cap)
 {
-    entry *e = *p;
+    entry *e = s->slots[*i].e;
     if (cap <= e->cap)
         return e;
-    *p = e->next;
-    s->count--;
+    e->ref |= PINNED;
     __atomic_fetch_sub(&g_used, charge(e), __ATOMIC_RELAXED);
-    size_t ncap = cap;
-    entry *n = ncap < UINT32_MAX / 2 && make_room(c, s, sizeof *e + ncap + OVERHEAD)
-                   ? malloc(sizeof *e + ncap) : NULL;
-    if (n) {
-        memcpy(n, e, sizeof *e + e->klen + e->vlen + e->hlen);
-        n->cap = (uint32_t)ncap;
-        size_t at = n->h & (s->nslots - 1);
-        n->next = s->slots[at];
-        s->slots[at] = n;
-        s->count++;
-        __atomic_fetch_add(&g_used, charge(n), __ATOMIC_RELAXED);
+    int room = cap < UINT32_MAX / 2 && make_room(c, s, sizeof *e + cap + OVERHEAD);
+    entry *n = room ? malloc(sizeof *e + cap) : NULL;
+    e->ref &= (uint8_t)~PINNED;
+    *i = find(s, k, klen, h);
+    if (!n) {
+        __atomic_fetch_add(&g_used, charge(e), __ATOMIC_RELAXED);
+        unlink_free(s, *i);
+        return NULL;
     }
+    memcpy(n, e, sizeof *e + e->klen + e->vlen + e->hlen);
+    n->cap = (uint32_t)cap;
+    s->slots[*i].e = n;
+    __atomic_fetch_add(&g_used, charge(n), __ATOMIC_RELAXED);
     free(e);
     return n;
 }
@@ -355,32 +394,36 @@ static void insert(kv_cache *c, shard *s, const uint8_t *k, size_t klen, uint64_
     size_t cap = klen + vlen, need = sizeof(entry) + cap + OVERHEAD;
     if (klen > UINT32_MAX / 4 || vlen > UINT32_MAX / 4 || !make_room(c, s, need))
         return;
-    if (s->count * 2 >= s->nslots)   /* load factor <= 1/2: chains of ~1.25 on a hit */
+    if ((s->count + 1) * 2 > s->nslots)   /* load factor <= 1/2: short probe runs */
         grow(s);
+    if ((s->count + 1) * 4 > s->nslots * 3)
+        return;   /* could not grow */
     entry *e = malloc(sizeof *e + cap);
     if (!e)
         return;
-    *e = (entry){.h = h, .from = fresh_from(v, vlen), .klen = (uint32_t)klen,
-                 .vlen = (uint32_t)vlen, .cap = (uint32_t)cap};
+    *e = (entry){.from = fresh_from(v, vlen), .klen = (uint32_t)klen, .vlen = (uint32_t)vlen,
+                 .cap = (uint32_t)cap};
     memcpy(e->data, k, klen);
     memcpy(e->data + klen, v, vlen);
-    size_t at = h & (s->nslots - 1);
-    e->next = s->slots[at];
-    s->slots[at] = e;
+    s->slots[find(s, k, klen, h)] = (slot){h, e};
     s->count++;
     __atomic_fetch_add(&g_used, charge(e), __ATOMIC_RELAXED);
 }
 
 /* The key's current value becomes v (lock held exclusively); its history stays. */
-static void store(kv_cache *c, shard *s, entry **p, const uint8_t *k, size_t klen, uint64_t h,
+static void store(kv_cache *c, shard *s, size_t i, const uint8_t *k, size_t klen, uint64_t h,
                   const uint8_t *v, size_t vlen)
 {
-    entry *e = *p;
+    entry *e = s->slots[i].e;
     if (!e) {
         insert(c, s, k, klen, h, v, vlen);
         return;
     }
-    if (vlen > UINT32_MAX / 4 || !(e = reserve(c, s, p, e->klen + vlen + e->hlen)))
+    if (vlen > UINT32_MAX / 4) {
+        unlink_free(s, i);
+        return;
+    }
+    if (!(e = reserve(c, s, &i, k, klen, h, e->klen + vlen + e->hlen)))
         return;
     uint8_t *val = e->data + e->klen;
     memmove(val + vlen, val + e->vlen, e->hlen);
@@ -395,8 +438,7 @@ void kv_cache_fill(kv_cache *c, uint64_t ticket, const uint8_t *k, size_t klen, 
 {
     shard *s = &c->sh[SHARD_OF(h)];
     pthread_rwlock_wrlock(&s->lock);
-    entry **p = find(s, k, klen, h);
-    if (s->gen == ticket && s->writing == 0 && !*p)
+    if (s->gen == ticket && s->writing == 0 && !s->slots[find(s, k, klen, h)].e)
         insert(c, s, k, klen, h, v, vlen);
     pthread_rwlock_unlock(&s->lock);
 }
@@ -417,9 +459,9 @@ void kv_cache_del(kv_cache *c, const uint8_t *k, size_t klen)
     shard *s = &c->sh[SHARD_OF(h)];
     pthread_rwlock_wrlock(&s->lock);
     s->gen++;
-    entry **p = find(s, k, klen, h);
-    if (*p)
-        unlink_free(s, p);
+    size_t i = find(s, k, klen, h);
+    if (s->slots[i].e)
+        unlink_free(s, i);
     pthread_rwlock_unlock(&s->lock);
 }
 
@@ -473,24 +515,23 @@ static void hist_remove(entry *e, int64_t t)
         }
 }
 
-/* Adds the record (t, v) (v NULL: a delete) to the cached entry at *p, in time order
- * (newest first), replacing one of the same time. */
-static void hist_add(kv_cache *c, shard *s, entry **p, int64_t t, const uint8_t *v,
-                     size_t vlen)
+/* Adds the record (t, v) (v NULL: a delete) to the cached entry of row key rk (hash hh)
+ * in slot i, in time order (newest first), replacing one of the same time. */
+static void hist_add(kv_cache *c, shard *s, size_t i, const strom_buf *rk, uint64_t hh,
+                     int64_t t, const uint8_t *v, size_t vlen)
 {
-    entry *e = *p;
+    entry *e = s->slots[i].e;
     hist_remove(e, t);
     size_t n = REC_HDR + (v ? vlen : 0);
     if (vlen > KV_CACHE_HIST_BYTES) {   /* too big to keep: older times are unknown */
         hist_forget(e);
         return;
     }
-    if (!(e = reserve(c, s, p, e->klen + e->vlen + e->hlen + n)))
+    if (!(e = reserve(c, s, &i, rk->data, rk->len, hh, e->klen + e->vlen + e->hlen + n)))
         return;
     uint8_t *h = e->data + e->klen + e->vlen;
     size_t off = 0;
-    int i = 0;
-    for (; i < e->nhist && rec_time(e, off) > t; i++)
+    for (int r = 0; r < e->nhist && rec_time(e, off) > t; r++)
         off += rec_size(e, off);
     memmove(h + off + n, h + off, e->hlen - off);
     uint32_t len = v ? (uint32_t)vlen : HIST_TOMB;
@@ -527,11 +568,11 @@ static void hist_op(kv_cache *c, const strom_buf *rk, int64_t t, const uint8_t *
     uint64_t h = kv_cache_hash(rk->data, rk->len);
     shard *s = &c->sh[SHARD_OF(h)];
     pthread_rwlock_wrlock(&s->lock);
-    entry **p = find(s, rk->data, rk->len, h);
-    if (*p && del)
-        unlink_free(s, p);   /* a version removed: the history is no longer known */
-    else if (*p)
-        hist_add(c, s, p, t, tomb ? NULL : v, vlen);
+    size_t i = find(s, rk->data, rk->len, h);
+    if (s->slots[i].e && del)
+        unlink_free(s, i);   /* a version removed: the history is no longer known */
+    else if (s->slots[i].e)
+        hist_add(c, s, i, rk, h, t, tomb ? NULL : v, vlen);
     pthread_rwlock_unlock(&s->lock);
 }
 

@@ -41,9 +41,10 @@
  *     alike. Replay and rebuild apply batches through the same walk.
  * Records are charged to the budget with their entry.
  *
- * Concurrency: 64 shards by key hash, each a chained hash table under a reader-writer
- * lock; lookups take it shared and decode the value while holding it (no copy, no
- * allocation), writes and fills take it exclusively. Writes to one cache come from one
+ * Concurrency: 64 shards by key hash, each an open-addressed hash table (linear probing,
+ * the key's hash inline in the slot beside the entry pointer, load factor <= 1/2, removal
+ * by backward shift) under a reader-writer lock; lookups take it shared and decode the
+ * value while holding it (no copy, no allocation), writes and fills take it exclusively. Writes to one cache come from one
  * writer at a time (kv->mu), lookups from any number of threads.
  *
  * Memory: one process-wide budget (kv_cache_set_budget, public as

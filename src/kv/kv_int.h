@@ -1,7 +1,9 @@
 /*
  * kv_int.h: internals of src/kv shared by its files. Locking: kv->mu serialises writes
  * (kv_write's read-merge-append-apply) and recovery; lookups read RocksDB without it
- * (RocksDB reads are thread-safe and see whole WriteBatches).
+ * (RocksDB reads are thread-safe; with unordered writes, state.c make_options, a read without
+ * a snapshot sees each key's change whole but may see a concurrent batch in part; snapshots
+ * taken under kv->mu see whole batches).
  */
 #ifndef STROM_KV_INT_H
 #define STROM_KV_INT_H

@@ -18,11 +18,12 @@ static const char ckpt_key[] = "\x6D" "checkpoint";
  * times over), and sharing it means the number of buckets does not multiply memory. It
  * is an LRU that only grows as blocks are read.
  *
- * Left at RocksDB's defaults, on purpose: compression (Snappy; LZ4 used the same CPU for
- * the same 200k-device run, 31.7-37.0 s against 31.6-33.7 s, and 3% more bytes), the
- * skiplist memtable (a hash-linked memtable would make the prefix seeks cheaper but a
- * total-order scan, which the snapshot read and the expiry index need, copy the whole
- * memtable), the WAL (off per write: strom's log is the write-ahead log, see open_db). */
+ * Left at RocksDB's defaults, on purpose: compression below L0 (Snappy; LZ4 used the
+ * same CPU for the same 200k-device run, 31.7-37.0 s against 31.6-33.7 s, and 3% more
+ * bytes), the skiplist memtable (hash-linked and hash-skiplist memtables, tried
+ * 2026-11-26: inserts 2x faster, but each flush then sorts the whole memtable into a
+ * skiplist, which made updates 20-30% slower, and a total-order scan, which the snapshot
+ * read and the expiry index need, copies the whole memtable), the WAL (off per write: strom's log is the write-ahead log, see open_db). */
 static rocksdb_cache_t *shared_cache;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static void make_cache(void) { shared_cache = rocksdb_cache_create_lru((size_t)1 << 30); }
@@ -71,6 +72,35 @@ static rocksdb_options_t *make_options(void)
     /* Bounded descriptors per instance (one instance per bucket). */
     rocksdb_options_set_max_open_files(o, 256);
     rocksdb_options_set_create_if_missing(o, 1);
+    /* L0 uncompressed, the rest Snappy (the default): L0 files are short-lived (written by
+     * a memtable flush, merged into the base level by the next compaction, which then
+     * reads them without decompressing), so their compression was CPU spent on the write
+     * path's flushes for bytes that are rewritten soon after (perf of the upsert phase:
+     * Snappy in flushes ~3% of the CPU; A/B in one session: +8% inserted rows per
+     * CPU-s). The price is disk: until four L0 files trigger a compaction, flushed rows
+     * sit uncompressed (`strom bench kv`, after a clean close: 637 instead of 406 state
+     * bytes per device). */
+    static const int per_level[7] = {rocksdb_no_compression, rocksdb_snappy_compression,
+                                     rocksdb_snappy_compression, rocksdb_snappy_compression,
+                                     rocksdb_snappy_compression, rocksdb_snappy_compression,
+                                     rocksdb_snappy_compression};
+    rocksdb_options_set_compression_per_level(o, per_level, 7);
+    /* Unordered writes: the memtable insert takes the concurrent path, and with the write
+     * option memtable_insert_hint_per_batch (open_db) each insert of a WriteBatch starts
+     * its skiplist search from where the previous key of the batch went, repairing only
+     * the levels that do not bracket the new key (the default single-writer insert
+     * recomputes every level unless the key lands right after the previous one). The
+     * state change is filled in key order (write.c went_fill), so the search is
+     * O(log D) for the key distance D instead of O(log N): perf of the insert phase of
+     * `strom bench kv`, memtable inserts 50% -> 45% of the CPU, +6-14% rows per CPU-s.
+     * What it relaxes: RocksDB publishes a batch's sequence before its memtable insert
+     * ends, so a read without a snapshot concurrent with a state write may see some keys
+     * of the batch changed and others not yet (each key whole: a key's row is one
+     * entry), as the row cache's readers already may (cache.h). Reads that need one
+     * point in time take their RocksDB snapshot under kv->mu, which every state write
+     * holds until rocksdb_write has returned with the batch wholly inserted
+     * (kv_snap_open), so they still see whole batches. */
+    rocksdb_options_set_unordered_write(o, 1);
     return o;
 }
 
@@ -445,6 +475,7 @@ static strom_err open_db(kv_state *kv, const char *dir)
      * what to replay after a crash lost the memtables. */
     rocksdb_writeoptions_disable_WAL(kv->wo, 1);
     rocksdb_writeoptions_set_sync(kv->wo, 0);
+    rocksdb_writeoptions_set_memtable_insert_hint_per_batch(kv->wo, 1); /* make_options */
     kv->wo_sync = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(kv->wo_sync, 1);
     return STROM_OK;

@@ -460,13 +460,22 @@ static strom_err went_add(kv_wctx *w, const uint8_t *k, size_t klen, const char 
 static int went_cmp(const void *pa, const void *pb)
 {
     const kv_went *a = pa, *b = pb;
+    int av = a->k[0] != KV_TAG_VERSION, bv = b->k[0] != KV_TAG_VERSION;
+    if (av != bv)
+        return av - bv;   /* version keys first: see went_fill */
     int c = memcmp(a->k, b->k, a->klen < b->klen ? a->klen : b->klen);
     if (c == 0)
         c = (a->klen > b->klen) - (a->klen < b->klen);
     return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
-/* The state change into wb in key order (equal keys in order of addition). */
+/* The state change into wb: the version keys, then the rest, each part in key order
+ * (equal keys in order of addition). RocksDB inserts a batch into the memtable in batch
+ * order, and with unordered writes (state.c) readers without a snapshot see the inserts
+ * as they land, so the versions a batch adds are visible before the rows that supersede
+ * them: an AS OF read from RocksDB (a get of the current row, then a seek into the
+ * versions) that sees a key's new row finds the version it replaced. Key order within
+ * each part keeps the memtable insert hint effective. */
 static void went_fill(kv_wctx *w, rocksdb_writebatch_t *wb)
 {
     kv_went *e = (kv_went *)w->wents.data;
