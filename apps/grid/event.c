@@ -98,6 +98,8 @@ static int array(evp *p, grid_ev_member *m)
         return 0;
     do {
         size_t n;
+        if (used >= sizeof m->arr)
+            return fail(p, "array too long");
         if (string(p, m->arr + used, sizeof m->arr - used, &n))
             return -1;
         used += n + 1;
@@ -169,6 +171,8 @@ int grid_ev_parse(const char *line, size_t len, grid_ev *ev, char *err, size_t e
         size_t n;
         if (string(&p, m->key, sizeof m->key, &n))
             return -1;
+        if (grid_ev_get(ev, m->key))
+            return fail(&p, "duplicate member");
         if (!eat(&p, ':'))
             return fail(&p, "expected ':'");
         if (value(&p, m))

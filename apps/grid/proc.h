@@ -10,8 +10,8 @@
  *   {"event": "decision", "fault": "F3/Line.L60", "latency_ms": 3.2, "opened": ["..."], ...}
  *
  * grid_ev_parse reads such a line: an object of string, number, true/false/null and
- * arrays-of-strings members; nested objects, other arrays and anything malformed are an
- * error (the line is then ignored by the caller, never trusted half-read).
+ * arrays-of-strings members; nested objects, other arrays, a member named twice and anything
+ * malformed are an error (the line is then ignored by the caller, never trusted half-read).
  *
  * Ownership: a grid_proc is the caller's struct; grid_proc_start fills it, grid_proc_stop
  * reaps the child and closes its pipe (call it exactly once per started process). A

@@ -56,7 +56,8 @@ static void test_bad_lines(void **state)
     const char *bad[] = {"", "[1]", "{", "{\"a\"}", "{\"a\": }", "{\"a\": 1,}", "{\"a\": 1} x",
                          "{\"a\": {\"b\": 1}}", "{\"a\": [1]}", "{\"a\": \"unterminated}",
                          "{\"a\": \"\\x\"}", "{\"a\": \"\\u12\"}", "{\"a\": 1e}", "{\"a\": tru}",
-                         "{\"a\": [\"x\" \"y\"]}"};
+                         "{\"a\": [\"x\" \"y\"]}", "{\"a\": 1, \"a\": 2}",
+                         "{\"\": [\"x\"], \"\": [\"y\", \"z\"]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
         assert_int_equal(parse(bad[i], &ev, err), -1);
@@ -67,6 +68,13 @@ static void test_bad_lines(void **state)
     snprintf(big, sizeof big, "{\"k\": \"%0300d\"}", 1);
     assert_int_equal(parse(big, &ev, err), -1);
     assert_non_null(strstr(err, "too long"));
+    /* an array whose strings fill its 1024 bytes exactly, then one more (empty) string */
+    char arr[1400] = "{\"a\": [";
+    for (int i = 0; i < 8; i++)
+        snprintf(arr + strlen(arr), sizeof arr - strlen(arr), "\"%0127d\", ", i);
+    strcat(arr, "\"\"]}");
+    assert_int_equal(parse(arr, &ev, err), -1);
+    assert_non_null(strstr(err, "array too long"));
 }
 
 typedef struct lines { char got[8][64]; int n; } lines;
