@@ -161,6 +161,11 @@ typedef struct strom_subscriber_opts {
     int npreds;
     int max_wait_ms;             /* long-poll wait per fetch (default 500) */
     int32_t max_bytes;           /* per bucket and fetch (default 4 MiB) */
+    int project_here;            /* 1: without preds, fetch the stored batches whole (the
+                                    server sends its stored bytes without re-encoding) and
+                                    decode only the projected columns here: less server
+                                    CPU, more bytes on the connection. 0 (default): the
+                                    server projects */
 } strom_subscriber_opts;
 
 /* A subscriber of one table. Positions are the caller's: nothing is committed on the
