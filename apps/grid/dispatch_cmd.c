@@ -444,7 +444,7 @@ static int tick(disp *x, int64_t now)
         rc = disp_rules_poll(x);
     }
     if (!rc && now - x->last_ckpt_ms >= (int64_t)x->a.checkpoint_ms)
-        rc = disp_checkpoint(x);
+        rc = disp_checkpoint_idle(x, now);
     if (!rc && now - x->last_stats_ms >= 1000) {
         print_stats(x, now, "stats", (double)(x->rows - x->stats_rows) * 1000.0 / (double)(now - x->last_stats_ms));
         x->last_stats_ms = now;

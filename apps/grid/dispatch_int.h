@@ -85,6 +85,10 @@ int disp_alarms_write(disp *x);
 int disp_restore(disp *x, int64_t *from);
 /* Flushes the outputs, then writes one checkpoint row per bucket. 0 or -1. */
 int disp_checkpoint(disp *x);
+/* disp_checkpoint once no output row is pending (then its flushes return at once), so the
+ * loop does not wait for the outputs' fsyncs; if rows stay pending for 4 checkpoint
+ * periods (at least 1 s), it waits for them. 0 or -1. */
+int disp_checkpoint_idle(disp *x, int64_t now);
 /* Overlays grid_edges' switch states on the built topology. 0 or -1. */
 int disp_overlay_edges(disp *x);
 /* The alarm id of a device's alarm at t: "A-" and 16 hex digits; its hash. */

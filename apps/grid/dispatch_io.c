@@ -505,6 +505,18 @@ int disp_checkpoint(disp *x)
     return e == STROM_OK ? 0 : grid_errorf(&x->d, "writing dispatch_checkpoints: %s", strom_errmsg());
 }
 
+int disp_checkpoint_idle(disp *x, int64_t now)
+{
+    strom_producer *out[] = {x->p_alarm, x->p_cur, x->p_dec, x->p_edge};
+    int64_t pending = 0;
+    for (int i = 0; i < 4; i++)
+        pending += strom_producer_pending(out[i]);
+    int64_t overdue = x->a.checkpoint_ms * 4 > 1000 ? (int64_t)(x->a.checkpoint_ms * 4) : 1000;
+    if (pending > 0 && now - x->last_ckpt_ms < overdue)
+        return 0;   /* the outputs are on their way: try again at the next tick */
+    return disp_checkpoint(x);
+}
+
 /* ---------------------------------------------------------------- restart */
 
 static int lookup_ckpt(disp *x, int64_t *from, int64_t *sample_ms)

@@ -143,6 +143,10 @@ strom_err strom_producer_delete(strom_producer *p, const strom_value *vals, int 
 strom_err strom_producer_flush(strom_producer *p);
 /* Rows acknowledged by the server so far. */
 int64_t strom_producer_acked(const strom_producer *p);
+/* Rows queued but not yet acknowledged (nor failed for good). 0: every row queued so far
+ * is done, so strom_producer_flush returns at once (with the error of a failed one): a
+ * caller can wait for its rows without blocking. */
+int64_t strom_producer_pending(const strom_producer *p);
 int64_t strom_producer_writer_id(const strom_producer *p);
 /* Flushes, stops the sender thread, frees. Returns the flush result (p is freed anyway). */
 strom_err strom_producer_close(strom_producer *p);

@@ -689,6 +689,15 @@ int64_t strom_producer_acked(const strom_producer *p)
     return a;
 }
 
+int64_t strom_producer_pending(const strom_producer *p)
+{
+    strom_producer *q = (strom_producer *)p;
+    pthread_mutex_lock(&q->mu);
+    int64_t n = q->pending;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
 int64_t strom_producer_writer_id(const strom_producer *p)
 {
     return p->o.writer_id;
