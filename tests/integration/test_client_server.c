@@ -9,7 +9,7 @@
  *  - `tail --from latest` gets rows produced after it started, within 2 s;
  *  - the subscriber with a projection and a filter on a column outside it;
  *  - the subscriber projecting on its side (project_here): the same rows as the server's
- *    projection;
+ *    projection; strom_producer_pending before and after a flush;
  *  - `strom lookup` of present and absent keys, and AS OF (before and after an update,
  *    before the first row); the lookuper's point, batch and concurrent lookups against a
  *    model, concurrent ones sharing requests;
@@ -393,6 +393,31 @@ static void test_subscriber_project_here(strom_client *c)
              "projection: %lld, %lld, %lld, %lld", (long long)b.rows, (long long)b.nn,
              (long long)b.sum, (long long)b.len, (long long)a.rows, (long long)a.nn,
              (long long)a.sum, (long long)a.len);
+}
+
+/* strom_producer_pending: rows lingering are pending, none once flushed (all acked). */
+static void test_producer_pending(strom_client *c)
+{
+    create_tele(c, "tele_pending");
+    strom_producer_opts o = {.linger_ms = 60000};
+    strom_producer *p;
+    IT_OK(strom_producer_create(c, "tele_pending", &o, NULL, 0, &p));
+    IT_CHECK(strom_producer_pending(p) == 0, "a new producer: %lld pending",
+             (long long)strom_producer_pending(p));
+    for (int i = 0; i < 3; i++) {
+        strom_value v[6] = {{.type = STROM_STRING, .v.s = {"dev-p", 5}},
+                            {.type = STROM_TIMESTAMP, .v.i = 42 + i},
+                            {.type = STROM_DOUBLE, .is_null = 1}, {.type = STROM_INT, .v.i = i},
+                            {.type = STROM_BOOLEAN, .v.i = 1}, {.type = STROM_STRING, .is_null = 1}};
+        IT_OK(strom_producer_send(p, v, 6));
+    }
+    IT_CHECK(strom_producer_pending(p) == 3, "3 rows lingering (60 s): %lld pending",
+             (long long)strom_producer_pending(p));
+    IT_OK(strom_producer_flush(p));
+    IT_CHECK(strom_producer_pending(p) == 0 && strom_producer_acked(p) == 3,
+             "flushed: %lld pending, %lld acked (want 0, 3)",
+             (long long)strom_producer_pending(p), (long long)strom_producer_acked(p));
+    IT_OK(strom_producer_close(p));
 }
 
 /* ------------------------------------------------------------ lookups */
@@ -790,6 +815,7 @@ int main(void)
     test_tail_latest(c);
     test_subscriber(c);
     test_subscriber_project_here(c);
+    test_producer_pending(c);
     test_lookups(c);
     test_key_history(c);
     test_idempotent(c);
