@@ -431,19 +431,28 @@ static int setup(disp *x, const grid_topo *tmpl)
     return open_telemetry(x);
 }
 
-/* Housekeeping between polls: timeouts, alarms, rules, checkpoint, stats. */
+#define ALARM_DEFER_MS 50
+
+/* Housekeeping between polls: timeouts, alarms, rules, checkpoint (only once every alarm
+ * event is written: a checkpoint's positions must not pass a sample whose alarm is not
+ * queued), stats. */
 static int tick(disp *x, int64_t now)
 {
     grid_fault_found f;
     int rc = 0;
     while (!rc && grid_loc_timeout(x->loc, now, (int64_t)x->a.timeout_ms, &f))
         rc = decide(x, &f);
-    rc = rc ? rc : disp_alarms_write(x);
+    /* A fault picture being completed goes first: the alarms (their lookups and writes)
+     * wait for the next poll's samples, up to ALARM_DEFER_MS */
+    if (grid_loc_pending(x->loc) == 0 || x->defer_since_ms == 0)
+        x->defer_since_ms = grid_loc_pending(x->loc) ? now : 0;
+    int defer = x->defer_since_ms && now - x->defer_since_ms < ALARM_DEFER_MS;
+    rc = rc || defer ? rc : disp_alarms_write(x);
     if (!rc && now - x->last_rules_ms >= 500) {
         x->last_rules_ms = now;
         rc = disp_rules_poll(x);
     }
-    if (!rc && now - x->last_ckpt_ms >= (int64_t)x->a.checkpoint_ms)
+    if (!rc && x->nev == 0 && now - x->last_ckpt_ms >= (int64_t)x->a.checkpoint_ms)
         rc = disp_checkpoint_idle(x, now);
     if (!rc && now - x->last_stats_ms >= 1000) {
         print_stats(x, now, "stats", (double)(x->rows - x->stats_rows) * 1000.0 / (double)(now - x->last_stats_ms));

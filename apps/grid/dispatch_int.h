@@ -53,6 +53,7 @@ typedef struct disp {
     int64_t start_ms;           /* wall time the run started */
     int64_t newest_ms;          /* newest sample time seen */
     int64_t last_ckpt_ms, last_rules_ms, last_stats_ms, stats_rows;
+    int64_t defer_since_ms;     /* wall time alarms began to wait for a fault picture (0 none) */
     int64_t rows, unknown, decisions, recovered, alarms_written, alarms_suppressed;
     double *lat;                /* decision latencies (ms) */
     int64_t nlat, clat;
