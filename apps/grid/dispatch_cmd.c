@@ -283,7 +283,7 @@ static int decide(disp *x, const grid_fault_found *f)
         return 0;
     }
     grid_plan p;
-    if (grid_plan_make(x->b.topo, f->edge, &p, &x->d))
+    if (grid_plan_make_ws(x->plan_ws, f->edge, &p, &x->d))
         return -1;
     int64_t dec_ms = disp_wall_ms();
     int rc = write_plan(x, id, f, &p, dec_ms);
@@ -321,8 +321,7 @@ static int valid(const strom_column *c, int64_t r)
 /* One sample: alarms, then the locator (in-order samples only). */
 static int sample(disp *x, const strom_column *col, int64_t r, int64_t now)
 {
-    const char *id = (const char *)col[TC_ID].data + col[TC_ID].offsets[r];
-    int64_t dev = disp_dev_find(x, id, (size_t)(col[TC_ID].offsets[r + 1] - col[TC_ID].offsets[r]));
+    int64_t dev = x->drow[r];
     if (dev < 0) {
         x->unknown++;
         return 0;
@@ -356,6 +355,8 @@ static int batch(disp *x, const strom_batch *bt)
         if (col[i].type != STROM_DOUBLE)
             return grid_errorf(&x->d, "power_equipment_stream: column %s is not DOUBLE", col[i].name ? col[i].name : "?");
     int64_t n = strom_batch_nrows(bt), now = disp_wall_ms();
+    if (disp_dev_find_rows(x, &col[TC_ID], n))
+        return -1;
     for (int64_t r = 0; r < n; r++)
         if (sample(x, col, r, now))
             return -1;
@@ -379,7 +380,9 @@ static int open_telemetry(disp *x)
 {
     static const char *const cols[TC_N] = {"device_id", "event_time", "current", "voltage",
                                            "temperature", "frequency_hz"};
-    strom_subscriber_opts o = {.columns = cols, .ncolumns = TC_N, .max_wait_ms = 50};
+    /* projected here: the server answers with its stored bytes, no re-encoding */
+    strom_subscriber_opts o = {.columns = cols, .ncolumns = TC_N, .max_wait_ms = 50,
+                               .project_here = 1};
     if (strom_subscriber_create(x->c, "power_equipment_stream", &o, &x->tele) != STROM_OK)
         return grid_errorf(&x->d, "subscribing to power_equipment_stream: %s", strom_errmsg());
     x->nbuckets = strom_subscriber_nbuckets(x->tele);
@@ -415,7 +418,7 @@ static int setup(disp *x, const grid_topo *tmpl)
         return grid_errorf(&x->d, "%s", strom_errmsg());
     if (grid_store_create(x->c, &x->d) || disp_rules_open(x) || disp_overlay_edges(x))
         return -1;
-    if (!(x->loc = grid_loc_create(&x->b)))
+    if (!(x->loc = grid_loc_create(&x->b)) || !(x->plan_ws = grid_plan_ws_create(x->b.topo)))
         return grid_errorf(&x->d, "out of memory");
     static const char *const dcols[] = {"device_id", "device_type", "feeder", "bus", "capacity"};
     if (strom_lookuper_create(x->c, "device_dimension_table", dcols, 5, &x->dim) != STROM_OK)
@@ -428,20 +431,29 @@ static int setup(disp *x, const grid_topo *tmpl)
     return open_telemetry(x);
 }
 
-/* Housekeeping between polls: timeouts, alarms, rules, checkpoint, stats. */
+#define ALARM_DEFER_MS 50
+
+/* Housekeeping between polls: timeouts, alarms, rules, checkpoint (only once every alarm
+ * event is written: a checkpoint's positions must not pass a sample whose alarm is not
+ * queued), stats. */
 static int tick(disp *x, int64_t now)
 {
     grid_fault_found f;
     int rc = 0;
     while (!rc && grid_loc_timeout(x->loc, now, (int64_t)x->a.timeout_ms, &f))
         rc = decide(x, &f);
-    rc = rc ? rc : disp_alarms_write(x);
+    /* A fault picture being completed goes first: the alarms (their lookups and writes)
+     * wait for the next poll's samples, up to ALARM_DEFER_MS */
+    if (grid_loc_pending(x->loc) == 0 || x->defer_since_ms == 0)
+        x->defer_since_ms = grid_loc_pending(x->loc) ? now : 0;
+    int defer = x->defer_since_ms && now - x->defer_since_ms < ALARM_DEFER_MS;
+    rc = rc || defer ? rc : disp_alarms_write(x);
     if (!rc && now - x->last_rules_ms >= 500) {
         x->last_rules_ms = now;
         rc = disp_rules_poll(x);
     }
-    if (!rc && now - x->last_ckpt_ms >= (int64_t)x->a.checkpoint_ms)
-        rc = disp_checkpoint(x);
+    if (!rc && x->nev == 0 && now - x->last_ckpt_ms >= (int64_t)x->a.checkpoint_ms)
+        rc = disp_checkpoint_idle(x, now);
     if (!rc && now - x->last_stats_ms >= 1000) {
         print_stats(x, now, "stats", (double)(x->rows - x->stats_rows) * 1000.0 / (double)(now - x->last_stats_ms));
         x->last_stats_ms = now;
@@ -481,9 +493,12 @@ static int close_all(disp *x, int rc)
     strom_lookuper_close(x->dim);
     strom_client_close(x->c);
     grid_loc_destroy(x->loc);
+    grid_plan_ws_destroy(x->plan_ws);
     grid_alarms_destroy(x->al);
     grid_built_free(&x->b);
     free(x->hslot);
+    free(x->hrow);
+    free(x->drow);
     free(x->ev);
     free(x->lat);
     free(x->known_dec);

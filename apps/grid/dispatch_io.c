@@ -24,6 +24,26 @@ static uint64_t fnv(const char *s, size_t n)
     return h ^ (h >> 29);
 }
 
+/* The device id hash: eight bytes a step, then murmur3's finaliser (the low bits pick the
+ * slot, the high 32 are the slot's tag). */
+static uint64_t id_hash(const char *s, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+}
+
 int disp_dev_hash_build(disp *x)
 {
     uint64_t cap = 16;
@@ -32,26 +52,60 @@ int disp_dev_hash_build(disp *x)
     x->hslot = malloc(cap * sizeof *x->hslot);
     if (!x->hslot)
         return grid_errorf(&x->d, "out of memory");
-    memset(x->hslot, 0xff, cap * sizeof *x->hslot);
+    for (uint64_t h = 0; h < cap; h++)
+        x->hslot[h] = (disp_hslot){NULL, -1, 0};
     x->hmask = cap - 1;
     for (int64_t i = 0; i < x->b.ndev; i++) {
         const char *id = grid_name(x->b.topo, x->b.dev[i].id);
-        uint64_t h = fnv(id, strlen(id)) & x->hmask;
-        while (x->hslot[h] >= 0)
+        uint64_t hv = id_hash(id, strlen(id)), h = hv & x->hmask;
+        while (x->hslot[h].dev >= 0)
             h = (h + 1) & x->hmask;
-        x->hslot[h] = (int32_t)i;
+        x->hslot[h] = (disp_hslot){id, (int32_t)i, (uint32_t)(hv >> 32)};
     }
     return 0;
 }
 
-int64_t disp_dev_find(const disp *x, const char *id, size_t len)
+static int32_t find_hashed(const disp *x, uint64_t hv, const char *id, size_t len)
 {
-    for (uint64_t h = fnv(id, len) & x->hmask; x->hslot[h] >= 0; h = (h + 1) & x->hmask) {
-        const char *n = grid_name(x->b.topo, x->b.dev[x->hslot[h]].id);
-        if (!memcmp(n, id, len) && n[len] == 0)
-            return x->hslot[h];
+    for (uint64_t h = hv & x->hmask; x->hslot[h].dev >= 0; h = (h + 1) & x->hmask) {
+        const disp_hslot *s = &x->hslot[h];
+        if (s->tag == (uint32_t)(hv >> 32) && !memcmp(s->name, id, len) && s->name[len] == 0)
+            return s->dev;
     }
     return -1;
+}
+
+int64_t disp_dev_find(const disp *x, const char *id, size_t len)
+{
+    return find_hashed(x, id_hash(id, len), id, len);
+}
+
+int disp_dev_find_rows(disp *x, const strom_column *ids, int64_t n)
+{
+    if (n > x->crow) {
+        int64_t c = n > 2 * x->crow ? n : 2 * x->crow;
+        uint64_t *h = realloc(x->hrow, (size_t)c * sizeof *h);
+        if (h)
+            x->hrow = h;
+        int32_t *d = h ? realloc(x->drow, (size_t)c * sizeof *d) : NULL;
+        if (!d)
+            return grid_errorf(&x->d, "out of memory");
+        x->drow = d;
+        x->crow = c;
+    }
+    const char *base = (const char *)ids->data;
+    for (int64_t r = 0; r < n; r++) {
+        x->hrow[r] = id_hash(base + ids->offsets[r], (size_t)(ids->offsets[r + 1] - ids->offsets[r]));
+        __builtin_prefetch(&x->hslot[x->hrow[r] & x->hmask]);
+    }
+    enum { AHEAD = 8 };   /* rows whose id bytes are fetched while this one is compared */
+    for (int64_t r = 0; r < n; r++) {
+        if (r + AHEAD < n)
+            __builtin_prefetch(x->hslot[x->hrow[r + AHEAD] & x->hmask].name);
+        x->drow[r] = find_hashed(x, x->hrow[r], base + ids->offsets[r],
+                                 (size_t)(ids->offsets[r + 1] - ids->offsets[r]));
+    }
+    return 0;
 }
 
 uint64_t disp_alarm_hash(const char *dev, const char *type, int64_t t_ms)
@@ -449,6 +503,18 @@ int disp_checkpoint(disp *x)
     strom_builder_reset(w);
     x->last_ckpt_ms = now;
     return e == STROM_OK ? 0 : grid_errorf(&x->d, "writing dispatch_checkpoints: %s", strom_errmsg());
+}
+
+int disp_checkpoint_idle(disp *x, int64_t now)
+{
+    strom_producer *out[] = {x->p_alarm, x->p_cur, x->p_dec, x->p_edge};
+    int64_t pending = 0;
+    for (int i = 0; i < 4; i++)
+        pending += strom_producer_pending(out[i]);
+    int64_t overdue = x->a.checkpoint_ms * 4 > 1000 ? (int64_t)(x->a.checkpoint_ms * 4) : 1000;
+    if (pending > 0 && now - x->last_ckpt_ms < overdue)
+        return 0;   /* the outputs are on their way: try again at the next tick */
+    return disp_checkpoint(x);
 }
 
 /* ---------------------------------------------------------------- restart */

@@ -353,7 +353,8 @@ static void event_fault(const sim_run *r, const grid_sim_fault *f, const char *f
     fflush(stdout);
 }
 
-/* Records fault f: the faults row (flushed) and, with --events, its JSON line. */
+/* Records fault f: the faults row (sent, not waited for: the devices' reports of the fault
+ * go out first, inject flushes it after them) and, with --events, its JSON line. */
 static int record_fault(sim_run *r, const grid_sim_fault *f)
 {
     char *fid = r->fid[grid_sim_nfaults(r->sim) - 1], detail[200];
@@ -377,7 +378,7 @@ static int record_fault(sim_run *r, const grid_sim_fault *f)
         return grid_errorf(&r->d, "faults row: %s", strom_errmsg());
     if (r->a.events)
         event_fault(r, f, fid);
-    return send_now(r, r->faults, r->fb, "faults");
+    return send(r, r->faults, r->fb, "faults");
 }
 
 /* Writes edge e's grid_edges row with the model's state at ms (flushed). */
@@ -450,7 +451,10 @@ static int inject(sim_run *r, double t_s, int commanded)
     }
     collect_changed(r);
     int rc = record_fault(r, &f);
-    return rc ? rc : report_changed(r, t_s);
+    rc = rc ? rc : report_changed(r, t_s);
+    if (!rc && strom_producer_flush(r->faults) != STROM_OK)
+        rc = grid_errorf(&r->d, "flushing faults: %s", strom_errmsg());
+    return rc;
 }
 
 static void next_event(sim_run *r)

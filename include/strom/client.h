@@ -143,6 +143,10 @@ strom_err strom_producer_delete(strom_producer *p, const strom_value *vals, int 
 strom_err strom_producer_flush(strom_producer *p);
 /* Rows acknowledged by the server so far. */
 int64_t strom_producer_acked(const strom_producer *p);
+/* Rows queued but not yet acknowledged (nor failed for good). 0: every row queued so far
+ * is done, so strom_producer_flush returns at once (with the error of a failed one): a
+ * caller can wait for its rows without blocking. */
+int64_t strom_producer_pending(const strom_producer *p);
 int64_t strom_producer_writer_id(const strom_producer *p);
 /* Flushes, stops the sender thread, frees. Returns the flush result (p is freed anyway). */
 strom_err strom_producer_close(strom_producer *p);
@@ -161,6 +165,11 @@ typedef struct strom_subscriber_opts {
     int npreds;
     int max_wait_ms;             /* long-poll wait per fetch (default 500) */
     int32_t max_bytes;           /* per bucket and fetch (default 4 MiB) */
+    int project_here;            /* 1: without preds, fetch the stored batches whole (the
+                                    server sends its stored bytes without re-encoding) and
+                                    decode only the projected columns here: less server
+                                    CPU, more bytes on the connection. 0 (default): the
+                                    server projects */
 } strom_subscriber_opts;
 
 /* A subscriber of one table. Positions are the caller's: nothing is committed on the

@@ -92,5 +92,8 @@ int stc_decoder_ncols(const stc_decoder *d);
 /* The column names to ask the server for (*names borrowed from d; 0: none = all columns,
  * stored batches forwarded as they are). */
 int stc_decoder_request(const stc_decoder *d, const char *const **names);
+/* Asks the server for its stored batches whole (no column list) and projects here; only
+ * without filter predicates (the server skips batches by them), else nothing changes. */
+void stc_decoder_fetch_stored(stc_decoder *d);
 
 #endif /* STROM_CLIENT_INT_H */

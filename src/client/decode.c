@@ -44,6 +44,12 @@ int stc_decoder_request(const stc_decoder *d, const char *const **names)
     return d->nreq;
 }
 
+void stc_decoder_fetch_stored(stc_decoder *d)
+{
+    if (d->npreds == 0)
+        d->nreq = 0;
+}
+
 /* The columns to ask for: none (all, stored batches) without projection and filter,
  * else the projection (all columns without one) and then the filter columns not in it. */
 static strom_err set_request(stc_decoder *d, int all)

@@ -680,13 +680,24 @@ strom_err strom_producer_flush(strom_producer *p)
     return e;
 }
 
-int64_t strom_producer_acked(const strom_producer *p)
+/* A counter of p read under its lock (the sender thread updates it). */
+static int64_t read_locked(const strom_producer *p, const int64_t *counter)
 {
     strom_producer *q = (strom_producer *)p;
     pthread_mutex_lock(&q->mu);
-    int64_t a = q->acked;
+    int64_t n = *counter;
     pthread_mutex_unlock(&q->mu);
-    return a;
+    return n;
+}
+
+int64_t strom_producer_acked(const strom_producer *p)
+{
+    return read_locked(p, &p->acked);
+}
+
+int64_t strom_producer_pending(const strom_producer *p)
+{
+    return read_locked(p, &p->pending);
 }
 
 int64_t strom_producer_writer_id(const strom_producer *p)

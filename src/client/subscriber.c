@@ -94,6 +94,8 @@ strom_err strom_subscriber_create(strom_client *c, const char *table,
     if (e == STROM_OK)
         e = stc_decoder_create(&s->t, (const char *const *)s->cols, s->ncols,
                                opts ? opts->preds : NULL, opts ? opts->npreds : 0, &s->dec);
+    if (e == STROM_OK && opts && opts->project_here)
+        stc_decoder_fetch_stored(s->dec);
     int nb = s->t.info ? s->t.opts.nbuckets : 0;
     if (e == STROM_OK && (!(s->pos = strom_malloc(sizeof(int64_t) * (size_t)nb)) ||
                           !(s->req = strom_calloc((size_t)nb, sizeof *s->req))))

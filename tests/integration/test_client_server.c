@@ -8,6 +8,8 @@
  *    earliest`: the same rows (as sorted text, the header first);
  *  - `tail --from latest` gets rows produced after it started, within 2 s;
  *  - the subscriber with a projection and a filter on a column outside it;
+ *  - the subscriber projecting on its side (project_here): the same rows as the server's
+ *    projection; strom_producer_pending before and after a flush;
  *  - `strom lookup` of present and absent keys, and AS OF (before and after an update,
  *    before the first row); the lookuper's point, batch and concurrent lookups against a
  *    model, concurrent ones sharing requests;
@@ -342,6 +344,80 @@ static void test_subscriber(strom_client *c)
     IT_CHECK(after == 12 && total <= 3002, "from a timestamp: %lld rows at or after it (want "
              "12), %lld in all", (long long)after, (long long)total);
     strom_subscriber_close(s);
+}
+
+/* Every row of a subscription from the earliest offsets, folded: rows, non-NULL n, sum of
+ * n, sum of device lengths, each weighted by its bucket; a batch must have 2 columns. */
+typedef struct { int64_t rows, nn, sum, len; } sub_fold;
+
+static sub_fold fold_all(strom_client *c, int here)
+{
+    const char *cols[] = {"n", "device"};
+    strom_subscriber_opts o = {.columns = cols, .ncolumns = 2, .project_here = here};
+    strom_subscriber *s;
+    sub_fold f = {0};
+    IT_OK(strom_subscriber_create(c, "tele", &o, &s));
+    IT_OK(strom_subscriber_assign(s, -1, STROM_FROM_EARLIEST, 0));
+    for (int empty = 0; empty < 3;) {
+        const strom_batch *b;
+        int bucket;
+        IT_OK(strom_subscriber_poll(s, 100, &b, &bucket));
+        empty = b ? 0 : empty + 1;
+        if (!b)
+            continue;
+        IT_CHECK(strom_batch_ncols(b) == 2, "project_here %d: %d columns", here, strom_batch_ncols(b));
+        for (int64_t r = 0; r < strom_batch_nrows(b); r++) {
+            size_t len = 0;
+            int null = strom_batch_is_null(b, 0, r);
+            f.nn += !null;
+            f.sum += null ? 0 : strom_batch_get_int(b, 0, r) * (bucket + 1);
+            if (!strom_batch_is_null(b, 1, r))
+                strom_batch_get_str(b, 1, r, &len);
+            f.len += (int64_t)len * (bucket + 1);
+        }
+        f.rows += strom_batch_nrows(b);
+    }
+    strom_subscriber_close(s);
+    return f;
+}
+
+/* project_here: the stored batches whole, projected by the client: the same rows and values
+ * as the server's projection. */
+static void test_subscriber_project_here(strom_client *c)
+{
+    sub_fold a = fold_all(c, 0), b = fold_all(c, 1);
+    IT_CHECK(a.rows >= 3000 && a.nn > 0 && a.len > 0, "server projection: %lld rows",
+             (long long)a.rows);
+    IT_CHECK(a.rows == b.rows && a.nn == b.nn && a.sum == b.sum && a.len == b.len,
+             "project_here: %lld rows, %lld non-NULL n, sum %lld, lengths %lld; the server's "
+             "projection: %lld, %lld, %lld, %lld", (long long)b.rows, (long long)b.nn,
+             (long long)b.sum, (long long)b.len, (long long)a.rows, (long long)a.nn,
+             (long long)a.sum, (long long)a.len);
+}
+
+/* strom_producer_pending: rows lingering are pending, none once flushed (all acked). */
+static void test_producer_pending(strom_client *c)
+{
+    create_tele(c, "tele_pending");
+    strom_producer_opts o = {.linger_ms = 60000};
+    strom_producer *p;
+    IT_OK(strom_producer_create(c, "tele_pending", &o, NULL, 0, &p));
+    IT_CHECK(strom_producer_pending(p) == 0, "a new producer: %lld pending",
+             (long long)strom_producer_pending(p));
+    for (int i = 0; i < 3; i++) {
+        strom_value v[6] = {{.type = STROM_STRING, .v.s = {"dev-p", 5}},
+                            {.type = STROM_TIMESTAMP, .v.i = 42 + i},
+                            {.type = STROM_DOUBLE, .is_null = 1}, {.type = STROM_INT, .v.i = i},
+                            {.type = STROM_BOOLEAN, .v.i = 1}, {.type = STROM_STRING, .is_null = 1}};
+        IT_OK(strom_producer_send(p, v, 6));
+    }
+    IT_CHECK(strom_producer_pending(p) == 3, "3 rows lingering (60 s): %lld pending",
+             (long long)strom_producer_pending(p));
+    IT_OK(strom_producer_flush(p));
+    IT_CHECK(strom_producer_pending(p) == 0 && strom_producer_acked(p) == 3,
+             "flushed: %lld pending, %lld acked (want 0, 3)",
+             (long long)strom_producer_pending(p), (long long)strom_producer_acked(p));
+    IT_OK(strom_producer_close(p));
 }
 
 /* ------------------------------------------------------------ lookups */
@@ -738,6 +814,8 @@ int main(void)
     test_jsonl_roundtrip(c);
     test_tail_latest(c);
     test_subscriber(c);
+    test_subscriber_project_here(c);
+    test_producer_pending(c);
     test_lookups(c);
     test_key_history(c);
     test_idempotent(c);
