@@ -14,6 +14,7 @@
 #include "cat_test.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include "format/format.h"
 
@@ -711,6 +712,11 @@ static void race_round(strom_table *t, strom_builder *b, int nkeys, int nvers, i
         CT_OK(strom_table_upsert(t, b));
         __atomic_store_n(&done, pin ? nvers : v, __ATOMIC_RELEASE);
     }
+    /* on a loaded machine a reader may not have run yet: let each look up at least once
+     * (the writes are done, so this adds no race, only the lookups the check needs) */
+    for (int i = 0; i < 1000 && (!__atomic_load_n(&r[0].lookups, __ATOMIC_RELAXED) ||
+                                 !__atomic_load_n(&r[1].lookups, __ATOMIC_RELAXED)); i++)
+        usleep(10000);
     stop = 1;
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
