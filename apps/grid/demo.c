@@ -157,8 +157,9 @@ static void run_analysis(void *ctx, grid_live *l)
     grid_proc p;
     grid_diag d = {0};
     view_phase(v, "post-fault analysis of the last fault (strom grid analyze)");
-    if (grid_proc_start(&p, "analyze", argv, 0, log, &d) == 0 && grid_proc_stop(&p, 0, 60000) == 0)
-        snprintf(out, n, "%s", dir);
+    /* its report goes to the files (report.txt, index.html); stdout is read and dropped */
+    if (grid_proc_start(&p, "analyze", argv, 1, log, &d) == 0 && grid_proc_stop(&p, 0, 60000) == 0)
+        snprintf(out, n, "%s (report.txt, index.html, plots)", dir);
     else
         snprintf(out, n, "(the analysis of %s failed; see %s)", l->faults[last].id, log);
 }
@@ -170,9 +171,10 @@ static void summary(const demo_args *a, grid_live *l, const char *analysis, doub
     char r[32], x[32], y[32];
     int ok = grid_live_correct(l);
     printf("\nSummary (%.0f s of telemetry, %.0f s in all):\n", a->duration, wall);
-    printf("  telemetry        %s rows from %lld devices (%.0f rows/s); the dispatcher read %lld\n",
-           thousands(r, sizeof r, (double)l->sim_rows), (long long)l->built.ndev, l->sim_rows_per_s,
-           (long long)l->disp_rows);
+    char nd[32], rps[32], dr[32];
+    printf("  telemetry        %s rows from %s devices (%s rows/s); the dispatcher read %s\n",
+           thousands(r, sizeof r, (double)l->sim_rows), thousands(nd, sizeof nd, (double)l->built.ndev),
+           thousands(rps, sizeof rps, l->sim_rows_per_s), thousands(dr, sizeof dr, (double)l->disp_rows));
     printf("  alarms           %lld raised (%lld still active)\n", (long long)l->alarms,
            (long long)l->active_alarms);
     printf("  faults           %d injected, %d decided, %d isolated correctly (section dead, "
@@ -181,8 +183,8 @@ static void summary(const demo_args *a, grid_live *l, const char *analysis, doub
            "target < 100 ms)\n", grid_live_pct(l, 50), grid_live_pct(l, 99), grid_live_pct(l, 100));
     printf("  load             %s kW interrupted by the faults, %s kW restored by ties (%.0f%%)\n",
            thousands(x, sizeof x, it), thousands(y, sizeof y, rs), it > 0 ? 100 * rs / it : 100.0);
-    printf("  resources        %.0f%% CPU (of %ld cores), %.0f MB resident (server + simulator + "
-           "dispatcher)\n", l->cpu_pct, sysconf(_SC_NPROCESSORS_ONLN), l->rss_mb_max);
+    printf("  resources        %.2f of %ld cores busy, %.0f MB resident (server + simulator + "
+           "dispatcher)\n", l->cpu_pct / 100, sysconf(_SC_NPROCESSORS_ONLN), l->rss_mb_max);
     if (l->last_problem[0])
         printf("  check            %s\n", l->last_problem);
     printf("  data and logs    %s\n", l->dir);
