@@ -21,7 +21,7 @@ static void on_signal(int sig)
 
 /* ---------------------------------------------------------------- arguments */
 
-static const struct { const char *name; size_t off; double min, max; } dnum[] = {
+static const grid_num_opt dnum[] = {
     {"--devices", offsetof(disp_args, devices), 1, 1e8},
     {"--duration", offsetof(disp_args, duration), 0, 1e8},
     {"--timeout-ms", offsetof(disp_args, timeout_ms), 1, 1e7},
@@ -32,22 +32,6 @@ static int darg_err(const char *what, const char *v)
 {
     fprintf(stderr, "strom grid dispatch: %s%s (see strom grid --help)\n", what, v);
     return 2;
-}
-
-static int darg_num(disp_args *a, const char *o, const char *v, int *found)
-{
-    for (size_t i = 0; i < sizeof dnum / sizeof dnum[0]; i++) {
-        if (strcmp(o, dnum[i].name))
-            continue;
-        char *end;
-        errno = 0;
-        double x = strtod(v, &end);
-        *found = 1;
-        if (errno || end == v || *end || !(x >= dnum[i].min && x <= dnum[i].max))
-            return darg_err("not a number in range: ", o);
-        *(double *)((char *)a + dnum[i].off) = x;
-    }
-    return 0;
 }
 
 static int dparse(int argc, char **argv, disp_args *a)
@@ -63,16 +47,18 @@ static int dparse(int argc, char **argv, disp_args *a)
         if (i + 1 >= argc || strncmp(o, "--", 2))
             return darg_err("unknown option or missing value: ", o);
         const char *v = argv[++i];
-        int found = 0;
-        if (darg_num(a, o, v, &found))
-            return 2;
+        int num = grid_num_opt_set(dnum, sizeof dnum / sizeof dnum[0], a, o, v);
+        if (num > 0)
+            return darg_err("not a number in range: ", o);
+        if (!num)
+            continue;
         if (!strcmp(o, "--server"))
             a->server = v;
         else if (!strcmp(o, "--topology"))
             a->topology = v;
         else if (!strcmp(o, "--id"))
             a->id = v;
-        else if (!found)
+        else
             return darg_err("unknown option ", o);
     }
     if (!a->server || !a->topology || !a->devices)
@@ -83,29 +69,6 @@ static int dparse(int argc, char **argv, disp_args *a)
 }
 
 /* ---------------------------------------------------------------- latency */
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Percentiles q[0..n) of the latencies (0 when none). */
-static void percentiles(const disp *x, const double *q, double *out, int n)
-{
-    double *s = x->nlat ? malloc((size_t)x->nlat * sizeof *s) : NULL;
-    for (int i = 0; i < n; i++)
-        out[i] = 0;
-    if (!s)
-        return;
-    memcpy(s, x->lat, (size_t)x->nlat * sizeof *s);
-    qsort(s, (size_t)x->nlat, sizeof *s, cmp_dbl);
-    for (int i = 0; i < n; i++) {
-        int64_t k = (int64_t)ceil(q[i] * (double)x->nlat) - 1;
-        out[i] = s[k < 0 ? 0 : k >= x->nlat ? x->nlat - 1 : k];
-    }
-    free(s);
-}
 
 static void lat_add(disp *x, double ms)
 {
@@ -179,7 +142,7 @@ static void print_stats(disp *x, int64_t now, const char *event, double rows_per
 {
     static const double q[] = {0.5, 0.99, 1.0};
     double p[3];
-    percentiles(x, q, p, 3);
+    grid_percentiles(x->lat, x->nlat, q, p, 3);
     grid_alarm_counts n = grid_alarms_counts(x->al);
     if (!x->a.events && strcmp(event, "summary"))
         return;

@@ -221,6 +221,21 @@ void grid_built_free(grid_built *b);
 /* Devices one copy of the template yields (breaker + edges + meters). */
 int64_t grid_devices_per_copy(const grid_topo *tmpl);
 
+/* ---------------------------------------------------------------- small helpers */
+
+/* A numeric option of a command: its value (a double) goes to the field at off of the
+ * command's argument struct when it lies in [min, max]. */
+typedef struct grid_num_opt { const char *name; size_t off; double min, max; } grid_num_opt;
+
+/* Looks name up in opts[0..n): -1 not one of them, 0 value stored in args, 1 the value is
+ * not a number in range (nothing stored; the caller says so). */
+int grid_num_opt_set(const grid_num_opt *opts, size_t n, void *args, const char *name,
+                     const char *value);
+
+/* out[i] = the q[i]-quantile (0..1, nearest rank) of v[0..n), 0 when n is 0; v is not
+ * changed (a sorted copy is made). */
+void grid_percentiles(const double *v, int64_t n, const double *q, double *out, int nq);
+
 /* ---------------------------------------------------------------- command */
 
 /* `strom grid plan|build ...`: argv[0] = "grid". Exit code 0, 1 or 2. */

@@ -469,24 +469,14 @@ fail:
     return -1;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 double grid_live_pct(const grid_live *l, double p)
 {
-    if (!l->ndec)
-        return 0;
-    double *v = malloc(sizeof *v * (size_t)l->ndec);
+    double *v = l->ndec ? malloc(sizeof *v * (size_t)l->ndec) : NULL, q = p / 100, r = 0;
     if (!v)
         return 0;
     for (int i = 0; i < l->ndec; i++)
         v[i] = l->dec[i].latency_ms;
-    qsort(v, (size_t)l->ndec, sizeof *v, cmp_d);
-    size_t i = (size_t)ceil(p / 100.0 * l->ndec);
-    double r = v[i ? i - 1 : 0];
+    grid_percentiles(v, l->ndec, &q, &r, 1);
     free(v);
     return r;
 }

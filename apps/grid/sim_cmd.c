@@ -54,7 +54,7 @@ typedef struct sim_run {
     grid_diag d;
 } sim_run;
 
-static const struct { const char *name; size_t off; double min, max; } num_opts[] = {
+static const grid_num_opt num_opts[] = {
     {"--devices", offsetof(sim_args, devices), 1, 1e8},
     {"--rate-hz", offsetof(sim_args, rate_hz), 0.01, 100},
     {"--pmu", offsetof(sim_args, pmu), 0, 1e6},
@@ -76,19 +76,9 @@ static int usage_err(const char *fmt, const char *a, const char *b)
 
 static int set_num(sim_args *a, const char *name, const char *v, int *found)
 {
-    for (size_t i = 0; i < sizeof num_opts / sizeof num_opts[0]; i++) {
-        if (strcmp(name, num_opts[i].name))
-            continue;
-        char *end;
-        errno = 0;
-        double x = strtod(v, &end);
-        *found = 1;
-        if (errno || end == v || *end || !(x >= num_opts[i].min && x <= num_opts[i].max))
-            return usage_err("%s: '%s' is not a number in range", name, v);
-        *(double *)((char *)a + num_opts[i].off) = x;
-        return 0;
-    }
-    return 0;
+    int r = grid_num_opt_set(num_opts, sizeof num_opts / sizeof num_opts[0], a, name, v);
+    *found = r >= 0;
+    return r > 0 ? usage_err("%s: '%s' is not a number in range", name, v) : 0;
 }
 
 /* --fault-types a,b,..: line, overtemp, freq, dropout. 0 or 2. */

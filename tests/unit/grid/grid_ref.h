@@ -309,25 +309,8 @@ static void ref_plan(const grid_topo *t, int32_t f, ref_result *res)
 
 /* ------------------------------------------------ checks (need cmocka.h included first) */
 
-static char shared[1024];      /* ../shared (STROM_SHARED) */
+#include "grid_files.h"
 
-static void ref_set_shared(void)
-{
-    const char *s = getenv("STROM_SHARED");
-    snprintf(shared, sizeof shared, "%s", s ? s : ".");
-}
-
-/* A feeder file of ../shared/data/grid, loaded quietly (fails the test otherwise). */
-static grid_topo *load(const char *rel)
-{
-    char p[1200];
-    snprintf(p, sizeof p, "%s/data/grid/%s", shared, rel);
-    grid_diag d = {.quiet = 1};
-    grid_topo *t = NULL;
-    if (grid_load(p, &t, &d))
-        fail_msg("%s", d.error);
-    return t;
-}
 
 static int rating_rejections;   /* over a test: radial states the reference refused by rating */
 

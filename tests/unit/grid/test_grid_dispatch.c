@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "dispatch.h"
+#include "grid_files.h"
 #include "sim.h"
 
-static char shared[512];
 
 /* ---------------------------------------------------------------- alarm engine */
 
@@ -157,16 +157,6 @@ static void test_default_rules(void **state)
 
 /* ---------------------------------------------------------------- locator */
 
-static grid_topo *load(const char *rel)
-{
-    char p[700];
-    snprintf(p, sizeof p, "%s/data/grid/%s", shared, rel);
-    grid_diag d = {.quiet = 1};
-    grid_topo *t = NULL;
-    if (grid_load(p, &t, &d))
-        fail_msg("%s: %s", p, d.error);
-    return t;
-}
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -368,8 +358,7 @@ static void test_locate_claimed(void **state)
 
 int main(void)
 {
-    const char *s = getenv("STROM_SHARED");
-    snprintf(shared, sizeof shared, "%s", s ? s : "../shared");
+    ref_set_shared();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alarm_transitions),
         cmocka_unit_test(test_alarm_rule_edits),
