@@ -10,8 +10,9 @@
 #include <string.h>
 
 #include "format/format.h"
+#include "vtab_group.h"
 
-enum { PLAN_SCAN, PLAN_POINT, PLAN_IN, PLAN_PREFIX, PLAN_HIST, PLAN_ERROR };
+enum { PLAN_SCAN, PLAN_POINT, PLAN_IN, PLAN_PREFIX, PLAN_HIST, PLAN_ERROR, PLAN_GROUP };
 
 #define MAXK 8
 
@@ -72,6 +73,8 @@ typedef struct scur {
     int stream;
     int64_t *spos;
     int64_t send;
+    /* PLAN_GROUP: the scan's rows regrouped (vtab_group.h) */
+    sqlg *grp;
 } scur;
 
 /* ------------------------------------------------------------ small helpers */
@@ -434,6 +437,36 @@ static int limit_safe(const svt *v, const sqlite3_index_info *ii)
     return 1;
 }
 
+/* GROUP BY, DISTINCT or ORDER BY over a log scan: SQLite's ORDER BY terms (aOrderBy; only
+ * plain columns of their declared BINARY collation reach us) are served by a grouped read
+ * (PLAN_GROUP, vtab_group.h) instead of SQLite's sorter when the columns can be grouped
+ * and the memory needed fits: grouped (sqlite3_vtab_distinct 1 or 2) within 8 passes of
+ * the budget, ordered (0 or 3) within one. idxStr gets "g<ordered>:<col><a|d>,..." last. */
+static void claim_order(svt *v, sqlite3_index_info *ii, planb *p, int64_t n)
+{
+    if (ii->nOrderBy < 1 || ii->nOrderBy > SQLG_MAX_KEYS || v->ctx->streaming)
+        return;
+    for (int k = 0; k < ii->nOrderBy; k++)
+        if (ii->aOrderBy[k].iColumn < 0 || ii->aOrderBy[k].iColumn >= v->ncols)
+            return;
+    int distinct = sqlite3_vtab_distinct(ii), ordered = distinct == 0 || distinct == 3;
+    strom_type types[SQL_MAX_COLS];
+    int nt = 0;
+    for (int i = 0; i < v->ncols && nt < SQL_MAX_COLS; i++)
+        if (ii->colUsed >> (i < 63 ? i : 63) & 1)
+            types[nt++] = strom_schema_col_type(v->sc, i);
+    int none[1] = {-1};
+    double need = (double)n * (double)sqlg_row_bytes(types, nt, none, 0);
+    if (need > (double)sqlg_budget(0) * (ordered ? 1 : 8))
+        return;
+    sqlite3_str_appendf(p->s, "g%d:", ordered);
+    for (int k = 0; k < ii->nOrderBy; k++)
+        sqlite3_str_appendf(p->s, "%d%c,", ii->aOrderBy[k].iColumn, ii->aOrderBy[k].desc ? 'd' : 'a');
+    ii->idxNum = PLAN_GROUP;
+    ii->orderByConsumed = 1;
+    ii->estimatedCost += (double)ii->estimatedRows;   /* a hash probe per row, no sort */
+}
+
 static int best_log(svt *v, sqlite3_index_info *ii, const cons *c, planb *p)
 {
     int64_t n = est_rows(v);
@@ -478,6 +511,7 @@ static int best_log(svt *v, sqlite3_index_info *ii, const cons *c, planb *p)
     ii->idxNum = PLAN_SCAN;
     ii->estimatedCost = (double)n + 1000;   /* a scan reads everything, predicates or not */
     ii->estimatedRows = (sqlite3_int64)((double)n * sel) + 1;
+    claim_order(v, ii, p, n);
     return SQLITE_OK;
 }
 
@@ -520,6 +554,8 @@ static void cur_reset(scur *c)
     strom_scan_close(c->scan);
     strom_snapshot_close(c->snap);
     strom_batch_destroy(c->owned);
+    sqlg_destroy(c->grp);
+    c->grp = NULL;
     if (c->bld)
         strom_builder_reset(c->bld);         /* kept: no allocation per outer row */
     c->scan = NULL;
@@ -917,6 +953,92 @@ static strom_err start_scan(svt *v, scur *c, const arg *a, int na, sqlite3_value
     return *empty ? STROM_OK : scan_advance(v, c);
 }
 
+/* ----------------------------------------------- grouped scan (PLAN_GROUP) */
+
+/* The grouper of idxStr's "g<ordered>:<col><a|d>,..." over the cursor's projection. */
+static strom_err group_create(svt *v, scur *c, const char *idxStr)
+{
+    const char *s = idxStr ? strrchr(idxStr, 'g') : NULL;
+    int keys[SQLG_MAX_KEYS], desc[SQLG_MAX_KEYS], nk = 0;
+    if (!s || (s[1] != '0' && s[1] != '1') || s[2] != ':')
+        return strom_fail(STROM_EINVAL, "table %s: a grouped read without its keys", v->name);
+    int ordered = s[1] == '1';
+    for (s += 3; *s && nk < SQLG_MAX_KEYS;) {
+        char *end;
+        long col = strtol(s, &end, 10);
+        if (end == s || col < 0 || col >= v->ncols || c->map[col] < 0)
+            return strom_fail(STROM_EINVAL, "table %s: a grouped read on a column not read", v->name);
+        keys[nk] = c->map[col];
+        desc[nk++] = *end == 'd';
+        s = *end && end[1] == ',' ? end + 2 : end + (*end != 0);
+    }
+    strom_type types[SQL_MAX_COLS];
+    for (int i = 0; i < c->nproj; i++)
+        types[i] = strom_schema_col_type(v->sc, c->proj[i]);
+    c->grp = sqlg_create(types, c->nproj, keys, desc, nk, ordered);
+    return c->grp ? STROM_OK : STROM_ENOMEM;
+}
+
+/* One pass of a grouped read: the scan's rows of the pass (again from the start, unless
+ * the scan has just been opened) into the grouper, then ordered; c->eof when empty. */
+static strom_err group_fill(svt *v, scur *c, int fresh)
+{
+    for (;;) {
+        sqlg_pass_begin(c->grp);
+        strom_err e = STROM_OK;
+        if (!fresh) {
+            strom_scan_close(c->scan);
+            c->scan = NULL;
+            c->bucket = 0;
+            c->eof = 0;
+            e = scan_advance(v, c);
+        }
+        fresh = 0;
+        int over = 0;
+        while (e == STROM_OK && !c->eof && !over) {
+            e = sqlg_add(c->grp, c->views, c->nrows, &over);
+            if (e == STROM_OK && !over)
+                e = scan_advance(v, c);
+        }
+        if (e != STROM_OK)
+            return e;
+        if (!over)
+            break;
+    }
+    sqlg_finish(c->grp);
+    c->eof = !sqlg_next(c->grp);
+    return STROM_OK;
+}
+
+static strom_err start_group(svt *v, scur *c, const char *idxStr, const arg *a, int na,
+                             sqlite3_value **argv, int *empty)
+{
+    if (v->ctx->streaming)
+        return strom_fail(STROM_EUNSUPPORTED, "table %s: a grouped read was planned in batch mode "
+                          "and runs in streaming mode: prepare the statement again", v->name);
+    strom_err e = group_create(v, c, idxStr);
+    if (e == STROM_OK)
+        e = start_scan(v, c, a, na, argv, empty);
+    if (e != STROM_OK || *empty)
+        return e;
+    e = group_fill(v, c, 1);
+    while (e == STROM_OK && c->eof && sqlg_more(c->grp))   /* passes with no rows */
+        e = group_fill(v, c, 0);
+    return e;
+}
+
+/* The next row of a grouped read: within the pass, else the next pass's first. */
+static strom_err group_next(svt *v, scur *c)
+{
+    if (sqlg_next(c->grp))
+        return STROM_OK;
+    c->eof = 1;
+    strom_err e = STROM_OK;
+    while (e == STROM_OK && c->eof && sqlg_more(c->grp))
+        e = group_fill(v, c, 0);
+    return e;
+}
+
 /* Key values of the plan's '=' arguments, in key order. 0: some value can match nothing. */
 static int keys_of(svt *v, scur *c, const int *cols, int n, const arg *a, int na, sqlite3_value **argv)
 {
@@ -1132,12 +1254,13 @@ static int vt_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
         case PLAN_IN: e = start_in(v, c, argv[0]); break;
         case PLAN_PREFIX: e = start_prefix(v, c); break;
         case PLAN_HIST: e = start_hist(v, c, a, na, argv, &empty); break;
+        case PLAN_GROUP: e = start_group(v, c, idxStr, a, na, argv, &empty); break;
         default: e = start_scan(v, c, a, na, argv, &empty); break;
         }
     }
     if (e != STROM_OK)
         return vt_fail(v, e, "read");
-    if (empty || (idxNum != PLAN_SCAN && c->r >= c->nrows))
+    if (empty || (idxNum != PLAN_SCAN && idxNum != PLAN_GROUP && c->r >= c->nrows))
         c->eof = 1;
     return SQLITE_OK;
 }
@@ -1147,6 +1270,10 @@ static int vt_next(sqlite3_vtab_cursor *base)
     scur *c = (scur *)base;
     svt *v = (svt *)base->pVtab;
     c->rowid++;
+    if (c->plan == PLAN_GROUP) {
+        strom_err ge = group_next(v, c);
+        return ge == STROM_OK ? SQLITE_OK : vt_fail(v, ge, "read");
+    }
     if (++c->r < c->nrows)
         return SQLITE_OK;
     strom_err e = STROM_OK;
@@ -1210,7 +1337,10 @@ static int vt_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
         sqlite3_result_null(ctx);
         return SQLITE_OK;
     }
-    result_of(ctx, &c->views[c->map[i]], c->r);
+    if (c->plan == PLAN_GROUP)
+        sqlg_result(c->grp, ctx, c->map[i]);
+    else
+        result_of(ctx, &c->views[c->map[i]], c->r);
     return SQLITE_OK;
 }
 

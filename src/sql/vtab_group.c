@@ -1,0 +1,554 @@
+/* vtab_group.c: rows grouped or ordered by key for the virtual table's PLAN_GROUP (see
+ * vtab_group.h for the method, the memory budget and the canonical key bytes). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1   /* qsort_r */
+#endif
+#include "vtab_group.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+
+enum { CL_INT, CL_DBL, CL_STR };
+
+typedef struct gcol {
+    strom_type type;
+    int cls;
+    int key;                   /* index into keys + 1: a key column (not kept per row) */
+    int64_t *iv;               /* CL_INT values per row */
+    double *dv;                /* CL_DBL values per row */
+    int64_t *off;              /* CL_STR: row r is data[off[r], off[r + 1]) */
+    strom_buf data;
+    uint8_t *valid;            /* 1 valid, 0 NULL, per row */
+} gcol;
+
+struct sqlg {
+    int ncols, nkeys, ordered;
+    int keys[SQLG_MAX_KEYS], desc[SQLG_MAX_KEYS];
+    gcol *cols;
+    int64_t rowb;              /* fixed bytes per kept row */
+    /* rows of the pass */
+    int64_t n, cap;
+    uint32_t *gid, *perm;
+    /* groups of the pass */
+    int64_t ng, gcap;
+    uint64_t *ghash;
+    int64_t *gkoff, *gcount;
+    uint32_t *gklen, *gorder;
+    strom_buf karena, kscratch;
+    uint32_t *slots;
+    int64_t nslots;
+    uint32_t *sel;
+    int64_t selcap;
+    /* the pass: rows whose key hash is in [lo, hi] */
+    uint64_t lo, hi;
+    int64_t pos, passes;
+};
+
+static _Atomic int64_t budget = SQLG_DEFAULT_BUDGET;
+
+int64_t sqlg_budget(int64_t bytes)
+{
+    if (bytes != 0)
+        atomic_store(&budget, bytes > 0 ? bytes : SQLG_DEFAULT_BUDGET);
+    return atomic_load(&budget);
+}
+
+static int class_of(strom_type t)
+{
+    if (t == STROM_FLOAT || t == STROM_DOUBLE)
+        return CL_DBL;
+    return t == STROM_STRING || t == STROM_BYTES ? CL_STR : CL_INT;
+}
+
+static int is_key(const int *keys, int nkeys, int i)
+{
+    for (int k = 0; k < nkeys; k++)
+        if (keys[k] == i)
+            return k + 1;
+    return 0;
+}
+
+/* Bytes per row: group id, position, and per kept column validity and value (strings:
+ * offset and guess bytes of text). */
+static int64_t row_bytes(const strom_type *types, int ncols, const int *keys, int nkeys, int guess)
+{
+    int64_t b = 2 * sizeof(uint32_t);
+    for (int i = 0; i < ncols; i++)
+        if (!is_key(keys, nkeys, i))
+            b += 1 + 8 + (class_of(types[i]) == CL_STR ? guess : 0);
+    return b;
+}
+
+int64_t sqlg_row_bytes(const strom_type *types, int ncols, const int *keys, int nkeys)
+{
+    return row_bytes(types, ncols, keys, nkeys, 16);
+}
+
+sqlg *sqlg_create(const strom_type *types, int ncols, const int *keys, const int *desc, int nkeys,
+                  int ordered)
+{
+    if (nkeys < 1 || nkeys > SQLG_MAX_KEYS)
+        return NULL;
+    sqlg *g = strom_calloc(1, sizeof *g);
+    gcol *cols = g ? strom_calloc((size_t)ncols, sizeof *cols) : NULL;
+    if (!cols) {
+        free(g);
+        return NULL;
+    }
+    g->cols = cols;
+    g->ncols = ncols;
+    g->nkeys = nkeys;
+    g->ordered = ordered;
+    memcpy(g->keys, keys, sizeof(int) * (size_t)nkeys);
+    memcpy(g->desc, desc, sizeof(int) * (size_t)nkeys);
+    for (int i = 0; i < ncols; i++) {
+        cols[i].type = types[i];
+        cols[i].cls = class_of(types[i]);
+        cols[i].key = is_key(keys, nkeys, i);
+    }
+    g->rowb = row_bytes(types, ncols, keys, nkeys, 0);   /* the text is counted as it comes */
+    g->lo = 0;
+    g->hi = UINT64_MAX;
+    g->pos = -1;
+    return g;
+}
+
+void sqlg_destroy(sqlg *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->ncols; i++) {
+        free(g->cols[i].iv);
+        free(g->cols[i].dv);
+        free(g->cols[i].off);
+        free(g->cols[i].valid);
+        strom_buf_free(&g->cols[i].data);
+    }
+    free(g->cols);
+    free(g->gid);
+    free(g->perm);
+    free(g->ghash);
+    free(g->gkoff);
+    free(g->gcount);
+    free(g->gklen);
+    free(g->gorder);
+    free(g->slots);
+    free(g->sel);
+    strom_buf_free(&g->karena);
+    strom_buf_free(&g->kscratch);
+    free(g);
+}
+
+void sqlg_pass_begin(sqlg *g)
+{
+    g->n = 0;
+    g->ng = 0;
+    g->pos = -1;
+    strom_buf_clear(&g->karena);
+    for (int i = 0; i < g->ncols; i++)
+        strom_buf_clear(&g->cols[i].data);
+    if (g->slots)
+        memset(g->slots, 0, sizeof *g->slots * (size_t)g->nslots);
+}
+
+/* ------------------------------------------------------------- growth */
+
+static int grow(void **p, int64_t cap, size_t each)
+{
+    void *n = realloc(*p, (size_t)cap * each);
+    if (!n)
+        return 0;
+    *p = n;
+    return 1;
+}
+
+/* Room for need more rows in every per-row vector. */
+static strom_err ensure_rows(sqlg *g, int64_t need)
+{
+    if (g->n + need <= g->cap)
+        return STROM_OK;
+    int64_t cap = g->cap ? 2 * g->cap : 8192;
+    while (cap < g->n + need)
+        cap *= 2;
+    int ok = grow((void **)&g->gid, cap, 4) && grow((void **)&g->perm, cap, 4);
+    for (int i = 0; ok && i < g->ncols; i++) {
+        gcol *c = &g->cols[i];
+        if (c->key)
+            continue;
+        ok = grow((void **)&c->valid, cap, 1);
+        if (ok && c->cls == CL_INT)
+            ok = grow((void **)&c->iv, cap, 8);
+        if (ok && c->cls == CL_DBL)
+            ok = grow((void **)&c->dv, cap, 8);
+        if (ok && c->cls == CL_STR)
+            ok = grow((void **)&c->off, cap + 1, 8);
+    }
+    if (!ok)
+        return strom_fail(STROM_ENOMEM, "grouped read: no memory for %lld rows", (long long)cap);
+    g->cap = cap;
+    return STROM_OK;
+}
+
+static strom_err ensure_groups(sqlg *g)
+{
+    if (g->ng < g->gcap)
+        return STROM_OK;
+    int64_t cap = g->gcap ? 2 * g->gcap : 1024;
+    int ok = grow((void **)&g->ghash, cap, 8) && grow((void **)&g->gkoff, cap, 8) &&
+             grow((void **)&g->gcount, cap, 8) && grow((void **)&g->gklen, cap, 4) &&
+             grow((void **)&g->gorder, cap, 4);
+    if (!ok)
+        return strom_fail(STROM_ENOMEM, "grouped read: no memory for %lld groups", (long long)cap);
+    g->gcap = cap;
+    return STROM_OK;
+}
+
+/* Doubles the hash table (or makes the first) and places every group again. */
+static strom_err rehash(sqlg *g)
+{
+    int64_t n = g->nslots ? 2 * g->nslots : 4096;
+    uint32_t *s = calloc((size_t)n, sizeof *s);
+    if (!s)
+        return strom_fail(STROM_ENOMEM, "grouped read: no memory for the hash table");
+    for (int64_t gi = 0; gi < g->ng; gi++) {
+        uint64_t i = g->ghash[gi] & (uint64_t)(n - 1);
+        while (s[i])
+            i = (i + 1) & (uint64_t)(n - 1);
+        s[i] = (uint32_t)gi + 1;
+    }
+    free(g->slots);
+    g->slots = s;
+    g->nslots = n;
+    return STROM_OK;
+}
+
+/* ------------------------------------------------------------- keys */
+
+static int is_null(const strom_column *c, int64_t r)
+{
+    return c->null_count && c->validity && !(c->validity[r >> 3] >> (r & 7) & 1);
+}
+
+static int64_t int_at(const strom_column *c, int64_t r)
+{
+    switch (c->type) {
+    case STROM_BOOLEAN: return ((const uint8_t *)c->values)[r >> 3] >> (r & 7) & 1;
+    case STROM_INT: return ((const int32_t *)c->values)[r];
+    default: return ((const int64_t *)c->values)[r];
+    }
+}
+
+static double dbl_at(const strom_column *c, int64_t r)
+{
+    return c->type == STROM_FLOAT ? ((const float *)c->values)[r] : ((const double *)c->values)[r];
+}
+
+/* Appends the canonical bytes of key column c's row r to kb (room reserved by caller for
+ * 9 bytes; strings reserve their own). */
+static strom_err key_put(strom_buf *kb, const strom_column *c, int cls, int64_t r)
+{
+    uint8_t *p = kb->data + kb->len;
+    if (is_null(c, r)) {
+        p[0] = 0;
+        kb->len += 1;
+        return STROM_OK;
+    }
+    if (cls == CL_INT) {
+        int64_t x = int_at(c, r);
+        p[0] = 1;
+        memcpy(p + 1, &x, 8);
+        kb->len += 9;
+    } else if (cls == CL_DBL) {
+        double d = dbl_at(c, r);
+        d = d == 0 ? 0.0 : d;                 /* -0.0 groups with 0.0, as in SQLite */
+        p[0] = d == d;                        /* NaN is NULL in SQLite */
+        if (d == d)
+            memcpy(p + 1, &d, 8);
+        kb->len += d == d ? 9 : 1;
+    } else {
+        uint32_t n = (uint32_t)(c->offsets[r + 1] - c->offsets[r]);
+        if (strom_buf_reserve(kb, 5 + (size_t)n) != STROM_OK)
+            return STROM_ENOMEM;
+        p = kb->data + kb->len;
+        p[0] = 1;
+        memcpy(p + 1, &n, 4);
+        if (n)
+            memcpy(p + 5, c->data + c->offsets[r], n);
+        kb->len += 5 + n;
+    }
+    return STROM_OK;
+}
+
+static strom_err key_of(sqlg *g, const strom_column *views, int64_t r)
+{
+    strom_buf *kb = &g->kscratch;
+    strom_buf_clear(kb);
+    for (int k = 0; k < g->nkeys; k++) {
+        const gcol *c = &g->cols[g->keys[k]];
+        if (strom_buf_reserve(kb, 9) != STROM_OK || key_put(kb, &views[g->keys[k]], c->cls, r) != STROM_OK)
+            return strom_fail(STROM_ENOMEM, "grouped read: no memory for a key");
+    }
+    return STROM_OK;
+}
+
+/* The group of the key in kscratch (hash h), made when new. */
+static strom_err group_of(sqlg *g, uint64_t h, uint32_t *out)
+{
+    const uint8_t *k = g->kscratch.data;
+    uint32_t len = (uint32_t)g->kscratch.len;
+    if ((g->ng + 1) * 2 > g->nslots && rehash(g) != STROM_OK)
+        return STROM_ENOMEM;
+    uint64_t mask = (uint64_t)g->nslots - 1, i = h & mask;
+    for (; g->slots[i]; i = (i + 1) & mask) {
+        uint32_t gi = g->slots[i] - 1;
+        if (g->ghash[gi] == h && g->gklen[gi] == len && !memcmp(g->karena.data + g->gkoff[gi], k, len)) {
+            *out = gi;
+            return STROM_OK;
+        }
+    }
+    if (ensure_groups(g) != STROM_OK)
+        return STROM_ENOMEM;
+    int64_t at = (int64_t)g->karena.len;
+    if (strom_buf_append(&g->karena, k, len) != STROM_OK)
+        return strom_fail(STROM_ENOMEM, "grouped read: no memory for the keys");
+    g->ghash[g->ng] = h;
+    g->gkoff[g->ng] = at;
+    g->gklen[g->ng] = len;
+    g->gcount[g->ng] = 0;
+    g->slots[i] = (uint32_t)g->ng + 1;
+    *out = (uint32_t)g->ng++;
+    return STROM_OK;
+}
+
+/* ------------------------------------------------------------- rows */
+
+/* Values of non-key column i for the m selected rows of a batch. */
+static strom_err keep_values(sqlg *g, int i, const strom_column *v, int64_t m)
+{
+    gcol *c = &g->cols[i];
+    int64_t base = g->n;
+    for (int64_t j = 0; j < m; j++)
+        c->valid[base + j] = !is_null(v, g->sel[j]);
+    if (c->cls == CL_INT) {
+        for (int64_t j = 0; j < m; j++)
+            c->iv[base + j] = int_at(v, g->sel[j]);
+    } else if (c->cls == CL_DBL) {
+        for (int64_t j = 0; j < m; j++)
+            c->dv[base + j] = dbl_at(v, g->sel[j]);
+    } else {
+        size_t bytes = 0;
+        for (int64_t j = 0; j < m; j++)
+            bytes += (size_t)(v->offsets[g->sel[j] + 1] - v->offsets[g->sel[j]]);
+        if (strom_buf_reserve(&c->data, bytes) != STROM_OK)
+            return strom_fail(STROM_ENOMEM, "grouped read: no memory for %zu bytes of strings", bytes);
+        for (int64_t j = 0; j < m; j++) {
+            int64_t r = g->sel[j];
+            size_t n = (size_t)(v->offsets[r + 1] - v->offsets[r]);
+            c->off[base + j] = (int64_t)c->data.len;
+            if (n) {
+                memcpy(c->data.data + c->data.len, v->data + v->offsets[r], n);
+                c->data.len += n;
+            }
+        }
+        c->off[base + m] = (int64_t)c->data.len;
+    }
+    return STROM_OK;
+}
+
+static int64_t bytes_kept(const sqlg *g)
+{
+    int64_t b = g->n * g->rowb + (int64_t)g->karena.len + g->ng * 32 + g->nslots * 4;
+    for (int i = 0; i < g->ncols; i++)
+        b += (int64_t)g->cols[i].data.len;
+    return b;
+}
+
+/* Selects the batch's rows of this pass (sel) and gives each its group. m: how many. */
+static strom_err assign_groups(sqlg *g, const strom_column *views, int64_t nrows, int64_t *m)
+{
+    *m = 0;
+    for (int64_t r = 0; r < nrows; r++) {
+        strom_err e = key_of(g, views, r);
+        if (e != STROM_OK)
+            return e;
+        uint64_t h = strom_hash64(g->kscratch.data, g->kscratch.len);
+        if (h < g->lo || h > g->hi)
+            continue;
+        uint32_t gi = 0;
+        if ((e = group_of(g, h, &gi)) != STROM_OK)
+            return e;
+        g->gcount[gi]++;
+        g->gid[g->n + *m] = gi;
+        g->sel[(*m)++] = (uint32_t)r;
+    }
+    return STROM_OK;
+}
+
+strom_err sqlg_add(sqlg *g, const strom_column *views, int64_t nrows, int *over)
+{
+    *over = 0;
+    if (nrows > g->selcap) {
+        if (!grow((void **)&g->sel, nrows, 4))
+            return strom_fail(STROM_ENOMEM, "grouped read: no memory for a batch of %lld rows", (long long)nrows);
+        g->selcap = nrows;
+    }
+    if (g->n + nrows >= UINT32_MAX)
+        return strom_fail(STROM_ELIMIT, "grouped read: more than 4 billion rows in one pass");
+    strom_err e = ensure_rows(g, nrows);
+    int64_t m = 0;
+    if (e == STROM_OK)
+        e = assign_groups(g, views, nrows, &m);
+    for (int i = 0; e == STROM_OK && i < g->ncols; i++)
+        if (!g->cols[i].key)
+            e = keep_values(g, i, &views[i], m);
+    if (e != STROM_OK)
+        return e;
+    g->n += m;
+    if (!g->ordered && g->ng > 1 && g->hi > g->lo && bytes_kept(g) > atomic_load(&budget)) {
+        g->hi = g->lo + (g->hi - g->lo) / 2;   /* a smaller pass, scanned again */
+        *over = 1;
+    }
+    return STROM_OK;
+}
+
+/* ------------------------------------------------------------- emission */
+
+/* Compares two 8-byte numbers of a canonical key: int64 (CL_INT) or double. */
+static int num_cmp(const uint8_t *a, const uint8_t *b, int cls)
+{
+    int64_t x, y;
+    double dx, dy;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    memcpy(&dx, a, 8);
+    memcpy(&dy, b, 8);
+    if (cls == CL_INT)
+        return x < y ? -1 : x > y;
+    return dx < dy ? -1 : dx > dy;
+}
+
+/* Compares the canonical keys a and b column by column as SQLite orders them. */
+static int key_cmp(const sqlg *g, const uint8_t *a, const uint8_t *b)
+{
+    for (int k = 0; k < g->nkeys; k++) {
+        int cls = g->cols[g->keys[k]].cls, d = 0;
+        size_t na = 1, nb = 1;
+        if (a[0] != b[0]) {
+            d = a[0] < b[0] ? -1 : 1;
+        } else if (a[0] && cls != CL_STR) {
+            d = num_cmp(a + 1, b + 1, cls);
+            na = nb = 9;
+        } else if (a[0]) {
+            uint32_t la, lb;
+            memcpy(&la, a + 1, 4);
+            memcpy(&lb, b + 1, 4);
+            int c = memcmp(a + 5, b + 5, la < lb ? la : lb);
+            d = c ? c : la < lb ? -1 : la > lb;
+            na = 5 + la;
+            nb = 5 + lb;
+        }
+        if (d)
+            return g->desc[k] ? -d : d;
+        a += na;
+        b += nb;
+    }
+    return 0;
+}
+
+static int order_cmp(const void *x, const void *y, void *arg)
+{
+    const sqlg *g = arg;
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return key_cmp(g, g->karena.data + g->gkoff[a], g->karena.data + g->gkoff[b]);
+}
+
+strom_err sqlg_finish(sqlg *g)
+{
+    for (int64_t gi = 0; gi < g->ng; gi++)
+        g->gorder[gi] = (uint32_t)gi;
+    if (g->ordered && g->ng > 1)
+        qsort_r(g->gorder, (size_t)g->ng, sizeof *g->gorder, order_cmp, g);
+    int64_t s = 0;
+    for (int64_t j = 0; j < g->ng; j++) {      /* counts -> first position of each group */
+        int64_t cnt = g->gcount[g->gorder[j]];
+        g->gcount[g->gorder[j]] = s;
+        s += cnt;
+    }
+    for (int64_t r = 0; r < g->n; r++)
+        g->perm[g->gcount[g->gid[r]]++] = (uint32_t)r;
+    g->pos = -1;
+    g->passes++;
+    return STROM_OK;
+}
+
+int sqlg_next(sqlg *g)
+{
+    return ++g->pos < g->n;
+}
+
+int sqlg_more(sqlg *g)
+{
+    if (g->hi == UINT64_MAX)
+        return 0;
+    uint64_t width = g->hi - g->lo;
+    g->lo = g->hi + 1;
+    g->hi = UINT64_MAX - g->lo < width ? UINT64_MAX : g->lo + width;
+    return 1;
+}
+
+int64_t sqlg_passes(const sqlg *g) { return g->passes; }
+
+static void result_key(const sqlg *g, sqlite3_context *ctx, const gcol *c, uint32_t gi)
+{
+    const uint8_t *p = g->karena.data + g->gkoff[gi];
+    for (int k = 0; k + 1 < c->key; k++) {     /* skip the keys before this one */
+        int cls = g->cols[g->keys[k]].cls;
+        uint32_t n = 0;
+        if (p[0] && cls == CL_STR)
+            memcpy(&n, p + 1, 4);
+        p += !p[0] ? 1 : cls == CL_STR ? 5 + n : 9;
+    }
+    if (!p[0]) {
+        sqlite3_result_null(ctx);
+    } else if (c->cls == CL_INT) {
+        int64_t x;
+        memcpy(&x, p + 1, 8);
+        sqlite3_result_int64(ctx, x);
+    } else if (c->cls == CL_DBL) {
+        double d;
+        memcpy(&d, p + 1, 8);
+        sqlite3_result_double(ctx, d);
+    } else {
+        uint32_t n;
+        memcpy(&n, p + 1, 4);
+        if (c->type == STROM_STRING)
+            sqlite3_result_text(ctx, (const char *)p + 5, (int)n, SQLITE_TRANSIENT);
+        else
+            sqlite3_result_blob(ctx, p + 5, (int)n, SQLITE_TRANSIENT);
+    }
+}
+
+void sqlg_result(const sqlg *g, sqlite3_context *ctx, int i)
+{
+    uint32_t r = g->perm[g->pos];
+    const gcol *c = &g->cols[i];
+    if (c->key) {
+        result_key(g, ctx, c, g->gid[r]);
+    } else if (!c->valid[r]) {
+        sqlite3_result_null(ctx);
+    } else if (c->cls == CL_INT) {
+        sqlite3_result_int64(ctx, c->iv[r]);
+    } else if (c->cls == CL_DBL) {
+        sqlite3_result_double(ctx, c->dv[r]);
+    } else {
+        const char *p = (const char *)c->data.data + c->off[r];
+        int n = (int)(c->off[r + 1] - c->off[r]);
+        if (c->type == STROM_STRING)
+            sqlite3_result_text(ctx, p, n, SQLITE_TRANSIENT);
+        else
+            sqlite3_result_blob(ctx, p, n, SQLITE_TRANSIENT);
+    }
+}
