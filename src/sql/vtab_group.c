@@ -42,6 +42,13 @@ struct sqlg {
     int64_t nslots;
     uint32_t *sel;
     int64_t selcap;
+    /* spares of the per-row vectors for the reordering (sqlg_finish), spcap rows */
+    void *sp8;
+    uint8_t *sp1;
+    uint32_t *sp4;
+    int64_t *spoff;
+    strom_buf spdata;
+    int64_t spcap;
     /* the pass: rows whose key hash is in [lo, hi] */
     uint64_t lo, hi;
     int64_t pos, passes;
@@ -75,7 +82,7 @@ static int is_key(const int *keys, int nkeys, int i)
  * offset and guess bytes of text). */
 static int64_t row_bytes(const strom_type *types, int ncols, const int *keys, int nkeys, int guess)
 {
-    int64_t b = 2 * sizeof(uint32_t);
+    int64_t b = 2 * sizeof(uint32_t) + 8 + 1 + 4 + 8;   /* + the spares of the reordering */
     for (int i = 0; i < ncols; i++)
         if (!is_key(keys, nkeys, i))
             b += 1 + 8 + (class_of(types[i]) == CL_STR ? guess : 0);
@@ -137,6 +144,11 @@ void sqlg_destroy(sqlg *g)
     free(g->gorder);
     free(g->slots);
     free(g->sel);
+    free(g->sp8);
+    free(g->sp1);
+    free(g->sp4);
+    free(g->spoff);
+    strom_buf_free(&g->spdata);
     strom_buf_free(&g->karena);
     strom_buf_free(&g->kscratch);
     free(g);
@@ -465,6 +477,73 @@ static int order_cmp(const void *x, const void *y, void *arg)
     return key_cmp(g, g->karena.data + g->gkoff[a], g->karena.data + g->gkoff[b]);
 }
 
+static void swap_ptr(void *a, void *b)
+{
+    void *t;
+    memcpy(&t, a, sizeof t);
+    memcpy(a, b, sizeof t);
+    memcpy(b, &t, sizeof t);
+}
+
+/* Text column c in emission order (through the spare offsets and bytes). */
+static strom_err gather_text(sqlg *g, gcol *c)
+{
+    strom_buf_clear(&g->spdata);
+    if (strom_buf_reserve(&g->spdata, c->data.len) != STROM_OK)
+        return strom_fail(STROM_ENOMEM, "grouped read: no memory to reorder %zu bytes", c->data.len);
+    for (int64_t j = 0; j < g->n; j++) {
+        uint32_t r = g->perm[j];
+        size_t n = (size_t)(c->off[r + 1] - c->off[r]);
+        g->spoff[j] = (int64_t)g->spdata.len;
+        if (n)
+            memcpy(g->spdata.data + g->spdata.len, c->data.data + c->off[r], n);
+        g->spdata.len += n;
+    }
+    g->spoff[g->n] = (int64_t)g->spdata.len;
+    swap_ptr(&c->off, &g->spoff);
+    strom_buf t = c->data;
+    c->data = g->spdata;
+    g->spdata = t;
+    return STROM_OK;
+}
+
+/* Puts every per-row vector in emission order (a gather through perm in tight loops, so
+ * that SQLite then reads the rows sequentially: row j of the pass is vector slot j). */
+static strom_err reorder(sqlg *g)
+{
+    if (g->spcap < g->cap) {
+        if (!grow(&g->sp8, g->cap, 8) || !grow((void **)&g->sp1, g->cap, 1) ||
+            !grow((void **)&g->sp4, g->cap, 4) || !grow((void **)&g->spoff, g->cap + 1, 8))
+            return strom_fail(STROM_ENOMEM, "grouped read: no memory to reorder %lld rows", (long long)g->n);
+        g->spcap = g->cap;
+    }
+    for (int64_t j = 0; j < g->n; j++)
+        g->sp4[j] = g->gid[g->perm[j]];
+    swap_ptr(&g->gid, &g->sp4);
+    for (int i = 0; i < g->ncols; i++) {
+        gcol *c = &g->cols[i];
+        if (c->key)
+            continue;
+        for (int64_t j = 0; j < g->n; j++)
+            g->sp1[j] = c->valid[g->perm[j]];
+        swap_ptr(&c->valid, &g->sp1);
+        if (c->cls == CL_INT) {
+            int64_t *o = g->sp8;
+            for (int64_t j = 0; j < g->n; j++)
+                o[j] = c->iv[g->perm[j]];
+            swap_ptr(&c->iv, &g->sp8);
+        } else if (c->cls == CL_DBL) {
+            double *o = g->sp8;
+            for (int64_t j = 0; j < g->n; j++)
+                o[j] = c->dv[g->perm[j]];
+            swap_ptr(&c->dv, &g->sp8);
+        } else if (gather_text(g, c) != STROM_OK) {
+            return STROM_ENOMEM;
+        }
+    }
+    return STROM_OK;
+}
+
 strom_err sqlg_finish(sqlg *g)
 {
     for (int64_t gi = 0; gi < g->ng; gi++)
@@ -479,9 +558,10 @@ strom_err sqlg_finish(sqlg *g)
     }
     for (int64_t r = 0; r < g->n; r++)
         g->perm[g->gcount[g->gid[r]]++] = (uint32_t)r;
+    strom_err e = reorder(g);
     g->pos = -1;
     g->passes++;
-    return STROM_OK;
+    return e;
 }
 
 int sqlg_next(sqlg *g)
@@ -533,7 +613,7 @@ static void result_key(const sqlg *g, sqlite3_context *ctx, const gcol *c, uint3
 
 void sqlg_result(const sqlg *g, sqlite3_context *ctx, int i)
 {
-    uint32_t r = g->perm[g->pos];
+    int64_t r = g->pos;                        /* the vectors are in emission order */
     const gcol *c = &g->cols[i];
     if (c->key) {
         result_key(g, ctx, c, g->gid[r]);
