@@ -439,27 +439,28 @@ static int limit_safe(const svt *v, const sqlite3_index_info *ii)
 
 /* GROUP BY, DISTINCT or ORDER BY over a log scan: SQLite's ORDER BY terms (aOrderBy; only
  * plain columns of their declared BINARY collation reach us) are served by a grouped read
- * (PLAN_GROUP, vtab_group.h) instead of SQLite's sorter when the columns can be grouped
- * and the memory needed fits: grouped (sqlite3_vtab_distinct 1 or 2) within 8 passes of
- * the budget, ordered (0 or 3) within one. idxStr gets "g<ordered>:<col><a|d>,..." last. */
-static void claim_order(svt *v, sqlite3_index_info *ii, planb *p, int64_t n)
+ * (PLAN_GROUP, vtab_group.h: rows by group, groups in key order) instead of SQLite's
+ * sorter, when the estimate of the memory needed is at most 8 budgets (passes). Not for
+ * a plain ORDER BY with a LIMIT SQLite shows us: its top-N sort keeps only LIMIT rows.
+ * idxStr gets "g:<col><a|d>,..." last. */
+static void claim_order(svt *v, sqlite3_index_info *ii, const cons *c, planb *p, int64_t n)
 {
     if (ii->nOrderBy < 1 || ii->nOrderBy > SQLG_MAX_KEYS || v->ctx->streaming)
         return;
     for (int k = 0; k < ii->nOrderBy; k++)
         if (ii->aOrderBy[k].iColumn < 0 || ii->aOrderBy[k].iColumn >= v->ncols)
             return;
-    int distinct = sqlite3_vtab_distinct(ii), ordered = distinct == 0 || distinct == 3;
+    if (sqlite3_vtab_distinct(ii) == 0 && c->lim)
+        return;
     strom_type types[SQL_MAX_COLS];
     int nt = 0;
     for (int i = 0; i < v->ncols && nt < SQL_MAX_COLS; i++)
         if (ii->colUsed >> (i < 63 ? i : 63) & 1)
             types[nt++] = strom_schema_col_type(v->sc, i);
     int none[1] = {-1};
-    double need = (double)n * (double)sqlg_row_bytes(types, nt, none, 0);
-    if (need > (double)sqlg_budget(0) * (ordered ? 1 : 8))
+    if ((double)n * (double)sqlg_row_bytes(types, nt, none, 0) > (double)sqlg_budget(0) * 8)
         return;
-    sqlite3_str_appendf(p->s, "g%d:", ordered);
+    sqlite3_str_appendall(p->s, "g:");
     for (int k = 0; k < ii->nOrderBy; k++)
         sqlite3_str_appendf(p->s, "%d%c,", ii->aOrderBy[k].iColumn, ii->aOrderBy[k].desc ? 'd' : 'a');
     ii->idxNum = PLAN_GROUP;
@@ -511,7 +512,7 @@ static int best_log(svt *v, sqlite3_index_info *ii, const cons *c, planb *p)
     ii->idxNum = PLAN_SCAN;
     ii->estimatedCost = (double)n + 1000;   /* a scan reads everything, predicates or not */
     ii->estimatedRows = (sqlite3_int64)((double)n * sel) + 1;
-    claim_order(v, ii, p, n);
+    claim_order(v, ii, c, p, n);
     return SQLITE_OK;
 }
 
@@ -955,15 +956,14 @@ static strom_err start_scan(svt *v, scur *c, const arg *a, int na, sqlite3_value
 
 /* ----------------------------------------------- grouped scan (PLAN_GROUP) */
 
-/* The grouper of idxStr's "g<ordered>:<col><a|d>,..." over the cursor's projection. */
+/* The grouper of idxStr's "g:<col><a|d>,..." over the cursor's projection. */
 static strom_err group_create(svt *v, scur *c, const char *idxStr)
 {
     const char *s = idxStr ? strrchr(idxStr, 'g') : NULL;
     int keys[SQLG_MAX_KEYS], desc[SQLG_MAX_KEYS], nk = 0;
-    if (!s || (s[1] != '0' && s[1] != '1') || s[2] != ':')
+    if (!s || s[1] != ':')
         return strom_fail(STROM_EINVAL, "table %s: a grouped read without its keys", v->name);
-    int ordered = s[1] == '1';
-    for (s += 3; *s && nk < SQLG_MAX_KEYS;) {
+    for (s += 2; *s && nk < SQLG_MAX_KEYS;) {
         char *end;
         long col = strtol(s, &end, 10);
         if (end == s || col < 0 || col >= v->ncols || c->map[col] < 0)
@@ -975,7 +975,7 @@ static strom_err group_create(svt *v, scur *c, const char *idxStr)
     strom_type types[SQL_MAX_COLS];
     for (int i = 0; i < c->nproj; i++)
         types[i] = strom_schema_col_type(v->sc, c->proj[i]);
-    c->grp = sqlg_create(types, c->nproj, keys, desc, nk, ordered);
+    c->grp = sqlg_create(types, c->nproj, keys, desc, nk);
     return c->grp ? STROM_OK : STROM_ENOMEM;
 }
 

@@ -25,7 +25,7 @@ typedef struct gcol {
 } gcol;
 
 struct sqlg {
-    int ncols, nkeys, ordered;
+    int ncols, nkeys;
     int keys[SQLG_MAX_KEYS], desc[SQLG_MAX_KEYS];
     gcol *cols;
     int64_t rowb;              /* fixed bytes per kept row */
@@ -49,12 +49,15 @@ struct sqlg {
     int64_t *spoff;
     strom_buf spdata;
     int64_t spcap;
-    /* the pass: rows whose key hash is in [lo, hi] */
-    uint64_t lo, hi;
-    int64_t pos, passes;
+    /* the pass: rows whose key is after lo (when has_lo) and not after hi (when has_hi),
+     * in emission order (canonical key bytes) */
+    strom_buf lo, hi;
+    int has_lo, has_hi;
+    int64_t pos;
 };
 
 static _Atomic int64_t budget = SQLG_DEFAULT_BUDGET;
+static _Atomic int64_t passes_total;
 
 int64_t sqlg_budget(int64_t bytes)
 {
@@ -94,8 +97,7 @@ int64_t sqlg_row_bytes(const strom_type *types, int ncols, const int *keys, int 
     return row_bytes(types, ncols, keys, nkeys, 16);
 }
 
-sqlg *sqlg_create(const strom_type *types, int ncols, const int *keys, const int *desc, int nkeys,
-                  int ordered)
+sqlg *sqlg_create(const strom_type *types, int ncols, const int *keys, const int *desc, int nkeys)
 {
     if (nkeys < 1 || nkeys > SQLG_MAX_KEYS)
         return NULL;
@@ -108,7 +110,6 @@ sqlg *sqlg_create(const strom_type *types, int ncols, const int *keys, const int
     g->cols = cols;
     g->ncols = ncols;
     g->nkeys = nkeys;
-    g->ordered = ordered;
     memcpy(g->keys, keys, sizeof(int) * (size_t)nkeys);
     memcpy(g->desc, desc, sizeof(int) * (size_t)nkeys);
     for (int i = 0; i < ncols; i++) {
@@ -117,8 +118,6 @@ sqlg *sqlg_create(const strom_type *types, int ncols, const int *keys, const int
         cols[i].key = is_key(keys, nkeys, i);
     }
     g->rowb = row_bytes(types, ncols, keys, nkeys, 0);   /* the text is counted as it comes */
-    g->lo = 0;
-    g->hi = UINT64_MAX;
     g->pos = -1;
     return g;
 }
@@ -150,6 +149,8 @@ void sqlg_destroy(sqlg *g)
     free(g->spoff);
     strom_buf_free(&g->spdata);
     strom_buf_free(&g->karena);
+    strom_buf_free(&g->lo);
+    strom_buf_free(&g->hi);
     strom_buf_free(&g->kscratch);
     free(g);
 }
@@ -378,6 +379,9 @@ static int64_t bytes_kept(const sqlg *g)
     return b;
 }
 
+static int key_cmp(const sqlg *g, const uint8_t *a, const uint8_t *b);
+static void sort_groups(sqlg *g);
+
 /* Selects the batch's rows of this pass (sel) and gives each its group. m: how many. */
 static strom_err assign_groups(sqlg *g, const strom_column *views, int64_t nrows, int64_t *m)
 {
@@ -386,9 +390,10 @@ static strom_err assign_groups(sqlg *g, const strom_column *views, int64_t nrows
         strom_err e = key_of(g, views, r);
         if (e != STROM_OK)
             return e;
+        if ((g->has_lo && key_cmp(g, g->kscratch.data, g->lo.data) <= 0) ||
+            (g->has_hi && key_cmp(g, g->kscratch.data, g->hi.data) > 0))
+            continue;                         /* another pass's row */
         uint64_t h = strom_hash64(g->kscratch.data, g->kscratch.len);
-        if (h < g->lo || h > g->hi)
-            continue;
         uint32_t gi = 0;
         if ((e = group_of(g, h, &gi)) != STROM_OK)
             return e;
@@ -399,9 +404,25 @@ static strom_err assign_groups(sqlg *g, const strom_column *views, int64_t nrows
     return STROM_OK;
 }
 
+/* The pass outgrew the budget: it ends, for a rescan, at the middle one of its groups so
+ * far (in emission order), so that the next try holds at most about half of them. */
+static strom_err split_pass(sqlg *g, int *over)
+{
+    sort_groups(g);
+    uint32_t mid = g->gorder[(g->ng - 1) / 2];
+    strom_buf_clear(&g->hi);
+    if (strom_buf_append(&g->hi, g->karena.data + g->gkoff[mid], g->gklen[mid]) != STROM_OK)
+        return strom_fail(STROM_ENOMEM, "grouped read: no memory for a key");
+    g->has_hi = 1;
+    *over = 1;
+    return STROM_OK;
+}
+
 strom_err sqlg_add(sqlg *g, const strom_column *views, int64_t nrows, int *over)
 {
     *over = 0;
+    if (nrows <= 0)
+        return STROM_OK;
     if (nrows > g->selcap) {
         if (!grow((void **)&g->sel, nrows, 4))
             return strom_fail(STROM_ENOMEM, "grouped read: no memory for a batch of %lld rows", (long long)nrows);
@@ -419,10 +440,8 @@ strom_err sqlg_add(sqlg *g, const strom_column *views, int64_t nrows, int *over)
     if (e != STROM_OK)
         return e;
     g->n += m;
-    if (!g->ordered && g->ng > 1 && g->hi > g->lo && bytes_kept(g) > atomic_load(&budget)) {
-        g->hi = g->lo + (g->hi - g->lo) / 2;   /* a smaller pass, scanned again */
-        *over = 1;
-    }
+    if (g->ng > 1 && bytes_kept(g) > atomic_load(&budget))
+        return split_pass(g, over);
     return STROM_OK;
 }
 
@@ -511,6 +530,8 @@ static strom_err gather_text(sqlg *g, gcol *c)
  * that SQLite then reads the rows sequentially: row j of the pass is vector slot j). */
 static strom_err reorder(sqlg *g)
 {
+    if (g->n == 0)
+        return STROM_OK;
     if (g->spcap < g->cap) {
         if (!grow(&g->sp8, g->cap, 8) || !grow((void **)&g->sp1, g->cap, 1) ||
             !grow((void **)&g->sp4, g->cap, 4) || !grow((void **)&g->spoff, g->cap + 1, 8))
@@ -544,12 +565,18 @@ static strom_err reorder(sqlg *g)
     return STROM_OK;
 }
 
-strom_err sqlg_finish(sqlg *g)
+/* gorder: the groups in emission order. */
+static void sort_groups(sqlg *g)
 {
     for (int64_t gi = 0; gi < g->ng; gi++)
         g->gorder[gi] = (uint32_t)gi;
-    if (g->ordered && g->ng > 1)
+    if (g->ng > 1)
         qsort_r(g->gorder, (size_t)g->ng, sizeof *g->gorder, order_cmp, g);
+}
+
+strom_err sqlg_finish(sqlg *g)
+{
+    sort_groups(g);
     int64_t s = 0;
     for (int64_t j = 0; j < g->ng; j++) {      /* counts -> first position of each group */
         int64_t cnt = g->gcount[g->gorder[j]];
@@ -560,7 +587,7 @@ strom_err sqlg_finish(sqlg *g)
         g->perm[g->gcount[g->gid[r]]++] = (uint32_t)r;
     strom_err e = reorder(g);
     g->pos = -1;
-    g->passes++;
+    atomic_fetch_add(&passes_total, 1);
     return e;
 }
 
@@ -571,15 +598,17 @@ int sqlg_next(sqlg *g)
 
 int sqlg_more(sqlg *g)
 {
-    if (g->hi == UINT64_MAX)
+    if (!g->has_hi)
         return 0;
-    uint64_t width = g->hi - g->lo;
-    g->lo = g->hi + 1;
-    g->hi = UINT64_MAX - g->lo < width ? UINT64_MAX : g->lo + width;
+    strom_buf t = g->lo;                       /* the next pass starts after this one's end */
+    g->lo = g->hi;
+    g->hi = t;
+    g->has_lo = 1;
+    g->has_hi = 0;
     return 1;
 }
 
-int64_t sqlg_passes(const sqlg *g) { return g->passes; }
+int64_t sqlg_passes_total(void) { return atomic_load(&passes_total); }
 
 static void result_key(const sqlg *g, sqlite3_context *ctx, const gcol *c, uint32_t gi)
 {

@@ -7,19 +7,21 @@
  * columns, views borrowed only during sqlg_add), gives each row the id of its key's group
  * through an open-addressing hash table over canonical key bytes, keeps the other projected
  * columns in typed vectors (int64, double, or offsets + bytes; a validity byte per row),
- * then counting-sorts the row ids by group (ordered mode: the groups first sorted by key
- * as SQLite orders them: NULL first, numbers by value, text and blobs bytewise (BINARY),
- * per key DESC reversed) and hands the rows out group by group. No allocation per row:
- * vectors grow by doubling and are kept from pass to pass.
+ * sorts the groups by key as SQLite orders them (NULL first, numbers by value, text and
+ * blobs bytewise as BINARY, each key DESC when asked), counting-sorts the rows by group and
+ * gathers every vector into that order once, so that the rows go out sequentially, group by
+ * group, in key order. The groups are always sorted, even where SQLite asks only for rows
+ * grouped (sqlite3_vtab_distinct 1): SQLite 3.40 also asks so for GROUP BY k ORDER BY k,
+ * where it then trusts the groups to come in order. No allocation per row: vectors grow
+ * by doubling and are kept from pass to pass.
  *
- * Memory budget (sqlg_budget, default SQLG_DEFAULT_BUDGET): in grouped mode (GROUP BY,
- * DISTINCT) a pass that outgrows the budget is dropped and the scan redone for a part of
- * the key-hash space: pass k takes the rows whose key hash lies in [lo, hi]; the range is
- * halved until the pass fits, and the next pass starts where the previous one ended, so
- * every group lies whole in one pass and memory stays near the budget (a single group
- * larger than the budget is kept whole anyway). Ordered mode (ORDER BY) needs every group
- * at once: it is only chosen when the plan-time estimate fits the budget, and a larger
- * input then goes over it.
+ * Memory budget (sqlg_budget, default SQLG_DEFAULT_BUDGET): a pass that outgrows it is
+ * dropped and the scan done again up to the middle one of the groups it had (in key
+ * order), again and again until the pass fits; the next pass starts after the last key
+ * of the previous one. Each pass holds a key range whole, so the output stays in order,
+ * and memory stays near the budget (one group larger than the budget is kept whole all
+ * the same). Every pass reads the scan again: a read far above the budget costs several
+ * scans (the plan is only chosen when the estimate is at most 8 budgets).
  *
  * Canonical key bytes (per key column, in key order; hashed and compared):
  *   offset  size  field
@@ -50,17 +52,16 @@ int64_t sqlg_budget(int64_t bytes);
 int64_t sqlg_row_bytes(const strom_type *types, int ncols, const int *keys, int nkeys);
 
 /* A grouper for rows of ncols projected columns of types types[]; keys[0..nkeys) are
- * indexes into them (the GROUP BY / ORDER BY columns), desc[k] their direction (ordered).
- * ordered: groups come out sorted by key, in one pass. Owned: sqlg_destroy. NULL: ENOMEM. */
-sqlg *sqlg_create(const strom_type *types, int ncols, const int *keys, const int *desc, int nkeys,
-                  int ordered);
+ * indexes into them (the GROUP BY / ORDER BY columns), desc[k] their direction. Owned:
+ * sqlg_destroy. NULL: ENOMEM, or nkeys outside 1..SQLG_MAX_KEYS. */
+sqlg *sqlg_create(const strom_type *types, int ncols, const int *keys, const int *desc, int nkeys);
 void sqlg_destroy(sqlg *g);
 
 /* Starts a pass (drops the rows kept; keeps the memory). */
 void sqlg_pass_begin(sqlg *g);
 /* Adds the rows of one batch: views[i] of projected column i (borrowed for the call).
- * *over = 1 when the pass outgrew the budget and was dropped: the caller scans again
- * from the start for a smaller pass (sqlg_pass_begin then sqlg_add again). */
+ * *over = 1 when the pass outgrew the budget and was cut: the caller scans again from
+ * the start for the smaller pass (sqlg_pass_begin then sqlg_add again). */
 strom_err sqlg_add(sqlg *g, const strom_column *views, int64_t nrows, int *over);
 /* Ends a pass: the rows are ordered by group; the cursor is before the first. */
 strom_err sqlg_finish(sqlg *g);
@@ -70,7 +71,7 @@ int sqlg_next(sqlg *g);
 int sqlg_more(sqlg *g);
 /* Projected column i of the current row as SQLite's result. */
 void sqlg_result(const sqlg *g, sqlite3_context *ctx, int i);
-/* Rows and passes so far (statistics, tests). */
-int64_t sqlg_passes(const sqlg *g);
+/* Passes of every grouper of the process so far (statistics, tests). */
+int64_t sqlg_passes_total(void);
 
 #endif /* STROM_SQL_VTAB_GROUP_H */
