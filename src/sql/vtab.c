@@ -441,7 +441,9 @@ static int limit_safe(const svt *v, const sqlite3_index_info *ii)
  * plain columns of their declared BINARY collation reach us) are served by a grouped read
  * (PLAN_GROUP, vtab_group.h: rows by group, groups in key order) instead of SQLite's
  * sorter, when the estimate of the memory needed is at most 8 budgets (passes). Not for
- * a plain ORDER BY with a LIMIT SQLite shows us: its top-N sort keeps only LIMIT rows.
+ * a plain ORDER BY with a LIMIT SQLite shows us (its top-N sort keeps only LIMIT rows),
+ * nor for a DISTINCT without ORDER BY (distinct 2): SQLite 3.40 keeps its own DISTINCT
+ * b-tree all the same, so grouping would only cost.
  * idxStr gets "g:<col><a|d>,..." last. */
 static void claim_order(svt *v, sqlite3_index_info *ii, const cons *c, planb *p, int64_t n)
 {
@@ -450,7 +452,8 @@ static void claim_order(svt *v, sqlite3_index_info *ii, const cons *c, planb *p,
     for (int k = 0; k < ii->nOrderBy; k++)
         if (ii->aOrderBy[k].iColumn < 0 || ii->aOrderBy[k].iColumn >= v->ncols)
             return;
-    if (sqlite3_vtab_distinct(ii) == 0 && c->lim)
+    int distinct = sqlite3_vtab_distinct(ii);
+    if ((distinct == 0 && c->lim) || distinct == 2)
         return;
     strom_type types[SQL_MAX_COLS];
     int nt = 0;
