@@ -169,13 +169,20 @@ static int time_travel(sqlb *b)
     return rc;
 }
 
+/* The aggregate's text on table over [lo, hi], after prefix (e.g. EXPLAIN QUERY PLAN). */
+static void agg_sql(char *sql, size_t cap, const char *prefix, const char *table, int64_t lo, int64_t hi)
+{
+    snprintf(sql, cap, "%sSELECT device_id, count(*), sum(voltage), max(current) FROM %s "
+             "WHERE event_time BETWEEN %lld AND %lld GROUP BY device_id", prefix, table, (long long)lo,
+             (long long)hi);
+}
+
 /* Runs the aggregate on db; *rate = rows in range / s; *sum folds the answer. */
 static int aggregate(sqlite3 *db, const char *table, int64_t lo, int64_t hi, int64_t in_range,
                      double *rate, double *sum, int64_t *groups)
 {
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT device_id, count(*), sum(voltage), max(current) FROM %s "
-             "WHERE event_time BETWEEN %lld AND %lld GROUP BY device_id", table, (long long)lo, (long long)hi);
+    agg_sql(sql, sizeof sql, "", table, lo, hi);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return cli_errorf("%s: %s", sql, sqlite3_errmsg(db));
@@ -195,6 +202,19 @@ static int aggregate(sqlite3 *db, const char *table, int64_t lo, int64_t hi, int
     return CLI_OK;
 }
 
+/* Prints SQLite's plan of the aggregate on db (one line per step). */
+static void agg_plan(sqlite3 *db, const char *table, int64_t lo, int64_t hi)
+{
+    char sql[512];
+    agg_sql(sql, sizeof sql, "EXPLAIN QUERY PLAN ", table, lo, hi);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        printf("scan_agg plan (%s): %s\n", table, (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+}
+
 static int scan_agg(sqlb *b, sqlite3 *nat)
 {
     int64_t span = b->agg_rows / b->devices * 1000;
@@ -207,6 +227,8 @@ static int scan_agg(sqlb *b, sqlite3 *nat)
         return cli_errorf("native count: %s", sqlite3_errmsg(nat));
     b->agg_in_range = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    agg_plan(sql_session_db(b->s), "agg_stream", lo, hi);
+    agg_plan(nat, "n_agg", lo, hi);
     double s1 = 0, s2 = 0, r;
     int64_t g1 = 0, g2 = 0;
     int rc = CLI_OK;

@@ -31,12 +31,18 @@
  *   PLAN_HIST     log with 'table.log.index.key' all equal: strom_table_key_history
  *                 (newest first, so ORDER BY <time column> DESC is consumed), n from
  *                 LIMIT(+OFFSET), 1 for "__version_at", else fetched by doubling
+ *   PLAN_GROUP    log scan (as PLAN_SCAN) whose rows go out grouped and in the order of
+ *                 SQLite's aOrderBy (GROUP BY, ORDER BY, DISTINCT ... ORDER BY: orderByConsumed,
+ *                 so SQLite needs no sorter): the rows are hashed by key and counting-sorted
+ *                 by group in memory, within a budget (vtab_group.h); not for streaming mode,
+ *                 ORDER BY with a LIMIT, or a DISTINCT without ORDER BY
  *   PLAN_ERROR    a plan that cannot be answered right (e.g. a temporal join without the
  *                 key equality): chosen only when nothing else is possible; xFilter fails
  *                 with the message kept in idxStr
  * idxStr (for the other plans) is "u<colUsed in hex>;" (the projection) and then the xFilter
  * arguments in order, each as "<column><op>[!]," with op '=' equal, 'I' IN list (batch),
- * '<' '{' '>' '}' for < <= > >=, 'L' LIMIT, 'O' OFFSET; columns ncols and ncols+1 are the two
+ * '<' '{' '>' '}' for < <= > >=, 'L' LIMIT, 'O' OFFSET; PLAN_GROUP then adds its keys as
+ * "g:<column><a|d>,..." (ascending / descending); columns ncols and ncols+1 are the two
  * hidden columns; '!' marks a constraint SQLite omits (a key the plan answers exactly, or a
  * scan predicate whose constant has the column's class, which strom_pred applies exactly:
  * integers on integer columns, text on string columns).
