@@ -24,6 +24,13 @@ typedef struct gcol {
     uint8_t *valid;            /* 1 valid, 0 NULL, per row */
 } gcol;
 
+typedef struct grec {          /* a group: one cache line holds what a probe reads */
+    uint64_t hash;
+    int64_t koff;              /* its key bytes in karena */
+    uint32_t klen, pad;
+    int64_t count;             /* rows; sqlg_finish: the next position of the group */
+} grec;
+
 struct sqlg {
     int ncols, nkeys;
     int keys[SQLG_MAX_KEYS], desc[SQLG_MAX_KEYS];
@@ -34,10 +41,12 @@ struct sqlg {
     uint32_t *gid, *perm;
     /* groups of the pass */
     int64_t ng, gcap;
-    uint64_t *ghash;
-    int64_t *gkoff, *gcount;
-    uint32_t *gklen, *gorder;
-    strom_buf karena, kscratch;
+    grec *gr;
+    uint32_t *gorder;
+    strom_buf karena;
+    strom_buf kbatch;          /* the keys of the batch being added, row r at kofs[r] */
+    int64_t *kofs;
+    uint64_t *hs;              /* their hashes */
     uint32_t *slots;
     int64_t nslots;
     uint32_t *sel;
@@ -136,10 +145,9 @@ void sqlg_destroy(sqlg *g)
     free(g->cols);
     free(g->gid);
     free(g->perm);
-    free(g->ghash);
-    free(g->gkoff);
-    free(g->gcount);
-    free(g->gklen);
+    free(g->gr);
+    free(g->kofs);
+    free(g->hs);
     free(g->gorder);
     free(g->slots);
     free(g->sel);
@@ -151,7 +159,7 @@ void sqlg_destroy(sqlg *g)
     strom_buf_free(&g->karena);
     strom_buf_free(&g->lo);
     strom_buf_free(&g->hi);
-    strom_buf_free(&g->kscratch);
+    strom_buf_free(&g->kbatch);
     free(g);
 }
 
@@ -205,14 +213,15 @@ static strom_err ensure_rows(sqlg *g, int64_t need)
     return STROM_OK;
 }
 
-static strom_err ensure_groups(sqlg *g)
+/* Room for more new groups. */
+static strom_err ensure_groups(sqlg *g, int64_t more)
 {
-    if (g->ng < g->gcap)
+    if (g->ng + more <= g->gcap)
         return STROM_OK;
     int64_t cap = g->gcap ? 2 * g->gcap : 1024;
-    int ok = grow((void **)&g->ghash, cap, 8) && grow((void **)&g->gkoff, cap, 8) &&
-             grow((void **)&g->gcount, cap, 8) && grow((void **)&g->gklen, cap, 4) &&
-             grow((void **)&g->gorder, cap, 4);
+    while (cap < g->ng + more)
+        cap *= 2;
+    int ok = grow((void **)&g->gr, cap, sizeof(grec)) && grow((void **)&g->gorder, cap, 4);
     if (!ok)
         return strom_fail(STROM_ENOMEM, "grouped read: no memory for %lld groups", (long long)cap);
     g->gcap = cap;
@@ -227,7 +236,7 @@ static strom_err rehash(sqlg *g)
     if (!s)
         return strom_fail(STROM_ENOMEM, "grouped read: no memory for the hash table");
     for (int64_t gi = 0; gi < g->ng; gi++) {
-        uint64_t i = g->ghash[gi] & (uint64_t)(n - 1);
+        uint64_t i = g->gr[gi].hash & (uint64_t)(n - 1);
         while (s[i])
             i = (i + 1) & (uint64_t)(n - 1);
         s[i] = (uint32_t)gi + 1;
@@ -295,44 +304,57 @@ static strom_err key_put(strom_buf *kb, const strom_column *c, int cls, int64_t 
     return STROM_OK;
 }
 
-static strom_err key_of(sqlg *g, const strom_column *views, int64_t r)
+/* The canonical keys of the batch's rows into kbatch (row r at kofs[r]) and their hashes. */
+static strom_err batch_keys(sqlg *g, const strom_column *views, int64_t nrows)
 {
-    strom_buf *kb = &g->kscratch;
+    strom_buf *kb = &g->kbatch;
     strom_buf_clear(kb);
-    for (int k = 0; k < g->nkeys; k++) {
-        const gcol *c = &g->cols[g->keys[k]];
-        if (strom_buf_reserve(kb, 9) != STROM_OK || key_put(kb, &views[g->keys[k]], c->cls, r) != STROM_OK)
-            return strom_fail(STROM_ENOMEM, "grouped read: no memory for a key");
+    for (int64_t r = 0; r < nrows; r++) {
+        g->kofs[r] = (int64_t)kb->len;
+        for (int k = 0; k < g->nkeys; k++) {
+            const gcol *c = &g->cols[g->keys[k]];
+            if (strom_buf_reserve(kb, 9) != STROM_OK || key_put(kb, &views[g->keys[k]], c->cls, r) != STROM_OK)
+                return strom_fail(STROM_ENOMEM, "grouped read: no memory for a key");
+        }
     }
+    g->kofs[nrows] = (int64_t)kb->len;
+    for (int64_t r = 0; r < nrows; r++)
+        g->hs[r] = strom_hash64(kb->data + g->kofs[r], (size_t)(g->kofs[r + 1] - g->kofs[r]));
     return STROM_OK;
 }
 
-/* The group of the key in kscratch (hash h), made when new. */
-static strom_err group_of(sqlg *g, uint64_t h, uint32_t *out)
+/* The group of key k (len bytes, hash h), made when new. Room for it is made beforehand
+ * (batch_room), so nothing moves while a batch is added. */
+static uint32_t group_of(sqlg *g, const uint8_t *k, uint32_t len, uint64_t h)
 {
-    const uint8_t *k = g->kscratch.data;
-    uint32_t len = (uint32_t)g->kscratch.len;
-    if ((g->ng + 1) * 2 > g->nslots && rehash(g) != STROM_OK)
-        return STROM_ENOMEM;
     uint64_t mask = (uint64_t)g->nslots - 1, i = h & mask;
     for (; g->slots[i]; i = (i + 1) & mask) {
-        uint32_t gi = g->slots[i] - 1;
-        if (g->ghash[gi] == h && g->gklen[gi] == len && !memcmp(g->karena.data + g->gkoff[gi], k, len)) {
-            *out = gi;
-            return STROM_OK;
-        }
+        const grec *x = &g->gr[g->slots[i] - 1];
+        if (x->hash == h && x->klen == len && !memcmp(g->karena.data + x->koff, k, len))
+            return g->slots[i] - 1;
     }
-    if (ensure_groups(g) != STROM_OK)
-        return STROM_ENOMEM;
-    int64_t at = (int64_t)g->karena.len;
-    if (strom_buf_append(&g->karena, k, len) != STROM_OK)
-        return strom_fail(STROM_ENOMEM, "grouped read: no memory for the keys");
-    g->ghash[g->ng] = h;
-    g->gkoff[g->ng] = at;
-    g->gklen[g->ng] = len;
-    g->gcount[g->ng] = 0;
+    grec *x = &g->gr[g->ng];
+    x->hash = h;
+    x->koff = (int64_t)g->karena.len;
+    x->klen = len;
+    x->count = 0;
+    memcpy(g->karena.data + g->karena.len, k, len);
+    g->karena.len += len;
     g->slots[i] = (uint32_t)g->ng + 1;
-    *out = (uint32_t)g->ng++;
+    return (uint32_t)g->ng++;
+}
+
+/* Room for every row of a batch of nrows to make a new group: groups, slots (half full at
+ * most) and key bytes. */
+static strom_err batch_room(sqlg *g, int64_t nrows)
+{
+    if (ensure_groups(g, nrows) != STROM_OK)
+        return STROM_ENOMEM;
+    while ((g->ng + nrows) * 2 > g->nslots)
+        if (rehash(g) != STROM_OK)
+            return STROM_ENOMEM;
+    if (strom_buf_reserve(&g->karena, g->kbatch.len) != STROM_OK)
+        return strom_fail(STROM_ENOMEM, "grouped read: no memory for the keys");
     return STROM_OK;
 }
 
@@ -373,7 +395,7 @@ static strom_err keep_values(sqlg *g, int i, const strom_column *v, int64_t m)
 
 static int64_t bytes_kept(const sqlg *g)
 {
-    int64_t b = g->n * g->rowb + (int64_t)g->karena.len + g->ng * 32 + g->nslots * 4;
+    int64_t b = g->n * g->rowb + (int64_t)g->karena.len + g->ng * (int64_t)(sizeof(grec) + 4) + g->nslots * 4;
     for (int i = 0; i < g->ncols; i++)
         b += (int64_t)g->cols[i].data.len;
     return b;
@@ -382,26 +404,39 @@ static int64_t bytes_kept(const sqlg *g)
 static int key_cmp(const sqlg *g, const uint8_t *a, const uint8_t *b);
 static void sort_groups(sqlg *g);
 
+/* Prefetches what the probe of row r will read: its slot 16 rows ahead, the group in
+ * that slot 8 ahead, the group's key 4 ahead (the hash table does not fit the caches). */
+static void prefetch(const sqlg *g, int64_t r, int64_t nrows)
+{
+    uint64_t mask = (uint64_t)g->nslots - 1;
+    if (r + 16 < nrows)
+        __builtin_prefetch(&g->slots[g->hs[r + 16] & mask]);
+    uint32_t s8 = r + 8 < nrows ? g->slots[g->hs[r + 8] & mask] : 0;
+    if (s8)
+        __builtin_prefetch(&g->gr[s8 - 1]);
+    uint32_t s4 = r + 4 < nrows ? g->slots[g->hs[r + 4] & mask] : 0;
+    if (s4)
+        __builtin_prefetch(g->karena.data + g->gr[s4 - 1].koff);
+}
+
 /* Selects the batch's rows of this pass (sel) and gives each its group. m: how many. */
 static strom_err assign_groups(sqlg *g, const strom_column *views, int64_t nrows, int64_t *m)
 {
     *m = 0;
-    for (int64_t r = 0; r < nrows; r++) {
-        strom_err e = key_of(g, views, r);
-        if (e != STROM_OK)
-            return e;
-        if ((g->has_lo && key_cmp(g, g->kscratch.data, g->lo.data) <= 0) ||
-            (g->has_hi && key_cmp(g, g->kscratch.data, g->hi.data) > 0))
+    strom_err e = batch_keys(g, views, nrows);
+    if (e == STROM_OK)
+        e = batch_room(g, nrows);
+    for (int64_t r = 0; e == STROM_OK && r < nrows; r++) {
+        prefetch(g, r, nrows);
+        const uint8_t *k = g->kbatch.data + g->kofs[r];
+        if ((g->has_lo && key_cmp(g, k, g->lo.data) <= 0) || (g->has_hi && key_cmp(g, k, g->hi.data) > 0))
             continue;                         /* another pass's row */
-        uint64_t h = strom_hash64(g->kscratch.data, g->kscratch.len);
-        uint32_t gi = 0;
-        if ((e = group_of(g, h, &gi)) != STROM_OK)
-            return e;
-        g->gcount[gi]++;
+        uint32_t gi = group_of(g, k, (uint32_t)(g->kofs[r + 1] - g->kofs[r]), g->hs[r]);
+        g->gr[gi].count++;
         g->gid[g->n + *m] = gi;
         g->sel[(*m)++] = (uint32_t)r;
     }
-    return STROM_OK;
+    return e;
 }
 
 /* The pass outgrew the budget: it ends, for a rescan, at the middle one of its groups so
@@ -411,7 +446,7 @@ static strom_err split_pass(sqlg *g, int *over)
     sort_groups(g);
     uint32_t mid = g->gorder[(g->ng - 1) / 2];
     strom_buf_clear(&g->hi);
-    if (strom_buf_append(&g->hi, g->karena.data + g->gkoff[mid], g->gklen[mid]) != STROM_OK)
+    if (strom_buf_append(&g->hi, g->karena.data + g->gr[mid].koff, g->gr[mid].klen) != STROM_OK)
         return strom_fail(STROM_ENOMEM, "grouped read: no memory for a key");
     g->has_hi = 1;
     *over = 1;
@@ -424,7 +459,8 @@ strom_err sqlg_add(sqlg *g, const strom_column *views, int64_t nrows, int *over)
     if (nrows <= 0)
         return STROM_OK;
     if (nrows > g->selcap) {
-        if (!grow((void **)&g->sel, nrows, 4))
+        if (!grow((void **)&g->sel, nrows, 4) || !grow((void **)&g->kofs, nrows + 1, 8) ||
+            !grow((void **)&g->hs, nrows, 8))
             return strom_fail(STROM_ENOMEM, "grouped read: no memory for a batch of %lld rows", (long long)nrows);
         g->selcap = nrows;
     }
@@ -493,7 +529,7 @@ static int order_cmp(const void *x, const void *y, void *arg)
 {
     const sqlg *g = arg;
     uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return key_cmp(g, g->karena.data + g->gkoff[a], g->karena.data + g->gkoff[b]);
+    return key_cmp(g, g->karena.data + g->gr[a].koff, g->karena.data + g->gr[b].koff);
 }
 
 static void swap_ptr(void *a, void *b)
@@ -579,12 +615,12 @@ strom_err sqlg_finish(sqlg *g)
     sort_groups(g);
     int64_t s = 0;
     for (int64_t j = 0; j < g->ng; j++) {      /* counts -> first position of each group */
-        int64_t cnt = g->gcount[g->gorder[j]];
-        g->gcount[g->gorder[j]] = s;
+        int64_t cnt = g->gr[g->gorder[j]].count;
+        g->gr[g->gorder[j]].count = s;
         s += cnt;
     }
     for (int64_t r = 0; r < g->n; r++)
-        g->perm[g->gcount[g->gid[r]]++] = (uint32_t)r;
+        g->perm[g->gr[g->gid[r]].count++] = (uint32_t)r;
     strom_err e = reorder(g);
     g->pos = -1;
     atomic_fetch_add(&passes_total, 1);
@@ -612,7 +648,7 @@ int64_t sqlg_passes_total(void) { return atomic_load(&passes_total); }
 
 static void result_key(const sqlg *g, sqlite3_context *ctx, const gcol *c, uint32_t gi)
 {
-    const uint8_t *p = g->karena.data + g->gkoff[gi];
+    const uint8_t *p = g->karena.data + g->gr[gi].koff;
     for (int k = 0; k + 1 < c->key; k++) {     /* skip the keys before this one */
         int cls = g->cols[g->keys[k]].cls;
         uint32_t n = 0;
