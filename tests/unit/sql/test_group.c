@@ -180,6 +180,13 @@ static void test_plans(void **state)
     grouped_plan(&t, "SELECT s FROM g GROUP BY s COLLATE NOCASE", 0);
     same(&t, "SELECT s COLLATE NOCASE, count(*) FROM @g GROUP BY s COLLATE NOCASE", 0);
     same(&t, "SELECT id, f + 0.0 FROM @g ORDER BY f, id LIMIT 20", 1);
+    /* in joins, either side of the loop */
+    exec_native(&t, "CREATE TABLE pick (x TEXT, w INT); INSERT INTO pick VALUES ('k03', 1), ('k07', 2), "
+                    "('', 3), (NULL, 4), ('k03', 5)");
+    same(&t, "SELECT g.s, count(*), sum(pick.w), max(g.i) FROM pick JOIN @g AS g ON g.s = pick.x GROUP BY g.s", 0);
+    same(&t, "SELECT g.s, pick.w, g.id FROM @g AS g JOIN pick ON pick.x = g.s ORDER BY g.s, g.id DESC, pick.w", 1);
+    same(&t, "SELECT pick.x, count(g.id) FROM pick LEFT JOIN @g AS g ON g.s = pick.x AND g.i > 3 "
+             "GROUP BY pick.x ORDER BY pick.x", 1);
     sqlt_close(&t);
 }
 
