@@ -186,14 +186,23 @@ static int grow(void **p, int64_t cap, size_t each)
     return 1;
 }
 
+/* A capacity >= want grown by doubling from have (first when 0); 0 when have is enough. */
+static int64_t new_cap(int64_t have, int64_t want, int64_t first)
+{
+    if (want <= have)
+        return 0;
+    int64_t cap = have ? 2 * have : first;
+    while (cap < want)
+        cap *= 2;
+    return cap;
+}
+
 /* Room for need more rows in every per-row vector. */
 static strom_err ensure_rows(sqlg *g, int64_t need)
 {
-    if (g->n + need <= g->cap)
+    int64_t cap = new_cap(g->cap, g->n + need, 8192);
+    if (!cap)
         return STROM_OK;
-    int64_t cap = g->cap ? 2 * g->cap : 8192;
-    while (cap < g->n + need)
-        cap *= 2;
     int ok = grow((void **)&g->gid, cap, 4) && grow((void **)&g->perm, cap, 4);
     for (int i = 0; ok && i < g->ncols; i++) {
         gcol *c = &g->cols[i];
@@ -216,11 +225,9 @@ static strom_err ensure_rows(sqlg *g, int64_t need)
 /* Room for more new groups. */
 static strom_err ensure_groups(sqlg *g, int64_t more)
 {
-    if (g->ng + more <= g->gcap)
+    int64_t cap = new_cap(g->gcap, g->ng + more, 1024);
+    if (!cap)
         return STROM_OK;
-    int64_t cap = g->gcap ? 2 * g->gcap : 1024;
-    while (cap < g->ng + more)
-        cap *= 2;
     int ok = grow((void **)&g->gr, cap, sizeof(grec)) && grow((void **)&g->gorder, cap, 4);
     if (!ok)
         return strom_fail(STROM_ENOMEM, "grouped read: no memory for %lld groups", (long long)cap);
