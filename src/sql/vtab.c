@@ -73,8 +73,10 @@ typedef struct scur {
     int stream;
     int64_t *spos;
     int64_t send;
-    /* PLAN_GROUP: the scan's rows regrouped (vtab_group.h) */
+    /* PLAN_GROUP: the scan's rows regrouped (vtab_group.h); kept from one xFilter to the
+     * next of the same plan (grp_plan: its idxStr), so an inner loop reuses its memory */
     sqlg *grp;
+    const char *grp_plan;
 } scur;
 
 /* ------------------------------------------------------------ small helpers */
@@ -558,8 +560,6 @@ static void cur_reset(scur *c)
     strom_scan_close(c->scan);
     strom_snapshot_close(c->snap);
     strom_batch_destroy(c->owned);
-    sqlg_destroy(c->grp);
-    c->grp = NULL;
     if (c->bld)
         strom_builder_reset(c->bld);         /* kept: no allocation per outer row */
     c->scan = NULL;
@@ -574,6 +574,7 @@ static int vt_close(sqlite3_vtab_cursor *base)
 {
     scur *c = (scur *)base;
     cur_reset(c);
+    sqlg_destroy(c->grp);
     strom_builder_destroy(c->bld);
     strom_buf_free(&c->kb);
     strom_buf_free(&c->ptext);
@@ -1019,7 +1020,15 @@ static strom_err start_group(svt *v, scur *c, const char *idxStr, const arg *a, 
     if (v->ctx->streaming)
         return strom_fail(STROM_EUNSUPPORTED, "table %s: a grouped read was planned in batch mode "
                           "and runs in streaming mode: prepare the statement again", v->name);
-    strom_err e = group_create(v, c, idxStr);
+    strom_err e = STROM_OK;
+    if (c->grp && c->grp_plan == idxStr) {
+        sqlg_restart(c->grp);
+    } else {
+        sqlg_destroy(c->grp);
+        c->grp = NULL;
+        e = group_create(v, c, idxStr);
+        c->grp_plan = idxStr;
+    }
     if (e == STROM_OK)
         e = start_scan(v, c, a, na, argv, empty);
     if (e != STROM_OK || *empty)

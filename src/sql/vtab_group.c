@@ -163,6 +163,12 @@ void sqlg_destroy(sqlg *g)
     free(g);
 }
 
+void sqlg_restart(sqlg *g)
+{
+    g->has_lo = g->has_hi = 0;
+    sqlg_pass_begin(g);
+}
+
 void sqlg_pass_begin(sqlg *g)
 {
     g->n = 0;

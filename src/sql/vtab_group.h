@@ -57,6 +57,9 @@ int64_t sqlg_row_bytes(const strom_type *types, int ncols, const int *keys, int 
 sqlg *sqlg_create(const strom_type *types, int ncols, const int *keys, const int *desc, int nkeys);
 void sqlg_destroy(sqlg *g);
 
+/* Makes g ready for a new read of the same columns and keys (the first pass over every
+ * key again); keeps the memory. */
+void sqlg_restart(sqlg *g);
 /* Starts a pass (drops the rows kept; keeps the memory). */
 void sqlg_pass_begin(sqlg *g);
 /* Adds the rows of one batch: views[i] of projected column i (borrowed for the call).

@@ -187,6 +187,9 @@ static void test_plans(void **state)
     same(&t, "SELECT g.s, pick.w, g.id FROM @g AS g JOIN pick ON pick.x = g.s ORDER BY g.s, g.id DESC, pick.w", 1);
     same(&t, "SELECT pick.x, count(g.id) FROM pick LEFT JOIN @g AS g ON g.s = pick.x AND g.i > 3 "
              "GROUP BY pick.x ORDER BY pick.x", 1);
+    /* a grouped read filtered again and again (a correlated subquery) */
+    same(&t, "SELECT x.id, (SELECT group_concat(s, '/') FROM (SELECT s FROM @g WHERE id >= x.id * 150 "
+             "GROUP BY s ORDER BY s DESC)) FROM @g AS x WHERE x.id < 40", 0);
     sqlt_close(&t);
 }
 
