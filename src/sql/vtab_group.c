@@ -24,7 +24,7 @@ typedef struct gcol {
     uint8_t *valid;            /* 1 valid, 0 NULL, per row */
 } gcol;
 
-typedef struct grec {          /* a group: one cache line holds what a probe reads */
+typedef struct grec {          /* a group: 32 bytes that a probe reads together */
     uint64_t hash;
     int64_t koff;              /* its key bytes in karena */
     uint32_t klen, pad;
