@@ -411,6 +411,7 @@ static int tick(disp *x, int64_t now)
         x->defer_since_ms = grid_loc_pending(x->loc) ? now : 0;
     int defer = x->defer_since_ms && now - x->defer_since_ms < ALARM_DEFER_MS;
     rc = rc || defer ? rc : disp_alarms_write(x);
+    rc = rc ? rc : disp_current_flush(x, 0);
     if (!rc && now - x->last_rules_ms >= 500) {
         x->last_rules_ms = now;
         rc = disp_rules_poll(x);
@@ -463,6 +464,7 @@ static int close_all(disp *x, int rc)
     free(x->hrow);
     free(x->drow);
     free(x->ev);
+    free(x->cur);
     free(x->lat);
     free(x->known_dec);
     free(x->known_alarm);

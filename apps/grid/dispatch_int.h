@@ -27,6 +27,17 @@ typedef struct disp_hslot {
     uint32_t tag;
 } disp_hslot;
 
+/* A current_alarms change, rendered when its alarm event is processed (the rule behind its
+ * slot may change before it is written). */
+typedef struct disp_cur {
+    const char *dev;            /* the topology's device name (lives as long as the run) */
+    char aid[24];
+    char type[GRID_RULE_ID_MAX];
+    int severity;
+    int raise;                  /* 1 upsert, 0 delete */
+    int64_t t_ms;
+} disp_cur;
+
 typedef struct disp {
     disp_args a;
     grid_built b;
@@ -49,6 +60,8 @@ typedef struct disp {
     int fc_slot;                /* slot of the fault_current rule (-1 none) */
     grid_alarm_ev *ev;          /* alarm events of the current poll */
     int nev, cev;
+    struct disp_cur *cur;       /* current_alarms changes waiting for their alarm_stream rows */
+    int ncur, ccur;             /* to be durable (see disp_alarms_write) */
     int nbuckets;
     int64_t start_ms;           /* wall time the run started */
     int64_t newest_ms;          /* newest sample time seen */
@@ -80,6 +93,9 @@ int disp_rules_poll(disp *x);
 /* Writes the poll's alarm events: raises enriched by a lookup AS OF their event time into
  * alarm_stream and current_alarms, clears deleted from current_alarms. 0 or -1. */
 int disp_alarms_write(disp *x);
+/* Sends the queued current_alarms changes once alarm_stream has no write in flight (with
+ * wait: after flushing alarm_stream, so the queue is always sent). 0 or -1 (x->d says). */
+int disp_current_flush(disp *x, int wait);
 /* Restart: telemetry start offsets from dispatch_checkpoints, claims of decisions made
  * after the checkpoint, active alarms, alarm ids already written. from[b] gets the start
  * offset of bucket b or -1 (latest). 0 or -1. */

@@ -335,19 +335,51 @@ static strom_err put_s(strom_builder *w, int col, const char *s)
     return strom_builder_put_str(w, col, s, strlen(s));
 }
 
-/* current_alarms: a raise upserts the (device, type) row, a clear deletes it. */
-static int write_current(disp *x, const grid_alarm_ev *v)
+/* current_alarms: a raise upserts the (device, type) row, a clear deletes it. The change is
+ * queued, not sent: a restart takes the alarms in current_alarms as raised and does not raise
+ * them again, so a row there must never be durable before its alarm_stream row is (a SIGKILL
+ * in between lost the alarm). disp_current_flush sends the queue once alarm_stream has no
+ * write in flight. */
+static int queue_current(disp *x, const grid_alarm_ev *v)
 {
+    if (x->ncur == x->ccur) {
+        int nc = x->ccur ? x->ccur * 2 : 256;
+        disp_cur *n = realloc(x->cur, (size_t)nc * sizeof *n);
+        if (!n)
+            return grid_errorf(&x->d, "out of memory");
+        x->cur = n;
+        x->ccur = nc;
+    }
     const grid_rule *r = grid_alarms_rule(x->al, v->slot);
-    const char *dev = grid_name(x->b.topo, x->b.dev[v->dev].id);
-    char aid[24];
-    snprintf(aid, sizeof aid, "A-%016" PRIx64, disp_alarm_hash(dev, r->type, v->t_ms));
-    strom_value k[5] = {{STROM_STRING, 0, {.s = {dev, strlen(dev)}}},
-                        {STROM_STRING, 0, {.s = {aid, strlen(aid)}}},
-                        {STROM_STRING, 0, {.s = {r->type, strlen(r->type)}}},
-                        {STROM_INT, 0, {.i = r->severity}},
-                        {STROM_TIMESTAMP, 0, {.i = v->t_ms}}};
-    strom_err e = v->raise ? strom_producer_send(x->p_cur, k, 5) : strom_producer_delete(x->p_cur, k, 5);
+    disp_cur *c = &x->cur[x->ncur++];
+    c->dev = grid_name(x->b.topo, x->b.dev[v->dev].id);
+    snprintf(c->aid, sizeof c->aid, "A-%016" PRIx64, disp_alarm_hash(c->dev, r->type, v->t_ms));
+    snprintf(c->type, sizeof c->type, "%s", r->type);
+    c->severity = r->severity;
+    c->raise = v->raise;
+    c->t_ms = v->t_ms;
+    return 0;
+}
+
+int disp_current_flush(disp *x, int wait)
+{
+    if (!x->ncur)
+        return 0;
+    if (wait && strom_producer_flush(x->p_alarm) != STROM_OK)
+        return grid_errorf(&x->d, "writing alarm_stream: %s", strom_errmsg());
+    if (strom_producer_pending(x->p_alarm) > 0)
+        return 0;   /* the alarms are on their way: at the next tick */
+    strom_err e = STROM_OK;
+    for (int i = 0; e == STROM_OK && i < x->ncur; i++) {
+        const disp_cur *c = &x->cur[i];
+        strom_value k[5] = {{STROM_STRING, 0, {.s = {c->dev, strlen(c->dev)}}},
+                            {STROM_STRING, 0, {.s = {c->aid, strlen(c->aid)}}},
+                            {STROM_STRING, 0, {.s = {c->type, strlen(c->type)}}},
+                            {STROM_INT, 0, {.i = c->severity}},
+                            {STROM_TIMESTAMP, 0, {.i = c->t_ms}}};
+        e = c->raise ? strom_producer_send(x->p_cur, k, 5) : strom_producer_delete(x->p_cur, k, 5);
+    }
+    x->ncur = 0;
     return e == STROM_OK ? 0 : grid_errorf(&x->d, "current_alarms: %s", strom_errmsg());
 }
 
@@ -458,7 +490,7 @@ int disp_alarms_write(disp *x)
     if (!idx)
         return grid_errorf(&x->d, "out of memory");
     for (int i = 0; !rc && i < x->nev; i++) {
-        rc = write_current(x, &x->ev[i]);
+        rc = queue_current(x, &x->ev[i]);
         if (x->ev[i].raise)
             idx[nr++] = i;
     }
@@ -475,7 +507,7 @@ int disp_alarms_write(disp *x)
             rc = grid_errorf(&x->d, "writing alarm_stream: %s", strom_errmsg());
         strom_builder_reset(x->w_alarm);
     }
-    return rc;
+    return rc ? rc : disp_current_flush(x, 0);
 }
 
 /* ---------------------------------------------------------------- checkpoints */
@@ -483,6 +515,8 @@ int disp_alarms_write(disp *x)
 int disp_checkpoint(disp *x)
 {
     strom_producer *out[] = {x->p_alarm, x->p_cur, x->p_dec, x->p_edge};
+    if (disp_current_flush(x, 1))
+        return -1;
     for (int i = 0; i < 4; i++)
         if (strom_producer_flush(out[i]) != STROM_OK)
             return grid_errorf(&x->d, "flushing the outputs: %s", strom_errmsg());
@@ -508,7 +542,7 @@ int disp_checkpoint(disp *x)
 int disp_checkpoint_idle(disp *x, int64_t now)
 {
     strom_producer *out[] = {x->p_alarm, x->p_cur, x->p_dec, x->p_edge};
-    int64_t pending = 0;
+    int64_t pending = x->ncur;
     for (int i = 0; i < 4; i++)
         pending += strom_producer_pending(out[i]);
     int64_t overdue = x->a.checkpoint_ms * 4 > 1000 ? (int64_t)(x->a.checkpoint_ms * 4) : 1000;
