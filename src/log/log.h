@@ -28,6 +28,12 @@ typedef struct log_config {
     log_flush_mode flush;
     int64_t flush_interval_ms;  /* for LOG_FLUSH_INTERVAL (default 1000) */
     int64_t segment_bytes;      /* roll the active segment past this size (256 MiB) */
+    /* Grow the active segment's file this many bytes ahead of the writes (fallocate), so
+     * that an fdatasync after an append writes data only and not also a new file size
+     * (on ext4 that needs a journal commit: p99 ~4 ms instead of ~0.5 ms here). The tail
+     * beyond the data is zeros; it is cut when the segment is sealed or the bucket closed,
+     * and silently at recovery after a crash. 0 (default): off. */
+    int64_t prealloc_bytes;
     int64_t ttl_ms;             /* retention; <= 0 keeps everything */
     int64_t index_interval_bytes; /* one sparse index entry per this many bytes (4096) */
     int time_col;               /* schema column of row times, -1: commit time */

@@ -128,6 +128,27 @@ strom_err log_seg_open_file(log_bucket *b, const char *path, int64_t base, log_s
     return STROM_OK;
 }
 
+void log_seg_prealloc(log_bucket *b, log_segment *s, size_t len)
+{
+    if (b->cfg.prealloc_bytes <= 0 || s->size + len <= s->alloc)
+        return;
+    uint64_t want = s->size + len + (uint64_t)b->cfg.prealloc_bytes;
+    if (fallocate(s->fd, 0, (off_t)s->size, (off_t)(want - s->size)) == 0)
+        s->alloc = want;
+    /* else (no fallocate on this file system, or no space): appends extend the file as
+     * they go, and a full disk is reported by the write itself */
+}
+
+int log_seg_trim(log_segment *s)
+{
+    if (s->alloc <= s->size)
+        return 0;
+    if (ftruncate(s->fd, (off_t)s->size) < 0)
+        return errno;
+    s->alloc = 0;
+    return 0;
+}
+
 void log_seg_free(log_segment *s)
 {
     if (!s)
