@@ -196,9 +196,32 @@ static void conn_close(srv_conn *c)
         conn_bury(c);
 }
 
+/* While the loop handles a round of events, a conn's answers wait on the loop's flush
+ * list: every ready request is answered before the first write, which wakes a client
+ * that may take this thread's core (with more runnable threads than cores, requests
+ * still unread would wait a scheduler slice, ~1 ms, behind it). */
+static int conn_defer_flush(srv_conn *c)
+{
+    srv_loop *l = c->loop;
+    if (!l->deferring)
+        return 0;
+    if (!c->flushq) {
+        c->flushq = 1;
+        c->fnext = NULL;
+        if (l->ftail)
+            l->ftail->fnext = c;
+        else
+            l->fhead = c;
+        l->ftail = c;
+    }
+    return 1;
+}
+
 /* Writes finished responses from the head of the list, in order. */
 static void conn_flush(srv_conn *c)
 {
+    if (conn_defer_flush(c))
+        return;
     while (c->head && c->head->state == SLOT_DONE) {
         struct iovec iov[LOOP_IOV];
         int n = 0;
@@ -562,6 +585,20 @@ static void loop_force_close(srv_loop *l)
         conn_close(l->conns.next);
 }
 
+/* Writes the answers deferred during a round of events (conn_defer_flush). */
+static void loop_flush(srv_loop *l)
+{
+    l->deferring = 0;
+    while (l->fhead) {
+        srv_conn *c = l->fhead;
+        if (!(l->fhead = c->fnext))
+            l->ftail = NULL;
+        c->flushq = 0;
+        if (!c->dead)
+            conn_pump(c);
+    }
+}
+
 static void *loop_main(void *arg)
 {
     srv_loop *l = arg;
@@ -570,6 +607,7 @@ static void *loop_main(void *arg)
     int stopping = 0;
     for (;;) {
         int n = epoll_wait(l->epfd, ev, LOOP_EVENTS, loop_timeout(l));
+        l->deferring = 1;
         for (int i = 0; i < n; i++) {
             void *p = ev[i].data.ptr;
             if (p == TAG_EVENT)
@@ -581,6 +619,7 @@ static void *loop_main(void *arg)
         }
         if (atomic_load(&l->woken) || (l->nparked && strom_mono_ns() >= l->next_deadline))
             loop_parked(l, stopping);
+        loop_flush(l);
         int st = atomic_load(&s->stopping);
         if (st && !stopping) {
             stopping = 1;
