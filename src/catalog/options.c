@@ -535,8 +535,9 @@ static const cat_optdef registry[] = {
     {"table.log.segment.bytes", "size", "256mb", apply_segment_bytes, 0,
      "roll the active segment past this size (e.g. 64mb, 1gb, plain bytes)"},
     {"table.log.segment.preallocate", "size", "8mb", apply_prealloc, 0,
-     "grow the active segment's file this far ahead of the writes (fallocate), so an\n"
-     "      fsync writes data, not a new file size; 0: off"},
+     "grow the active segment's file up to this far ahead of the writes (fallocate,\n"
+     "      steps from 64kb growing with the segment), so an fsync writes data, not a new\n"
+     "      file size; 0: off"},
     {"table.log.ttl", "duration|inf", "7 d", apply_ttl, 0,
      "retention: whole segments older than this are removed ('inf' or -1: forever)"},
     {"table.log.index.key", "columns", "", apply_index_key, 0,

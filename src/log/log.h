@@ -28,7 +28,8 @@ typedef struct log_config {
     log_flush_mode flush;
     int64_t flush_interval_ms;  /* for LOG_FLUSH_INTERVAL (default 1000) */
     int64_t segment_bytes;      /* roll the active segment past this size (256 MiB) */
-    /* Grow the active segment's file this many bytes ahead of the writes (fallocate), so
+    /* Grow the active segment's file up to this many bytes ahead of the writes (fallocate;
+     * the step starts at 64 KiB and grows with the segment), so
      * that an fdatasync after an append writes data only and not also a new file size
      * (on ext4 that needs a journal commit: p99 ~4 ms instead of ~0.5 ms here). The tail
      * beyond the data is zeros; it is cut when the segment is sealed or the bucket closed,

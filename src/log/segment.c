@@ -128,11 +128,16 @@ strom_err log_seg_open_file(log_bucket *b, const char *path, int64_t base, log_s
     return STROM_OK;
 }
 
+/* The step grows with the segment (64 KiB, then its size, up to prealloc_bytes), so that a
+ * table written rarely holds little unused space and a busy one extends its file rarely. */
+#define SEG_PREALLOC_MIN ((uint64_t)64 << 10)
+
 void log_seg_prealloc(log_bucket *b, log_segment *s, size_t len)
 {
     if (b->cfg.prealloc_bytes <= 0 || s->size + len <= s->alloc)
         return;
-    uint64_t want = s->size + len + (uint64_t)b->cfg.prealloc_bytes;
+    uint64_t step = STROM_MIN((uint64_t)b->cfg.prealloc_bytes, STROM_MAX(SEG_PREALLOC_MIN, s->size));
+    uint64_t want = s->size + len + step;
     if (fallocate(s->fd, 0, (off_t)s->size, (off_t)(want - s->size)) == 0)
         s->alloc = want;
     /* else (no fallocate on this file system, or no space): appends extend the file as
