@@ -194,6 +194,9 @@ struct srv_loop {
     int nparked, cap_parked;
     int64_t next_deadline; /* earliest parked deadline (INT64_MAX: none) */
     srv_scratch scratch;
+    atomic_int assigned;   /* conns open or handed to this loop (balance, loop.c) */
+    struct srv_handoff *hand; /* accepted by another loop for this one (under mu) */
+    int nhand, cap_hand;
     int deferring;         /* handling events: answers are written after all of them */
     srv_conn *fhead, *ftail; /* conns with answers to write (deferring) */
 };
