@@ -296,6 +296,7 @@ typedef struct log_segment {
     char path[4096];       /* .log path; .index / .keys derive from it */
     uint64_t size;         /* bytes written (header included) */
     uint64_t alloc;        /* file size preallocated beyond size (prealloc_bytes); 0: none */
+    int noalloc;           /* the file system has no fallocate: do not ask again */
     uint64_t acked_size;   /* bytes visible to readers */
     int64_t end_off;       /* offset after the last written batch */
     int64_t acked_end;     /* offset after the last acknowledged batch */

@@ -134,12 +134,14 @@ strom_err log_seg_open_file(log_bucket *b, const char *path, int64_t base, log_s
 
 void log_seg_prealloc(log_bucket *b, log_segment *s, size_t len)
 {
-    if (b->cfg.prealloc_bytes <= 0 || s->size + len <= s->alloc)
+    if (b->cfg.prealloc_bytes <= 0 || s->noalloc || s->size + len <= s->alloc)
         return;
     uint64_t step = STROM_MIN((uint64_t)b->cfg.prealloc_bytes, STROM_MAX(SEG_PREALLOC_MIN, s->size));
     uint64_t want = s->size + len + step;
     if (fallocate(s->fd, 0, (off_t)s->size, (off_t)(want - s->size)) == 0)
         s->alloc = want;
+    else if (errno == EOPNOTSUPP)
+        s->noalloc = 1;
     /* else (no fallocate on this file system, or no space): appends extend the file as
      * they go, and a full disk is reported by the write itself */
 }
