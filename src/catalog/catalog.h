@@ -92,7 +92,7 @@ typedef struct cat_opts {
     int index_key[LOG_MAX_KEY_COLS], nindex_key;
     int codec, zstd_level, plain_only;
     log_flush_mode flush;
-    int64_t flush_interval_ms, segment_bytes, ttl_ms, index_interval_bytes;
+    int64_t flush_interval_ms, segment_bytes, ttl_ms, index_interval_bytes, prealloc_bytes;
     int time_col;                /* -1: commit time */
     int pk_table;                /* the schema has a primary key */
     int image_full;              /* table.changelog.image FULL (1) or WAL (0) */

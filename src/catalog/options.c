@@ -226,6 +226,12 @@ static strom_err apply_segment_bytes(const cat_optdef *d, const char *v, const s
     return scaled_in(d, v, cat_parse_size, 1024, 1LL << 40, &o->segment_bytes);
 }
 
+static strom_err apply_prealloc(const cat_optdef *d, const char *v, const strom_schema *s,
+                                cat_opts *o, char *canon)
+{
+    return scaled_in(d, v, cat_parse_size, 0, 1LL << 30, &o->prealloc_bytes);
+}
+
 static strom_err apply_index_interval(const cat_optdef *d, const char *v, const strom_schema *s,
                                       cat_opts *o, char *canon)
 {
@@ -528,6 +534,10 @@ static const cat_optdef registry[] = {
      "flush period for table.log.flush=interval"},
     {"table.log.segment.bytes", "size", "256mb", apply_segment_bytes, 0,
      "roll the active segment past this size (e.g. 64mb, 1gb, plain bytes)"},
+    {"table.log.segment.preallocate", "size", "8mb", apply_prealloc, 0,
+     "grow the active segment's file up to this far ahead of the writes (fallocate,\n"
+     "      steps from 64kb growing with the segment), so an fsync writes data, not a new\n"
+     "      file size; 0: off"},
     {"table.log.ttl", "duration|inf", "7 d", apply_ttl, 0,
      "retention: whole segments older than this are removed ('inf' or -1: forever)"},
     {"table.log.index.key", "columns", "", apply_index_key, 0,

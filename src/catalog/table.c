@@ -26,6 +26,7 @@ static void bucket_config(const cat_entry *e, const char *name, log_config *c)
     c->flush = o->flush;
     c->flush_interval_ms = o->flush_interval_ms;
     c->segment_bytes = o->segment_bytes;
+    c->prealloc_bytes = o->prealloc_bytes;
     c->ttl_ms = o->ttl_ms < 0 ? 0 : o->ttl_ms;
     c->index_interval_bytes = o->index_interval_bytes;
     c->time_col = o->time_col;

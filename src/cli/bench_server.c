@@ -51,6 +51,7 @@
 
 typedef struct sb_ctx {
     int quick, json;
+    const char *only; /* --only: "ingest", "e2e", "lookup" or NULL (all) */
     char dir[512], addr[64], redis_port[16];
     pid_t server, redis;
     int64_t ingest_rows, keys, value_bytes, threads;
@@ -718,6 +719,12 @@ static void report(const sb_ctx *c)
     printf(",\"floors_failed\":%d}\n", fails);
 }
 
+/* 1 when --only names this part of the run (or is not given). */
+static int part(const sb_ctx *c, const char *name)
+{
+    return !c->only || !strcmp(c->only, name);
+}
+
 static int run_all(sb_ctx *c)
 {
     strom_client *cl;
@@ -728,16 +735,18 @@ static int run_all(sb_ctx *c)
            "with %d connections\n", c->addr, (long long)c->ingest_rows, c->quick ? 2 : 10,
            (long long)c->keys, NCONN);
     fflush(stdout);
-    if ((rc = bench_ingest(c, cl)) == CLI_OK && (rc = bench_e2e(c, cl, 1)) == CLI_OK &&
-        (rc = bench_e2e(c, cl, 0)) == CLI_OK &&
-        (rc = load_devices(c, cl)) == CLI_OK) {
+    if (part(c, "ingest"))
+        rc = bench_ingest(c, cl);
+    if (rc == CLI_OK && part(c, "e2e") && (rc = bench_e2e(c, cl, 1)) == CLI_OK)
+        rc = bench_e2e(c, cl, 0);
+    if (rc == CLI_OK && part(c, "lookup") && (rc = load_devices(c, cl)) == CLI_OK) {
         double p99b;
         strom_err e = raw_lookups(c, 1, &c->lookup_qps, &c->lookup_p99_ms);
         if (e == STROM_OK)
             e = raw_lookups(c, 16, &c->batch16_keys_per_s, &p99b);
-        if (e == STROM_OK)
+        if (e == STROM_OK && !c->only)
             e = run_lookups(c, 1, &c->client_qps, &c->client_p99_ms);
-        if (e == STROM_OK)
+        if (e == STROM_OK && !c->only)
             e = run_lookups(c, 16, &c->client_batch16_keys_per_s, &p99b);
         rc = e ? cli_fail(e, "bench server: lookups") : CLI_OK;
     }
@@ -747,7 +756,10 @@ static int run_all(sb_ctx *c)
 
 int bench_server(const bench_opts *o)
 {
-    sb_ctx c = {.quick = o->quick, .json = o->json};
+    sb_ctx c = {.quick = o->quick, .json = o->json, .only = o->only};
+    if (c.only && !part(&c, "ingest") && !part(&c, "e2e") && !part(&c, "lookup"))
+        return cli_errorf("bench server: --only takes ingest, e2e or lookup, not '%s'", c.only),
+               CLI_USAGE;
     c.ingest_rows = o->rows ? o->rows : o->quick ? 1000000 : 10000000;
     c.keys = o->devices ? o->devices : o->quick ? 50000 : 500000;
     c.threads = o->threads > 0 ? STROM_MIN(o->threads, 8) : 2;
@@ -758,7 +770,7 @@ int bench_server(const bench_opts *o)
     if (rc == CLI_OK)
         rc = run_all(&c);
     bench_server_stop(&c.server);
-    if (rc == CLI_OK)
+    if (rc == CLI_OK && part(&c, "lookup"))
         rc = bench_redis(&c);
     bench_server_stop(&c.redis);
     if (rc == CLI_OK)

@@ -44,6 +44,7 @@ typedef struct bench_opts {
     int64_t threads;    /* producer threads */
     int64_t buckets;    /* bucket.num */
     int keep;           /* --keep: leave the data directory behind */
+    const char *only;   /* --only PART: server: ingest, e2e or lookup (NULL: all) */
 } bench_opts;
 
 int bench_log(const bench_opts *o);

@@ -56,6 +56,7 @@ int cmd_bench(int argc, char **argv)
         {"--threads", CLI_INT, &o.threads, "N", "producer threads (default 2)", 1, 64},
         {"--buckets", CLI_INT, &o.buckets, "N", "bucket.num of the table (default 2)", 1, 256},
         {"--keep", CLI_FLAG, &o.keep, NULL, "keep the data directory afterwards", 0, 0},
+        {"--only", CLI_STR, &o.only, "PART", "server: run one part: ingest, e2e or lookup (with Redis)", 0, 0},
     };
     const cli_usage u = {"strom bench NAME [--quick] [--json] [options]",
                          "Runs a benchmark in a fresh temporary data directory and checks the\n"

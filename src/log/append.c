@@ -67,10 +67,12 @@ static strom_err group_commit(log_bucket *b, int64_t my_end)
 
 strom_err log_seal(log_bucket *b, log_segment *s)
 {
-    int rc = log_fsync(s->fd);
+    int rc = log_seg_trim(s);
+    if (rc == 0)
+        rc = log_fsync(s->fd);
     if (rc != 0) {
         pthread_mutex_lock(&b->mu);
-        fence_locked(b, "fdatasync", rc);
+        fence_locked(b, "seal (truncate, fdatasync)", rc);
         pthread_mutex_unlock(&b->mu);
         return fenced_error(b);
     }
@@ -160,6 +162,7 @@ static strom_err append_locked(log_bucket *b, uint8_t *batch, size_t len, fmt_hd
     h->min_time = strom_get_i64(batch + 64);
     h->max_time = strom_get_i64(batch + 72);
     uint32_t pos = (uint32_t)s->size;
+    log_seg_prealloc(b, s, len);
     int rc = write_batch(s, batch, len);
     if (rc != 0) {
         strom_fail_errno(rc, "%s: segment %020lld: write at %u", b->name, (long long)s->base, pos);

@@ -168,7 +168,7 @@ void log_bucket_close(log_bucket *b)
     log_flusher_stop(b);
     pthread_mutex_lock(&b->wmu);
     log_segment *s = b->nsegs ? b->segs[b->nsegs - 1] : NULL;
-    if (s && !b->fenced && log_fsync(s->fd) == 0) {
+    if (s && !b->fenced && log_seg_trim(s) == 0 && log_fsync(s->fd) == 0) {
         if (b->wr_snap_off != s->end_off) /* nothing appended since the newest one */
             log_wr_snapshot(b, s); /* only after the fsync: it must not cover lost batches */
         if (log_index_file_flush(b, s, 1, 1) == STROM_OK && s->kx_state == LOG_KX_READY)

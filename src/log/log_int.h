@@ -295,6 +295,8 @@ typedef struct log_segment {
     int removed;           /* dropped by retention: files gone, fd kept for holders */
     char path[4096];       /* .log path; .index / .keys derive from it */
     uint64_t size;         /* bytes written (header included) */
+    uint64_t alloc;        /* file size preallocated beyond size (prealloc_bytes); 0: none */
+    int noalloc;           /* the file system has no fallocate: do not ask again */
     uint64_t acked_size;   /* bytes visible to readers */
     int64_t end_off;       /* offset after the last written batch */
     int64_t acked_end;     /* offset after the last acknowledged batch */
@@ -306,6 +308,12 @@ typedef struct log_segment {
     int64_t max_commit, max_time, min_time;
     uint64_t raw_bytes, nbatches;
 } log_segment;
+
+/* Preallocates the file of active segment s so that len more bytes fit without changing
+ * its size (log_config.prealloc_bytes; a failure only turns it off for that write). */
+void log_seg_prealloc(log_bucket *b, log_segment *s, size_t len);
+/* Cuts s's file back to its data (s->size) if it was preallocated; 0 or an errno. */
+int log_seg_trim(log_segment *s);
 
 enum { LOG_KX_NONE = 0, LOG_KX_READY = 1, LOG_KX_PENDING = 2 };
 

@@ -113,10 +113,30 @@ static strom_err recover_sealed(log_bucket *b, log_segment *s)
     return e;
 }
 
+/* 1 when [from, to) of fd holds only zero bytes (a preallocated tail, never written). */
+static int zero_tail(int fd, uint64_t from, uint64_t to)
+{
+    uint8_t buf[65536];
+    while (from < to) {
+        size_t want = (size_t)STROM_MIN((uint64_t)sizeof buf, to - from), got = 0;
+        if (strom_pread_full(fd, buf, want, (off_t)from, &got) != 0 || got != want)
+            return 0;
+        for (size_t i = 0; i < got; i++)
+            if (buf[i])
+                return 0;
+        from += got;
+    }
+    return 1;
+}
+
+/* Cuts the active segment back to its last whole batch. A tail of zeros is what
+ * preallocation (log_config.prealloc_bytes) leaves after a crash: cut without a warning. */
 static strom_err truncate_tail(log_bucket *b, log_segment *s, uint64_t end, uint64_t fsize)
 {
-    log_warn(b, "segment %020lld: torn or corrupt tail: %llu bytes truncated at position %llu",
-             (long long)s->base, (unsigned long long)(fsize - end), (unsigned long long)end);
+    if (!zero_tail(s->fd, end, fsize))
+        log_warn(b, "segment %020lld: torn or corrupt tail: %llu bytes truncated at position "
+                 "%llu", (long long)s->base, (unsigned long long)(fsize - end),
+                 (unsigned long long)end);
     if (ftruncate(s->fd, (off_t)end) < 0)
         return strom_fail_errno(errno, "%s: truncate %s", b->name, s->path);
     int rc = log_fsync(s->fd);

@@ -128,6 +128,34 @@ strom_err log_seg_open_file(log_bucket *b, const char *path, int64_t base, log_s
     return STROM_OK;
 }
 
+/* The step grows with the segment (64 KiB, then its size, up to prealloc_bytes), so that a
+ * table written rarely holds little unused space and a busy one extends its file rarely. */
+#define SEG_PREALLOC_MIN ((uint64_t)64 << 10)
+
+void log_seg_prealloc(log_bucket *b, log_segment *s, size_t len)
+{
+    if (b->cfg.prealloc_bytes <= 0 || s->noalloc || s->size + len <= s->alloc)
+        return;
+    uint64_t step = STROM_MIN((uint64_t)b->cfg.prealloc_bytes, STROM_MAX(SEG_PREALLOC_MIN, s->size));
+    uint64_t want = s->size + len + step;
+    if (fallocate(s->fd, 0, (off_t)s->size, (off_t)(want - s->size)) == 0)
+        s->alloc = want;
+    else if (errno == EOPNOTSUPP)
+        s->noalloc = 1;
+    /* else (no fallocate on this file system, or no space): appends extend the file as
+     * they go, and a full disk is reported by the write itself */
+}
+
+int log_seg_trim(log_segment *s)
+{
+    if (s->alloc <= s->size)
+        return 0;
+    if (ftruncate(s->fd, (off_t)s->size) < 0)
+        return errno;
+    s->alloc = 0;
+    return 0;
+}
+
 void log_seg_free(log_segment *s)
 {
     if (!s)

@@ -221,6 +221,14 @@ static strom_err server_stats(srv_server *s, stat_acc *a)
     stat_put(a, "tables", (int64_t)ntables);
     stat_put(a, "io_threads", s->nloops);
     stat_put(a, "worker_threads", s->nworkers);
+    int lo = INT32_MAX, hi = 0;
+    for (int i = 0; i < s->nloops; i++) {
+        int n = atomic_load(&s->loops[i].assigned);
+        lo = STROM_MIN(lo, n);
+        hi = STROM_MAX(hi, n);
+    }
+    stat_put(a, "io_thread_connections_min", s->nloops ? lo : 0);
+    stat_put(a, "io_thread_connections_max", hi);
     stat_put(a, "uptime_ms", strom_now_ms() - s->started_ms);
     return STROM_OK;
 }

@@ -161,6 +161,7 @@ static void loop_free_graveyard(srv_loop *l)
         proto_reader_free(&c->rd);
         srv_sql_conn_free(c);
         l->nconns--;
+        atomic_fetch_sub(&l->assigned, 1);
         free(c);
     }
 }
@@ -196,9 +197,32 @@ static void conn_close(srv_conn *c)
         conn_bury(c);
 }
 
+/* While the loop handles a round of events, a conn's answers wait on the loop's flush
+ * list: every ready request is answered before the first write, which wakes a client
+ * that may take this thread's core (with more runnable threads than cores, requests
+ * still unread would wait a scheduler slice, ~1 ms, behind it). */
+static int conn_defer_flush(srv_conn *c)
+{
+    srv_loop *l = c->loop;
+    if (!l->deferring)
+        return 0;
+    if (!c->flushq) {
+        c->flushq = 1;
+        c->fnext = NULL;
+        if (l->ftail)
+            l->ftail->fnext = c;
+        else
+            l->fhead = c;
+        l->ftail = c;
+    }
+    return 1;
+}
+
 /* Writes finished responses from the head of the list, in order. */
 static void conn_flush(srv_conn *c)
 {
+    if (conn_defer_flush(c))
+        return;
     while (c->head && c->head->state == SLOT_DONE) {
         struct iovec iov[LOOP_IOV];
         int n = 0;
@@ -335,11 +359,14 @@ static void refuse(srv_server *s, int fd)
     close(fd);
 }
 
+/* A new conn of loop l (already counted in l->assigned and the server's nconns). */
 static void conn_add(srv_loop *l, const srv_proto *proto, int fd)
 {
     srv_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
+        atomic_fetch_sub(&l->srv->nconns, 1);
+        atomic_fetch_sub(&l->assigned, 1);
         return;
     }
     int one = 1;
@@ -355,6 +382,7 @@ static void conn_add(srv_loop *l, const srv_proto *proto, int fd)
         close(fd);
         free(c);
         atomic_fetch_sub(&l->srv->nconns, 1);
+        atomic_fetch_sub(&l->assigned, 1);
         return;
     }
     c->next = l->conns.next;
@@ -363,6 +391,70 @@ static void conn_add(srv_loop *l, const srv_proto *proto, int fd)
     l->conns.next = c;
     l->nconns++;
     atomic_fetch_add(&l->srv->stats.connections_total, 1);
+}
+
+struct srv_handoff {
+    int fd;
+    const srv_proto *proto;
+};
+
+/* The loop with the fewest connections (l on a tie). SO_REUSEPORT spreads connections by
+ * a hash of their addresses: 50 of them came as 31/19 or 30/20 onto two loops. */
+static srv_loop *least_loaded(srv_loop *l)
+{
+    srv_server *s = l->srv;
+    srv_loop *best = l;
+    int least = atomic_load(&l->assigned);
+    for (int i = 0; i < s->nloops; i++) {
+        int n = atomic_load(&s->loops[i].assigned);
+        if (n < least) {
+            least = n;
+            best = &s->loops[i];
+        }
+    }
+    return best;
+}
+
+/* Gives accepted fd to loop t (its thread adds it); 0, or -1 on ENOMEM. */
+static int handoff(srv_loop *t, const srv_proto *proto, int fd)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->nhand == t->cap_hand) {
+        int cap = t->cap_hand ? t->cap_hand * 2 : 16;
+        struct srv_handoff *h = realloc(t->hand, (size_t)cap * sizeof *h);
+        if (!h) {
+            pthread_mutex_unlock(&t->mu);
+            return -1;
+        }
+        t->hand = h;
+        t->cap_hand = cap;
+    }
+    t->hand[t->nhand++] = (struct srv_handoff){fd, proto};
+    pthread_mutex_unlock(&t->mu);
+    srv_loop_kick(t);
+    return 0;
+}
+
+/* Adds the connections other loops handed to l (closed instead once the server stops:
+ * they arrived after l began to close its own). */
+static void loop_take_handoffs(srv_loop *l)
+{
+    pthread_mutex_lock(&l->mu);
+    struct srv_handoff *h = l->hand;
+    int n = l->nhand;
+    l->hand = NULL;
+    l->nhand = l->cap_hand = 0;
+    pthread_mutex_unlock(&l->mu);
+    for (int i = 0; i < n; i++) {
+        if (!atomic_load(&l->srv->stopping)) {
+            conn_add(l, h[i].proto, h[i].fd);
+            continue;
+        }
+        close(h[i].fd);
+        atomic_fetch_sub(&l->srv->nconns, 1);
+        atomic_fetch_sub(&l->assigned, 1);
+    }
+    free(h);
 }
 
 static void loop_accept(srv_loop *l, srv_listen *ls)
@@ -376,6 +468,14 @@ static void loop_accept(srv_loop *l, srv_listen *ls)
             atomic_fetch_sub(&s->nconns, 1);
             refuse(s, fd);
             continue;
+        }
+        srv_loop *t = least_loaded(l);
+        atomic_fetch_add(&t->assigned, 1);
+        if (t != l && handoff(t, ls->proto, fd) == 0)
+            continue;
+        if (t != l) { /* no memory to hand it over: keep it */
+            atomic_fetch_sub(&t->assigned, 1);
+            atomic_fetch_add(&l->assigned, 1);
         }
         conn_add(l, ls->proto, fd);
     }
@@ -447,7 +547,10 @@ static void loop_completions(srv_loop *l)
     pthread_mutex_lock(&l->mu);
     srv_slot *list = l->done;
     l->done = NULL;
+    int hand = l->nhand;
     pthread_mutex_unlock(&l->mu);
+    if (hand)
+        loop_take_handoffs(l);
     srv_slot *fifo = NULL;
     while (list) { /* reverse into arrival order */
         srv_slot *n = list->qnext;
@@ -562,6 +665,20 @@ static void loop_force_close(srv_loop *l)
         conn_close(l->conns.next);
 }
 
+/* Writes the answers deferred during a round of events (conn_defer_flush). */
+static void loop_flush(srv_loop *l)
+{
+    l->deferring = 0;
+    while (l->fhead) {
+        srv_conn *c = l->fhead;
+        if (!(l->fhead = c->fnext))
+            l->ftail = NULL;
+        c->flushq = 0;
+        if (!c->dead)
+            conn_pump(c);
+    }
+}
+
 static void *loop_main(void *arg)
 {
     srv_loop *l = arg;
@@ -570,6 +687,7 @@ static void *loop_main(void *arg)
     int stopping = 0;
     for (;;) {
         int n = epoll_wait(l->epfd, ev, LOOP_EVENTS, loop_timeout(l));
+        l->deferring = 1;
         for (int i = 0; i < n; i++) {
             void *p = ev[i].data.ptr;
             if (p == TAG_EVENT)
@@ -581,6 +699,7 @@ static void *loop_main(void *arg)
         }
         if (atomic_load(&l->woken) || (l->nparked && strom_mono_ns() >= l->next_deadline))
             loop_parked(l, stopping);
+        loop_flush(l);
         int st = atomic_load(&s->stopping);
         if (st && !stopping) {
             stopping = 1;
@@ -681,6 +800,9 @@ static void loop_free(srv_loop *l)
     if (l->evfd >= 0)
         close(l->evfd);
     free(l->parked);
+    for (int i = 0; i < l->nhand; i++)
+        close(l->hand[i].fd);
+    free(l->hand);
     srv_scratch_free(&l->scratch);
     pthread_mutex_destroy(&l->mu);
 }

@@ -120,6 +120,8 @@ struct srv_conn {
     int dead;              /* socket closed; freed when refs drops to 0 */
     int peer_gone;         /* the peer shut its side while a request ran (loop.c) */
     struct srv_sql *sql;   /* SQL settings and cursors (api_sql.c), NULL until used */
+    srv_conn *fnext;       /* loop's list of conns with answers to write (loop.c) */
+    int flushq;            /* on that list */
 };
 
 /* A protocol spoken on a listener. */
@@ -192,6 +194,11 @@ struct srv_loop {
     int nparked, cap_parked;
     int64_t next_deadline; /* earliest parked deadline (INT64_MAX: none) */
     srv_scratch scratch;
+    atomic_int assigned;   /* conns open or handed to this loop (balance, loop.c) */
+    struct srv_handoff *hand; /* accepted by another loop for this one (under mu) */
+    int nhand, cap_hand;
+    int deferring;         /* handling events: answers are written after all of them */
+    srv_conn *fhead, *ftail; /* conns with answers to write (deferring) */
 };
 
 /* ---------------------------------------------------------------- server */

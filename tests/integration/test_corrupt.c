@@ -102,7 +102,9 @@ static void fixture_make(fixture *f, const char *seg_bytes)
     strom_schema *s = it_schema();
     const char *opts[] = {"table.log.index.key", "dev", "table.time-column", "t",
                           "table.log.segment.bytes", seg_bytes,
-                          "table.log.index.interval.bytes", "1024", NULL};
+                          "table.log.index.interval.bytes", "1024",
+                          /* batch boundaries are read from the file's size while open */
+                          "table.log.segment.preallocate", "0", NULL};
     IT_OK(strom_table_create(db, TABLE, s, opts));
     IT_OK(strom_table_open(db, TABLE, &t));
     strom_builder *b = strom_builder_create(s);

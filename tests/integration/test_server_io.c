@@ -434,6 +434,28 @@ static void test_backpressure(const char *dir)
 
 /* -------------------------------------------------------- many connections */
 
+static int64_t stat_of(const proto_msg *r, const char *name)
+{
+    for (uint32_t i = 0; i < r->resp.stats.nstats; i++)
+        if (proto_str_eq(r->resp.stats.stats[i].name, name))
+            return r->resp.stats.stats[i].value;
+    return -1;
+}
+
+/* Opens n connections and has each answer one request (so each is accepted and added). */
+static void connect_all(st_conn *c, int n, int port)
+{
+    for (int i = 0; i < n; i++) {
+        st_connect(&c[i], port);
+        st_send(&c[i], PROTO_API_VERSIONS, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        proto_msg r;
+        int32_t rid;
+        IT_CHECK(st_recv(&c[i], PROTO_API_VERSIONS, &rid, &r) == STROM_OK, "conn %d", i);
+    }
+}
+
 static void test_many_connections(int port)
 {
     enum { N = 1000 };
@@ -443,29 +465,48 @@ static void test_many_connections(int port)
     IT_CHECK(rl.rlim_cur >= N + 64 || rl.rlim_max >= N + 64, "RLIMIT_NOFILE %lu too low",
              (unsigned long)rl.rlim_max);
     int64_t t0 = now_ns();
-    for (int i = 0; i < N; i++) {
-        st_connect(&c[i], port);
-        st_send(&c[i], PROTO_API_VERSIONS, NULL);
-    }
-    for (int i = 0; i < N; i++) {
-        proto_msg r;
-        int32_t rid;
-        IT_CHECK(st_recv(&c[i], PROTO_API_VERSIONS, &rid, &r) == STROM_OK, "conn %d", i);
-    }
+    connect_all(c, N, port);
     st_conn s;
     st_connect(&s, port);
     proto_msg m = {0}, r;
     ST_OK(&s, PROTO_STATS, &m, &r);
-    int64_t conns = -1;
-    for (uint32_t i = 0; i < r.resp.stats.nstats; i++)
-        if (proto_str_eq(r.resp.stats.stats[i].name, "connections"))
-            conns = r.resp.stats.stats[i].value;
+    int64_t conns = stat_of(&r, "connections");
     IT_CHECK(conns == N + 1, "the server counts %lld connections, %d open", (long long)conns,
              N + 1);
     printf("%d concurrent connections, one request each: %.1f ms\n", N, st_ms(now_ns() - t0));
     for (int i = 0; i < N; i++)
         st_close(&c[i]);
     st_close(&s);
+}
+
+/* Connections are spread evenly over the I/O threads (the kernel's SO_REUSEPORT hash alone
+ * puts 40 connections on 4 threads as e.g. 14/11/8/7): each goes to the thread with the
+ * fewest, whichever thread accepted it. */
+static void test_balance(const char *dir)
+{
+    enum { N = 39 };
+    st_server srv;
+    const char *extra[] = {"--io-threads", "4", NULL};
+    st_start(&srv, dir, extra);
+    static st_conn c[N];
+    connect_all(c, N, srv.port);
+    st_conn s;
+    st_connect(&s, srv.port);
+    proto_msg m = {0}, r;
+    ST_OK(&s, PROTO_STATS, &m, &r);
+    int64_t lo = stat_of(&r, "io_thread_connections_min"), hi = stat_of(&r, "io_thread_connections_max");
+    IT_CHECK(stat_of(&r, "io_threads") == 4 && stat_of(&r, "connections") == N + 1,
+             "4 I/O threads and %d connections expected", N + 1);
+    /* 2, not 1: two threads accepting at the same moment may both pick the same one */
+    IT_CHECK(lo >= 0 && hi - lo <= 2 && lo * 4 <= N + 1 && hi * 4 >= N + 1,
+             "connections per I/O thread from %lld to %lld (40 on 4 threads)", (long long)lo,
+             (long long)hi);
+    printf("40 connections on 4 I/O threads: %lld to %lld each\n", (long long)lo, (long long)hi);
+    for (int i = 0; i < N; i++)
+        st_close(&c[i]);
+    st_close(&s);
+    int rc = st_stop(&srv, SIGTERM);
+    IT_CHECK(rc == 0, "server exit status %d", rc);
 }
 
 int main(void)
@@ -497,6 +538,7 @@ int main(void)
     test_max_connections(dir);
     test_bad_frames(dir);
     test_backpressure(dir);
+    test_balance(dir);
     it_rmtree(dir);
     printf("test_server_io: ok\n");
     return 0;
