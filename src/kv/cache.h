@@ -45,7 +45,7 @@
  * the key's hash inline in the slot beside the entry pointer, load factor <= 1/2, removal
  * by backward shift) under a reader-writer lock; lookups take it shared and decode the
  * value while holding it (no copy, no allocation), writes and fills take it exclusively. Writes to one cache come from one
- * writer at a time (kv->mu), lookups from any number of threads.
+ * writer at a time (kv->amu), lookups from any number of threads.
  *
  * Memory: one process-wide budget (kv_cache_set_budget, public as
  * strom_kv_cache_set_budget; default KV_CACHE_DEFAULT_BUDGET) over every cache of the

@@ -97,7 +97,7 @@ static rocksdb_options_t *make_options(void)
      * ends, so a read without a snapshot concurrent with a state write may see some keys
      * of the batch changed and others not yet (each key whole: a key's row is one
      * entry), as the row cache's readers already may (cache.h). Reads that need one
-     * point in time take their RocksDB snapshot under kv->mu, which every state write
+     * point in time take their RocksDB snapshot under kv->amu, which every state write
      * holds until rocksdb_write has returned with the batch wholly inserted
      * (kv_snap_open), so they still see whole batches. */
     rocksdb_options_set_unordered_write(o, 1);
@@ -203,18 +203,21 @@ strom_err kv_apply_batch(kv_state *kv, rocksdb_writebatch_t *wb, int64_t new_ckp
     strom_put_i64(v, new_ckpt);
     rocksdb_writebatch_put(wb, ckpt_key, CKPT_KEY_LEN, (const char *)v, 8);
     char *err = NULL;
+    pthread_mutex_lock(&kv->amu);
     uint64_t window = kv_cache_begin(kv->cache, wb);
     rocksdb_write(kv->db, kv->wo, wb, &err);
+    if (!err) {
+        /* Only now, with RocksDB holding the batch (and the changelog durable before it),
+         * do readers of the cache see the new rows. */
+        kv_cache_apply(kv->cache, wb);
+        kv->checkpoint = new_ckpt;
+    }
+    kv_cache_end(kv->cache, window);
+    pthread_mutex_unlock(&kv->amu);
     if (err) {
-        kv_cache_end(kv->cache, window);
-        kv->fenced = 1;
+        __atomic_store_n(&kv->fenced, 1, __ATOMIC_RELEASE);
         return rocks_fail(kv, err, "write");
     }
-    /* Only now, with RocksDB holding the batch (and the changelog durable before it),
-     * do readers of the cache see the new rows. */
-    kv_cache_apply(kv->cache, wb);
-    kv_cache_end(kv->cache, window);
-    kv->checkpoint = new_ckpt;
     return STROM_OK;
 }
 
@@ -493,6 +496,9 @@ strom_err kv_open(const char *dir, log_bucket *log, const kv_config *cfg, kv_sta
     kv->cfg = *cfg;
     kv->log = log;
     pthread_mutex_init(&kv->mu, NULL);
+    pthread_mutex_init(&kv->amu, NULL);
+    pthread_mutex_init(&kv->pmu, NULL);
+    pthread_cond_init(&kv->pcv, NULL);
     kv->name = strom_strdup(cfg->name ? cfg->name : "kv");
     kv->enc = fmt_encoder_create();
     kv->max_cutoff = INT64_MIN;
@@ -544,14 +550,17 @@ void kv_close(kv_state *kv)
     fmt_encoder_destroy(kv->enc);
     kv_cache_destroy(kv->cache);
     pthread_mutex_destroy(&kv->mu);
+    pthread_mutex_destroy(&kv->amu);
+    pthread_mutex_destroy(&kv->pmu);
+    pthread_cond_destroy(&kv->pcv);
     free(kv->name);
     free(kv);
 }
 
 int64_t kv_checkpoint(kv_state *kv)
 {
-    pthread_mutex_lock(&kv->mu);
+    pthread_mutex_lock(&kv->amu);
     int64_t c = kv->checkpoint;
-    pthread_mutex_unlock(&kv->mu);
+    pthread_mutex_unlock(&kv->amu);
     return c;
 }
