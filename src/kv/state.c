@@ -457,6 +457,28 @@ static strom_err read_checkpoint(kv_state *kv)
 
 strom_err kv_replay(kv_state *kv);   /* write.c */
 
+/* A state without rows (a new table, or one being rebuilt): its row cache, empty, is
+ * complete (cache.h), so the first writes of its keys read nothing from RocksDB. */
+static strom_err mark_cache_complete(kv_state *kv)
+{
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_total_order_seek(ro, 1);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(kv->db, ro);
+    const char tag = (char)KV_TAG_ROW;
+    rocksdb_iter_seek(it, &tag, 1);
+    size_t kl = 0;
+    int rows = rocksdb_iter_valid(it) && rocksdb_iter_key(it, &kl)[0] == tag;
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    if (err)
+        return rocks_fail(kv, err, "open (first row)");
+    if (!rows)
+        kv_cache_set_complete(kv->cache);
+    return STROM_OK;
+}
+
 static strom_err open_db(kv_state *kv, const char *dir)
 {
     char *err = NULL;
@@ -510,6 +532,8 @@ strom_err kv_open(const char *dir, log_bucket *log, const kv_config *cfg, kv_sta
         e = read_checkpoint(kv);
     if (e == STROM_OK)
         e = kv_versions_open(kv);
+    if (e == STROM_OK)
+        e = mark_cache_complete(kv);
     if (e == STROM_OK)
         e = kv_replay(kv);
     if (e == STROM_OK)

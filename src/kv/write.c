@@ -260,8 +260,9 @@ static void pending_writer_seq(kv_state *kv, int64_t writer, int32_t *last)
 }
 
 /* The slots whose current value the row cache holds get it from there (the cache is
- * written through under kv->mu, which this write holds, so it is exact); the indexes of
- * the others into miss (*nmiss). */
+ * written through as writes are applied, and a key it could be behind on is in a pending
+ * write, load_pending, so it is exact); a miss in a complete shard (cache.h) means no row;
+ * the indexes of the others into miss (*nmiss). */
 static strom_err load_cached(kv_wctx *w, size_t *miss, size_t *nmiss)
 {
     strom_err e = STROM_OK;
@@ -271,10 +272,11 @@ static strom_err load_cached(kv_wctx *w, size_t *miss, size_t *nmiss)
         const uint8_t *k = w->keys.data + s->koff;
         cache_copy c = {w, s};
         uint64_t ticket;
+        uint64_t h = kv_cache_hash(k, s->klen);
         if (s->pending)
             continue;
-        if (!kv_cache_get(w->kv->cache, k, s->klen, kv_cache_hash(k, s->klen), cache_copy_cb,
-                          &c, &e, &ticket))
+        if (!kv_cache_get(w->kv->cache, k, s->klen, h, cache_copy_cb, &c, &e, &ticket) &&
+            !kv_cache_complete(w->kv->cache, h))   /* a complete shard's miss: no row */
             miss[(*nmiss)++] = i;
     }
     return e;
