@@ -59,6 +59,12 @@ struct kv_state {
 /* Row key of row r of cols (schema-order columns) into out (cleared first). ESCHEMA
  * naming table and column for a NULL key column. */
 strom_err kv_key_from_columns(kv_state *kv, const strom_column *cols, int64_t r, strom_buf *out);
+/* Turns RocksDB's per-thread perf counters off for the calling thread (once per thread).
+ * They are on by default (kEnableCount): every memtable key comparison then bumped a
+ * thread-local counter through __tls_get_addr, 4-5% of the insert phase of `strom bench
+ * kv` under perf; nothing in strom reads them. Called before the state's writes and
+ * reads (kv_apply_batch, kv_get_raw, the write path's multi-get). */
+void kv_perf_off(void);
 /* Applies a WriteBatch with the checkpoint set to new_ckpt (under kv->amu). */
 strom_err kv_apply_batch(kv_state *kv, rocksdb_writebatch_t *wb, int64_t new_ckpt);
 /* Writer sequence keys (kv.h): key into k (10 bytes); the stored sequence (-1: none). */

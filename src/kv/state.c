@@ -159,6 +159,15 @@ strom_err kv_key_from_values(kv_state *kv, const strom_value *vals, int prefix, 
 
 /* ----------------------------------------------------------- raw access */
 
+void kv_perf_off(void)
+{
+    static __thread int off;
+    if (!off) {
+        rocksdb_set_perf_level(rocksdb_disable);
+        off = 1;
+    }
+}
+
 static strom_err rocks_fail(kv_state *kv, char *err, const char *what)
 {
     strom_err e = strom_fail(STROM_EIO, "%s: state store %s: %s", kv->name, what, err);
@@ -169,6 +178,7 @@ static strom_err rocks_fail(kv_state *kv, char *err, const char *what)
 strom_err kv_get_raw(kv_state *kv, const uint8_t *key, size_t klen, char **val, size_t *vlen)
 {
     char *err = NULL;
+    kv_perf_off();
     *val = rocksdb_get(kv->db, kv->ro, (const char *)key, klen, vlen, &err);
     return err ? rocks_fail(kv, err, "get") : STROM_OK;
 }
@@ -204,6 +214,7 @@ strom_err kv_apply_batch(kv_state *kv, rocksdb_writebatch_t *wb, int64_t new_ckp
     rocksdb_writebatch_put(wb, ckpt_key, CKPT_KEY_LEN, (const char *)v, 8);
     char *err = NULL;
     pthread_mutex_lock(&kv->amu);
+    kv_perf_off();
     uint64_t window = kv_cache_begin(kv->cache, wb);
     rocksdb_write(kv->db, kv->wo, wb, &err);
     if (!err) {

@@ -300,6 +300,7 @@ static strom_err load_state(kv_wctx *w)
             kp[i] = (char *)w->keys.data + w->slots[miss[i]].koff;
             kl[i] = w->slots[miss[i]].klen;
         }
+        kv_perf_off();
         rocksdb_batched_multi_get_cf(w->kv->db, w->kv->ro, w->kv->cf, m,
                                      (const char *const *)kp, kl, vp, ep, 0);
     }
