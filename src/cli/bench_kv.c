@@ -392,6 +392,9 @@ static int run_upserts(kvb *c)
     double r = 0, sum = 0, sumc = 0;
     int rc = upsert_round(c, c->t, 0, 0, 2, &c->upsert_rps);
     c->upsert_cpu = round_cpu_rate;
+    const char *only = getenv("STROM_BENCH_KV_UPSERTS_ONLY");
+    if (only && !strcmp(only, "inserts"))
+        return rc;   /* profiling the inserts alone */
     for (int v = 1; rc == CLI_OK && v < c->versions; v++, sum += r, sumc += round_cpu_rate)
         rc = upsert_round(c, c->t, v, 0, 2, &r);
     c->cache_bpr = (double)strom_kv_cache_used() / (double)c->devices;
@@ -556,6 +559,8 @@ static int run_steps(kvb *c)
 {
     int rc = run_upserts(c);
     c->row_bytes = row_plain_bytes(&c->keys);
+    if (getenv("STROM_BENCH_KV_UPSERTS_ONLY"))   /* profiling the write path: stop here */
+        return rc;
     if (rc == CLI_OK)
         rc = kvb_run_lookups(c);
     if (rc == CLI_OK)

@@ -45,6 +45,9 @@ typedef struct shard {
     size_t hand;                /* CLOCK hand: a slot index */
     uint64_t gen;               /* bumped by every put / del / clear and write window */
     int writing;                /* write windows open on this shard (kv_cache_begin) */
+    int complete;               /* holds every row of the state whose key hashes here
+                                   (kv_cache_set_complete); cleared, for good, by any
+                                   entry leaving other than by a delete of its row */
     char pad[64];
 } shard;
 
@@ -87,6 +90,7 @@ kv_cache *kv_cache_create(void)
 
 static void shard_clear(shard *s)
 {
+    __atomic_store_n(&s->complete, 0, __ATOMIC_RELEASE);
     for (size_t i = 0; i < s->nslots; i++) {
         entry *e = s->slots[i].e;
         if (e) {
@@ -261,13 +265,22 @@ static void slot_remove(shard *s, size_t i)
     }
 }
 
-static void unlink_free(shard *s, size_t i)
+/* Removes the entry of slot i: its row is deleted (row_gone) or the cache just forgets it
+ * (the shard is then no longer complete). */
+static void unlink_entry(shard *s, size_t i, int row_gone)
 {
     entry *e = s->slots[i].e;
+    if (!row_gone)
+        __atomic_store_n(&s->complete, 0, __ATOMIC_RELEASE);
     slot_remove(s, i);
     s->count--;
     __atomic_fetch_sub(&g_used, charge(e), __ATOMIC_RELAXED);
     free(e);
+}
+
+static void unlink_free(shard *s, size_t i)
+{
+    unlink_entry(s, i, 0);
 }
 
 /* Doubles the slot array (best effort: on ENOMEM the table fills further; insert
@@ -392,15 +405,15 @@ static void insert(kv_cache *c, shard *s, const uint8_t *k, size_t klen, uint64_
                    const uint8_t *v, size_t vlen)
 {
     size_t cap = klen + vlen, need = sizeof(entry) + cap + OVERHEAD;
-    if (klen > UINT32_MAX / 4 || vlen > UINT32_MAX / 4 || !make_room(c, s, need))
-        return;
-    if ((s->count + 1) * 2 > s->nslots)   /* load factor <= 1/2: short probe runs */
+    int ok = klen <= UINT32_MAX / 4 && vlen <= UINT32_MAX / 4 && make_room(c, s, need);
+    if (ok && (s->count + 1) * 2 > s->nslots)   /* load factor <= 1/2: short probe runs */
         grow(s);
-    if ((s->count + 1) * 4 > s->nslots * 3)
-        return;   /* could not grow */
-    entry *e = malloc(sizeof *e + cap);
-    if (!e)
+    ok = ok && (s->count + 1) * 4 <= s->nslots * 3;   /* else: could not grow */
+    entry *e = ok ? malloc(sizeof *e + cap) : NULL;
+    if (!e) {
+        __atomic_store_n(&s->complete, 0, __ATOMIC_RELEASE);   /* the key is not cached */
         return;
+    }
     *e = (entry){.from = fresh_from(v, vlen), .klen = (uint32_t)klen, .vlen = (uint32_t)vlen,
                  .cap = (uint32_t)cap};
     memcpy(e->data, k, klen);
@@ -461,8 +474,22 @@ void kv_cache_del(kv_cache *c, const uint8_t *k, size_t klen)
     s->gen++;
     size_t i = find(s, k, klen, h);
     if (s->slots[i].e)
-        unlink_free(s, i);
+        unlink_entry(s, i, 1);   /* the row is deleted: a complete shard stays complete */
     pthread_rwlock_unlock(&s->lock);
+}
+
+void kv_cache_set_complete(kv_cache *c)
+{
+    for (int i = 0; i < NSHARDS; i++) {
+        pthread_rwlock_wrlock(&c->sh[i].lock);
+        __atomic_store_n(&c->sh[i].complete, 1, __ATOMIC_RELEASE);
+        pthread_rwlock_unlock(&c->sh[i].lock);
+    }
+}
+
+int kv_cache_complete(kv_cache *c, uint64_t h)
+{
+    return __atomic_load_n(&c->sh[SHARD_OF(h)].complete, __ATOMIC_ACQUIRE);
 }
 
 /* ------------------------------------------------------------- history */

@@ -45,7 +45,7 @@
  * the key's hash inline in the slot beside the entry pointer, load factor <= 1/2, removal
  * by backward shift) under a reader-writer lock; lookups take it shared and decode the
  * value while holding it (no copy, no allocation), writes and fills take it exclusively. Writes to one cache come from one
- * writer at a time (kv->mu), lookups from any number of threads.
+ * writer at a time (kv->amu), lookups from any number of threads.
  *
  * Memory: one process-wide budget (kv_cache_set_budget, public as
  * strom_kv_cache_set_budget; default KV_CACHE_DEFAULT_BUDGET) over every cache of the
@@ -110,6 +110,17 @@ void kv_cache_put(kv_cache *c, const uint8_t *k, size_t klen, const uint8_t *v, 
 void kv_cache_del(kv_cache *c, const uint8_t *k, size_t klen);
 /* Forgets everything. */
 void kv_cache_clear(kv_cache *c);
+/* Completeness (an empty state's cache, as long as it forgets nothing): called when the
+ * state holds no row and the cache is empty (kv_open), it marks every shard complete: it
+ * holds every row of the state whose key hashes into it. A shard stays complete while
+ * every row written reaches it and no entry leaves it other than by the delete of its
+ * row (kv_cache_del); an eviction, an insert refused (budget, memory), a dropped entry
+ * (version removed) or a clear ends it for good. kv_cache_complete(c, h): a miss of a key
+ * with hash h then proves the key has no row, so the write path's read-before-write
+ * skips the store for it (a bulk load into a new table). Read with a miss under the
+ * write path's ordering: a key evicted before the miss cleared the flag before it. */
+void kv_cache_set_complete(kv_cache *c);
+int kv_cache_complete(kv_cache *c, uint64_t h);
 /* Applies the 'r' puts and deletes and the 'v' puts and deletes (history) of a
  * WriteBatch RocksDB has just taken: the 'v' keys first, then the 'r' keys. A batch with
  * an operation the walk does not see (e.g. a range delete) clears the cache. */

@@ -192,9 +192,11 @@ typedef struct kv_write_result {
  * (table.delete.behavior is applied by the caller.) Appends
  * the changelog batch to the log; then applies it to the state. All or nothing: a bad row
  * (NULL key: ESCHEMA naming table, key and column; a builder of another schema: ESCHEMA
- * naming the column) fails before anything is written. Writes are serialised per kv.
- * res may be NULL. A failed state write after a durable log append fences the kv
- * (EFENCED; reopen replays). */
+ * naming the column) fails before anything is written. Writes merge one at a time per kv
+ * and are applied in log order; a write merges (against the one before it, whose state is
+ * not applied yet) while the one before waits for its changelog fsync (write.c).
+ * res may be NULL. A failed state write after a log append, or a failed changelog fsync,
+ * fences the kv (EFENCED; reopen replays). */
 strom_err kv_write(kv_state *kv, const strom_builder *b, const uint32_t *sel, size_t nsel,
                    const uint8_t *ops, kv_write_result *res);
 

@@ -1,9 +1,13 @@
 /*
- * kv_int.h: internals of src/kv shared by its files. Locking: kv->mu serialises writes
- * (kv_write's read-merge-append-apply) and recovery; lookups read RocksDB without it
- * (RocksDB reads are thread-safe; with unordered writes, state.c make_options, a read without
- * a snapshot sees each key's change whole but may see a concurrent batch in part; snapshots
- * taken under kv->mu see whole batches).
+ * kv_int.h: internals of src/kv shared by its files. Locking: kv->mu serialises the
+ * first half of writes (kv_write's read-merge-append, write.c) and recovery; a write then
+ * leaves kv->mu while its changelog is fsynced and is applied in log order under kv->amu
+ * (every state write: kv_apply_batch), so the next write merges during that fsync, against
+ * the pending writes (kv->pending) first. Lookups read RocksDB without a lock (RocksDB
+ * reads are thread-safe; with unordered writes, state.c make_options, a read without a
+ * snapshot sees each key's change whole but may see a concurrent batch in part; snapshots
+ * taken under kv->amu see whole batches). Lock order: mu, then amu or pmu; amu and pmu
+ * are never held together.
  */
 #ifndef STROM_KV_INT_H
 #define STROM_KV_INT_H
@@ -27,8 +31,14 @@ struct kv_state {
     pthread_mutex_t mu;
     int korder[LOG_MAX_KEY_COLS]; /* schema columns in key-byte order: bk, then rest of pk */
     int kpos[LOG_MAX_KEY_COLS];   /* korder[i] is primary-key column kpos[i] (pk order) */
-    int64_t checkpoint;         /* log offset the state reflects */
-    int fenced;                 /* a state write failed after a durable log append */
+    int64_t checkpoint;         /* log offset the state reflects (written under amu) */
+    int fenced;                 /* a state write failed after a durable log append, or a
+                                   changelog fsync failed (atomic: kv_fenced) */
+    pthread_mutex_t amu;        /* held while a batch is applied (kv_apply_batch) */
+    pthread_mutex_t pmu;        /* the pending list */
+    pthread_cond_t pcv;         /* the head of the pending list left it */
+    struct kv_pending *pending, *pending_tail; /* writes appended, not yet applied, in log
+                                   order; the next write merges against them (write.c) */
     fmt_encoder *enc;
     kv_cache *cache;            /* rows in memory (cache.h); updated by kv_apply_batch */
     /* versions (version.c) */
@@ -36,7 +46,8 @@ struct kv_state {
     int64_t compact_now;        /* kv_compact's clock for the filter (0: wall clock) */
     int64_t max_cutoff;         /* greatest history cutoff kv_compact used (INT64_MIN):
                                    the cache answers no AS OF older (state.c) */
-    int any_delete;             /* the deletes marker (kv.h) is in the state */
+    int any_delete;             /* the deletes marker (kv.h) is in the state or in a
+                                   pending write (read and written under mu) */
     /* row TTL (ttl.c) */
     pthread_t ttl_thread;
     int ttl_running, ttl_stop;
@@ -48,7 +59,13 @@ struct kv_state {
 /* Row key of row r of cols (schema-order columns) into out (cleared first). ESCHEMA
  * naming table and column for a NULL key column. */
 strom_err kv_key_from_columns(kv_state *kv, const strom_column *cols, int64_t r, strom_buf *out);
-/* Applies a WriteBatch with the checkpoint set to new_ckpt. */
+/* Turns RocksDB's per-thread perf counters off for the calling thread (once per thread).
+ * They are on by default (kEnableCount): every memtable key comparison then bumped a
+ * thread-local counter through __tls_get_addr, 4-5% of the insert phase of `strom bench
+ * kv` under perf; nothing in strom reads them. Called before the state's writes and
+ * reads (kv_apply_batch, kv_get_raw, the write path's multi-get). */
+void kv_perf_off(void);
+/* Applies a WriteBatch with the checkpoint set to new_ckpt (under kv->amu). */
 strom_err kv_apply_batch(kv_state *kv, rocksdb_writebatch_t *wb, int64_t new_ckpt);
 /* Writer sequence keys (kv.h): key into k (10 bytes); the stored sequence (-1: none). */
 void kv_writer_key(int64_t writer, uint8_t k[10]);
@@ -56,6 +73,12 @@ strom_err kv_writer_seq(kv_state *kv, int64_t writer, int32_t *seq);
 /* Key from values (state.c): vals in pk order (prefix 0, a row key) or the bucket-key
  * prefix from bucket.key-order values (prefix 1). */
 strom_err kv_key_from_values(kv_state *kv, const strom_value *vals, int prefix, strom_buf *out);
+
+/* write.c */
+/* Under kv->mu: waits until every pending write is applied (or failed). */
+void kv_drain(kv_state *kv);
+/* Is the kv fenced (see fenced)? */
+int kv_fenced(kv_state *kv);
 
 /* version.c */
 /* The version key (kv.h) of row key rk[0..klen) at time t into out (cleared first). */

@@ -26,12 +26,12 @@ strom_err kv_snap_open(kv_state *kv, kv_snap **out)
     }
     s->kv = kv;
     s->ro = ro;
-    /* Writes change the state and the checkpoint in one WriteBatch under kv->mu: taking
+    /* Writes change the state and the checkpoint in one WriteBatch under kv->amu: taking
      * both under it pairs the snapshot with the offset it reflects. */
-    pthread_mutex_lock(&kv->mu);
+    pthread_mutex_lock(&kv->amu);
     s->snap = rocksdb_create_snapshot(kv->db);
     s->offset = kv->checkpoint;
-    pthread_mutex_unlock(&kv->mu);
+    pthread_mutex_unlock(&kv->amu);
     rocksdb_readoptions_set_snapshot(ro, s->snap);
     /* Row keys of every prefix in key order, not one prefix (the prefix extractor). */
     rocksdb_readoptions_set_total_order_seek(ro, 1);

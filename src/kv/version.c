@@ -428,6 +428,7 @@ void kv_history_free(kv_state *kv)
 strom_err kv_compact(kv_state *kv, int64_t now_ms)
 {
     pthread_mutex_lock(&kv->mu);
+    kv_drain(kv);
     __atomic_store_n(&kv->compact_now, now_ms, __ATOMIC_RELEASE);
     if (kv->cfg.hist_ttl_ms > 0 && now_ms - kv->cfg.hist_ttl_ms > kv->max_cutoff)
         __atomic_store_n(&kv->max_cutoff, now_ms - kv->cfg.hist_ttl_ms, __ATOMIC_RELEASE);

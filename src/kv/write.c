@@ -15,8 +15,10 @@
  * (offsets into the write's value arena; len -1 = absent). */
 typedef struct kv_slot {
     size_t koff, klen;
+    uint64_t hash;           /* strom_hash64 of the key bytes */
     int64_t init_off, init_len, cur_off, cur_len;
     int64_t newest;          /* greatest version time of the key's history (INT64_MIN) */
+    int pending;             /* init and newest came from a pending write (load_pending) */
 } kv_slot;
 
 /* One put or delete of the state change, kept so that the WriteBatch can be filled in
@@ -65,6 +67,37 @@ typedef struct kv_wctx {
 
 #define ROW(w, i) ((w)->sel ? (int64_t)(w)->sel[i] : (int64_t)(i))
 
+/* A write whose changelog batch is appended and whose state change is ready in wb, waiting
+ * for the batch to be durable and for its turn (log order) to be applied. Its wctx is
+ * left unchanged from then on: the next writes read their keys' current rows from it
+ * (load_pending) until it leaves kv->pending. */
+typedef struct kv_pending {
+    kv_wctx *w;
+    rocksdb_writebatch_t *wb;
+    int64_t end;             /* log offset one past its changelog batch */
+    int64_t ckpt;            /* the checkpoint once it is applied */
+    int64_t base, changes;   /* its changelog rows */
+    struct kv_pending *next;
+} kv_pending;
+
+int kv_fenced(kv_state *kv)
+{
+    return __atomic_load_n(&kv->fenced, __ATOMIC_ACQUIRE);
+}
+
+static void set_fenced(kv_state *kv)
+{
+    __atomic_store_n(&kv->fenced, 1, __ATOMIC_RELEASE);
+}
+
+void kv_drain(kv_state *kv)
+{
+    pthread_mutex_lock(&kv->pmu);
+    while (kv->pending)
+        pthread_cond_wait(&kv->pcv, &kv->pmu);
+    pthread_mutex_unlock(&kv->pmu);
+}
+
 static int is_pk(const kv_state *kv, int col)
 {
     for (int i = 0; i < kv->cfg.npk; i++)
@@ -97,11 +130,12 @@ static strom_err slot_of(kv_wctx *w, int64_t r)
 {
     const uint8_t *k = w->keys.data + w->rkoff[r];
     size_t kl = w->rklen[r], mask = w->tcap - 1;
-    for (size_t h = strom_hash64(k, kl) & mask;; h = (h + 1) & mask) {
+    uint64_t hash = strom_hash64(k, kl);
+    for (size_t h = hash & mask;; h = (h + 1) & mask) {
         uint32_t s = w->table[h];
         if (s == 0) {
             kv_slot *n = &w->slots[w->nslots];
-            *n = (kv_slot){w->rkoff[r], kl, 0, -1, 0, -1, INT64_MIN};
+            *n = (kv_slot){w->rkoff[r], kl, hash, 0, -1, 0, -1, INT64_MIN, 0};
             w->table[h] = (uint32_t)++w->nslots;
             w->rslot[r] = (uint32_t)(w->nslots - 1);
             return STROM_OK;
@@ -143,6 +177,8 @@ static strom_err load_newest(kv_wctx *w)
     for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
         kv_slot *s = &w->slots[i];
         kv_times t;
+        if (s->pending)
+            continue;   /* known from the pending write */
         if (s->init_len >= 0 && !kv_row_times(w->vals.data + s->init_off, (size_t)s->init_len, &t))
             s->newest = t.newest;
         else if (s->init_len < 0 && w->kv->cfg.use_vcol && w->kv->any_delete) {
@@ -171,9 +207,62 @@ static strom_err cache_copy_cb(void *arg, const uint8_t *v, size_t vlen)
     return strom_buf_append(&c->w->vals, v, vlen);
 }
 
+/* The slot of key k in write w (a pending one), or NULL. */
+static const kv_slot *pending_slot(const kv_wctx *w, const uint8_t *k, size_t kl, uint64_t hash)
+{
+    size_t mask = w->tcap - 1;
+    for (size_t h = hash & mask;; h = (h + 1) & mask) {
+        uint32_t i = w->table[h];
+        if (i == 0)
+            return NULL;
+        const kv_slot *o = &w->slots[i - 1];
+        if (o->hash == hash && o->klen == kl && !memcmp(w->keys.data + o->koff, k, kl))
+            return o;
+    }
+}
+
+/* The slots whose keys a pending write has (appended, not yet applied: the row cache and
+ * RocksDB do not show it yet) take their current row and newest version time from the
+ * latest such write. Writes join kv->pending only under kv->mu, which this write holds,
+ * and leave it only after they are applied: a key found in none of them has its current
+ * row in the cache / RocksDB. */
+static strom_err load_pending(kv_wctx *w)
+{
+    strom_err e = STROM_OK;
+    kv_state *kv = w->kv;
+    pthread_mutex_lock(&kv->pmu);
+    for (kv_pending *p = kv->pending; p && e == STROM_OK; p = p->next) {   /* oldest first */
+        for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
+            kv_slot *s = &w->slots[i];
+            const kv_slot *o = pending_slot(p->w, w->keys.data + s->koff, s->klen, s->hash);
+            if (!o)
+                continue;
+            s->pending = 1;
+            s->newest = o->newest;
+            s->init_off = s->cur_off = (int64_t)w->vals.len;
+            s->init_len = s->cur_len = o->cur_len;
+            if (o->cur_len >= 0)
+                e = strom_buf_append(&w->vals, p->w->vals.data + o->cur_off, (size_t)o->cur_len);
+        }
+    }
+    pthread_mutex_unlock(&kv->pmu);
+    return e;
+}
+
+/* The greatest batch sequence of writer id writer among the pending writes (or *last). */
+static void pending_writer_seq(kv_state *kv, int64_t writer, int32_t *last)
+{
+    pthread_mutex_lock(&kv->pmu);
+    for (kv_pending *p = kv->pending; p; p = p->next)
+        if (p->w->writer == writer && p->w->seq > *last)
+            *last = p->w->seq;
+    pthread_mutex_unlock(&kv->pmu);
+}
+
 /* The slots whose current value the row cache holds get it from there (the cache is
- * written through under kv->mu, which this write holds, so it is exact); the indexes of
- * the others into miss (*nmiss). */
+ * written through as writes are applied, and a key it could be behind on is in a pending
+ * write, load_pending, so it is exact); a miss in a complete shard (cache.h) means no row;
+ * the indexes of the others into miss (*nmiss). */
 static strom_err load_cached(kv_wctx *w, size_t *miss, size_t *nmiss)
 {
     strom_err e = STROM_OK;
@@ -183,27 +272,35 @@ static strom_err load_cached(kv_wctx *w, size_t *miss, size_t *nmiss)
         const uint8_t *k = w->keys.data + s->koff;
         cache_copy c = {w, s};
         uint64_t ticket;
-        if (!kv_cache_get(w->kv->cache, k, s->klen, kv_cache_hash(k, s->klen), cache_copy_cb,
-                          &c, &e, &ticket))
+        uint64_t h = kv_cache_hash(k, s->klen);
+        if (s->pending)
+            continue;
+        if (!kv_cache_get(w->kv->cache, k, s->klen, h, cache_copy_cb, &c, &e, &ticket) &&
+            !kv_cache_complete(w->kv->cache, h))   /* a complete shard's miss: no row */
             miss[(*nmiss)++] = i;
     }
     return e;
 }
 
-/* Current state of every distinct key: the row cache, then one batched multi-get of the
- * keys it does not hold. */
+static strom_err load_pending(kv_wctx *w);
+
+/* Current state of every distinct key: the pending writes, the row cache, then one
+ * batched multi-get of the keys neither holds. */
 static strom_err load_state(kv_wctx *w)
 {
     size_t n = w->nslots, m = 0;
     size_t *kl = strom_calloc(n * 2, sizeof(size_t)), *miss = kl ? kl + n : NULL;
     char **kp = strom_calloc(n * 2, sizeof(char *)), **ep = kp ? kp + n : NULL;
     rocksdb_pinnableslice_t **vp = strom_calloc(n, sizeof *vp);
-    strom_err e = kl && kp && vp ? load_cached(w, miss, &m) : STROM_ENOMEM;
+    strom_err e = kl && kp && vp ? load_pending(w) : STROM_ENOMEM;
+    if (e == STROM_OK)
+        e = load_cached(w, miss, &m);
     if (e == STROM_OK && m > 0) {
         for (size_t i = 0; i < m; i++) {
             kp[i] = (char *)w->keys.data + w->slots[miss[i]].koff;
             kl[i] = w->slots[miss[i]].klen;
         }
+        kv_perf_off();
         rocksdb_batched_multi_get_cf(w->kv->db, w->kv->ro, w->kv->cf, m,
                                      (const char *const *)kp, kl, vp, ep, 0);
     }
@@ -403,8 +500,9 @@ static strom_err merge_row(kv_wctx *w, int64_t r, int del)
     return e ? e : put_row(w, s, off, (int64_t)w->vals.len - off);
 }
 
-/* Appends the changelog batch; the log is made durable whatever its flush mode. */
-static strom_err append_changelog(kv_wctx *w, int64_t *base)
+/* Appends the changelog batch without waiting for it to be durable (*end: for
+ * log_bucket_flush_to, which finish_write calls whatever the flush mode). */
+static strom_err append_changelog(kv_wctx *w, int64_t *base, int64_t *end)
 {
     kv_state *kv = w->kv;
     fmt_encode_opts o = kv->cfg.enc;
@@ -416,11 +514,9 @@ static strom_err append_changelog(kv_wctx *w, int64_t *base)
     strom_buf batch = {0};
     strom_err e = fmt_encode(kv->enc, w->out, NULL, 0, &o, &batch);
     if (e == STROM_OK)
-        e = log_bucket_append(kv->log, batch.data, batch.len, base);
+        e = log_bucket_append_nowait(kv->log, batch.data, batch.len, base, end);
     if (e == STROM_OK)  /* the append stamped the header in place */
         w->commit = strom_get_i64(batch.data + HDR_COMMIT_OFF);
-    if (e == STROM_OK)
-        e = log_bucket_flush(kv->log);
     strom_buf_free(&batch);
     return e == STROM_OK ? e : strom_fail_wrap(e, "%s: changelog append", kv->name);
 }
@@ -434,9 +530,11 @@ static void put_writer_seq(rocksdb_writebatch_t *wb, int64_t writer, int32_t seq
     rocksdb_writebatch_put(wb, (const char *)k, sizeof k, (const char *)v, sizeof v);
 }
 
-/* An idempotent write that changed no row: its sequence alone, with RocksDB's WAL. */
+/* An idempotent write that changed no row: its sequence alone, with RocksDB's WAL, once
+ * the pending writes (which may carry older sequences of the writer) are applied. */
 static strom_err store_seq_alone(kv_wctx *w)
 {
+    kv_drain(w->kv);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     put_writer_seq(wb, w->writer, w->seq);
     char *err = NULL;
@@ -573,9 +671,9 @@ static strom_err put_expiry(kv_wctx *w, const kv_slot *s)
 }
 
 /* The rows, versions and expiry entries of the changelog rows (vc, changes: see
- * put_history) into wb, applied with the checkpoint new_ckpt. */
-static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
-                             const uint8_t *changes, int64_t n, int64_t new_ckpt)
+ * put_history) into wb; the slots' cur and newest are then final. */
+static strom_err prepare_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
+                               const uint8_t *changes, int64_t n)
 {
     strom_err e = put_history(w, vc, changes, n);
     for (size_t i = 0; i < w->nslots && e == STROM_OK; i++) {
@@ -597,10 +695,18 @@ static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_c
         if (e == STROM_OK && w->kv->cfg.ttl_ms > 0)
             e = put_expiry(w, s);
     }
-    if (e != STROM_OK)
-        return e;
-    went_fill(w, wb);
-    e = kv_apply_batch(w->kv, wb, new_ckpt);
+    if (e == STROM_OK)
+        went_fill(w, wb);
+    return e;
+}
+
+/* prepare_slots, then applied with the checkpoint new_ckpt (replay). */
+static strom_err apply_slots(kv_wctx *w, rocksdb_writebatch_t *wb, const strom_column *vc,
+                             const uint8_t *changes, int64_t n, int64_t new_ckpt)
+{
+    strom_err e = prepare_slots(w, wb, vc, changes, n);
+    if (e == STROM_OK)
+        e = kv_apply_batch(w->kv, wb, new_ckpt);
     if (e == STROM_OK && w->first_delete)
         w->kv->any_delete = 1;
     return e;
@@ -615,19 +721,74 @@ static const strom_column *out_vcol(kv_wctx *w, strom_column *c)
     return c;
 }
 
-/* Appends the write's changelog rows and applies them (with the writer's sequence). */
-static strom_err commit_write(kv_wctx *w, rocksdb_writebatch_t *wb, int64_t *base)
+/* Under kv->mu: appends the write's changelog rows (not waiting for the fsync), prepares
+ * the state change in p->wb (with the writer's sequence) and makes p the newest pending
+ * write, which the next write merges against. */
+static strom_err stage_write(kv_wctx *w, kv_pending *p)
 {
-    int64_t changes = strom_builder_nrows(w->out);
     strom_column vc;
-    strom_err e = append_changelog(w, base);
+    p->changes = strom_builder_nrows(w->out);
+    strom_err e = append_changelog(w, &p->base, &p->end);
     if (e != STROM_OK)
         return e;
     if (w->writer > 0)
-        put_writer_seq(wb, w->writer, w->seq);
-    e = apply_slots(w, wb, out_vcol(w, &vc), w->changes.data, changes, *base + changes);
+        put_writer_seq(p->wb, w->writer, w->seq);
+    e = prepare_slots(w, p->wb, out_vcol(w, &vc), w->changes.data, p->changes);
+    if (e != STROM_OK) {
+        set_fenced(w->kv);   /* the changelog is appended, the state cannot follow: reopen */
+        return e;
+    }
+    if (w->first_delete)
+        w->kv->any_delete = 1;   /* for the next writes' load_newest */
+    p->ckpt = p->base + p->changes;
+    p->w = w;
+    pthread_mutex_lock(&w->kv->pmu);
+    if (w->kv->pending_tail)
+        w->kv->pending_tail->next = p;
+    else
+        w->kv->pending = p;
+    w->kv->pending_tail = p;
+    pthread_mutex_unlock(&w->kv->pmu);
+    return STROM_OK;
+}
+
+/* Without kv->mu: waits for p's changelog to be durable and for the writes before it to
+ * be applied, then applies p's state change; p leaves kv->pending. Any failure fences the
+ * kv (the writes after p merged against it; reopen replays what the log holds), and a
+ * fenced kv applies nothing more. */
+static strom_err finish_write(kv_state *kv, kv_pending *p)
+{
+    strom_err e = log_bucket_flush_to(kv->log, p->end);
     if (e != STROM_OK)
-        w->kv->fenced = 1;   /* the changelog is durable, the state is not: reopen replays */
+        e = strom_fail_wrap(e, "%s: changelog append", kv->name);
+    pthread_mutex_lock(&kv->pmu);
+    while (kv->pending != p)
+        pthread_cond_wait(&kv->pcv, &kv->pmu);
+    pthread_mutex_unlock(&kv->pmu);
+    if (e == STROM_OK && kv_fenced(kv))
+        e = strom_fail(STROM_EFENCED, "%s: a state write before this one failed after its "
+                       "changelog was appended; reopen to replay", kv->name);
+    if (e == STROM_OK)
+        e = kv_apply_batch(kv, p->wb, p->ckpt);
+    if (e != STROM_OK)
+        set_fenced(kv);
+    pthread_mutex_lock(&kv->pmu);
+    kv->pending = p->next;
+    if (!kv->pending)
+        kv->pending_tail = NULL;
+    pthread_cond_broadcast(&kv->pcv);
+    pthread_mutex_unlock(&kv->pmu);
+    return e;
+}
+
+/* Appends the write's changelog rows and applies them, waiting for both (kv->mu held). */
+static strom_err commit_write(kv_wctx *w, rocksdb_writebatch_t *wb, int64_t *base)
+{
+    kv_pending p = {.wb = wb};
+    strom_err e = stage_write(w, &p);
+    if (e == STROM_OK)
+        e = finish_write(w->kv, &p);
+    *base = p.base;
     return e;
 }
 
@@ -669,7 +830,9 @@ static void wctx_free(kv_wctx *w)
     free(w->nv);
 }
 
-static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
+/* The part of a write under kv->mu: merged, appended and staged as p (p->w set), or done
+ * (p->w NULL: nothing changed, or a duplicate). */
+static strom_err write_locked(kv_state *kv, kv_wctx *w, kv_pending *p, const strom_builder *b,
                               const uint32_t *sel, size_t nsel, const uint8_t *ops,
                               const kv_write_opts *o, kv_write_result *res)
 {
@@ -684,6 +847,8 @@ static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
     int32_t last = -1;
     if (e == STROM_OK && w->writer)
         e = kv_writer_seq(kv, w->writer, &last);
+    if (e == STROM_OK && w->writer)
+        pending_writer_seq(kv, w->writer, &last);
     if (e == STROM_OK && w->writer && w->seq <= last) {
         if (res)
             res->duplicate = 1;   /* a retry of a write already applied */
@@ -701,15 +866,10 @@ static strom_err write_locked(kv_state *kv, kv_wctx *w, const strom_builder *b,
         e = merge_row(w, r, ops && ops[ROW(w, r)] == KV_DELETE);
     if (e != STROM_OK)
         return e;
-    int64_t changes = strom_builder_nrows(w->out), base = -1;
-    if (changes == 0)
+    if (strom_builder_nrows(w->out) == 0)
         return w->writer ? store_seq_alone(w) : STROM_OK;
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    e = commit_write(w, wb, &base);
-    rocksdb_writebatch_destroy(wb);
-    if (res && e == STROM_OK)
-        *res = (kv_write_result){changes, base, 0};
-    return e;
+    p->wb = rocksdb_writebatch_create();
+    return p->wb ? stage_write(w, p) : STROM_ENOMEM;
 }
 
 static strom_err fenced_fail(kv_state *kv)
@@ -730,10 +890,18 @@ strom_err kv_write_ex(kv_state *kv, const strom_builder *b, const uint32_t *sel,
     if (res)
         *res = (kv_write_result){0, -1, 0};
     kv_wctx w;
+    kv_pending p = {0};
     memset(&w, 0, sizeof w);
     pthread_mutex_lock(&kv->mu);
-    strom_err e = kv->fenced ? fenced_fail(kv) : write_locked(kv, &w, b, sel, nsel, ops, o, res);
+    strom_err e = kv_fenced(kv) ? fenced_fail(kv)
+                                : write_locked(kv, &w, &p, b, sel, nsel, ops, o, res);
     pthread_mutex_unlock(&kv->mu);
+    if (p.w)   /* staged: the next write may merge while this one's changelog is fsynced */
+        e = finish_write(kv, &p);
+    if (res && p.w && e == STROM_OK)
+        *res = (kv_write_result){p.changes, p.base, 0};
+    if (p.wb)
+        rocksdb_writebatch_destroy(p.wb);
     wctx_free(&w);
     return e;
 }
@@ -831,6 +999,7 @@ static strom_err expire_locked(kv_state *kv, kv_wctx *w, const strom_buf *keys,
                                const strom_buf *ekeys, const size_t *eoff, const size_t *elen,
                                int64_t cutoff, int64_t *nexpired)
 {
+    kv_drain(kv);   /* a pass is rare: it runs alone */
     strom_err e = wctx_init(w, kv, NULL, (int64_t)n);
     for (size_t i = 0; i < n && e == STROM_OK; i++) {
         w->rkoff[i] = w->keys.len;
@@ -871,8 +1040,8 @@ strom_err kv_expire_keys(kv_state *kv, const strom_buf *keys, const size_t *koff
     memset(&w, 0, sizeof w);
     *nexpired = 0;
     pthread_mutex_lock(&kv->mu);
-    strom_err e = kv->fenced ? fenced_fail(kv)
-                             : expire_locked(kv, &w, keys, koff, klen, n, ekeys, eoff, elen,
+    strom_err e = kv_fenced(kv) ? fenced_fail(kv)
+                                : expire_locked(kv, &w, keys, koff, klen, n, ekeys, eoff, elen,
                                              cutoff, nexpired);
     pthread_mutex_unlock(&kv->mu);
     wctx_free(&w);

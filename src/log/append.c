@@ -208,20 +208,31 @@ static strom_err append_or_dedup(log_bucket *b, uint8_t *batch, size_t len, fmt_
     return e;
 }
 
-strom_err log_bucket_append_ex(log_bucket *b, uint8_t *batch, size_t len,
-                               log_append_result *res)
+/* Verifies and appends (or deduplicates) a batch without waiting for the flush mode;
+ * *end: the bucket's written end after it. */
+static strom_err append_nowait(log_bucket *b, uint8_t *batch, size_t len,
+                               log_append_result *r, int64_t *end)
 {
     fmt_hdr h;
     fmt_dir *dirs = NULL;
-    log_append_result r = {.base_offset = -1};
+    *r = (log_append_result){.base_offset = -1};
+    *end = 0;
     strom_err e = verify_batch(b, batch, len, &h, &dirs);
-    int64_t end = 0;
     if (e == STROM_OK) {
         pthread_mutex_lock(&b->wmu);
-        e = append_or_dedup(b, batch, len, &h, dirs, &r, &end);
+        e = append_or_dedup(b, batch, len, &h, dirs, r, end);
         pthread_mutex_unlock(&b->wmu);
     }
     free(dirs);
+    return e;
+}
+
+strom_err log_bucket_append_ex(log_bucket *b, uint8_t *batch, size_t len,
+                               log_append_result *res)
+{
+    log_append_result r;
+    int64_t end = 0;
+    strom_err e = append_nowait(b, batch, len, &r, &end);
     if (e == STROM_OK && b->cfg.flush == LOG_FLUSH_SYNC)
         e = group_commit(b, end);
     if (res)
@@ -238,15 +249,30 @@ strom_err log_bucket_append(log_bucket *b, uint8_t *batch, size_t len, int64_t *
     return e;
 }
 
+strom_err log_bucket_append_nowait(log_bucket *b, uint8_t *batch, size_t len,
+                                   int64_t *base_offset, int64_t *end)
+{
+    log_append_result r;
+    strom_err e = append_nowait(b, batch, len, &r, end);
+    if (base_offset)
+        *base_offset = e == STROM_OK ? r.base_offset : -1;
+    return e;
+}
+
+strom_err log_bucket_flush_to(log_bucket *b, int64_t end)
+{
+    pthread_mutex_lock(&b->mu);
+    int fenced = b->fenced;
+    pthread_mutex_unlock(&b->mu);
+    return fenced ? fenced_error(b) : group_commit(b, end);
+}
+
 strom_err log_bucket_flush(log_bucket *b)
 {
     pthread_mutex_lock(&b->mu);
     int64_t end = b->written_off;
-    int fenced = b->fenced;
     pthread_mutex_unlock(&b->mu);
-    if (fenced)
-        return fenced_error(b);
-    return group_commit(b, end);
+    return log_bucket_flush_to(b, end);
 }
 
 /* ------------------------------------------------------------- the flusher */

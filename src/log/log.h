@@ -93,6 +93,15 @@ strom_err log_bucket_append_ex(log_bucket *b, uint8_t *batch, size_t len,
                                log_append_result *res);
 /* Makes everything appended so far durable. */
 strom_err log_bucket_flush(log_bucket *b);
+/* Pipelined appends (the primary-key write path, src/kv/write.c): appends one batch like
+ * log_bucket_append but returns at once, whatever the flush mode (under flush=sync its
+ * rows are not yet acknowledged: readers do not see them); *base_offset as there, *end:
+ * one past the batch. log_bucket_flush_to(b, end) then returns once everything before
+ * end is durable (group commit with every other waiter), and acknowledged. Together they
+ * let the caller prepare its next batch while this one is being fsynced. */
+strom_err log_bucket_append_nowait(log_bucket *b, uint8_t *batch, size_t len,
+                                   int64_t *base_offset, int64_t *end);
+strom_err log_bucket_flush_to(log_bucket *b, int64_t end);
 
 /* First retained offset and one past the last acknowledged offset. */
 void log_bucket_offsets(log_bucket *b, int64_t *earliest, int64_t *end);

@@ -20,53 +20,10 @@ static uint64_t rnd(void)
     return rng;
 }
 
-/* id BIGINT primary key, val BIGINT, ts TIMESTAMP. */
-static strom_schema *t_schema(void)
-{
-    strom_schema *s = strom_schema_create();
-    CT_OK(strom_schema_add(s, "id", STROM_BIGINT, 0));
-    CT_OK(strom_schema_add(s, "val", STROM_BIGINT, 0));
-    CT_OK(strom_schema_add(s, "ts", STROM_TIMESTAMP, 0));
-    const char *key[] = {"id"};
-    CT_OK(strom_schema_set_primary_key(s, key, 1));
-    return s;
-}
-
-static void put_row(strom_builder *b, int64_t id, int64_t val, int64_t ts)
-{
-    CT_OK(strom_builder_put_int(b, 0, id));
-    CT_OK(strom_builder_put_int(b, 1, val));
-    CT_OK(strom_builder_put_int(b, 2, ts));
-    CT_OK(strom_builder_end_row(b));
-}
-
-static int64_t col_int(const strom_builder *b, int col, int64_t r)
-{
-    strom_column c;
-    fmt_builder_view(b, col, &c);
-    assert_true(r < c.length);
-    return ((const int64_t *)c.values)[r];
-}
-
-/* AS OF t of key id: *val of the row found, or -1 when none. */
-static int64_t asof_val(strom_table *t, int64_t id, int64_t at)
-{
-    strom_schema *s = t_schema();
-    strom_builder *b = strom_builder_create(s);
-    strom_value k = {.type = STROM_BIGINT, .v.i = id};
-    int f = -1;
-    CT_OK(strom_table_lookup_asof_into(t, &k, 1, at, b, &f));
-    assert_int_equal(strom_builder_nrows(b), f);
-    int64_t v = f ? col_int(b, 1, 0) : -1;
-    strom_builder_destroy(b);
-    strom_schema_destroy(s);
-    return v;
-}
-
 static strom_table *open_table(const char *dir, strom_db **db, const char *const *opts)
 {
     strom_table *t;
-    strom_schema *s = t_schema();
+    strom_schema *s = ct_kv_schema();
     CT_OK(strom_db_open(dir, db));
     if (opts)
         CT_OK(strom_table_create(*db, "t", s, opts));
@@ -102,7 +59,7 @@ static void test_history_ttl(void **state)
     const char *o[] = {"table.kv.version-column", "ts", "table.kv.history.ttl", "1 h",
                        "bucket.num", "2", NULL};
     strom_table *t = open_table(dir, &db, o);
-    strom_schema *s = t_schema();
+    strom_schema *s = ct_kv_schema();
     int64_t now = strom_now_ms(), vt[NK][NV], cutoff = now - HOUR;
     /* versions spread over the last 10 hours, written in a random order (late rows) */
     for (int k = 0; k < NK; k++)
@@ -114,7 +71,7 @@ static void test_history_ttl(void **state)
             int i = (int)((round + (int)(rnd() % NV)) % NV);
             while (vt[k][i] < 0)   /* written: marked negative until all are */
                 i = (i + 1) % NV;
-            put_row(b, k, k * 100 + i, vt[k][i]);
+            ct_kv_put(b, k, k * 100 + i, vt[k][i]);
             vt[k][i] = -vt[k][i];
             cur[k] = i;
         }
@@ -126,7 +83,7 @@ static void test_history_ttl(void **state)
             vt[k][i] = -vt[k][i];
     for (int k = 0; k < NK; k++)    /* before compaction every version is there */
         for (int i = 0; i < NV; i++)
-            assert_int_equal(asof_val(t, k, vt[k][i]), k * 100 + i);
+            assert_int_equal(ct_kv_val(t, k, vt[k][i]), k * 100 + i);
     CT_OK(strom_table_compact(t, now));
     int64_t kept_from[NK];
     for (int k = 0; k < NK; k++) {   /* the newest past version at or before the cutoff */
@@ -142,14 +99,14 @@ static void test_history_ttl(void **state)
                 int64_t want = model_asof(vt, k, at, kept_from);
                 if (at >= cutoff)   /* unchanged by the compaction */
                     assert_int_equal(want, model_asof(vt, k, at, NULL));
-                assert_int_equal(asof_val(t, k, at), want);
+                assert_int_equal(ct_kv_val(t, k, at), want);
             }
         }
-        assert_int_equal(asof_val(t, k, cutoff), model_asof(vt, k, cutoff, NULL));
-        assert_int_equal(asof_val(t, k, INT64_MAX), model_asof(vt, k, INT64_MAX, NULL));
+        assert_int_equal(ct_kv_val(t, k, cutoff), model_asof(vt, k, cutoff, NULL));
+        assert_int_equal(ct_kv_val(t, k, INT64_MAX), model_asof(vt, k, INT64_MAX, NULL));
         /* the older ones are gone (but for the current row) */
         int64_t c = vt[k][cur[k]] < kept_from[k] ? k * 100 + cur[k] : -1;
-        assert_int_equal(asof_val(t, k, kept_from[k] - 1), c);
+        assert_int_equal(ct_kv_val(t, k, kept_from[k] - 1), c);
     }
     strom_table_close(t);
     strom_db_close(db);
@@ -166,14 +123,14 @@ typedef struct tmodel {
 
 static void write_keys(strom_table *t, tmodel *m, const int *keys, int n, int64_t val)
 {
-    strom_schema *s = t_schema();
+    strom_schema *s = ct_kv_schema();
     strom_builder *b = strom_builder_create(s);
     for (int i = 0; i < n; i++) {
         int k = keys[i];
         m->present[k] = 1;
         m->val[k] = val + k;
         m->ts[k] = (int64_t)(rnd() % 1000);
-        put_row(b, k, m->val[k], m->ts[k]);
+        ct_kv_put(b, k, m->val[k], m->ts[k]);
     }
     CT_OK(strom_table_upsert(t, b));
     strom_builder_destroy(b);
@@ -216,7 +173,7 @@ static void check_state(strom_table *t, const tmodel *m)
         if (b)
             assert_int_equal(strom_batch_get_int(b, 1, 0), m->val[k]);
         strom_batch_destroy(b);
-        assert_int_equal(asof_val(t, k, INT64_MAX), m->present[k] ? m->val[k] : -1);
+        assert_int_equal(ct_kv_val(t, k, INT64_MAX), m->present[k] ? m->val[k] : -1);
     }
 }
 
@@ -266,7 +223,7 @@ static void test_row_ttl(void **state)
     check_deletes(t, end0, &before, gone);
     check_state(t, &m);
     for (int k = 0; k < NK; k++)     /* the history still holds the expired rows */
-        assert_int_equal(asof_val(t, k, after_b), before.val[k]);
+        assert_int_equal(ct_kv_val(t, k, after_b), before.val[k]);
     CT_OK(strom_table_expire(t, mid + HOUR, &n));
     assert_int_equal(n, 0);
     for (int round = 0; round < 2; round++) {   /* reopen; rebuild from the log alone */
@@ -280,7 +237,7 @@ static void test_row_ttl(void **state)
         t = open_table(dir, &db, NULL);
         check_state(t, &m);
         for (int k = 0; k < NK; k++)
-            assert_int_equal(asof_val(t, k, after_b), before.val[k]);
+            assert_int_equal(ct_kv_val(t, k, after_b), before.val[k]);
         CT_OK(strom_table_expire(t, mid + HOUR, &n));
         assert_int_equal(n, 0);
     }
@@ -317,7 +274,7 @@ static void test_row_ttl_background(void **state)
         sleep_ms(20);
         left = 0;
         for (int k = 0; k < NK; k++)
-            left += asof_val(t, k, INT64_MAX) >= 0;
+            left += ct_kv_val(t, k, INT64_MAX) >= 0;
     }
     assert_int_equal(left, 0);
     strom_table_close(t);

@@ -264,7 +264,7 @@ static void *conc_reader(void *arg)
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         if (!get(x->c, (int)(s % 64), &g, NULL))
             continue;
-        x->hits++;
+        __atomic_fetch_add(&x->hits, 1, __ATOMIC_RELAXED);
         int torn = g.len < 1 || g.len != (size_t)g.buf[0];
         for (size_t j = 0; j < g.len; j++)
             torn |= g.buf[j] != g.buf[0];
@@ -282,7 +282,11 @@ static void test_concurrent(void **state)
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&th[i], NULL, conc_reader, &x[i]), 0);
-    for (int n = 0; n < 200000; n++) {
+    /* 200,000 writes, and more until a reader has hit (on a loaded machine the readers
+     * may not have run at all before the 200,000th) */
+    for (int n = 0; n < 200000 || (__atomic_load_n(&x[0].hits, __ATOMIC_RELAXED) +
+                                    __atomic_load_n(&x[1].hits, __ATOMIC_RELAXED) == 0 &&
+                                    n < 200000000); n++) {
         int i = (int)(rnd() % 64);
         uint8_t ver = (uint8_t)(1 + rnd() % 250);
         if (rnd() % 5 == 0)
@@ -517,6 +521,43 @@ static void test_history_too_big(void **state)
     kv_cache_destroy(c);
 }
 
+/* Completeness (cache.h): set on an empty cache, kept by puts and by deletes of rows,
+ * lost for good by an eviction (in the evicting shard, then everywhere once all are
+ * swept) and by a clear. */
+static int all_complete(kv_cache *c, int n)
+{
+    int all = 1;
+    for (int i = 0; i < n; i++) {
+        uint8_t k[32];
+        size_t kl = make_key(i, k);
+        all &= kv_cache_complete(c, kv_cache_hash(k, kl));
+    }
+    return all;
+}
+
+static void test_complete(void **state)
+{
+    (void)state;
+    kv_cache *c = kv_cache_create();
+    assert_false(all_complete(c, 200));   /* a new cache knows nothing */
+    kv_cache_set_complete(c);
+    for (int i = 0; i < 200; i++)
+        put(c, i, 1, 100);
+    for (int i = 0; i < 200; i += 3)
+        del(c, i);
+    put(c, 1, 2, 200);   /* a bigger value: the entry is moved */
+    assert_true(all_complete(c, 200));
+    size_t old = kv_cache_set_budget(kv_cache_used() + 300);   /* room for ~1 more row */
+    for (int i = 200; i < 260; i++)
+        put(c, i, 1, 100);
+    assert_false(all_complete(c, 260));
+    kv_cache_set_budget(old);
+    kv_cache_set_complete(c);
+    kv_cache_clear(c);
+    assert_false(all_complete(c, 1) || all_complete(c, 200));
+    kv_cache_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_history_model),
         cmocka_unit_test(test_history_too_big),
+        cmocka_unit_test(test_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
