@@ -50,6 +50,17 @@
 
 #include "sql.h"
 
+/* A continuous job's log-table sink (server/job_log.c): rows(arg, sink, b) is the builder
+ * (of the sink's schema, the hook's) that takes the sink rows produced from source bucket b;
+ * batch_end(arg, b, next) is called when the stream has finished a batch of bucket b whose
+ * last row read was at offset next - 1 (so every row of b before next has produced its
+ * output). An error from either fails the statement. */
+typedef struct sql_job_sink {
+    strom_builder *(*rows)(void *arg, strom_table *sink, int src_bucket);
+    strom_err (*batch_end)(void *arg, int src_bucket, int64_t next);
+    void *arg;
+} sql_job_sink;
+
 /* What the virtual tables of one session share with it. */
 typedef struct sql_vctx {
     strom_db *db;              /* borrowed: must outlive the session */
@@ -72,6 +83,12 @@ typedef struct sql_vctx {
     char resume_table[160];
     int64_t resume_pos[64];
     int resume_n;
+    /* a job into a log-table sink (sql_session_set_job_sink): the sink's rows go to the
+     * builder the hook gives for the stream's current source bucket, and the hook hears
+     * of every source batch the stream has finished (all its output produced) */
+    sql_job_sink sink;
+    int stream_bucket;         /* the bucket of the stream's current batch (-1: none) */
+    int64_t stream_from[64];   /* where the stream started, per bucket (<= 64 buckets) */
     void *writers[16];         /* tables with buffered writes (vtab.c) */
     int nwriters;
     int64_t rows_written;      /* rows the statements of the session wrote so far */
@@ -160,10 +177,15 @@ void sql_session_set_jobs(sql_session *s, const sql_job_hooks *h);
  * table resume_table starts at pos[0..n) when given (n = the table's bucket count). */
 void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t *pos, int n);
 strom_err sql_session_flush_writes(sql_session *s, int64_t *rows);
+/* A job's log-table sink hooks (sql_job_sink); h NULL: none. */
+void sql_session_set_job_sink(sql_session *s, const sql_job_sink *h);
 /* Rows the session's statements have written so far (jobs: also before the end). */
 int64_t sql_session_rows_written(const sql_session *s);
 /* The stream's table and positions (NULL when no stream runs); borrowed. */
 const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n);
+/* Where the running stream started, per bucket (n of them; NULL when no stream runs or it
+ * has more than 64 buckets); borrowed. */
+const int64_t *sql_session_stream_from(sql_session *s, int *n);
 /* The session zone's offset east of UTC in ms at the current time. */
 int64_t sql_session_tz_ms(sql_session *s);
 /* Runs one statement (Flink dialect, sql.h). Catalog statements (CREATE/DROP/SET) are

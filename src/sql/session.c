@@ -163,6 +163,11 @@ void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t
     }
 }
 
+void sql_session_set_job_sink(sql_session *s, const sql_job_sink *h)
+{
+    s->vctx.sink = h ? *h : (sql_job_sink){0};
+}
+
 int64_t sql_session_rows_written(const sql_session *s) { return s->vctx.rows_written; }
 
 strom_err sql_session_flush_writes(sql_session *s, int64_t *rows)
@@ -175,6 +180,12 @@ const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n
     *table = s->vctx.stream_table;
     *n = s->vctx.stream_nbuckets;
     return s->vctx.stream_pos;
+}
+
+const int64_t *sql_session_stream_from(sql_session *s, int *n)
+{
+    *n = s->vctx.stream_nbuckets;
+    return s->vctx.stream_pos && *n <= 64 ? s->vctx.stream_from : NULL;
 }
 
 void sql_session_set_now(sql_session *s, int64_t now_ms) { s->now_ms = now_ms; }
@@ -355,6 +366,7 @@ strom_err sql_session_open(strom_db *db, sql_session **out)
         return STROM_ENOMEM;
     s->db = db;
     s->vctx.db = db;
+    s->vctx.stream_bucket = -1;
     strom_err e = sqlite3_open_v2(":memory:", &s->q, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) == SQLITE_OK
                       ? sql_vtab_register(s->q, &s->vctx)
                       : strom_fail(STROM_ENOMEM, "sqlite3_open: cannot open a connection");
