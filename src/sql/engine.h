@@ -92,7 +92,14 @@ typedef struct sql_vctx {
     void *writers[16];         /* tables with buffered writes (vtab.c) */
     int nwriters;
     int64_t rows_written;      /* rows the statements of the session wrote so far */
+    /* strom_window (window.c) gives only windows whose end is in (win_lo, win_hi]:
+     * streaming, the windows being closed; else INT64_MIN, INT64_MAX */
+    int64_t win_lo, win_hi;
 } sql_vctx;
+
+/* window.c: registers the table-valued function strom_window(size, slide, ts) on db
+ * (ctx borrowed, must outlive db). */
+strom_err sql_window_register(sqlite3 *db, sql_vctx *ctx);
 
 /* vtab.c: writes every table's buffered rows of the running statement now (a job). *rows
  * (may be NULL) gets the rows written. */

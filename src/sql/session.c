@@ -370,6 +370,8 @@ strom_err sql_session_open(strom_db *db, sql_session **out)
     strom_err e = sqlite3_open_v2(":memory:", &s->q, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) == SQLITE_OK
                       ? sql_vtab_register(s->q, &s->vctx)
                       : strom_fail(STROM_ENOMEM, "sqlite3_open: cannot open a connection");
+    if (e == STROM_OK)
+        e = sql_window_register(s->q, &s->vctx);
     char **names = NULL;
     size_t n = 0;
     if (e == STROM_OK)
