@@ -6,7 +6,9 @@
  * THE JOB TABLE (SQL_JOBS_TABLE, "__sql_jobs", a primary-key table of the database)
  *   id STRING (key), statement STRING, settings STRING ("key=value\n" lines), state STRING
  *   (RUNNING, STOPPED, FAILED), rows BIGINT (rows written so far), positions STRING (the
- *   stream's table, then per bucket the next offset: "table:o0,o1,..."), error STRING.
+ *   stream's table, then per bucket the next offset: "table:o0,o1,..."; with a window the
+ *   offsets of the oldest rows of its open windows and ";w<end of the last closed window>"),
+ *   error STRING.
  *   A RUNNING job is started again when the server starts (from its positions). A job
  *   into a log table adds its pending batch sequences (job_log.c).
  *
@@ -108,6 +110,10 @@ static void positions_of(srv_job *j)
     for (int b = 0; b < n && w > 0 && (size_t)w < sizeof j->positions - 24; b++)
         w += snprintf(j->positions + w, sizeof j->positions - (size_t)w, "%s%lld", b ? "," : "",
                       (long long)pos[b]);
+    int64_t closed, late;
+    if (sql_session_window(j->sess, &closed, &late) && closed != INT64_MIN && w > 0 &&
+        (size_t)w < sizeof j->positions - 24)
+        snprintf(j->positions + w, sizeof j->positions - (size_t)w, ";w%lld", (long long)closed);
 }
 
 /* "table:o0,o1,..." -> the job session's resume point. */
@@ -128,6 +134,9 @@ static void resume_at(srv_job *j)
         p = *end == ',' ? end + 1 : end;
     }
     sql_session_set_job(j->sess, table, pos, n);
+    const char *w = strstr(colon, ";w");
+    if (w)                            /* a window job: its windows closed so far */
+        sql_session_set_window_resume(j->sess, strtoll(w + 2, NULL, 10));
 }
 
 /* srv_job_log_save: the job row with these positions. */

@@ -95,7 +95,39 @@ typedef struct sql_vctx {
     /* strom_window (window.c) gives only windows whose end is in (win_lo, win_hi]:
      * streaming, the windows being closed; else INT64_MIN, INT64_MAX */
     int64_t win_lo, win_hi;
+    /* a streaming window (wstream.c): its state (owned, sql_wstream_free), the declaration
+     * its virtual tables take while they are created, the connection, and where a
+     * restarted job's windows resume (the end of its last closed window; INT64_MIN) */
+    struct sql_wstream *wstream;
+    const char *wstream_decl;
+    sqlite3 *wstream_db;
+    int64_t win_resume_closed;
 } sql_vctx;
+
+/* wstream.c: windowed aggregates in streaming mode (see there). */
+typedef struct sql_wstream sql_wstream;
+/* Registers the modules strom_rows and strom_wstream on db (ctx borrowed). */
+strom_err sql_wstream_register(sqlite3 *db, sql_vctx *ctx);
+/* Makes temp."__win_rows" and temp."__win_out" for window win and agg_sql (the query over
+ * __win_rows); the statement then reads SELECT * FROM temp."__win_out". */
+strom_err sql_wstream_prepare(sql_vctx *ctx, const sql_window *win, const char *agg_sql);
+void sql_wstream_free(sql_wstream *w);
+/* Per bucket the offset of the oldest row held for an open window, else pos[b]
+ * (borrowed until the next call). */
+const int64_t *sql_wstream_safe_pos(sql_wstream *w, const int64_t *pos, int n);
+int64_t sql_wstream_closed(const sql_wstream *w);
+int64_t sql_wstream_late(const sql_wstream *w);
+
+/* The virtual tables of the SQL layer's own (window.c, wstream.c): the base and the
+ * session's context. make: an xConnect body (declares decl, err when decl is NULL);
+ * free: xDisconnect; sql_cursor_alloc: a zeroed cursor of size bytes. */
+typedef struct sql_ctx_vtab {
+    sqlite3_vtab base;
+    sql_vctx *ctx;
+} sql_ctx_vtab;
+int sql_ctx_vtab_make(sqlite3 *db, const char *decl, sql_vctx *ctx, sqlite3_vtab **out, char **err);
+int sql_ctx_vtab_free(sqlite3_vtab *v);
+int sql_cursor_alloc(size_t size, sqlite3_vtab_cursor **out);
 
 /* window.c: registers the table-valued function strom_window(size, slide, ts) on db
  * (ctx borrowed, must outlive db). */
@@ -190,6 +222,11 @@ void sql_session_set_job_sink(sql_session *s, const sql_job_sink *h);
 int64_t sql_session_rows_written(const sql_session *s);
 /* The stream's table and positions (NULL when no stream runs); borrowed. */
 const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n);
+/* A streaming window's progress: the end of its last closed window (INT64_MIN: none) and
+ * the late rows it dropped; 0 when the session runs no streaming window. */
+int sql_session_window(sql_session *s, int64_t *closed, int64_t *late);
+/* A restarted job's windows: those ending at or before closed were emitted already. */
+void sql_session_set_window_resume(sql_session *s, int64_t closed);
 /* Where the running stream started, per bucket (n of them; NULL when no stream runs or it
  * has more than 64 buckets); borrowed. */
 const int64_t *sql_session_stream_from(sql_session *s, int *n);

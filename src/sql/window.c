@@ -267,11 +267,6 @@ strom_err sql_window_fn(tr *x, strom_buf *o)
 
 /* --------------------------------------------------- strom_window(size, slide, ts) */
 
-typedef struct wvt {
-    sqlite3_vtab base;
-    sql_vctx *ctx;
-} wvt;
-
 typedef struct wcur {
     sqlite3_vtab_cursor base;
     int64_t start, last, slide, size, rowid;
@@ -279,24 +274,43 @@ typedef struct wcur {
 
 enum { W_START, W_END, W_TIME, W_SIZE, W_SLIDE, W_TS };
 
-static int w_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
+int sql_ctx_vtab_make(sqlite3 *db, const char *decl, sql_vctx *ctx, sqlite3_vtab **out, char **err)
 {
-    (void)argc, (void)argv, (void)err;
-    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(window_start TIMESTAMP, window_end TIMESTAMP, "
-                                      "window_time TIMESTAMP, size HIDDEN, slide HIDDEN, ts HIDDEN)");
-    wvt *v = rc == SQLITE_OK ? sqlite3_malloc(sizeof *v) : NULL;
+    if (!decl) {
+        *err = sqlite3_mprintf("this virtual table is made by a streaming window only");
+        return SQLITE_ERROR;
+    }
+    int rc = sqlite3_declare_vtab(db, decl);
+    sql_ctx_vtab *v = rc == SQLITE_OK ? sqlite3_malloc(sizeof *v) : NULL;
     if (!v)
         return rc == SQLITE_OK ? SQLITE_NOMEM : rc;
     memset(v, 0, sizeof *v);
-    v->ctx = aux;
+    v->ctx = ctx;
     *out = &v->base;
     return SQLITE_OK;
 }
 
-static int w_disconnect(sqlite3_vtab *v)
+int sql_ctx_vtab_free(sqlite3_vtab *v)
 {
     sqlite3_free(v);
     return SQLITE_OK;
+}
+
+int sql_cursor_alloc(size_t size, sqlite3_vtab_cursor **out)
+{
+    sqlite3_vtab_cursor *c = sqlite3_malloc((int)size);
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, size);
+    *out = c;
+    return SQLITE_OK;
+}
+
+static int w_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
+{
+    (void)argc, (void)argv;
+    return sql_ctx_vtab_make(db, "CREATE TABLE x(window_start TIMESTAMP, window_end TIMESTAMP, window_time "
+                                 "TIMESTAMP, size HIDDEN, slide HIDDEN, ts HIDDEN)", aux, out, err);
 }
 
 /* size, slide and ts must be given (equal constraints): the function's arguments. */
@@ -324,12 +338,7 @@ static int w_best_index(sqlite3_vtab *base, sqlite3_index_info *ii)
 static int w_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
 {
     (void)base;
-    wcur *c = sqlite3_malloc(sizeof *c);
-    if (!c)
-        return SQLITE_NOMEM;
-    memset(c, 0, sizeof *c);
-    *out = &c->base;
-    return SQLITE_OK;
+    return sql_cursor_alloc(sizeof(wcur), out);
 }
 
 static int w_close(sqlite3_vtab_cursor *c)
@@ -363,7 +372,7 @@ static int w_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc,
     int64_t ts = sqlite3_value_int64(argv[2]);
     c->last = floor_div(ts, c->slide) * c->slide;
     c->start = c->last - (c->size / c->slide - 1) * c->slide;
-    w_skip(c, ((wvt *)base->pVtab)->ctx);
+    w_skip(c, ((sql_ctx_vtab *)base->pVtab)->ctx);
     return SQLITE_OK;
 }
 
@@ -372,7 +381,7 @@ static int w_next(sqlite3_vtab_cursor *base)
     wcur *c = (wcur *)base;
     c->start += c->slide;
     c->rowid++;
-    w_skip(c, ((wvt *)base->pVtab)->ctx);
+    w_skip(c, ((sql_ctx_vtab *)base->pVtab)->ctx);
     return SQLITE_OK;
 }
 
@@ -396,7 +405,7 @@ static const sqlite3_module window_module = {
     .iVersion = 1,
     .xConnect = w_connect,
     .xBestIndex = w_best_index,
-    .xDisconnect = w_disconnect,
+    .xDisconnect = sql_ctx_vtab_free,
     .xOpen = w_open,
     .xClose = w_close,
     .xFilter = w_filter,

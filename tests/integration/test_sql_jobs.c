@@ -15,47 +15,19 @@
  * columns checked against what the test produced).
  */
 #define _GNU_SOURCE
-#include "srvtest.h"
-#include "strom/client.h"
+#include "sqlit.h"
 
 #define NKEYS 1500
 #define NROWS 48000
 
 static st_server SRV;
-static char DIR_[256], ADDR[64];
+static char DIR_[256];
 
-static strom_client *client(void)
-{
-    snprintf(ADDR, sizeof ADDR, "127.0.0.1:%d", SRV.port);
-    strom_client *c;
-    strom_client_opts o = {.request_timeout_ms = 20000};
-    IT_OK(strom_client_connect(ADDR, &o, &c));
-    return c;
-}
+static strom_client *client(void) { return sqlit_client(SRV.port); }
 
-/* Runs q; the text of its rows ("a|b\n" per row) into out (may be NULL). */
 static strom_err run(strom_client *c, const char *q, const char *const *settings, char *out, size_t cap)
 {
-    strom_sql_cursor *r = NULL;
-    strom_err e = strom_client_sql_execute(c, q, strlen(q), settings, &r);
-    size_t w = 0;
-    while (e == STROM_OK && !strom_client_sql_done(r)) {
-        const strom_batch *b = NULL;
-        e = strom_client_sql_next(r, 1000, &b);
-        for (int64_t i = 0; b && out && i < strom_batch_nrows(b); i++)
-            for (int k = 0; k < strom_batch_ncols(b) && w + 64 < cap; k++) {
-                strom_column col;
-                strom_batch_column(b, k, &col);
-                size_t n = 0;
-                const char *s = col.type == STROM_STRING ? strom_batch_get_str(b, k, i, &n) : NULL;
-                w += s ? (size_t)snprintf(out + w, cap - w, "%.*s", (int)n, s)
-                       : (size_t)snprintf(out + w, cap - w, "%lld", (long long)strom_batch_get_int(b, k, i));
-                out[w++] = k + 1 < strom_batch_ncols(b) ? '|' : '\n';
-                out[w] = '\0';
-            }
-    }
-    strom_client_sql_close(r);
-    return e;
+    return sqlit_run(c, q, settings, out, cap);
 }
 
 /* Produces rows [from, to): key K(i % NKEYS), v = i, in batches; returns after the acks. */
