@@ -7,7 +7,8 @@
  *   id STRING (key), statement STRING, settings STRING ("key=value\n" lines), state STRING
  *   (RUNNING, STOPPED, FAILED), rows BIGINT (rows written so far), positions STRING (the
  *   stream's table, then per bucket the next offset: "table:o0,o1,..."; with a window the
- *   offsets of the oldest rows of its open windows and ";w<end of the last closed window>"),
+ *   offsets of the oldest rows of its open windows and ";w<end of the last closed window>,
+ *   late=<rows dropped as late in this run>"),
  *   error STRING.
  *   A RUNNING job is started again when the server starts (from its positions). A job
  *   into a log table adds its pending batch sequences (job_log.c).
@@ -113,7 +114,8 @@ static void positions_of(srv_job *j)
     int64_t closed, late;
     if (sql_session_window(j->sess, &closed, &late) && closed != INT64_MIN && w > 0 &&
         (size_t)w < sizeof j->positions - 24)
-        snprintf(j->positions + w, sizeof j->positions - (size_t)w, ";w%lld", (long long)closed);
+        snprintf(j->positions + w, sizeof j->positions - (size_t)w, ";w%lld,late=%lld", (long long)closed,
+                 (long long)late);
 }
 
 /* "table:o0,o1,..." -> the job session's resume point. */

@@ -112,6 +112,8 @@ strom_err sql_wstream_register(sqlite3 *db, sql_vctx *ctx);
  * __win_rows); the statement then reads SELECT * FROM temp."__win_out". */
 strom_err sql_wstream_prepare(sql_vctx *ctx, const sql_window *win, const char *agg_sql);
 void sql_wstream_free(sql_wstream *w);
+/* Drops the last statement's window tables and state (its statement is finalized). */
+void sql_wstream_end(sql_vctx *ctx);
 /* Per bucket the offset of the oldest row held for an open window, else pos[b]
  * (borrowed until the next call). */
 const int64_t *sql_wstream_safe_pos(sql_wstream *w, const int64_t *pos, int n);

@@ -758,6 +758,7 @@ strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_s
     *stmt = NULL;
     atomic_store(&s->vctx.cancel, 0);
     s->vctx.stream = NULL;
+    sql_wstream_end(&s->vctx);                 /* the last statement's window, if any */
     sql_ctx ctx = {.now_ms = now_of(s), .tz_ms = sql_session_tz_ms(s), .view_base = view_base, .view_arg = s};
     sql_stmt st;
     strom_err e = sql_translate(sql, len, &ctx, &st);

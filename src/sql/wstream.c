@@ -483,13 +483,21 @@ static int64_t delay_of(sql_vctx *x, const char *table)
     return d > 0 ? d : 0;
 }
 
+void sql_wstream_end(sql_vctx *x)
+{
+    if (!x->wstream)
+        return;
+    char msg[1024];                     /* keep the caller's message */
+    snprintf(msg, sizeof msg, "%s", strom_errmsg());
+    exec(x->wstream_db, "DROP TABLE IF EXISTS temp.\"__win_out\"; DROP TABLE IF EXISTS temp.\"__win_rows\"");
+    sql_wstream_free(x->wstream);
+    x->wstream = NULL;
+    strom_fail(STROM_OK, "%s", msg);
+}
+
 strom_err sql_wstream_prepare(sql_vctx *x, const sql_window *win, const char *agg_sql)
 {
-    strom_err e = exec(x->wstream_db, "DROP TABLE IF EXISTS temp.\"__win_out\"; "
-                                      "DROP TABLE IF EXISTS temp.\"__win_rows\"");
-    if (e != STROM_OK)
-        return e;
-    sql_wstream_free(x->wstream);
+    sql_wstream_end(x);
     sql_wstream *w = x->wstream = strom_calloc(1, sizeof *w);
     if (!w || !(w->agg_sql = strom_strdup(agg_sql)))
         return STROM_ENOMEM;
@@ -502,7 +510,7 @@ strom_err sql_wstream_prepare(sql_vctx *x, const sql_window *win, const char *ag
     if (strom_table_open(x->db, w->src, &w->t) != STROM_OK)
         w->t = NULL;                              /* a view or no table: named by the prepare */
     sqlite3_str *d = sqlite3_str_new(NULL);
-    e = source_decl(x, w, d);
+    strom_err e = source_decl(x, w, d);
     char *decl = sqlite3_str_finish(d);
     if (e == STROM_OK)
         e = decl ? make_table(x, "__win_rows", "strom_rows", decl) : STROM_ENOMEM;
