@@ -187,8 +187,9 @@ void sql_session_set_now(sql_session *s, int64_t now_ms);
  * or 'streaming': see STREAMING MODE above) and 'scan.startup.mode' ('earliest' (= 'full'),
  * the default, or 'latest': where a stream starts). Others: EOPTION naming the key and the
  * known ones. In streaming mode a query whose result needs the whole input (aggregates or
- * GROUP BY, ORDER BY without LIMIT) and writes (continuous jobs: not yet) are refused by
- * sql_session_run with EUNSUPPORTED saying why. */
+ * GROUP BY without a window, ORDER BY without LIMIT) and writes other than a continuous
+ * job are refused by sql_session_run with EUNSUPPORTED saying why; a query with a window
+ * runs as wstream.c says. */
 strom_err sql_session_set(sql_session *s, const char *key, const char *value);
 /* The session's settings as key/value pairs into kv (room for 8; strings borrowed until
  * the next call on this thread or a change of s): what a new session needs to behave the

@@ -621,8 +621,9 @@ static int is_aggregate(const sql_tok *t)
 }
 
 /* What a streaming query cannot do, or NULL: a result that needs the whole (endless)
- * input - an aggregate or GROUP BY without a window, ORDER BY without LIMIT - and, unless
- * allow_write (a continuous INSERT job), a write. *at: the token. */
+ * input - an aggregate or GROUP BY without a window (windowed: the statement has one),
+ * ORDER BY without LIMIT - and, unless allow_write (a continuous INSERT job), a write.
+ * *at: the token. */
 static const char *unbounded(const sql_tok *t, size_t n, size_t *at, int allow_write, int windowed)
 {
     int depth = 0;

@@ -20,6 +20,8 @@
  *                                             version of each key valid at e (hidden column 2)
  *                                             A view 'SELECT * FROM base' named there is
  *                                             replaced by base (aliased by the view's name)
+ *   TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size)), TABLE(HOP(...)), GROUP BY TUMBLE(c, size)
+ *   with TUMBLE_START/_END/_ROWTIME (HOP_ likewise) -> a join with strom_window (window.c)
  * Positions in errors are "line L, column C" (1-based, columns in bytes), and
  * sql_error_caret() draws the statement line with a caret under the column.
  */
