@@ -225,10 +225,16 @@ strom_err sql_window_group_from(tr *x, strom_buf *o)
     if ((e = set_name(w.table, sizeof w.table, tab)) != STROM_OK)
         return e;
     x->i++;
+    static const char *const joins[] = {"JOIN", "LEFT", "RIGHT", "INNER", "CROSS", "FULL", "NATURAL", NULL};
+    int join = at_p(x, ",");
+    for (int k = 0; joins[k]; k++)
+        join |= at_kw(x, joins[k]);
     const sql_tok *alias = tab;
-    if (eat_kw(x, "AS") || (is_name(cur(x)) && !sql_tok_is(cur(x), "WHERE") && !sql_tok_is(cur(x), "GROUP")))
+    if (!join && (eat_kw(x, "AS") || (is_name(cur(x)) && !at_kw(x, "WHERE") && !at_kw(x, "GROUP"))))
         alias = cur(x), x->i++;
-    if (at_p(x, ",") || at_kw(x, "JOIN") || at_kw(x, "LEFT") || at_kw(x, "INNER") || at_kw(x, "CROSS"))
+    for (int k = 0; joins[k]; k++)
+        join |= at_kw(x, joins[k]);
+    if (join || at_p(x, ","))
         return sql_tr_fail(x, cur(x), "a group window (GROUP BY TUMBLE/HOP) reads one table: no joins");
     keep_window(x, &w);
     e = put_s(o, "FROM ");

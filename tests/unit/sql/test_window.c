@@ -170,6 +170,8 @@ static void test_bad_input(void **state)
                "line 1, column 41: TUMBLE: the group window needs its time column first");
     sqlt_fails(&t, "SELECT count(*) FROM TABLE(TUMBLE(TABLE pe, DESCRIPTOR(nope), INTERVAL '1' MINUTE)) GROUP BY 1",
                "nope");
+    sqlt_fails(&t, "SELECT count(*) FROM pe JOIN pe AS q ON 1 GROUP BY TUMBLE(pe.event_time, INTERVAL '1' MINUTE)",
+               "line 1, column 25: a group window (GROUP BY TUMBLE/HOP) reads one table: no joins");
     sqlt_close(&t);
 }
 
