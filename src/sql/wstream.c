@@ -14,8 +14,9 @@
  * Flink's per-partition watermarks: a bucket that stops getting rows holds it back; one
  * with rows the stream has not read yet holds it too, one that never had rows does not); when
  * it reaches a window's last millisecond (end - 1) the window is closed: agg runs with
- * strom_window limited to the windows that end in (closed before, closed now] and its rows
- * are this statement's rows; then the rows of no open window are dropped from __win_rows.
+ * strom_window limited to the windows that end in (closed before, closed now] (and
+ * __win_rows shows it only the rows that can be in them) and its rows are this statement's
+ * rows; the rows of no open window are dropped from __win_rows once they are half of it.
  *
  * Jobs: the positions a job commits (sql_session_stream_pos) are, per bucket, the offset of
  * the oldest row still held for an open window (else the stream's position), and the end
@@ -98,6 +99,11 @@ static strom_err rows_add(sql_wstream *w, sqlite3_stmt *src)
 /* Drops the rows whose time is before keep_from (in no open window); compacts. */
 static strom_err rows_prune(sql_wstream *w, int64_t keep_from)
 {
+    size_t drop = 0;
+    for (size_t r = 0; r < w->nrows; r++)
+        drop += w->cells[r * (size_t)w->ncols + (size_t)w->tcol].v.i < keep_from;
+    if (drop == 0 || drop * 2 < w->nrows)
+        return STROM_OK;   /* compact when half is dead (amortized); closed windows skip the rest */
     strom_buf nb = {0};
     size_t k = 0;
     strom_err e = STROM_OK;
@@ -131,6 +137,7 @@ static strom_err rows_prune(sql_wstream *w, int64_t keep_from)
 
 typedef struct rcur {
     sqlite3_vtab_cursor base;
+    const sql_vctx *x;
     sql_wstream *w;
     size_t r;
 } rcur;
@@ -161,18 +168,36 @@ static int r_close(sqlite3_vtab_cursor *c)
     return SQLITE_OK;
 }
 
+/* Moves c->r to the next row that can be in a closing window (end in (win_lo, win_hi]:
+ * time in (win_lo - size, win_hi)), so SQLite sees only those. */
+static void r_skip(rcur *c)
+{
+    const sql_vctx *x = c->x;
+    int64_t lo = x->win_lo == INT64_MIN ? INT64_MIN : x->win_lo - c->w->size;
+    for (; c->r < c->w->nrows; c->r++) {
+        int64_t ts = c->w->cells[c->r * (size_t)c->w->ncols + (size_t)c->w->tcol].v.i;
+        if (ts > lo && ts < x->win_hi)
+            break;
+    }
+}
+
 static int r_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc, sqlite3_value **argv)
 {
     (void)idx, (void)s, (void)argc, (void)argv;
     rcur *c = (rcur *)base;
-    c->w = ((sql_ctx_vtab *)base->pVtab)->ctx->wstream;
+    c->x = ((sql_ctx_vtab *)base->pVtab)->ctx;
+    c->w = c->x->wstream;
     c->r = 0;
+    if (c->w)
+        r_skip(c);
     return SQLITE_OK;
 }
 
 static int r_next(sqlite3_vtab_cursor *base)
 {
-    ((rcur *)base)->r++;
+    rcur *c = (rcur *)base;
+    c->r++;
+    r_skip(c);
     return SQLITE_OK;
 }
 
@@ -223,6 +248,7 @@ typedef struct ocur {
     sqlite3_stmt *src, *agg;
     int agg_on, eof;
     uint64_t seen;             /* buckets with rows */
+    int hold;                  /* a bucket with unread rows that holds the watermark, or -1 */
     int64_t max_ts[64];        /* per bucket the greatest row time */
     int64_t rowid;
 } ocur;
@@ -263,16 +289,22 @@ static int64_t closed_by(const sql_wstream *w, int64_t wm)
     return k * w->slide + w->size;
 }
 
-/* 1 when a bucket with no row seen yet has rows the stream has not read. */
-static int unread_bucket(const ocur *c, sql_wstream *w)
+/* 1 when a bucket with no row seen yet has rows the stream has not read (c->hold: that
+ * bucket, so the next rows need not look again until it is seen). */
+static int unread_bucket(ocur *c, sql_wstream *w)
 {
+    if (c->hold >= 0 && !(c->seen >> c->hold & 1))
+        return 1;
     const int64_t *pos = c->x->stream_pos;
     int n = c->x->stream_nbuckets;
     for (int b = 0; pos && w->t && b < n && b < 64; b++) {
         int64_t lo = 0, hi = 0;
-        if (!(c->seen >> b & 1) && strom_table_offsets(w->t, b, &lo, &hi) == STROM_OK && hi > pos[b])
+        if (!(c->seen >> b & 1) && strom_table_offsets(w->t, b, &lo, &hi) == STROM_OK && hi > pos[b]) {
+            c->hold = b;
             return 1;
+        }
     }
+    c->hold = -1;
     return 0;
 }
 
@@ -294,7 +326,7 @@ static strom_err take_row(ocur *c, sql_wstream *w)
         c->max_ts[b] = ts;
     c->seen |= (uint64_t)1 << b;
     int64_t wm = INT64_MAX;                      /* the least of the buckets' watermarks */
-    for (int k = 0; k < 64; k++)
+    for (int k = 0; k < 64 && k < c->x->stream_nbuckets; k++)
         if ((c->seen >> k & 1) && c->max_ts[k] - w->delay < wm)
             wm = c->max_ts[k] - w->delay;
     int64_t end = closed_by(w, wm);
@@ -345,6 +377,7 @@ static int o_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc,
     (void)idx, (void)s, (void)argc, (void)argv;
     ocur *c = (ocur *)base;
     c->x = ((sql_ctx_vtab *)base->pVtab)->ctx;
+    c->hold = -1;
     sql_wstream *w = c->x->wstream;
     sqlite3 *db = c->x->wstream_db;
     char *q = sqlite3_mprintf("SELECT rowid, * FROM main.\"%w\"", w->src);
