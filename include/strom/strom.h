@@ -389,7 +389,11 @@ typedef struct strom_write_opts {
     int32_t batch_seq;
 } strom_write_opts;
 /* Writes rows as o says. *duplicate (may be NULL) gets 1 when the write was a retry
- * already applied in every bucket it touches. */
+ * already applied in every bucket it touches. On a log table only an idempotent append
+ * is a write (writer_id > 0, batch_seq >= 0, no delete, no columns): the rows are routed
+ * as strom_table_append's, and each bucket's batch carries writer_id + batch_seq, so a
+ * bucket that already applied that sequence (or a later one) of the writer skips its part
+ * (*duplicate is then 0: not told apart); anything else on a log table is EUNSUPPORTED. */
 strom_err strom_table_write(strom_table *t, const strom_builder *rows,
                             const strom_write_opts *o, int *duplicate);
 /* Deletes the keys of the builder's rows (only the primary-key columns are read; put any

@@ -424,7 +424,7 @@ static void empty_result(const strom_table *t, strom_append_result *res)
 }
 
 static strom_err append_locked(strom_table *t, const strom_builder *rows, int64_t nrows,
-                               strom_append_result *res, cat_scratch *s)
+                               const int64_t idem[2], strom_append_result *res, cat_scratch *s)
 {
     const cat_opts *o = &t->e->meta.opts;
     fmt_encode_opts eo;
@@ -444,12 +444,16 @@ static strom_err append_locked(strom_table *t, const strom_builder *rows, int64_
     if (err != STROM_OK)
         return err;
     encode_opts(o, &eo);
+    eo.writer_id = idem ? idem[0] : -1;
+    eo.batch_seq = idem ? (int32_t)idem[1] : -1;
     int n = make_tasks(t, rows, &eo, patch, s);
     run_tasks(t, s, n);
     return collect(t, s, n, res);
 }
 
-strom_err strom_table_append(strom_table *t, const strom_builder *rows, strom_append_result *res)
+/* idem: NULL, or {writer id, batch sequence} for every bucket's batch (cat_append_idem). */
+static strom_err append_rows(strom_table *t, const strom_builder *rows, const int64_t idem[2],
+                             strom_append_result *res)
 {
     int64_t nrows = 0;
     strom_err err = check_rows(t, rows, &nrows);
@@ -461,11 +465,22 @@ strom_err strom_table_append(strom_table *t, const strom_builder *rows, strom_ap
     if (!s)
         return STROM_ENOMEM;
     pthread_rwlock_rdlock(&t->e->lock);
-    err = append_locked(t, rows, nrows, res, s);
+    err = append_locked(t, rows, nrows, idem, res, s);
     pthread_rwlock_unlock(&t->e->lock);
     scratch_put(t->db, s);
     cat_notify_append(t, -1); /* also after a partial failure: some buckets may have rows */
     return err;
+}
+
+strom_err strom_table_append(strom_table *t, const strom_builder *rows, strom_append_result *res)
+{
+    return append_rows(t, rows, NULL, res);
+}
+
+strom_err cat_append_idem(strom_table *t, const strom_builder *rows, int64_t writer_id, int32_t batch_seq)
+{
+    const int64_t idem[2] = {writer_id, batch_seq};
+    return append_rows(t, rows, idem, NULL);
 }
 
 strom_err strom_table_append_bucket(strom_table *t, int bucket, const strom_builder *rows,

@@ -112,5 +112,9 @@ void cat_pool_shutdown(strom_db *db);
  * argument. */
 void cat_run_parallel(strom_db *db, void (*fn)(void *arg), void *const *args, int n);
 void cat_scratch_free_all(strom_db *db);
+/* strom_table_append with every bucket's batch carrying writer_id + batch_seq, so the
+ * log's idempotence (log.h) applies it at most once per bucket (strom_table_write on a log
+ * table). */
+strom_err cat_append_idem(strom_table *t, const strom_builder *rows, int64_t writer_id, int32_t batch_seq);
 
 #endif /* STROM_CAT_INT_H */

@@ -271,6 +271,11 @@ strom_err strom_table_write(strom_table *t, const strom_builder *rows,
     o = o ? o : &none;
     int partial = o->columns != NULL || o->ncolumns != 0;
     const char *what = o->delete_rows ? "delete" : partial ? "partial upsert" : "upsert";
+    if (cur_schema(t->e)->npk == 0 && !o->delete_rows && !partial && o->writer_id > 0 && o->batch_seq >= 0) {
+        if (duplicate)
+            *duplicate = 0;                                             /* not told apart */
+        return cat_append_idem(t, rows, o->writer_id, o->batch_seq);   /* a log table */
+    }
     strom_err err = need_pk(t, what);
     if (err == STROM_OK && o->writer_id != 0 && (o->writer_id < 0 || o->batch_seq < 0))
         err = strom_fail(STROM_EINVAL, "table %s: %s: writer id %lld / batch sequence %d: "

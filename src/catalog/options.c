@@ -547,6 +547,9 @@ static const cat_optdef registry[] = {
      "one sparse offset/time index entry per this many segment bytes"},
     {"table.time-column", "column", "", apply_time_column, 0,
      "TIMESTAMP(3) or BIGINT column holding row times (default: the commit time)"},
+    {"table.watermark.delay-ms", "ms", "0", apply_any, 0,
+     "streaming SQL windows: the watermark is the greatest row time seen minus this (set by\n"
+     "      WATERMARK FOR c AS c - INTERVAL ...)"},
     {"connector", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
     {"bootstrap.servers", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
     {"table.merge-engine", "last_row|first_row|versioned|aggregation", "last_row",

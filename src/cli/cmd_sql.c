@@ -122,6 +122,9 @@ static strom_err run_local(target *t, const char *stmt, size_t len, sql_format f
         e = sql_print_stream(st, fmt, stdout, sql_session_streaming(t->s), rows);
         sqlite3_finalize(st);
     }
+    int64_t closed, late;
+    if (sql_session_window(t->s, &closed, &late) && late > 0)
+        fprintf(stderr, "strom sql: %lld late rows dropped (their windows had closed)\n", (long long)late);
     running = NULL;
     return e;
 }

@@ -6,8 +6,12 @@
  * THE JOB TABLE (SQL_JOBS_TABLE, "__sql_jobs", a primary-key table of the database)
  *   id STRING (key), statement STRING, settings STRING ("key=value\n" lines), state STRING
  *   (RUNNING, STOPPED, FAILED), rows BIGINT (rows written so far), positions STRING (the
- *   stream's table, then per bucket the next offset: "table:o0,o1,..."), error STRING.
- *   A RUNNING job is started again when the server starts (from its positions).
+ *   stream's table, then per bucket the next offset: "table:o0,o1,..."; with a window the
+ *   offsets of the oldest rows of its open windows and ";w<end of the last closed window>,
+ *   late=<rows dropped as late in this run>"),
+ *   error STRING.
+ *   A RUNNING job is started again when the server starts (from its positions). A job
+ *   into a log table adds its pending batch sequences (job_log.c).
  *
  * EXACTLY ONCE INTO A PRIMARY-KEY SINK
  *   The job's stream calls back each time it has read its table to the end (sql_vctx.idle):
@@ -16,8 +20,10 @@
  *   the job table (durable too). After a crash the job starts at the stored positions, so no
  *   source row is lost; rows between the stored positions and the crash are read again and
  *   written again as the same upserts of the same keys, so the sink holds each key once with
- *   its last value (no duplicate). A log-table sink would get those rows twice, so a job's
- *   sink must be a primary-key table (refused otherwise).
+ *   its last value (no duplicate).
+ *
+ * EXACTLY ONCE INTO A LOG SINK: idempotent appends whose writer ids and sequences come from
+ *   the source positions (job_log.c).
  */
 #include "srv_int.h"
 
@@ -36,6 +42,7 @@ typedef struct srv_job {
     pthread_t th;
     atomic_int stop;           /* 1: STOP JOB, 2: server shutdown */
     int64_t rows, rows_base;   /* rows written (rows_base: before this start) */
+    srv_job_log *log;          /* a log-table sink (NULL: a primary-key sink) */
     char positions[2048];
 } srv_job;
 
@@ -104,6 +111,11 @@ static void positions_of(srv_job *j)
     for (int b = 0; b < n && w > 0 && (size_t)w < sizeof j->positions - 24; b++)
         w += snprintf(j->positions + w, sizeof j->positions - (size_t)w, "%s%lld", b ? "," : "",
                       (long long)pos[b]);
+    int64_t closed, late;
+    if (sql_session_window(j->sess, &closed, &late) && closed != INT64_MIN && w > 0 &&
+        (size_t)w < sizeof j->positions - 24)
+        snprintf(j->positions + w, sizeof j->positions - (size_t)w, ";w%lld,late=%lld", (long long)closed,
+                 (long long)late);
 }
 
 /* "table:o0,o1,..." -> the job session's resume point. */
@@ -116,7 +128,7 @@ static void resume_at(srv_job *j)
     if (!colon || colon - j->positions >= (long)sizeof table)
         return;
     snprintf(table, sizeof table, "%.*s", (int)(colon - j->positions), j->positions);
-    for (const char *p = colon + 1; *p && n < 64; n++) {
+    for (const char *p = colon + 1; *p && *p != ';' && n < 64; n++) {
         char *end;
         pos[n] = strtoll(p, &end, 10);
         if (end == p)
@@ -124,12 +136,28 @@ static void resume_at(srv_job *j)
         p = *end == ',' ? end + 1 : end;
     }
     sql_session_set_job(j->sess, table, pos, n);
+    const char *w = strstr(colon, ";w");
+    if (w)                            /* a window job: its windows closed so far */
+        sql_session_set_window_resume(j->sess, strtoll(w + 2, NULL, 10));
+}
+
+/* srv_job_log_save: the job row with these positions. */
+static strom_err save_positions(void *arg, const char *positions)
+{
+    srv_job *j = arg;
+    j->rows = j->rows_base + srv_job_log_rows(j->log);
+    snprintf(j->positions, sizeof j->positions, "%s", positions);
+    return save(j, "RUNNING", NULL);
 }
 
 /* sql_vctx.idle: the stream read its table to the end: write, then commit the positions. */
 static void job_idle(void *arg)
 {
     srv_job *j = arg;
+    if (j->log) {
+        srv_job_log_idle(j->log);  /* a failure fails the statement's next write */
+        return;
+    }
     int64_t rows = 0;
     if (sql_session_flush_writes(j->sess, &rows) != STROM_OK)
         return;                    /* the statement's next write fails and ends the job */
@@ -165,6 +193,8 @@ static strom_err job_prepare(srv_job *j)
     if (e == STROM_OK)
         e = apply_settings(j->sess, copy);
     free(copy);
+    if (e == STROM_OK && j->log)
+        srv_job_log_attach(j->log, j->sess);
     if (e == STROM_OK) {
         sql_session_set_job(j->sess, NULL, NULL, 0);
         resume_at(j);
@@ -196,6 +226,7 @@ static void *job_main(void *arg)
 
 static void job_free(srv_job *j)
 {
+    srv_job_log_free(j->log);
     sqlite3_finalize(j->st);
     sql_session_close(j->sess);
     free(j->sql);
@@ -203,8 +234,8 @@ static void job_free(srv_job *j)
     free(j);
 }
 
-/* Refuses a sink that is not a primary-key table (see EXACTLY ONCE above). */
-static strom_err check_sink(srv_server *s, const char *sql, size_t len)
+/* Checks the statement is INSERT INTO <existing table> ...; *is_log: the sink is a log table. */
+static strom_err check_sink(srv_server *s, const char *sql, size_t len, int *is_log)
 {
     sql_tok *t = NULL;
     size_t n = 0;
@@ -217,9 +248,7 @@ static strom_err check_sink(srv_server *s, const char *sql, size_t len)
         snprintf(name, sizeof name, "%.*s", (int)t[2].n, t[2].p);
         e = strom_table_open(s->db, name, &sink);
     }
-    if (e == STROM_OK && strom_schema_primary_key(strom_table_schema(sink), NULL, 0) == 0)
-        e = strom_fail(STROM_EUNSUPPORTED, "job sink %s is a log table: a job writes exactly once only "
-                       "into a primary-key table (its rows are upserts that a restart may repeat)", name);
+    *is_log = e == STROM_OK && strom_schema_primary_key(strom_table_schema(sink), NULL, 0) == 0;
     strom_table_close(sink);
     free(t);
     return e;
@@ -240,11 +269,21 @@ static strom_err job_spawn(srv_server *s, srv_job *j)
     return STROM_OK;
 }
 
-static srv_job *job_new(srv_server *s, const char *id, const char *sql, size_t len, const char *settings)
+/* A job (not started); positions: its stored ones (NULL: none). */
+static srv_job *job_new(srv_server *s, const char *id, const char *sql, size_t len, const char *settings,
+                        const char *positions)
 {
+    int is_log = 0;
+    if (check_sink(s, sql, len, &is_log) != STROM_OK)
+        return NULL;
     srv_job *j = strom_calloc(1, sizeof *j);
     if (!j)
         return NULL;
+    snprintf(j->positions, sizeof j->positions, "%s", positions ? positions : "");
+    if (is_log && srv_job_log_create(id, positions, save_positions, j, &j->log) != STROM_OK) {
+        free(j);
+        return NULL;
+    }
     j->srv = s;
     snprintf(j->id, sizeof j->id, "%s", id);
     j->sql = strndup(sql, len);
@@ -260,7 +299,8 @@ static srv_job *job_new(srv_server *s, const char *id, const char *sql, size_t l
 static strom_err hook_start(void *ctx, sql_session *from, const char *sql, size_t len, char *id, size_t cap)
 {
     srv_server *s = ctx;
-    strom_err e = check_sink(s, sql, len);
+    int is_log = 0;
+    strom_err e = check_sink(s, sql, len, &is_log);
     if (e != STROM_OK)
         return e;
     const char *kv[8][2];
@@ -273,9 +313,9 @@ static strom_err hook_start(void *ctx, sql_session *from, const char *sql, size_
     pthread_mutex_unlock(&s->jobs->mu);
     char jid[64];
     snprintf(jid, sizeof jid, "job-%lld-%lld", (long long)(strom_now_ms() / 1000), (long long)k);
-    srv_job *j = job_new(s, jid, sql, len, settings);
+    srv_job *j = job_new(s, jid, sql, len, settings, NULL);
     if (!j)
-        return STROM_ENOMEM;
+        return strom_errmsg()[0] ? strom_fail(STROM_EINVAL, "%s", strom_errmsg()) : STROM_ENOMEM;
     if ((e = job_prepare(j)) == STROM_OK && (e = save(j, "RUNNING", NULL)) == STROM_OK)
         e = job_spawn(s, j);
     if (e != STROM_OK) {
@@ -342,10 +382,11 @@ static void restart_jobs(srv_server *s)
         char *id = col_str(b, 0, r), *sql = col_str(b, 1, r), *set = col_str(b, 2, r), *state = col_str(b, 3, r),
              *pos = col_str(b, 5, r);
         srv_job *j = id && sql && set && state && !strcmp(state, "RUNNING")
-                         ? job_new(s, id, sql, strlen(sql), set) : NULL;
+                         ? job_new(s, id, sql, strlen(sql), set, pos) : NULL;
+        if (!j && state && !strcmp(state, "RUNNING"))
+            fprintf(stderr, "strom server: job %s could not restart: %s\n", id ? id : "?", strom_errmsg());
         if (j) {
             j->rows = j->rows_base = strom_batch_get_int(b, 4, r);
-            snprintf(j->positions, sizeof j->positions, "%s", pos ? pos : "");
             if (job_prepare(j) != STROM_OK || job_spawn(s, j) != STROM_OK) {
                 fprintf(stderr, "strom server: job %s could not restart: %s\n", id, strom_errmsg());
                 save(j, "FAILED", strom_errmsg());

@@ -355,6 +355,21 @@ void srv_sql_wait_threads(srv_server *s);
  * RUNNING in the job table, to be restarted); hooks: lets sess start and stop jobs. */
 struct sql_session;
 strom_err srv_jobs_start(srv_server *s);
+
+/* job_log.c: a job's log-table sink, exactly once (see there). save(arg, positions) stores
+ * the job row with that positions text, durably. create parses the job's stored positions
+ * (may be NULL) for a replay's forced flush points; owned: srv_job_log_free. attach: the
+ * sink hooks of sess (the job's session, which must outlive the next calls). idle: the
+ * stream caught up: write everything, store the positions. */
+typedef struct srv_job_log srv_job_log;
+typedef strom_err (*srv_job_log_save)(void *arg, const char *positions);
+strom_err srv_job_log_create(const char *id, const char *positions, srv_job_log_save save, void *arg,
+                             srv_job_log **out);
+void srv_job_log_free(srv_job_log *l);
+void srv_job_log_attach(srv_job_log *l, struct sql_session *sess);
+strom_err srv_job_log_idle(srv_job_log *l);
+/* Rows written to the sink in this run (a replay's again). */
+int64_t srv_job_log_rows(const srv_job_log *l);
 void srv_jobs_stop(srv_server *s);
 void srv_jobs_hooks(srv_server *s, struct sql_session *sess);
 

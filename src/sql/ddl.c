@@ -367,7 +367,7 @@ strom_err sql_translate(const char *sql, size_t len, const sql_ctx *ctx, sql_stm
 {
     memset(out, 0, sizeof *out);
     sql_set_error_at(-1);
-    tr x = {.sql = sql, .len = len, .ctx = ctx};
+    tr x = {.sql = sql, .len = len, .ctx = ctx, .win = &out->win};
     strom_err e = sql_lex(sql, len, &x.t, &x.n);
     if (e != STROM_OK)
         return e;

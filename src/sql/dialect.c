@@ -405,6 +405,12 @@ static strom_err rewrite_one(tr *x, size_t range_start, strom_buf *o)
 {
     const sql_tok *t = cur(x);
     int64_t v;
+    if (sql_window_tvf_at(x))
+        return sql_window_tvf(x, o);
+    if (sql_window_group_at(x))
+        return sql_window_group_from(x, o);
+    if (sql_window_fn_at(x))
+        return sql_window_fn(x, o);
     if (sql_tok_is(t, "TIMESTAMP") && x->t[x->i + 1].kind == SQL_TK_STRING) {
         const sql_tok *s = &x->t[x->i + 1];
         if (sql_parse_timestamp(s->p, s->n, &v) != STROM_OK)

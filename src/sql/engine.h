@@ -56,6 +56,17 @@
 
 #include "sql.h"
 
+/* A continuous job's log-table sink (server/job_log.c): rows(arg, sink, b) is the builder
+ * (of the sink's schema, the hook's) that takes the sink rows produced from source bucket b;
+ * batch_end(arg, b, next) is called when the stream has finished a batch of bucket b whose
+ * last row read was at offset next - 1 (so every row of b before next has produced its
+ * output). An error from either fails the statement. */
+typedef struct sql_job_sink {
+    strom_builder *(*rows)(void *arg, strom_table *sink, int src_bucket);
+    strom_err (*batch_end)(void *arg, int src_bucket, int64_t next);
+    void *arg;
+} sql_job_sink;
+
 /* What the virtual tables of one session share with it. */
 typedef struct sql_vctx {
     strom_db *db;              /* borrowed: must outlive the session */
@@ -78,10 +89,57 @@ typedef struct sql_vctx {
     char resume_table[160];
     int64_t resume_pos[64];
     int resume_n;
+    /* a job into a log-table sink (sql_session_set_job_sink): the sink's rows go to the
+     * builder the hook gives for the stream's current source bucket, and the hook hears
+     * of every source batch the stream has finished (all its output produced) */
+    sql_job_sink sink;
+    int stream_bucket;         /* the bucket of the stream's current batch (-1: none) */
+    int64_t stream_from[64];   /* where the stream started, per bucket (<= 64 buckets) */
     void *writers[16];         /* tables with buffered writes (vtab.c) */
     int nwriters;
     int64_t rows_written;      /* rows the statements of the session wrote so far */
+    /* strom_window (window.c) gives only windows whose end is in (win_lo, win_hi]:
+     * streaming, the windows being closed; else INT64_MIN, INT64_MAX */
+    int64_t win_lo, win_hi;
+    /* a streaming window (wstream.c): its state (owned, sql_wstream_free), the declaration
+     * its virtual tables take while they are created, the connection, and where a
+     * restarted job's windows resume (the end of its last closed window; INT64_MIN) */
+    struct sql_wstream *wstream;
+    const char *wstream_decl;
+    sqlite3 *wstream_db;
+    int64_t win_resume_closed;
 } sql_vctx;
+
+/* wstream.c: windowed aggregates in streaming mode (see there). */
+typedef struct sql_wstream sql_wstream;
+/* Registers the modules strom_rows and strom_wstream on db (ctx borrowed). */
+strom_err sql_wstream_register(sqlite3 *db, sql_vctx *ctx);
+/* Makes temp."__win_rows" and temp."__win_out" for window win and agg_sql (the query over
+ * __win_rows); the statement then reads SELECT * FROM temp."__win_out". */
+strom_err sql_wstream_prepare(sql_vctx *ctx, const sql_window *win, const char *agg_sql);
+void sql_wstream_free(sql_wstream *w);
+/* Drops the last statement's window tables and state (its statement is finalized). */
+void sql_wstream_end(sql_vctx *ctx);
+/* Per bucket the offset of the oldest row held for an open window, else pos[b]
+ * (borrowed until the next call). */
+const int64_t *sql_wstream_safe_pos(sql_wstream *w, const int64_t *pos, int n);
+int64_t sql_wstream_closed(const sql_wstream *w);
+int64_t sql_wstream_late(const sql_wstream *w);
+
+/* The virtual tables of the SQL layer's own (window.c, wstream.c): the base and the
+ * session's context. make: an xConnect body (declares decl, err when decl is NULL);
+ * free: xDisconnect; sql_cursor_alloc: a zeroed cursor of size bytes. */
+typedef struct sql_ctx_vtab {
+    sqlite3_vtab base;
+    sql_vctx *ctx;
+} sql_ctx_vtab;
+int sql_ctx_vtab_make(sqlite3 *db, const char *decl, sql_vctx *ctx, sqlite3_vtab **out, char **err);
+int sql_ctx_vtab_free(sqlite3_vtab *v);
+int sql_cursor_alloc(size_t size, sqlite3_vtab_cursor **out);
+
+/* window.c: registers the table-valued function strom_window(size, slide, ts) on db
+ * (ctx borrowed, must outlive db). */
+strom_err sql_window_register(sqlite3 *db, sql_vctx *ctx);
 
 /* vtab.c: writes every table's buffered rows of the running statement now (a job). *rows
  * (may be NULL) gets the rows written. */
@@ -135,8 +193,9 @@ void sql_session_set_now(sql_session *s, int64_t now_ms);
  * or 'streaming': see STREAMING MODE above) and 'scan.startup.mode' ('earliest' (= 'full'),
  * the default, or 'latest': where a stream starts). Others: EOPTION naming the key and the
  * known ones. In streaming mode a query whose result needs the whole input (aggregates or
- * GROUP BY, ORDER BY without LIMIT) and writes (continuous jobs: not yet) are refused by
- * sql_session_run with EUNSUPPORTED saying why. */
+ * GROUP BY without a window, ORDER BY without LIMIT) and writes other than a continuous
+ * job are refused by sql_session_run with EUNSUPPORTED saying why; a query with a window
+ * runs as wstream.c says. */
 strom_err sql_session_set(sql_session *s, const char *key, const char *value);
 /* The session's settings as key/value pairs into kv (room for 8; strings borrowed until
  * the next call on this thread or a change of s): what a new session needs to behave the
@@ -166,10 +225,20 @@ void sql_session_set_jobs(sql_session *s, const sql_job_hooks *h);
  * table resume_table starts at pos[0..n) when given (n = the table's bucket count). */
 void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t *pos, int n);
 strom_err sql_session_flush_writes(sql_session *s, int64_t *rows);
+/* A job's log-table sink hooks (sql_job_sink); h NULL: none. */
+void sql_session_set_job_sink(sql_session *s, const sql_job_sink *h);
 /* Rows the session's statements have written so far (jobs: also before the end). */
 int64_t sql_session_rows_written(const sql_session *s);
 /* The stream's table and positions (NULL when no stream runs); borrowed. */
 const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n);
+/* A streaming window's progress: the end of its last closed window (INT64_MIN: none) and
+ * the late rows it dropped; 0 when the session runs no streaming window. */
+int sql_session_window(sql_session *s, int64_t *closed, int64_t *late);
+/* A restarted job's windows: those ending at or before closed were emitted already. */
+void sql_session_set_window_resume(sql_session *s, int64_t closed);
+/* Where the running stream started, per bucket (n of them; NULL when no stream runs or it
+ * has more than 64 buckets); borrowed. */
+const int64_t *sql_session_stream_from(sql_session *s, int *n);
 /* The session zone's offset east of UTC in ms at the current time. */
 int64_t sql_session_tz_ms(sql_session *s);
 /* Runs one statement (Flink dialect, sql.h). Catalog statements (CREATE/DROP/SET) are

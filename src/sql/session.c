@@ -163,6 +163,11 @@ void sql_session_set_job(sql_session *s, const char *resume_table, const int64_t
     }
 }
 
+void sql_session_set_job_sink(sql_session *s, const sql_job_sink *h)
+{
+    s->vctx.sink = h ? *h : (sql_job_sink){0};
+}
+
 int64_t sql_session_rows_written(const sql_session *s) { return s->vctx.rows_written; }
 
 strom_err sql_session_flush_writes(sql_session *s, int64_t *rows)
@@ -174,7 +179,26 @@ const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n
 {
     *table = s->vctx.stream_table;
     *n = s->vctx.stream_nbuckets;
+    if (s->vctx.stream_pos && s->vctx.wstream)      /* a window: its open rows too */
+        return sql_wstream_safe_pos(s->vctx.wstream, s->vctx.stream_pos, *n);
     return s->vctx.stream_pos;
+}
+
+int sql_session_window(sql_session *s, int64_t *closed, int64_t *late)
+{
+    if (!s->vctx.wstream)
+        return 0;
+    *closed = sql_wstream_closed(s->vctx.wstream);
+    *late = sql_wstream_late(s->vctx.wstream);
+    return 1;
+}
+
+void sql_session_set_window_resume(sql_session *s, int64_t closed) { s->vctx.win_resume_closed = closed; }
+
+const int64_t *sql_session_stream_from(sql_session *s, int *n)
+{
+    *n = s->vctx.stream_nbuckets;
+    return s->vctx.stream_pos && *n <= 64 ? s->vctx.stream_from : NULL;
 }
 
 void sql_session_set_now(sql_session *s, int64_t now_ms) { s->now_ms = now_ms; }
@@ -355,9 +379,14 @@ strom_err sql_session_open(strom_db *db, sql_session **out)
         return STROM_ENOMEM;
     s->db = db;
     s->vctx.db = db;
+    s->vctx.stream_bucket = -1;
     strom_err e = sqlite3_open_v2(":memory:", &s->q, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) == SQLITE_OK
                       ? sql_vtab_register(s->q, &s->vctx)
                       : strom_fail(STROM_ENOMEM, "sqlite3_open: cannot open a connection");
+    if (e == STROM_OK)
+        e = sql_window_register(s->q, &s->vctx);
+    if (e == STROM_OK)
+        e = sql_wstream_register(s->q, &s->vctx);
     char **names = NULL;
     size_t n = 0;
     if (e == STROM_OK)
@@ -383,6 +412,7 @@ void sql_session_close(sql_session *s)
     char msg[1024];                      /* closing tables may set the message: keep it */
     snprintf(msg, sizeof msg, "%s", strom_errmsg());
     sqlite3_close(s->q);
+    sql_wstream_free(s->vctx.wstream);
     for (int i = 0; i < s->nviews; i++) {
         free(s->views[i].name);
         free(s->views[i].body);
@@ -416,7 +446,7 @@ static strom_err build_schema(const sql_stmt *st, strom_schema **out)
  * table, 'table.kv.version-column' (the versions' times) for a primary-key table. */
 static strom_err build_options(const sql_stmt *st, const char ***out)
 {
-    const char **o = strom_calloc((size_t)(2 * st->nopts + 3), sizeof *o);
+    const char **o = strom_calloc((size_t)(2 * st->nopts + 5), sizeof *o);
     if (!o)
         return STROM_ENOMEM;
     int n = 0;
@@ -430,6 +460,12 @@ static strom_err build_options(const sql_stmt *st, const char ***out)
     if (st->time_col && !has) {
         o[n++] = tkey;
         o[n++] = st->time_col;
+    }
+    static __thread char delay[24];
+    if (st->time_col && st->watermark_delay_ms > 0) {
+        snprintf(delay, sizeof delay, "%lld", (long long)st->watermark_delay_ms);
+        o[n++] = "table.watermark.delay-ms";
+        o[n++] = delay;
     }
     *out = o;
     return STROM_OK;
@@ -585,9 +621,10 @@ static int is_aggregate(const sql_tok *t)
 }
 
 /* What a streaming query cannot do, or NULL: a result that needs the whole (endless)
- * input - an aggregate or GROUP BY without a window, ORDER BY without LIMIT - and, unless
- * allow_write (a continuous INSERT job), a write. *at: the token. */
-static const char *unbounded(const sql_tok *t, size_t n, size_t *at, int allow_write)
+ * input - an aggregate or GROUP BY without a window (windowed: the statement has one),
+ * ORDER BY without LIMIT - and, unless allow_write (a continuous INSERT job), a write.
+ * *at: the token. */
+static const char *unbounded(const sql_tok *t, size_t n, size_t *at, int allow_write, int windowed)
 {
     int depth = 0;
     size_t order = 0;
@@ -602,10 +639,11 @@ static const char *unbounded(const sql_tok *t, size_t n, size_t *at, int allow_w
                             sql_tok_is(&t[i], "DELETE") || sql_tok_is(&t[i], "REPLACE")))
             return "a write in streaming mode is a continuous job: only INSERT INTO sink SELECT ... "
                    "in a server (strom sql --server); UPDATE and DELETE run in batch mode";
-        else if (is_aggregate(&t[i]) || (sql_tok_is(&t[i], "GROUP") && sql_tok_is(&t[i + 1], "BY")))
+        else if (!windowed && (is_aggregate(&t[i]) || (sql_tok_is(&t[i], "GROUP") && sql_tok_is(&t[i + 1], "BY"))))
             return "an aggregate (GROUP BY, count, sum, ...) over a stream never ends without a "
-                   "window, and strom has no windowed aggregates yet: run it in batch mode "
-                   "(SET 'execution.runtime-mode' = 'batch')";
+                   "window: group by a window (FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(event_time), "
+                   "INTERVAL '1' MINUTE)) ... GROUP BY window_start, window_end, ...) or run it in "
+                   "batch mode (SET 'execution.runtime-mode' = 'batch')";
         else if (depth == 0 && sql_tok_is(&t[i], "ORDER") && sql_tok_is(&t[i + 1], "BY"))
             has_order = 1, order = t[i].at;
         else if (depth == 0 && sql_tok_is(&t[i], "LIMIT"))
@@ -656,12 +694,12 @@ static strom_err show_jobs(sql_session *s, sqlite3_stmt **stmt)
                              "positions, NULL AS error WHERE 0", stmt, NULL, 0);
 }
 
-static strom_err check_streamable(const char *sql, size_t len, int allow_write)
+static strom_err check_streamable(const char *sql, size_t len, int allow_write, int windowed)
 {
     sql_tok *t = NULL;
     size_t n = 0, at = 0;
     strom_err e = sql_lex(sql, len, &t, &n);
-    const char *why = e == STROM_OK ? unbounded(t, n, &at, allow_write) : NULL;
+    const char *why = e == STROM_OK ? unbounded(t, n, &at, allow_write, windowed) : NULL;
     free(t);
     if (!why)
         return e;
@@ -669,11 +707,59 @@ static strom_err check_streamable(const char *sql, size_t len, int allow_write)
     return strom_fail(STROM_EUNSUPPORTED, "streaming mode: %s", why);
 }
 
+/* Offset in q of its first SELECT (or WITH) outside parentheses: where an INSERT's query
+ * starts (0 for a query). */
+static size_t query_start(const char *q)
+{
+    sql_tok *t = NULL;
+    size_t n = 0, at = 0;
+    int depth = 0;
+    if (sql_lex(q, strlen(q), &t, &n) != STROM_OK)
+        return 0;
+    for (size_t i = 0; i < n && t[i].kind != SQL_TK_END; i++) {
+        depth += sql_tok_punct(&t[i], "(") - sql_tok_punct(&t[i], ")");
+        if (depth == 0 && (sql_tok_is(&t[i], "SELECT") || sql_tok_is(&t[i], "WITH"))) {
+            at = t[i].at;
+            break;
+        }
+    }
+    free(t);
+    return at;
+}
+
+/* A streaming statement with a window (wstream.c): translated again to read the open
+ * windows' rows, run by temp."__win_out". */
+static strom_err run_windowed(sql_session *s, const char *sql, size_t len, sql_ctx *ctx, sqlite3_stmt **stmt)
+{
+    if (s->vctx.job && s->vctx.sink.rows)
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: a job with a window writes into a primary-key "
+                          "table (window_start and the group keys as its key): a window that is emitted "
+                          "again after a restart then replaces itself");
+    ctx->window_rows = "__win_rows";
+    sql_stmt st;
+    strom_err e = sql_translate(sql, len, ctx, &st);
+    int translated = e == STROM_OK;
+    if (e == STROM_OK && st.win.count > 1)
+        e = strom_fail(STROM_EUNSUPPORTED, "streaming mode: one window per statement (this one has %d)",
+                       st.win.count);
+    size_t at = e == STROM_OK ? query_start(st.sqlite) : 0;
+    if (e == STROM_OK)
+        e = sql_wstream_prepare(&s->vctx, &st.win, st.sqlite + at);
+    char *q = e == STROM_OK ? sqlite3_mprintf("%.*sSELECT * FROM temp.\"__win_out\"", (int)at, st.sqlite) : NULL;
+    if (e == STROM_OK)
+        e = q ? prepare(s, q, stmt, NULL, 0) : STROM_ENOMEM;
+    sqlite3_free(q);
+    if (translated)
+        sql_stmt_free(&st);
+    return e;
+}
+
 strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_stmt **stmt)
 {
     *stmt = NULL;
     atomic_store(&s->vctx.cancel, 0);
     s->vctx.stream = NULL;
+    sql_wstream_end(&s->vctx);                 /* the last statement's window, if any */
     sql_ctx ctx = {.now_ms = now_of(s), .tz_ms = sql_session_tz_ms(s), .view_base = view_base, .view_arg = s};
     sql_stmt st;
     strom_err e = sql_translate(sql, len, &ctx, &st);
@@ -698,13 +784,15 @@ strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_s
         break;
     default:
         if (s->vctx.streaming && !s->vctx.job && is_write(sql, len) && s->jobs.start) {
-            e = check_streamable(sql, len, 1);
+            e = check_streamable(sql, len, 1, st.win.count > 0);
             if (e == STROM_OK)
                 e = start_job(s, sql, len, stmt);
             break;
         }
-        e = s->vctx.streaming ? check_streamable(sql, len, s->vctx.job) : STROM_OK;
-        if (e == STROM_OK)
+        e = s->vctx.streaming ? check_streamable(sql, len, s->vctx.job, st.win.count > 0) : STROM_OK;
+        if (e == STROM_OK && s->vctx.streaming && st.win.count > 0)
+            e = run_windowed(s, sql, len, &ctx, stmt);
+        else if (e == STROM_OK)
             e = prepare(s, st.sqlite, stmt, sql, len);
         break;
     }

@@ -20,6 +20,8 @@
  *                                             version of each key valid at e (hidden column 2)
  *                                             A view 'SELECT * FROM base' named there is
  *                                             replaced by base (aliased by the view's name)
+ *   TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size)), TABLE(HOP(...)), GROUP BY TUMBLE(c, size)
+ *   with TUMBLE_START/_END/_ROWTIME (HOP_ likewise) -> a join with strom_window (window.c)
  * Positions in errors are "line L, column C" (1-based, columns in bytes), and
  * sql_error_caret() draws the statement line with a caret under the column.
  */
@@ -85,6 +87,14 @@ typedef struct sql_col {
     int not_null;
 } sql_col;
 
+/* A window of a windowed aggregate (window.c): source table, time column, size and slide
+ * in ms (TUMBLE: slide = size). */
+typedef struct sql_window {
+    char table[160], col[128];
+    int64_t size, slide;
+    int count;                /* windows in the statement (the first is described) */
+} sql_window;
+
 /* A parsed statement. Strings are owned by it (sql_stmt_free). */
 typedef struct sql_stmt {
     sql_kind kind;
@@ -101,6 +111,7 @@ typedef struct sql_stmt {
     char *time_col;           /* WATERMARK FOR <col> AS ...: the table's time column */
     int64_t watermark_delay_ms; /* <col> - INTERVAL ...: the delay (0 if none) */
     char *sqlite;             /* SQL_QUERY / SQL_CREATE_VIEW: the SQLite text */
+    sql_window win;           /* SQL_QUERY: its window (win.count 0: none) */
 } sql_stmt;
 
 /* Session context of a translation. */
@@ -112,6 +123,9 @@ typedef struct sql_ctx {
      * is no view, -1 when it is a view of another form (then the rewrite is refused). */
     int (*view_base)(void *arg, const char *name, char *out, size_t cap);
     void *view_arg;
+    /* Streaming windows: the windowed subquery reads this table (the open windows' rows,
+     * wstream.c) instead of the source; NULL: the source. */
+    const char *window_rows;
 } sql_ctx;
 
 /* Parses and translates one statement (a trailing ';' is allowed). Errors (EINVAL) say

@@ -11,6 +11,7 @@ typedef struct tr {
     sql_tok *t;
     size_t n, i;
     const sql_ctx *ctx;
+    sql_window *win;          /* the statement's window (may be NULL) */
 } tr;
 
 /* EINVAL "line L, column C: <message>" at token t. */
@@ -35,5 +36,14 @@ strom_err sql_parse_name(tr *x, const char *what, char **out);
 strom_err sql_parse_interval(tr *x, int64_t *ms);
 /* Appends the SQLite text of tokens [s, e) to o, rewriting the dialect (sql.h). */
 strom_err sql_rewrite_range(tr *x, size_t s, size_t e, strom_buf *o);
+
+/* window.c: the window rewrites (see there). _at: whether the construct starts at x->i;
+ * the rewriter then writes its SQLite text to o and moves x->i past it. */
+int sql_window_tvf_at(const tr *x);                /* TABLE(TUMBLE(...)) / TABLE(HOP(...)) */
+strom_err sql_window_tvf(tr *x, strom_buf *o);
+int sql_window_group_at(const tr *x);              /* FROM of a SELECT with GROUP BY TUMBLE( */
+strom_err sql_window_group_from(tr *x, strom_buf *o);
+int sql_window_fn_at(const tr *x);                 /* TUMBLE( HOP( TUMBLE_START( ... */
+strom_err sql_window_fn(tr *x, strom_buf *o);
 
 #endif /* STROM_SQL_INT_H */

@@ -584,6 +584,7 @@ static int vt_close(sqlite3_vtab_cursor *base)
         v->ctx->stream = NULL;
         v->ctx->stream_pos = NULL;
         v->ctx->stream_table = NULL;
+        v->ctx->stream_bucket = -1;
     }
     sqlite3_free(base);
     return SQLITE_OK;
@@ -793,9 +794,16 @@ static strom_err scan_next_bucket(svt *v, scur *c)
     return STROM_OK;
 }
 
-/* Moves to the next non-empty batch of a scan plan; c->eof at the end. */
+/* Moves to the next non-empty batch of a scan plan; c->eof at the end. A job's log sink
+ * hears first that the stream's batch is done (sql_job_sink.batch_end). */
 static strom_err scan_advance(svt *v, scur *c)
 {
+    if (c->stream && c->cur && c->nrows > 0 && v->ctx->sink.batch_end) {
+        strom_err e = v->ctx->sink.batch_end(v->ctx->sink.arg, c->bucket - 1,
+                                             strom_batch_row_offset(c->cur, c->nrows - 1) + 1);
+        if (e != STROM_OK)
+            return e;
+    }
     for (;;) {
         const strom_batch *b = NULL;
         strom_err e = STROM_OK;
@@ -807,6 +815,8 @@ static strom_err scan_advance(svt *v, scur *c)
             return e;
         if (b && c->stream && strom_batch_nrows(b) > 0 && strom_batch_row_offset(b, 0) >= c->send)
             b = NULL;                         /* appended after this round began */
+        if (b && strom_batch_nrows(b) > 0 && c->stream)
+            v->ctx->stream_bucket = c->bucket - 1;
         if (b && strom_batch_nrows(b) > 0)
             return bind_batch(c, b);
         if (c->scan || c->snap) {
@@ -918,6 +928,8 @@ static strom_err stream_start(svt *v, scur *c)
             return e;
         c->spos[b] = resume ? v->ctx->resume_pos[b] : v->ctx->from_latest ? hi : off;
     }
+    if (nb <= 64)
+        memcpy(v->ctx->stream_from, c->spos, (size_t)nb * sizeof *c->spos);
     v->ctx->stream = c;
     v->ctx->stream_table = v->name;
     v->ctx->stream_pos = c->spos;
@@ -1482,7 +1494,9 @@ strom_err sql_vtab_flush_writes(sql_vctx *x, int64_t *rows)
 
 static strom_err put_row(svt *v, int del, sqlite3_value **vals)
 {
-    strom_builder *b = seg_for(v, del);
+    int job_log = v->ctx->job && !v->is_pk && v->ctx->sink.rows;   /* job into a log table */
+    strom_builder *b = job_log ? v->ctx->sink.rows(v->ctx->sink.arg, v->t, v->ctx->stream_bucket)
+                               : seg_for(v, del);
     if (!b)
         return STROM_ENOMEM;
     strom_err e = STROM_OK;
@@ -1490,7 +1504,7 @@ static strom_err put_row(svt *v, int del, sqlite3_value **vals)
         e = put_col(v, b, i, vals[i]);
     if (e == STROM_OK)
         e = strom_builder_end_row(b);
-    if (e == STROM_OK && v->ctx->job)
+    if (e == STROM_OK && v->ctx->job && !job_log)
         e = job_wrote(v, b);
     if (e == STROM_OK)
         return e;

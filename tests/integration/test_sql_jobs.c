@@ -1,55 +1,33 @@
 /*
  * test_sql_jobs.c: a continuous SQL job (INSERT INTO sink SELECT ... in streaming mode)
- * survives a SIGKILL of the real server: rows are produced into a log table while the job
- * copies them (transformed) into a primary-key sink; the server is killed halfway, started
- * again on the same directory, and the rest is produced. Afterwards the sink holds every key
+ * survives SIGKILLs of the real server: two thirds of the rows are produced into a log
+ * table, the job starts copying them (transformed) into a primary-key sink, the server is
+ * killed five times (2 to 50 ms after each start, while the job works on the backlog) and
+ * started again on the same directory, and the rest is produced. Afterwards the sink holds every key
  * of the source exactly once with the value of its last source row (nothing lost, no
  * duplicate), computed independently from the source by a batch query; SHOW JOBS shows the
  * job RUNNING with its positions at the source's end; STOP JOB stops it, and it stays
  * stopped across another restart.
+ *
+ * A second job copies the rows that pass a filter into a log table (no key to absorb a
+ * repeat): after the same SIGKILLs the log sink
+ * holds every passing source row exactly once (count, distinct values, sum and the derived
+ * columns checked against what the test produced).
  */
 #define _GNU_SOURCE
-#include "srvtest.h"
-#include "strom/client.h"
+#include "sqlit.h"
 
 #define NKEYS 1500
-#define NROWS 24000
+#define NROWS 48000
 
 static st_server SRV;
-static char DIR_[256], ADDR[64];
+static char DIR_[256];
 
-static strom_client *client(void)
-{
-    snprintf(ADDR, sizeof ADDR, "127.0.0.1:%d", SRV.port);
-    strom_client *c;
-    strom_client_opts o = {.request_timeout_ms = 20000};
-    IT_OK(strom_client_connect(ADDR, &o, &c));
-    return c;
-}
+static strom_client *client(void) { return sqlit_client(SRV.port); }
 
-/* Runs q; the text of its rows ("a|b\n" per row) into out (may be NULL). */
 static strom_err run(strom_client *c, const char *q, const char *const *settings, char *out, size_t cap)
 {
-    strom_sql_cursor *r = NULL;
-    strom_err e = strom_client_sql_execute(c, q, strlen(q), settings, &r);
-    size_t w = 0;
-    while (e == STROM_OK && !strom_client_sql_done(r)) {
-        const strom_batch *b = NULL;
-        e = strom_client_sql_next(r, 1000, &b);
-        for (int64_t i = 0; b && out && i < strom_batch_nrows(b); i++)
-            for (int k = 0; k < strom_batch_ncols(b) && w + 64 < cap; k++) {
-                strom_column col;
-                strom_batch_column(b, k, &col);
-                size_t n = 0;
-                const char *s = col.type == STROM_STRING ? strom_batch_get_str(b, k, i, &n) : NULL;
-                w += s ? (size_t)snprintf(out + w, cap - w, "%.*s", (int)n, s)
-                       : (size_t)snprintf(out + w, cap - w, "%lld", (long long)strom_batch_get_int(b, k, i));
-                out[w++] = k + 1 < strom_batch_ncols(b) ? '|' : '\n';
-                out[w] = '\0';
-            }
-    }
-    strom_client_sql_close(r);
-    return e;
+    return sqlit_run(c, q, settings, out, cap);
 }
 
 /* Produces rows [from, to): key K(i % NKEYS), v = i, in batches; returns after the acks. */
@@ -71,6 +49,28 @@ static void produce(strom_client *c, int from, int to)
 }
 
 static char want[NKEYS * 64], got[NKEYS * 64], jobs[4096];
+
+/* The log sink: each source row i with i % 7 != 3 once, as (K(i % NKEYS), i, 3 i). */
+static void check_log_sink(strom_client *c)
+{
+    int64_t n = 0, sum = 0;
+    for (int i = 0; i < NROWS; i++)
+        if (i % 7 != 3)
+            n++, sum += i;
+    char expect[256];
+    snprintf(expect, sizeof expect, "%lld|%lld|%lld|%lld|%lld\n", (long long)n, (long long)n, (long long)sum,
+             (long long)n, (long long)n);
+    const char *q = "SELECT count(*), count(DISTINCT v), sum(v), sum(w = 3 * v), "
+                    "sum(k = printf('K%05d', v % 1500)) FROM logsink";
+    int64_t until = strom_mono_ns() + (int64_t)60 * 1000000000;
+    do {
+        IT_OK(run(c, q, NULL, got, sizeof got));
+        if (!strcmp(expect, got) || atoll(got) > n)
+            break;
+        usleep(100000);
+    } while (strom_mono_ns() < until);
+    IT_CHECK(!strcmp(expect, got), "log sink: want count|distinct|sum|w ok|k ok = %s got %s", expect, got);
+}
 
 /* Waits until the sink equals the source's last value per key (or the deadline). */
 static void check_sink(strom_client *c)
@@ -99,29 +99,34 @@ int main(void)
     strom_client *c = client();
     IT_OK(run(c, "CREATE TABLE src (k STRING, v BIGINT) WITH ('bucket.num' = '3', 'bucket.key' = 'k')", NULL, NULL, 0));
     IT_OK(run(c, "CREATE TABLE sink (k STRING PRIMARY KEY, v BIGINT, n BIGINT)", NULL, NULL, 0));
-    IT_OK(run(c, "CREATE TABLE logsink (k STRING, v BIGINT)", NULL, NULL, 0));
+    IT_OK(run(c, "CREATE TABLE logsink (k STRING, v BIGINT, w BIGINT) WITH ('bucket.num' = '2', "
+                 "'bucket.key' = 'k')", NULL, NULL, 0));
     const char *stream[] = {"execution.runtime-mode", "streaming", NULL};
-    strom_sql_cursor *r = NULL;
-    strom_err e = strom_client_sql_execute(c, "INSERT INTO logsink SELECT k, v FROM src", 40, stream, &r);
-    IT_CHECK(e == STROM_EUNSUPPORTED && strstr(strom_errmsg(), "primary-key"), "log sink: %s", strom_errmsg());
+    produce(c, 0, 2 * NROWS / 3);                 /* a backlog for the jobs */
+    IT_OK(run(c, "INSERT INTO logsink SELECT k, v, v * 3 FROM src WHERE v % 7 <> 3", stream, jobs, sizeof jobs));
+    IT_CHECK(!strncmp(jobs, "job-", 4), "the log job's id: %s", jobs);
     IT_OK(run(c, "INSERT INTO sink SELECT k, v, v * 2 FROM src", stream, jobs, sizeof jobs));
     IT_CHECK(!strncmp(jobs, "job-", 4), "the job's id: %s", jobs);
     char id[64];
     snprintf(id, sizeof id, "%.*s", (int)strcspn(jobs, "\n"), jobs);
-    produce(c, 0, NROWS / 2);
-    strom_client_close(c);
-    IT_CHECK(st_stop(&SRV, SIGKILL) == 128 + SIGKILL, "killed");
-    st_start(&SRV, DIR_, NULL);
-    c = client();
-    produce(c, NROWS / 2, NROWS);
+    static const int after_ms[] = {2, 6, 12, 25, 50};
+    for (int k = 0; k < 5; k++) {                 /* kills while the jobs work on a backlog */
+        strom_client_close(c);
+        usleep(after_ms[k] * 1000);
+        IT_CHECK(st_stop(&SRV, SIGKILL) == 128 + SIGKILL, "killed");
+        st_start(&SRV, DIR_, NULL);
+        c = client();
+    }
+    produce(c, 2 * NROWS / 3, NROWS);
     check_sink(c);
+    check_log_sink(c);
     IT_OK(run(c, "SHOW JOBS", NULL, jobs, sizeof jobs));
     IT_CHECK(strstr(jobs, id) && strstr(jobs, "|RUNNING|") && strstr(jobs, "|src:"), "SHOW JOBS: %s", jobs);
     printf("  after SIGKILL and restart: %d keys, each once with its last value; %s", NKEYS, jobs);
     char stop[128];
     snprintf(stop, sizeof stop, "STOP JOB '%s'", id);
     IT_OK(run(c, stop, NULL, NULL, 0));
-    e = run(c, stop, NULL, NULL, 0);
+    strom_err e = run(c, stop, NULL, NULL, 0);
     IT_CHECK(e == STROM_ENOTFOUND, "stopping it again: %s", strom_errmsg());
     strom_client_close(c);
     IT_CHECK(st_stop(&SRV, SIGTERM) == 0, "clean stop");

@@ -459,6 +459,56 @@ static void history_case(const char *const *opts)
     env_close(&e);
 }
 
+/* Rows in the table (every bucket). */
+static int64_t total_rows(strom_table *t)
+{
+    int64_t n = 0;
+    for (int b = 0; b < strom_table_nbuckets(t); b++) {
+        int64_t lo = 0, hi = 0;
+        CT_OK(strom_table_offsets(t, b, &lo, &hi));
+        n += hi - lo;
+    }
+    return n;
+}
+
+/* strom_table_write on a log table: an idempotent append per bucket (a sequence applied in
+ * a bucket, or a lower one, skips that bucket's part), across a reopen; other writes are
+ * refused. */
+static void test_idempotent_write(void **state)
+{
+    (void)state;
+    static const char *const opts[] = {"bucket.num", "3", "bucket.key", "device_id", NULL};
+    env e;
+    env_open(&e, opts);
+    row r[300];
+    gen_rows(r, 300, 40, 0);
+    strom_builder *b = build(strom_table_schema(e.t), r, 200), *tail = build(strom_table_schema(e.t), r + 200, 100);
+    strom_write_opts o = {.writer_id = 77, .batch_seq = 5};
+    CT_OK(strom_table_write(e.t, b, &o, NULL));
+    assert_int_equal(total_rows(e.t), 200);
+    CT_OK(strom_table_write(e.t, b, &o, NULL));                 /* a retry */
+    o.batch_seq = 4;
+    CT_OK(strom_table_write(e.t, tail, &o, NULL));              /* an older sequence */
+    assert_int_equal(total_rows(e.t), 200);
+    strom_table_close(e.t);
+    CT_OK(strom_table_open(e.db, "t", &e.t));
+    o.batch_seq = 5;
+    CT_OK(strom_table_write(e.t, b, &o, NULL));                 /* still known after a reopen */
+    o.writer_id = 78;                                           /* another writer: applied */
+    CT_OK(strom_table_write(e.t, b, &o, NULL));
+    o = (strom_write_opts){.writer_id = 77, .batch_seq = 6};
+    CT_OK(strom_table_write(e.t, tail, &o, NULL));
+    assert_int_equal(total_rows(e.t), 500);
+    o = (strom_write_opts){0};                                  /* not idempotent: refused */
+    assert_int_equal(strom_table_write(e.t, b, &o, NULL), STROM_EUNSUPPORTED);
+    o = (strom_write_opts){.writer_id = 77, .batch_seq = 7, .delete_rows = 1};
+    assert_int_equal(strom_table_write(e.t, b, &o, NULL), STROM_EUNSUPPORTED);
+    assert_int_equal(total_rows(e.t), 500);
+    strom_builder_destroy(b);
+    strom_builder_destroy(tail);
+    env_close(&e);
+}
+
 static void test_key_history(void **state)
 {
     (void)state;
@@ -610,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_add_column_reads_nulls),
         cmocka_unit_test(test_schema_mismatch),
         cmocka_unit_test(test_append_encoded),
+        cmocka_unit_test(test_idempotent_write),
         cmocka_unit_test(test_key_history),
         cmocka_unit_test(test_concurrent_appends),
         cmocka_unit_test(test_stats_seek_retention),

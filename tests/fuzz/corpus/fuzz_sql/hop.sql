@@ -1,0 +1,1 @@
+INSERT INTO sink SELECT window_start, device_id, max(temperature) FROM TABLE(HOP(TABLE t, DESCRIPTOR(`event_time`), INTERVAL '30' SECOND, INTERVAL '2' MINUTE)) GROUP BY window_start, window_end, device_id

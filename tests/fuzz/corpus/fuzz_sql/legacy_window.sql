@@ -1,0 +1,1 @@
+SELECT TUMBLE_START(p.event_time, INTERVAL '1' MINUTE) AS ws, TUMBLE_END(p.event_time, INTERVAL '1' MINUTE), TUMBLE_ROWTIME(p.event_time, INTERVAL '1' MINUTE), HOP_START(event_time, INTERVAL '1' SECOND, INTERVAL '2' SECOND), device_id, count(*) FROM power_equipment_stream AS p GROUP BY TUMBLE(p.event_time, INTERVAL '1' MINUTE), device_id HAVING count(*) > 1

@@ -1,0 +1,1 @@
+SELECT window_start, window_end, device_id, count(*), avg(voltage) FROM TABLE(TUMBLE(TABLE power_equipment_stream, DESCRIPTOR(event_time), INTERVAL '1' MINUTE)) AS w WHERE voltage > 10 GROUP BY window_start, window_end, device_id

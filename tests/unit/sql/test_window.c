@@ -1,0 +1,186 @@
+/* test_window.c: windowed aggregates (src/sql/window.c, wstream.c) against answers
+ * computed here from the generated rows:
+ *   - batch: TUMBLE and HOP window TVFs, the legacy GROUP BY TUMBLE / HOP with
+ *     TUMBLE_START / HOP_END;
+ *   - streaming (in process: the stream's first idle ends the statement): the windows the
+ *     watermark has closed, each with the rows that came before it closed, late rows
+ *     dropped and counted, simulated here row by row in arrival order;
+ *   - bad input: errors name line and column. */
+#include "sqlt.h"
+
+#define NROWS 700
+#define BASE 1736776800000LL          /* 2025-01-13 14:00:00 */
+#define DELAY 1000
+
+typedef struct row {
+    int dev;
+    int64_t v, ts;
+} row;
+
+static row R[NROWS];
+
+/* Rows in one INSERT (one batch: arrival order = this order), times mostly rising with
+ * a fifth of them up to 60 s back (late against a 1 s delay some of the time). */
+static void load(sqlt *t)
+{
+    sqlt_run(t, "CREATE TABLE pe (device_id STRING, v BIGINT, event_time TIMESTAMP(3), WATERMARK FOR event_time "
+                "AS event_time - INTERVAL '1' SECOND) WITH ('bucket.num' = '1')", NULL);
+    static char sql[NROWS * 64 + 64];
+    int w = snprintf(sql, sizeof sql, "INSERT INTO pe VALUES ");
+    for (int i = 0; i < NROWS; i++) {
+        R[i].dev = (int)(rnd() % 4);
+        R[i].v = (int64_t)(rnd() % 1000);
+        R[i].ts = BASE + 1000LL * i - (rnd() % 5 == 0 ? (int64_t)(rnd() % 60000) : 0);
+        w += snprintf(sql + w, sizeof sql - (size_t)w, "%s('D%d', %lld, %lld)", i ? ", " : "", R[i].dev,
+                      (long long)R[i].v, (long long)R[i].ts);
+    }
+    sqlt_run(t, sql, NULL);
+}
+
+/* The windows of rows with keep[i] (NULL: all) as "start|Ddev|count|sum" rows; only
+ * windows ending in (lo, hi]. */
+static void expect(int64_t size, int64_t slide, const uint8_t *keep, int64_t lo, int64_t hi, rows *out)
+{
+    static int64_t st[NROWS * 8], n[NROWS * 8], sum[NROWS * 8];
+    static int dev[NROWS * 8];
+    int k = 0;
+    for (int i = 0; i < NROWS; i++) {
+        if (keep && !keep[i])
+            continue;
+        for (int64_t s = R[i].ts - R[i].ts % slide; s > R[i].ts - size; s -= slide) {
+            if (s + size <= lo || s + size > hi)
+                continue;
+            int j = 0;
+            while (j < k && !(st[j] == s && dev[j] == R[i].dev))
+                j++;
+            if (j == k)
+                st[k] = s, dev[k] = R[i].dev, n[k] = 0, sum[k++] = 0;
+            n[j]++, sum[j] += R[i].v;
+        }
+    }
+    for (int j = 0; j < k; j++)
+        rows_addf(out, "%lld|D%d|%lld|%lld", (long long)st[j], dev[j], (long long)n[j], (long long)sum[j]);
+}
+
+static void test_batch(void **state)
+{
+    (void)state;
+    sqlt t;
+    sqlt_open(&t, "window");
+    load(&t);
+    rows got = {0}, want = {0};
+    sqlt_run(&t, "SELECT window_start, device_id, count(*), sum(v) FROM TABLE(TUMBLE(TABLE pe, DESCRIPTOR(event_time), "
+                 "INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, device_id", &got);
+    expect(60000, 60000, NULL, INT64_MIN, INT64_MAX, &want);
+    rows_equal_sorted(&got, &want, "TUMBLE");
+    rows_free(&got);
+    sqlt_run(&t, "SELECT TUMBLE_START(event_time, INTERVAL '1' MINUTE) AS s, device_id, count(*), sum(v) FROM pe "
+                 "GROUP BY TUMBLE(event_time, INTERVAL '1' MINUTE), device_id", &got);
+    rows_equal_sorted(&got, &want, "legacy TUMBLE");
+    sqlite3_stmt *st = NULL;                   /* window_start prints as a time */
+    const char *q = "SELECT window_start, count(*) FROM TABLE(TUMBLE(TABLE pe, DESCRIPTOR(event_time), INTERVAL '1' "
+                    "MINUTE)) GROUP BY window_start";
+    assert_int_equal(sql_session_run(t.s, q, strlen(q), &st), STROM_OK);
+    assert_string_equal(sqlite3_column_decltype(st, 0), "TIMESTAMP");
+    sqlite3_finalize(st);
+    rows_free(&got);
+    rows_free(&want);
+    sqlt_run(&t, "SELECT w.window_start, w.device_id, count(*), sum(w.v) FROM TABLE(HOP(TABLE pe, DESCRIPTOR(event_time), "
+                 "INTERVAL '20' SECOND, INTERVAL '1' MINUTE)) AS w GROUP BY w.window_start, w.window_end, w.device_id",
+             &got);
+    expect(60000, 20000, NULL, INT64_MIN, INT64_MAX, &want);
+    rows_equal_sorted(&got, &want, "HOP");
+    rows_free(&got);
+    sqlt_run(&t, "SELECT HOP_END(p.event_time, INTERVAL '20' SECOND, INTERVAL '1' MINUTE) - 60000, device_id, count(*), "
+                 "sum(v) FROM pe AS p GROUP BY HOP(p.event_time, INTERVAL '20' SECOND, INTERVAL '1' MINUTE), device_id",
+             &got);
+    rows_equal_sorted(&got, &want, "legacy HOP");
+    rows_free(&got);
+    rows_free(&want);
+    sqlt_close(&t);
+}
+
+static void idle_stop(void *arg) { sql_session_interrupt(arg); }
+
+static void test_streaming(void **state)
+{
+    (void)state;
+    sqlt t;
+    sqlt_open(&t, "wstream");
+    load(&t);
+    /* the model: rows in arrival order; a row is late when every window it is in has
+     * closed; windows close when max time - delay reaches their last millisecond */
+    static uint8_t kept[NROWS];
+    int64_t size = 60000, slide = 30000, max = INT64_MIN, closed = INT64_MIN, late = 0;
+    rows want = {0};
+    for (int i = 0; i < NROWS; i++) {
+        kept[i] = !(closed != INT64_MIN && R[i].ts < closed - size + slide);
+        late += !kept[i];
+        if (!kept[i])
+            continue;
+        max = R[i].ts > max ? R[i].ts : max;
+        int64_t a = max - DELAY + 1 - size, end = (a / slide - (a % slide && a < 0)) * slide + size;
+        if (end > closed) {
+            uint8_t upto[NROWS] = {0};
+            memcpy(upto, kept, (size_t)i + 1);
+            expect(size, slide, upto, closed, end, &want);
+            closed = end;
+        }
+    }
+    assert_true(late > 0);                      /* the data has late rows */
+    assert_int_equal(sql_session_set(t.s, "execution.runtime-mode", "streaming"), STROM_OK);
+    sql_session_set_idle(t.s, idle_stop, t.s);
+    const char *q = "SELECT window_start, device_id, count(*), sum(v) FROM TABLE(HOP(TABLE pe, DESCRIPTOR(event_time), "
+                    "INTERVAL '30' SECOND, INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, device_id";
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sql_session_run(t.s, q, strlen(q), &st), STROM_OK);
+    rows got = {0};
+    char buf[256];
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        row_text(st, buf, sizeof buf);
+        rows_add(&got, buf);
+    }
+    int64_t wclosed = 0, wlate = 0;
+    assert_true(sql_session_window(t.s, &wclosed, &wlate));
+    assert_int_equal(wlate, late);
+    assert_int_equal(wclosed, closed);
+    sqlite3_finalize(st);
+    rows_equal_sorted(&got, &want, "streaming HOP");
+    rows_free(&got);
+    rows_free(&want);
+    sql_session_set_idle(t.s, NULL, NULL);
+    sqlt_fails(&t, "SELECT device_id, count(*) FROM pe GROUP BY device_id", "without a window");
+    sqlt_close(&t);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    sqlt t;
+    sqlt_open(&t, "wbad");
+    sqlt_run(&t, "CREATE TABLE pe (device_id STRING, event_time TIMESTAMP(3))", NULL);
+    sqlt_fails(&t, "SELECT count(*) FROM TABLE(TUMBLE(TABLE pe, event_time, INTERVAL '1' MINUTE)) GROUP BY window_start",
+               "line 1, column 45: TUMBLE: the window needs its time column: DESCRIPTOR(event_time)");
+    sqlt_fails(&t, "SELECT count(*) FROM TABLE(TUMBLE(TABLE pe, DESCRIPTOR(event_time), 60 * 1000)) GROUP BY 1",
+               "line 1, column 69: TUMBLE: the window size must be a constant INTERVAL");
+    sqlt_fails(&t, "SELECT count(*)\nFROM TABLE(HOP(TABLE pe, DESCRIPTOR(event_time), INTERVAL '40' SECOND,\n"
+                   "  INTERVAL '1' MINUTE)) GROUP BY window_start",
+               "line 3, column 3: HOP: the window size (60000 ms) must be a multiple of the slide (40000 ms)");
+    sqlt_fails(&t, "SELECT count(*) FROM pe GROUP BY TUMBLE(INTERVAL '1' MINUTE)",
+               "line 1, column 41: TUMBLE: the group window needs its time column first");
+    sqlt_fails(&t, "SELECT count(*) FROM TABLE(TUMBLE(TABLE pe, DESCRIPTOR(nope), INTERVAL '1' MINUTE)) GROUP BY 1",
+               "nope");
+    sqlt_fails(&t, "SELECT count(*) FROM pe JOIN pe AS q ON 1 GROUP BY TUMBLE(pe.event_time, INTERVAL '1' MINUTE)",
+               "line 1, column 25: a group window (GROUP BY TUMBLE/HOP) reads one table: no joins");
+    sqlt_close(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_streaming),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
