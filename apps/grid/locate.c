@@ -203,6 +203,17 @@ static int decide(grid_loc *l, int32_t e, int64_t newest, int by_timeout, grid_f
     return 1;
 }
 
+/* Samples reach the locator in order per device, not per edge: the devices of a parallel
+ * bank (Transformer.reg4a/b/c) report for one edge and may sit in different telemetry
+ * buckets, read in either order. A sample older than one of the other kind the edge
+ * already has is stale and says nothing about the edge now: a fault-current sample not
+ * newer than the edge's newest sample without, or a sample without fault current older
+ * than the edge's fault onset. */
+static int stale(const grid_loc *l, int32_t e, int64_t t_ms, int fc)
+{
+    return fc ? l->ok_t[e] != NONE && t_ms <= l->ok_t[e] : l->fc_on[e] != NONE && t_ms < l->fc_on[e];
+}
+
 static int feed_fc(grid_loc *l, int32_t e, int64_t t_ms, int64_t now_ms, grid_fault_found *out)
 {
     if (l->fc_on[e] == NONE) {
@@ -244,7 +255,7 @@ int grid_loc_feed(grid_loc *l, int64_t dev, int64_t t_ms, int fc, int64_t now_ms
                   grid_fault_found *out)
 {
     int32_t e = grid_loc_edge_of(l, dev);
-    if (e < 0)
+    if (e < 0 || stale(l, e, t_ms, fc))
         return 0;
     return fc ? feed_fc(l, e, t_ms, now_ms, out) : feed_ok(l, e, t_ms, out);
 }
