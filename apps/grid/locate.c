@@ -25,6 +25,7 @@ struct grid_loc {
     int32_t *fcl, nfcl, cfcl;      /* edges with fault current */
     int32_t *pend, npend, cpend;   /* roots waiting */
     int32_t ncopy;
+    int64_t nstale[2];       /* stale samples ignored: [0] without, [1] with fault current */
 };
 
 static void *alloc_n(size_t n, size_t size)
@@ -255,8 +256,12 @@ int grid_loc_feed(grid_loc *l, int64_t dev, int64_t t_ms, int fc, int64_t now_ms
                   grid_fault_found *out)
 {
     int32_t e = grid_loc_edge_of(l, dev);
-    if (e < 0 || stale(l, e, t_ms, fc))
+    if (e < 0)
         return 0;
+    if (stale(l, e, t_ms, fc)) {
+        l->nstale[fc != 0]++;
+        return 0;
+    }
     return fc ? feed_fc(l, e, t_ms, now_ms, out) : feed_ok(l, e, t_ms, out);
 }
 
@@ -294,6 +299,11 @@ int grid_loc_timeout(grid_loc *l, int64_t now_ms, int64_t timeout_ms, grid_fault
         }
     }
     return 0;
+}
+
+int64_t grid_loc_stale(const grid_loc *l, int fc)
+{
+    return l->nstale[fc != 0];
 }
 
 int grid_loc_pending(const grid_loc *l)

@@ -423,6 +423,8 @@ static void test_locate_bank_out_of_order(void **state)
     /* the late sample of the bank: nothing, now or by the timeout */
     if (grid_loc_feed(l, reg4b, 1004, 1, 6001, &got[0]))
         fail_msg("spurious decision on %s from a bank sample older than its sibling's", grid_edge_id(b.topo, got[0].edge));
+    assert_int_equal(grid_loc_stale(l, 1), 1);
+    assert_int_equal(grid_loc_stale(l, 0), 0);
     assert_int_equal(grid_loc_timeout(l, 99999, 500, &got[0]), 0);
     assert_int_equal(grid_loc_pending(l), 0);
     assert_int_equal(grid_loc_feed(l, reg4b, 1010, 0, 6002, &got[0]), 0);
@@ -461,6 +463,7 @@ static void test_locate_bank_stale_clear(void **state)
     assert_true(r.current >= 2000);
     assert_int_equal(grid_loc_feed(l, r4a, 1000, 1, 5000, &got[0]), 0);
     assert_int_equal(grid_loc_feed(l, r4b, 999, 0, 5000, &got[0]), 0);
+    assert_int_equal(grid_loc_stale(l, 0), 1);
     int n = 0;
     for (int64_t i = 0; i < b.ndev; i++) {
         if (i == r4a || i == r4b || i == r4c)
