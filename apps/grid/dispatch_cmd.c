@@ -288,8 +288,8 @@ static int valid(const strom_column *c, int64_t r)
 static void stale_note(const disp *x, int64_t dev, int64_t t_ms)
 {
     int32_t e = grid_loc_edge_of(x->loc, dev);
-    fprintf(stderr, "grid dispatch: fault-current sample of %s at %lld ms ignored: %s already reported "
-            "without fault current at or after it (a sample of its bank read late)\n",
+    fprintf(stderr, "grid dispatch: fault-current sample of %s at %lld ms ignored: stale, its edge %s "
+            "already has a sample without fault current at or after it (another device of the bank)\n",
             grid_name(x->b.topo, x->b.dev[dev].id), (long long)t_ms, grid_edge_id(x->b.topo, e));
 }
 
