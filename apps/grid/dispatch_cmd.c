@@ -285,12 +285,13 @@ static int valid(const strom_column *c, int64_t r)
 
 /* A fault-current sample the locator found stale (another device of its parallel bank
  * already reported the edge without fault current later): said on stderr, rare. */
-static void stale_note(const disp *x, int64_t dev, int64_t t_ms)
+static void stale_note(const disp *x, int64_t dev, int64_t t_ms, int64_t now_ms)
 {
     int32_t e = grid_loc_edge_of(x->loc, dev);
-    fprintf(stderr, "grid dispatch: fault-current sample of %s at %lld ms ignored: stale, its edge %s "
-            "already has a sample without fault current at or after it (another device of the bank)\n",
-            grid_name(x->b.topo, x->b.dev[dev].id), (long long)t_ms, grid_edge_id(x->b.topo, e));
+    fprintf(stderr, "grid dispatch: fault-current sample of %s at %lld ms (read %lld ms later) ignored: stale, "
+            "its edge %s already has a sample without fault current at or after it (another device of the bank)\n",
+            grid_name(x->b.topo, x->b.dev[dev].id), (long long)t_ms, (long long)(now_ms - t_ms),
+            grid_edge_id(x->b.topo, e));
 }
 
 /* One sample: alarms, then the locator (in-order samples only). */
@@ -319,7 +320,7 @@ static int sample(disp *x, const strom_column *col, int64_t r, int64_t now)
     if (grid_loc_feed(x->loc, dev, s.t_ms, fc, now, &f))
         return decide(x, &f);
     if (fc && grid_loc_stale(x->loc, 1) != stale)
-        stale_note(x, dev, s.t_ms);
+        stale_note(x, dev, s.t_ms, now);
     return 0;
 }
 
