@@ -32,6 +32,9 @@
  * decision the copies (feeders F<k>) of the fault-current edges are claimed from the fault
  * onset: a fault-current sample of an edge of a claimed copy is ignored until that edge
  * has reported a sample without fault current after the onset (one decision per fault).
+ * Samples come in order per device but not per edge (a bank's devices may be in different
+ * telemetry buckets): a sample older than one of the other kind its edge already has is
+ * stale and ignored (grid_loc_stale).
  *
  * Ownership: a grid_alarms / grid_loc is created and destroyed in pairs; grid_loc borrows
  * the grid_built (and reads its topology's current switch states at grid_loc_refresh):
@@ -160,6 +163,11 @@ void grid_loc_claim(grid_loc *l, int32_t copy, int64_t onset_ms);
 /* The edge a device reports for (-1: a meter), an edge's copy. */
 int32_t grid_loc_edge_of(const grid_loc *l, int64_t dev);
 int32_t grid_loc_copy_of_edge(const grid_loc *l, int32_t e);
+/* Stale samples ignored so far (fc: with fault current, else without): a sample of a
+ * parallel bank's device older than what another device of the bank already reported
+ * for their edge (with fault current: not newer than its newest sample without; without:
+ * older than its fault onset). Samples are in order per device, not per edge. */
+int64_t grid_loc_stale(const grid_loc *l, int fc);
 /* Edges with unclaimed fault current now (diagnostics, tests). */
 int grid_loc_pending(const grid_loc *l);
 

@@ -158,11 +158,13 @@ static void print_stats(disp *x, int64_t now, const char *event, double rows_per
                (long long)x->decisions, p[0], p[1], p[2]);
     if (!strcmp(event, "summary"))
         printf(x->a.events ? ",\"late\":%lld,\"duplicates\":%lld,\"suppressed\":%lld,\"unknown_devices\":%lld,"
-                             "\"recovered_decisions\":%lld,\"replayed_alarms_skipped\":%lld,\"seconds\":%.1f}"
+                             "\"stale_samples\":%lld,\"recovered_decisions\":%lld,\"replayed_alarms_skipped\":%lld,"
+                             "\"seconds\":%.1f}"
                            : "; %lld late and %lld duplicate samples ignored, %lld re-raises suppressed (hold), "
-                             "%lld rows of unknown devices, %lld decision(s) found already made, %lld alarm(s) "
-                             "already written, %.1f s",
+                             "%lld rows of unknown devices, %lld stale bank samples ignored by the locator, "
+                             "%lld decision(s) found already made, %lld alarm(s) already written, %.1f s",
                (long long)n.late, (long long)n.dup, (long long)n.suppressed, (long long)x->unknown,
+               (long long)(grid_loc_stale(x->loc, 0) + grid_loc_stale(x->loc, 1)),
                (long long)x->recovered, (long long)x->alarms_suppressed, (double)(now - x->start_ms) / 1000);
     else
         putchar('}');
@@ -281,6 +283,17 @@ static int valid(const strom_column *c, int64_t r)
     return !c->validity || (c->validity[r >> 3] >> (r & 7) & 1);
 }
 
+/* A fault-current sample the locator found stale (another device of its parallel bank
+ * already reported the edge without fault current later): said on stderr, rare. */
+static void stale_note(const disp *x, int64_t dev, int64_t t_ms, int64_t now_ms)
+{
+    int32_t e = grid_loc_edge_of(x->loc, dev);
+    fprintf(stderr, "grid dispatch: fault-current sample of %s at %lld ms (read %lld ms later) ignored: stale, "
+            "its edge %s already has a sample without fault current at or after it (another device of the bank)\n",
+            grid_name(x->b.topo, x->b.dev[dev].id), (long long)t_ms, (long long)(now_ms - t_ms),
+            grid_edge_id(x->b.topo, e));
+}
+
 /* One sample: alarms, then the locator (in-order samples only). */
 static int sample(disp *x, const strom_column *col, int64_t r, int64_t now)
 {
@@ -303,7 +316,12 @@ static int sample(disp *x, const strom_column *col, int64_t r, int64_t now)
     const grid_rule *fr = grid_alarms_rule(x->al, x->fc_slot);
     int fc = fr && s.has[GRID_M_CURRENT] && grid_rule_test(fr, s.v[GRID_M_CURRENT]) == 1;
     grid_fault_found f;
-    return grid_loc_feed(x->loc, dev, s.t_ms, fc, now, &f) ? decide(x, &f) : 0;
+    int64_t stale = fc ? grid_loc_stale(x->loc, 1) : 0;
+    if (grid_loc_feed(x->loc, dev, s.t_ms, fc, now, &f))
+        return decide(x, &f);
+    if (fc && grid_loc_stale(x->loc, 1) != stale)
+        stale_note(x, dev, s.t_ms, now);
+    return 0;
 }
 
 static int batch(disp *x, const strom_batch *bt)

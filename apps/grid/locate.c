@@ -25,6 +25,7 @@ struct grid_loc {
     int32_t *fcl, nfcl, cfcl;      /* edges with fault current */
     int32_t *pend, npend, cpend;   /* roots waiting */
     int32_t ncopy;
+    int64_t nstale[2];       /* stale samples ignored: [0] without, [1] with fault current */
 };
 
 static void *alloc_n(size_t n, size_t size)
@@ -203,6 +204,17 @@ static int decide(grid_loc *l, int32_t e, int64_t newest, int by_timeout, grid_f
     return 1;
 }
 
+/* Samples reach the locator in order per device, not per edge: the devices of a parallel
+ * bank (Transformer.reg4a/b/c) report for one edge and may sit in different telemetry
+ * buckets, read in either order. A sample older than one of the other kind the edge
+ * already has is stale and says nothing about the edge now: a fault-current sample not
+ * newer than the edge's newest sample without, or a sample without fault current older
+ * than the edge's fault onset. */
+static int stale(const grid_loc *l, int32_t e, int64_t t_ms, int fc)
+{
+    return fc ? l->ok_t[e] != NONE && t_ms <= l->ok_t[e] : l->fc_on[e] != NONE && t_ms < l->fc_on[e];
+}
+
 static int feed_fc(grid_loc *l, int32_t e, int64_t t_ms, int64_t now_ms, grid_fault_found *out)
 {
     if (l->fc_on[e] == NONE) {
@@ -246,6 +258,10 @@ int grid_loc_feed(grid_loc *l, int64_t dev, int64_t t_ms, int fc, int64_t now_ms
     int32_t e = grid_loc_edge_of(l, dev);
     if (e < 0)
         return 0;
+    if (stale(l, e, t_ms, fc)) {
+        l->nstale[fc != 0]++;
+        return 0;
+    }
     return fc ? feed_fc(l, e, t_ms, now_ms, out) : feed_ok(l, e, t_ms, out);
 }
 
@@ -283,6 +299,11 @@ int grid_loc_timeout(grid_loc *l, int64_t now_ms, int64_t timeout_ms, grid_fault
         }
     }
     return 0;
+}
+
+int64_t grid_loc_stale(const grid_loc *l, int fc)
+{
+    return l->nstale[fc != 0];
 }
 
 int grid_loc_pending(const grid_loc *l)

@@ -356,6 +356,135 @@ static void test_locate_claimed(void **state)
     grid_topo_destroy(t);
 }
 
+/* The device reporting for edge id (a parallel bank's devices each have one). */
+static int64_t dev_of(const grid_built *b, const char *id)
+{
+    int32_t e = grid_edge_find(b->topo, id);
+    for (int64_t i = 0; e >= 0 && i < b->ndev; i++)
+        if (b->dev[i].edge == e)
+            return i;
+    fail_msg("no device for %s", id);
+    return -1;
+}
+
+/* A regulator bank (Transformer.reg4a/b/c, one edge) on the path of a fault beyond Sw5.
+ * The fault is decided and its plan (open Sw5) applied: the arc goes out and the path
+ * reports at 1.010 s (the bank's reg4a and the edges below it without fault current).
+ * Then reg4b's periodic sample of 1.004 s, taken during the arc, arrives (read from the
+ * other telemetry bucket): it is older than what its bank already reported and must
+ * decide nothing. (Before: the edge was unclaimed by reg4a's sample and its children
+ * were clear, so it decided Transformer.reg4a, a spurious isolation; seen in `strom
+ * bench grid`.) */
+static void test_locate_bank_out_of_order(void **state)
+{
+    (void)state;
+    grid_topo *t = load("ieee123/IEEE123Switches.dss");
+    grid_built b;
+    grid_diag d = {0};
+    assert_int_equal(grid_build(t, 1, 0, &b, &d), 0);
+    int32_t f = grid_edge_find(b.topo, "F1/Line.L118"), sw5 = grid_edge_find(b.topo, "F1/Line.Sw5");
+    int64_t reg4b = dev_of(&b, "F1/Transformer.reg4b");
+    assert_true(f >= 0 && sw5 >= 0);
+    grid_sim *s = grid_sim_create(&b, 5, &d);
+    grid_loc *l = grid_loc_create(&b);
+    uint64_t rng = 4242;
+    grid_fault_found got[4];
+    assert_int_equal(feed_all(l, s, &b, 0, &rng, NULL, got, 4), 0);
+    grid_sim_fault a = {.type = GRID_FAULT_LINE, .edge = f, .t_s = 1};
+    assert_int_equal(grid_sim_inject(s, &a, &d), 0);
+    assert_int_equal(feed_all(l, s, &b, 1, &rng, NULL, got, 4), 1);
+    assert_int_equal(got[0].edge, f);
+    grid_reading held;
+    grid_sim_read(s, reg4b, 1.004, &held);
+    assert_true(held.current >= 2000);
+    grid_plan p;
+    assert_int_equal(grid_plan_make(b.topo, f, &p, &d), 0);
+    assert_int_equal(p.nsteps, 1);
+    assert_int_equal(p.steps[0].edge, sw5);
+    grid_plan_apply(b.topo, &p);
+    grid_plan_free(&p);
+    grid_loc_refresh(l);
+    grid_switch_change sc = {.edge = sw5, .closed = 0, .ms = 1010};
+    assert_int_equal(grid_sim_switch(s, &sc, 1, 1.010), 1);
+    /* every device but reg4b reports the end of the arc */
+    int64_t nch;
+    const int64_t *ch = grid_sim_changed(s, &nch);
+    int seen_bank = 0;
+    for (int64_t k = 0; k < nch; k++) {
+        if (ch[k] == reg4b)
+            continue;
+        grid_reading r;
+        grid_sim_read(s, ch[k], 1.010, &r);
+        assert_true(r.current < 1000);
+        seen_bank += grid_loc_edge_of(l, ch[k]) == grid_loc_edge_of(l, reg4b);
+        assert_int_equal(grid_loc_feed(l, ch[k], 1010, 0, 6000, &got[0]), 0);
+    }
+    assert_int_equal(seen_bank, 2);   /* reg4a and reg4c */
+    /* the late sample of the bank: nothing, now or by the timeout */
+    if (grid_loc_feed(l, reg4b, 1004, 1, 6001, &got[0]))
+        fail_msg("spurious decision on %s from a bank sample older than its sibling's", grid_edge_id(b.topo, got[0].edge));
+    assert_int_equal(grid_loc_stale(l, 1), 1);
+    assert_int_equal(grid_loc_stale(l, 0), 0);
+    assert_int_equal(grid_loc_timeout(l, 99999, 500, &got[0]), 0);
+    assert_int_equal(grid_loc_pending(l), 0);
+    assert_int_equal(grid_loc_feed(l, reg4b, 1010, 0, 6002, &got[0]), 0);
+    grid_loc_destroy(l);
+    grid_sim_destroy(s);
+    grid_built_free(&b);
+    grid_topo_destroy(t);
+}
+
+/* A fault on the bank itself (Transformer.reg4a/b/c): reg4a reports the fault current at
+ * 1.000 s, then reg4b's periodic sample of 0.999 s (before the fault, no fault current)
+ * arrives from the other bucket, and reg4b and reg4c then drop out. The older sample must
+ * not wipe the bank's onset: the bank is decided when the edges below it report. (Before:
+ * the onset was reset and the fault was never decided, not even by the timeout.) */
+static void test_locate_bank_stale_clear(void **state)
+{
+    (void)state;
+    grid_topo *t = load("ieee123/IEEE123Switches.dss");
+    grid_built b;
+    grid_diag d = {0};
+    assert_int_equal(grid_build(t, 1, 0, &b, &d), 0);
+    int32_t f = grid_edge_find(b.topo, "F1/Transformer.reg4a");
+    int64_t r4a = dev_of(&b, "F1/Transformer.reg4a"), r4b = dev_of(&b, "F1/Transformer.reg4b"),
+            r4c = dev_of(&b, "F1/Transformer.reg4c");
+    grid_sim *s = grid_sim_create(&b, 6, &d);
+    grid_loc *l = grid_loc_create(&b);
+    uint64_t rng = 777;
+    grid_fault_found got[4];
+    assert_int_equal(feed_all(l, s, &b, 0, &rng, NULL, got, 4), 0);
+    grid_reading before, r;
+    grid_sim_read(s, r4b, 0.999, &before);
+    assert_true(before.current < 1000);
+    grid_sim_fault a = {.type = GRID_FAULT_LINE, .edge = f, .t_s = 1};
+    assert_int_equal(grid_sim_inject(s, &a, &d), 0);
+    grid_sim_read(s, r4a, 1, &r);
+    assert_true(r.current >= 2000);
+    assert_int_equal(grid_loc_feed(l, r4a, 1000, 1, 5000, &got[0]), 0);
+    assert_int_equal(grid_loc_feed(l, r4b, 999, 0, 5000, &got[0]), 0);
+    assert_int_equal(grid_loc_stale(l, 0), 1);
+    int n = 0;
+    for (int64_t i = 0; i < b.ndev; i++) {
+        if (i == r4a || i == r4b || i == r4c)
+            continue;
+        grid_sim_read(s, i, 1, &r);
+        if (grid_loc_feed(l, i, 1000, r.current >= 2000, 5001, &got[n])) {
+            assert_true(n < 3);
+            n++;
+        }
+    }
+    n += grid_loc_timeout(l, 99999, 500, &got[n]);
+    if (n != 1 || got[0].edge != f)
+        fail_msg("fault on the bank: %d decision(s), located %s", n, n ? grid_edge_id(b.topo, got[0].edge) : "-");
+    assert_int_equal(got[0].onset_ms, 1000);
+    assert_int_equal(got[0].by_timeout, 0);
+    grid_loc_destroy(l);
+    grid_sim_destroy(s);
+    grid_built_free(&b);
+    grid_topo_destroy(t);
+}
+
 int main(void)
 {
     ref_set_shared();
@@ -367,6 +496,8 @@ int main(void)
         cmocka_unit_test(test_locate_case33bw_every_branch),
         cmocka_unit_test(test_locate_two_feeders),
         cmocka_unit_test(test_locate_claimed),
+        cmocka_unit_test(test_locate_bank_out_of_order),
+        cmocka_unit_test(test_locate_bank_stale_clear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
