@@ -33,51 +33,32 @@ static strom_err fenced_error(log_bucket *b)
                       b->fence_msg);
 }
 
-/* fdatasyncs of one bucket in flight at once (the disk serves several in parallel: 4
- * concurrent small synchronous writes ran 3-4x as many per second as one, at the same
- * p50, on this machine's disk; bench/README.md "strom bench server"). */
-#define LOG_SYNCS_MAX 4
-
-/* Runs one fdatasync covering everything written so far and advances durable_off on
- * success (fences on failure). Under mu (dropped during the fdatasync). */
-static void sync_once(log_bucket *b)
-{
-    log_segment *s = b->segs[b->nsegs - 1];
-    log_seg_ref(b, s);
-    int64_t target = b->written_off;
-    uint64_t tpos = s->size;
-    b->syncs_overlapped += b->syncing > 0;
-    b->syncing++;
-    b->sync_target = STROM_MAX(b->sync_target, target);
-    pthread_mutex_unlock(&b->mu);
-    int rc = log_fsync(s->fd);
-    pthread_mutex_lock(&b->mu);
-    b->syncing--;
-    if (rc != 0)
-        fence_locked(b, "fdatasync", rc);
-    else {
-        b->fsyncs++;
-        advance_locked(b, s, target, tpos); /* max(): syncs may finish out of order */
-    }
-    log_seg_unref(b, s);
-    pthread_cond_broadcast(&b->cv);
-}
-
-/* Group commit: returns once everything before my_end is fsynced. A caller whose end an
- * fdatasync in flight already covers waits for it; otherwise it starts its own at once
- * (up to LOG_SYNCS_MAX in flight), instead of waiting for the one in flight and then
- * syncing: an append arriving during a slow fdatasync is not made to wait for two. Each
- * fdatasync makes durable every byte written before it started, whatever the others do,
- * so durable_off = the highest target of a finished one: readers and acks never see a
- * batch before every earlier batch is durable. */
+/* Leader/follower group commit: returns once everything before my_end is fsynced. */
 static strom_err group_commit(log_bucket *b, int64_t my_end)
 {
     pthread_mutex_lock(&b->mu);
     while (b->durable_off < my_end && !b->fenced) {
-        if ((b->syncing && b->sync_target >= my_end) || b->syncing >= LOG_SYNCS_MAX)
+        if (b->syncing) {
             pthread_cond_wait(&b->cv, &b->mu);
-        else
-            sync_once(b);
+            continue;
+        }
+        b->syncing = 1;
+        log_segment *s = b->segs[b->nsegs - 1];
+        log_seg_ref(b, s);
+        int64_t target = b->written_off;
+        uint64_t tpos = s->size;
+        pthread_mutex_unlock(&b->mu);
+        int rc = log_fsync(s->fd);
+        pthread_mutex_lock(&b->mu);
+        b->syncing = 0;
+        if (rc != 0)
+            fence_locked(b, "fdatasync", rc);
+        else {
+            b->fsyncs++;
+            advance_locked(b, s, target, tpos);
+        }
+        log_seg_unref(b, s);
+        pthread_cond_broadcast(&b->cv);
     }
     strom_err e = b->durable_off >= my_end ? STROM_OK : fenced_error(b);
     pthread_mutex_unlock(&b->mu);

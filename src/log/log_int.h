@@ -356,9 +356,7 @@ struct log_bucket {
     int64_t written_off;   /* after the last written batch */
     int64_t durable_off;   /* after the last fsynced batch */
     int64_t hw;            /* high watermark: after the last acknowledged batch */
-    int syncing;           /* group commit: fdatasyncs in flight (<= LOG_SYNCS_MAX) */
-    int64_t sync_target;   /* the highest written_off an fdatasync in flight started at */
-    int syncs_overlapped;  /* fdatasyncs started while another was in flight (stats) */
+    int syncing;           /* a group commit leader is in fdatasync */
     int fenced;
     char fence_msg[512];
     int64_t fsyncs;
@@ -395,8 +393,6 @@ strom_err log_seg_fail(log_bucket *b, log_segment *s, strom_err e);
 void log_seg_account(log_segment *s, const fmt_hdr *h, uint64_t len);
 void log_seg_encode_header(uint8_t *out, int64_t base);
 int log_fsync(int fd);     /* fdatasync with the test hook; returns 0 or errno */
-/* Tests: when set, called by log_fsync before its fdatasync (may block to order threads). */
-extern void (*log_test_fsync_hook)(void);
 
 /* index.c (files) */
 strom_err log_index_file_open(log_bucket *b, log_segment *s);

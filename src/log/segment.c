@@ -10,12 +10,9 @@
 
 int log_test_fail_fsync;
 int log_test_fail_write;
-void (*log_test_fsync_hook)(void);
 
 int log_fsync(int fd)
 {
-    if (log_test_fsync_hook)
-        log_test_fsync_hook();
     if (log_test_fail_fsync > 0 && --log_test_fail_fsync == 0)
         return EIO;
     return fdatasync(fd) < 0 ? errno : 0;

@@ -1,11 +1,9 @@
 /* Unit tests for src/log durability modes: group commit under concurrent appenders
  * (contiguous unique offsets, fewer fsyncs than appends), a tailing reader running
- * alongside, an append during a stalled fdatasync starting its own (overlapped), and the
- * interval / none flush modes. */
+ * alongside, and the interval / none flush modes. */
 #include "logtest.h"
 
 #include <pthread.h>
-#include <time.h>
 
 #define NTHREADS 4
 #define PER_THREAD 150
@@ -18,21 +16,16 @@ typedef struct job {
     int fails;
 } job;
 
-/* Appends a copy of batch (the append stamps the bytes it is given). */
-static strom_err append_copy(log_bucket *b, const strom_buf *batch, int64_t *base)
-{
-    uint8_t *copy = malloc(batch->len);
-    memcpy(copy, batch->data, batch->len);
-    strom_err e = log_bucket_append(b, copy, batch->len, base);
-    free(copy);
-    return e;
-}
-
 static void *appender(void *arg)
 {
     job *j = arg;
-    for (int k = 0; k < PER_THREAD; k++)
-        j->fails += append_copy(j->b, j->batch, &j->bases[k]) != STROM_OK;
+    uint8_t *copy = malloc(j->batch->len);
+    for (int k = 0; k < PER_THREAD; k++) {
+        memcpy(copy, j->batch->data, j->batch->len);
+        if (log_bucket_append(j->b, copy, j->batch->len, &j->bases[k]) != STROM_OK)
+            j->fails++;
+    }
+    free(copy);
     return NULL;
 }
 
@@ -111,47 +104,21 @@ static int cmp64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* A fresh bucket (seg_bytes 0: the default segment size) and an encoded batch of n rows. */
-typedef struct fixture {
-    char dir[256];
-    log_bucket *b;
-    strom_schema *s;
-    strom_buf batch;
-} fixture;
-
-static void fixture_open(fixture *f, const char *tag, int keyed, int64_t seg_bytes, int n,
-                         int codec)
-{
-    lt_tmpdir(f->dir, sizeof f->dir, tag);
-    log_config cfg;
-    lt_cfg(&cfg, keyed);
-    if (seg_bytes)
-        cfg.segment_bytes = seg_bytes;
-    f->b = NULL;
-    assert_int_equal(log_bucket_open(f->dir, &cfg, &f->b), STROM_OK);
-    f->s = lt_schema(0);
-    trow rows[20];
-    lt_gen(rows, n, 5, 1000000, 0);
-    f->batch = (strom_buf){0};
-    lt_encode(f->s, rows, n, codec, &f->batch);
-}
-
-static void fixture_close(fixture *f)
-{
-    log_bucket_close(f->b);
-    strom_buf_free(&f->batch);
-    strom_schema_destroy(f->s);
-    strom_rmtree(f->dir);
-}
-
 static void test_group_commit(void **state)
 {
     (void)state;
-    fixture f;
-    fixture_open(&f, "gc", 1, 64 * 1024, 20, FMT_CODEC_LZ4); /* rolls while appenders run */
-    log_bucket *b = f.b;
-    strom_schema *s = f.s;
-    strom_buf batch = f.batch;
+    char dir[256];
+    lt_tmpdir(dir, sizeof dir, "gc");
+    log_config cfg;
+    lt_cfg(&cfg, 1);
+    cfg.segment_bytes = 64 * 1024; /* rolls while appenders run */
+    log_bucket *b = NULL;
+    assert_int_equal(log_bucket_open(dir, &cfg, &b), STROM_OK);
+    strom_schema *s = lt_schema(0);
+    trow rows[20];
+    lt_gen(rows, 20, 5, 1000000, 0);
+    strom_buf batch = {0};
+    lt_encode(s, rows, 20, FMT_CODEC_LZ4, &batch);
     job jobs[NTHREADS];
     pthread_t th[NTHREADS + 2];
     volatile int stop = 0;
@@ -183,77 +150,10 @@ static void test_group_commit(void **state)
     fprintf(stderr, "group commit: %d appends, %lld fsyncs\n", NTHREADS * PER_THREAD,
             (long long)st.fsyncs);
     assert_true(st.fsyncs < NTHREADS * PER_THREAD);
-    fixture_close(&f);
-}
-
-/* The fsync hook of test_overlapped_sync: the first fdatasync stalls until a second one
- * has started (or 5 s passed: then syncs do not overlap and the test fails). */
-static pthread_mutex_t ov_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t ov_cv = PTHREAD_COND_INITIALIZER;
-static int ov_calls, ov_second_seen;
-
-static void ov_hook(void)
-{
-    pthread_mutex_lock(&ov_mu);
-    int me = ++ov_calls;
-    pthread_cond_broadcast(&ov_cv);
-    if (me == 1) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 5;
-        while (ov_calls < 2 && pthread_cond_timedwait(&ov_cv, &ov_mu, &ts) == 0)
-            ;
-        ov_second_seen = ov_calls >= 2;
-    }
-    pthread_mutex_unlock(&ov_mu);
-}
-
-typedef struct ov_job {
-    fixture *f;
-    int64_t base;
-    strom_err e;
-} ov_job;
-
-static void *ov_append(void *arg)
-{
-    ov_job *j = arg;
-    j->e = append_copy(j->f->b, &j->f->batch, &j->base);
-    return NULL;
-}
-
-/* An append whose batch arrives while an earlier append's fdatasync is in flight starts
- * its own fdatasync and returns durable without waiting for the stalled one; afterwards
- * both are durable and acknowledged, offsets in order. */
-static void test_overlapped_sync(void **state)
-{
-    (void)state;
-    fixture f;
-    fixture_open(&f, "ov", 0, 0, 10, FMT_CODEC_NONE);
-    log_bucket *b = f.b;
-    ov_calls = ov_second_seen = 0;
-    log_test_fsync_hook = ov_hook;
-    ov_job first = {&f, -1, STROM_OK}, second = {&f, -1, STROM_OK};
-    pthread_t th;
-    pthread_create(&th, NULL, ov_append, &first);
-    pthread_mutex_lock(&ov_mu);
-    while (ov_calls < 1) /* the first append is in its fdatasync */
-        pthread_cond_wait(&ov_cv, &ov_mu);
-    pthread_mutex_unlock(&ov_mu);
-    ov_append(&second);
-    pthread_join(th, NULL);
-    log_test_fsync_hook = NULL;
-    assert_int_equal(first.e, STROM_OK);
-    assert_int_equal(second.e, STROM_OK);
-    assert_true(ov_second_seen);
-    assert_int_equal(first.base, 0);
-    assert_int_equal(second.base, 10);
-    assert_int_equal(b->syncs_overlapped, 1);
-    strom_bucket_stats st;
-    log_bucket_stats(b, &st);
-    assert_int_equal(st.end_offset, 20); /* acknowledged = both */
-    assert_int_equal(st.fsyncs, 2);
-    assert_int_equal(b->durable_off, 20);
-    fixture_close(&f);
+    log_bucket_close(b);
+    strom_buf_free(&batch);
+    strom_schema_destroy(s);
+    strom_rmtree(dir);
 }
 
 static void test_interval_and_none(void **state)
@@ -303,7 +203,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_commit),
-        cmocka_unit_test(test_overlapped_sync),
         cmocka_unit_test(test_interval_and_none),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
