@@ -237,49 +237,89 @@ static strom_err e2e_table(strom_client *cl, const char *name, int durable)
     return e;
 }
 
+/* One producer of the end-to-end run: `rows` rows per millisecond for secs seconds from
+ * start, one row at a time, each carrying its send time. With cl NULL it connects its own
+ * client (a further producer: STROM_BENCH_E2E_PRODUCERS). */
+typedef struct e2e_prod {
+    sb_ctx *c;
+    strom_client *cl;
+    const char *table;
+    int rows, secs;
+    int64_t start, sent;
+    strom_err err;          /* the first error (set before the run: not started) */
+} e2e_prod;
+
+static void *e2e_send(void *arg)
+{
+    e2e_prod *w = arg;
+    strom_producer_opts po = {.linger_ms = -1};
+    strom_client *own = NULL;
+    strom_producer *p = NULL;
+    w->err = w->err ? w->err : w->cl ? STROM_OK : strom_client_connect(w->c->addr, NULL, &own);
+    if (w->err == STROM_OK)
+        w->err = strom_producer_create(w->cl ? w->cl : own, w->table, &po, NULL, 0, &p);
+    strom_value v[3] = {{.type = STROM_STRING, .v.s = {"dev", 3}}, {.type = STROM_BIGINT},
+                        {.type = STROM_DOUBLE}};
+    for (int64_t tick = 0; p && w->err == STROM_OK && tick < (int64_t)w->secs * 1000; tick++) {
+        int64_t at = w->start + tick * 1000000; /* a steady rate per millisecond */
+        struct timespec ts = {at / 1000000000, at % 1000000000};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ; /* (sleeping, not spinning: the server shares the cores) */
+        for (int k = 0; k < w->rows && w->err == STROM_OK; k++, w->sent++) {
+            v[1].v.i = mono_ns();
+            v[2].v.d = (double)w->sent;
+            w->err = strom_producer_send(p, v, 3);
+        }
+    }
+    strom_err e2 = p ? strom_producer_close(p) : STROM_OK;
+    w->err = w->err ? w->err : e2;
+    strom_client_close(own);
+    return NULL;
+}
+
+/* Producers of the run: 1, or STROM_BENCH_E2E_PRODUCERS (1-8; an experiment: several
+ * writers of one bucket, each on its own connection, sharing the 100 rows/ms). */
+static int e2e_producers(void)
+{
+    const char *v = getenv("STROM_BENCH_E2E_PRODUCERS");
+    int n = v ? atoi(v) : 1;
+    return n < 1 ? 1 : n > 8 ? 8 : n;
+}
+
 /* durable: the table acknowledges (and shows readers) rows after fsync, as every table
  * by default; else table.log.flush=interval (fsync in the background, every second). */
 static int bench_e2e(sb_ctx *c, strom_client *cl, int durable)
 {
     const char *table = durable ? "lat" : "lat_interval";
-    int secs = c->quick ? 2 : 10;
+    int secs = c->quick ? 2 : 10, np = e2e_producers();
     e2e_sub r = {.want = (int64_t)secs * 100000};
     r.lat = malloc(sizeof(double) * (size_t)r.want);
-    strom_producer_opts po = {.linger_ms = -1};
-    strom_producer *p = NULL;
     strom_err e = r.lat ? e2e_table(cl, table, durable) : STROM_ENOMEM;
     if (e == STROM_OK && (e = strom_subscriber_create(cl, table, NULL, &r.s)) == STROM_OK)
         e = strom_subscriber_assign(r.s, -1, STROM_FROM_LATEST, 0);
-    if (e == STROM_OK)
-        e = strom_producer_create(cl, table, &po, NULL, 0, &p);
-    pthread_t th;
+    pthread_t th, pth[8];
     if (e == STROM_OK)
         pthread_create(&th, NULL, e2e_reader, &r);
-    else
-        strom_producer_close(p), p = NULL;
     int64_t start = mono_ns(), sent = 0;
-    strom_value v[3] = {{.type = STROM_STRING, .v.s = {"dev", 3}}, {.type = STROM_BIGINT},
-                        {.type = STROM_DOUBLE}};
-    for (int64_t tick = 0; p && e == STROM_OK && tick < (int64_t)secs * 1000; tick++) {
-        int64_t at = start + tick * 1000000; /* a steady rate: 100 rows per millisecond */
-        struct timespec ts = {at / 1000000000, at % 1000000000};
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-            ; /* (sleeping, not spinning: the server shares the cores) */
-        for (int k = 0; k < 100 && e == STROM_OK; k++, sent++) {
-            v[1].v.i = mono_ns();
-            v[2].v.d = (double)sent;
-            e = strom_producer_send(p, v, 3);
-        }
+    e2e_prod w[8];
+    for (int i = 0; i < np; i++) {
+        w[i] = (e2e_prod){c, i ? NULL : cl, table, 100 / np + (i < 100 % np), secs, start, 0, e};
+        if (i > 0 && e == STROM_OK)
+            pthread_create(&pth[i], NULL, e2e_send, &w[i]);
     }
-    double tsent = cli_now();
-    strom_err e2 = p ? strom_producer_close(p) : STROM_OK;
+    e2e_send(&w[0]);
+    for (int i = 0; i < np; i++) {
+        if (i > 0 && e == STROM_OK)
+            pthread_join(pth[i], NULL);
+        e = e ? e : w[i].err;
+        sent += w[i].sent;
+    }
     double tclosed = cli_now();
-    e = e ? e : e2;
-    if (r.s && p)
+    if (r.s && w[0].err == STROM_OK)
         pthread_join(th, NULL);
-    printf("e2e (%s): %lld rows sent in %.2f s, all acknowledged after %.2f s, all received after "
-           "%.2f s\n", table, (long long)sent, tsent - (double)start / 1e9, tclosed - (double)start / 1e9,
-           cli_now() - (double)start / 1e9);
+    printf("e2e (%s, %d producer%s): %lld rows sent, all acknowledged after %.2f s, all "
+           "received after %.2f s\n", table, np, np > 1 ? "s" : "", (long long)sent,
+           tclosed - (double)start / 1e9, cli_now() - (double)start / 1e9);
     e = e ? e : r.err;
     double *q = durable ? c->e2e : c->e2e_interval;
     q[0] = pct(r.lat, r.n, 0.50);
