@@ -200,7 +200,7 @@ static int bench_ingest(sb_ctx *c, strom_client *cl)
 typedef struct e2e_sub {
     strom_subscriber *s;
     double *lat;
-    int64_t n, want;
+    int64_t n, want, batches; /* batches: record batches received (one per request) */
     volatile int ready;
     strom_err err;
 } e2e_sub;
@@ -218,6 +218,7 @@ static void *e2e_reader(void *arg)
             continue;
         }
         idle = 0;
+        r->batches++;
         int64_t now = mono_ns();
         for (int64_t k = 0; k < strom_batch_nrows(b) && r->n < r->want; k++)
             r->lat[r->n++] = (double)(now - strom_batch_get_int(b, 1, k)) / 1e6;
@@ -318,8 +319,9 @@ static int bench_e2e(sb_ctx *c, strom_client *cl, int durable)
     if (r.s && w[0].err == STROM_OK)
         pthread_join(th, NULL);
     printf("e2e (%s, %d producer%s): %lld rows sent, all acknowledged after %.2f s, all "
-           "received after %.2f s\n", table, np, np > 1 ? "s" : "", (long long)sent,
-           tclosed - (double)start / 1e9, cli_now() - (double)start / 1e9);
+           "received after %.2f s, in %lld batches\n", table, np, np > 1 ? "s" : "",
+           (long long)sent, tclosed - (double)start / 1e9, cli_now() - (double)start / 1e9,
+           (long long)r.batches);
     e = e ? e : r.err;
     double *q = durable ? c->e2e : c->e2e_interval;
     q[0] = pct(r.lat, r.n, 0.50);
