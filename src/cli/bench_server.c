@@ -226,12 +226,18 @@ static void *e2e_reader(void *arg)
     return NULL;
 }
 
-static strom_err e2e_table(strom_client *cl, const char *name, int durable)
+static strom_schema *e2e_schema(void)
 {
     strom_schema *s = strom_schema_create();
     strom_schema_add(s, "device", STROM_STRING, 1);
     strom_schema_add(s, "sent_ns", STROM_BIGINT, 1);
     strom_schema_add(s, "v", STROM_DOUBLE, 0);
+    return s;
+}
+
+static strom_err e2e_table(strom_client *cl, const char *name, int durable)
+{
+    strom_schema *s = e2e_schema();
     const char *opts[] = {"bucket.num", "1", durable ? NULL : "table.log.flush", "interval", NULL};
     strom_err e = strom_client_create_table(cl, name, s, opts, 0);
     strom_schema_destroy(s);
@@ -250,30 +256,57 @@ typedef struct e2e_prod {
     strom_err err;          /* the first error (set before the run: not started) */
 } e2e_prod;
 
+/* A millisecond's rows as one batch (STROM_BENCH_E2E_BURSTS=batch): the same rows and send
+ * times, handed over in one strom_producer_send_batch, so a burst is never split. */
+static strom_err e2e_burst(e2e_prod *w, strom_producer *p, strom_builder *b)
+{
+    strom_err e = STROM_OK;
+    strom_builder_reset(b);
+    for (int k = 0; k < w->rows && e == STROM_OK; k++, w->sent++) {
+        strom_builder_put_str(b, 0, "dev", 3);
+        strom_builder_put_int(b, 1, mono_ns());
+        strom_builder_put_f64(b, 2, (double)w->sent);
+        e = strom_builder_end_row(b);
+    }
+    return e ? e : strom_producer_send_batch(p, b);
+}
+
+static strom_err e2e_rows(e2e_prod *w, strom_producer *p)
+{
+    strom_value v[3] = {{.type = STROM_STRING, .v.s = {"dev", 3}}, {.type = STROM_BIGINT},
+                        {.type = STROM_DOUBLE}};
+    strom_err e = STROM_OK;
+    for (int k = 0; k < w->rows && e == STROM_OK; k++, w->sent++) {
+        v[1].v.i = mono_ns();
+        v[2].v.d = (double)w->sent;
+        e = strom_producer_send(p, v, 3);
+    }
+    return e;
+}
+
 static void *e2e_send(void *arg)
 {
     e2e_prod *w = arg;
     strom_producer_opts po = {.linger_ms = -1};
     strom_client *own = NULL;
     strom_producer *p = NULL;
+    const char *mode = getenv("STROM_BENCH_E2E_BURSTS");
+    strom_schema *sch = e2e_schema();
+    strom_builder *b = mode && !strcmp(mode, "batch") ? strom_builder_create(sch) : NULL;
+    strom_schema_destroy(sch);
     w->err = w->err ? w->err : w->cl ? STROM_OK : strom_client_connect(w->c->addr, NULL, &own);
     if (w->err == STROM_OK)
         w->err = strom_producer_create(w->cl ? w->cl : own, w->table, &po, NULL, 0, &p);
-    strom_value v[3] = {{.type = STROM_STRING, .v.s = {"dev", 3}}, {.type = STROM_BIGINT},
-                        {.type = STROM_DOUBLE}};
     for (int64_t tick = 0; p && w->err == STROM_OK && tick < (int64_t)w->secs * 1000; tick++) {
         int64_t at = w->start + tick * 1000000; /* a steady rate per millisecond */
         struct timespec ts = {at / 1000000000, at % 1000000000};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
             ; /* (sleeping, not spinning: the server shares the cores) */
-        for (int k = 0; k < w->rows && w->err == STROM_OK; k++, w->sent++) {
-            v[1].v.i = mono_ns();
-            v[2].v.d = (double)w->sent;
-            w->err = strom_producer_send(p, v, 3);
-        }
+        w->err = b ? e2e_burst(w, p, b) : e2e_rows(w, p);
     }
     strom_err e2 = p ? strom_producer_close(p) : STROM_OK;
     w->err = w->err ? w->err : e2;
+    strom_builder_destroy(b);
     strom_client_close(own);
     return NULL;
 }
