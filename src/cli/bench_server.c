@@ -200,7 +200,7 @@ static int bench_ingest(sb_ctx *c, strom_client *cl)
 typedef struct e2e_sub {
     strom_subscriber *s;
     double *lat;
-    int64_t n, want;
+    int64_t n, want, batches; /* batches: record batches received (one per request) */
     volatile int ready;
     strom_err err;
 } e2e_sub;
@@ -218,6 +218,7 @@ static void *e2e_reader(void *arg)
             continue;
         }
         idle = 0;
+        r->batches++;
         int64_t now = mono_ns();
         for (int64_t k = 0; k < strom_batch_nrows(b) && r->n < r->want; k++)
             r->lat[r->n++] = (double)(now - strom_batch_get_int(b, 1, k)) / 1e6;
@@ -225,16 +226,98 @@ static void *e2e_reader(void *arg)
     return NULL;
 }
 
-static strom_err e2e_table(strom_client *cl, const char *name, int durable)
+static strom_schema *e2e_schema(void)
 {
     strom_schema *s = strom_schema_create();
     strom_schema_add(s, "device", STROM_STRING, 1);
     strom_schema_add(s, "sent_ns", STROM_BIGINT, 1);
     strom_schema_add(s, "v", STROM_DOUBLE, 0);
+    return s;
+}
+
+static strom_err e2e_table(strom_client *cl, const char *name, int durable)
+{
+    strom_schema *s = e2e_schema();
     const char *opts[] = {"bucket.num", "1", durable ? NULL : "table.log.flush", "interval", NULL};
     strom_err e = strom_client_create_table(cl, name, s, opts, 0);
     strom_schema_destroy(s);
     return e;
+}
+
+/* One producer of the end-to-end run: `rows` rows per millisecond for secs seconds from
+ * start, one row at a time, each carrying its send time. With cl NULL it connects its own
+ * client (a further producer: STROM_BENCH_E2E_PRODUCERS). */
+typedef struct e2e_prod {
+    sb_ctx *c;
+    strom_client *cl;
+    const char *table;
+    int rows, secs;
+    int64_t start, sent;
+    strom_err err;          /* the first error (set before the run: not started) */
+} e2e_prod;
+
+/* A millisecond's rows as one batch (STROM_BENCH_E2E_BURSTS=batch): the same rows and send
+ * times, handed over in one strom_producer_send_batch, so a burst is never split. */
+static strom_err e2e_burst(e2e_prod *w, strom_producer *p, strom_builder *b)
+{
+    strom_err e = STROM_OK;
+    strom_builder_reset(b);
+    for (int k = 0; k < w->rows && e == STROM_OK; k++, w->sent++) {
+        strom_builder_put_str(b, 0, "dev", 3);
+        strom_builder_put_int(b, 1, mono_ns());
+        strom_builder_put_f64(b, 2, (double)w->sent);
+        e = strom_builder_end_row(b);
+    }
+    return e ? e : strom_producer_send_batch(p, b);
+}
+
+static strom_err e2e_rows(e2e_prod *w, strom_producer *p)
+{
+    strom_value v[3] = {{.type = STROM_STRING, .v.s = {"dev", 3}}, {.type = STROM_BIGINT},
+                        {.type = STROM_DOUBLE}};
+    strom_err e = STROM_OK;
+    for (int k = 0; k < w->rows && e == STROM_OK; k++, w->sent++) {
+        v[1].v.i = mono_ns();
+        v[2].v.d = (double)w->sent;
+        e = strom_producer_send(p, v, 3);
+    }
+    return e;
+}
+
+static void *e2e_send(void *arg)
+{
+    e2e_prod *w = arg;
+    strom_producer_opts po = {.linger_ms = -1};
+    strom_client *own = NULL;
+    strom_producer *p = NULL;
+    const char *mode = getenv("STROM_BENCH_E2E_BURSTS");
+    strom_schema *sch = e2e_schema();
+    strom_builder *b = mode && !strcmp(mode, "batch") ? strom_builder_create(sch) : NULL;
+    strom_schema_destroy(sch);
+    w->err = w->err ? w->err : w->cl ? STROM_OK : strom_client_connect(w->c->addr, NULL, &own);
+    if (w->err == STROM_OK)
+        w->err = strom_producer_create(w->cl ? w->cl : own, w->table, &po, NULL, 0, &p);
+    for (int64_t tick = 0; p && w->err == STROM_OK && tick < (int64_t)w->secs * 1000; tick++) {
+        int64_t at = w->start + tick * 1000000; /* a steady rate per millisecond */
+        struct timespec ts = {at / 1000000000, at % 1000000000};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ; /* (sleeping, not spinning: the server shares the cores) */
+        w->err = b ? e2e_burst(w, p, b) : e2e_rows(w, p);
+    }
+    strom_err e2 = p ? strom_producer_close(p) : STROM_OK;
+    w->err = w->err ? w->err : e2;
+    strom_builder_destroy(b);
+    strom_client_close(own);
+    return NULL;
+}
+
+/* Producers of the run: 1, or STROM_BENCH_E2E_PRODUCERS (1-8; an experiment: several
+ * writers of one bucket, each on its own connection, sharing the 100 rows/ms). */
+static int e2e_producers(void)
+{
+    const char *v = getenv("STROM_BENCH_E2E_PRODUCERS");
+    int n = v ? atoi(v) : 1;
+    return n < 1 ? 1 : n > 8 ? 8 : n;
 }
 
 /* durable: the table acknowledges (and shows readers) rows after fsync, as every table
@@ -242,44 +325,36 @@ static strom_err e2e_table(strom_client *cl, const char *name, int durable)
 static int bench_e2e(sb_ctx *c, strom_client *cl, int durable)
 {
     const char *table = durable ? "lat" : "lat_interval";
-    int secs = c->quick ? 2 : 10;
+    int secs = c->quick ? 2 : 10, np = e2e_producers();
     e2e_sub r = {.want = (int64_t)secs * 100000};
     r.lat = malloc(sizeof(double) * (size_t)r.want);
-    strom_producer_opts po = {.linger_ms = -1};
-    strom_producer *p = NULL;
     strom_err e = r.lat ? e2e_table(cl, table, durable) : STROM_ENOMEM;
     if (e == STROM_OK && (e = strom_subscriber_create(cl, table, NULL, &r.s)) == STROM_OK)
         e = strom_subscriber_assign(r.s, -1, STROM_FROM_LATEST, 0);
-    if (e == STROM_OK)
-        e = strom_producer_create(cl, table, &po, NULL, 0, &p);
-    pthread_t th;
+    pthread_t th, pth[8];
     if (e == STROM_OK)
         pthread_create(&th, NULL, e2e_reader, &r);
-    else
-        strom_producer_close(p), p = NULL;
     int64_t start = mono_ns(), sent = 0;
-    strom_value v[3] = {{.type = STROM_STRING, .v.s = {"dev", 3}}, {.type = STROM_BIGINT},
-                        {.type = STROM_DOUBLE}};
-    for (int64_t tick = 0; p && e == STROM_OK && tick < (int64_t)secs * 1000; tick++) {
-        int64_t at = start + tick * 1000000; /* a steady rate: 100 rows per millisecond */
-        struct timespec ts = {at / 1000000000, at % 1000000000};
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-            ; /* (sleeping, not spinning: the server shares the cores) */
-        for (int k = 0; k < 100 && e == STROM_OK; k++, sent++) {
-            v[1].v.i = mono_ns();
-            v[2].v.d = (double)sent;
-            e = strom_producer_send(p, v, 3);
-        }
+    e2e_prod w[8];
+    for (int i = 0; i < np; i++) {
+        w[i] = (e2e_prod){c, i ? NULL : cl, table, 100 / np + (i < 100 % np), secs, start, 0, e};
+        if (i > 0 && e == STROM_OK)
+            pthread_create(&pth[i], NULL, e2e_send, &w[i]);
     }
-    double tsent = cli_now();
-    strom_err e2 = p ? strom_producer_close(p) : STROM_OK;
+    e2e_send(&w[0]);
+    for (int i = 0; i < np; i++) {
+        if (i > 0 && e == STROM_OK)
+            pthread_join(pth[i], NULL);
+        e = e ? e : w[i].err;
+        sent += w[i].sent;
+    }
     double tclosed = cli_now();
-    e = e ? e : e2;
-    if (r.s && p)
+    if (r.s && w[0].err == STROM_OK)
         pthread_join(th, NULL);
-    printf("e2e (%s): %lld rows sent in %.2f s, all acknowledged after %.2f s, all received after "
-           "%.2f s\n", table, (long long)sent, tsent - (double)start / 1e9, tclosed - (double)start / 1e9,
-           cli_now() - (double)start / 1e9);
+    printf("e2e (%s, %d producer%s): %lld rows sent, all acknowledged after %.2f s, all "
+           "received after %.2f s, in %lld batches\n", table, np, np > 1 ? "s" : "",
+           (long long)sent, tclosed - (double)start / 1e9, cli_now() - (double)start / 1e9,
+           (long long)r.batches);
     e = e ? e : r.err;
     double *q = durable ? c->e2e : c->e2e_interval;
     q[0] = pct(r.lat, r.n, 0.50);
