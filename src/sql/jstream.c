@@ -20,8 +20,9 @@
  * rows the cursor waits for an append (stream.c).
  *
  * WATERMARKS AND STATE. Each side's watermark is its greatest row time minus its table's
- * WATERMARK delay, per bucket, and the least over the buckets that have rows (a bucket
- * with rows not read yet holds it), as for windows. A row whose time is below its own
+ * WATERMARK delay, per bucket, and the least over the buckets; a bucket that has had no
+ * row yet holds it back (unlike a window's, where that would hold the output back: here it
+ * only holds rows in memory longer, the matches are emitted anyway). A row whose time is below its own
  * side's watermark when it is read is late: it is dropped and counted (sql_session_join),
  * not joined. So every row that is joined finds all its matches: a row of t1 is held
  * while a row of t0 not late can still match it (b.t >= wm(t0) - hi), a row of t0 while
@@ -410,19 +411,15 @@ static int j_fail(sqlite3_vtab_cursor *base, sqlite3 *db)
     return cancel ? SQLITE_INTERRUPT : SQLITE_ERROR;
 }
 
-/* Side k's watermark: the least over its buckets with rows of max time - delay; a bucket
- * without rows seen that has rows to read holds it (INT64_MIN). */
+/* Side k's watermark: the least over its buckets of max time - delay; a bucket that has
+ * had no row yet holds it (INT64_MIN), as a Flink source split that has emitted nothing. */
 static int64_t watermark(sql_jstream *js, int k)
 {
     int64_t wm = INT64_MAX;
-    for (int b = 0; b < js->nb[k] && b < 64; b++) {
-        if (js->seen[k] >> b & 1) {
-            wm = js->max_ts[k][b] - js->delay[k] < wm ? js->max_ts[k][b] - js->delay[k] : wm;
-            continue;
-        }
-        int64_t lo = 0, hi = 0;
-        if (strom_table_offsets(js->t[k], b, &lo, &hi) == STROM_OK && hi > js->pos[k][b])
+    for (int b = 0; b < js->nb[k]; b++) {
+        if (!(js->seen[k] >> b & 1))
             return INT64_MIN;
+        wm = js->max_ts[k][b] - js->delay[k] < wm ? js->max_ts[k][b] - js->delay[k] : wm;
     }
     return wm == INT64_MAX ? INT64_MIN : wm;
 }

@@ -9,18 +9,16 @@
  *   - bad input: errors name line and column. */
 #include "sqlt.h"
 
+#include "catalog/serve.h"
+#include "seed_ddl.h"
+
 #define BASE 1736776800000LL          /* 2025-01-13 14:00:00 */
 #define DELAY 5000                    /* the tables' WATERMARK delay */
 #define NCHUNKS 80
 #define MAXROWS 4000
 #define NDEV 5
 
-static const char S2[] = "SELECT a.alarm_id, a.device_id, s.device_status, s.capacity\n"
-                         "FROM alarm_stream a\n"
-                         "JOIN device_status_stream s\n"
-                         "ON a.device_id = s.device_id\n"
-                         "AND a.event_time BETWEEN s.event_time - INTERVAL '5' MINUTE AND s.event_time + "
-                         "INTERVAL '1' MINUTE\n";
+#define S2 SEED_WINDOW_JOIN
 
 typedef struct ev {
     int side;                         /* 0 alarm, 1 status */
@@ -175,6 +173,8 @@ static void run_case(int buckets, int disorder, const char *tag)
         assert_true(want_late[0] > 0 && want_late[1] > 0);   /* the data has late rows */
     else
         assert_int_equal(nlate, 0);
+    static cat_listener wake = {sql_stream_notify, NULL};   /* appends wake the stream (as in strom sql) */
+    cat_set_append_listener(t.db, &wake);
     feed f = {.t = &t};
     assert_int_equal(strom_table_open(t.db, "alarm_stream", &f.tab[0]), STROM_OK);
     assert_int_equal(strom_table_open(t.db, "device_status_stream", &f.tab[1]), STROM_OK);
