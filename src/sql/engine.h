@@ -242,7 +242,8 @@ strom_err sql_vtab_flush_writes(sql_vctx *ctx, int64_t *rows);
  * reads the new rows, and never ends by itself. Batches are whole appends, so a round that
  * stops at the end offset seen at its start neither splits nor repeats one. One stream per
  * statement, and it must be the outer loop (read once): a second full read of a log table
- * is refused with a message. Lookups, key histories and primary-key tables read as in
+ * is refused with a message (a join of two streams reads its tables in rounds instead:
+ * sql_vctx.round_pos, jstream.c). Lookups, key histories and primary-key tables read as in
  * batch mode (the state as it is when the row is joined). */
 strom_err sql_vtab_register(sqlite3 *db, sql_vctx *ctx);
 
