@@ -915,6 +915,9 @@ static strom_err stream_start(svt *v, scur *c)
                           "for each row of another table; make it the first table of the FROM "
                           "clause (the stream drives the join)", v->name);
     int nb = strom_table_nbuckets(v->t);
+    if (v->ctx->jstream && !v->ctx->round_pos)
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: a join of two streams reads no third log "
+                          "table in full (log table %s; join it FOR SYSTEM_TIME AS OF on its index key)", v->name);
     if (v->ctx->round_pos && v->ctx->round_table && !strcmp(v->ctx->round_table, v->name)) {
         c->spos = v->ctx->round_pos;          /* a round of a join's side (jstream.c) */
         c->stream = 2;

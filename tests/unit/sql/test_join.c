@@ -233,6 +233,8 @@ static void test_bad_input(void **state)
     sqlt_open(&t, "join_bad");
     make_tables(&t, 1);
     sqlt_run(&t, "CREATE TABLE plain (device_id STRING, event_time TIMESTAMP(3))", NULL);
+    sqlt_run(&t, "INSERT INTO alarm_stream VALUES ('A1', 'D1', 'trip', 1000)", NULL);   /* a match to run */
+    sqlt_run(&t, "INSERT INTO device_status_stream VALUES ('D1', 'up', 1.0, 1000)", NULL);
     assert_int_equal(sql_session_set(t.s, "execution.runtime-mode", "streaming"), STROM_OK);
     sqlt_fails(&t, "SELECT * FROM alarm_stream a JOIN device_status_stream s\n"
                    "ON a.event_time BETWEEN s.event_time - INTERVAL '5' MINUTE AND s.event_time",
@@ -258,6 +260,10 @@ static void test_bad_input(void **state)
     sqlt_fails(&t, "SELECT * FROM alarm_stream a JOIN device_status_stream s ON a.device_id = s.device_id AND "
                    "a.event_time BETWEEN s.event_time - INTERVAL '1' SECOND AND s.event_time ORDER BY a.alarm_id",
                "ORDER BY without LIMIT");
+    sqlt_fails(&t, "SELECT * FROM alarm_stream a JOIN device_status_stream s ON a.device_id = s.device_id AND "
+                   "a.event_time BETWEEN s.event_time AND s.event_time + INTERVAL '1' SECOND JOIN plain p ON "
+                   "p.device_id = a.device_id",
+               "a join of two streams reads no third log table in full (log table plain");
     sqlt_close(&t);
 }
 
