@@ -138,6 +138,12 @@ struct sql_store {
     strom_buf bytes;
     size_t first;              /* strom_rows shows rows [first, nrows) with time in (ts_lo, ts_hi) */
     int64_t ts_lo, ts_hi;
+    /* a hash index on column kcol (-1: none; kaff 'T' text/blob, 'N' numeric): chains of
+     * row numbers + 1 from head[hash & (hsize - 1)] through next[] */
+    int kcol;
+    char kaff;
+    uint32_t *head, *next;
+    size_t hsize;
 };
 /* Appends the current row of src (column 0 its rowid, then ncols columns). */
 strom_err sql_store_add(sql_store *s, sqlite3_stmt *src);
@@ -164,8 +170,10 @@ strom_err sql_store_output(sqlite3 *db, sql_vctx *ctx, const char *name, sqlite3
 /* CREATE VIRTUAL TABLE temp.name USING module (e.g. "strom_rows(1)") declared as decl. */
 strom_err sql_make_table(sql_vctx *x, const char *name, const char *module, const char *decl);
 strom_err sql_exec(sqlite3 *db, const char *what, const char *q);
-/* The declaration of table's columns (owned: sqlite3_free) and s->ncols, s->tcol (col). */
-strom_err sql_source_decl(sql_vctx *x, const char *table, const char *col, sql_store *s, char **decl);
+/* The declaration of table's columns (owned: sqlite3_free) and s->ncols, s->tcol (col),
+ * s->kcol (key: the column a strom_rows table of s answers equality on; NULL: none). */
+strom_err sql_source_decl(sql_vctx *x, const char *table, const char *col, const char *key, sql_store *s,
+                          char **decl);
 /* The declaration of q's result columns (names made unique; owned: sqlite3_free). */
 strom_err sql_result_decl(sql_vctx *x, const char *q, char **decl);
 /* A table's WATERMARK delay ('table.watermark.delay-ms'; 0 when none). */

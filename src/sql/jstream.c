@@ -12,7 +12,9 @@
  * THE RUN. The statement becomes [INSERT INTO sink] SELECT * FROM temp."__join_out", whose
  * cursor (module strom_jstream) reads the two tables in rounds, t0 then t1, each round a
  * scan of the table from its positions to the end seen then (vtab.c, sql_vctx.round_pos),
- * and keeps each side's rows in memory (temp."__join_l" / "__join_r", rowstore.c). After a
+ * and keeps each side's rows in memory (temp."__join_l" / "__join_r", rowstore.c, hashed on
+ * the column of the first equality of the two sides, so SQLite's inner loop visits only the
+ * held rows of the outer row's key). After a
  * round of side k that brought new rows, the user's query - rewritten to read the two
  * stores - runs once with side k showing only its new rows and the other side all its
  * held rows: so each pair of rows is joined once, when the later of the two arrives (an
@@ -40,6 +42,7 @@
 
 typedef struct side {
     char table[160], tcol[128];
+    char key[128];                    /* the column of the first equality of the two sides */
     const sql_tok *name, *alias;      /* the table's token, its alias's (or NULL) */
 } side;
 
@@ -174,8 +177,17 @@ static strom_err conjunct(tr *x, struct sql_join *j, size_t s, size_t e)
         column_at(x, j, &cs0);
         x->i++;
         column_at(x, j, &cs1);
-        if (cs0 >= 0 && cs1 >= 0 && cs0 != cs1)
+        if (cs0 >= 0 && cs1 >= 0 && cs0 != cs1 && !j->has_eq) {   /* the first: the stores' keys */
+            const sql_tok *c0 = &x->t[s + 2], *c1 = &x->t[s + 6];
+            char *k0 = sql_tok_text(c0), *k1 = sql_tok_text(c1);
+            if (k0 && k1) {
+                snprintf(j->s[cs0].key, sizeof j->s[cs0].key, "%s", k0);
+                snprintf(j->s[cs1].key, sizeof j->s[cs1].key, "%s", k1);
+            }
+            free(k0);
+            free(k1);
             j->has_eq = 1;
+        }
         return STROM_OK;
     }
     if (!times[0] || !times[1])
@@ -616,7 +628,8 @@ strom_err sql_jstream_prepare(sql_vctx *x, sql_join *j)
         x->stores[k + 1] = &js->st[k];
         e = open_side(x, js, k);
         if (e == STROM_OK)
-            e = sql_source_decl(x, js->j.s[k].table, js->j.s[k].tcol, &js->st[k], &decl);
+            e = sql_source_decl(x, js->j.s[k].table, js->j.s[k].tcol, js->j.s[k].key[0] ? js->j.s[k].key : NULL,
+                                &js->st[k], &decl);
         if (e == STROM_OK)
             e = sql_make_table(x, names[k], mods[k], decl);
         sqlite3_free(decl);

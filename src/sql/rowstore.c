@@ -6,7 +6,11 @@
  * A store is nrows rows of ncols cells (a type and an integer, a double, or an offset into
  * one byte buffer for text and blobs) plus each row's source rowid (bucket << 48 | offset).
  * `CREATE VIRTUAL TABLE temp.x USING strom_rows(k)` shows ctx->stores[k]: its rows from
- * index `first` on whose time cell is in (ts_lo, ts_hi). */
+ * index `first` on whose time cell is in (ts_lo, ts_hi). A store with a key column keeps a
+ * hash index on it, and its table answers `key = value` through it (a join's inner loop
+ * then visits the rows of that key, not every row held); SQLite checks the equality again
+ * (omit = 0), and a value of the other class (text against a numeric column, or the
+ * reverse, which SQLite may convert) reads every row. */
 #include "engine.h"
 
 #include <stdio.h>
@@ -14,6 +18,64 @@
 #include <string.h>
 
 /* --------------------------------------------------------------- the store */
+
+/* ------------------------------------------------------------- the key index */
+
+/* The hash of a key value: text and blobs by their bytes, numbers as integers when they
+ * are whole (1 = 1.0 in SQL) and by their bits otherwise. *ok 0: NULL (equal to nothing). */
+static uint64_t key_hash(int type, const void *p, int len, int64_t i, double d, int *ok)
+{
+    *ok = type != SQLITE_NULL;
+    if (type == SQLITE_TEXT || type == SQLITE_BLOB)
+        return strom_hash64_seed(p, (size_t)len, (uint64_t)type);
+    if (type == SQLITE_FLOAT && d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d)
+        i = (int64_t)d, type = SQLITE_INTEGER;
+    if (type == SQLITE_FLOAT)
+        memcpy(&i, &d, sizeof i);
+    return strom_hash64_seed(&i, sizeof i, 7);
+}
+
+static uint64_t row_hash(const sql_store *s, size_t r, int *ok)
+{
+    const sql_cell *c = &s->cells[r * (size_t)s->ncols + (size_t)s->kcol];
+    return key_hash(c->type, s->bytes.data + (c->len ? c->v.off : 0), c->len, c->v.i, c->v.d, ok);
+}
+
+static void index_row(sql_store *s, size_t r)
+{
+    int ok;
+    uint64_t h = row_hash(s, r, &ok);
+    if (!ok)
+        return;
+    uint32_t *slot = &s->head[h & (s->hsize - 1)];
+    s->next[r] = *slot;
+    *slot = (uint32_t)r + 1;
+}
+
+/* (Re)builds the index with room for cap rows. */
+static strom_err index_build(sql_store *s, size_t cap)
+{
+    if (s->kcol < 0)
+        return STROM_OK;
+    size_t hs = 1024;
+    while (hs < cap)
+        hs *= 2;
+    uint32_t *next = strom_realloc(s->next, cap * sizeof *next);
+    if (next)
+        s->next = next;
+    if (next && hs != s->hsize) {
+        free(s->head);
+        s->head = strom_calloc(hs, sizeof *s->head);
+        s->hsize = s->head ? hs : 0;
+    } else if (next && s->head) {
+        memset(s->head, 0, hs * sizeof *s->head);
+    }
+    if (!next || !s->head)
+        return strom_fail(STROM_ENOMEM, "streaming: out of memory for the index of %zu rows", cap);
+    for (size_t r = 0; r < s->nrows; r++)
+        index_row(s, r);
+    return STROM_OK;
+}
 
 static strom_err store_grow(sql_store *s)
 {
@@ -26,7 +88,7 @@ static strom_err store_grow(sql_store *s)
         return strom_fail(STROM_ENOMEM, "streaming: out of memory for %zu rows held", cap);
     s->rid = r;
     s->cap = cap;
-    return STROM_OK;
+    return index_build(s, cap);
 }
 
 strom_err sql_store_add(sql_store *s, sqlite3_stmt *src)
@@ -54,6 +116,8 @@ strom_err sql_store_add(sql_store *s, sqlite3_stmt *src)
         if (e != STROM_OK)
             return e;
     }
+    if (s->kcol >= 0)
+        index_row(s, s->nrows);
     s->nrows++;
     return STROM_OK;
 }
@@ -94,13 +158,15 @@ strom_err sql_store_prune(sql_store *s, int64_t keep_from)
     s->first = s->first < k ? s->first : k;
     strom_buf_free(&s->bytes);
     s->bytes = nb;
-    return STROM_OK;
+    return index_build(s, s->cap);
 }
 
 void sql_store_free(sql_store *s)
 {
     free(s->cells);
     free(s->rid);
+    free(s->head);
+    free(s->next);
     strom_buf_free(&s->bytes);
     memset(s, 0, sizeof *s);
 }
@@ -123,6 +189,7 @@ typedef struct rcur {
     sqlite3_vtab_cursor base;
     const sql_store *s;
     size_t r;
+    int chain;                 /* r walks a key's chain (next[]; SQLite drops the other keys) */
 } rcur;
 
 /* xCreate / xConnect of strom_rows and of the operators' output tables: declared as
@@ -146,10 +213,21 @@ static int made_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
     return SQLITE_OK;
 }
 
+/* Plan 1: equality on the store's key column (argument 1); else every row. */
 static int r_best_index(sqlite3_vtab *v, sqlite3_index_info *ii)
 {
-    (void)v;
+    rvt *t = (rvt *)v;
+    const sql_store *s = t->base.ctx->stores[t->k];
     ii->estimatedCost = 1000;
+    for (int i = 0; s && s->kcol >= 0 && i < ii->nConstraint; i++)
+        if (ii->aConstraint[i].usable && ii->aConstraint[i].iColumn == s->kcol &&
+            ii->aConstraint[i].op == SQLITE_INDEX_CONSTRAINT_EQ) {
+            ii->aConstraintUsage[i].argvIndex = 1;
+            ii->idxNum = 1;
+            ii->estimatedCost = 10;
+            ii->estimatedRows = 10;
+            break;
+        }
     return SQLITE_OK;
 }
 
@@ -165,31 +243,64 @@ static int r_close(sqlite3_vtab_cursor *c)
     return SQLITE_OK;
 }
 
-/* Moves c->r to the next row shown: time in (ts_lo, ts_hi). */
+static int shown(const sql_store *s, size_t r)
+{
+    int64_t ts = sql_store_time(s, r);
+    return r >= s->first && ts > s->ts_lo && ts < s->ts_hi;
+}
+
+/* The next row of the chain from c->r (a row number + 1; 0 ends it) that is shown. */
+static void chain_skip(rcur *c, uint32_t at)
+{
+    while (at && !shown(c->s, at - 1))
+        at = c->s->next[at - 1];
+    c->r = at ? at - 1 : c->s->nrows;
+}
+
+/* Moves c->r to the next row shown: from first on, time in (ts_lo, ts_hi). */
 static void r_skip(rcur *c)
 {
-    for (; c->r < c->s->nrows; c->r++) {
-        int64_t ts = sql_store_time(c->s, c->r);
-        if (ts > c->s->ts_lo && ts < c->s->ts_hi)
-            break;
-    }
+    while (c->r < c->s->nrows && !shown(c->s, c->r))
+        c->r++;
+}
+
+/* Whether value v can be looked up in s's index (its class is the key column's). */
+static int indexable(const sql_store *s, sqlite3_value *v)
+{
+    int t = sqlite3_value_type(v);
+    return s->head && (s->kaff == 'T' ? t == SQLITE_TEXT || t == SQLITE_BLOB : t == SQLITE_INTEGER || t == SQLITE_FLOAT);
 }
 
 static int r_filter(sqlite3_vtab_cursor *base, int idx, const char *str, int argc, sqlite3_value **argv)
 {
-    (void)idx, (void)str, (void)argc, (void)argv;
+    (void)str;
     rcur *c = (rcur *)base;
     rvt *v = (rvt *)base->pVtab;
     c->s = v->base.ctx->stores[v->k];
+    c->chain = 0;
     c->r = c->s ? c->s->first : 0;
-    if (c->s)
-        r_skip(c);
+    if (!c->s)
+        return SQLITE_OK;
+    if (idx == 1 && argc == 1 && indexable(c->s, argv[0])) {
+        sqlite3_value *k = argv[0];
+        int ok;
+        uint64_t h = key_hash(sqlite3_value_type(k), sqlite3_value_blob(k), sqlite3_value_bytes(k),
+                              sqlite3_value_int64(k), sqlite3_value_double(k), &ok);
+        c->chain = 1;
+        chain_skip(c, ok ? c->s->head[h & (c->s->hsize - 1)] : 0);
+        return SQLITE_OK;
+    }
+    r_skip(c);
     return SQLITE_OK;
 }
 
 static int r_next(sqlite3_vtab_cursor *base)
 {
     rcur *c = (rcur *)base;
+    if (c->chain) {
+        chain_skip(c, c->s->next[c->r]);
+        return SQLITE_OK;
+    }
     c->r++;
     r_skip(c);
     return SQLITE_OK;
@@ -294,8 +405,10 @@ strom_err sql_make_table(sql_vctx *x, const char *name, const char *module, cons
     return e;
 }
 
-strom_err sql_source_decl(sql_vctx *x, const char *table, const char *col, sql_store *s, char **decl)
+strom_err sql_source_decl(sql_vctx *x, const char *table, const char *col, const char *key, sql_store *s,
+                          char **decl)
 {
+    s->kcol = -1;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(x->wstream_db, "SELECT name, type FROM pragma_table_info(?)", -1, &st, NULL);
     if (rc == SQLITE_OK)
@@ -308,6 +421,11 @@ strom_err sql_source_decl(sql_vctx *x, const char *table, const char *col, sql_s
         const char *n = (const char *)sqlite3_column_text(st, 0), *t = (const char *)sqlite3_column_text(st, 1);
         if (!sqlite3_stricmp(n, col))
             s->tcol = s->ncols;
+        if (key && !sqlite3_stricmp(n, key)) {
+            s->kcol = s->ncols;
+            s->kaff = t && (sqlite3_strlike("%TEXT%", t, 0) == 0 || sqlite3_strlike("%BLOB%", t, 0) == 0 ||
+                            sqlite3_strlike("%CHAR%", t, 0) == 0) ? 'T' : 'N';
+        }
         sqlite3_str_appendf(d, "%s\"%w\" %s", s->ncols++ ? ", " : "", n, t ? t : "");
     }
     sqlite3_str_appendall(d, ")");

@@ -246,7 +246,7 @@ strom_err sql_wstream_prepare(sql_vctx *x, const sql_window *win, const char *ag
     if (strom_table_open(x->db, w->src, &w->t) != STROM_OK)
         w->t = NULL;                              /* a view or no table: named by the prepare */
     char *decl = NULL;
-    strom_err e = sql_source_decl(x, w->src, w->col, &w->rows, &decl);
+    strom_err e = sql_source_decl(x, w->src, w->col, NULL, &w->rows, &decl);
     if (e == STROM_OK)
         e = sql_make_table(x, "__win_rows", "strom_rows(0)", decl);
     sqlite3_free(decl);

@@ -184,6 +184,15 @@ static void run_case(int buckets, int disorder, const char *tag)
     sqlite3_stmt *st = NULL;
     if (sql_session_run(t.s, S2, strlen(S2), &st) != STROM_OK)
         fail_msg("streaming statement 2: %s", strom_errmsg());
+    sqlite3_stmt *plan = NULL;                  /* the inner loop looks up the key in the held rows */
+    assert_int_equal(sqlite3_prepare_v2(sql_session_db(t.s), "EXPLAIN QUERY PLAN SELECT * FROM temp.\"__join_l\" a "
+                                        "JOIN temp.\"__join_r\" s ON a.device_id = s.device_id", -1, &plan, NULL),
+                     SQLITE_OK);
+    int indexed = 0;
+    while (sqlite3_step(plan) == SQLITE_ROW)
+        indexed += strstr((const char *)sqlite3_column_text(plan, 3), "VIRTUAL TABLE INDEX 1:") != NULL;
+    sqlite3_finalize(plan);
+    assert_int_equal(indexed, 1);
     rows got = {0}, want = {0};
     collect(st, &got, 1);
     assert_int_equal(f.chunk, NCHUNKS);
