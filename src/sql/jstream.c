@@ -230,6 +230,8 @@ static strom_err on_condition(tr *x, struct sql_join *j, const sql_tok *on)
     strom_err e = STROM_OK;
     for (; e == STROM_OK; i++) {
         const sql_tok *t = &x->t[i];
+        if (t->kind == SQL_TK_END)
+            depth = 0;                   /* unbalanced: the condition ends here anyway */
         if (depth == 0 && (is_clause_end(t) || sql_tok_is(t, "AND"))) {
             if (sql_tok_is(t, "AND") && between) {
                 between = 0;
