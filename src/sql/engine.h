@@ -142,6 +142,7 @@ struct sql_store {
      * row numbers + 1 from head[hash & (hsize - 1)] through next[] */
     int kcol;
     char kaff;
+    double scan_rows;          /* what a full scan is planned to cost (0: 1000 rows) */
     uint32_t *head, *next;
     size_t hsize;
 };

@@ -9,17 +9,17 @@
  * a.t`, ... Together they say a.t - b.t in [lo, hi] (both bounds needed). The other
  * conjuncts and the rest of the query pass to SQLite unchanged.
  *
- * THE RUN. The statement becomes [INSERT INTO sink] SELECT * FROM temp."__join_out", whose
- * cursor (module strom_jstream) reads the two tables in rounds, t0 then t1, each round a
- * scan of the table from its positions to the end seen then (vtab.c, sql_vctx.round_pos),
- * and keeps each side's rows in memory (temp."__join_l" / "__join_r", rowstore.c, hashed on
- * the column of the first equality of the two sides, so SQLite's inner loop visits only the
- * held rows of the outer row's key). After a
- * round of side k that brought new rows, the user's query - rewritten to read the two
- * stores - runs once with side k showing only its new rows and the other side all its
- * held rows: so each pair of rows is joined once, when the later of the two arrives (an
- * inner join emits a match as soon as both rows are there). When neither side has new
- * rows the cursor waits for an append (stream.c).
+ * THE RUN. The statement becomes SELECT * FROM temp."__join_out", whose cursor (module
+ * strom_jstream) reads the two tables in rounds, t0 and t1 in turns, each round a scan of
+ * the table from its positions to the end seen then (vtab.c, sql_vctx.round_pos), and keeps
+ * each side's rows in memory (temp."__join_l" / "__join_r", rowstore.c, hashed on the
+ * column of the first equality of the two sides). After a round of side k that brought new
+ * rows, the user's query - rewritten to read the two stores - runs once with side k showing
+ * only its new rows and the other side all its held rows: so each pair of rows is joined
+ * once, when the later of the two arrives (an inner join emits a match as soon as both rows
+ * are there). The query is prepared twice, planned with side k's rows as the outer loop and
+ * the other side's looked up by key, so a round costs its new rows' matches, not a scan of
+ * what is held. When two rounds bring nothing the cursor waits for an append (stream.c).
  *
  * WATERMARKS AND STATE. Each side's watermark is its greatest row time minus its table's
  * WATERMARK delay, per bucket, and the least over the buckets; a bucket that has had no
@@ -390,6 +390,7 @@ typedef struct jcur {
     sql_out_cursor o;         /* o.rows: the user's query over the stores */
     sql_vctx *x;
     sqlite3_stmt *src[2];
+    sqlite3_stmt *q[2];       /* the query planned for new rows of side 0, of side 1 */
     int q_on, q_side;
     int next, quiet, idled;   /* the side of the next round, rounds with no rows since */
     uint64_t seen;            /* the append sequence before the quiet rounds */
@@ -406,7 +407,8 @@ static int j_close(sqlite3_vtab_cursor *base)
     jcur *c = (jcur *)base;
     sqlite3_finalize(c->src[0]);
     sqlite3_finalize(c->src[1]);
-    sqlite3_finalize(c->o.rows);
+    sqlite3_finalize(c->q[0]);
+    sqlite3_finalize(c->q[1]);
     if (c->x) {
         c->x->round_table = NULL;
         c->x->round_pos = NULL;
@@ -482,6 +484,7 @@ static int round_of(jcur *c, int k, int *news)
     if (*news) {                                    /* the new rows against the other side's */
         sql_store_show(&js->st[k], before, INT64_MIN, INT64_MAX);
         sql_store_show(&js->st[!k], 0, INT64_MIN, INT64_MAX);
+        c->o.rows = c->q[k];
         sqlite3_reset(c->o.rows);
         c->q_on = 1;
         c->q_side = k;
@@ -548,8 +551,12 @@ static int j_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc,
         rc = q ? sqlite3_prepare_v2(db, q, -1, &c->src[k], NULL) : SQLITE_NOMEM;
         sqlite3_free(q);
     }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, js->q, -1, &c->o.rows, NULL);
+    for (int k = 0; k < 2 && rc == SQLITE_OK; k++) {   /* side k's few new rows outside, the */
+        js->st[k].scan_rows = 1;                          /* other side's looked up by key */
+        js->st[!k].scan_rows = 1e9;
+        rc = sqlite3_prepare_v2(db, js->q, -1, &c->q[k], NULL);
+    }
+    js->st[0].scan_rows = js->st[1].scan_rows = 0;
     if (rc != SQLITE_OK)
         return js ? j_fail(base, db) : SQLITE_ERROR;
     return j_advance(base);

@@ -218,7 +218,7 @@ static int r_best_index(sqlite3_vtab *v, sqlite3_index_info *ii)
 {
     rvt *t = (rvt *)v;
     const sql_store *s = t->base.ctx->stores[t->k];
-    ii->estimatedCost = 1000;
+    ii->estimatedCost = s && s->scan_rows > 0 ? s->scan_rows : 1000;
     for (int i = 0; s && s->kcol >= 0 && i < ii->nConstraint; i++)
         if (ii->aConstraint[i].usable && ii->aConstraint[i].iColumn == s->kcol &&
             ii->aConstraint[i].op == SQLITE_INDEX_CONSTRAINT_EQ) {
