@@ -308,6 +308,22 @@ static strom_err join_at(tr *x, struct sql_join *j, const sql_join_tables *lt, i
     return on_condition(x, j, on);
 }
 
+/* What would apply to each round's rows alone, not to the whole stream: DISTINCT, ORDER BY,
+ * LIMIT at the top level (an aggregate without a window is refused before). */
+static strom_err per_round_only(tr *x)
+{
+    int depth = 0;
+    for (size_t i = 0; i < x->n && x->t[i].kind != SQL_TK_END; i++) {
+        const sql_tok *t = &x->t[i];
+        depth += sql_tok_punct(t, "(") - sql_tok_punct(t, ")");
+        if (depth == 0 && (sql_tok_is(t, "DISTINCT") || sql_tok_is(t, "LIMIT") ||
+                           (sql_tok_is(t, "ORDER") && sql_tok_is(t + 1, "BY"))))
+            return sql_tr_fail(x, t, "a join of two streams emits each match as it is found: %.*s would "
+                                     "apply to each batch of matches alone (run it in batch mode)", (int)t->n, t->p);
+    }
+    return STROM_OK;
+}
+
 strom_err sql_join_detect(const char *sql, size_t len, const sql_join_tables *lt, sql_join **out)
 {
     *out = NULL;
@@ -330,6 +346,8 @@ strom_err sql_join_detect(const char *sql, size_t len, const sql_join_tables *lt
             break;
         }
     }
+    if (e == STROM_OK && found)
+        e = per_round_only(&x);
     free(t);
     if (e == STROM_OK && found) {
         j->s[0].name = j->s[1].name = j->s[0].alias = j->s[1].alias = NULL;   /* tokens are gone */

@@ -266,9 +266,12 @@ static void test_bad_input(void **state)
                "line 2, column 5: a join of two streams: a time bound must be the time column");
     sqlt_fails(&t, "SELECT * FROM alarm_stream a JOIN plain p ON a.device_id = p.device_id",
                "line 1, column 35: a join of two streams: table plain has no time column");
+    sqlt_fails(&t, "SELECT DISTINCT a.device_id FROM alarm_stream a JOIN device_status_stream s ON a.device_id = "
+                   "s.device_id AND a.event_time BETWEEN s.event_time AND s.event_time + INTERVAL '1' SECOND",
+               "line 1, column 8: a join of two streams emits each match as it is found: DISTINCT would apply");
     sqlt_fails(&t, "SELECT * FROM alarm_stream a JOIN device_status_stream s ON a.device_id = s.device_id AND "
-                   "a.event_time BETWEEN s.event_time - INTERVAL '1' SECOND AND s.event_time ORDER BY a.alarm_id",
-               "ORDER BY without LIMIT");
+                   "a.event_time BETWEEN s.event_time AND s.event_time + INTERVAL '1' SECOND\nORDER BY 1 LIMIT 5",
+               "line 2, column 1: a join of two streams emits each match as it is found: ORDER would apply");
     sqlt_fails(&t, "SELECT * FROM alarm_stream a JOIN device_status_stream s ON a.device_id = s.device_id AND "
                    "a.event_time BETWEEN s.event_time AND s.event_time + INTERVAL '1' SECOND JOIN plain p ON "
                    "p.device_id = a.device_id",
