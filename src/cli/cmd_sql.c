@@ -125,6 +125,10 @@ static strom_err run_local(target *t, const char *stmt, size_t len, sql_format f
     int64_t closed, late;
     if (sql_session_window(t->s, &closed, &late) && late > 0)
         fprintf(stderr, "strom sql: %lld late rows dropped (their windows had closed)\n", (long long)late);
+    int64_t jlate[2];
+    if (sql_session_join(t->s, jlate) && jlate[0] + jlate[1] > 0)
+        fprintf(stderr, "strom sql: %lld + %lld late rows dropped (below their side's watermark)\n",
+                (long long)jlate[0], (long long)jlate[1]);
     running = NULL;
     return e;
 }

@@ -67,6 +67,9 @@ typedef struct sql_job_sink {
     void *arg;
 } sql_job_sink;
 
+typedef struct sql_store sql_store;
+#define SQL_NSTORES 3          /* sql_vctx.stores: 0 the window's rows, 1 and 2 a join's sides */
+
 /* What the virtual tables of one session share with it. */
 typedef struct sql_vctx {
     strom_db *db;              /* borrowed: must outlive the session */
@@ -108,7 +111,74 @@ typedef struct sql_vctx {
     const char *wstream_decl;
     sqlite3 *wstream_db;
     int64_t win_resume_closed;
+    sql_store *stores[SQL_NSTORES];   /* what the strom_rows tables show (borrowed) */
+    /* a join of two streams (jstream.c): its state (owned, sql_jstream_free), and the
+     * positions a scan of table round_table reads from (per bucket, updated as it reads):
+     * such a scan reads to the end once and ends (a round), instead of waiting */
+    struct sql_jstream *jstream;
+    const char *round_table;
+    int64_t *round_pos;
 } sql_vctx;
+
+/* rowstore.c: rows held in memory by the streaming operators (see there). */
+typedef struct sql_cell {
+    int type;                  /* SQLITE_INTEGER, _FLOAT, _TEXT, _BLOB, _NULL */
+    int len;
+    union {
+        int64_t i;
+        double d;
+        size_t off;            /* into bytes */
+    } v;
+} sql_cell;
+struct sql_store {
+    int ncols, tcol;           /* tcol: the time column (every row held has an integer there) */
+    sql_cell *cells;           /* nrows x ncols */
+    int64_t *rid;              /* each row's source rowid */
+    size_t nrows, cap;
+    strom_buf bytes;
+    size_t first;              /* strom_rows shows rows [first, nrows) with time in (ts_lo, ts_hi) */
+    int64_t ts_lo, ts_hi;
+    /* a hash index on column kcol (-1: none; kaff 'T' text/blob, 'N' numeric): chains of
+     * row numbers + 1 from head[hash & (hsize - 1)] through next[] */
+    int kcol;
+    char kaff;
+    double scan_rows;          /* what a full scan is planned to cost (0: 1000 rows) */
+    uint32_t *head, *next;
+    size_t hsize;
+};
+/* Appends the current row of src (column 0 its rowid, then ncols columns). */
+strom_err sql_store_add(sql_store *s, sqlite3_stmt *src);
+/* Drops the rows whose time is before keep_from, once they are half the rows. */
+strom_err sql_store_prune(sql_store *s, int64_t keep_from);
+int64_t sql_store_time(const sql_store *s, size_t r);
+void sql_store_show(sql_store *s, size_t first, int64_t ts_lo, int64_t ts_hi);
+void sql_store_free(sql_store *s);
+/* Registers module strom_rows on db (ctx borrowed). */
+strom_err sql_store_register(sqlite3 *db, sql_vctx *ctx);
+/* The cursor of an operator's output table (wstream.c, jstream.c) starts with this: its
+ * row is the current row of statement rows, advance moves to the next (or sets eof). */
+typedef struct sql_out_cursor {
+    sqlite3_vtab_cursor base;
+    sqlite3_stmt *rows;
+    int eof;
+    int64_t rowid;
+    int (*advance)(sqlite3_vtab_cursor *c);
+} sql_out_cursor;
+/* Registers an operator's output module m as name: m's xOpen, xClose and xFilter are the
+ * caller's; connect (declared as ctx->wstream_decl says), planning, xNext (advance), xEof,
+ * xColumn and xRowid are filled in here. m must live as long as db. */
+strom_err sql_store_output(sqlite3 *db, sql_vctx *ctx, const char *name, sqlite3_module *m);
+/* CREATE VIRTUAL TABLE temp.name USING module (e.g. "strom_rows(1)") declared as decl. */
+strom_err sql_make_table(sql_vctx *x, const char *name, const char *module, const char *decl);
+strom_err sql_exec(sqlite3 *db, const char *what, const char *q);
+/* The declaration of table's columns (owned: sqlite3_free) and s->ncols, s->tcol (col),
+ * s->kcol (key: the column a strom_rows table of s answers equality on; NULL: none). */
+strom_err sql_source_decl(sql_vctx *x, const char *table, const char *col, const char *key, sql_store *s,
+                          char **decl);
+/* The declaration of q's result columns (names made unique; owned: sqlite3_free). */
+strom_err sql_result_decl(sql_vctx *x, const char *q, char **decl);
+/* A table's WATERMARK delay ('table.watermark.delay-ms'; 0 when none). */
+int64_t sql_table_delay(sql_vctx *x, const char *table);
 
 /* wstream.c: windowed aggregates in streaming mode (see there). */
 typedef struct sql_wstream sql_wstream;
@@ -125,6 +195,33 @@ void sql_wstream_end(sql_vctx *ctx);
 const int64_t *sql_wstream_safe_pos(sql_wstream *w, const int64_t *pos, int n);
 int64_t sql_wstream_closed(const sql_wstream *w);
 int64_t sql_wstream_late(const sql_wstream *w);
+
+/* jstream.c: a join of two streams (an interval join) in streaming mode (see there). */
+typedef struct sql_join sql_join;
+typedef struct sql_jstream sql_jstream;
+/* Which tables are log tables: 1 with the time column in tcol ("" when none), 0 not a
+ * log table. */
+typedef struct sql_join_tables {
+    int (*log_time)(void *arg, const char *table, char *tcol, size_t cap);
+    void *arg;
+} sql_join_tables;
+/* Whether the statement (Flink dialect) joins two log tables at its top-level FROM: then
+ * *out (owned: given to sql_jstream_prepare) with the bounds; errors (EINVAL) name line and
+ * column of a condition that cannot be streamed (no equality, bounds not constant). */
+strom_err sql_join_detect(const char *sql, size_t len, const sql_join_tables *lt, sql_join **out);
+/* The statement with the two tables replaced by temp."__join_l" / "__join_r" (owned:
+ * sqlite3_free; NULL when it is no such join). */
+char *sql_join_text(const char *sql, size_t len, const sql_join_tables *lt);
+/* Makes the two sides' stores (temp."__join_l", "__join_r"); takes j. */
+strom_err sql_jstream_prepare(sql_vctx *ctx, sql_join *j);
+/* Makes temp."__join_out" running q (the query over the stores, SQLite text). */
+strom_err sql_jstream_output(sql_vctx *ctx, const char *q);
+strom_err sql_jstream_register(sqlite3 *db, sql_vctx *ctx);
+void sql_jstream_free(sql_jstream *js);
+/* Drops the last statement's join tables and state (its statement is finalized). */
+void sql_jstream_end(sql_vctx *ctx);
+/* The rows dropped as late, per side. */
+void sql_jstream_late(const sql_jstream *js, int64_t late[2]);
 
 /* The virtual tables of the SQL layer's own (window.c, wstream.c): the base and the
  * session's context. make: an xConnect body (declares decl, err when decl is NULL);
@@ -154,7 +251,8 @@ strom_err sql_vtab_flush_writes(sql_vctx *ctx, int64_t *rows);
  * reads the new rows, and never ends by itself. Batches are whole appends, so a round that
  * stops at the end offset seen at its start neither splits nor repeats one. One stream per
  * statement, and it must be the outer loop (read once): a second full read of a log table
- * is refused with a message. Lookups, key histories and primary-key tables read as in
+ * is refused with a message (a join of two streams reads its tables in rounds instead:
+ * sql_vctx.round_pos, jstream.c). Lookups, key histories and primary-key tables read as in
  * batch mode (the state as it is when the row is joined). */
 strom_err sql_vtab_register(sqlite3 *db, sql_vctx *ctx);
 
@@ -234,6 +332,9 @@ const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n
 /* A streaming window's progress: the end of its last closed window (INT64_MIN: none) and
  * the late rows it dropped; 0 when the session runs no streaming window. */
 int sql_session_window(sql_session *s, int64_t *closed, int64_t *late);
+/* A streaming join of two streams: the rows each side dropped as late; 0 when the session
+ * runs none. */
+int sql_session_join(sql_session *s, int64_t late[2]);
 /* A restarted job's windows: those ending at or before closed were emitted already. */
 void sql_session_set_window_resume(sql_session *s, int64_t closed);
 /* Where the running stream started, per bucket (n of them; NULL when no stream runs or it

@@ -387,6 +387,8 @@ strom_err sql_session_open(strom_db *db, sql_session **out)
         e = sql_window_register(s->q, &s->vctx);
     if (e == STROM_OK)
         e = sql_wstream_register(s->q, &s->vctx);
+    if (e == STROM_OK)
+        e = sql_jstream_register(s->q, &s->vctx);
     char **names = NULL;
     size_t n = 0;
     if (e == STROM_OK)
@@ -413,6 +415,7 @@ void sql_session_close(sql_session *s)
     snprintf(msg, sizeof msg, "%s", strom_errmsg());
     sqlite3_close(s->q);
     sql_wstream_free(s->vctx.wstream);
+    sql_jstream_free(s->vctx.jstream);
     for (int i = 0; i < s->nviews; i++) {
         free(s->views[i].name);
         free(s->views[i].body);
@@ -754,12 +757,60 @@ static strom_err run_windowed(sql_session *s, const char *sql, size_t len, sql_c
     return e;
 }
 
+/* sql_join_tables.log_time: a log table and its time column. */
+static int log_time(void *arg, const char *table, char *tcol, size_t cap)
+{
+    strom_table *t = NULL;
+    if (strom_table_open(((sql_session *)arg)->db, table, &t) != STROM_OK)
+        return 0;
+    int pk[1], log = strom_schema_primary_key(strom_table_schema(t), pk, 1) == 0;
+    const char *c = strom_table_option(t, "table.time-column");
+    snprintf(tcol, cap, "%s", c ? c : "");
+    strom_table_close(t);
+    return log;
+}
+
+/* A streaming join of two log tables (jstream.c): the statement read again with the
+ * tables replaced by the two sides' stores, run by temp."__join_out". */
+static strom_err run_joined(sql_session *s, const char *sql, size_t len, sql_ctx *ctx, sql_join *j,
+                            sqlite3_stmt **stmt)
+{
+    if (s->vctx.job || is_write(sql, len)) {
+        free(j);
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: a join of two streams runs as a query; a "
+                          "continuous job (INSERT INTO ... SELECT) over one is not supported yet");
+    }
+    sql_join_tables lt = {log_time, s};
+    strom_err e = sql_jstream_prepare(&s->vctx, j);
+    char *text = e == STROM_OK ? sql_join_text(sql, len, &lt) : NULL;
+    if (e == STROM_OK && !text)
+        e = STROM_ENOMEM;
+    sql_stmt st;
+    if (e == STROM_OK && (e = sql_translate(text, strlen(text), ctx, &st)) == STROM_OK) {
+        e = sql_jstream_output(&s->vctx, st.sqlite);
+        if (e == STROM_OK)
+            e = prepare(s, "SELECT * FROM temp.\"__join_out\"", stmt, NULL, 0);
+        sql_stmt_free(&st);
+    }
+    sqlite3_free(text);
+    return e;
+}
+
+int sql_session_join(sql_session *s, int64_t late[2])
+{
+    if (!s->vctx.jstream)
+        return 0;
+    sql_jstream_late(s->vctx.jstream, late);
+    return 1;
+}
+
 strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_stmt **stmt)
 {
     *stmt = NULL;
     atomic_store(&s->vctx.cancel, 0);
     s->vctx.stream = NULL;
     sql_wstream_end(&s->vctx);                 /* the last statement's window, if any */
+    sql_jstream_end(&s->vctx);                 /* or join of two streams */
     sql_ctx ctx = {.now_ms = now_of(s), .tz_ms = sql_session_tz_ms(s), .view_base = view_base, .view_arg = s};
     sql_stmt st;
     strom_err e = sql_translate(sql, len, &ctx, &st);
@@ -783,6 +834,17 @@ strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_s
                          : strom_fail(STROM_EUNSUPPORTED, "STOP JOB: continuous jobs run in a server");
         break;
     default:
+        if (s->vctx.streaming && st.win.count == 0) {
+            sql_join_tables lt = {log_time, s};
+            sql_join *j = NULL;
+            e = sql_join_detect(sql, len, &lt, &j);
+            if (e == STROM_OK && j && (e = check_streamable(sql, len, 1, 0)) != STROM_OK)
+                free(j);
+            else if (e == STROM_OK && j)
+                e = run_joined(s, sql, len, &ctx, j, stmt);
+            if (e != STROM_OK || j)
+                break;
+        }
         if (s->vctx.streaming && !s->vctx.job && is_write(sql, len) && s->jobs.start) {
             e = check_streamable(sql, len, 1, st.win.count > 0);
             if (e == STROM_OK)

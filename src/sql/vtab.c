@@ -578,7 +578,8 @@ static int vt_close(sqlite3_vtab_cursor *base)
     strom_builder_destroy(c->bld);
     strom_buf_free(&c->kb);
     strom_buf_free(&c->ptext);
-    free(c->spos);
+    if (c->stream != 2)
+        free(c->spos);                        /* (a round's are the join's) */
     svt *v = (svt *)base->pVtab;
     if (v->ctx->stream == c) {
         v->ctx->stream = NULL;
@@ -825,7 +826,7 @@ static strom_err scan_advance(svt *v, scur *c)
             c->scan = NULL;
             c->snap = NULL;
         }
-        if (c->bucket >= strom_table_nbuckets(v->t) && c->stream && (e = stream_wait(v, c)) != STROM_OK)
+        if (c->bucket >= strom_table_nbuckets(v->t) && c->stream == 1 && (e = stream_wait(v, c)) != STROM_OK)
             return e;
         if (c->bucket >= strom_table_nbuckets(v->t)) {
             c->eof = 1;
@@ -914,6 +915,14 @@ static strom_err stream_start(svt *v, scur *c)
                           "for each row of another table; make it the first table of the FROM "
                           "clause (the stream drives the join)", v->name);
     int nb = strom_table_nbuckets(v->t);
+    if (v->ctx->jstream && !v->ctx->round_pos)
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: a join of two streams reads no third log "
+                          "table in full (log table %s; join it FOR SYSTEM_TIME AS OF on its index key)", v->name);
+    if (v->ctx->round_pos && v->ctx->round_table && !strcmp(v->ctx->round_table, v->name)) {
+        c->spos = v->ctx->round_pos;          /* a round of a join's side (jstream.c) */
+        c->stream = 2;
+        return STROM_OK;
+    }
     free(c->spos);
     c->spos = strom_calloc((size_t)nb, sizeof *c->spos);
     if (!c->spos)

@@ -29,27 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct wcell {
-    int type;                  /* SQLITE_INTEGER, _FLOAT, _TEXT, _BLOB, _NULL */
-    int len;
-    union {
-        int64_t i;
-        double d;
-        size_t off;            /* into bytes */
-    } v;
-} wcell;
-
 struct sql_wstream {
     /* what the statement is */
     char src[160], col[128];
     int64_t size, slide, delay;
     char *agg_sql;             /* the query over __win_rows */
-    /* the rows of open windows: nrows rows of ncols cells, their source rowids */
-    int ncols, tcol;
-    wcell *cells;
-    int64_t *rid;
-    size_t nrows, cap;
-    strom_buf bytes;
+    sql_store rows;            /* the rows of open windows (rowstore.c) */
     /* progress */
     int64_t closed;            /* windows ending at or before this are closed (INT64_MIN: none) */
     int64_t late;              /* rows dropped because all their windows were closed */
@@ -57,200 +42,16 @@ struct sql_wstream {
     strom_table *t;            /* the source (for its buckets' ends) */
 };
 
-/* --------------------------------------------------------- the rows store */
-
-static strom_err rows_add(sql_wstream *w, sqlite3_stmt *src)
-{
-    if (w->nrows == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 1024;
-        wcell *c = strom_realloc(w->cells, cap * (size_t)w->ncols * sizeof *c);
-        if (c)
-            w->cells = c;
-        int64_t *r = c ? strom_realloc(w->rid, cap * sizeof *r) : NULL;
-        if (!r)
-            return strom_fail(STROM_ENOMEM, "streaming window: out of memory for %zu open-window rows", cap);
-        w->rid = r;
-        w->cap = cap;
-    }
-    wcell *row = w->cells + w->nrows * (size_t)w->ncols;
-    w->rid[w->nrows] = sqlite3_column_int64(src, 0);
-    for (int i = 0; i < w->ncols; i++) {
-        wcell *c = &row[i];
-        c->type = sqlite3_column_type(src, i + 1);
-        c->len = 0;
-        if (c->type == SQLITE_INTEGER)
-            c->v.i = sqlite3_column_int64(src, i + 1);
-        else if (c->type == SQLITE_FLOAT)
-            c->v.d = sqlite3_column_double(src, i + 1);
-        if (c->type != SQLITE_TEXT && c->type != SQLITE_BLOB)
-            continue;
-        const void *p = c->type == SQLITE_TEXT ? (const void *)sqlite3_column_text(src, i + 1)
-                                               : sqlite3_column_blob(src, i + 1);
-        c->len = sqlite3_column_bytes(src, i + 1);
-        c->v.off = w->bytes.len;
-        strom_err e = c->len ? strom_buf_append(&w->bytes, p, (size_t)c->len) : STROM_OK;
-        if (e != STROM_OK)
-            return e;
-    }
-    w->nrows++;
-    return STROM_OK;
-}
-
-/* Drops the rows whose time is before keep_from (in no open window); compacts. */
-static strom_err rows_prune(sql_wstream *w, int64_t keep_from)
-{
-    size_t drop = 0;
-    for (size_t r = 0; r < w->nrows; r++)
-        drop += w->cells[r * (size_t)w->ncols + (size_t)w->tcol].v.i < keep_from;
-    if (drop == 0 || drop * 2 < w->nrows)
-        return STROM_OK;   /* compact when half is dead (amortized); closed windows skip the rest */
-    strom_buf nb = {0};
-    size_t k = 0;
-    strom_err e = STROM_OK;
-    for (size_t r = 0; r < w->nrows && e == STROM_OK; r++) {
-        wcell *row = w->cells + r * (size_t)w->ncols;
-        if (row[w->tcol].type == SQLITE_INTEGER && row[w->tcol].v.i < keep_from)
-            continue;
-        for (int i = 0; i < w->ncols && e == STROM_OK; i++)
-            if (row[i].type == SQLITE_TEXT || row[i].type == SQLITE_BLOB) {
-                size_t off = nb.len;
-                e = row[i].len ? strom_buf_append(&nb, w->bytes.data + row[i].v.off, (size_t)row[i].len) : STROM_OK;
-                row[i].v.off = off;
-            }
-        if (k != r) {
-            memcpy(w->cells + k * (size_t)w->ncols, row, (size_t)w->ncols * sizeof *row);
-            w->rid[k] = w->rid[r];
-        }
-        k++;
-    }
-    if (e != STROM_OK) {
-        strom_buf_free(&nb);
-        return e;
-    }
-    w->nrows = k;
-    strom_buf_free(&w->bytes);
-    w->bytes = nb;
-    return STROM_OK;
-}
-
-/* --------------------------------------------------- module strom_rows */
-
-typedef struct rcur {
-    sqlite3_vtab_cursor base;
-    const sql_vctx *x;
-    sql_wstream *w;
-    size_t r;
-} rcur;
-
-/* xCreate of both modules: declared as sql_wstream_prepare says (wstream_decl). */
-static int made_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
-{
-    (void)argc, (void)argv;
-    return sql_ctx_vtab_make(db, ((sql_vctx *)aux)->wstream_decl, aux, out, err);
-}
-
-static int r_best_index(sqlite3_vtab *v, sqlite3_index_info *ii)
-{
-    (void)v;
-    ii->estimatedCost = 1000;
-    return SQLITE_OK;
-}
-
-static int r_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
-{
-    (void)v;
-    return sql_cursor_alloc(sizeof(rcur), out);
-}
-
-static int r_close(sqlite3_vtab_cursor *c)
-{
-    sqlite3_free(c);
-    return SQLITE_OK;
-}
-
-/* Moves c->r to the next row that can be in a closing window (end in (win_lo, win_hi]:
- * time in (win_lo - size, win_hi)), so SQLite sees only those. */
-static void r_skip(rcur *c)
-{
-    const sql_vctx *x = c->x;
-    int64_t lo = x->win_lo == INT64_MIN ? INT64_MIN : x->win_lo - c->w->size;
-    for (; c->r < c->w->nrows; c->r++) {
-        int64_t ts = c->w->cells[c->r * (size_t)c->w->ncols + (size_t)c->w->tcol].v.i;
-        if (ts > lo && ts < x->win_hi)
-            break;
-    }
-}
-
-static int r_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc, sqlite3_value **argv)
-{
-    (void)idx, (void)s, (void)argc, (void)argv;
-    rcur *c = (rcur *)base;
-    c->x = ((sql_ctx_vtab *)base->pVtab)->ctx;
-    c->w = c->x->wstream;
-    c->r = 0;
-    if (c->w)
-        r_skip(c);
-    return SQLITE_OK;
-}
-
-static int r_next(sqlite3_vtab_cursor *base)
-{
-    rcur *c = (rcur *)base;
-    c->r++;
-    r_skip(c);
-    return SQLITE_OK;
-}
-
-static int r_eof(sqlite3_vtab_cursor *base)
-{
-    rcur *c = (rcur *)base;
-    return !c->w || c->r >= c->w->nrows;
-}
-
-static int r_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
-{
-    rcur *c = (rcur *)base;
-    const wcell *v = &c->w->cells[c->r * (size_t)c->w->ncols + (size_t)i];
-    const char *p = (const char *)c->w->bytes.data + (v->len ? v->v.off : 0);
-    switch (v->type) {
-    case SQLITE_INTEGER: sqlite3_result_int64(ctx, v->v.i); break;
-    case SQLITE_FLOAT: sqlite3_result_double(ctx, v->v.d); break;
-    case SQLITE_TEXT: sqlite3_result_text(ctx, v->len ? p : "", v->len, SQLITE_STATIC); break;
-    case SQLITE_BLOB: sqlite3_result_blob(ctx, v->len ? p : "", v->len, SQLITE_STATIC); break;
-    default: sqlite3_result_null(ctx); break;
-    }
-    return SQLITE_OK;
-}
-
-static int any_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *out, int64_t v)
-{
-    (void)base;
-    *out = v;
-    return SQLITE_OK;
-}
-
-static int r_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *out)
-{
-    return any_rowid(base, out, (int64_t)((rcur *)base)->r);
-}
-
-static const sqlite3_module rows_module = {
-    .iVersion = 1, .xCreate = made_connect, .xConnect = made_connect, .xBestIndex = r_best_index,
-    .xDisconnect = sql_ctx_vtab_free, .xDestroy = sql_ctx_vtab_free, .xOpen = r_open, .xClose = r_close,
-    .xFilter = r_filter, .xNext = r_next, .xEof = r_eof, .xColumn = r_column, .xRowid = r_rowid,
-};
-
 /* ------------------------------------------------ module strom_wstream */
 
 typedef struct ocur {
-    sqlite3_vtab_cursor base;
+    sql_out_cursor o;          /* o.rows: agg */
     sql_vctx *x;
-    sqlite3_stmt *src, *agg;
-    int agg_on, eof;
+    sqlite3_stmt *src;
+    int agg_on;
     uint64_t seen;             /* buckets with rows */
     int hold;                  /* a bucket with unread rows that holds the watermark, or -1 */
     int64_t max_ts[64];        /* per bucket the greatest row time */
-    int64_t rowid;
 } ocur;
 
 static int o_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
@@ -263,7 +64,7 @@ static int o_close(sqlite3_vtab_cursor *base)
 {
     ocur *c = (ocur *)base;
     sqlite3_finalize(c->src);
-    sqlite3_finalize(c->agg);
+    sqlite3_finalize(c->o.rows);
     if (c->x) {
         c->x->win_lo = INT64_MIN;
         c->x->win_hi = INT64_MAX;
@@ -311,14 +112,14 @@ static int unread_bucket(ocur *c, sql_wstream *w)
 /* One source row: kept (or dropped as late); may close windows (then agg is started). */
 static strom_err take_row(ocur *c, sql_wstream *w)
 {
-    if (sqlite3_column_type(c->src, w->tcol + 1) != SQLITE_INTEGER)
+    if (sqlite3_column_type(c->src, w->rows.tcol + 1) != SQLITE_INTEGER)
         return STROM_OK;                         /* no time: in no window */
-    int64_t ts = sqlite3_column_int64(c->src, w->tcol + 1);
+    int64_t ts = sqlite3_column_int64(c->src, w->rows.tcol + 1);
     if (w->closed != INT64_MIN && ts < w->closed - w->size + w->slide) {
         w->late++;
         return STROM_OK;
     }
-    strom_err e = rows_add(w, c->src);
+    strom_err e = sql_store_add(&w->rows, c->src);
     if (e != STROM_OK)
         return e;
     int b = (int)((uint64_t)sqlite3_column_int64(c->src, 0) >> 48 & 63);
@@ -334,9 +135,10 @@ static strom_err take_row(ocur *c, sql_wstream *w)
         return STROM_OK;                         /* a bucket not read yet holds it back */
     if (end > w->closed) {
         c->x->win_lo = w->closed;
-        c->x->win_hi = end;
+        c->x->win_hi = end;                      /* rows that can be in them: */
+        sql_store_show(&w->rows, 0, w->closed == INT64_MIN ? INT64_MIN : w->closed - w->size, end);
         w->closed = end;
-        sqlite3_reset(c->agg);
+        sqlite3_reset(c->o.rows);
         c->agg_on = 1;
     }
     return STROM_OK;
@@ -350,19 +152,19 @@ static int o_advance(sqlite3_vtab_cursor *base)
     sqlite3 *db = sqlite3_db_handle(c->src);
     for (;;) {
         if (c->agg_on) {
-            int rc = sqlite3_step(c->agg);
+            int rc = sqlite3_step(c->o.rows);
             if (rc == SQLITE_ROW)
                 return SQLITE_OK;
             c->agg_on = 0;
             if (rc != SQLITE_DONE)
                 return o_fail(base, "streaming window: ", db);
-            if (rows_prune(w, w->closed - w->size + w->slide) != STROM_OK)
+            if (sql_store_prune(&w->rows, w->closed - w->size + w->slide) != STROM_OK)
                 return o_fail(base, "streaming window: ", NULL);
             continue;
         }
         int rc = sqlite3_step(c->src);
         if (rc == SQLITE_DONE) {
-            c->eof = 1;
+            c->o.eof = 1;
             return SQLITE_OK;
         }
         if (rc != SQLITE_ROW)
@@ -377,6 +179,7 @@ static int o_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc,
     (void)idx, (void)s, (void)argc, (void)argv;
     ocur *c = (ocur *)base;
     c->x = ((sql_ctx_vtab *)base->pVtab)->ctx;
+    c->o.advance = o_advance;
     c->hold = -1;
     sql_wstream *w = c->x->wstream;
     sqlite3 *db = c->x->wstream_db;
@@ -384,33 +187,13 @@ static int o_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc,
     int rc = q ? sqlite3_prepare_v2(db, q, -1, &c->src, NULL) : SQLITE_NOMEM;
     sqlite3_free(q);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, w->agg_sql, -1, &c->agg, NULL);
+        rc = sqlite3_prepare_v2(db, w->agg_sql, -1, &c->o.rows, NULL);
     if (rc != SQLITE_OK)
         return o_fail(base, "streaming window: ", db);
     return o_advance(base);
 }
 
-static int o_eof(sqlite3_vtab_cursor *base) { return ((ocur *)base)->eof; }
-
-static int o_next(sqlite3_vtab_cursor *base)
-{
-    ((ocur *)base)->rowid++;
-    return o_advance(base);
-}
-
-static int o_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
-{
-    sqlite3_result_value(ctx, sqlite3_column_value(((ocur *)base)->agg, i));
-    return SQLITE_OK;
-}
-
-static int o_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *out) { return any_rowid(base, out, ((ocur *)base)->rowid); }
-
-static const sqlite3_module out_module = {
-    .iVersion = 1, .xCreate = made_connect, .xConnect = made_connect, .xBestIndex = r_best_index,
-    .xDisconnect = sql_ctx_vtab_free, .xDestroy = sql_ctx_vtab_free, .xOpen = o_open, .xClose = o_close,
-    .xFilter = o_filter, .xNext = o_next, .xEof = o_eof, .xColumn = o_column, .xRowid = o_rowid,
-};
+static sqlite3_module out_module = {.xOpen = o_open, .xClose = o_close, .xFilter = o_filter};
 
 /* ------------------------------------------------------------- set up */
 
@@ -418,11 +201,8 @@ strom_err sql_wstream_register(sqlite3 *db, sql_vctx *ctx)
 {
     ctx->wstream_db = db;
     ctx->win_resume_closed = INT64_MIN;
-    int rc = sqlite3_create_module(db, "strom_rows", &rows_module, ctx);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_create_module(db, "strom_wstream", &out_module, ctx);
-    return rc == SQLITE_OK ? STROM_OK
-                           : strom_fail(STROM_EINVAL, "sqlite3_create_module: %s", sqlite3_errmsg(db));
+    strom_err e = sql_store_register(db, ctx);
+    return e == STROM_OK ? sql_store_output(db, ctx, "strom_wstream", &out_module) : e;
 }
 
 void sql_wstream_free(sql_wstream *w)
@@ -431,89 +211,8 @@ void sql_wstream_free(sql_wstream *w)
         return;
     strom_table_close(w->t);
     free(w->agg_sql);
-    free(w->cells);
-    free(w->rid);
-    strom_buf_free(&w->bytes);
+    sql_store_free(&w->rows);
     free(w);
-}
-
-static strom_err exec(sqlite3 *db, const char *q)
-{
-    char *err = NULL;
-    int rc = sqlite3_exec(db, q, NULL, NULL, &err);
-    strom_err e = rc == SQLITE_OK ? STROM_OK : strom_fail(STROM_EINVAL, "streaming window: %s", err ? err : "?");
-    sqlite3_free(err);
-    return e;
-}
-
-/* CREATE VIRTUAL TABLE temp.name USING module, declared as decl (owned by the caller). */
-static strom_err make_table(sql_vctx *x, const char *name, const char *module, char *decl)
-{
-    x->wstream_decl = decl;
-    char *q = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING %s", name, module);
-    strom_err e = q ? exec(x->wstream_db, q) : STROM_ENOMEM;
-    sqlite3_free(q);
-    x->wstream_decl = NULL;
-    return e;
-}
-
-/* The source's columns as a declaration; w->ncols, w->tcol. */
-static strom_err source_decl(sql_vctx *x, sql_wstream *w, sqlite3_str *d)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(x->wstream_db, "SELECT name, type FROM pragma_table_info(?)", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        sqlite3_bind_text(st, 1, w->src, -1, SQLITE_STATIC);
-    w->tcol = -1;
-    sqlite3_str_appendall(d, "CREATE TABLE x(");
-    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const char *n = (const char *)sqlite3_column_text(st, 0), *t = (const char *)sqlite3_column_text(st, 1);
-        if (!sqlite3_stricmp(n, w->col))
-            w->tcol = w->ncols;
-        sqlite3_str_appendf(d, "%s\"%w\" %s", w->ncols++ ? ", " : "", n, t ? t : "");
-    }
-    sqlite3_str_appendall(d, ")");
-    sqlite3_finalize(st);
-    if (w->ncols == 0)
-        return strom_fail(STROM_ENOTFOUND, "streaming window: no table %s", w->src);
-    if (w->tcol < 0)
-        return strom_fail(STROM_ESCHEMA, "streaming window: table %s has no column %s", w->src, w->col);
-    return STROM_OK;
-}
-
-/* The result columns of agg as a declaration (names made unique). */
-static strom_err result_decl(sql_vctx *x, const char *agg, sqlite3_str *d)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(x->wstream_db, agg, -1, &st, NULL) != SQLITE_OK)
-        return strom_fail(STROM_EINVAL, "%s", sqlite3_errmsg(x->wstream_db));
-    sqlite3_str_appendall(d, "CREATE TABLE x(");
-    int n = sqlite3_column_count(st);
-    for (int i = 0; i < n; i++) {
-        const char *name = sqlite3_column_name(st, i), *t = sqlite3_column_decltype(st, i);
-        int dup = 0;
-        for (int j = 0; j < i; j++)
-            dup += !sqlite3_stricmp(name, sqlite3_column_name(st, j));
-        char suffix[16] = "";
-        if (dup)
-            snprintf(suffix, sizeof suffix, "_%d", dup + 1);
-        sqlite3_str_appendf(d, "%s\"%w%s\" %s", i ? ", " : "", name, suffix, t ? t : "");
-    }
-    sqlite3_str_appendall(d, ")");
-    sqlite3_finalize(st);
-    return STROM_OK;
-}
-
-/* The table's watermark delay ('table.watermark.delay-ms'). */
-static int64_t delay_of(sql_vctx *x, const char *table)
-{
-    strom_table *t = NULL;
-    if (strom_table_open(x->db, table, &t) != STROM_OK)
-        return 0;
-    const char *v = strom_table_option(t, "table.watermark.delay-ms");
-    int64_t d = v ? strtoll(v, NULL, 10) : 0;
-    strom_table_close(t);
-    return d > 0 ? d : 0;
 }
 
 void sql_wstream_end(sql_vctx *x)
@@ -522,7 +221,9 @@ void sql_wstream_end(sql_vctx *x)
         return;
     char msg[1024];                     /* keep the caller's message */
     snprintf(msg, sizeof msg, "%s", strom_errmsg());
-    exec(x->wstream_db, "DROP TABLE IF EXISTS temp.\"__win_out\"; DROP TABLE IF EXISTS temp.\"__win_rows\"");
+    sql_exec(x->wstream_db, "streaming window",
+             "DROP TABLE IF EXISTS temp.\"__win_out\"; DROP TABLE IF EXISTS temp.\"__win_rows\"");
+    x->stores[0] = NULL;
     sql_wstream_free(x->wstream);
     x->wstream = NULL;
     strom_fail(STROM_OK, "%s", msg);
@@ -538,22 +239,22 @@ strom_err sql_wstream_prepare(sql_vctx *x, const sql_window *win, const char *ag
     snprintf(w->col, sizeof w->col, "%s", win->col);
     w->size = win->size;
     w->slide = win->slide;
-    w->delay = delay_of(x, win->table);
+    w->delay = sql_table_delay(x, win->table);
     w->closed = x->win_resume_closed;
+    sql_store_show(&w->rows, 0, INT64_MIN, INT64_MAX);
+    x->stores[0] = &w->rows;
     if (strom_table_open(x->db, w->src, &w->t) != STROM_OK)
         w->t = NULL;                              /* a view or no table: named by the prepare */
-    sqlite3_str *d = sqlite3_str_new(NULL);
-    strom_err e = source_decl(x, w, d);
-    char *decl = sqlite3_str_finish(d);
+    char *decl = NULL;
+    strom_err e = sql_source_decl(x, w->src, w->col, NULL, &w->rows, &decl);
     if (e == STROM_OK)
-        e = decl ? make_table(x, "__win_rows", "strom_rows", decl) : STROM_ENOMEM;
+        e = sql_make_table(x, "__win_rows", "strom_rows(0)", decl);
     sqlite3_free(decl);
-    d = sqlite3_str_new(NULL);
+    decl = NULL;
     if (e == STROM_OK)
-        e = result_decl(x, agg_sql, d);
-    decl = sqlite3_str_finish(d);
+        e = sql_result_decl(x, agg_sql, &decl);
     if (e == STROM_OK)
-        e = decl ? make_table(x, "__win_out", "strom_wstream", decl) : STROM_ENOMEM;
+        e = sql_make_table(x, "__win_out", "strom_wstream", decl);
     sqlite3_free(decl);
     return e;
 }
@@ -563,9 +264,9 @@ const int64_t *sql_wstream_safe_pos(sql_wstream *w, const int64_t *pos, int n)
     if (n > 64)
         return pos;
     memcpy(w->safe, pos, (size_t)n * sizeof *pos);
-    for (size_t r = 0; r < w->nrows; r++) {
-        int b = (int)(w->rid[r] >> 48);
-        int64_t off = w->rid[r] & (((int64_t)1 << 48) - 1);
+    for (size_t r = 0; r < w->rows.nrows; r++) {
+        int b = (int)(w->rows.rid[r] >> 48);
+        int64_t off = w->rows.rid[r] & (((int64_t)1 << 48) - 1);
         if (b >= 0 && b < n && off < w->safe[b])
             w->safe[b] = off;
     }

@@ -1,6 +1,7 @@
 /* seed_ddl.h: the grid tables the seed's statements read (alarm_stream,
  * device_status_stream, device_dimension_table, power_equipment_stream, current_alarms),
- * shared by tests/unit/sql/test_seed.c and tests/integration/test_sql_server.c. */
+ * shared by tests/unit/sql/test_seed.c and tests/integration/test_sql_server.c, and the
+ * seed's statement 2 (test_join.c, test_sql_join.c). */
 #ifndef STROM_TEST_SEED_DDL_H
 #define STROM_TEST_SEED_DDL_H
 
@@ -20,5 +21,13 @@ static const char *const GRID_DDL[] = {
     "'table.log.index.key' = 'device_id')",
     "CREATE TABLE current_alarms (alarm_id STRING PRIMARY KEY, device_id STRING, level INT)",
 };
+
+/* The seed's statement 2, the join of two streams (without its comment line). */
+static const char SEED_WINDOW_JOIN[] =
+    "SELECT a.alarm_id, a.device_id, s.device_status, s.capacity\n"
+    "FROM alarm_stream a\n"
+    "JOIN device_status_stream s\n"
+    "ON a.device_id = s.device_id\n"
+    "AND a.event_time BETWEEN s.event_time - INTERVAL '5' MINUTE AND s.event_time + INTERVAL '1' MINUTE\n";
 
 #endif
