@@ -12,7 +12,11 @@
  * table's delay ('table.watermark.delay-ms', from WATERMARK FOR c AS c - INTERVAL ...), per
  * bucket, and the statement's is the least of those of the buckets that have rows (as
  * Flink's per-partition watermarks: a bucket that stops getting rows holds it back; one
- * with rows the stream has not read yet holds it too, one that never had rows does not); when
+ * with rows the stream has not read yet holds it too; one that has had no rows yet holds it
+ * at the statement's first row time minus the delay until the others' watermark is
+ * 'table.watermark.idle-ms' (event time) past that, and is idle (holds nothing) from then
+ * on: the appends of the buckets are separate requests, so a bucket's first rows may become
+ * visible after another bucket's later ones, and must not find their windows closed); when
  * it reaches a window's last millisecond (end - 1) the window is closed: agg runs with
  * strom_window limited to the windows that end in (closed before, closed now] (and
  * __win_rows shows it only the rows that can be in them) and its rows are this statement's
@@ -29,6 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 'table.watermark.idle-ms' when unset: a bucket with no rows yet holds the watermark for
+ * 30 s of event time after the first row (Flink's idle timeouts are of that order). */
+#define SQL_WATERMARK_IDLE_MS 30000
+
 typedef struct wcell {
     int type;                  /* SQLITE_INTEGER, _FLOAT, _TEXT, _BLOB, _NULL */
     int len;
@@ -43,6 +51,7 @@ struct sql_wstream {
     /* what the statement is */
     char src[160], col[128];
     int64_t size, slide, delay;
+    int64_t idle;              /* a bucket with no rows yet holds the watermark this long */
     char *agg_sql;             /* the query over __win_rows */
     /* the rows of open windows: nrows rows of ncols cells, their source rowids */
     int ncols, tcol;
@@ -248,6 +257,7 @@ typedef struct ocur {
     sqlite3_stmt *src, *agg;
     int agg_on, eof;
     uint64_t seen;             /* buckets with rows */
+    int64_t first;             /* the time of the first row kept (seen != 0) */
     int hold;                  /* a bucket with unread rows that holds the watermark, or -1 */
     int64_t max_ts[64];        /* per bucket the greatest row time */
     int64_t rowid;
@@ -308,6 +318,18 @@ static int unread_bucket(ocur *c, sql_wstream *w)
     return 0;
 }
 
+/* The watermark wm of the buckets with rows, held back at the first row's time minus the
+ * delay while a bucket has had no rows and wm is less than the idle span past that. */
+static int64_t hold_for_empty(const ocur *c, const sql_wstream *w, int64_t wm)
+{
+    int nb = c->x->stream_nbuckets < 64 ? c->x->stream_nbuckets : 64;
+    uint64_t all = nb == 64 ? ~(uint64_t)0 : ((uint64_t)1 << nb) - 1;
+    int64_t held = c->first - w->delay;
+    if ((c->seen & all) == all || wm <= held || wm - held >= w->idle)
+        return wm;
+    return held;
+}
+
 /* One source row: kept (or dropped as late); may close windows (then agg is started). */
 static strom_err take_row(ocur *c, sql_wstream *w)
 {
@@ -322,6 +344,8 @@ static strom_err take_row(ocur *c, sql_wstream *w)
     if (e != STROM_OK)
         return e;
     int b = (int)((uint64_t)sqlite3_column_int64(c->src, 0) >> 48 & 63);
+    if (!c->seen)
+        c->first = ts;
     if (!(c->seen >> b & 1) || ts > c->max_ts[b])
         c->max_ts[b] = ts;
     c->seen |= (uint64_t)1 << b;
@@ -329,7 +353,7 @@ static strom_err take_row(ocur *c, sql_wstream *w)
     for (int k = 0; k < 64 && k < c->x->stream_nbuckets; k++)
         if ((c->seen >> k & 1) && c->max_ts[k] - w->delay < wm)
             wm = c->max_ts[k] - w->delay;
-    int64_t end = closed_by(w, wm);
+    int64_t end = closed_by(w, hold_for_empty(c, w, wm));
     if (end > w->closed && unread_bucket(c, w))
         return STROM_OK;                         /* a bucket not read yet holds it back */
     if (end > w->closed) {
@@ -504,14 +528,15 @@ static strom_err result_decl(sql_vctx *x, const char *agg, sqlite3_str *d)
     return STROM_OK;
 }
 
-/* The table's watermark delay ('table.watermark.delay-ms'). */
-static int64_t delay_of(sql_vctx *x, const char *table)
+/* The table's option key in ms (>= 0; def when unset or no table): the watermark's delay
+ * ('table.watermark.delay-ms') and idle span ('table.watermark.idle-ms'). */
+static int64_t option_ms(sql_vctx *x, const char *table, const char *key, int64_t def)
 {
     strom_table *t = NULL;
     if (strom_table_open(x->db, table, &t) != STROM_OK)
-        return 0;
-    const char *v = strom_table_option(t, "table.watermark.delay-ms");
-    int64_t d = v ? strtoll(v, NULL, 10) : 0;
+        return def;
+    const char *v = strom_table_option(t, key);
+    int64_t d = v && *v ? strtoll(v, NULL, 10) : def;
     strom_table_close(t);
     return d > 0 ? d : 0;
 }
@@ -538,7 +563,8 @@ strom_err sql_wstream_prepare(sql_vctx *x, const sql_window *win, const char *ag
     snprintf(w->col, sizeof w->col, "%s", win->col);
     w->size = win->size;
     w->slide = win->slide;
-    w->delay = delay_of(x, win->table);
+    w->delay = option_ms(x, win->table, "table.watermark.delay-ms", 0);
+    w->idle = option_ms(x, win->table, "table.watermark.idle-ms", SQL_WATERMARK_IDLE_MS);
     w->closed = x->win_resume_closed;
     if (strom_table_open(x->db, w->src, &w->t) != STROM_OK)
         w->t = NULL;                              /* a view or no table: named by the prepare */
