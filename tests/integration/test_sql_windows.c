@@ -9,7 +9,10 @@
  *     GROUP BY TUMBLE(...) with TUMBLE_START gives the batch answer too.
  *  2. A continuous job with HOP (10 s sliding by 5 s) over a three-bucket table into a
  *     primary-key sink (window_start, device_id): the server is SIGKILLed twice while
- *     rows come in; the sink ends up with every window's aggregate, as computed here.
+ *     rows come in; the sink ends up with every window's aggregate, as computed here (no
+ *     row late: the producer appends each bucket in a request of its own, and a bucket's
+ *     first rows, visible after another bucket's later ones, still find their windows open;
+ *     one of the three buckets gets no device, and is idle after 30 s of event time).
  *  3. Bad input: a window without DESCRIPTOR, a non-constant size, a size that is not a
  *     multiple of the slide, an aggregate without a window in streaming mode.
  */
