@@ -324,9 +324,9 @@ static int64_t hold_for_empty(const ocur *c, const sql_wstream *w, int64_t wm)
 {
     int nb = c->x->stream_nbuckets < 64 ? c->x->stream_nbuckets : 64;
     uint64_t all = nb == 64 ? ~(uint64_t)0 : ((uint64_t)1 << nb) - 1;
-    int64_t held = c->first - w->delay;
-    if ((c->seen & all) == all || wm <= held || wm - held >= w->idle)
-        return wm;
+    int64_t held = c->first < INT64_MIN + w->delay ? INT64_MIN : c->first - w->delay;
+    if ((c->seen & all) == all || wm <= held || (uint64_t)wm - (uint64_t)held >= (uint64_t)w->idle)
+        return wm;                  /* (unsigned: wm > held, the difference cannot overflow) */
     return held;
 }
 
