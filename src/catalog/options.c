@@ -550,6 +550,9 @@ static const cat_optdef registry[] = {
     {"table.watermark.delay-ms", "ms", "0", apply_any, 0,
      "streaming SQL windows: the watermark is the greatest row time seen minus this (set by\n"
      "      WATERMARK FOR c AS c - INTERVAL ...)"},
+    {"table.watermark.idle-ms", "ms", "30000", apply_any, 0,
+     "streaming SQL windows: a bucket with no rows yet holds the watermark at the first row's\n"
+     "      time until the other buckets' watermark is this far (event time) past it"},
     {"connector", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
     {"bootstrap.servers", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},
     {"table.merge-engine", "last_row|first_row|versioned|aggregation", "last_row",

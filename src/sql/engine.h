@@ -179,6 +179,9 @@ strom_err sql_source_decl(sql_vctx *x, const char *table, const char *col, const
 strom_err sql_result_decl(sql_vctx *x, const char *q, char **decl);
 /* A table's WATERMARK delay ('table.watermark.delay-ms'; 0 when none). */
 int64_t sql_table_delay(sql_vctx *x, const char *table);
+/* A table's option key as milliseconds (>= 0; an unparsable value counts as 0), def when the
+ * option is unset or the table cannot be opened (a view). */
+int64_t sql_table_option_ms(sql_vctx *x, const char *table, const char *key, int64_t def);
 
 /* wstream.c: windowed aggregates in streaming mode (see there). */
 typedef struct sql_wstream sql_wstream;

@@ -465,13 +465,18 @@ strom_err sql_result_decl(sql_vctx *x, const char *q, char **decl)
     return *decl ? STROM_OK : STROM_ENOMEM;
 }
 
-int64_t sql_table_delay(sql_vctx *x, const char *table)
+int64_t sql_table_option_ms(sql_vctx *x, const char *table, const char *key, int64_t def)
 {
     strom_table *t = NULL;
     if (strom_table_open(x->db, table, &t) != STROM_OK)
-        return 0;
-    const char *v = strom_table_option(t, "table.watermark.delay-ms");
-    int64_t d = v ? strtoll(v, NULL, 10) : 0;
+        return def;
+    const char *v = strom_table_option(t, key);
+    int64_t d = v && *v ? strtoll(v, NULL, 10) : def;
     strom_table_close(t);
     return d > 0 ? d : 0;
+}
+
+int64_t sql_table_delay(sql_vctx *x, const char *table)
+{
+    return sql_table_option_ms(x, table, "table.watermark.delay-ms", 0);
 }

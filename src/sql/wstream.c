@@ -12,7 +12,11 @@
  * table's delay ('table.watermark.delay-ms', from WATERMARK FOR c AS c - INTERVAL ...), per
  * bucket, and the statement's is the least of those of the buckets that have rows (as
  * Flink's per-partition watermarks: a bucket that stops getting rows holds it back; one
- * with rows the stream has not read yet holds it too, one that never had rows does not); when
+ * with rows the stream has not read yet holds it too; one that has had no rows yet holds it
+ * at the statement's first row time minus the delay until the others' watermark is
+ * 'table.watermark.idle-ms' (event time) past that, and is idle (holds nothing) from then
+ * on: the appends of the buckets are separate requests, so a bucket's first rows may become
+ * visible after another bucket's later ones, and must not find their windows closed); when
  * it reaches a window's last millisecond (end - 1) the window is closed: agg runs with
  * strom_window limited to the windows that end in (closed before, closed now] (and
  * __win_rows shows it only the rows that can be in them) and its rows are this statement's
@@ -29,10 +33,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 'table.watermark.idle-ms' when unset: a bucket with no rows yet holds the watermark for
+ * 30 s of event time after the first row (Flink's idle timeouts are of that order). */
+#define SQL_WATERMARK_IDLE_MS 30000
+
 struct sql_wstream {
     /* what the statement is */
     char src[160], col[128];
     int64_t size, slide, delay;
+    int64_t idle;              /* a bucket with no rows yet holds the watermark this long */
     char *agg_sql;             /* the query over __win_rows */
     sql_store rows;            /* the rows of open windows (rowstore.c) */
     /* progress */
@@ -50,6 +59,7 @@ typedef struct ocur {
     sqlite3_stmt *src;
     int agg_on;
     uint64_t seen;             /* buckets with rows */
+    int64_t first;             /* the time of the first row kept (seen != 0) */
     int hold;                  /* a bucket with unread rows that holds the watermark, or -1 */
     int64_t max_ts[64];        /* per bucket the greatest row time */
 } ocur;
@@ -109,6 +119,18 @@ static int unread_bucket(ocur *c, sql_wstream *w)
     return 0;
 }
 
+/* The watermark wm of the buckets with rows, held back at the first row's time minus the
+ * delay while a bucket has had no rows and wm is less than the idle span past that. */
+static int64_t hold_for_empty(const ocur *c, const sql_wstream *w, int64_t wm)
+{
+    int nb = c->x->stream_nbuckets < 64 ? c->x->stream_nbuckets : 64;
+    uint64_t all = nb == 64 ? ~(uint64_t)0 : ((uint64_t)1 << nb) - 1;
+    int64_t held = c->first < INT64_MIN + w->delay ? INT64_MIN : c->first - w->delay;
+    if ((c->seen & all) == all || wm <= held || (uint64_t)wm - (uint64_t)held >= (uint64_t)w->idle)
+        return wm;                  /* (unsigned: wm > held, the difference cannot overflow) */
+    return held;
+}
+
 /* One source row: kept (or dropped as late); may close windows (then agg is started). */
 static strom_err take_row(ocur *c, sql_wstream *w)
 {
@@ -123,6 +145,8 @@ static strom_err take_row(ocur *c, sql_wstream *w)
     if (e != STROM_OK)
         return e;
     int b = (int)((uint64_t)sqlite3_column_int64(c->src, 0) >> 48 & 63);
+    if (!c->seen)
+        c->first = ts;
     if (!(c->seen >> b & 1) || ts > c->max_ts[b])
         c->max_ts[b] = ts;
     c->seen |= (uint64_t)1 << b;
@@ -130,7 +154,7 @@ static strom_err take_row(ocur *c, sql_wstream *w)
     for (int k = 0; k < 64 && k < c->x->stream_nbuckets; k++)
         if ((c->seen >> k & 1) && c->max_ts[k] - w->delay < wm)
             wm = c->max_ts[k] - w->delay;
-    int64_t end = closed_by(w, wm);
+    int64_t end = closed_by(w, hold_for_empty(c, w, wm));
     if (end > w->closed && unread_bucket(c, w))
         return STROM_OK;                         /* a bucket not read yet holds it back */
     if (end > w->closed) {
@@ -240,6 +264,7 @@ strom_err sql_wstream_prepare(sql_vctx *x, const sql_window *win, const char *ag
     w->size = win->size;
     w->slide = win->slide;
     w->delay = sql_table_delay(x, win->table);
+    w->idle = sql_table_option_ms(x, win->table, "table.watermark.idle-ms", SQL_WATERMARK_IDLE_MS);
     w->closed = x->win_resume_closed;
     sql_store_show(&w->rows, 0, INT64_MIN, INT64_MAX);
     x->stores[0] = &w->rows;

@@ -4,7 +4,9 @@
  *     TUMBLE_START / HOP_END;
  *   - streaming (in process: the stream's first idle ends the statement): the windows the
  *     watermark has closed, each with the rows that came before it closed, late rows
- *     dropped and counted, simulated here row by row in arrival order;
+ *     dropped and counted, simulated here row by row in arrival order; a bucket with no
+ *     rows yet holds the watermark (its first rows, appended after another bucket's later
+ *     ones, are in their windows) until 'table.watermark.idle-ms' of event time;
  *   - bad input: errors name line and column. */
 #include "sqlt.h"
 
@@ -153,6 +155,113 @@ static void test_streaming(void **state)
     sqlt_close(&t);
 }
 
+/* ---- a bucket with no rows yet: its first rows may come after another bucket's later ones */
+
+typedef struct late_bucket {
+    sqlt *t;
+    const char *table;
+    int idles;          /* idle calls so far */
+    int append_at;      /* at this idle call, bucket 1's rows are appended (0: never) */
+} late_bucket;
+
+/* Appends rows (device dev, v, times BASE + ms[i]) to bucket b of table, one batch. */
+static void put_bucket(strom_db *db, const char *table, int b, int dev, const int64_t *v, const int64_t *ms, int n)
+{
+    strom_table *tb = NULL;
+    assert_int_equal(strom_table_open(db, table, &tb), STROM_OK);
+    strom_builder *bl = strom_builder_create(strom_table_schema(tb));
+    char k[8];
+    snprintf(k, sizeof k, "D%d", dev);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(strom_builder_put_str(bl, 0, k, strlen(k)), STROM_OK);
+        assert_int_equal(strom_builder_put_int(bl, 1, v[i]), STROM_OK);
+        assert_int_equal(strom_builder_put_int(bl, 2, BASE + ms[i]), STROM_OK);
+        assert_int_equal(strom_builder_end_row(bl), STROM_OK);
+    }
+    assert_int_equal(strom_table_append_bucket(tb, b, bl, NULL), STROM_OK);
+    strom_builder_destroy(bl);
+    strom_table_close(tb);
+}
+
+/* sql_vctx.idle: bucket 1's first rows arrive at idle call append_at; the next idle ends. */
+static void late_bucket_idle(void *arg)
+{
+    late_bucket *l = arg;
+    if (++l->idles != l->append_at) {
+        sql_session_interrupt(l->t->s);
+        return;
+    }
+    static const int64_t v[] = {100, 200}, ms[] = {2000, 25000};
+    put_bucket(l->t->db, l->table, 1, 1, v, ms, 2);
+}
+
+/* Bucket 0 gets D0 rows at BASE + 1 s .. 25 s (v 1); then the streaming TUMBLE (10 s,
+ * delay 1 s) runs with bucket 1's rows appended at idle call append_at; the windows it
+ * emitted into got, the closed end and the late count out. */
+static void run_late_bucket(sqlt *t, const char *table, int append_at, rows *got, int64_t *closed, int64_t *late)
+{
+    int64_t v[25], ms[25];
+    for (int i = 0; i < 25; i++)
+        v[i] = 1, ms[i] = 1000LL * (i + 1);
+    put_bucket(t->db, table, 0, 0, v, ms, 25);
+    late_bucket l = {t, table, 0, append_at};
+    assert_int_equal(sql_session_set(t->s, "execution.runtime-mode", "streaming"), STROM_OK);
+    sql_session_set_idle(t->s, late_bucket_idle, &l);
+    char q[256];
+    snprintf(q, sizeof q, "SELECT window_start, device_id, count(*), sum(v) FROM TABLE(TUMBLE(TABLE %s, "
+             "DESCRIPTOR(event_time), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, device_id", table);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sql_session_run(t->s, q, strlen(q), &st), STROM_OK);
+    char buf[256];
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        row_text(st, buf, sizeof buf);
+        rows_add(got, buf);
+    }
+    assert_true(sql_session_window(t->s, closed, late));
+    sqlite3_finalize(st);
+    sql_session_set_idle(t->s, NULL, NULL);
+    assert_int_equal(sql_session_set(t->s, "execution.runtime-mode", "batch"), STROM_OK);
+}
+
+#define LATE_BUCKET_DDL "(device_id STRING, v BIGINT, event_time TIMESTAMP(3), WATERMARK FOR event_time AS " \
+                        "event_time - INTERVAL '1' SECOND) WITH ('bucket.num' = '2'"
+
+static void test_streaming_empty_bucket(void **state)
+{
+    (void)state;
+    sqlt t;
+    sqlt_open(&t, "wempty");
+    /* 1. bucket 1's rows come after bucket 0 has rows 24 s past the first one: bucket 1,
+     *    with no rows yet, held the watermark, so its row at 2 s is in window [0, 10 s) */
+    sqlt_run(&t, "CREATE TABLE pb " LATE_BUCKET_DDL ")", NULL);
+    rows got = {0}, want = {0};
+    int64_t closed = 0, late = -1;
+    run_late_bucket(&t, "pb", 1, &got, &closed, &late);
+    rows_addf(&want, "%lld|D0|9|9", (long long)BASE);
+    rows_addf(&want, "%lld|D1|1|100", (long long)BASE);
+    rows_addf(&want, "%lld|D0|10|10", (long long)BASE + 10000);
+    rows_equal_sorted(&got, &want, "late first rows of a bucket");
+    assert_int_equal(late, 0);
+    assert_int_equal(closed, BASE + 20000);       /* watermark 25 s - 1 s: [10 s, 20 s) closed */
+    rows_free(&got);
+    rows_free(&want);
+    /* 2. bucket 1 never gets rows: 24 s of event time is within the default idle span (30 s),
+     *    nothing closes; with 'table.watermark.idle-ms' = 10000 bucket 1 is idle by then */
+    sqlt_run(&t, "CREATE TABLE pc " LATE_BUCKET_DDL ")", NULL);
+    run_late_bucket(&t, "pc", 0, &got, &closed, &late);
+    assert_int_equal(got.n, 0);
+    assert_int_equal(closed, BASE);               /* held at 1 s - 1 s: no window with rows */
+    sqlt_run(&t, "CREATE TABLE pd " LATE_BUCKET_DDL ", 'table.watermark.idle-ms' = '10000')", NULL);
+    run_late_bucket(&t, "pd", 0, &got, &closed, &late);
+    rows_addf(&want, "%lld|D0|9|9", (long long)BASE);
+    rows_addf(&want, "%lld|D0|10|10", (long long)BASE + 10000);
+    rows_equal_sorted(&got, &want, "an empty bucket idle after 10 s");
+    assert_int_equal(closed, BASE + 20000);
+    rows_free(&got);
+    rows_free(&want);
+    sqlt_close(&t);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -180,6 +289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_streaming),
+        cmocka_unit_test(test_streaming_empty_bucket),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
