@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +337,17 @@ static strom_err apply_any(const cat_optdef *d, const char *v, const strom_schem
     return STROM_OK;
 }
 
+/* A whole number of milliseconds, 0 .. 10 years (the SQL watermark options; read back by the
+ * SQL layer as stored). */
+static strom_err apply_ms(const cat_optdef *d, const char *v, const strom_schema *s,
+                          cat_opts *o, char *canon)
+{
+    int64_t n = 0;
+    strom_err e = parse_int_in(d, v, 0, INT64_C(315360000000), &n);
+    snprintf(canon, 64, "%" PRId64, n);
+    return e;
+}
+
 static const char *const engine_names[] = {"last_row", "first_row", "versioned",
                                            "aggregation", NULL};
 
@@ -547,10 +559,10 @@ static const cat_optdef registry[] = {
      "one sparse offset/time index entry per this many segment bytes"},
     {"table.time-column", "column", "", apply_time_column, 0,
      "TIMESTAMP(3) or BIGINT column holding row times (default: the commit time)"},
-    {"table.watermark.delay-ms", "ms", "0", apply_any, 0,
+    {"table.watermark.delay-ms", "ms", "0", apply_ms, 0,
      "streaming SQL windows: the watermark is the greatest row time seen minus this (set by\n"
      "      WATERMARK FOR c AS c - INTERVAL ...)"},
-    {"table.watermark.idle-ms", "ms", "30000", apply_any, 0,
+    {"table.watermark.idle-ms", "ms", "30000", apply_ms, 0,
      "streaming SQL windows: a bucket with no rows yet holds the watermark at the first row's\n"
      "      time until the other buckets' watermark is this far (event time) past it"},
     {"connector", "string", "", apply_any, 0, "accepted and stored (Fluss DDL), not used"},

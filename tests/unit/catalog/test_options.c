@@ -133,6 +133,8 @@ static void test_rejections(void **state)
         {"table.log.index.key", "device_id,a", "no column 'a'", STROM_EOPTION},
         {"table.log.index.interval.bytes", "0", "index.interval.bytes", STROM_EOPTION},
         {"table.time-column", "voltage", "not TIMESTAMP(3) or BIGINT", STROM_EOPTION},
+        {"table.watermark.delay-ms", "5 s", "'5 s' is not an integer", STROM_EOPTION},
+        {"table.watermark.idle-ms", "-1", "table.watermark.idle-ms", STROM_EOPTION},
         {"table.time-column", "event_time,seq", "more than one", STROM_EOPTION},
         {"table.time-column", "when", "no column 'when' (columns: device_id, event_time",
          STROM_EOPTION},
