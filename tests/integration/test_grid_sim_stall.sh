@@ -13,8 +13,9 @@ DEV=2872   # IEEE 123 at 3000 devices (test_grid_sim.sh)
 
 "$BIN" grid simulate "${ARGS[@]}" --duration 4 --events >"$TMP/run" 2>"$TMP/err" &
 SIM=$!
-# the run starts at the next whole second (t0): stop it some 1.3 s into its run
-for _ in $(seq 100); do grep -q '"event": "stats"' "$TMP/run" && break; sleep 0.05; done
+# the run starts at the next whole second (t0); its first stats line comes 1 s into the
+# run (waited for up to 20 s on a loaded machine): stop it 0.3 s later
+for _ in $(seq 400); do grep -q '"event": "stats"' "$TMP/run" && break; sleep 0.05; done
 grep -q '"event": "stats"' "$TMP/run" || fail "no stats line: $(cat "$TMP/run" "$TMP/err")"
 sleep 0.3
 kill -STOP "$SIM"
