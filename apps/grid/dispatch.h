@@ -155,6 +155,12 @@ void grid_loc_refresh(grid_loc *l);
  * seen at wall time now_ms. Returns 1 and fills *out when it decides a fault, else 0. */
 int grid_loc_feed(grid_loc *l, int64_t dev, int64_t t_ms, int fc, int64_t now_ms,
                   grid_fault_found *out);
+/* How far every telemetry source has been read (sample time, ms; INT64_MIN: unknown, the
+ * default). A root is then decided by timeout only once this is timeout_ms past its first
+ * fault-current sample as well: a dispatcher behind on one telemetry bucket does not decide
+ * on the deepest fault current it has seen so far while the samples from below it are still
+ * unread in that bucket (it would isolate a healthy section upstream of the fault). */
+void grid_loc_set_stream(grid_loc *l, int64_t stream_ms);
 /* Roots waiting longer than timeout_ms (wall): decides the first on its deepest
  * fault-current edge. 1 and *out, else 0. */
 int grid_loc_timeout(grid_loc *l, int64_t now_ms, int64_t timeout_ms, grid_fault_found *out);

@@ -324,7 +324,34 @@ static int sample(disp *x, const strom_column *col, int64_t r, int64_t now)
     return 0;
 }
 
-static int batch(disp *x, const strom_batch *bt)
+/* A bucket without rows for this long is caught up (nothing unread), not behind. */
+#define BUCKET_IDLE_MS 1000
+
+/* Records how far bucket has been read (the batch's newest sample time). */
+static void bucket_read(disp *x, int bucket, const strom_column *tc, int64_t n, int64_t now)
+{
+    if (bucket < 0 || bucket >= x->nbuckets || n <= 0)
+        return;
+    const int64_t *t = tc->values;
+    int64_t m = x->b_newest[bucket];
+    for (int64_t r = 0; r < n; r++)
+        m = t[r] > m ? t[r] : m;
+    x->b_newest[bucket] = m;
+    x->b_seen_ms[bucket] = now;
+}
+
+/* The least newest sample time over the buckets that had rows in the last BUCKET_IDLE_MS
+ * (INT64_MAX when none: nothing is unread anywhere). */
+static int64_t stream_ms(const disp *x, int64_t now)
+{
+    int64_t m = INT64_MAX;
+    for (int b = 0; b < x->nbuckets; b++)
+        if (x->b_seen_ms[b] && now - x->b_seen_ms[b] < BUCKET_IDLE_MS && x->b_newest[b] < m)
+            m = x->b_newest[b];
+    return m;
+}
+
+static int batch(disp *x, const strom_batch *bt, int bucket)
 {
     strom_column col[TC_N];
     for (int i = 0; i < TC_N; i++)
@@ -338,6 +365,7 @@ static int batch(disp *x, const strom_batch *bt)
     int64_t n = strom_batch_nrows(bt), now = disp_wall_ms();
     if (disp_dev_find_rows(x, &col[TC_ID], n))
         return -1;
+    bucket_read(x, bucket, &col[TC_TIME], n, now);
     for (int64_t r = 0; r < n; r++)
         if (sample(x, col, r, now))
             return -1;
@@ -421,6 +449,7 @@ static int tick(disp *x, int64_t now)
 {
     grid_fault_found f;
     int rc = 0;
+    grid_loc_set_stream(x->loc, stream_ms(x, now));
     while (!rc && grid_loc_timeout(x->loc, now, (int64_t)x->a.timeout_ms, &f))
         rc = decide(x, &f);
     /* A fault picture being completed goes first: the alarms (their lookups and writes)
@@ -454,7 +483,7 @@ static int run(disp *x)
         int bucket;
         if (strom_subscriber_poll(x->tele, 50, &bt, &bucket) != STROM_OK)
             return grid_errorf(&x->d, "reading power_equipment_stream: %s", strom_errmsg());
-        rc = bt ? batch(x, bt) : 0;
+        rc = bt ? batch(x, bt, bucket) : 0;
         rc = rc ? rc : tick(x, disp_wall_ms());
     }
     rc = rc ? rc : disp_alarms_write(x);

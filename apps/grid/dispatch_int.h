@@ -63,6 +63,8 @@ typedef struct disp {
     struct disp_cur *cur;       /* current_alarms changes waiting for their alarm_stream rows */
     int ncur, ccur;             /* to be durable (see disp_alarms_write) */
     int nbuckets;
+    int64_t b_newest[64];       /* per telemetry bucket: newest sample time read */
+    int64_t b_seen_ms[64];      /* per telemetry bucket: wall time of its last rows (0 none) */
     int64_t start_ms;           /* wall time the run started */
     int64_t newest_ms;          /* newest sample time seen */
     int64_t last_ckpt_ms, last_rules_ms, last_stats_ms, stats_rows;

@@ -22,6 +22,8 @@ struct grid_loc {
     uint8_t *listed;         /* edge is in fcl */
     int64_t *claim;          /* copy -> onset of the fault decided there (NONE) */
     int64_t *pend_wall;      /* bus (a root) -> wall time of its first unclaimed FC */
+    int64_t *pend_t;         /* bus (a root) -> sample time of its first unclaimed FC */
+    int64_t stream_ms;       /* every telemetry bucket read up to here (NONE: not known) */
     int32_t *fcl, nfcl, cfcl;      /* edges with fault current */
     int32_t *pend, npend, cpend;   /* roots waiting */
     int32_t ncopy;
@@ -55,8 +57,10 @@ grid_loc *grid_loc_create(const grid_built *b)
     l->listed = calloc(ne + 1, 1);
     l->claim = alloc_n((size_t)l->ncopy, sizeof(int64_t));
     l->pend_wall = alloc_n(nb, sizeof(int64_t));
+    l->pend_t = alloc_n(nb, sizeof(int64_t));
     if (!l->dev_edge || !l->edge_copy || !l->parent || !l->root || !l->depth || !l->order ||
-        !l->down || !l->fc_on || !l->fc_wall || !l->ok_t || !l->listed || !l->claim || !l->pend_wall) {
+        !l->down || !l->fc_on || !l->fc_wall || !l->ok_t || !l->listed || !l->claim || !l->pend_wall ||
+        !l->pend_t) {
         grid_loc_destroy(l);
         return NULL;
     }
@@ -77,6 +81,7 @@ grid_loc *grid_loc_create(const grid_built *b)
         l->claim[c] = NONE;
     for (size_t x = 0; x < nb; x++)
         l->pend_wall[x] = NONE;
+    l->stream_ms = NONE;
     grid_loc_refresh(l);
     return l;
 }
@@ -86,7 +91,7 @@ void grid_loc_destroy(grid_loc *l)
     if (!l)
         return;
     void *p[] = {l->dev_edge, l->edge_copy, l->parent, l->root, l->depth, l->order, l->down,
-                 l->fc_on, l->fc_wall, l->ok_t, l->listed, l->claim, l->pend_wall, l->fcl, l->pend};
+                 l->fc_on, l->fc_wall, l->ok_t, l->listed, l->claim, l->pend_wall, l->pend_t, l->fcl, l->pend};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
     free(l);
@@ -230,6 +235,7 @@ static int feed_fc(grid_loc *l, int32_t e, int64_t t_ms, int64_t now_ms, grid_fa
     int32_t r = l->root[l->down[e]];
     if (l->pend_wall[r] == NONE) {
         l->pend_wall[r] = now_ms;
+        l->pend_t[r] = t_ms;
         l->pend = push(l->pend, &l->npend, &l->cpend, r);
     }
     int64_t newest = t_ms;
@@ -294,11 +300,17 @@ int grid_loc_timeout(grid_loc *l, int64_t now_ms, int64_t timeout_ms, grid_fault
         if (best < 0) {
             drop_pending(l, r);
             i--;
-        } else if (now_ms - l->pend_wall[r] >= timeout_ms) {
+        } else if (now_ms - l->pend_wall[r] >= timeout_ms &&
+                   (l->stream_ms == NONE || (__int128)l->stream_ms - l->pend_t[r] >= timeout_ms)) {
             return decide(l, best, l->fc_on[best], 1, out);
         }
     }
     return 0;
+}
+
+void grid_loc_set_stream(grid_loc *l, int64_t stream_ms)
+{
+    l->stream_ms = stream_ms;
 }
 
 int64_t grid_loc_stale(const grid_loc *l, int fc)

@@ -205,6 +205,81 @@ static int behind_fault(grid_sim *s, int64_t i, double t_s)
     return grid_sim_region(s, i) == GRID_SIM_DOWN;
 }
 
+/* The lagging-bucket test's devices: the faulted edge's own and those behind the fault. */
+static int32_t lag_edge;
+static const grid_loc *lag_loc;
+
+static int in_lagging_bucket(grid_sim *s, int64_t i, double t_s)
+{
+    return behind_fault(s, i, t_s) || grid_loc_edge_of(lag_loc, i) == lag_edge;
+}
+
+static int lagging_only(grid_sim *s, int64_t i, double t_s)
+{
+    return !in_lagging_bucket(s, i, t_s);
+}
+
+/* A fault on f while the bucket with f's devices and those behind it lags: the locator has
+ * seen fault current only above f. With the stream position known it waits for that bucket
+ * (no decision by timeout), then decides f from the late samples; returns 1 if the wall-clock
+ * timeout alone (no stream position) would have decided another edge, 0 if not, -1 if f is
+ * not energised or has no fault current above it. */
+static int lagging_fault(const grid_built *b, int32_t f, uint64_t *rng)
+{
+    grid_diag d = {0};
+    int wrong = -1;
+    for (int gated = 0; gated < 2; gated++) {
+        grid_sim *s = grid_sim_create(b, 7, &d);
+        grid_loc *l = grid_loc_create(b);
+        grid_fault_found got[4];
+        assert_int_equal(feed_all(l, s, b, 0, rng, NULL, got, 4), 0);
+        grid_sim_fault sf = {.type = GRID_FAULT_LINE, .edge = f, .dev = -1, .t_s = 1};
+        lag_edge = f;
+        lag_loc = l;
+        int n = grid_sim_inject(s, &sf, &d) ? -1 : feed_all(l, s, b, 1, rng, in_lagging_bucket, got, 4);
+        if (n == 0 && gated) {
+            grid_loc_set_stream(l, 1000 + 499);      /* the lagging bucket: read up to 1.499 s */
+            assert_int_equal(grid_loc_timeout(l, 5000 + 500, 500, &got[0]), 0);
+            n = feed_all(l, s, b, 1, rng, lagging_only, got, 4);
+            assert_int_equal(n, 1);
+            assert_int_equal(got[0].edge, f);
+            assert_int_equal(got[0].by_timeout, 0);
+        } else if (n == 0) {
+            n = grid_loc_timeout(l, 5000 + 500, 500, &got[0]);
+            wrong = n == 1 ? got[0].edge != f : -1;
+        }
+        grid_loc_destroy(l);
+        grid_sim_destroy(s);
+        if (wrong < 0)
+            return -1;
+    }
+    return wrong;
+}
+
+static void test_locate_lagging_bucket(void **state)
+{
+    (void)state;
+    grid_topo *t = load("ieee123/IEEE123Switches.dss");
+    grid_built b;
+    grid_diag d = {0};
+    assert_int_equal(grid_build(t, 1, 0, &b, &d), 0);
+    uint64_t rng = 0x51ed270b27a2c5f3ULL;
+    int tried = 0, old_wrong = 0;
+    for (int32_t e = 0; e < b.topo->nedge; e++) {
+        const grid_edge *x = &b.topo->edge[e];
+        if (x->parallel >= 0 || x->kind != GRID_LINE)
+            continue;
+        int w = lagging_fault(&b, e, &rng);
+        tried += w >= 0;
+        old_wrong += w == 1;
+    }
+    /* the wall-clock timeout alone decided a healthy edge above the fault each time */
+    assert_true(tried >= 100);
+    assert_int_equal(old_wrong, tried);
+    grid_built_free(&b);
+    grid_topo_destroy(t);
+}
+
 /* The plans for the located and the injected edge are the same switching. */
 static void same_plan(const grid_topo *t, int32_t located, int32_t injected)
 {
@@ -498,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_locate_claimed),
         cmocka_unit_test(test_locate_bank_out_of_order),
         cmocka_unit_test(test_locate_bank_stale_clear),
+        cmocka_unit_test(test_locate_lagging_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
