@@ -327,16 +327,13 @@ static int sample(disp *x, const strom_column *col, int64_t r, int64_t now)
 /* A bucket without rows for this long is caught up (nothing unread), not behind. */
 #define BUCKET_IDLE_MS 1000
 
-/* Records how far bucket has been read (the batch's newest sample time). */
-static void bucket_read(disp *x, int bucket, const strom_column *tc, int64_t n, int64_t now)
+/* Records how far bucket has been read: its newest sample time so far is newest. */
+static void bucket_read(disp *x, int bucket, int64_t newest, int64_t now)
 {
-    if (bucket < 0 || bucket >= x->nbuckets || n <= 0)
+    if (bucket < 0 || bucket >= x->nbuckets)
         return;
-    const int64_t *t = tc->values;
-    int64_t m = x->b_newest[bucket];
-    for (int64_t r = 0; r < n; r++)
-        m = t[r] > m ? t[r] : m;
-    x->b_newest[bucket] = m;
+    if (newest > x->b_newest[bucket])
+        x->b_newest[bucket] = newest;
     x->b_seen_ms[bucket] = now;
 }
 
@@ -365,10 +362,15 @@ static int batch(disp *x, const strom_batch *bt, int bucket)
     int64_t n = strom_batch_nrows(bt), now = disp_wall_ms();
     if (disp_dev_find_rows(x, &col[TC_ID], n))
         return -1;
-    bucket_read(x, bucket, &col[TC_TIME], n, now);
-    for (int64_t r = 0; r < n; r++)
+    const int64_t *t = col[TC_TIME].values;
+    int64_t newest = INT64_MIN;
+    for (int64_t r = 0; r < n; r++) {
         if (sample(x, col, r, now))
             return -1;
+        newest = t[r] > newest ? t[r] : newest;
+    }
+    if (n > 0)
+        bucket_read(x, bucket, newest, now);
     x->rows += n;
     return 0;
 }

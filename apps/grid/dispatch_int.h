@@ -93,7 +93,8 @@ int disp_dev_hash_build(disp *x);
 int disp_rules_open(disp *x);
 int disp_rules_poll(disp *x);
 /* Writes the poll's alarm events: raises enriched by a lookup AS OF their event time into
- * alarm_stream and current_alarms, clears deleted from current_alarms. 0 or -1. */
+ * alarm_stream; the current_alarms changes (raises upserted, clears deleted) are queued for
+ * disp_current_flush. 0 or -1. */
 int disp_alarms_write(disp *x);
 /* Sends the queued current_alarms changes once alarm_stream has no write in flight (with
  * wait: after flushing alarm_stream, so the queue is always sent). 0 or -1 (x->d says). */

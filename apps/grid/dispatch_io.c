@@ -507,7 +507,7 @@ int disp_alarms_write(disp *x)
             rc = grid_errorf(&x->d, "writing alarm_stream: %s", strom_errmsg());
         strom_builder_reset(x->w_alarm);
     }
-    return rc ? rc : disp_current_flush(x, 0);
+    return rc;   /* the current_alarms changes go at the tick (disp_current_flush) */
 }
 
 /* ---------------------------------------------------------------- checkpoints */
