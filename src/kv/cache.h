@@ -102,6 +102,11 @@ int kv_cache_get(kv_cache *c, const uint8_t *k, size_t klen, uint64_t h, kv_cach
  * (not cached, or t older than what the entry knows). */
 int kv_cache_get_asof(kv_cache *c, const uint8_t *k, size_t klen, uint64_t h, int64_t t,
                       kv_cache_fn fn, void *arg, strom_err *err);
+/* Hints for a lookup of hash h coming soon (a batch prefetches its keys in stages before
+ * it looks any up, so their cache misses overlap): stage 0 asks for the key's home slot,
+ * stage 1 (once stage 0's line has arrived) for the first lines of the entry whose slot
+ * holds h. Changes nothing; takes the shard's read lock briefly. */
+void kv_cache_prefetch(kv_cache *c, uint64_t h, int stage);
 /* Offers the value read from the store after a miss that returned ticket. */
 void kv_cache_fill(kv_cache *c, uint64_t ticket, const uint8_t *k, size_t klen, uint64_t h,
                    const uint8_t *v, size_t vlen);

@@ -242,10 +242,21 @@ strom_err kv_key_from_values(kv_state *kv, const strom_value *vals, int prefix, 
 /* A buffer of the calling thread for kv_key_from_values (freed when the thread ends);
  * NULL on ENOMEM. */
 strom_buf *kv_key_scratch(void);
+/* A second buffer of the calling thread, for a batch's row keys side by side (freed when
+ * the thread ends); NULL on ENOMEM. */
+strom_buf *kv_keys_scratch(void);
 /* Point lookup of row key k (from kv_key_from_values): the row cache, else RocksDB
  * (then the row is offered to the cache). Appends the row to out if found. */
 strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_builder *out,
                         int *found);
+/* The same with h = kv_key_hash(k, klen) computed by the caller. */
+strom_err kv_lookup_key_h(kv_state *kv, const uint8_t *k, size_t klen, uint64_t h,
+                          strom_builder *out, int *found);
+uint64_t kv_key_hash(const uint8_t *k, size_t klen);
+/* Prefetch hints for a coming kv_lookup_key_h of hash h (kv_cache_prefetch): a batch calls
+ * stage 0 for a group of keys, then stage 1 for the group, then looks them up, so the
+ * memory misses of the group overlap instead of following one another. */
+void kv_lookup_prefetch(kv_state *kv, uint64_t h, int stage);
 /* AS OF t of row key k from the row cache alone: *answered = 1 (and the row appended
  * with *found = 1, or *found = 0 for no row at t) when the key's cache entry knows every
  * version from a time <= t on (its current row and recent history, cache.h "History")

@@ -242,21 +242,30 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_free(void *p)
 {
-    strom_buf_free(p);
+    strom_buf *b = p;
+    strom_buf_free(&b[0]);
+    strom_buf_free(&b[1]);
     free(p);
 }
 
 static void scratch_init(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
 
+/* The calling thread's scratch buffers: [0] kv_key_scratch, [1] kv_keys_scratch. */
 strom_buf *kv_key_scratch(void)
 {
     pthread_once(&scratch_once, scratch_init);
     strom_buf *b = pthread_getspecific(scratch_key);
-    if (!b && (b = strom_calloc(1, sizeof *b)) != NULL && pthread_setspecific(scratch_key, b)) {
+    if (!b && (b = strom_calloc(2, sizeof *b)) != NULL && pthread_setspecific(scratch_key, b)) {
         free(b);
         b = NULL;
     }
     return b;
+}
+
+strom_buf *kv_keys_scratch(void)
+{
+    strom_buf *b = kv_key_scratch();
+    return b ? b + 1 : NULL;
 }
 
 typedef struct decode_arg {
@@ -271,11 +280,24 @@ static strom_err decode_cb(void *arg, const uint8_t *v, size_t vlen)
     return kv_row_decode(a->out, a->s, v, vlen);
 }
 
+uint64_t kv_key_hash(const uint8_t *k, size_t klen) { return kv_cache_hash(k, klen); }
+
+void kv_lookup_prefetch(kv_state *kv, uint64_t h, int stage)
+{
+    kv_cache_prefetch(kv->cache, h, stage);
+}
+
 strom_err kv_lookup_key(kv_state *kv, const uint8_t *k, size_t klen, strom_builder *out,
                         int *found)
 {
+    return kv_lookup_key_h(kv, k, klen, kv_cache_hash(k, klen), out, found);
+}
+
+strom_err kv_lookup_key_h(kv_state *kv, const uint8_t *k, size_t klen, uint64_t h,
+                          strom_builder *out, int *found)
+{
     decode_arg a = {out, kv->cfg.schema, 0};
-    uint64_t h = kv_cache_hash(k, klen), ticket = 0;
+    uint64_t ticket = 0;
     strom_err e = STROM_OK;
     *found = kv_cache_get(kv->cache, k, klen, h, decode_cb, &a, &e, &ticket);
     if (*found) {
