@@ -4,13 +4,15 @@
 #include <pthread.h>
 
 #include "kv.h"
+#include "mem.h"
 #include <stdlib.h>
 #include <string.h>
 
 #define NSHARDS 64
 #define SHARD_OF(h) ((unsigned)((h) >> 58))
 #define INIT_SLOTS 64
-/* Charged per entry besides its allocation: malloc's header and the slot share. */
+/* Charged per entry besides its block (mem.h): its slot and a share of the slot array's
+ * empty half. */
 #define OVERHEAD 24
 /* CLOCK bits of an entry: REF set by hits; PINNED while reserve() makes room for it. */
 #define REF 1
@@ -65,7 +67,24 @@ size_t kv_cache_set_budget(size_t bytes)
 
 size_t kv_cache_used(void) { return __atomic_load_n(&g_used, __ATOMIC_RELAXED); }
 
-static size_t charge(const entry *e) { return sizeof *e + e->cap + OVERHEAD; }
+static size_t block_size(const entry *e) { return sizeof *e + e->cap; }
+static size_t charge(const entry *e) { return block_size(e) + OVERHEAD; }
+
+/* A block for an entry with room for cap bytes after its header; *cap gets the room the
+ * block really has (its size class's, mem.h), all usable. NULL on ENOMEM. */
+static entry *entry_alloc(size_t *cap)
+{
+    entry *e = kv_mem_alloc(sizeof *e + *cap);
+    if (e)
+        *cap = kv_mem_size(sizeof *e + *cap) - sizeof *e;
+    return e;
+}
+
+static void entry_free(entry *e)
+{
+    if (e)
+        kv_mem_free(e, block_size(e));
+}
 
 /* ------------------------------------------------------------ life cycle */
 
@@ -76,7 +95,7 @@ kv_cache *kv_cache_create(void)
         shard *s = &c->sh[i];
         pthread_rwlock_init(&s->lock, NULL);
         s->nslots = INIT_SLOTS;
-        s->slots = strom_calloc(INIT_SLOTS, sizeof *s->slots);
+        s->slots = kv_mem_calloc(INIT_SLOTS * sizeof *s->slots);
         if (!s->slots) {
             for (int j = i; j < NSHARDS; j++)   /* destroy skips nslots == 0 */
                 c->sh[j].nslots = 0;
@@ -95,7 +114,7 @@ static void shard_clear(shard *s)
         entry *e = s->slots[i].e;
         if (e) {
             __atomic_fetch_sub(&g_used, charge(e), __ATOMIC_RELAXED);
-            free(e);
+            entry_free(e);
         }
         s->slots[i] = (slot){0, NULL};
     }
@@ -113,7 +132,7 @@ void kv_cache_destroy(kv_cache *c)
             continue;
         shard_clear(s);
         __atomic_fetch_sub(&g_used, (s->nslots - INIT_SLOTS) * sizeof *s->slots, __ATOMIC_RELAXED);
-        free(s->slots);
+        kv_mem_free(s->slots, s->nslots * sizeof *s->slots);
         pthread_rwlock_destroy(&s->lock);
     }
     free(c);
@@ -306,7 +325,7 @@ static void unlink_entry(shard *s, size_t i, int row_gone)
     slot_remove(s, i);
     s->count--;
     __atomic_fetch_sub(&g_used, charge(e), __ATOMIC_RELAXED);
-    free(e);
+    entry_free(e);
 }
 
 static void unlink_free(shard *s, size_t i)
@@ -319,7 +338,7 @@ static void unlink_free(shard *s, size_t i)
 static void grow(shard *s)
 {
     size_t n = s->nslots * 2;
-    slot *slots = calloc(n, sizeof *slots);
+    slot *slots = kv_mem_calloc(n * sizeof *slots);
     if (!slots)
         return;
     for (size_t i = 0; i < s->nslots; i++) {
@@ -331,7 +350,7 @@ static void grow(shard *s)
         slots[j] = s->slots[i];
     }
     __atomic_fetch_add(&g_used, (n - s->nslots) * sizeof *slots, __ATOMIC_RELAXED);
-    free(s->slots);
+    kv_mem_free(s->slots, s->nslots * sizeof *s->slots);
     s->slots = slots;
     s->nslots = n;
     s->hand = 0;
@@ -400,9 +419,10 @@ static int64_t fresh_from(const uint8_t *v, size_t vlen)
 }
 
 /* Gives the entry of key k (hash h, in slot *i of shard s, locked) room for cap bytes
- * after its header: itself if they fit, else a copy (key, value, history) of exactly that
- * size (a slack of a quarter, measured, cost 25% more memory per row for no gain in write
- * speed: the write is dominated by RocksDB's memtable insert). The entry is pinned while
+ * after its header: itself if they fit, else a copy (key, value, history) in a block of
+ * that size's class (mem.h: up to 63 bytes more, used as room; a slack of a quarter,
+ * measured, cost 25% more memory per row for no gain in write speed: the write is
+ * dominated by RocksDB's memtable insert). The entry is pinned while
  * room is made (a sweep cannot evict it) and *i updated (removals move slots). NULL on
  * ENOMEM or over budget: the key is then uncached. */
 static entry *reserve(kv_cache *c, shard *s, size_t *i, const uint8_t *k, size_t klen,
@@ -413,8 +433,8 @@ static entry *reserve(kv_cache *c, shard *s, size_t *i, const uint8_t *k, size_t
         return e;
     e->ref |= PINNED;
     __atomic_fetch_sub(&g_used, charge(e), __ATOMIC_RELAXED);
-    int room = cap < UINT32_MAX / 2 && make_room(c, s, sizeof *e + cap + OVERHEAD);
-    entry *n = room ? malloc(sizeof *e + cap) : NULL;
+    int room = cap < UINT32_MAX / 2 && make_room(c, s, kv_mem_size(sizeof *e + cap) + OVERHEAD);
+    entry *n = room ? entry_alloc(&cap) : NULL;
     e->ref &= (uint8_t)~PINNED;
     *i = find(s, k, klen, h);
     if (!n) {
@@ -426,7 +446,7 @@ static entry *reserve(kv_cache *c, shard *s, size_t *i, const uint8_t *k, size_t
     n->cap = (uint32_t)cap;
     s->slots[*i].e = n;
     __atomic_fetch_add(&g_used, charge(n), __ATOMIC_RELAXED);
-    free(e);
+    entry_free(e);
     return n;
 }
 
@@ -435,12 +455,12 @@ static entry *reserve(kv_cache *c, shard *s, size_t *i, const uint8_t *k, size_t
 static void insert(kv_cache *c, shard *s, const uint8_t *k, size_t klen, uint64_t h,
                    const uint8_t *v, size_t vlen)
 {
-    size_t cap = klen + vlen, need = sizeof(entry) + cap + OVERHEAD;
+    size_t cap = klen + vlen, need = kv_mem_size(sizeof(entry) + cap) + OVERHEAD;
     int ok = klen <= UINT32_MAX / 4 && vlen <= UINT32_MAX / 4 && make_room(c, s, need);
     if (ok && (s->count + 1) * 2 > s->nslots)   /* load factor <= 1/2: short probe runs */
         grow(s);
     ok = ok && (s->count + 1) * 4 <= s->nslots * 3;   /* else: could not grow */
-    entry *e = ok ? malloc(sizeof *e + cap) : NULL;
+    entry *e = ok ? entry_alloc(&cap) : NULL;
     if (!e) {
         __atomic_store_n(&s->complete, 0, __ATOMIC_RELEASE);   /* the key is not cached */
         return;

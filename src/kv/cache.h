@@ -47,7 +47,8 @@
  * value while holding it (no copy, no allocation), writes and fills take it exclusively. Writes to one cache come from one
  * writer at a time (kv->amu), lookups from any number of threads.
  *
- * Memory: one process-wide budget (kv_cache_set_budget, public as
+ * Memory: entries and slot arrays are blocks of mem.h (64-byte aligned, on transparent
+ * huge pages: a lookup's two random reads then rarely miss the TLB as well). One process-wide budget (kv_cache_set_budget, public as
  * strom_kv_cache_set_budget; default KV_CACHE_DEFAULT_BUDGET) over every cache of the
  * process; an entry is charged its allocation plus bookkeeping. An insert over the budget
  * first evicts in its own shard by CLOCK (a hit sets the entry's reference bit; the hand
