@@ -237,9 +237,11 @@ int sql_ctx_vtab_make(sqlite3 *db, const char *decl, sql_vctx *ctx, sqlite3_vtab
 int sql_ctx_vtab_free(sqlite3_vtab *v);
 int sql_cursor_alloc(size_t size, sqlite3_vtab_cursor **out);
 
-/* window.c: registers the table-valued function strom_window(size, slide, ts) on db
+/* window.c: registers the table-valued function strom_window(size, slide, ts[, cumulate]) on db
  * (ctx borrowed, must outlive db). */
 strom_err sql_window_register(sqlite3 *db, sql_vctx *ctx);
+/* a / b rounded toward minus infinity (b > 0). */
+int64_t sql_floor_div(int64_t a, int64_t b);
 
 /* vtab.c: writes every table's buffered rows of the running statement now (a job). *rows
  * (may be NULL) gets the rows written. */
