@@ -145,6 +145,10 @@ struct sql_store {
     double scan_rows;          /* what a full scan is planned to cost (0: 1000 rows) */
     uint32_t *head, *next;
     size_t hsize;
+    /* per row a flag of the operator's (an outer join: 1 matched, 2 emitted padded; 0 when
+     * added); unflagged_only: strom_rows shows only rows whose flag is 0 */
+    uint8_t *flag;
+    int unflagged_only;
 };
 /* Appends the current row of src (column 0 its rowid, then ncols columns). */
 strom_err sql_store_add(sql_store *s, sqlite3_stmt *src);
@@ -213,12 +217,21 @@ typedef struct sql_join_tables {
  * column of a condition that cannot be streamed (no equality, bounds not constant). */
 strom_err sql_join_detect(const char *sql, size_t len, const sql_join_tables *lt, sql_join **out);
 /* The statement with the two tables replaced by temp."__join_l" / "__join_r" (owned:
- * sqlite3_free; NULL when it is no such join). */
-char *sql_join_text(const char *sql, size_t len, const sql_join_tables *lt);
+ * sqlite3_free; NULL when it is no such join): SQL_JOIN_AS_WRITTEN; SQL_JOIN_PAIRS with
+ * the join made an inner one (LEFT / RIGHT / FULL [OUTER] JOIN -> JOIN); SQL_JOIN_MARKS
+ * `SELECT a.rowid, b.rowid FROM <the stores> JOIN ... ON <the ON condition>` (the pairs
+ * the ON condition matches, as the stores' row numbers). */
+enum { SQL_JOIN_AS_WRITTEN, SQL_JOIN_PAIRS, SQL_JOIN_MARKS };
+char *sql_join_text(const char *sql, size_t len, const sql_join_tables *lt, int which);
+/* Whether j is an outer join (LEFT, RIGHT or FULL). */
+int sql_join_outer(const sql_join *j);
 /* Makes the two sides' stores (temp."__join_l", "__join_r"); takes j. */
 strom_err sql_jstream_prepare(sql_vctx *ctx, sql_join *j);
-/* Makes temp."__join_out" running q (the query over the stores, SQLite text). */
-strom_err sql_jstream_output(sql_vctx *ctx, const char *q);
+/* Makes temp."__join_out" running q (the query over the stores, SQLite text; an outer
+ * join's made inner: SQL_JOIN_PAIRS). An outer join also needs pad (the query as written:
+ * it gives the rows without a match, padded with NULLs) and marks (SQL_JOIN_MARKS); NULL
+ * for an inner join. */
+strom_err sql_jstream_output(sql_vctx *ctx, const char *q, const char *pad, const char *marks);
 strom_err sql_jstream_register(sqlite3 *db, sql_vctx *ctx);
 void sql_jstream_free(sql_jstream *js);
 /* Drops the last statement's join tables and state (its statement is finalized). */

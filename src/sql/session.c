@@ -781,18 +781,27 @@ static strom_err run_joined(sql_session *s, const char *sql, size_t len, sql_ctx
                           "continuous job (INSERT INTO ... SELECT) over one is not supported yet");
     }
     sql_join_tables lt = {log_time, s};
+    int outer = sql_join_outer(j);
     strom_err e = sql_jstream_prepare(&s->vctx, j);
-    char *text = e == STROM_OK ? sql_join_text(sql, len, &lt) : NULL;
-    if (e == STROM_OK && !text)
-        e = STROM_ENOMEM;
-    sql_stmt st;
-    if (e == STROM_OK && (e = sql_translate(text, strlen(text), ctx, &st)) == STROM_OK) {
-        e = sql_jstream_output(&s->vctx, st.sqlite);
-        if (e == STROM_OK)
-            e = prepare(s, "SELECT * FROM temp.\"__join_out\"", stmt, NULL, 0);
-        sql_stmt_free(&st);
+    char *q[3] = {NULL, NULL, NULL};          /* pairs, and for an outer join as written, marks */
+    static const int which[3] = {SQL_JOIN_PAIRS, SQL_JOIN_AS_WRITTEN, SQL_JOIN_MARKS};
+    sql_stmt st[3];
+    int n = 0;
+    for (; e == STROM_OK && n < (outer ? 3 : 1); n++) {
+        char *text = sql_join_text(sql, len, &lt, which[n]);
+        e = text ? sql_translate(text, strlen(text), ctx, &st[n]) : STROM_ENOMEM;
+        sqlite3_free(text);
+        if (e != STROM_OK)
+            break;
+        q[n] = st[n].sqlite;
     }
-    sqlite3_free(text);
+    if (e == STROM_OK)
+        e = sql_jstream_output(&s->vctx, q[0], q[1], q[2]);
+    if (e == STROM_OK)
+        e = prepare(s, "SELECT * FROM temp.\"__join_out\"", stmt, NULL, 0);
+    for (int k = 0; k < 3; k++)
+        if (q[k])
+            sql_stmt_free(&st[k]);
     return e;
 }
 
