@@ -118,6 +118,10 @@ typedef struct sql_vctx {
     struct sql_jstream *jstream;
     const char *round_table;
     int64_t *round_pos;
+    /* a job over a join of two streams: where side k's table resumes (sql_session_set_job_join) */
+    char jresume_table[2][160];
+    int64_t jresume_pos[2][64];
+    int jresume_n[2];
 } sql_vctx;
 
 /* rowstore.c: rows held in memory by the streaming operators (see there). */
@@ -238,6 +242,9 @@ void sql_jstream_free(sql_jstream *js);
 void sql_jstream_end(sql_vctx *ctx);
 /* The rows dropped as late, per side. */
 void sql_jstream_late(const sql_jstream *js, int64_t late[2]);
+/* Side k's table and, per bucket, the offset of its oldest row held, else the next offset
+ * to read (borrowed until the next call): where a restarted job resumes that side. */
+const int64_t *sql_jstream_safe_pos(sql_jstream *js, int k, const char **table, int *n);
 
 /* The virtual tables of the SQL layer's own (window.c, wstream.c): the base and the
  * session's context. make: an xConnect body (declares decl, err when decl is NULL);
@@ -350,6 +357,12 @@ const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n
 /* A streaming window's progress: the end of its last closed window (INT64_MIN: none) and
  * the late rows it dropped; 0 when the session runs no streaming window. */
 int sql_session_window(sql_session *s, int64_t *closed, int64_t *late);
+/* A job over a join of two streams: side k's table resumes at pos[0..n) (n = its bucket
+ * count; the positions sql_session_join_pos gave before). */
+void sql_session_set_job_join(sql_session *s, int k, const char *table, const int64_t *pos, int n);
+/* A running join of two streams: side k's table and resume positions (sql_jstream_safe_pos);
+ * NULL when the session runs no such join. */
+const int64_t *sql_session_join_pos(sql_session *s, int k, const char **table, int *n);
 /* A streaming join of two streams: the rows each side dropped as late; 0 when the session
  * runs none. */
 int sql_session_join(sql_session *s, int64_t late[2]);

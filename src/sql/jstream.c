@@ -37,7 +37,9 @@
  * `SELECT a.rowid, b.rowid FROM <stores> JOIN ... ON <cond>`, planned the same way - flags
  * the held rows of both sides that found a match. A row of a kept side that can no longer
  * get one (the same test as for dropping it from memory: after a round of side k, a row of
- * the other side with time < wm(0) - hi, resp. wm(1) + lo) and has no flag is emitted once,
+ * the other side with time < wm(0) - hi, resp. wm(1) + lo; and a round's own new rows by
+ * the other side's watermark, as a row may arrive after that has passed it) and has no
+ * flag is emitted once,
  * padded with NULLs: the query as written runs with that side showing only those rows and
  * side k showing none, so SQLite pads them and applies the WHERE and the projection; they
  * are then flagged emitted. So once both watermarks have passed a row's matching range the
@@ -477,6 +479,7 @@ struct sql_jstream {
     int64_t max_ts[2][64];
     uint64_t seen[2];
     int64_t delay[2], wm[2], late[2];
+    int64_t safe[2][64];              /* sql_jstream_safe_pos */
 };
 
 typedef struct jcur {
@@ -488,6 +491,7 @@ typedef struct jcur {
     sqlite3_stmt *pad;        /* an outer join's query as written: the padded rows */
     int q_on, q_side;
     int pad_on, pad_side;     /* pad runs over pad_side's rows before pad_until, unmatched */
+    int pad_next;             /* after the query: 0 pad the other side next, 1 its own, 2 done */
     int64_t pad_until;
     int next, quiet, idled;   /* the side of the next round, rounds with no rows since */
     uint64_t seen;            /* the append sequence before the quiet rounds */
@@ -604,6 +608,7 @@ static int round_of(jcur *c, int k, int *news)
         c->o.rows = c->q[k];
         sqlite3_reset(c->o.rows);
         c->q_on = 1;
+        c->pad_next = 0;
         c->q_side = k;
         c->idled = 0;
     }
@@ -627,9 +632,12 @@ static strom_err prune(sql_jstream *js, int k)
     return before == INT64_MIN ? STROM_OK : sql_store_prune(&js->st[!k], before);
 }
 
-/* An outer join, after a join of side k's new rows: when the other side is kept and has
- * rows without a match that can get none any more, starts pad over them (the other side
- * shows nothing, so the query as written gives them padded with NULLs). 1 when started. */
+/* An outer join, after a join of some side's new rows: when side !k is kept and has rows
+ * without a match that can get none any more by side k's watermark, starts pad over them
+ * (side k shows nothing, so the query as written gives them padded with NULLs). 1 when
+ * started. Both sides are looked at after each round: the other side's rows by the new
+ * watermark, and the round's own new rows, which may come after the other side's
+ * watermark has passed them (they meet only the rows held, once). */
 static int start_pad(jcur *c, int k)
 {
     sql_jstream *js = c->x->jstream;
@@ -677,9 +685,12 @@ static int j_advance(sqlite3_vtab_cursor *base)
                 return j_fail(base, sqlite3_db_handle(c->o.rows));
             if (c->pad_on)
                 end_pad(c);
-            else if (c->q_on && (c->q_on = 0, start_pad(c, c->q_side)))
+            c->q_on = 0;
+            while (c->pad_next < 2 && !start_pad(c, c->pad_next++ ? !c->q_side : c->q_side)) {
+            }
+            if (c->pad_on)
                 continue;                        /* the rows that can no longer match */
-            if (prune(js, c->q_side) != STROM_OK)
+            if (prune(js, c->q_side) != STROM_OK || prune(js, !c->q_side) != STROM_OK)
                 return j_fail(base, NULL);
         }
         if (c->quiet == 0)
@@ -785,6 +796,8 @@ static strom_err open_side(sql_vctx *x, sql_jstream *js, int k)
         int64_t lo = 0;
         e = strom_table_offsets(js->t[k], b, &lo, &js->pos[k][b]);
     }
+    if (x->jresume_n[k] == js->nb[k] && !strcmp(x->jresume_table[k], js->j.s[k].table))
+        memcpy(js->pos[k], x->jresume_pos[k], (size_t)js->nb[k] * sizeof *js->pos[k]);
     js->delay[k] = sql_table_delay(x, js->j.s[k].table);
     js->wm[k] = INT64_MIN;
     return e;
@@ -834,4 +847,21 @@ void sql_jstream_late(const sql_jstream *js, int64_t late[2])
 {
     late[0] = js->late[0];
     late[1] = js->late[1];
+}
+
+const int64_t *sql_jstream_safe_pos(sql_jstream *js, int k, const char **table, int *n)
+{
+    *table = js->j.s[k].table;
+    *n = js->nb[k];
+    if (!js->pos[k])
+        return NULL;
+    memcpy(js->safe[k], js->pos[k], (size_t)js->nb[k] * sizeof *js->pos[k]);
+    const sql_store *s = &js->st[k];
+    for (size_t r = 0; r < s->nrows; r++) {
+        int b = (int)((uint64_t)s->rid[r] >> 48 & 63);
+        int64_t off = s->rid[r] & (((int64_t)1 << 48) - 1);
+        if (b < js->nb[k] && off < js->safe[k][b])
+            js->safe[k][b] = off;
+    }
+    return js->safe[k];
 }

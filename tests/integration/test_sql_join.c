@@ -6,7 +6,8 @@
  *     producers, interleaved in small acknowledged batches, times rising on each side. Every
  *     pair the condition matches comes out once (and no more rows come); batch mode over
  *     the same rows gives the same answer.
- *  2. A join of two streams as a continuous job is refused with a message.
+ *  2. A continuous job over the join into a primary-key sink, across three SIGKILLs of the
+ *     server: every pair of all the rows once in the sink; into a log table: refused.
  *  3. A FULL OUTER JOIN of two other tables (alarms of devices no status row has): in
  *     streaming mode, once closing rows far ahead have moved both watermarks past every
  *     other row, the answer is the batch answer over the same rows (less the padding of
@@ -23,7 +24,7 @@
 
 static st_server SRV;
 static char DIR_[256];
-static char got[1 << 20], want[1 << 20];
+static char got[1 << 20], want[1 << 20], jobs_text[8192];
 static const char *const STREAMING[] = {"execution.runtime-mode", "streaming", NULL};
 static const char *const BATCH[] = {"execution.runtime-mode", "batch", NULL};
 
@@ -78,14 +79,14 @@ static void sort_lines(char *text)
     text[w] = '\0';
 }
 
-/* The join computed here, sorted; the number of rows. */
-static int expect(void)
+/* The join of rows [0, nrows) of each side computed here, sorted; the number of rows. */
+static int expect_n(int nrows)
 {
     size_t w = 0;
     int n = 0;
     want[0] = '\0';
-    for (int i = 0; i < N; i++)
-        for (int j = 0; j < N; j++)
+    for (int i = 0; i < nrows; i++)
+        for (int j = 0; j < nrows; j++)
             if (alarm_dev(i) == status_dev(j) && alarm_time(i) >= status_time(j) - 300000 &&
                 alarm_time(i) <= status_time(j) + 60000) {
                 w += (size_t)snprintf(want + w, sizeof want - w, "A%d|D%d|S%d|%d\n", i, alarm_dev(i), j, j);
@@ -94,6 +95,8 @@ static int expect(void)
     sort_lines(want);
     return n;
 }
+
+static int expect(void) { return expect_n(N); }
 
 static void send_alarm(strom_producer *p, int i)
 {
@@ -157,6 +160,22 @@ static void read_batch(strom_client *c, const char *q)
     sort_lines(got);
 }
 
+/* Alarms and status rows [from, to), interleaved in acknowledged batches of 20 of each;
+ * closes the producers. */
+static void produce_pairs(strom_producer *pa, strom_producer *ps, int from, int to)
+{
+    for (int k = from; k < to; k += 20) {
+        for (int i = k; i < k + 20; i++)
+            send_alarm(pa, i);
+        IT_OK(strom_producer_flush(pa));
+        for (int j = k; j < k + 20; j++)
+            send_status(ps, j);
+        IT_OK(strom_producer_flush(ps));
+    }
+    IT_OK(strom_producer_close(pa));
+    IT_OK(strom_producer_close(ps));
+}
+
 /* Starts streaming q on c and makes producers into tables ta and ts on a client of their
  * own (returned: strom_client_close after the producers). */
 static strom_client *start_join(strom_client *c, const char *q, const char *ta, const char *ts, strom_sql_cursor **r,
@@ -178,16 +197,7 @@ static void test_streaming_join(strom_client *c)
     strom_sql_cursor *r = NULL;
     strom_producer *pa = NULL, *ps = NULL;
     strom_client *pc = start_join(c, S2, "alarm_stream", "device_status_stream", &r, &pa, &ps);
-    for (int k = 0; k < N; k += 20) {            /* interleaved: 20 alarms, then 20 status rows */
-        for (int i = k; i < k + 20; i++)
-            send_alarm(pa, i);
-        IT_OK(strom_producer_flush(pa));
-        for (int j = k; j < k + 20; j++)
-            send_status(ps, j);
-        IT_OK(strom_producer_flush(ps));
-    }
-    IT_OK(strom_producer_close(pa));
-    IT_OK(strom_producer_close(ps));
+    produce_pairs(pa, ps, 0, N);
     int n = read_stream(r, rows);
     IT_CHECK(!strcmp(got, want), "streaming join (%d rows, want %d):\n want %.300s\n got  %.300s", n, rows, want,
              got);
@@ -295,16 +305,53 @@ static void test_streaming_outer(strom_client *c)
     strom_client_close(pc);
 }
 
-/* 2: no continuous job over a join of two streams (yet). */
-static void test_no_job(strom_client *c)
+/* 2: a continuous job over the join into a primary-key sink (alarm, status) survives
+ * SIGKILLs: it starts over the rows of test 1, the server is killed three times while it
+ * works, then N more rows per side come; the sink ends up with every pair of the 2 N rows
+ * once (a pair written again after a restart replaces itself). A log-table sink is refused. */
+static void test_job(strom_client **c)
 {
-    IT_OK(sqlit_run(c, "CREATE TABLE jsink (alarm_id STRING PRIMARY KEY, device_id STRING, device_status STRING, "
-                       "capacity DOUBLE)", NULL, NULL, 0));
-    char q[1024];
+    IT_OK(sqlit_run(*c, "CREATE TABLE jsink (alarm_id STRING, device_id STRING, device_status STRING, capacity "
+                        "DOUBLE, PRIMARY KEY (alarm_id, device_status) NOT ENFORCED)", NULL, NULL, 0));
+    IT_OK(sqlit_run(*c, "CREATE TABLE jlog (alarm_id STRING, device_id STRING, device_status STRING, capacity "
+                        "DOUBLE)", NULL, NULL, 0));
+    char q[1024], out[256];
+    snprintf(q, sizeof q, "INSERT INTO jlog %s", S2);
+    strom_err e = sqlit_run(*c, q, STREAMING, NULL, 0);
+    IT_CHECK(e != STROM_OK && strstr(strom_errmsg(), "a job over a join of two streams writes into a primary-key "
+                                                       "table"), "a join job into a log table: %s", strom_errmsg());
     snprintf(q, sizeof q, "INSERT INTO jsink %s", S2);
-    strom_err e = sqlit_run(c, q, STREAMING, NULL, 0);
-    IT_CHECK(e != STROM_OK && strstr(strom_errmsg(), "a join of two streams runs as a query"),
-             "a job over a join of two streams: %s", strom_errmsg());
+    IT_OK(sqlit_run(*c, q, STREAMING, out, sizeof out));
+    IT_CHECK(!strncmp(out, "job-", 4), "the join job's id: %s", out);
+    static const int after_ms[] = {3, 15, 40};
+    for (int k = 0; k < 3; k++) {                /* kills while the job works */
+        strom_client_close(*c);
+        usleep(after_ms[k] * 1000);
+        IT_CHECK(st_stop(&SRV, SIGKILL) == 128 + SIGKILL, "killed");
+        st_start(&SRV, DIR_, NULL);
+        *c = sqlit_client(SRV.port);
+    }
+    strom_client *pc = sqlit_client(SRV.port);
+    strom_producer *pa = NULL, *ps = NULL;
+    IT_OK(strom_producer_create(pc, "alarm_stream", NULL, NULL, 0, &pa));
+    IT_OK(strom_producer_create(pc, "device_status_stream", NULL, NULL, 0, &ps));
+    produce_pairs(pa, ps, N, 2 * N);
+    strom_client_close(pc);
+    int rows = expect_n(2 * N);
+    const char *sq = "SELECT alarm_id, device_id, device_status, CAST(capacity AS INTEGER) FROM jsink";
+    int64_t until = strom_mono_ns() + (int64_t)60 * 1000000000;
+    do {                                         /* the job catches up */
+        read_batch(*c, sq);
+        if (!strcmp(got, want))
+            break;
+        usleep(100000);
+    } while (strom_mono_ns() < until);
+    IT_CHECK(!strcmp(got, want), "the join job's sink (want %d rows):\n want %.300s\n got  %.300s", rows, want,
+             got);
+    IT_OK(sqlit_run(*c, "SHOW JOBS", NULL, jobs_text, sizeof jobs_text));
+    IT_CHECK(strstr(jobs_text, "|RUNNING|") && strstr(jobs_text, "|alarm_stream:") &&
+             strstr(jobs_text, "|device_status_stream:"), "SHOW JOBS: %s", jobs_text);
+    printf("  join job after 3 SIGKILLs: %d pairs in the sink, each once\n", rows);
 }
 
 int main(void)
@@ -314,8 +361,8 @@ int main(void)
     st_start(&SRV, DIR_, NULL);
     strom_client *c = sqlit_client(SRV.port);
     test_streaming_join(c);
-    test_no_job(c);
     test_streaming_outer(c);
+    test_job(&c);
     strom_client_close(c);
     IT_CHECK(st_stop(&SRV, SIGTERM) == 0, "clean stop");
     it_rmtree(DIR_);

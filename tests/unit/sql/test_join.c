@@ -56,14 +56,20 @@ static void generate(int disorder)
     }
 }
 
-/* Two last chunks, alarms then statuses, a row per device each at the same time far
+/* Two last chunks, statuses then alarms, a row per device each at the same time far
  * ahead: each side's watermark passes every earlier row's, so every row without a match
- * is known to have none (and is emitted by an outer join), and these rows match each other. */
+ * is known to have none (and is emitted by an outer join), and these rows match each other.
+ * The alarms' chunk starts with an alarm of a device of its own, 400 s before them: not
+ * late, but the statuses' watermark has passed it when it comes (it meets only the rows
+ * held, then is known to have no match). */
 static void add_closing(void)
 {
-    for (int side = 0; side < 2; side++, NCH++)
+    for (int side = 1; side >= 0; side--, NCH++) {
+        if (side == 0 && NE < MAXROWS)
+            E[NE] = (ev){.side = 0, .id = NE, .dev = ndev, .chunk = NCH, .ts = BASE + 10000000LL - 400000}, NE++;
         for (int d = 0; d < ndev && NE < MAXROWS; d++, NE++)
             E[NE] = (ev){.side = side, .id = NE, .dev = d, .chunk = NCH, .ts = BASE + 10000000LL + d};
+    }
 }
 
 /* The model: per side in arrival order, a row is late when its time is below that side's
