@@ -28,7 +28,8 @@
  *   sink is refused for it: a match has no one source position for an idempotent append).
  *
  * EXACTLY ONCE INTO A LOG SINK: idempotent appends whose writer ids and sequences come from
- *   the source positions (job_log.c).
+ *   the source positions (job_log.c); with a window, from the windows' ends (the positions
+ *   are then the window's, as for a primary-key sink).
  */
 #include "srv_int.h"
 
@@ -201,14 +202,15 @@ static strom_err save_positions(void *arg, const char *positions)
 static void job_idle(void *arg)
 {
     srv_job *j = arg;
-    if (j->log) {
+    int64_t closed, late;
+    if (j->log && !sql_session_window(j->sess, &closed, &late)) {
         srv_job_log_idle(j->log);  /* a failure fails the statement's next write */
         return;
     }
-    int64_t rows = 0;
+    int64_t rows = 0;              /* (a window job into a log table wrote at each end) */
     if (sql_session_flush_writes(j->sess, &rows) != STROM_OK)
         return;                    /* the statement's next write fails and ends the job */
-    j->rows = j->rows_base + sql_session_rows_written(j->sess);
+    j->rows = j->rows_base + (j->log ? srv_job_log_rows(j->log) : sql_session_rows_written(j->sess));
     positions_of(j);
     save(j, "RUNNING", NULL);
 }

@@ -60,10 +60,15 @@
  * (of the sink's schema, the hook's) that takes the sink rows produced from source bucket b;
  * batch_end(arg, b, next) is called when the stream has finished a batch of bucket b whose
  * last row read was at offset next - 1 (so every row of b before next has produced its
- * output). An error from either fails the statement. */
+ * output). A streaming window (wstream.c) then closes its windows one end at a time and
+ * calls window_end(arg, end, slide) once the rows of the windows ending at end have all been
+ * given to the builder (a window job's rows, whatever b says, belong to their window's end;
+ * window_end NULL: a window job into a log sink is refused). An error from any fails the
+ * statement. */
 typedef struct sql_job_sink {
     strom_builder *(*rows)(void *arg, strom_table *sink, int src_bucket);
     strom_err (*batch_end)(void *arg, int src_bucket, int64_t next);
+    strom_err (*window_end)(void *arg, int64_t end, int64_t slide);
     void *arg;
 } sql_job_sink;
 

@@ -734,7 +734,7 @@ static size_t query_start(const char *q)
  * windows' rows, run by temp."__win_out". */
 static strom_err run_windowed(sql_session *s, const char *sql, size_t len, sql_ctx *ctx, sqlite3_stmt **stmt)
 {
-    if (s->vctx.job && s->vctx.sink.rows)
+    if (s->vctx.job && s->vctx.sink.rows && !s->vctx.sink.window_end)
         return strom_fail(STROM_EUNSUPPORTED, "streaming mode: a job with a window writes into a primary-key "
                           "table (window_start and the group keys as its key): a window that is emitted "
                           "again after a restart then replaces itself");

@@ -27,6 +27,10 @@
  * starting at the multiple of the slide at or before it; CUMULATE: the max-size one) has
  * closed, and counts in its open windows only otherwise.
  *
+ * A job into a log-table sink closes the windows one end at a time, skipping ends no held
+ * row is in (next_end), and tells the sink after each (sql_job_sink.window_end): each end's
+ * rows are one idempotent append, the same on a replay (server/job_log.c).
+ *
  * Jobs: the positions a job commits (sql_session_stream_pos) are, per bucket, the offset of
  * the oldest row still held for an open window (else the stream's position), and the end
  * of the last closed window goes with them (sql_session_window_closed), so a restarted job
@@ -52,6 +56,7 @@ struct sql_wstream {
     sql_store rows;            /* the rows of open windows (rowstore.c) */
     /* progress */
     int64_t closed;            /* windows ending at or before this are closed (INT64_MIN: none) */
+    int64_t target;            /* one end at a time (a log-sink job): close up to this */
     int64_t late;              /* rows dropped because all their windows were closed */
     int64_t safe[64];
     strom_table *t;            /* the source (for its buckets' ends) */
@@ -157,6 +162,47 @@ static int64_t hold_for_empty(const ocur *c, const sql_wstream *w, int64_t wm)
     return held;
 }
 
+/* Starts agg over the windows ending in (closed, end]. */
+static void close_windows(ocur *c, sql_wstream *w, int64_t end)
+{
+    c->x->win_lo = w->closed;
+    c->x->win_hi = end;                          /* rows that can be in them: */
+    sql_store_show(&w->rows, 0, window_rows_after(w, w->closed), end);
+    w->closed = end;
+    sqlite3_reset(c->o.rows);
+    c->agg_on = 1;
+}
+
+/* The least end after closed, up to w->target, of a window holding a row held (w->target
+ * when none): a row at ts is in windows ending at the multiples of the slide (CUMULATE:
+ * the step) after ts, from the first one. */
+static int64_t next_end(const sql_wstream *w)
+{
+    int64_t best = w->target, from = open_from(w, w->closed);
+    int64_t first = w->closed == INT64_MIN ? INT64_MIN : w->closed + w->slide;
+    for (size_t r = 0; r < w->rows.nrows && best > first; r++) {
+        int64_t ts = sql_store_time(&w->rows, r);
+        if (ts < from)
+            continue;                            /* its windows are all closed */
+        int64_t e = (sql_floor_div(ts, w->slide) + 1) * w->slide;
+        e = e > first ? e : first;
+        best = e < best ? e : best;
+    }
+    return best;
+}
+
+/* The watermark closes the windows ending up to end: at once, or for a log-sink job one
+ * end at a time (each its own append: sql_job_sink.window_end). */
+static void close_upto(ocur *c, sql_wstream *w, int64_t end)
+{
+    if (!c->x->sink.window_end) {
+        close_windows(c, w, end);
+        return;
+    }
+    w->target = end;
+    close_windows(c, w, next_end(w));
+}
+
 /* One source row: kept (or dropped as late); may close windows (then agg is started). */
 static strom_err take_row(ocur *c, sql_wstream *w)
 {
@@ -183,14 +229,8 @@ static strom_err take_row(ocur *c, sql_wstream *w)
     int64_t end = closed_by(w, hold_for_empty(c, w, wm));
     if (end > w->closed && unread_bucket(c, w))
         return STROM_OK;                         /* a bucket not read yet holds it back */
-    if (end > w->closed) {
-        c->x->win_lo = w->closed;
-        c->x->win_hi = end;                      /* rows that can be in them: */
-        sql_store_show(&w->rows, 0, window_rows_after(w, w->closed), end);
-        w->closed = end;
-        sqlite3_reset(c->o.rows);
-        c->agg_on = 1;
-    }
+    if (end > w->closed)
+        close_upto(c, w, end);
     return STROM_OK;
 }
 
@@ -208,6 +248,13 @@ static int o_advance(sqlite3_vtab_cursor *base)
             c->agg_on = 0;
             if (rc != SQLITE_DONE)
                 return o_fail(base, "streaming window: ", db);
+            const sql_job_sink *k = &c->x->sink;
+            if (k->window_end && k->window_end(k->arg, w->closed, w->slide) != STROM_OK)
+                return o_fail(base, "streaming window: ", NULL);
+            if (k->window_end && w->closed < w->target) {
+                close_windows(c, w, next_end(w));   /* the next end with rows */
+                continue;
+            }
             if (sql_store_prune(&w->rows, open_from(w, w->closed)) != STROM_OK)
                 return o_fail(base, "streaming window: ", NULL);
             continue;
