@@ -314,8 +314,6 @@ static void test_streaming_outer(void **state)
     (void)state;
     ndev = 150;
     run_case(1, 1, LEFT, "join_left_late");
-    run_case(2, 0, LEFT, "join_left");
-    run_case(1, 1, RIGHT, "join_right_late");
     run_case(2, 0, RIGHT, "join_right");
     run_case(1, 1, FULL, "join_full_late");
     run_case(2, 0, FULL, "join_full");
