@@ -848,6 +848,7 @@ strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_s
     strom_err e = sql_translate(sql, len, &ctx, &st);
     if (e != STROM_OK)
         return e;
+    int new_job;                               /* a streaming INSERT that starts a job */
     switch (st.kind) {
     case SQL_CREATE_TABLE: e = create_table(s, &st); break;
     case SQL_DROP_TABLE: e = drop_table(s, &st); break;
@@ -866,7 +867,7 @@ strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_s
                          : strom_fail(STROM_EUNSUPPORTED, "STOP JOB: continuous jobs run in a server");
         break;
     default:
-        int new_job = s->vctx.streaming && !s->vctx.job && is_write(sql, len) && s->jobs.start;
+        new_job = s->vctx.streaming && !s->vctx.job && is_write(sql, len) && s->jobs.start;
         if (s->vctx.streaming && st.win.count == 0 && !new_job) {
             sql_join_tables lt = {log_time, s};
             sql_join *j = NULL;

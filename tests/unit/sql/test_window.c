@@ -7,6 +7,8 @@
  *     dropped and counted, simulated here row by row in arrival order; a bucket with no
  *     rows yet holds the watermark (its first rows, appended after another bucket's later
  *     ones, are in their windows) until 'table.watermark.idle-ms' of event time;
+ *   - a windowed job into a log table (its sink hooks faked): the windows are handed over
+ *     one end at a time, each end with exactly the model's windows of that end;
  *   - bad input: errors name line and column. */
 #include "sqlt.h"
 
@@ -22,7 +24,8 @@ typedef struct row {
 static row R[NROWS];
 
 /* Rows in one INSERT (one batch: arrival order = this order), times mostly rising with
- * a fifth of them up to 60 s back (late against a 1 s delay some of the time). */
+ * a fifth of them up to 60 s back (late against a 1 s delay some of the time), and a jump
+ * of 150 s half way (the watermark then closes several windows' ends at once). */
 static void load(sqlt *t)
 {
     sqlt_run(t, "CREATE TABLE pe (device_id STRING, v BIGINT, event_time TIMESTAMP(3), WATERMARK FOR event_time "
@@ -32,7 +35,7 @@ static void load(sqlt *t)
     for (int i = 0; i < NROWS; i++) {
         R[i].dev = (int)(rnd() % 4);
         R[i].v = (int64_t)(rnd() % 1000);
-        R[i].ts = BASE + 1000LL * i - (rnd() % 5 == 0 ? (int64_t)(rnd() % 60000) : 0);
+        R[i].ts = BASE + 1000LL * i + (i >= NROWS / 2 ? 150000 : 0) - (rnd() % 5 == 0 ? (int64_t)(rnd() % 60000) : 0);
         w += snprintf(sql + w, sizeof sql - (size_t)w, "%s('D%d', %lld, %lld)", i ? ", " : "", R[i].dev,
                       (long long)R[i].v, (long long)R[i].ts);
     }
@@ -148,11 +151,10 @@ static void idle_stop(void *arg) { sql_session_interrupt(arg); }
 /* The streaming window (size, slide, cum) of query over pe against the model: rows in
  * arrival order; a row is late when every window it is in has closed; windows close when
  * max time - delay reaches their last millisecond. */
-static void check_streaming(sqlt *t, int64_t size, int64_t slide, int cum, const char *q, const char *what)
+static void model_stream(int64_t size, int64_t slide, int cum, rows *want, int64_t *closed_out, int64_t *late_out)
 {
     static uint8_t kept[NROWS];
     int64_t max = INT64_MIN, closed = INT64_MIN, late = 0;
-    rows want = {0};
     for (int i = 0; i < NROWS; i++) {
         int64_t ws[64], we[64];
         int nw = windows_of(R[i].ts, size, slide, cum, ws, we);
@@ -168,10 +170,19 @@ static void check_streaming(sqlt *t, int64_t size, int64_t slide, int cum, const
         if (end > closed) {
             uint8_t upto[NROWS] = {0};
             memcpy(upto, kept, (size_t)i + 1);
-            expect(size, slide, cum, upto, closed, end, &want);
+            expect(size, slide, cum, upto, closed, end, want);
             closed = end;
         }
     }
+    *closed_out = closed;
+    *late_out = late;
+}
+
+static void check_streaming(sqlt *t, int64_t size, int64_t slide, int cum, const char *q, const char *what)
+{
+    int64_t closed, late;
+    rows want = {0};
+    model_stream(size, slide, cum, &want, &closed, &late);
     assert_true(late > 0);                      /* the data has late rows */
     assert_int_equal(sql_session_set(t->s, "execution.runtime-mode", "streaming"), STROM_OK);
     sql_session_set_idle(t->s, idle_stop, t->s);
@@ -212,6 +223,102 @@ static void test_streaming(void **state)
                     "GROUP BY window_start, window_end, device_id", "streaming CUMULATE 10 s / 40 s");
     assert_int_equal(sql_session_set(t.s, "execution.runtime-mode", "streaming"), STROM_OK);
     sqlt_fails(&t, "SELECT device_id, count(*) FROM pe GROUP BY device_id", "without a window");
+    sqlt_close(&t);
+}
+
+/* ---- a windowed job into a log table: its windows closed one end at a time */
+
+typedef struct ends {
+    strom_builder *b;
+    int64_t end[4096], n[4096];
+    int k;
+} ends;
+
+static strom_builder *ends_rows(void *arg, strom_table *sink, int src_bucket)
+{
+    (void)src_bucket;
+    ends *r = arg;
+    if (!r->b)
+        r->b = strom_builder_create(strom_table_schema(sink));
+    return r->b;
+}
+
+static strom_err ends_batch_end(void *arg, int src_bucket, int64_t next)
+{
+    (void)arg, (void)src_bucket, (void)next;
+    return STROM_OK;
+}
+
+/* sql_job_sink.window_end: the rows given since the last end (ends with rows only). */
+static strom_err ends_window_end(void *arg, int64_t end, int64_t slide)
+{
+    ends *r = arg;
+    assert_true(slide > 0 && end % slide == 0);  /* an end of a window */
+    int64_t n = r->b ? strom_builder_nrows(r->b) : 0;
+    if (n > 0 && r->k < 4096)
+        r->end[r->k] = end, r->n[r->k++] = n;
+    if (r->b)
+        strom_builder_reset(r->b);
+    return STROM_OK;
+}
+
+/* The job INSERT INTO wl <q> with the log-sink hooks: each end the hook hears of has
+ * exactly the model's windows of that end, the ends in order, every end with windows. */
+static void check_job_ends(sqlt *t, int64_t size, int64_t slide, int cum, const char *q)
+{
+    int64_t closed, late;
+    rows want = {0};
+    model_stream(size, slide, cum, &want, &closed, &late);
+    static ends r;
+    memset(&r, 0, sizeof r);
+    sql_job_sink h = {ends_rows, ends_batch_end, ends_window_end, &r};
+    sql_session_set_job(t->s, NULL, NULL, 0);
+    sql_session_set_job_sink(t->s, &h);
+    assert_int_equal(sql_session_set(t->s, "execution.runtime-mode", "streaming"), STROM_OK);
+    sql_session_set_idle(t->s, idle_stop, t->s);
+    char ins[1024];
+    snprintf(ins, sizeof ins, "INSERT INTO wl %s", q);
+    sqlite3_stmt *st = NULL;
+    if (sql_session_run(t->s, ins, strlen(ins), &st) != STROM_OK)
+        fail_msg("%s: %s", ins, strom_errmsg());
+    while (sqlite3_step(st) == SQLITE_ROW) {
+    }
+    assert_non_null(strstr(sqlite3_errmsg(sql_session_db(t->s)), "interrupted"));
+    sqlite3_finalize(st);
+    int64_t total = 0;
+    for (int k = 0; k < r.k; k++) {
+        int64_t n = 0;                          /* the model's windows ending there */
+        char key[48];                           /* ("start|end|Ddev|count|sum") */
+        snprintf(key, sizeof key, "|%lld|", (long long)r.end[k]);
+        for (size_t i = 0; i < want.n; i++)
+            n += strstr(want.r[i], key) && strstr(want.r[i], key) == strchr(want.r[i], '|');
+        assert_int_equal(r.n[k], n);
+        if (k > 0)
+            assert_true(r.end[k] > r.end[k - 1]);
+        assert_true(r.end[k] <= closed);
+        total += n;
+    }
+    assert_int_equal(total, (int64_t)want.n);   /* no end with windows left out */
+    assert_true(r.k > 10);
+    strom_builder_destroy(r.b);
+    rows_free(&want);
+    sql_session_set_idle(t->s, NULL, NULL);
+    sql_session_set_job_sink(t->s, NULL);
+}
+
+static void test_log_job_ends(void **state)
+{
+    (void)state;
+    sqlt t;
+    sqlt_open(&t, "wjob");
+    load(&t);
+    sqlt_run(&t, "CREATE TABLE wl (ws TIMESTAMP(3), we TIMESTAMP(3), device_id STRING, n BIGINT, total BIGINT)", NULL);
+    check_job_ends(&t, 60000, 30000, 0, "SELECT window_start, window_end, device_id, count(*), sum(v) FROM "
+                   "TABLE(HOP(TABLE pe, DESCRIPTOR(event_time), INTERVAL '30' SECOND, INTERVAL '1' MINUTE)) "
+                   "GROUP BY window_start, window_end, device_id");
+    check_job_ends(&t, 60000, 20000, 1, "SELECT window_start, window_end, device_id, count(*), sum(v) FROM "
+                   "TABLE(CUMULATE(TABLE pe, DESCRIPTOR(event_time), INTERVAL '20' SECOND, INTERVAL '1' MINUTE)) "
+                   "GROUP BY window_start, window_end, device_id");
     sqlt_close(&t);
 }
 
@@ -362,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_streaming_empty_bucket),
+        cmocka_unit_test(test_log_job_ends),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
