@@ -27,6 +27,17 @@
  *   "<source table>:<r0>,<r1>,...;<p0>,<p1>,..."  r: resume offsets, p: pending sequences
  *   (0: none) per source bucket.
  *
+ * A WINDOWED JOB (wstream.c) gives no row per source row: its rows are the aggregates of
+ * the windows the watermark closes, which the stream closes one end at a time for it. All
+ * the rows of the windows ending at `end` go out as one append of a writer of the job's
+ * own for windows, with sequence end / slide (writer id = (hash(job id) << 8 | 64 | e) + 1,
+ * e = (end / slide) >> 31 & 63, sequence = end / slide & (2^31 - 1): ends increase, so the
+ * sequences of a writer do). The job row stores the window's resume positions (jobs.c:
+ * the oldest rows of the open windows and the end of the last closed window) after the
+ * appends; a replay closes again the windows after the stored end, each end with the same
+ * writer and sequence, so a sink bucket that has it skips it: each window's rows are in the
+ * sink once (the first version written, if a late row made the replay's differ).
+ *
  * Limits: a source bucket past offset 2^31 - 1 (the batch sequence is 32 bits) fails the
  * job; the statement must give the same rows for the same source rows (filters,
  * projections; a lookup join against a table changed between crash and replay may not).
@@ -55,6 +66,8 @@ struct srv_job_log {
     int npending;
     int64_t buffered;
     int64_t written;               /* rows given to the sink (duplicates included) */
+    int window;                    /* a windowed job: rows go to wrows, per window end */
+    strom_builder *wrows;
     char table[160];
     char positions[2048];
 };
@@ -112,6 +125,7 @@ void srv_job_log_free(srv_job_log *l)
         return;
     for (int b = 0; b < JOB_LOG_MAXB; b++)
         strom_builder_destroy(l->rows[b]);
+    strom_builder_destroy(l->wrows);
     free(l);
 }
 
@@ -153,6 +167,8 @@ static strom_err start(srv_job_log *l)
     l->npending = 0;
     for (int b = 0; b < n; b++)
         l->npending += l->pending[b] > 0;
+    int64_t closed, late;
+    l->window = sql_session_window(l->sess, &closed, &late);
     l->started = 1;
     return STROM_OK;
 }
@@ -209,11 +225,34 @@ static strom_builder *hook_rows(void *arg, strom_table *sink, int src_bucket)
         return NULL;
     }
     l->sink = sink;
-    if (!l->rows[src_bucket] && !(l->rows[src_bucket] = strom_builder_create(strom_table_schema(sink))))
+    strom_builder **r = l->window ? &l->wrows : &l->rows[src_bucket];
+    if (!*r && !(*r = strom_builder_create(strom_table_schema(sink))))
         strom_fail(STROM_ENOMEM, "job %s: out of memory", l->id);
-    if (l->rows[src_bucket])
+    if (*r && !l->window)
         l->buffered++;                  /* the row is put next (put_row) */
-    return l->rows[src_bucket];
+    return *r;
+}
+
+/* sql_job_sink.window_end: the rows of the windows ending at end, one idempotent append. */
+static strom_err hook_window_end(void *arg, int64_t end, int64_t slide)
+{
+    srv_job_log *l = arg;
+    int64_t n = l->wrows ? strom_builder_nrows(l->wrows) : 0;
+    if (n == 0)
+        return STROM_OK;
+    if (end < 0 || slide <= 0)
+        return strom_fail(STROM_ELIMIT, "job %s: a window ending before 1970 cannot be written exactly once into "
+                          "a log table", l->id);
+    int64_t k = end / slide;
+    uint64_t h = strom_hash64(l->id, strlen(l->id));
+    strom_write_opts o = {.writer_id = (int64_t)((h & 0x003fffffffffffffull) << 8 | 64 | (uint64_t)(k >> 31 & 63)) + 1,
+                          .batch_seq = (int32_t)(k & INT32_MAX)};
+    strom_err e = strom_table_write(l->sink, l->wrows, &o, NULL);
+    if (e != STROM_OK)
+        return e;
+    l->written += n;
+    strom_builder_reset(l->wrows);
+    return STROM_OK;
 }
 
 /* sql_job_sink.batch_end */
@@ -235,7 +274,7 @@ static strom_err hook_batch_end(void *arg, int b, int64_t next)
 void srv_job_log_attach(srv_job_log *l, sql_session *sess)
 {
     l->sess = sess;
-    sql_job_sink h = {hook_rows, hook_batch_end, l};
+    sql_job_sink h = {hook_rows, hook_batch_end, hook_window_end, l};
     sql_session_set_job_sink(sess, &h);
 }
 

@@ -6,7 +6,9 @@
  * THE JOB TABLE (SQL_JOBS_TABLE, "__sql_jobs", a primary-key table of the database)
  *   id STRING (key), statement STRING, settings STRING ("key=value\n" lines), state STRING
  *   (RUNNING, STOPPED, FAILED), rows BIGINT (rows written so far), positions STRING (the
- *   stream's table, then per bucket the next offset: "table:o0,o1,..."; with a window the
+ *   stream's table, then per bucket the next offset: "table:o0,o1,..."; over a join of two
+ *   streams each side's, "t0:...|t1:...", per bucket the offset of the oldest row it still
+ *   holds (else the next offset); with a window the
  *   offsets of the oldest rows of its open windows and ";w<end of the last closed window>,
  *   late=<rows dropped as late in this run>"),
  *   error STRING.
@@ -20,10 +22,14 @@
  *   the job table (durable too). After a crash the job starts at the stored positions, so no
  *   source row is lost; rows between the stored positions and the crash are read again and
  *   written again as the same upserts of the same keys, so the sink holds each key once with
- *   its last value (no duplicate).
+ *   its last value (no duplicate). A job over a join of two streams stores both tables'
+ *   positions, each side's oldest row still held for a match: a restart reads again the
+ *   rows that can still match and writes their matches again as the same upserts (a log
+ *   sink is refused for it: a match has no one source position for an idempotent append).
  *
  * EXACTLY ONCE INTO A LOG SINK: idempotent appends whose writer ids and sequences come from
- *   the source positions (job_log.c).
+ *   the source positions (job_log.c); with a window, from the windows' ends (the positions
+ *   are then the window's, as for a primary-key sink).
  */
 #include "srv_int.h"
 
@@ -100,17 +106,42 @@ static strom_err save(srv_job *j, const char *state, const char *error)
 
 /* ------------------------------------------------------------ positions */
 
+/* "table:o0,o1,..." of pos[0..n) at j->positions + w; the new w. */
+static int put_positions(srv_job *j, int w, const char *table, const int64_t *pos, int n)
+{
+    w += snprintf(j->positions + w, sizeof j->positions - (size_t)w, "%s:", table);
+    for (int b = 0; b < n && w > 0 && (size_t)w < sizeof j->positions - 24; b++)
+        w += snprintf(j->positions + w, sizeof j->positions - (size_t)w, "%s%lld", b ? "," : "",
+                      (long long)pos[b]);
+    return w;
+}
+
+/* A join of two streams: "t0:o0,...|t1:o0,..." (each side's oldest held rows). 0: no join. */
+static int join_positions_of(srv_job *j)
+{
+    const char *t0, *t1;
+    int n0, n1;
+    const int64_t *p0 = sql_session_join_pos(j->sess, 0, &t0, &n0), *p1 = sql_session_join_pos(j->sess, 1, &t1, &n1);
+    if (!p0 || !p1)
+        return 0;
+    int w = put_positions(j, 0, t0, p0, n0);
+    if (w > 0 && (size_t)w < sizeof j->positions - 200)
+        w += snprintf(j->positions + w, sizeof j->positions - (size_t)w, "|");
+    if (w > 0 && (size_t)w < sizeof j->positions - 200)
+        put_positions(j, w, t1, p1, n1);
+    return 1;
+}
+
 static void positions_of(srv_job *j)
 {
     const char *table;
     int n;
+    if (join_positions_of(j))
+        return;
     const int64_t *pos = sql_session_stream_pos(j->sess, &table, &n);
     if (!pos || !table)
         return;
-    int w = snprintf(j->positions, sizeof j->positions, "%s:", table);
-    for (int b = 0; b < n && w > 0 && (size_t)w < sizeof j->positions - 24; b++)
-        w += snprintf(j->positions + w, sizeof j->positions - (size_t)w, "%s%lld", b ? "," : "",
-                      (long long)pos[b]);
+    int w = put_positions(j, 0, table, pos, n);
     int64_t closed, late;
     if (sql_session_window(j->sess, &closed, &late) && closed != INT64_MIN && w > 0 &&
         (size_t)w < sizeof j->positions - 24)
@@ -118,23 +149,40 @@ static void positions_of(srv_job *j)
                  (long long)late);
 }
 
-/* "table:o0,o1,..." -> the job session's resume point. */
+/* "table:o0,o1,..." at s -> table, pos; the count (-1: none). */
+static int parse_table_pos(const char *s, char *table, size_t cap, int64_t *pos)
+{
+    int n = 0;
+    const char *colon = strchr(s, ':');
+    if (!colon || colon - s >= (long)cap)
+        return -1;
+    snprintf(table, cap, "%.*s", (int)(colon - s), s);
+    for (const char *p = colon + 1; *p && *p != ';' && *p != '|' && n < 64; n++) {
+        char *end;
+        pos[n] = strtoll(p, &end, 10);
+        if (end == p)
+            return -1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}
+
+/* "table:o0,o1,..." (a join: "t0:...|t1:...") -> the job session's resume point. */
 static void resume_at(srv_job *j)
 {
     char table[160];
     int64_t pos[64];
-    int n = 0;
-    const char *colon = strchr(j->positions, ':');
-    if (!colon || colon - j->positions >= (long)sizeof table)
+    const char *bar = strchr(j->positions, '|');
+    int n = parse_table_pos(j->positions, table, sizeof table, pos);
+    if (n >= 0 && bar) {
+        sql_session_set_job_join(j->sess, 0, table, pos, n);
+        if ((n = parse_table_pos(bar + 1, table, sizeof table, pos)) >= 0)
+            sql_session_set_job_join(j->sess, 1, table, pos, n);
         return;
-    snprintf(table, sizeof table, "%.*s", (int)(colon - j->positions), j->positions);
-    for (const char *p = colon + 1; *p && *p != ';' && n < 64; n++) {
-        char *end;
-        pos[n] = strtoll(p, &end, 10);
-        if (end == p)
-            return;
-        p = *end == ',' ? end + 1 : end;
     }
+    if (n < 0)
+        return;
+    const char *colon = strchr(j->positions, ':');
     sql_session_set_job(j->sess, table, pos, n);
     const char *w = strstr(colon, ";w");
     if (w)                            /* a window job: its windows closed so far */
@@ -154,14 +202,15 @@ static strom_err save_positions(void *arg, const char *positions)
 static void job_idle(void *arg)
 {
     srv_job *j = arg;
-    if (j->log) {
+    int64_t closed, late;
+    if (j->log && !sql_session_window(j->sess, &closed, &late)) {
         srv_job_log_idle(j->log);  /* a failure fails the statement's next write */
         return;
     }
-    int64_t rows = 0;
+    int64_t rows = 0;              /* (a window job into a log table wrote at each end) */
     if (sql_session_flush_writes(j->sess, &rows) != STROM_OK)
         return;                    /* the statement's next write fails and ends the job */
-    j->rows = j->rows_base + sql_session_rows_written(j->sess);
+    j->rows = j->rows_base + (j->log ? srv_job_log_rows(j->log) : sql_session_rows_written(j->sess));
     positions_of(j);
     save(j, "RUNNING", NULL);
 }

@@ -60,10 +60,15 @@
  * (of the sink's schema, the hook's) that takes the sink rows produced from source bucket b;
  * batch_end(arg, b, next) is called when the stream has finished a batch of bucket b whose
  * last row read was at offset next - 1 (so every row of b before next has produced its
- * output). An error from either fails the statement. */
+ * output). A streaming window (wstream.c) then closes its windows one end at a time and
+ * calls window_end(arg, end, slide) once the rows of the windows ending at end have all been
+ * given to the builder (a window job's rows, whatever b says, belong to their window's end;
+ * window_end NULL: a window job into a log sink is refused). An error from any fails the
+ * statement. */
 typedef struct sql_job_sink {
     strom_builder *(*rows)(void *arg, strom_table *sink, int src_bucket);
     strom_err (*batch_end)(void *arg, int src_bucket, int64_t next);
+    strom_err (*window_end)(void *arg, int64_t end, int64_t slide);
     void *arg;
 } sql_job_sink;
 
@@ -118,6 +123,10 @@ typedef struct sql_vctx {
     struct sql_jstream *jstream;
     const char *round_table;
     int64_t *round_pos;
+    /* a job over a join of two streams: where side k's table resumes (sql_session_set_job_join) */
+    char jresume_table[2][160];
+    int64_t jresume_pos[2][64];
+    int jresume_n[2];
 } sql_vctx;
 
 /* rowstore.c: rows held in memory by the streaming operators (see there). */
@@ -145,6 +154,10 @@ struct sql_store {
     double scan_rows;          /* what a full scan is planned to cost (0: 1000 rows) */
     uint32_t *head, *next;
     size_t hsize;
+    /* per row a flag of the operator's (an outer join: 1 matched, 2 emitted padded; 0 when
+     * added); unflagged_only: strom_rows shows only rows whose flag is 0 */
+    uint8_t *flag;
+    int unflagged_only;
 };
 /* Appends the current row of src (column 0 its rowid, then ncols columns). */
 strom_err sql_store_add(sql_store *s, sqlite3_stmt *src);
@@ -213,18 +226,30 @@ typedef struct sql_join_tables {
  * column of a condition that cannot be streamed (no equality, bounds not constant). */
 strom_err sql_join_detect(const char *sql, size_t len, const sql_join_tables *lt, sql_join **out);
 /* The statement with the two tables replaced by temp."__join_l" / "__join_r" (owned:
- * sqlite3_free; NULL when it is no such join). */
-char *sql_join_text(const char *sql, size_t len, const sql_join_tables *lt);
+ * sqlite3_free; NULL when it is no such join): SQL_JOIN_AS_WRITTEN; SQL_JOIN_PAIRS with
+ * the join made an inner one (LEFT / RIGHT / FULL [OUTER] JOIN -> JOIN); SQL_JOIN_MARKS
+ * `SELECT a.rowid, b.rowid FROM <the stores> JOIN ... ON <the ON condition>` (the pairs
+ * the ON condition matches, as the stores' row numbers). */
+enum { SQL_JOIN_AS_WRITTEN, SQL_JOIN_PAIRS, SQL_JOIN_MARKS };
+char *sql_join_text(const char *sql, size_t len, const sql_join_tables *lt, int which);
+/* Whether j is an outer join (LEFT, RIGHT or FULL). */
+int sql_join_outer(const sql_join *j);
 /* Makes the two sides' stores (temp."__join_l", "__join_r"); takes j. */
 strom_err sql_jstream_prepare(sql_vctx *ctx, sql_join *j);
-/* Makes temp."__join_out" running q (the query over the stores, SQLite text). */
-strom_err sql_jstream_output(sql_vctx *ctx, const char *q);
+/* Makes temp."__join_out" running q (the query over the stores, SQLite text; an outer
+ * join's made inner: SQL_JOIN_PAIRS). An outer join also needs pad (the query as written:
+ * it gives the rows without a match, padded with NULLs) and marks (SQL_JOIN_MARKS); NULL
+ * for an inner join. */
+strom_err sql_jstream_output(sql_vctx *ctx, const char *q, const char *pad, const char *marks);
 strom_err sql_jstream_register(sqlite3 *db, sql_vctx *ctx);
 void sql_jstream_free(sql_jstream *js);
 /* Drops the last statement's join tables and state (its statement is finalized). */
 void sql_jstream_end(sql_vctx *ctx);
 /* The rows dropped as late, per side. */
 void sql_jstream_late(const sql_jstream *js, int64_t late[2]);
+/* Side k's table and, per bucket, the offset of its oldest row held, else the next offset
+ * to read (borrowed until the next call): where a restarted job resumes that side. */
+const int64_t *sql_jstream_safe_pos(sql_jstream *js, int k, const char **table, int *n);
 
 /* The virtual tables of the SQL layer's own (window.c, wstream.c): the base and the
  * session's context. make: an xConnect body (declares decl, err when decl is NULL);
@@ -237,9 +262,11 @@ int sql_ctx_vtab_make(sqlite3 *db, const char *decl, sql_vctx *ctx, sqlite3_vtab
 int sql_ctx_vtab_free(sqlite3_vtab *v);
 int sql_cursor_alloc(size_t size, sqlite3_vtab_cursor **out);
 
-/* window.c: registers the table-valued function strom_window(size, slide, ts) on db
+/* window.c: registers the table-valued function strom_window(size, slide, ts[, cumulate]) on db
  * (ctx borrowed, must outlive db). */
 strom_err sql_window_register(sqlite3 *db, sql_vctx *ctx);
+/* a / b rounded toward minus infinity (b > 0). */
+int64_t sql_floor_div(int64_t a, int64_t b);
 
 /* vtab.c: writes every table's buffered rows of the running statement now (a job). *rows
  * (may be NULL) gets the rows written. */
@@ -335,6 +362,12 @@ const int64_t *sql_session_stream_pos(sql_session *s, const char **table, int *n
 /* A streaming window's progress: the end of its last closed window (INT64_MIN: none) and
  * the late rows it dropped; 0 when the session runs no streaming window. */
 int sql_session_window(sql_session *s, int64_t *closed, int64_t *late);
+/* A job over a join of two streams: side k's table resumes at pos[0..n) (n = its bucket
+ * count; the positions sql_session_join_pos gave before). */
+void sql_session_set_job_join(sql_session *s, int k, const char *table, const int64_t *pos, int n);
+/* A running join of two streams: side k's table and resume positions (sql_jstream_safe_pos);
+ * NULL when the session runs no such join. */
+const int64_t *sql_session_join_pos(sql_session *s, int k, const char **table, int *n);
 /* A streaming join of two streams: the rows each side dropped as late; 0 when the session
  * runs none. */
 int sql_session_join(sql_session *s, int64_t late[2]);

@@ -1,7 +1,8 @@
 /* jstream.c: a join of two streams (an interval join) in streaming mode. SQLite still does
  * the joining; this file only decides which rows are held and which are joined when.
  *
- * THE STATEMENT. `... FROM t0 [AS] a [INNER] JOIN t1 [AS] b ON <cond> ...` where t0 and t1
+ * THE STATEMENT. `... FROM t0 [AS] a [INNER | LEFT | RIGHT | FULL [OUTER]] JOIN t1 [AS] b
+ * ON <cond> ...` where t0 and t1
  * are log tables with a time column (WATERMARK FOR / 'table.time-column'), and <cond> is a
  * conjunction (AND) holding an equality of a column of each side (a.k = b.k) and bounds of
  * the time columns against each other by constants: `a.t BETWEEN b.t - INTERVAL '5' MINUTE
@@ -30,6 +31,20 @@
  * while a row of t0 not late can still match it (b.t >= wm(t0) - hi), a row of t0 while
  * b.t >= wm(t1) + lo; the others are dropped from memory (once they are half of a side).
  * The answer is the batch answer over the rows that were not late.
+ *
+ * OUTER JOINS (LEFT / RIGHT / FULL, Flink's semantics). The query runs made inner (the
+ * matches, as above); before it, in each round, a second statement - the ON condition alone,
+ * `SELECT a.rowid, b.rowid FROM <stores> JOIN ... ON <cond>`, planned the same way - flags
+ * the held rows of both sides that found a match. A row of a kept side that can no longer
+ * get one (the same test as for dropping it from memory: after a round of side k, a row of
+ * the other side with time < wm(0) - hi, resp. wm(1) + lo; and a round's own new rows by
+ * the other side's watermark, as a row may arrive after that has passed it) and has no
+ * flag is emitted once,
+ * padded with NULLs: the query as written runs with that side showing only those rows and
+ * side k showing none, so SQLite pads them and applies the WHERE and the projection; they
+ * are then flagged emitted. So once both watermarks have passed a row's matching range the
+ * answer is the batch answer over the rows that were not late. A row with a NULL time is
+ * neither joined nor padded.
  */
 #include "engine.h"
 #include "sql_int.h"
@@ -55,6 +70,9 @@ struct sql_join {
     side s[2];
     int64_t lo, hi;                   /* t0 - t1 in [lo, hi] */
     int has_eq;
+    int keep[2];                      /* an outer join: side k's rows without a match are kept */
+    size_t kw_at, kw_end;             /* bytes of the join's keywords (LEFT OUTER JOIN) */
+    size_t on_end;                    /* byte offset of the end of ON's condition */
 };
 
 static int is_clause_end(const sql_tok *t)
@@ -237,6 +255,7 @@ static strom_err on_condition(tr *x, struct sql_join *j, const sql_tok *on)
                 between = 0;
                 continue;
             }
+            j->on_end = t->kind == SQL_TK_END ? x->len : t->at;
             if (i == s)
                 break;
             e = conjunct(x, j, s, i);
@@ -286,14 +305,36 @@ static int table_at(tr *x, side *s, const sql_join_tables *lt)
     return 1;
 }
 
-/* From the top-level FROM: t0 [AS] a [INNER] JOIN t1 [AS] b ON ... (both log tables). */
+/* [INNER] JOIN, LEFT / RIGHT / FULL [OUTER] JOIN at x->i: j->keep and the keywords' bytes;
+ * 0 (x->i unchanged) when it is none of them. */
+static int join_kind(tr *x, struct sql_join *j)
+{
+    const sql_tok *kw = cur(x);
+    size_t save = x->i;
+    int left = eat_kw(x, "LEFT"), right = !left && eat_kw(x, "RIGHT"), full = !left && !right && eat_kw(x, "FULL");
+    if (left || right || full)
+        eat_kw(x, "OUTER");
+    else
+        eat_kw(x, "INNER");
+    if (!eat_kw(x, "JOIN")) {
+        x->i = save;
+        return 0;
+    }
+    j->keep[0] = left || full;
+    j->keep[1] = right || full;
+    j->kw_at = kw->at;
+    j->kw_end = x->t[x->i - 1].at + x->t[x->i - 1].len;
+    return 1;
+}
+
+/* From the top-level FROM: t0 [AS] a [INNER | LEFT | RIGHT | FULL [OUTER]] JOIN t1 [AS] b
+ * ON ... (both log tables). */
 static strom_err join_at(tr *x, struct sql_join *j, const sql_join_tables *lt, int *found)
 {
     x->i++;
     if (!table_at(x, &j->s[0], lt))
         return STROM_OK;
-    eat_kw(x, "INNER");
-    if (!eat_kw(x, "JOIN") || !table_at(x, &j->s[1], lt) || at_kw(x, "FOR"))
+    if (!join_kind(x, j) || !table_at(x, &j->s[1], lt) || at_kw(x, "FOR"))
         return STROM_OK;
     *found = 1;
     const sql_tok *on = cur(x);
@@ -358,7 +399,24 @@ strom_err sql_join_detect(const char *sql, size_t len, const sql_join_tables *lt
     return e;
 }
 
-char *sql_join_text(const char *sql, size_t len, const sql_join_tables *lt)
+/* Side k's table as the text names it: its alias as written, or the quoted table name. */
+static void side_name(sqlite3_str *o, const char *sql, const side *s)
+{
+    if (s->alias)
+        sqlite3_str_appendf(o, "%.*s", (int)s->alias->len, sql + s->alias->at);
+    else
+        sqlite3_str_appendf(o, "\"%w\"", s->table);
+}
+
+/* Side k's table replaced by its store, under its alias (or its table's name). */
+static void side_store(sqlite3_str *o, const side *s, int k)
+{
+    sqlite3_str_appendall(o, k ? "\"__join_r\"" : "\"__join_l\"");
+    if (!s->alias)
+        sqlite3_str_appendf(o, " AS \"%w\"", s->table);
+}
+
+char *sql_join_text(const char *sql, size_t len, const sql_join_tables *lt, int which)
 {
     sql_tok *t = NULL;
     size_t n = 0;
@@ -380,21 +438,40 @@ char *sql_join_text(const char *sql, size_t len, const sql_join_tables *lt)
     }
     if (found) {
         const sql_tok *a = j.s[0].name, *b = j.s[1].name;
-        out = sqlite3_mprintf("%.*s\"__join_l\"%s%s%s%.*s\"__join_r\"%s%s%s%.*s", (int)a->at, sql,
-                              j.s[0].alias ? "" : " AS \"", j.s[0].alias ? "" : j.s[0].table,
-                              j.s[0].alias ? "" : "\"", (int)(b->at - a->at - a->len), sql + a->at + a->len,
-                              j.s[1].alias ? "" : " AS \"", j.s[1].alias ? "" : j.s[1].table,
-                              j.s[1].alias ? "" : "\"", (int)(len - b->at - b->len), sql + b->at + b->len);
+        sqlite3_str *o = sqlite3_str_new(NULL);
+        if (which == SQL_JOIN_MARKS) {
+            sqlite3_str_appendall(o, "SELECT ");
+            side_name(o, sql, &j.s[0]);
+            sqlite3_str_appendall(o, ".rowid, ");
+            side_name(o, sql, &j.s[1]);
+            sqlite3_str_appendall(o, ".rowid FROM ");
+        } else {
+            sqlite3_str_appendf(o, "%.*s", (int)a->at, sql);
+        }
+        side_store(o, &j.s[0], 0);
+        sqlite3_str_appendf(o, "%.*s", (int)(j.kw_at - a->at - a->len), sql + a->at + a->len);
+        if (which == SQL_JOIN_AS_WRITTEN)
+            sqlite3_str_appendf(o, "%.*s", (int)(j.kw_end - j.kw_at), sql + j.kw_at);
+        else
+            sqlite3_str_appendall(o, "JOIN");
+        sqlite3_str_appendf(o, "%.*s", (int)(b->at - j.kw_end), sql + j.kw_end);
+        side_store(o, &j.s[1], 1);
+        size_t end = which == SQL_JOIN_MARKS ? j.on_end : len;
+        sqlite3_str_appendf(o, "%.*s", (int)(end - b->at - b->len), sql + b->at + b->len);
+        out = sqlite3_str_finish(o);
     }
     free(t);
     return out;
 }
 
+int sql_join_outer(const sql_join *j) { return j->keep[0] || j->keep[1]; }
+
 /* ==================================================================== the run */
 
 struct sql_jstream {
     struct sql_join j;
-    char *q;                          /* the user's query over the stores */
+    char *q;                          /* the user's query over the stores (made inner) */
+    char *pad, *marks;                /* an outer join's: the query as written, the matches */
     sql_store st[2];                  /* t0's rows (__join_l), t1's (__join_r) */
     strom_table *t[2];
     int nb[2];
@@ -402,14 +479,20 @@ struct sql_jstream {
     int64_t max_ts[2][64];
     uint64_t seen[2];
     int64_t delay[2], wm[2], late[2];
+    int64_t safe[2][64];              /* sql_jstream_safe_pos */
 };
 
 typedef struct jcur {
-    sql_out_cursor o;         /* o.rows: the user's query over the stores */
+    sql_out_cursor o;         /* o.rows: the user's query over the stores, or pad */
     sql_vctx *x;
     sqlite3_stmt *src[2];
     sqlite3_stmt *q[2];       /* the query planned for new rows of side 0, of side 1 */
+    sqlite3_stmt *m[2];       /* an outer join's matches, planned likewise */
+    sqlite3_stmt *pad;        /* an outer join's query as written: the padded rows */
     int q_on, q_side;
+    int pad_on, pad_side;     /* pad runs over pad_side's rows before pad_until, unmatched */
+    int pad_next;             /* after the query: 0 pad the other side next, 1 its own, 2 done */
+    int64_t pad_until;
     int next, quiet, idled;   /* the side of the next round, rounds with no rows since */
     uint64_t seen;            /* the append sequence before the quiet rounds */
 } jcur;
@@ -427,6 +510,9 @@ static int j_close(sqlite3_vtab_cursor *base)
     sqlite3_finalize(c->src[1]);
     sqlite3_finalize(c->q[0]);
     sqlite3_finalize(c->q[1]);
+    sqlite3_finalize(c->m[0]);
+    sqlite3_finalize(c->m[1]);
+    sqlite3_finalize(c->pad);
     if (c->x) {
         c->x->round_table = NULL;
         c->x->round_pos = NULL;
@@ -480,6 +566,21 @@ static strom_err take_row(sql_jstream *js, int k, sqlite3_stmt *src)
     return e;
 }
 
+/* An outer join: flags (1) the rows of both sides that the ON condition matches with a
+ * row of the other side (statement m, over the rows shown); the step's last code. */
+static int mark_matches(sql_jstream *js, sqlite3_stmt *m)
+{
+    sqlite3_reset(m);
+    int rc;
+    while ((rc = sqlite3_step(m)) == SQLITE_ROW)
+        for (int k = 0; k < 2; k++) {
+            sqlite3_int64 r = sqlite3_column_int64(m, k);
+            if (r >= 0 && (size_t)r < js->st[k].nrows && !js->st[k].flag[r])
+                js->st[k].flag[r] = 1;
+        }
+    return rc;
+}
+
 /* A round of side k: its new rows into its store; 1 when there were any. */
 static int round_of(jcur *c, int k, int *news)
 {
@@ -502,23 +603,73 @@ static int round_of(jcur *c, int k, int *news)
     if (*news) {                                    /* the new rows against the other side's */
         sql_store_show(&js->st[k], before, INT64_MIN, INT64_MAX);
         sql_store_show(&js->st[!k], 0, INT64_MIN, INT64_MAX);
+        if (c->m[k] && mark_matches(js, c->m[k]) != SQLITE_DONE)
+            return j_fail(&c->o.base, sqlite3_db_handle(c->m[k]));
         c->o.rows = c->q[k];
         sqlite3_reset(c->o.rows);
         c->q_on = 1;
+        c->pad_next = 0;
         c->q_side = k;
         c->idled = 0;
     }
     return SQLITE_OK;
 }
 
+/* After a join of side k's new rows: the time before which the other side's rows can
+ * match no row of k that is not late (INT64_MIN: none yet). */
+static int64_t final_before(const sql_jstream *js, int k)
+{
+    if (js->wm[k] == INT64_MIN)
+        return INT64_MIN;
+    return k == 0 ? js->wm[0] - js->j.hi : js->wm[1] + js->j.lo;
+}
+
 /* After a join of side k's new rows: the other side keeps only rows a row of k not late
  * can still match. */
 static strom_err prune(sql_jstream *js, int k)
 {
-    if (js->wm[k] == INT64_MIN)
-        return STROM_OK;
-    return k == 0 ? sql_store_prune(&js->st[1], js->wm[0] - js->j.hi)
-                  : sql_store_prune(&js->st[0], js->wm[1] + js->j.lo);
+    int64_t before = final_before(js, k);
+    return before == INT64_MIN ? STROM_OK : sql_store_prune(&js->st[!k], before);
+}
+
+/* An outer join, after a join of some side's new rows: when side !k is kept and has rows
+ * without a match that can get none any more by side k's watermark, starts pad over them
+ * (side k shows nothing, so the query as written gives them padded with NULLs). 1 when
+ * started. Both sides are looked at after each round: the other side's rows by the new
+ * watermark, and the round's own new rows, which may come after the other side's
+ * watermark has passed them (they meet only the rows held, once). */
+static int start_pad(jcur *c, int k)
+{
+    sql_jstream *js = c->x->jstream;
+    int o = !k;
+    int64_t before = final_before(js, k);
+    if (!c->pad || !js->j.keep[o] || before == INT64_MIN)
+        return 0;
+    size_t r = 0;
+    while (r < js->st[o].nrows && (js->st[o].flag[r] || sql_store_time(&js->st[o], r) >= before))
+        r++;
+    if (r == js->st[o].nrows)
+        return 0;
+    sql_store_show(&js->st[o], 0, INT64_MIN, before);
+    js->st[o].unflagged_only = 1;
+    sql_store_show(&js->st[k], js->st[k].nrows, INT64_MIN, INT64_MAX);
+    c->o.rows = c->pad;
+    sqlite3_reset(c->pad);
+    c->pad_on = 1;
+    c->pad_side = o;
+    c->pad_until = before;
+    return 1;
+}
+
+/* After pad: its rows are flagged emitted (2). */
+static void end_pad(jcur *c)
+{
+    sql_store *s = &c->x->jstream->st[c->pad_side];
+    s->unflagged_only = 0;
+    for (size_t r = 0; r < s->nrows; r++)
+        if (!s->flag[r] && sql_store_time(s, r) < c->pad_until)
+            s->flag[r] = 2;
+    c->pad_on = 0;
 }
 
 static int j_advance(sqlite3_vtab_cursor *base)
@@ -526,14 +677,20 @@ static int j_advance(sqlite3_vtab_cursor *base)
     jcur *c = (jcur *)base;
     sql_jstream *js = c->x->jstream;
     for (;;) {
-        if (c->q_on) {
+        if (c->q_on || c->pad_on) {
             int rc = sqlite3_step(c->o.rows);
             if (rc == SQLITE_ROW)
                 return SQLITE_OK;
-            c->q_on = 0;
             if (rc != SQLITE_DONE)
                 return j_fail(base, sqlite3_db_handle(c->o.rows));
-            if (prune(js, c->q_side) != STROM_OK)
+            if (c->pad_on)
+                end_pad(c);
+            c->q_on = 0;
+            while (c->pad_next < 2 && !start_pad(c, c->pad_next++ ? !c->q_side : c->q_side)) {
+            }
+            if (c->pad_on)
+                continue;                        /* the rows that can no longer match */
+            if (prune(js, c->q_side) != STROM_OK || prune(js, !c->q_side) != STROM_OK)
                 return j_fail(base, NULL);
         }
         if (c->quiet == 0)
@@ -573,7 +730,11 @@ static int j_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc,
         js->st[k].scan_rows = 1;                          /* other side's looked up by key */
         js->st[!k].scan_rows = 1e9;
         rc = sqlite3_prepare_v2(db, js->q, -1, &c->q[k], NULL);
+        if (rc == SQLITE_OK && js->marks)
+            rc = sqlite3_prepare_v2(db, js->marks, -1, &c->m[k], NULL);
     }
+    if (rc == SQLITE_OK && js->pad)
+        rc = sqlite3_prepare_v2(db, js->pad, -1, &c->pad, NULL);
     js->st[0].scan_rows = js->st[1].scan_rows = 0;
     if (rc != SQLITE_OK)
         return js ? j_fail(base, db) : SQLITE_ERROR;
@@ -599,6 +760,8 @@ void sql_jstream_free(sql_jstream *js)
         free(js->pos[k]);
     }
     free(js->q);
+    free(js->pad);
+    free(js->marks);
     free(js);
 }
 
@@ -633,6 +796,8 @@ static strom_err open_side(sql_vctx *x, sql_jstream *js, int k)
         int64_t lo = 0;
         e = strom_table_offsets(js->t[k], b, &lo, &js->pos[k][b]);
     }
+    if (x->jresume_n[k] == js->nb[k] && !strcmp(x->jresume_table[k], js->j.s[k].table))
+        memcpy(js->pos[k], x->jresume_pos[k], (size_t)js->nb[k] * sizeof *js->pos[k]);
     js->delay[k] = sql_table_delay(x, js->j.s[k].table);
     js->wm[k] = INT64_MIN;
     return e;
@@ -664,9 +829,11 @@ strom_err sql_jstream_prepare(sql_vctx *x, sql_join *j)
     return e;
 }
 
-strom_err sql_jstream_output(sql_vctx *x, const char *q)
+strom_err sql_jstream_output(sql_vctx *x, const char *q, const char *pad, const char *marks)
 {
-    if (!(x->jstream->q = strom_strdup(q)))
+    sql_jstream *js = x->jstream;
+    if (!(js->q = strom_strdup(q)) || (pad && !(js->pad = strom_strdup(pad))) ||
+        (marks && !(js->marks = strom_strdup(marks))))
         return STROM_ENOMEM;
     char *decl = NULL;
     strom_err e = sql_result_decl(x, q, &decl);
@@ -680,4 +847,21 @@ void sql_jstream_late(const sql_jstream *js, int64_t late[2])
 {
     late[0] = js->late[0];
     late[1] = js->late[1];
+}
+
+const int64_t *sql_jstream_safe_pos(sql_jstream *js, int k, const char **table, int *n)
+{
+    *table = js->j.s[k].table;
+    *n = js->nb[k];
+    if (!js->pos[k])
+        return NULL;
+    memcpy(js->safe[k], js->pos[k], (size_t)js->nb[k] * sizeof *js->pos[k]);
+    const sql_store *s = &js->st[k];
+    for (size_t r = 0; r < s->nrows; r++) {
+        int b = (int)((uint64_t)s->rid[r] >> 48 & 63);
+        int64_t off = s->rid[r] & (((int64_t)1 << 48) - 1);
+        if (b < js->nb[k] && off < js->safe[k][b])
+            js->safe[k][b] = off;
+    }
+    return js->safe[k];
 }

@@ -84,9 +84,12 @@ static strom_err store_grow(sql_store *s)
     if (c)
         s->cells = c;
     int64_t *r = c ? strom_realloc(s->rid, cap * sizeof *r) : NULL;
-    if (!r)
+    if (r)
+        s->rid = r;
+    uint8_t *f = r ? strom_realloc(s->flag, cap) : NULL;
+    if (!f)
         return strom_fail(STROM_ENOMEM, "streaming: out of memory for %zu rows held", cap);
-    s->rid = r;
+    s->flag = f;
     s->cap = cap;
     return index_build(s, cap);
 }
@@ -98,6 +101,7 @@ strom_err sql_store_add(sql_store *s, sqlite3_stmt *src)
         return e;
     sql_cell *row = s->cells + s->nrows * (size_t)s->ncols;
     s->rid[s->nrows] = sqlite3_column_int64(src, 0);
+    s->flag[s->nrows] = 0;
     for (int i = 0; i < s->ncols; i++) {
         sql_cell *c = &row[i];
         c->type = sqlite3_column_type(src, i + 1);
@@ -147,6 +151,7 @@ strom_err sql_store_prune(sql_store *s, int64_t keep_from)
         if (k != r) {
             memcpy(s->cells + k * (size_t)s->ncols, row, (size_t)s->ncols * sizeof *row);
             s->rid[k] = s->rid[r];
+            s->flag[k] = s->flag[r];
         }
         k++;
     }
@@ -165,6 +170,7 @@ void sql_store_free(sql_store *s)
 {
     free(s->cells);
     free(s->rid);
+    free(s->flag);
     free(s->head);
     free(s->next);
     strom_buf_free(&s->bytes);
@@ -246,7 +252,7 @@ static int r_close(sqlite3_vtab_cursor *c)
 static int shown(const sql_store *s, size_t r)
 {
     int64_t ts = sql_store_time(s, r);
-    return r >= s->first && ts > s->ts_lo && ts < s->ts_hi;
+    return r >= s->first && ts > s->ts_lo && ts < s->ts_hi && !(s->unflagged_only && s->flag[r]);
 }
 
 /* The next row of the chain from c->r (a row number + 1; 0 ends it) that is shown. */

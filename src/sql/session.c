@@ -734,7 +734,7 @@ static size_t query_start(const char *q)
  * windows' rows, run by temp."__win_out". */
 static strom_err run_windowed(sql_session *s, const char *sql, size_t len, sql_ctx *ctx, sqlite3_stmt **stmt)
 {
-    if (s->vctx.job && s->vctx.sink.rows)
+    if (s->vctx.job && s->vctx.sink.rows && !s->vctx.sink.window_end)
         return strom_fail(STROM_EUNSUPPORTED, "streaming mode: a job with a window writes into a primary-key "
                           "table (window_start and the group keys as its key): a window that is emitted "
                           "again after a restart then replaces itself");
@@ -775,25 +775,57 @@ static int log_time(void *arg, const char *table, char *tcol, size_t cap)
 static strom_err run_joined(sql_session *s, const char *sql, size_t len, sql_ctx *ctx, sql_join *j,
                             sqlite3_stmt **stmt)
 {
-    if (s->vctx.job || is_write(sql, len)) {
+    if (s->vctx.sink.rows) {
         free(j);
-        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: a join of two streams runs as a query; a "
-                          "continuous job (INSERT INTO ... SELECT) over one is not supported yet");
+        return strom_fail(STROM_EUNSUPPORTED, "streaming mode: a job over a join of two streams writes into a "
+                          "primary-key table (a match is written again after a restart, and replaces itself "
+                          "there); its sink is a log table");
     }
     sql_join_tables lt = {log_time, s};
+    int outer = sql_join_outer(j);
     strom_err e = sql_jstream_prepare(&s->vctx, j);
-    char *text = e == STROM_OK ? sql_join_text(sql, len, &lt) : NULL;
-    if (e == STROM_OK && !text)
-        e = STROM_ENOMEM;
-    sql_stmt st;
-    if (e == STROM_OK && (e = sql_translate(text, strlen(text), ctx, &st)) == STROM_OK) {
-        e = sql_jstream_output(&s->vctx, st.sqlite);
-        if (e == STROM_OK)
-            e = prepare(s, "SELECT * FROM temp.\"__join_out\"", stmt, NULL, 0);
-        sql_stmt_free(&st);
+    char *q[3] = {NULL, NULL, NULL};          /* pairs, and for an outer join as written, marks */
+    static const int which[3] = {SQL_JOIN_PAIRS, SQL_JOIN_AS_WRITTEN, SQL_JOIN_MARKS};
+    sql_stmt st[3];
+    int n = 0;
+    size_t at = 0;                              /* a job: where its INSERT's query starts */
+    for (; e == STROM_OK && n < (outer ? 3 : 1); n++) {
+        char *text = sql_join_text(sql, len, &lt, which[n]);
+        e = text ? sql_translate(text, strlen(text), ctx, &st[n]) : STROM_ENOMEM;
+        sqlite3_free(text);
+        if (e != STROM_OK)
+            break;
+        size_t qs = which[n] == SQL_JOIN_MARKS ? 0 : query_start(st[n].sqlite);
+        at = n == 0 ? qs : at;
+        q[n] = st[n].sqlite + qs;
     }
-    sqlite3_free(text);
+    if (e == STROM_OK)
+        e = sql_jstream_output(&s->vctx, q[0], q[1], q[2]);
+    char *out = e == STROM_OK ? sqlite3_mprintf("%.*sSELECT * FROM temp.\"__join_out\"", (int)at, st[0].sqlite)
+                              : NULL;
+    if (e == STROM_OK)
+        e = out ? prepare(s, out, stmt, NULL, 0) : STROM_ENOMEM;
+    sqlite3_free(out);
+    for (int k = 0; k < 3; k++)
+        if (q[k])
+            sql_stmt_free(&st[k]);
     return e;
+}
+
+void sql_session_set_job_join(sql_session *s, int k, const char *table, const int64_t *pos, int n)
+{
+    s->vctx.job = 1;
+    s->vctx.jresume_n[k] = 0;
+    if (k >= 0 && k < 2 && table && pos && n > 0 && n <= 64) {
+        snprintf(s->vctx.jresume_table[k], sizeof s->vctx.jresume_table[k], "%s", table);
+        memcpy(s->vctx.jresume_pos[k], pos, (size_t)n * sizeof *pos);
+        s->vctx.jresume_n[k] = n;
+    }
+}
+
+const int64_t *sql_session_join_pos(sql_session *s, int k, const char **table, int *n)
+{
+    return s->vctx.jstream ? sql_jstream_safe_pos(s->vctx.jstream, k, table, n) : NULL;
 }
 
 int sql_session_join(sql_session *s, int64_t late[2])
@@ -816,6 +848,7 @@ strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_s
     strom_err e = sql_translate(sql, len, &ctx, &st);
     if (e != STROM_OK)
         return e;
+    int new_job;                               /* a streaming INSERT that starts a job */
     switch (st.kind) {
     case SQL_CREATE_TABLE: e = create_table(s, &st); break;
     case SQL_DROP_TABLE: e = drop_table(s, &st); break;
@@ -834,18 +867,19 @@ strom_err sql_session_run(sql_session *s, const char *sql, size_t len, sqlite3_s
                          : strom_fail(STROM_EUNSUPPORTED, "STOP JOB: continuous jobs run in a server");
         break;
     default:
-        if (s->vctx.streaming && st.win.count == 0) {
+        new_job = s->vctx.streaming && !s->vctx.job && is_write(sql, len) && s->jobs.start;
+        if (s->vctx.streaming && st.win.count == 0 && !new_job) {
             sql_join_tables lt = {log_time, s};
             sql_join *j = NULL;
             e = sql_join_detect(sql, len, &lt, &j);
-            if (e == STROM_OK && j && (e = check_streamable(sql, len, 1, 0)) != STROM_OK)
+            if (e == STROM_OK && j && (e = check_streamable(sql, len, s->vctx.job, 0)) != STROM_OK)
                 free(j);
             else if (e == STROM_OK && j)
                 e = run_joined(s, sql, len, &ctx, j, stmt);
             if (e != STROM_OK || j)
                 break;
         }
-        if (s->vctx.streaming && !s->vctx.job && is_write(sql, len) && s->jobs.start) {
+        if (new_job) {
             e = check_streamable(sql, len, 1, st.win.count > 0);
             if (e == STROM_OK)
                 e = start_job(s, sql, len, stmt);

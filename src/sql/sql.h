@@ -20,7 +20,7 @@
  *                                             version of each key valid at e (hidden column 2)
  *                                             A view 'SELECT * FROM base' named there is
  *                                             replaced by base (aliased by the view's name)
- *   TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size)), TABLE(HOP(...)), GROUP BY TUMBLE(c, size)
+ *   TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size)), TABLE(HOP(...)), TABLE(CUMULATE(...)), GROUP BY TUMBLE(c, size)
  *   with TUMBLE_START/_END/_ROWTIME (HOP_ likewise) -> a join with strom_window (window.c)
  * Positions in errors are "line L, column C" (1-based, columns in bytes), and
  * sql_error_caret() draws the statement line with a caret under the column.
@@ -88,10 +88,11 @@ typedef struct sql_col {
 } sql_col;
 
 /* A window of a windowed aggregate (window.c): source table, time column, size and slide
- * in ms (TUMBLE: slide = size). */
+ * in ms (TUMBLE: slide = size; CUMULATE: size the max size, slide the step). */
 typedef struct sql_window {
     char table[160], col[128];
     int64_t size, slide;
+    int cumulate;             /* CUMULATE: windows [k size, k size + j slide), j = 1 .. size/slide */
     int count;                /* windows in the statement (the first is described) */
 } sql_window;
 

@@ -5,20 +5,24 @@
  * falls in; SQLite then groups as written:
  *   FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size)) [AS a]
  *   FROM TABLE(HOP(TABLE t, DESCRIPTOR(c), slide, size)) [AS a]
+ *   FROM TABLE(CUMULATE(TABLE t, DESCRIPTOR(c), step, max_size)) [AS a]
  *     -> FROM (SELECT __ws.*, __w.window_start, __w.window_end, __w.window_time
- *              FROM t AS __ws, strom_window(size, slide, __ws."c") AS __w) [AS a]
+ *              FROM t AS __ws, strom_window(size, slide, __ws."c", cumulate) AS __w) [AS a]
+ *        (CUMULATE: size = max_size, slide = step, cumulate = 1; else 0)
  *   legacy group window: SELECT ... FROM t [AS a] ... GROUP BY TUMBLE(c, size), k
  *     (or HOP(c, slide, size)): FROM t becomes the same subquery (aliased a, else t), the
  *     GROUP BY item becomes window_start, window_end, and TUMBLE_START(...) / HOP_START,
  *     TUMBLE_END / HOP_END, TUMBLE_ROWTIME / HOP_ROWTIME become window_start, window_end,
  *     window_time.
  * size and slide must be constant INTERVALs (ms), size a multiple of slide. Windows are
- * aligned to 1970-01-01 00:00 (Flink's default offset 0): [k slide, k slide + size).
+ * aligned to 1970-01-01 00:00 (Flink's default offset 0): [k slide, k slide + size); a
+ * CUMULATE's windows all start at a multiple of max_size and grow by a step up to it:
+ * [k max_size, k max_size + j step) for j = 1 .. max_size / step (Flink's).
  * In streaming mode (sql_ctx.window_rows) the subquery reads the rows of open windows
  * (wstream.c) instead of t.
  *
- * THE FUNCTION strom_window(size, slide, ts): one row per window holding ts, in start
- * order, columns window_start, window_end, window_time (= window_end - 1 ms), declared
+ * THE FUNCTION strom_window(size, slide, ts[, cumulate]): one row per window holding ts,
+ * in start (CUMULATE: end) order, columns window_start, window_end, window_time (= window_end - 1 ms), declared
  * TIMESTAMP (so they print as times); only windows whose end is in (ctx->win_lo,
  * ctx->win_hi] (streaming: the windows being closed; else every window).
  */
@@ -58,18 +62,20 @@ static strom_err window_interval(tr *x, const char *fn, const char *what, int64_
     return e;
 }
 
-/* The size (and for HOP the slide first) at x->i; checks size % slide. */
+/* The size (and for HOP the slide, for CUMULATE the step, first) at x->i; checks that
+ * size is a multiple of slide. */
 static strom_err window_sizes(tr *x, int hop, const char *fn, sql_window *w)
 {
     const sql_tok *at = cur(x);
-    strom_err e = window_interval(x, fn, hop ? "slide" : "size", hop ? &w->slide : &w->size);
+    const char *slide = w->cumulate ? "step" : "slide", *size = w->cumulate ? "max size" : "size";
+    strom_err e = window_interval(x, fn, hop ? slide : "size", hop ? &w->slide : &w->size);
     if (e == STROM_OK && hop && !(e = sql_expect_p(x, ",")))
-        at = cur(x), e = window_interval(x, fn, "size", &w->size);
+        at = cur(x), e = window_interval(x, fn, size, &w->size);
     if (e == STROM_OK && !hop)
         w->slide = w->size;
     if (e == STROM_OK && w->size % w->slide)
-        e = sql_tr_fail(x, at, "%s: the window size (%lld ms) must be a multiple of the slide (%lld ms)", fn,
-                        (long long)w->size, (long long)w->slide);
+        e = sql_tr_fail(x, at, "%s: the window %s (%lld ms) must be a multiple of the %s (%lld ms)", fn, size,
+                        (long long)w->size, slide, (long long)w->slide);
     return e;
 }
 
@@ -87,9 +93,9 @@ static strom_err set_name(char *dst, size_t cap, const sql_tok *t)
 static strom_err put_windowed(tr *x, const sql_window *w, strom_buf *o)
 {
     char *q = sqlite3_mprintf("(SELECT __ws.*, __w.window_start, __w.window_end, __w.window_time FROM \"%w\" "
-                              "AS __ws, strom_window(%lld, %lld, __ws.\"%w\") AS __w)",
+                              "AS __ws, strom_window(%lld, %lld, __ws.\"%w\", %d) AS __w)",
                               x->ctx->window_rows ? x->ctx->window_rows : w->table, (long long)w->size,
-                              (long long)w->slide, w->col);
+                              (long long)w->slide, w->col, w->cumulate);
     strom_err e = q ? put_s(o, q) : STROM_ENOMEM;
     sqlite3_free(q);
     return e;
@@ -108,17 +114,18 @@ int sql_window_tvf_at(const tr *x)
 {
     const sql_tok *t = cur(x);
     return sql_tok_is(t, "TABLE") && sql_tok_punct(t + 1, "(") &&
-           (sql_tok_is(t + 2, "TUMBLE") || sql_tok_is(t + 2, "HOP")) && sql_tok_punct(t + 3, "(");
+           (sql_tok_is(t + 2, "TUMBLE") || sql_tok_is(t + 2, "HOP") || sql_tok_is(t + 2, "CUMULATE")) &&
+           sql_tok_punct(t + 3, "(");
 }
 
 strom_err sql_window_tvf(tr *x, strom_buf *o)
 {
     size_t outer_close = close_of(x, x->i + 1);
     x->i += 2;
-    int hop = sql_tok_is(cur(x), "HOP");
-    const char *fn = hop ? "HOP" : "TUMBLE";
+    sql_window w = {.cumulate = sql_tok_is(cur(x), "CUMULATE")};
+    int hop = w.cumulate || sql_tok_is(cur(x), "HOP");     /* two INTERVALs */
+    const char *fn = w.cumulate ? "CUMULATE" : hop ? "HOP" : "TUMBLE";
     x->i += 2;
-    sql_window w = {0};
     strom_err e = sql_expect_kw(x, "TABLE");
     const sql_tok *tab = cur(x);
     if (e == STROM_OK && !is_name(tab))
@@ -271,14 +278,16 @@ strom_err sql_window_fn(tr *x, strom_buf *o)
     return put_s(o, repl);
 }
 
-/* --------------------------------------------------- strom_window(size, slide, ts) */
+/* ----------------------------------------- strom_window(size, slide, ts[, cumulate]) */
 
+/* The windows of one ts, as (start, end) advanced by (dstart, dend) until end > last_end:
+ * HOP / TUMBLE dstart = dend = slide; CUMULATE start fixed, dend = step. */
 typedef struct wcur {
     sqlite3_vtab_cursor base;
-    int64_t start, last, slide, size, rowid;
+    int64_t start, end, dstart, dend, last_end, size, slide, rowid;
 } wcur;
 
-enum { W_START, W_END, W_TIME, W_SIZE, W_SLIDE, W_TS };
+enum { W_START, W_END, W_TIME, W_SIZE, W_SLIDE, W_TS, W_CUM };
 
 int sql_ctx_vtab_make(sqlite3 *db, const char *decl, sql_vctx *ctx, sqlite3_vtab **out, char **err)
 {
@@ -316,10 +325,11 @@ static int w_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, 
 {
     (void)argc, (void)argv;
     return sql_ctx_vtab_make(db, "CREATE TABLE x(window_start TIMESTAMP, window_end TIMESTAMP, window_time "
-                                 "TIMESTAMP, size HIDDEN, slide HIDDEN, ts HIDDEN)", aux, out, err);
+                                 "TIMESTAMP, size HIDDEN, slide HIDDEN, ts HIDDEN, cumulate HIDDEN)", aux, out, err);
 }
 
-/* size, slide and ts must be given (equal constraints): the function's arguments. */
+/* size, slide and ts must be given (equal constraints): the function's arguments;
+ * cumulate may be. */
 static int w_best_index(sqlite3_vtab *base, sqlite3_index_info *ii)
 {
     (void)base;
@@ -334,7 +344,7 @@ static int w_best_index(sqlite3_vtab *base, sqlite3_index_info *ii)
         ii->aConstraintUsage[i].omit = 1;
         have |= 1 << (c->iColumn - W_SIZE);
     }
-    if (have != 7)
+    if ((have & 7) != 7)
         return SQLITE_CONSTRAINT;
     ii->estimatedCost = 1;
     ii->estimatedRows = 2;
@@ -353,31 +363,44 @@ static int w_close(sqlite3_vtab_cursor *c)
     return SQLITE_OK;
 }
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+int64_t sql_floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
 /* Skips windows whose end is outside (win_lo, win_hi]. */
 static void w_skip(wcur *c, const sql_vctx *x)
 {
-    while (c->start <= c->last && c->start + c->size <= x->win_lo)
-        c->start += c->slide;
-    if (c->start <= c->last && c->start + c->size > x->win_hi)
-        c->start = c->last + 1;
+    while (c->end <= c->last_end && c->end <= x->win_lo)
+        c->start += c->dstart, c->end += c->dend;
+    if (c->end <= c->last_end && c->end > x->win_hi)
+        c->end = c->last_end + 1;
 }
 
 static int w_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc, sqlite3_value **argv)
 {
     (void)idx, (void)s;
     wcur *c = (wcur *)base;
-    c->start = 1, c->last = 0;                      /* empty */
+    c->end = 1, c->last_end = 0;                    /* empty */
     if (argc < 3 || sqlite3_value_type(argv[2]) != SQLITE_INTEGER)
         return SQLITE_OK;                           /* a NULL time is in no window */
     c->size = sqlite3_value_int64(argv[0]);
     c->slide = sqlite3_value_int64(argv[1]);
-    if (c->slide <= 0 || c->size <= 0 || c->size % c->slide)
+    if (c->slide <= 0 || c->size <= 0 || c->size > INT64_MAX / 8 || c->size % c->slide)
         return SQLITE_OK;
     int64_t ts = sqlite3_value_int64(argv[2]);
-    c->last = floor_div(ts, c->slide) * c->slide;
-    c->start = c->last - (c->size / c->slide - 1) * c->slide;
+    if (ts > INT64_MAX / 2 - c->size || ts < INT64_MIN / 2 + c->size)
+        return SQLITE_OK;                           /* no window ends before overflowing */
+    int64_t last = sql_floor_div(ts, c->slide) * c->slide;   /* the start of the last window */
+    if (argc > 3 && sqlite3_value_int64(argv[3])) {        /* CUMULATE: one start, growing ends */
+        c->start = sql_floor_div(ts, c->size) * c->size;
+        c->end = last + c->slide;
+        c->last_end = c->start + c->size;
+        c->dstart = 0;
+    } else {
+        c->start = last - (c->size / c->slide - 1) * c->slide;
+        c->end = c->start + c->size;
+        c->last_end = last + c->size;
+        c->dstart = c->slide;
+    }
+    c->dend = c->slide;
     w_skip(c, ((sql_ctx_vtab *)base->pVtab)->ctx);
     return SQLITE_OK;
 }
@@ -385,19 +408,20 @@ static int w_filter(sqlite3_vtab_cursor *base, int idx, const char *s, int argc,
 static int w_next(sqlite3_vtab_cursor *base)
 {
     wcur *c = (wcur *)base;
-    c->start += c->slide;
+    c->start += c->dstart;
+    c->end += c->dend;
     c->rowid++;
     w_skip(c, ((sql_ctx_vtab *)base->pVtab)->ctx);
     return SQLITE_OK;
 }
 
-static int w_eof(sqlite3_vtab_cursor *base) { return ((wcur *)base)->start > ((wcur *)base)->last; }
+static int w_eof(sqlite3_vtab_cursor *base) { return ((wcur *)base)->end > ((wcur *)base)->last_end; }
 
 static int w_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
 {
     wcur *c = (wcur *)base;
-    int64_t v[] = {c->start, c->start + c->size, c->start + c->size - 1, c->size, c->slide, 0};
-    sqlite3_result_int64(ctx, v[i < 6 ? i : 5]);
+    int64_t v[] = {c->start, c->end, c->end - 1, c->size, c->slide, 0, c->dstart == 0};
+    sqlite3_result_int64(ctx, v[i >= 0 && i < 7 ? i : 5]);
     return SQLITE_OK;
 }
 

@@ -21,6 +21,15 @@
  * strom_window limited to the windows that end in (closed before, closed now] (and
  * __win_rows shows it only the rows that can be in them) and its rows are this statement's
  * rows; the rows of no open window are dropped from __win_rows once they are half of it.
+ * Every window's end is a multiple of the slide (CUMULATE: the step) and every multiple is
+ * some window's end, so the windows the watermark closes are those ending up to the last
+ * multiple at or before it + 1 ms; a row is late when its last window (HOP: the one
+ * starting at the multiple of the slide at or before it; CUMULATE: the max-size one) has
+ * closed, and counts in its open windows only otherwise.
+ *
+ * A job into a log-table sink closes the windows one end at a time, skipping ends no held
+ * row is in (next_end), and tells the sink after each (sql_job_sink.window_end): each end's
+ * rows are one idempotent append, the same on a replay (server/job_log.c).
  *
  * Jobs: the positions a job commits (sql_session_stream_pos) are, per bucket, the offset of
  * the oldest row still held for an open window (else the stream's position), and the end
@@ -41,11 +50,13 @@ struct sql_wstream {
     /* what the statement is */
     char src[160], col[128];
     int64_t size, slide, delay;
+    int cumulate;              /* CUMULATE: size the max size, slide the step */
     int64_t idle;              /* a bucket with no rows yet holds the watermark this long */
     char *agg_sql;             /* the query over __win_rows */
     sql_store rows;            /* the rows of open windows (rowstore.c) */
     /* progress */
     int64_t closed;            /* windows ending at or before this are closed (INT64_MIN: none) */
+    int64_t target;            /* one end at a time (a log-sink job): close up to this */
     int64_t late;              /* rows dropped because all their windows were closed */
     int64_t safe[64];
     strom_table *t;            /* the source (for its buckets' ends) */
@@ -90,7 +101,27 @@ static int o_fail(sqlite3_vtab_cursor *base, const char *what, sqlite3 *db)
     return SQLITE_ERROR;
 }
 
-/* The end of the last window the watermark wm has passed (end - 1 <= wm). */
+/* The least time of a row that is in a window ending after closed: rows before it are in
+ * closed windows only (late). HOP / TUMBLE: the start of the first open window; CUMULATE:
+ * the start of the open windows' common start. */
+static int64_t open_from(const sql_wstream *w, int64_t closed)
+{
+    if (closed == INT64_MIN)
+        return INT64_MIN;
+    return w->cumulate ? sql_floor_div(closed, w->size) * w->size : closed - w->size + w->slide;
+}
+
+/* A time before every row that can be in a window ending after lo (the windows closing;
+ * the store shows the rows after it). */
+static int64_t window_rows_after(const sql_wstream *w, int64_t lo)
+{
+    if (lo == INT64_MIN)
+        return INT64_MIN;
+    return w->cumulate ? sql_floor_div(lo, w->size) * w->size - 1 : lo - w->size;
+}
+
+/* The end of the last window the watermark wm has passed (end - 1 <= wm); every multiple
+ * of the slide (CUMULATE: the step) is some window's end. */
 static int64_t closed_by(const sql_wstream *w, int64_t wm)
 {
     if (wm < INT64_MIN / 4)
@@ -131,13 +162,54 @@ static int64_t hold_for_empty(const ocur *c, const sql_wstream *w, int64_t wm)
     return held;
 }
 
+/* Starts agg over the windows ending in (closed, end]. */
+static void close_windows(ocur *c, sql_wstream *w, int64_t end)
+{
+    c->x->win_lo = w->closed;
+    c->x->win_hi = end;                          /* rows that can be in them: */
+    sql_store_show(&w->rows, 0, window_rows_after(w, w->closed), end);
+    w->closed = end;
+    sqlite3_reset(c->o.rows);
+    c->agg_on = 1;
+}
+
+/* The least end after closed, up to w->target, of a window holding a row held (w->target
+ * when none): a row at ts is in windows ending at the multiples of the slide (CUMULATE:
+ * the step) after ts, from the first one. */
+static int64_t next_end(const sql_wstream *w)
+{
+    int64_t best = w->target, from = open_from(w, w->closed);
+    int64_t first = w->closed == INT64_MIN ? INT64_MIN : w->closed + w->slide;
+    for (size_t r = 0; r < w->rows.nrows && best > first; r++) {
+        int64_t ts = sql_store_time(&w->rows, r);
+        if (ts < from)
+            continue;                            /* its windows are all closed */
+        int64_t e = (sql_floor_div(ts, w->slide) + 1) * w->slide;
+        e = e > first ? e : first;
+        best = e < best ? e : best;
+    }
+    return best;
+}
+
+/* The watermark closes the windows ending up to end: at once, or for a log-sink job one
+ * end at a time (each its own append: sql_job_sink.window_end). */
+static void close_upto(ocur *c, sql_wstream *w, int64_t end)
+{
+    if (!c->x->sink.window_end) {
+        close_windows(c, w, end);
+        return;
+    }
+    w->target = end;
+    close_windows(c, w, next_end(w));
+}
+
 /* One source row: kept (or dropped as late); may close windows (then agg is started). */
 static strom_err take_row(ocur *c, sql_wstream *w)
 {
     if (sqlite3_column_type(c->src, w->rows.tcol + 1) != SQLITE_INTEGER)
         return STROM_OK;                         /* no time: in no window */
     int64_t ts = sqlite3_column_int64(c->src, w->rows.tcol + 1);
-    if (w->closed != INT64_MIN && ts < w->closed - w->size + w->slide) {
+    if (w->closed != INT64_MIN && ts < open_from(w, w->closed)) {
         w->late++;
         return STROM_OK;
     }
@@ -157,14 +229,8 @@ static strom_err take_row(ocur *c, sql_wstream *w)
     int64_t end = closed_by(w, hold_for_empty(c, w, wm));
     if (end > w->closed && unread_bucket(c, w))
         return STROM_OK;                         /* a bucket not read yet holds it back */
-    if (end > w->closed) {
-        c->x->win_lo = w->closed;
-        c->x->win_hi = end;                      /* rows that can be in them: */
-        sql_store_show(&w->rows, 0, w->closed == INT64_MIN ? INT64_MIN : w->closed - w->size, end);
-        w->closed = end;
-        sqlite3_reset(c->o.rows);
-        c->agg_on = 1;
-    }
+    if (end > w->closed)
+        close_upto(c, w, end);
     return STROM_OK;
 }
 
@@ -182,7 +248,14 @@ static int o_advance(sqlite3_vtab_cursor *base)
             c->agg_on = 0;
             if (rc != SQLITE_DONE)
                 return o_fail(base, "streaming window: ", db);
-            if (sql_store_prune(&w->rows, w->closed - w->size + w->slide) != STROM_OK)
+            const sql_job_sink *k = &c->x->sink;
+            if (k->window_end && k->window_end(k->arg, w->closed, w->slide) != STROM_OK)
+                return o_fail(base, "streaming window: ", NULL);
+            if (k->window_end && w->closed < w->target) {
+                close_windows(c, w, next_end(w));   /* the next end with rows */
+                continue;
+            }
+            if (sql_store_prune(&w->rows, open_from(w, w->closed)) != STROM_OK)
                 return o_fail(base, "streaming window: ", NULL);
             continue;
         }
@@ -263,6 +336,7 @@ strom_err sql_wstream_prepare(sql_vctx *x, const sql_window *win, const char *ag
     snprintf(w->col, sizeof w->col, "%s", win->col);
     w->size = win->size;
     w->slide = win->slide;
+    w->cumulate = win->cumulate;
     w->delay = sql_table_delay(x, win->table);
     w->idle = sql_table_option_ms(x, win->table, "table.watermark.idle-ms", SQL_WATERMARK_IDLE_MS);
     w->closed = x->win_resume_closed;

@@ -115,6 +115,24 @@ else
   echo "test_sql_cli: python3 missing: the terminal part of the shell test did not run"
 fi
 
+# ---- CUMULATE windows (batch): expected sums worked out by hand from the four rows
+# (windows [00:00, 00:00 + k * 30 s), k = 1..4: a's rows at 10 s, 50 s, 90 s; b's at 20 s)
+CUM_DDL="CREATE TABLE cq (d STRING, v BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts);"
+CUM_ROWS="INSERT INTO cq VALUES ('a', 1, TIMESTAMP '2025-01-13 00:00:10'), ('b', 8, TIMESTAMP '2025-01-13 00:00:20'),
+  ('a', 2, TIMESTAMP '2025-01-13 00:00:50'), ('a', 4, TIMESTAMP '2025-01-13 00:01:30');"
+CUM_Q="SELECT window_start, window_end, d, sum(v) AS s FROM TABLE(CUMULATE(TABLE cq, DESCRIPTOR(ts),
+  INTERVAL '30' SECOND, INTERVAL '2' MINUTE)) GROUP BY window_start, window_end, d"
+{ echo window_start,window_end,d,s
+  for e in 00:30 01:00 01:30 02:00; do
+    case $e in 00:30) a=1 ;; 01:00|01:30) a=3 ;; *) a=7 ;; esac
+    echo "2025-01-13 00:00:00.000,2025-01-13 00:$e.000,a,$a"; echo "2025-01-13 00:00:00.000,2025-01-13 00:$e.000,b,8"
+  done; } >"$TMP/cum.want"
+LAST="CUMULATE batch";  run 0 sql --data "$TMP/cdata" --format csv -e "$CUM_DDL $CUM_ROWS $CUM_Q ORDER BY window_end, d"
+same "$OUT" "$TMP/cum.want"
+LAST="CUMULATE step";   run 1 sql --data "$TMP/cdata" -e "SELECT count(*) FROM TABLE(CUMULATE(TABLE cq, DESCRIPTOR(ts),
+  INTERVAL '45' SECOND, INTERVAL '2' MINUTE))"
+has "$ERR" "line 2, column 25: CUMULATE: the window max size (120000 ms) must be a multiple of the step (45000 ms)"
+
 # ---- --server: the same statements in a server give the same output; --follow streams
 # appended rows until Ctrl-C; Ctrl-C interrupts a running statement, the server goes on
 "$BIN" server --data "$TMP/sdata" --port 0 >"$TMP/srv.out" 2>"$TMP/srv.err" &
@@ -143,6 +161,19 @@ pid=$!
 sleep 1
 kill -INT "$pid"; wait "$pid"; got=$?
 LAST="server SIGINT"; [ "$got" -eq 1 ] || fail "interrupted statement exited $got, expected 1"; has "$ERR" "interrupted"
+# a streaming CUMULATE: each window once the watermark (delay 0) passes its end; the row
+# at 00:05:00 closes the four windows of the first two minutes, and none of its own (the
+# rows come in time order, so none is late and the answer is the batch one)
+"$BIN" sql --server "$S" -e "$CUM_DDL" >/dev/null 2>&1 || fail "CREATE TABLE cq in the server"
+"$BIN" sql --server "$S" --follow --format csv -e "$CUM_Q" >"$TMP/cum" 2>"$TMP/cum.err" &
+fpid=$!
+sleep 1
+"$BIN" sql --server "$S" -e "$CUM_ROWS" >/dev/null 2>&1 || fail "insert during a streaming CUMULATE"
+"$BIN" sql --server "$S" -e "INSERT INTO cq VALUES ('a', 100, TIMESTAMP '2025-01-13 00:05:00')" >/dev/null 2>&1
+for _ in $(seq 100); do [ "$(wc -l <"$TMP/cum")" -ge 9 ] && break; sleep 0.05; done
+sleep 0.3
+kill -INT $fpid; wait $fpid
+LAST="streaming CUMULATE"; sort "$TMP/cum" >"$TMP/cum.s"; sort "$TMP/cum.want" >"$TMP/cum.w"; same "$TMP/cum.s" "$TMP/cum.w"
 LAST="server after";     run 0 sql --server "$S" --format csv -e "SELECT count(*) AS n FROM readings"; has "$OUT" "6"
 kill -TERM $spid; wait $spid || fail "server exit $? after SIGTERM"
 

@@ -8,7 +8,9 @@
  *     mode gives every window over what is stored (late rows in). The legacy form
  *     GROUP BY TUMBLE(...) with TUMBLE_START gives the batch answer too.
  *  2. A continuous job with HOP (10 s sliding by 5 s) over a three-bucket table into a
- *     primary-key sink (window_start, device_id): the server is SIGKILLed twice while
+ *     primary-key sink (window_start, device_id), and the same into a log sink (each
+ *     window's rows exactly once, no key to absorb a repeat): the server is SIGKILLed four
+ *     times while
  *     rows come in; the sink ends up with every window's aggregate, as computed here (no
  *     row late: the producer appends each bucket in a request of its own, and a bucket's
  *     first rows, visible after another bucket's later ones, still find their windows open;
@@ -209,7 +211,28 @@ static void test_streaming_tumble(strom_client *c)
                 "DESCRIPTOR(event_time), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) GROUP BY window_start, " \
                 "window_end, device_id"
 
-/* 2: a HOP job into a primary-key sink across two SIGKILLs. */
+#define HOP_LOG_JOB "INSERT INTO hlog SELECT window_start, device_id, count(*), sum(v) FROM TABLE(HOP(TABLE s3, " \
+                    "DESCRIPTOR(event_time), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) GROUP BY window_start, " \
+                    "window_end, device_id"
+
+/* The sink table's windows ("start|Ddev|count|sum" lines, ordered) equal want, waiting
+ * for the job to catch up (60 s at most). */
+static void check_sink_windows(strom_client *c, const char *table, const char *what)
+{
+    char q[256];
+    snprintf(q, sizeof q, "SELECT ws, device_id, n, total FROM %s ORDER BY ws, device_id, n, total", table);
+    int64_t until = strom_mono_ns() + (int64_t)60 * 1000000000;
+    do {
+        IT_OK(sqlit_run(c, q, BATCH, got, sizeof got));
+        if (!strcmp(got, want))
+            break;
+        usleep(200000);
+    } while (strom_mono_ns() < until);
+    IT_CHECK(!print_diff(what, want, got), "%s: the sink differs from the windows computed here (diff above)", what);
+}
+
+/* 2: a HOP job into a primary-key sink, and one into a log sink (each window's rows exactly
+ * once: no key absorbs a repeat), across SIGKILLs. */
 static strom_client *test_hop_job(strom_client *c)
 {
     IT_OK(sqlit_run(c, "CREATE TABLE s3 (device_id STRING, v BIGINT, event_time TIMESTAMP(3), WATERMARK FOR "
@@ -217,33 +240,31 @@ static strom_client *test_hop_job(strom_client *c)
                        "'bucket.key' = 'device_id')", NULL, NULL, 0));
     IT_OK(sqlit_run(c, "CREATE TABLE hsink (ws TIMESTAMP(3), device_id STRING, n BIGINT, total BIGINT, "
                        "PRIMARY KEY (ws, device_id) NOT ENFORCED)", NULL, NULL, 0));
+    IT_OK(sqlit_run(c, "CREATE TABLE hlog (ws TIMESTAMP(3), device_id STRING, n BIGINT, total BIGINT) WITH "
+                       "('bucket.num' = '2', 'bucket.key' = 'device_id')", NULL, NULL, 0));
     IT_OK(sqlit_run(c, HOP_JOB, STREAMING, got, sizeof got));
     IT_CHECK(!strncmp(got, "job-", 4), "the job's id: %s", got);
-    for (int part = 0; part < 2; part++) {
-        produce(c, "s3", part * NROWS / 3, (part + 1) * NROWS / 3, 0);
+    IT_OK(sqlit_run(c, HOP_LOG_JOB, STREAMING, got, sizeof got));
+    IT_CHECK(!strncmp(got, "job-", 4), "the log job's id: %s", got);
+    static const int after_ms[] = {0, 5, 20, 1};
+    for (int part = 0; part < 4; part++) {      /* kills just after a part, or while the jobs work on it */
+        produce(c, "s3", part * NROWS / 6, (part + 1) * NROWS / 6, 0);
         strom_client_close(c);
+        usleep(after_ms[part] * 1000);
         IT_CHECK(st_stop(&SRV, SIGKILL) == 128 + SIGKILL, "killed");
         st_start(&SRV, DIR_, NULL);
         c = client();
     }
-    produce(c, "s3", 2 * NROWS / 3, NROWS, 0);
+    produce(c, "s3", 4 * NROWS / 6, NROWS, 0);
     strom_producer *p = NULL;
     IT_OK(strom_producer_create(c, "s3", NULL, NULL, 0, &p));
     for (int d = 0; d < NDEV; d++)             /* every bucket's watermark past the end */
         send_row(p, d, -1, time_of(NROWS) + 60000);
     IT_OK(strom_producer_close(p));
     expect(SIZE_MS, SIZE_MS / 2, NROWS, 0, 0);
-    int64_t until = strom_mono_ns() + (int64_t)60 * 1000000000;
-    do {
-        IT_OK(sqlit_run(c, "SELECT ws, device_id, n, total FROM hsink ORDER BY ws, device_id", BATCH, got,
-                        sizeof got));
-        if (!strcmp(got, want))
-            break;
-        usleep(200000);
-    } while (strom_mono_ns() < until);
-    IT_CHECK(!print_diff("HOP job after two SIGKILLs", want, got), "HOP job after two SIGKILLs: the sink "
-             "differs from the windows computed here (diff above)");
-    printf("  HOP job into a primary-key sink: %d windows right after two SIGKILLs\n", NAGG);
+    check_sink_windows(c, "hsink", "HOP job after four SIGKILLs");
+    check_sink_windows(c, "hlog", "HOP job into a log table after four SIGKILLs");
+    printf("  HOP jobs into a primary-key and a log sink: %d windows right (each once) after four SIGKILLs\n", NAGG);
     return c;
 }
 

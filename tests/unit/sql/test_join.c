@@ -6,6 +6,10 @@
  *     not late (simulated here per side in arrival order), each pair once, and the late
  *     counts must match; batch mode over the same rows gives the join of all rows;
  *   - the same with the seed's tables (2 buckets each) and rows in time order (none late);
+ *   - LEFT, RIGHT and FULL OUTER joins of random rows (with and without late rows; closing
+ *     rows far ahead on every device move both watermarks past all others): each row of a
+ *     kept side that matched none comes once, padded with NULLs, as the brute force over
+ *     every pair says; with no late row streaming = batch;
  *   - bad input: errors name line and column. */
 #include "sqlt.h"
 
@@ -16,7 +20,7 @@
 #define DELAY 5000                    /* the tables' WATERMARK delay */
 #define NCHUNKS 80
 #define MAXROWS 4000
-#define NDEV 5
+#define NDEV 5                        /* devices of the inner joins' rows */
 
 #define S2 SEED_WINDOW_JOIN
 
@@ -28,7 +32,8 @@ typedef struct ev {
 } ev;
 
 static ev E[MAXROWS];
-static int NE;
+static int NE, NCH;                   /* rows, chunks */
+static int ndev = NDEV;               /* devices (the outer joins': more, so fewer matches) */
 
 /* Chunks of rows of one side each (the side picked at random), times rising by chunk
  * with jitter; with `disorder` some rows are up to 40 s back (late against the 5 s delay
@@ -36,17 +41,34 @@ static int NE;
 static void generate(int disorder)
 {
     NE = 0;
+    NCH = NCHUNKS;
     int64_t last[2] = {BASE, BASE};
     for (int c = 0; c < NCHUNKS; c++) {
         int side = (int)(rnd() % 2), n = 5 + (int)(rnd() % 20);
         for (int i = 0; i < n && NE < MAXROWS; i++, NE++) {
             ev *e = &E[NE];
-            e->side = side, e->id = NE, e->dev = (int)(rnd() % NDEV), e->chunk = c;
+            e->side = side, e->id = NE, e->dev = (int)(rnd() % (uint64_t)ndev), e->chunk = c;
             if (disorder)
                 e->ts = BASE + 15000LL * c + (int64_t)(rnd() % 15000) - (rnd() % 5 == 0 ? (int64_t)(rnd() % 40000) : 0);
             else
                 e->ts = last[side] += 1 + (int64_t)(rnd() % 2000);
         }
+    }
+}
+
+/* Two last chunks, statuses then alarms, a row per device each at the same time far
+ * ahead: each side's watermark passes every earlier row's, so every row without a match
+ * is known to have none (and is emitted by an outer join), and these rows match each other.
+ * The alarms' chunk starts with an alarm of a device of its own, 400 s before them: not
+ * late, but the statuses' watermark has passed it when it comes (it meets only the rows
+ * held, then is known to have no match). */
+static void add_closing(void)
+{
+    for (int side = 1; side >= 0; side--, NCH++) {
+        if (side == 0 && NE < MAXROWS)
+            E[NE] = (ev){.side = 0, .id = NE, .dev = ndev, .chunk = NCH, .ts = BASE + 10000000LL - 400000}, NE++;
+        for (int d = 0; d < ndev && NE < MAXROWS; d++, NE++)
+            E[NE] = (ev){.side = side, .id = NE, .dev = d, .chunk = NCH, .ts = BASE + 10000000LL + d};
     }
 }
 
@@ -66,17 +88,34 @@ static int64_t mark_late(int64_t late[2])
     return late[0] + late[1];
 }
 
-/* The join of the rows (without the late ones when skip_late) as result strings. */
-static void expect(int skip_late, rows *out)
+enum { INNER, LEFT, RIGHT, FULL };
+
+/* The join (kind) of the rows (without the late ones when skip_late) as result strings,
+ * by brute force over every pair: the matches, and for an outer join each row of a kept
+ * side that matched none, padded with NULLs. */
+static void expect(int kind, int skip_late, rows *out)
 {
+    static uint8_t matched[MAXROWS];
+    memset(matched, 0, sizeof matched);
     for (int i = 0; i < NE; i++)
         for (int j = 0; j < NE; j++) {
             const ev *a = &E[i], *s = &E[j];
             if (a->side != 0 || s->side != 1 || a->dev != s->dev || (skip_late && (a->late || s->late)))
                 continue;
-            if (a->ts >= s->ts - 300000 && a->ts <= s->ts + 60000)
+            if (a->ts >= s->ts - 300000 && a->ts <= s->ts + 60000) {
                 rows_addf(out, "A%d|D%d|S%d|%d", a->id, a->dev, s->id, s->id);
+                matched[i] = matched[j] = 1;
+            }
         }
+    for (int i = 0; i < NE; i++) {
+        const ev *e = &E[i];
+        if (matched[i] || (skip_late && e->late))
+            continue;
+        if (e->side == 0 && (kind == LEFT || kind == FULL))
+            rows_addf(out, "A%d|D%d|NULL|NULL", e->id, e->dev);
+        if (e->side == 1 && (kind == RIGHT || kind == FULL))
+            rows_addf(out, "NULL|NULL|S%d|%d", e->id, e->id);
+    }
 }
 
 typedef struct feed {
@@ -125,7 +164,7 @@ static void append_chunk(feed *f, int c)
 static void next_chunk(void *arg)
 {
     feed *f = arg;
-    if (f->chunk < NCHUNKS)
+    if (f->chunk < NCH)
         append_chunk(f, f->chunk++);
     else
         sql_session_interrupt(f->t->s);
@@ -144,15 +183,22 @@ static void make_tables(sqlt *t, int buckets)
     sqlt_run(t, q, NULL);
 }
 
-/* The statement's rows as "A<id>|D<dev>|S<id>|<capacity>". */
+/* Column i of st as text ("NULL" for NULL). */
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    return v ? v : "NULL";
+}
+
+/* The statement's rows as "A<id>|D<dev>|S<id>|<capacity>" (NULL for NULLs). */
 static void collect(sqlite3_stmt *st, rows *out, int streaming)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        char buf[128];
-        snprintf(buf, sizeof buf, "%s|%s|%s|%d", (const char *)sqlite3_column_text(st, 0),
-                 (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2),
-                 (int)sqlite3_column_double(st, 3));
+        char buf[128], cap[32] = "NULL";
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            snprintf(cap, sizeof cap, "%d", (int)sqlite3_column_double(st, 3));
+        snprintf(buf, sizeof buf, "%s|%s|%s|%s", col_text(st, 0), col_text(st, 1), col_text(st, 2), cap);
         rows_add(out, buf);
     }
     if (streaming)
@@ -161,12 +207,30 @@ static void collect(sqlite3_stmt *st, rows *out, int streaming)
         assert_int_equal(rc, SQLITE_DONE);
 }
 
-static void run_case(int buckets, int disorder, const char *tag)
+/* Statement 2 of the seed with its JOIN as kind. */
+static const char *statement(int kind, char *buf, size_t cap)
+{
+    static const char *const kw[] = {"JOIN", "LEFT JOIN", "RIGHT OUTER JOIN", "FULL OUTER JOIN"};
+    if (kind == INNER)
+        return S2;
+    snprintf(buf, cap, "SELECT a.alarm_id, a.device_id, s.device_status, s.capacity\nFROM alarm_stream a\n%s "
+             "device_status_stream s\nON a.device_id = s.device_id\nAND a.event_time BETWEEN s.event_time - "
+             "INTERVAL '5' MINUTE AND s.event_time + INTERVAL '1' MINUTE\n", kw[kind]);
+    return buf;
+}
+
+/* The join (kind) of rows generated (disorder) over tables of buckets buckets: in
+ * streaming mode against the model over the rows not late, in batch mode against the
+ * model over all rows, and with no late row the two answers equal. */
+static void run_case(int buckets, int disorder, int kind, const char *tag)
 {
     sqlt t;
     sqlt_open(&t, tag);
     make_tables(&t, buckets);
     generate(disorder);
+    add_closing();
+    char sbuf[512];
+    const char *q = statement(kind, sbuf, sizeof sbuf);
     int64_t want_late[2];
     int64_t nlate = mark_late(want_late);
     if (disorder)
@@ -182,7 +246,7 @@ static void run_case(int buckets, int disorder, const char *tag)
     assert_int_equal(sql_session_set(t.s, "execution.runtime-mode", "streaming"), STROM_OK);
     sql_session_set_idle(t.s, next_chunk, &f);
     sqlite3_stmt *st = NULL;
-    if (sql_session_run(t.s, S2, strlen(S2), &st) != STROM_OK)
+    if (sql_session_run(t.s, q, strlen(q), &st) != STROM_OK)
         fail_msg("streaming statement 2: %s", strom_errmsg());
     sqlite3_stmt *plan = NULL;                  /* the inner loop looks up the key in the held rows */
     assert_int_equal(sqlite3_prepare_v2(sql_session_db(t.s), "EXPLAIN QUERY PLAN SELECT * FROM temp.\"__join_l\" a "
@@ -195,28 +259,36 @@ static void run_case(int buckets, int disorder, const char *tag)
     assert_int_equal(indexed, 1);
     rows got = {0}, want = {0};
     collect(st, &got, 1);
-    assert_int_equal(f.chunk, NCHUNKS);
+    assert_int_equal(f.chunk, NCH);
     int64_t late[2] = {-1, -1};
     assert_true(sql_session_join(t.s, late));
     assert_int_equal(late[0], want_late[0]);
     assert_int_equal(late[1], want_late[1]);
     sqlite3_finalize(st);
-    expect(1, &want);
+    expect(kind, 1, &want);
     assert_true(want.n > 100);
     rows_equal_sorted(&got, &want, "streaming join");
-    printf("  %s: %zu rows joined in streaming mode, late rows %lld + %lld\n", tag, got.n,
+    size_t padded = 0;
+    for (size_t i = 0; i < got.n; i++)
+        padded += strstr(got.r[i], "NULL") != NULL;
+    if (kind != INNER)
+        assert_true(padded > 10);                /* the data has rows without a match */
+    printf("  %s: %zu rows joined in streaming mode (%zu padded), late rows %lld + %lld\n", tag, got.n, padded,
            (long long)late[0], (long long)late[1]);
-    rows_free(&got);
     rows_free(&want);
     /* batch: every stored row */
     sql_session_set_idle(t.s, NULL, NULL);
     assert_int_equal(sql_session_set(t.s, "execution.runtime-mode", "batch"), STROM_OK);
-    assert_int_equal(sql_session_run(t.s, S2, strlen(S2), &st), STROM_OK);
-    collect(st, &got, 0);
+    assert_int_equal(sql_session_run(t.s, q, strlen(q), &st), STROM_OK);
+    rows batch = {0};
+    collect(st, &batch, 0);
     sqlite3_finalize(st);
-    expect(0, &want);
-    rows_equal_sorted(&got, &want, "batch join");
+    expect(kind, 0, &want);
+    rows_equal_sorted(&batch, &want, "batch join");
+    if (!disorder)                               /* the whole stream: streaming = batch */
+        rows_equal_sorted(&got, &batch, "streaming vs batch");
     rows_free(&got);
+    rows_free(&batch);
     rows_free(&want);
     strom_table_close(f.tab[0]);
     strom_table_close(f.tab[1]);
@@ -226,13 +298,26 @@ static void run_case(int buckets, int disorder, const char *tag)
 static void test_streaming_late(void **state)
 {
     (void)state;
-    run_case(1, 1, "join_late");
+    run_case(1, 1, INNER, "join_late");
 }
 
 static void test_streaming_buckets(void **state)
 {
     (void)state;
-    run_case(2, 0, "join_buckets");
+    run_case(2, 0, INNER, "join_buckets");
+}
+
+/* Outer joins: each row of a kept side without a match is emitted once, padded, when the
+ * other side's watermark shows no match can come; random rows in and out of order. */
+static void test_streaming_outer(void **state)
+{
+    (void)state;
+    ndev = 150;
+    run_case(1, 1, LEFT, "join_left_late");
+    run_case(2, 0, RIGHT, "join_right");
+    run_case(1, 1, FULL, "join_full_late");
+    run_case(2, 0, FULL, "join_full");
+    ndev = NDEV;
 }
 
 static void test_bad_input(void **state)
@@ -258,6 +343,12 @@ static void test_bad_input(void **state)
     sqlt_fails(&t, "SELECT * FROM alarm_stream a JOIN device_status_stream s\n"
                    "ON a.device_id = s.device_id AND a.event_time >= s.event_time",
                "line 2, column 1: a join of two streams needs a lower and an upper bound");
+    sqlt_fails(&t, "SELECT * FROM alarm_stream a LEFT OUTER JOIN device_status_stream s\n"
+                   "ON a.device_id = s.device_id AND a.event_time <= s.event_time + INTERVAL '1' SECOND",
+               "line 2, column 1: a join of two streams needs a lower and an upper bound");
+    sqlt_fails(&t, "SELECT * FROM alarm_stream a FULL JOIN device_status_stream s\n"
+                   "ON a.event_time BETWEEN s.event_time - INTERVAL '5' MINUTE AND s.event_time",
+               "line 2, column 1: a join of two streams needs an equality of a column of each side");
     sqlt_fails(&t, "SELECT * FROM alarm_stream a JOIN device_status_stream s\n"
                    "ON a.device_id = s.device_id OR a.event_time = s.event_time",
                "line 2, column 30: a join of two streams: the ON condition must be a conjunction");
@@ -284,6 +375,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_streaming_late),
         cmocka_unit_test(test_streaming_buckets),
+        cmocka_unit_test(test_streaming_outer),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

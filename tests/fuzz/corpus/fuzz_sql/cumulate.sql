@@ -1,0 +1,1 @@
+SELECT window_start, window_end, device_id, sum(current) FROM TABLE(CUMULATE(TABLE power_equipment_stream, DESCRIPTOR(event_time), INTERVAL '10' SECOND, INTERVAL '1' MINUTE)) AS c WHERE c.voltage > 220 GROUP BY window_start, window_end, device_id

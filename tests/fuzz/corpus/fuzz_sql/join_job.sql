@@ -1,0 +1,1 @@
+INSERT INTO jsink SELECT a.alarm_id, s.device_status, a.device_id, s.capacity FROM alarm_stream a FULL JOIN device_status_stream AS s ON a.device_id = s.device_id AND s.event_time > a.event_time - INTERVAL '1' MINUTE AND s.event_time <= a.event_time + INTERVAL '5' MINUTE

@@ -1,0 +1,1 @@
+SELECT a.alarm_id, a.device_id, s.device_status FROM alarm_stream a LEFT OUTER JOIN device_status_stream s ON a.device_id = s.device_id AND a.event_time BETWEEN s.event_time - INTERVAL '5' MINUTE AND s.event_time + INTERVAL '1' MINUTE WHERE s.capacity IS NULL OR s.capacity > 1

@@ -1,0 +1,1 @@
+INSERT INTO wlog SELECT window_start, window_end, device_id, count(*) FROM TABLE(CUMULATE(TABLE power_equipment_stream, DESCRIPTOR(event_time), INTERVAL '5' SECOND, INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, device_id
