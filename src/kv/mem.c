@@ -64,46 +64,108 @@ typedef struct free_block {
     struct free_block *next;
 } free_block;
 
+/* A chunk's header, in its first 64 bytes; its blocks follow, all of one class. */
+typedef struct chunk {
+    int cls;
+    int partial;                 /* on its class's list of chunks with room */
+    uint32_t live;               /* blocks handed out */
+    uint8_t *bump;               /* never handed out: [bump, end of chunk) */
+    free_block *free;            /* handed out and freed since */
+    struct chunk *prev, *next;   /* the class's list of chunks with room */
+} chunk;
+
+_Static_assert(sizeof(chunk) <= LINE, "a chunk header fits one line");
+
+/* Empty chunks kept for reuse by any class (beyond: unmapped). */
+#define POOL_MAX 8
+
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static free_block *g_free[NCLASS];
-static uint8_t *g_bump, *g_end;   /* the rest of the current chunk */
+static chunk *g_partial[NCLASS];
+static chunk *g_pool[POOL_MAX];
+static int g_npool;
 
-static void push(int c, void *p)
+static chunk *chunk_of(const void *p)
 {
-    free_block *b = p;
-    b->next = g_free[c];
-    g_free[c] = b;
+    return (chunk *)((uintptr_t)p & ~(uintptr_t)(KV_MEM_CHUNK - 1));
 }
 
-/* Cuts [g_bump, g_end) into blocks of the largest classes that fit (every class size
- * and the rest are multiples of 64, so nothing is left over). */
-static void retire_rest(void)
+static uint8_t *chunk_end(chunk *ch) { return (uint8_t *)ch + KV_MEM_CHUNK; }
+
+static void list_add(chunk *ch)
 {
-    for (int c = NCLASS - 1; c >= 0; c--)
-        while ((size_t)(g_end - g_bump) >= class_size(c)) {
-            push(c, g_bump);
-            g_bump += class_size(c);
-        }
+    ch->prev = NULL;
+    ch->next = g_partial[ch->cls];
+    if (ch->next)
+        ch->next->prev = ch;
+    g_partial[ch->cls] = ch;
+    ch->partial = 1;
 }
 
-/* Maps a 2 MiB-aligned chunk marked for huge pages. 0 on ENOMEM. */
-static int new_chunk(void)
+static void list_del(chunk *ch)
+{
+    if (ch->prev)
+        ch->prev->next = ch->next;
+    else
+        g_partial[ch->cls] = ch->next;
+    if (ch->next)
+        ch->next->prev = ch->prev;
+    ch->partial = 0;
+}
+
+/* Maps a 2 MiB-aligned chunk marked for huge pages. NULL on ENOMEM. */
+static chunk *map_chunk(void)
 {
     size_t len = 2 * KV_MEM_CHUNK;
     uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        return 0;
+        return NULL;
     uint8_t *a = (uint8_t *)(((uintptr_t)p + KV_MEM_CHUNK - 1) & ~(uintptr_t)(KV_MEM_CHUNK - 1));
     if (a > p)
         munmap(p, (size_t)(a - p));
     if (a + KV_MEM_CHUNK < p + len)
         munmap(a + KV_MEM_CHUNK, (size_t)(p + len - (a + KV_MEM_CHUNK)));
     (void)madvise(a, KV_MEM_CHUNK, MADV_HUGEPAGE);   /* a hint: 4 KiB pages otherwise */
-    retire_rest();
-    g_bump = a;
-    g_end = a + KV_MEM_CHUNK;
     __atomic_fetch_add(&g_mapped, KV_MEM_CHUNK, __ATOMIC_RELAXED);
-    return 1;
+    return (chunk *)a;
+}
+
+/* A chunk for class c (from the pool, else mapped), on c's list. NULL on ENOMEM. */
+static chunk *new_chunk(int c)
+{
+    chunk *ch = g_npool > 0 ? g_pool[--g_npool] : map_chunk();
+    if (!ch)
+        return NULL;
+    *ch = (chunk){.cls = c, .bump = (uint8_t *)ch + LINE};
+    list_add(ch);
+    return ch;
+}
+
+/* An empty chunk goes back to the pool, or to the kernel when the pool is full. */
+static void release_chunk(chunk *ch)
+{
+    list_del(ch);
+    if (g_npool < POOL_MAX) {
+        g_pool[g_npool++] = ch;
+        return;
+    }
+    munmap(ch, KV_MEM_CHUNK);
+    __atomic_fetch_sub(&g_mapped, KV_MEM_CHUNK, __ATOMIC_RELAXED);
+}
+
+static void *take(chunk *ch, size_t sz)
+{
+    void *p;
+    if (ch->free) {
+        p = ch->free;
+        ch->free = ch->free->next;
+    } else {
+        p = ch->bump;
+        ch->bump += sz;
+    }
+    ch->live++;
+    if (!ch->free && (size_t)(chunk_end(ch) - ch->bump) < sz)
+        list_del(ch);   /* full */
+    return p;
 }
 
 void *kv_mem_alloc(size_t n)
@@ -111,16 +173,9 @@ void *kv_mem_alloc(size_t n)
     if (n > KV_MEM_MAX)
         return malloc(n);
     int c = class_of(n ? n : 1);
-    size_t sz = class_size(c);
-    void *p = NULL;
     pthread_mutex_lock(&g_mu);
-    if (g_free[c]) {
-        p = g_free[c];
-        g_free[c] = g_free[c]->next;
-    } else if ((size_t)(g_end - g_bump) >= sz || new_chunk()) {
-        p = g_bump;
-        g_bump += sz;
-    }
+    chunk *ch = g_partial[c] ? g_partial[c] : new_chunk(c);
+    void *p = ch ? take(ch, class_size(c)) : NULL;
     pthread_mutex_unlock(&g_mu);
     return p;
 }
@@ -134,7 +189,14 @@ void kv_mem_free(void *p, size_t n)
         return;
     }
     pthread_mutex_lock(&g_mu);
-    push(class_of(n ? n : 1), p);
+    chunk *ch = chunk_of(p);
+    free_block *b = p;
+    b->next = ch->free;
+    ch->free = b;
+    if (!ch->partial)
+        list_add(ch);
+    if (--ch->live == 0)
+        release_chunk(ch);
     pthread_mutex_unlock(&g_mu);
 }
 

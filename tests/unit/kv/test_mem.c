@@ -1,8 +1,8 @@
 /* test_mem.c: the row cache's memory (src/kv/mem.c) against what mem.h promises: a
  * block has at least the bytes asked for, in its size class, 64-byte aligned; live blocks
  * never overlap (each is filled with its own pattern and checked after every other
- * allocation and free, from two threads at once); a freed block is the next one of its
- * class; the rest of a chunk that cannot hold a block serves smaller classes. Under
+ * allocation and free, from two threads at once); the chunks one class empties serve
+ * another without new mappings; empty chunks beyond the pool are unmapped. Under
  * AddressSanitizer the blocks are malloc'ed (no chunks): the arena-only checks are
  * skipped there, the others still run. */
 #include <setjmp.h>
@@ -117,62 +117,44 @@ static void test_zeroed(void **state)
     kv_mem_free(q, 1000);
 }
 
-/* Arena only: a freed block is the next of its class; a chunk's rest is not lost. */
-static void test_reuse_and_rest(void **state)
+/* Arena only: the chunks a class empties serve another class without new mappings, and
+ * chunks beyond the pool are given back. */
+static void test_chunks_move_between_classes(void **state)
 {
     (void)state;
+    enum { N = 3000 };   /* 3000 blocks of 1 KiB: two chunks of one class */
+    static void *a[N], *b[N];
     void *probe = kv_mem_alloc(100);
     assert_non_null(probe);
-    if (kv_mem_mapped() == 0) {   /* AddressSanitizer: malloc'ed blocks, no chunks */
-        kv_mem_free(probe, 100);
-        skip();
-    }
     kv_mem_free(probe, 100);
-    assert_ptr_equal(kv_mem_alloc(128), probe);   /* 100 and 128: one class */
-    kv_mem_free(probe, 128);
-
-    /* Fill chunks with 256 KiB blocks until one more forces a new chunk... */
-    void *big[64];
-    int nbig = 0;
-    size_t before = kv_mem_mapped();
-    while (nbig < 64 && kv_mem_mapped() == before)
-        assert_non_null(big[nbig++] = kv_mem_alloc(KV_MEM_MAX));
-    assert_true(kv_mem_mapped() > before);
-    /* ...the old chunk's rest (after its last 256 KiB block, bump-allocated one after
-     * another) was cut into blocks, the largest first: the next block of the largest class
-     * that fits the rest is the rest's start. Run first in the process, the rest is
-     * 256 KiB - 128 (the probe's block, then seven 256 KiB blocks). */
-    size_t mapped = kv_mem_mapped();
-    int checked = 0;
-    if (nbig >= 3 && (uint8_t *)big[nbig - 2] == (uint8_t *)big[nbig - 3] + KV_MEM_MAX) {
-        uint8_t *rest = (uint8_t *)big[nbig - 2] + KV_MEM_MAX;
-        uint8_t *end = (uint8_t *)(((uintptr_t)big[nbig - 2] & ~(uintptr_t)(KV_MEM_CHUNK - 1)) +
-                                   KV_MEM_CHUNK);
-        size_t r = (size_t)(end - rest), c = 64;
-        while (c < r && kv_mem_size(c + 1) <= r)
-            c = kv_mem_size(c + 1);
-        if (r >= 64) {
-            void *p = kv_mem_alloc(c);
-            assert_ptr_equal(p, rest);
-            kv_mem_free(p, c);
-            checked = 1;
-        }
-    }
-    assert_true(checked);
-    for (int i = 0; i < nbig; i++)
-        kv_mem_free(big[i], KV_MEM_MAX);
-    /* The freed 256 KiB blocks serve the next ones: no new chunk. */
-    for (int i = 0; i < nbig; i++)
-        assert_non_null(big[i] = kv_mem_alloc(KV_MEM_MAX));
-    assert_int_equal(kv_mem_mapped(), mapped);
-    for (int i = 0; i < nbig; i++)
-        kv_mem_free(big[i], KV_MEM_MAX);
+    if (kv_mem_mapped() == 0)   /* AddressSanitizer: malloc'ed blocks, no chunks */
+        skip();
+    for (int i = 0; i < N; i++)
+        assert_non_null(a[i] = kv_mem_alloc(1024));
+    size_t full = kv_mem_mapped();
+    for (int i = 0; i < N; i++)
+        kv_mem_free(a[i], 1024);
+    /* The same bytes in another class (1088-byte blocks): from the emptied chunks. */
+    for (int i = 0; i < N * 1024 / 1088 - 64; i++)
+        assert_non_null(b[i] = kv_mem_alloc(1088));
+    assert_int_equal(kv_mem_mapped(), full);
+    for (int i = 0; i < N * 1024 / 1088 - 64; i++)
+        kv_mem_free(b[i], 1088);
+    /* Twenty chunks' worth freed at once: the pool keeps 8 empty chunks, the rest go. */
+    static void *c[20 * 8];
+    for (int i = 0; i < 20 * 8; i++)
+        assert_non_null(c[i] = kv_mem_alloc(KV_MEM_MAX));   /* 7 per chunk */
+    size_t peak = kv_mem_mapped();
+    for (int i = 0; i < 20 * 8; i++)
+        kv_mem_free(c[i], KV_MEM_MAX);
+    assert_true(kv_mem_mapped() + 10 * KV_MEM_CHUNK <= peak);
+    assert_true(kv_mem_mapped() >= 8 * KV_MEM_CHUNK);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reuse_and_rest),   /* first: it reasons about fresh chunks */
+        cmocka_unit_test(test_chunks_move_between_classes),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_no_overlap_two_threads),
         cmocka_unit_test(test_zeroed),
