@@ -9,6 +9,7 @@
  * end of the connection) comes. A broken connection (EOF, error, a frame over the limit,
  * a half-written request) fails every queued call with EIO; the next call reconnects.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -223,6 +224,7 @@ static void *reader_main(void *arg)
     strom_client *c = arg;
     int fd = c->fd;
     proto_reader r = {0};
+    pthread_setname_np(pthread_self(), "stc-reader");
     proto_reader_init(&r, 0, 7);
     const char *why = "the server closed the connection";
     for (;;) {

@@ -19,6 +19,7 @@
  * Primary-key tables: PUT_KV; each batch holds only upserts or only deletes (a change of
  * kind seals the open batch first); the batch's change vector says which.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -379,6 +380,7 @@ static void wait_until(strom_producer *p, int64_t t_ns)
 static void *sender_main(void *arg)
 {
     strom_producer *p = arg;
+    pthread_setname_np(pthread_self(), "stc-sender");
     pthread_mutex_lock(&p->mu);
     for (;;) {
         int64_t due = seal_due(p), retry_at = INT64_MAX;

@@ -685,6 +685,9 @@ static void *loop_main(void *arg)
     srv_server *s = l->srv;
     struct epoll_event ev[LOOP_EVENTS];
     int stopping = 0;
+    char name[16];
+    snprintf(name, sizeof name, "strom-io%d", l->index); /* for top -H, perf sched */
+    pthread_setname_np(pthread_self(), name);
     for (;;) {
         int n = epoll_wait(l->epfd, ev, LOOP_EVENTS, loop_timeout(l));
         l->deferring = 1;

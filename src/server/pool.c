@@ -1,6 +1,7 @@
 /* pool.c: the worker threads that run requests which may block (durable writes, fetches,
  * scans, DDL), so that no I/O thread ever waits for an fsync. A worker takes a slot from
  * the queue, runs it through its protocol and hands it back to the slot's loop. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "srv_int.h"
 
 #include <stdlib.h>
@@ -21,6 +22,7 @@ static void *pool_main(void *arg)
 {
     srv_server *s = arg;
     srv_scratch x;
+    pthread_setname_np(pthread_self(), "strom-worker");
     srv_scratch_init(&x); /* on ENOMEM the handlers fail for want of their scratch */
     srv_slot *slot;
     while ((slot = pool_pop(s)) != NULL) {
