@@ -35,10 +35,20 @@ struct strom_client {
     uint64_t gen;              /* connection generation */
     pthread_t reader;
     int have_reader;
+    int own_reads;             /* no reader thread: the waiting caller reads (stc_connect_own) */
+    proto_reader rd;           /* ... into this (own_reads) */
     stc_call *head, *tail;     /* calls sent, in send order */
     int32_t next_id;
     int closing;
 };
+
+/* A connection without a reader thread: the thread waiting for an answer reads the socket
+ * itself, so an answer wakes that thread directly (one thread hand-off fewer between the
+ * server's write and the caller). For a connection of one user that has one call in flight
+ * at a time and waits for it at once (the subscriber's own connection): answers nobody
+ * waits for stay in the socket. Otherwise as strom_client_connect; owned:
+ * strom_client_close. */
+strom_err stc_connect_own(const char *server, const strom_client_opts *opts, strom_client **out);
 
 /* Starts a call: encodes api's request m, (re)connects if needed, queues the call and
  * writes the frame. timeout_ms: extra time this call may take beyond the client's

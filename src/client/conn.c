@@ -196,7 +196,8 @@ static int deliver(strom_client *c, const uint8_t *f, size_t len)
 
 typedef struct reader_arg { strom_client *c; int fd; } reader_arg;
 
-static int read_some(proto_reader *r, int fd)
+/* One read into r: 1 (bytes read), 0 (EOF), -1 (error), 2 (nothing there: EAGAIN). */
+static int read_once(proto_reader *r, int fd)
 {
     uint8_t *p;
     size_t cap;
@@ -210,13 +211,39 @@ static int read_some(proto_reader *r, int fd)
         }
         if (n == 0)
             return 0;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN)
-            return -1;
+        if (errno != EINTR)
+            return errno == EAGAIN ? 2 : -1;
+    }
+}
+
+static int read_some(proto_reader *r, int fd)
+{
+    int n;
+    while ((n = read_once(r, fd)) == 2) {
         struct pollfd pf = {fd, POLLIN, 0};
         poll(&pf, 1, -1);
     }
+    return n;
+}
+
+/* Hands the whole frames in r to their calls. 0, or -1 when the stream broke (bad frame,
+ * id mismatch: the connection is closed). */
+static int deliver_all(strom_client *c, proto_reader *r)
+{
+    const uint8_t *f;
+    size_t len;
+    strom_err e;
+    while ((e = proto_reader_next(r, &f, &len)) == STROM_OK && f)
+        if (deliver(c, f, len) != 0)
+            return -1;
+    if (e == STROM_OK)
+        return 0;
+    char msg[400];
+    snprintf(msg, sizeof msg, "server %s: a malformed or oversized answer frame", c->server);
+    pthread_mutex_lock(&c->mu);
+    break_locked(c, STROM_EIO, msg);
+    pthread_mutex_unlock(&c->mu);
+    return -1;
 }
 
 static void *reader_main(void *arg)
@@ -233,16 +260,8 @@ static void *reader_main(void *arg)
             why = n == 0 ? "the server closed the connection" : "read failed";
             break;
         }
-        const uint8_t *f;
-        size_t len;
-        strom_err e;
-        while ((e = proto_reader_next(&r, &f, &len)) == STROM_OK && f)
-            if (deliver(c, f, len) != 0)
-                goto out;
-        if (e != STROM_OK) {
-            why = "a malformed or oversized answer frame";
-            break;
-        }
+        if (deliver_all(c, &r) != 0)
+            goto out;
     }
     char msg[400];
     snprintf(msg, sizeof msg, "server %s: %s", c->server, why);
@@ -259,11 +278,26 @@ out:
     return NULL;
 }
 
+/* 1 when the server closed the connection (or it failed). Without a reader thread nobody
+ * reads the EOF of a connection the server closed between two calls: the next call looks
+ * first, so that it reconnects instead of failing (as with a reader thread). */
+static int peer_closed(int fd)
+{
+    struct pollfd pf = {fd, POLLIN | POLLRDHUP, 0};
+    return poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* Connects if there is no live connection (cmu held by the caller). */
 static strom_err ensure_connected(strom_client *c)
 {
     pthread_mutex_lock(&c->mu);
     int live = c->fd >= 0 && !c->broken, closing = c->closing;
+    if (live && c->own_reads && peer_closed(c->fd)) {
+        char msg[360];
+        snprintf(msg, sizeof msg, "server %s: the server closed the connection", c->server);
+        break_locked(c, STROM_EIO, msg); /* fails only abandoned calls: nobody waits */
+        live = 0;
+    }
     pthread_mutex_unlock(&c->mu);
     if (closing)
         return strom_fail(STROM_ECLOSED, "server %s: client is closing", c->server);
@@ -272,6 +306,10 @@ static strom_err ensure_connected(strom_client *c)
     if (c->have_reader) { /* the broken connection's reader exits on the shutdown */
         pthread_join(c->reader, NULL);
         c->have_reader = 0;
+    }
+    if (c->own_reads && c->fd >= 0) { /* broken: no reader closes it for us */
+        close(c->fd);
+        c->fd = -1;
     }
     int fd = -1;
     strom_err e = open_socket(c, &fd);
@@ -282,6 +320,11 @@ static strom_err ensure_connected(strom_client *c)
     c->broken = 0;
     c->gen++;
     pthread_mutex_unlock(&c->mu);
+    if (c->own_reads) {
+        proto_reader_free(&c->rd);
+        proto_reader_init(&c->rd, 0, 7);
+        return STROM_OK;
+    }
     if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
         close(fd);
         c->fd = -1;
@@ -390,10 +433,53 @@ static strom_err wait_done(strom_client *c, stc_call *k)
     return STROM_OK;
 }
 
+/* own_reads: reads the socket until k is answered, its deadline passes (k abandoned: a
+ * later wait drops its answer) or the connection breaks (k failed with EIO). */
+static strom_err read_own(strom_client *c, stc_call *k)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        int done = k->done, fd = c->broken ? -1 : c->fd;
+        pthread_mutex_unlock(&c->mu);
+        if (done || fd < 0)
+            break; /* a broken connection completed every call, k included */
+        int64_t left = (k->deadline_ns - strom_mono_ns() + 999999) / 1000000;
+        struct pollfd pf = {fd, POLLIN, 0};
+        int r = left > 0 ? poll(&pf, 1, (int)STROM_MIN(left, INT32_MAX)) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0) {
+            pthread_mutex_lock(&c->mu);
+            if (!k->done)
+                k->abandoned = 1;
+            pthread_mutex_unlock(&c->mu);
+            if (k->abandoned)
+                return strom_fail(STROM_ETIMEOUT, "server %s: %s: no answer within %d ms",
+                                  c->server, api_name(k->api), k->timeout_ms);
+            break;
+        }
+        int n = r < 0 ? -1 : read_once(&c->rd, fd);
+        if (n == 2 || (n == 1 && deliver_all(c, &c->rd) == 0))
+            continue;
+        if (n <= 0) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "server %s: %s", c->server,
+                     n == 0 ? "the server closed the connection" : "read failed");
+            pthread_mutex_lock(&c->mu);
+            break_locked(c, STROM_EIO, msg);
+            pthread_mutex_unlock(&c->mu);
+        }
+    }
+    return STROM_OK;
+}
+
 strom_err stc_call_wait(strom_client *c, stc_call *k, strom_buf *frame)
 {
+    strom_err e = c->own_reads ? read_own(c, k) : STROM_OK;
+    if (e != STROM_OK)
+        return e; /* abandoned: dropped when its answer comes */
     pthread_mutex_lock(&c->mu);
-    strom_err e = wait_done(c, k);
+    e = wait_done(c, k);
     pthread_mutex_unlock(&c->mu);
     if (e != STROM_OK)
         return e; /* abandoned: the reader frees k */
@@ -441,8 +527,8 @@ strom_err stc_roundtrip(strom_client *c, int api, const proto_msg *m, int extra_
 
 /* ------------------------------------------------------------ public */
 
-strom_err strom_client_connect(const char *server, const strom_client_opts *opts,
-                               strom_client **out)
+static strom_err client_connect(const char *server, const strom_client_opts *opts, int own_reads,
+                                strom_client **out)
 {
     *out = NULL;
     strom_client *c = strom_calloc(1, sizeof *c);
@@ -459,6 +545,7 @@ strom_err strom_client_connect(const char *server, const strom_client_opts *opts
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->wmu, NULL);
     pthread_mutex_init(&c->cmu, NULL);
+    c->own_reads = own_reads;
     strom_err e = parse_server(c, server);
     if (e == STROM_OK)
         e = ensure_connected(c);
@@ -483,6 +570,9 @@ void strom_client_close(strom_client *c)
     pthread_mutex_unlock(&c->mu);
     if (c->have_reader)
         pthread_join(c->reader, NULL);
+    if (c->own_reads && c->fd >= 0)
+        close(c->fd);
+    proto_reader_free(&c->rd);
     pthread_mutex_unlock(&c->cmu);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
@@ -490,6 +580,17 @@ void strom_client_close(strom_client *c)
     pthread_mutex_destroy(&c->cmu);
     strom_buf_free(&c->wbuf);
     free(c);
+}
+
+strom_err strom_client_connect(const char *server, const strom_client_opts *opts,
+                               strom_client **out)
+{
+    return client_connect(server, opts, 0, out);
+}
+
+strom_err stc_connect_own(const char *server, const strom_client_opts *opts, strom_client **out)
+{
+    return client_connect(server, opts, 1, out);
 }
 
 const char *strom_client_server(const strom_client *c)

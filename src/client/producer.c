@@ -462,7 +462,9 @@ static strom_err put_row(strom_producer *p, pbucket *k, const strom_value *vals,
     return e;
 }
 
-static strom_err queue_row(strom_producer *p, const strom_value *vals, int ncols, int del)
+/* Queues one row (mu held); *wake: the sender must be woken (after the unlock). */
+static strom_err queue_row(strom_producer *p, const strom_value *vals, int ncols, int del,
+                           int *wake)
 {
     int b = 0;
     strom_err e = route(p, vals, &b);
@@ -480,7 +482,7 @@ static strom_err queue_row(strom_producer *p, const strom_value *vals, int ncols
     if (k->rows++ == 0) {
         k->since_ns = now_ns();
         k->is_delete = del;
-        pthread_cond_signal(&p->wake); /* the sender times the linger */
+        *wake = 1; /* the sender times the linger */
     }
     k->bytes += row_bytes(vals, ncols);
     p->pending++;
@@ -502,11 +504,14 @@ static strom_err send_row(strom_producer *p, const strom_value *vals, int ncols,
     while (p->pending >= p->o.buffer_rows && p->err == STROM_OK)
         pthread_cond_wait(&p->space, &p->mu);
     strom_err e = p->err;
+    int wake = 0;
     if (e != STROM_OK)
         strom_fail(e, "%s", p->errmsg);
     else
-        e = queue_row(p, vals, ncols, del);
+        e = queue_row(p, vals, ncols, del, &wake);
     pthread_mutex_unlock(&p->mu);
+    if (wake) /* after the unlock: woken under it, the sender would only block on mu */
+        pthread_cond_signal(&p->wake);
     return e;
 }
 
