@@ -85,15 +85,34 @@ static double pct(double *v, int64_t n, double q)
 
 /* ------------------------------------------------------------ the server */
 
+/* The server's command line: strom server --port 0 --data DIR, then the words of
+ * STROM_BENCH_SERVER_ARGS (an experiment knob: e.g. "--io-sched-batch 1"; at most 16). */
+static void server_argv(const char *data, char *words, char **argv)
+{
+    int n = 0;
+    const char *fixed[] = {"strom", "server", "--port", "0", "--data"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        argv[n++] = (char *)fixed[i];
+    argv[n++] = (char *)data;
+    for (char *save = NULL, *w = strtok_r(words, " \t", &save); w && n < 22;
+         w = strtok_r(NULL, " \t", &save))
+        argv[n++] = w;
+    argv[n] = NULL;
+}
+
 int bench_server_spawn(const char *data, pid_t *pid, char *addr, size_t cap)
 {
     int pfd[2];
+    char words[1024], *argv[24];
+    const char *extra = getenv("STROM_BENCH_SERVER_ARGS");
+    snprintf(words, sizeof words, "%s", extra ? extra : "");
+    server_argv(data, words, argv);
     if (pipe(pfd) != 0)
         return cli_errorf("bench: pipe failed");
     if ((*pid = fork()) == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        execl("/proc/self/exe", "strom", "server", "--port", "0", "--data", data, (char *)NULL);
+        execv("/proc/self/exe", argv);
         _exit(127);
     }
     close(pfd[1]);
