@@ -21,7 +21,8 @@
  *    flight with STROM_EIO; the next call reconnects.
  *  - strom_producer: safe for concurrent senders (rows are queued under a lock); one
  *    background sender thread per producer seals, sends, awaits and retries batches.
- *  - strom_subscriber: one thread at a time.
+ *  - strom_subscriber: one thread at a time; it has a connection of its own, which the
+ *    polling thread reads itself (no reader thread).
  *  - strom_lookuper: safe for concurrent callers; concurrent lookups to one bucket are
  *    sent together as one LOOKUP request (the first caller sends for everyone queued while
  *    the previous request of that bucket was in flight).
