@@ -86,7 +86,7 @@ strom_err strom_subscriber_create(strom_client *c, const char *table,
         return STROM_ENOMEM;
     /* A connection of its own: the server runs one connection's requests one after the
      * other, so a parked long poll would hold up every other call on a shared one. */
-    strom_err e = stc_connect_own(c->server, &c->opts, &s->c);
+    strom_err e = strom_client_connect(c->server, &c->opts, &s->c);
     if (e == STROM_OK)
         e = stc_table_load(s->c, table, &s->t);
     if (e == STROM_OK)

@@ -4,9 +4,9 @@
  * producer's batching (batch_rows, linger), its routing (compared with where the embedded
  * engine puts the same rows) and its idempotent retries (a batch resent after the
  * connection dropped carries the same writer id, sequence and bytes, and is applied
- * once); the decoder (projection, filter, start offset) against a model. A connection that
- * its caller reads (stc_connect_own, the subscriber's) has no reader thread and passes the
- * same pipelining, timeout and reconnect tests. */
+ * once); the decoder (projection, filter, start offset) against a model. A connection has
+ * no reader thread (its waiting callers read it): none comes with it, and many threads
+ * calling at once on one connection each get their own answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,15 +20,13 @@
 #include "client/client_int.h"
 #include "peer.h"
 
-static int own_reads; /* connect_peer makes connections read by their callers */
-
 static strom_client *connect_peer(peer *p, int timeout_ms)
 {
     char addr[64];
     peer_addr(p, addr, sizeof addr);
     strom_client_opts o = {.connect_timeout_ms = 2000, .request_timeout_ms = timeout_ms};
     strom_client *c = NULL;
-    strom_err e = own_reads ? stc_connect_own(addr, &o, &c) : strom_client_connect(addr, &o, &c);
+    strom_err e = strom_client_connect(addr, &o, &c);
     if (e)
         fail_msg("connect %s: %s", addr, strom_errmsg());
     return c;
@@ -160,49 +158,59 @@ static int nthreads(void)
     return n;
 }
 
-/* The caller reads: no reader thread comes with the connection (a reading one does). */
-static void test_own_reads_no_thread(void **st)
+/* No thread comes with a connection: its waiting callers read it. */
+static void test_no_reader_thread(void **st)
 {
     (void)st;
     peer *p = peer_start();
     int before = nthreads();
-    own_reads = 0;
-    strom_client *with = connect_peer(p, 2000);
-    assert_int_equal(nthreads(), before + 1);
-    strom_client_close(with); /* (the peer serves one connection at a time) */
-    assert_int_equal(nthreads(), before);
-    own_reads = 1;
-    strom_client *own = connect_peer(p, 2000);
+    strom_client *c = connect_peer(p, 2000);
     assert_int_equal(nthreads(), before);
     strom_table_info *ti;
-    assert_int_equal(strom_client_table_info(own, "t", &ti), STROM_OK);
+    assert_int_equal(strom_client_table_info(c, "t", &ti), STROM_OK);
     assert_int_equal(strom_schema_ncols(ti->schema), 3);
     strom_table_info_free(ti);
     assert_int_equal(nthreads(), before);
-    strom_client_close(own);
-    own_reads = 0;
+    strom_client_close(c);
     peer_stop(p);
 }
 
-static void test_pipelining_own(void **st)
+/* Threads calling at once on one connection: whichever waits reads for all (and hands the
+ * reading on when its own answer is in); every call gets its own answer. */
+typedef struct caller { strom_client *c; int ok; } caller;
+
+static void *caller_main(void *arg)
 {
-    own_reads = 1;
-    test_pipelining(st);
-    own_reads = 0;
+    caller *k = arg;
+    for (int i = 0; i < 200; i++) {
+        strom_table_info *ti = NULL;
+        if (strom_client_table_info(k->c, "t", &ti) == STROM_OK && ti &&
+            strom_schema_ncols(ti->schema) == 3)
+            k->ok++;
+        strom_table_info_free(ti);
+    }
+    return NULL;
 }
 
-static void test_timeout_own(void **st)
+static void test_concurrent_callers(void **st)
 {
-    own_reads = 1;
-    test_timeout(st);
-    own_reads = 0;
-}
-
-static void test_reconnect_own(void **st)
-{
-    own_reads = 1;
-    test_reconnect(st);
-    own_reads = 0;
+    (void)st;
+    peer *p = peer_start();
+    strom_client *c = connect_peer(p, 5000);
+    enum { T = 8 };
+    caller k[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        k[i] = (caller){c, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, caller_main, &k[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(k[i].ok, 200);
+    }
+    assert_int_equal(p->nconn, 1);
+    strom_client_close(c);
+    peer_stop(p);
 }
 
 /* ------------------------------------------------------------ producer */
@@ -610,8 +618,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_addresses),  cmocka_unit_test(test_pipelining),
         cmocka_unit_test(test_timeout),        cmocka_unit_test(test_reconnect),
-        cmocka_unit_test(test_own_reads_no_thread), cmocka_unit_test(test_pipelining_own),
-        cmocka_unit_test(test_timeout_own),    cmocka_unit_test(test_reconnect_own),
+        cmocka_unit_test(test_no_reader_thread), cmocka_unit_test(test_concurrent_callers),
         cmocka_unit_test(test_batching),       cmocka_unit_test(test_routing),
         cmocka_unit_test(test_idempotent_retry), cmocka_unit_test(test_retry_gives_up),
         cmocka_unit_test(test_key_history),
