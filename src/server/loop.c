@@ -686,9 +686,6 @@ static void *loop_main(void *arg)
     srv_server *s = l->srv;
     struct epoll_event ev[LOOP_EVENTS];
     int stopping = 0;
-    char name[16];
-    snprintf(name, sizeof name, "strom-io%d", l->index); /* for top -H, perf sched */
-    pthread_setname_np(pthread_self(), name);
     for (;;) {
         int n = epoll_wait(l->epfd, ev, LOOP_EVENTS, loop_timeout(l));
         l->deferring = 1;
@@ -811,13 +808,18 @@ static void loop_free(srv_loop *l)
     pthread_mutex_destroy(&l->mu);
 }
 
-/* Starts l's thread; with server.io-sched-batch it is made SCHED_BATCH before the server
- * reports ready (unprivileged; glibc's thread attributes take only OTHER/FIFO/RR, hence
- * after the create; if the kernel refuses, it keeps the default). 0 or an errno value. */
+/* Starts l's thread, named strom-io<N> (top -H, perf sched) and with
+ * server.io-sched-batch made SCHED_BATCH, both before the server reports ready
+ * (unprivileged; glibc's thread attributes take only OTHER/FIFO/RR, hence after the
+ * create; if the kernel refuses, it keeps the default). 0 or an errno value. */
 static int loop_thread_start(srv_server *s, srv_loop *l)
 {
     int rc = pthread_create(&l->thread, NULL, loop_main, l);
     struct sched_param sp = {0};
+    char name[16];
+    snprintf(name, sizeof name, "strom-io%d", l->index);
+    if (rc == 0)
+        pthread_setname_np(l->thread, name);
     if (rc == 0 && s->cfg.io_sched_batch &&
         pthread_setschedparam(l->thread, SCHED_BATCH, &sp) == 0)
         atomic_fetch_add(&s->io_batch, 1);
