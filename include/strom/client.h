@@ -11,8 +11,9 @@
  *  - strom_client: one TCP connection (re-opened on demand after it broke), with any number
  *    of requests in flight (pipelining; the server answers in order, answers are matched by
  *    request id). SAFE for concurrent callers: any number of threads may call it and the
- *    producers / subscribers / lookupers made from it at once. It owns one background
- *    thread that reads answers. Every call has a deadline (request_timeout_ms); a call
+ *    producers / subscribers / lookupers made from it at once. No background thread: a
+ *    caller waiting for an answer reads the connection when no other caller does and
+ *    hands the others theirs. Every call has a deadline (request_timeout_ms); a call
  *    that passes it fails with STROM_ETIMEOUT and its late answer is dropped; the
  *    connection stays, so the next call works as soon as the server answers again.
  *    The server answers one connection's requests in order and runs them one at a time:
@@ -21,7 +22,7 @@
  *    flight with STROM_EIO; the next call reconnects.
  *  - strom_producer: safe for concurrent senders (rows are queued under a lock); one
  *    background sender thread per producer seals, sends, awaits and retries batches.
- *  - strom_subscriber: one thread at a time.
+ *  - strom_subscriber: one thread at a time (with a connection of its own).
  *  - strom_lookuper: safe for concurrent callers; concurrent lookups to one bucket are
  *    sent together as one LOOKUP request (the first caller sends for everyone queued while
  *    the previous request of that bucket was in flight).
@@ -55,7 +56,7 @@ typedef struct strom_client_opts {
  * when nobody answers. Owned: strom_client_close. */
 strom_err strom_client_connect(const char *server, const strom_client_opts *opts,
                                strom_client **out);
-/* Fails every call still in flight with ECLOSED, joins the reader thread, frees. */
+/* Fails every call still in flight with ECLOSED, closes the connection, frees. */
 void strom_client_close(strom_client *c);
 /* "HOST:PORT" as given. Borrowed from c. */
 const char *strom_client_server(const strom_client *c);

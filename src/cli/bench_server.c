@@ -27,6 +27,7 @@
  * The table is printed first, the JSON object (--json) last. Floors are printed next to
  * the figures; the exit code is 0 unless something failed to run.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -84,15 +85,34 @@ static double pct(double *v, int64_t n, double q)
 
 /* ------------------------------------------------------------ the server */
 
+/* The server's command line: strom server --port 0 --data DIR, then the words of
+ * STROM_BENCH_SERVER_ARGS (an experiment knob: e.g. "--io-sched-batch 1"; at most 16). */
+static void server_argv(const char *data, char *words, char **argv)
+{
+    int n = 0;
+    const char *fixed[] = {"strom", "server", "--port", "0", "--data"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        argv[n++] = (char *)fixed[i];
+    argv[n++] = (char *)data;
+    for (char *save = NULL, *w = strtok_r(words, " \t", &save); w && n < 22;
+         w = strtok_r(NULL, " \t", &save))
+        argv[n++] = w;
+    argv[n] = NULL;
+}
+
 int bench_server_spawn(const char *data, pid_t *pid, char *addr, size_t cap)
 {
     int pfd[2];
+    char words[1024], *argv[24];
+    const char *extra = getenv("STROM_BENCH_SERVER_ARGS");
+    snprintf(words, sizeof words, "%s", extra ? extra : "");
+    server_argv(data, words, argv);
     if (pipe(pfd) != 0)
         return cli_errorf("bench: pipe failed");
     if ((*pid = fork()) == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        execl("/proc/self/exe", "strom", "server", "--port", "0", "--data", data, (char *)NULL);
+        execv("/proc/self/exe", argv);
         _exit(127);
     }
     close(pfd[1]);
@@ -208,6 +228,7 @@ typedef struct e2e_sub {
 static void *e2e_reader(void *arg)
 {
     e2e_sub *r = arg;
+    pthread_setname_np(pthread_self(), "e2e-subscriber");
     r->ready = 1;
     int64_t idle = 0;
     while (r->n < r->want && idle < 40 && r->err == STROM_OK) {
@@ -591,9 +612,11 @@ static strom_err raw_check(raw_run *r, raw_conn *k, const uint8_t *f, size_t len
     return all ? STROM_OK : strom_fail(STROM_ENOTFOUND, "bench server: a loaded key was not found");
 }
 
-/* Reads what k's socket has; for a whole answer, checks it and sends the next request. */
-static strom_err raw_read(raw_run *r, raw_conn *k)
+/* Reads what k's socket has; for a whole answer, checks it and sets *answered (the
+ * caller sends k's next request). */
+static strom_err raw_read(raw_run *r, raw_conn *k, int *answered)
 {
+    *answered = 0;
     uint8_t *p;
     size_t cap;
     strom_err e = proto_reader_space(&k->rd, 4096, &p, &cap);
@@ -613,7 +636,8 @@ static strom_err raw_read(raw_run *r, raw_conn *k)
     if (r->nlat < r->cap)
         r->lat[r->nlat++] = (double)(mono_ns() - k->t0) / 1e6;
     r->done += r->batch;
-    return raw_send(r, k);
+    *answered = 1;
+    return STROM_OK;
 }
 
 static strom_err raw_loop(raw_run *r, raw_conn *k, int ep, double secs)
@@ -624,12 +648,22 @@ static strom_err raw_loop(raw_run *r, raw_conn *k, int ep, double secs)
         e = epoll_ctl(ep, EPOLL_CTL_ADD, k[i].fd, &ev) == 0 ? raw_send(r, &k[i])
                                                             : strom_fail_errno(errno, "epoll");
     }
+    /* Every answer of a round is read before the round's next requests go out, as
+     * redis-benchmark does (it reads a reply, then writes the client's next request when
+     * the loop next reports the socket writable): a write wakes a server thread, which may
+     * take this thread's core while answers of the round are still unread, and their
+     * latency would then include its time slice (the server's loop does the same with
+     * its answers, loop.c). */
     double end = cli_now() + secs;
     while (e == STROM_OK && cli_now() < end) {
         struct epoll_event evs[NCONN];
-        int n = epoll_wait(ep, evs, NCONN, 100);
+        raw_conn *next[NCONN];
+        int n = epoll_wait(ep, evs, NCONN, 100), nnext = 0, answered;
         for (int i = 0; i < n && e == STROM_OK; i++)
-            e = raw_read(r, evs[i].data.ptr);
+            if ((e = raw_read(r, evs[i].data.ptr, &answered)) == STROM_OK && answered)
+                next[nnext++] = evs[i].data.ptr;
+        for (int i = 0; i < nnext && e == STROM_OK; i++)
+            e = raw_send(r, next[i]);
     }
     return e;
 }

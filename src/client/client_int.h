@@ -1,14 +1,15 @@
 /*
  * client_int.h: internals of src/client (the client library of include/strom/client.h).
  *
- * conn.c    the connection: connect with timeout, a reader thread matching answers to
- *           calls (FIFO, checked by request id), calls with deadlines, reconnect.
+ * conn.c    the connection: connect with timeout, answers matched to calls (FIFO, checked
+ *           by request id) by whichever waiting caller reads, calls with deadlines,
+ *           reconnect.
  * client.c  administration calls and the table description shared by the objects.
  * decode.c  record batches from the wire -> strom_batch (projection, row filter).
  * producer.c, subscriber.c, lookuper.c: the three objects of client.h.
  *
  * Locking: strom_client.mu guards the call queue, fd and generation; wmu serialises the
- * writing of request frames (a frame is written whole, in queue order). The reader thread
+ * writing of request frames (a frame is written whole, in queue order). The reading caller
  * takes mu only to hand an answer over.
  */
 #ifndef STROM_CLIENT_INT_H
@@ -33,8 +34,8 @@ struct strom_client {
     int broken;                /* fd is shut down; the next call reconnects */
     strom_buf wbuf;            /* request being written (under wmu) */
     uint64_t gen;              /* connection generation */
-    pthread_t reader;
-    int have_reader;
+    int reading;               /* a waiting caller reads the socket (conn.c: leader/follower) */
+    proto_reader rd;           /* ... into this */
     stc_call *head, *tail;     /* calls sent, in send order */
     int32_t next_id;
     int closing;

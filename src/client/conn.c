@@ -2,13 +2,18 @@
  * conn.c: one connection to a strom server (see client.h for the contract).
  *
  * Requests are written whole under wmu, in the same order as their calls are queued;
- * the server answers in order, so the reader thread hands each answer to the head of the
- * queue after checking that the request ids match (a mismatch is EPROTO and breaks the
- * connection: the stream can no longer be trusted). A caller waits on cv with a deadline;
- * on timeout it marks its call abandoned and the reader frees it when the answer (or the
- * end of the connection) comes. A broken connection (EOF, error, a frame over the limit,
- * a half-written request) fails every queued call with EIO; the next call reconnects.
+ * the server answers in order, so the reader hands each answer to the head of the queue
+ * after checking that the request ids match (a mismatch is EPROTO and breaks the
+ * connection: the stream can no longer be trusted). There is no reader thread: a caller
+ * waiting for an answer reads the socket itself when nobody else does (leader/follower,
+ * wait_done), handing the others theirs, so the server's write wakes a waiting caller
+ * directly. A caller waits with a deadline; on timeout it marks its call abandoned, and
+ * whoever reads its late answer frees it (or the end of the connection does). Answers
+ * nobody waits for stay in the socket until somebody does. A broken connection (EOF,
+ * error, a frame over the limit, a half-written request) fails every queued call with EIO;
+ * the next call reconnects (and first looks for an EOF the server left meanwhile).
  */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -193,9 +198,8 @@ static int deliver(strom_client *c, const uint8_t *f, size_t len)
     return rc;
 }
 
-typedef struct reader_arg { strom_client *c; int fd; } reader_arg;
-
-static int read_some(proto_reader *r, int fd)
+/* One read into r: 1 (bytes read), 0 (EOF), -1 (error), 2 (nothing there: EAGAIN). */
+static int read_once(proto_reader *r, int fd)
 {
     uint8_t *p;
     size_t cap;
@@ -209,52 +213,38 @@ static int read_some(proto_reader *r, int fd)
         }
         if (n == 0)
             return 0;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN)
-            return -1;
-        struct pollfd pf = {fd, POLLIN, 0};
-        poll(&pf, 1, -1);
+        if (errno != EINTR)
+            return errno == EAGAIN ? 2 : -1;
     }
 }
 
-static void *reader_main(void *arg)
+/* Hands the whole frames in r to their calls. 0, or -1 when the stream broke (bad frame,
+ * id mismatch: the connection is closed). */
+static int deliver_all(strom_client *c, proto_reader *r)
 {
-    strom_client *c = arg;
-    int fd = c->fd;
-    proto_reader r = {0};
-    proto_reader_init(&r, 0, 7);
-    const char *why = "the server closed the connection";
-    for (;;) {
-        int n = read_some(&r, fd);
-        if (n <= 0) {
-            why = n == 0 ? "the server closed the connection" : "read failed";
-            break;
-        }
-        const uint8_t *f;
-        size_t len;
-        strom_err e;
-        while ((e = proto_reader_next(&r, &f, &len)) == STROM_OK && f)
-            if (deliver(c, f, len) != 0)
-                goto out;
-        if (e != STROM_OK) {
-            why = "a malformed or oversized answer frame";
-            break;
-        }
-    }
+    const uint8_t *f;
+    size_t len;
+    strom_err e;
+    while ((e = proto_reader_next(r, &f, &len)) == STROM_OK && f)
+        if (deliver(c, f, len) != 0)
+            return -1;
+    if (e == STROM_OK)
+        return 0;
     char msg[400];
-    snprintf(msg, sizeof msg, "server %s: %s", c->server, why);
+    snprintf(msg, sizeof msg, "server %s: a malformed or oversized answer frame", c->server);
     pthread_mutex_lock(&c->mu);
     break_locked(c, STROM_EIO, msg);
     pthread_mutex_unlock(&c->mu);
-out:
-    pthread_mutex_lock(&c->mu);
-    if (c->fd == fd)
-        c->fd = -1;
-    pthread_mutex_unlock(&c->mu);
-    close(fd);
-    proto_reader_free(&r);
-    return NULL;
+    return -1;
+}
+
+/* 1 when the server closed the connection (or it failed). With no thread reading between
+ * calls nobody sees the EOF of a connection the server closed meanwhile: the next call
+ * looks first, so that it reconnects instead of failing. */
+static int peer_closed(int fd)
+{
+    struct pollfd pf = {fd, POLLIN | POLLRDHUP, 0};
+    return poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 /* Connects if there is no live connection (cmu held by the caller). */
@@ -262,30 +252,34 @@ static strom_err ensure_connected(strom_client *c)
 {
     pthread_mutex_lock(&c->mu);
     int live = c->fd >= 0 && !c->broken, closing = c->closing;
+    if (live && peer_closed(c->fd)) {
+        char msg[360];
+        snprintf(msg, sizeof msg, "server %s: the server closed the connection", c->server);
+        break_locked(c, STROM_EIO, msg); /* fails the calls in flight, if any */
+        live = 0;
+    }
+    while (!live && c->reading) /* the shutdown ends its read at once */
+        pthread_cond_wait(&c->cv, &c->mu);
     pthread_mutex_unlock(&c->mu);
     if (closing)
         return strom_fail(STROM_ECLOSED, "server %s: client is closing", c->server);
     if (live)
         return STROM_OK;
-    if (c->have_reader) { /* the broken connection's reader exits on the shutdown */
-        pthread_join(c->reader, NULL);
-        c->have_reader = 0;
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
     }
     int fd = -1;
     strom_err e = open_socket(c, &fd);
     if (e != STROM_OK)
         return e;
+    proto_reader_free(&c->rd);
+    proto_reader_init(&c->rd, 0, 7);
     pthread_mutex_lock(&c->mu);
     c->fd = fd;
     c->broken = 0;
     c->gen++;
     pthread_mutex_unlock(&c->mu);
-    if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
-        close(fd);
-        c->fd = -1;
-        return strom_fail(STROM_ENOMEM, "server %s: cannot start the reader thread", c->server);
-    }
-    c->have_reader = 1;
     return STROM_OK;
 }
 
@@ -376,15 +370,65 @@ strom_err stc_call_start(strom_client *c, int api, const proto_msg *m, int extra
     return STROM_OK;
 }
 
+/* The reader (c->reading, set by the caller): reads fd and hands out answers until k is
+ * answered (1), k's deadline passes (0) or the connection breaks (1: every call in
+ * flight, k included, was failed). */
+static int read_for(strom_client *c, int fd, stc_call *k)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        int done = k->done;
+        pthread_mutex_unlock(&c->mu);
+        if (done)
+            return 1;
+        int64_t left = (k->deadline_ns - strom_mono_ns() + 999999) / 1000000;
+        struct pollfd pf = {fd, POLLIN, 0};
+        int r = left > 0 ? poll(&pf, 1, (int)STROM_MIN(left, INT32_MAX)) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0)
+            return 0;
+        int n = r < 0 ? -1 : read_once(&c->rd, fd);
+        if (n == 2 || (n == 1 && deliver_all(c, &c->rd) == 0))
+            continue;
+        if (n <= 0) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "server %s: %s", c->server,
+                     n == 0 ? "the server closed the connection" : "read failed");
+            pthread_mutex_lock(&c->mu);
+            break_locked(c, STROM_EIO, msg);
+            pthread_mutex_unlock(&c->mu);
+        }
+        return 1; /* broken: k was completed with the error */
+    }
+}
+
+/* Leader/follower (mu held): a waiter becomes the connection's reader when nobody reads,
+ * until its own answer is in; meanwhile it hands the other callers theirs (complete wakes
+ * them). When it stops, another waiter takes over. So an answer wakes the thread that waits
+ * for it, or the reader that hands it over: no reader thread, no hand-off to it. */
 static strom_err wait_done(strom_client *c, stc_call *k)
 {
     struct timespec ts = {k->deadline_ns / 1000000000, k->deadline_ns % 1000000000};
-    while (!k->done)
-        if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT && !k->done) {
+    while (!k->done) {
+        int timed_out = 0;
+        if (!c->reading && c->fd >= 0 && !c->broken) {
+            c->reading = 1;
+            int fd = c->fd;
+            pthread_mutex_unlock(&c->mu);
+            timed_out = !read_for(c, fd, k);
+            pthread_mutex_lock(&c->mu);
+            c->reading = 0;
+            pthread_cond_broadcast(&c->cv); /* a waiter reads on; a reconnect may go on */
+        } else {
+            timed_out = pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT;
+        }
+        if (timed_out && !k->done) {
             k->abandoned = 1;
             return strom_fail(STROM_ETIMEOUT, "server %s: %s: no answer within %d ms",
                               c->server, api_name(k->api), k->timeout_ms);
         }
+    }
     return STROM_OK;
 }
 
@@ -394,7 +438,7 @@ strom_err stc_call_wait(strom_client *c, stc_call *k, strom_buf *frame)
     strom_err e = wait_done(c, k);
     pthread_mutex_unlock(&c->mu);
     if (e != STROM_OK)
-        return e; /* abandoned: the reader frees k */
+        return e; /* abandoned: freed when its answer comes (or the connection ends) */
     if (k->err != STROM_OK) {
         e = strom_fail(k->err, "%s", k->msg);
     } else {
@@ -478,9 +522,12 @@ void strom_client_close(strom_client *c)
     char msg[360];
     snprintf(msg, sizeof msg, "server %s: the client was closed", c->server);
     break_locked(c, STROM_ECLOSED, msg);
+    while (c->reading) /* (a call still waiting while the client closes: the shutdown ends it) */
+        pthread_cond_wait(&c->cv, &c->mu);
     pthread_mutex_unlock(&c->mu);
-    if (c->have_reader)
-        pthread_join(c->reader, NULL);
+    if (c->fd >= 0)
+        close(c->fd);
+    proto_reader_free(&c->rd);
     pthread_mutex_unlock(&c->cmu);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);

@@ -19,6 +19,7 @@
  * Primary-key tables: PUT_KV; each batch holds only upserts or only deletes (a change of
  * kind seals the open batch first); the batch's change vector says which.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -379,6 +380,7 @@ static void wait_until(strom_producer *p, int64_t t_ns)
 static void *sender_main(void *arg)
 {
     strom_producer *p = arg;
+    pthread_setname_np(pthread_self(), "stc-sender");
     pthread_mutex_lock(&p->mu);
     for (;;) {
         int64_t due = seal_due(p), retry_at = INT64_MAX;
@@ -460,7 +462,9 @@ static strom_err put_row(strom_producer *p, pbucket *k, const strom_value *vals,
     return e;
 }
 
-static strom_err queue_row(strom_producer *p, const strom_value *vals, int ncols, int del)
+/* Queues one row (mu held); *wake: the sender must be woken (after the unlock). */
+static strom_err queue_row(strom_producer *p, const strom_value *vals, int ncols, int del,
+                           int *wake)
 {
     int b = 0;
     strom_err e = route(p, vals, &b);
@@ -478,7 +482,7 @@ static strom_err queue_row(strom_producer *p, const strom_value *vals, int ncols
     if (k->rows++ == 0) {
         k->since_ns = now_ns();
         k->is_delete = del;
-        pthread_cond_signal(&p->wake); /* the sender times the linger */
+        *wake = 1; /* the sender times the linger */
     }
     k->bytes += row_bytes(vals, ncols);
     p->pending++;
@@ -500,11 +504,14 @@ static strom_err send_row(strom_producer *p, const strom_value *vals, int ncols,
     while (p->pending >= p->o.buffer_rows && p->err == STROM_OK)
         pthread_cond_wait(&p->space, &p->mu);
     strom_err e = p->err;
+    int wake = 0;
     if (e != STROM_OK)
         strom_fail(e, "%s", p->errmsg);
     else
-        e = queue_row(p, vals, ncols, del);
+        e = queue_row(p, vals, ncols, del, &wake);
     pthread_mutex_unlock(&p->mu);
+    if (wake) /* after the unlock: woken under it, the sender would only block on mu */
+        pthread_cond_signal(&p->wake);
     return e;
 }
 

@@ -220,6 +220,7 @@ static strom_err server_stats(srv_server *s, stat_acc *a)
     stat_put(a, "fetch_expired", atomic_load(&st->fetch_expired));
     stat_put(a, "tables", (int64_t)ntables);
     stat_put(a, "io_threads", s->nloops);
+    stat_put(a, "io_threads_sched_batch", atomic_load(&s->io_batch));
     stat_put(a, "worker_threads", s->nworkers);
     int lo = INT32_MAX, hi = 0;
     for (int i = 0; i < s->nloops; i++) {

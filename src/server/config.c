@@ -22,6 +22,10 @@ static const srv_setting settings[] = {
      1, 0, 65535, CFG_OFF(port), 0},
     {"server.io-threads", "--io-threads", "N", "0",
      "event-loop (epoll) threads; 0 = one per core", 1, 0, 256, CFG_OFF(io_threads), 0},
+    {"server.io-sched-batch", "--io-sched-batch", "0|1", "0",
+     "1: the I/O threads run as SCHED_BATCH: woken by a client's write they do not preempt "
+     "the client on its core but run when it pauses (fewer switches with more threads than "
+     "cores; an experiment, bench/README.md)", 1, 0, 1, CFG_OFF(io_sched_batch), 0},
     {"server.worker-threads", "--worker-threads", "N", "4",
      "threads running blocking requests (durable writes, scans)", 1, 1, 256,
      CFG_OFF(worker_threads), 0},

@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -807,6 +808,24 @@ static void loop_free(srv_loop *l)
     pthread_mutex_destroy(&l->mu);
 }
 
+/* Starts l's thread, named strom-io<N> (top -H, perf sched) and with
+ * server.io-sched-batch made SCHED_BATCH, both before the server reports ready
+ * (unprivileged; glibc's thread attributes take only OTHER/FIFO/RR, hence after the
+ * create; if the kernel refuses, it keeps the default). 0 or an errno value. */
+static int loop_thread_start(srv_server *s, srv_loop *l)
+{
+    int rc = pthread_create(&l->thread, NULL, loop_main, l);
+    struct sched_param sp = {0};
+    char name[16];
+    snprintf(name, sizeof name, "strom-io%d", l->index);
+    if (rc == 0)
+        pthread_setname_np(l->thread, name);
+    if (rc == 0 && s->cfg.io_sched_batch &&
+        pthread_setschedparam(l->thread, SCHED_BATCH, &sp) == 0)
+        atomic_fetch_add(&s->io_batch, 1);
+    return rc;
+}
+
 strom_err srv_loops_start(srv_server *s)
 {
     int n = (int)s->cfg.io_threads;
@@ -823,7 +842,7 @@ strom_err srv_loops_start(srv_server *s)
         s->nloops = i + 1;
     }
     for (int i = 0; e == STROM_OK && i < n; i++)
-        if (pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]) != 0)
+        if (loop_thread_start(s, &s->loops[i]) != 0)
             e = strom_fail(STROM_ENOMEM, "cannot start I/O thread %d", i);
         else
             s->loops[i].running = 1;

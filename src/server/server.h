@@ -37,6 +37,7 @@ typedef struct srv_config {
     char host[256];                /* bind.host: numeric IPv4/IPv6 address or a host name */
     int64_t port;                  /* bind.port, 0 = any free port */
     int64_t io_threads;            /* server.io-threads, 0 = one per core */
+    int64_t io_sched_batch;        /* server.io-sched-batch: 1 = I/O threads are SCHED_BATCH */
     int64_t worker_threads;        /* server.worker-threads */
     int64_t max_connections;       /* server.max-connections */
     int64_t max_frame_bytes;       /* server.max-frame-bytes */

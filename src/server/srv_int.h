@@ -219,6 +219,7 @@ struct srv_server {
     srv_listener listeners[4];
     int nlisteners;
     atomic_int nconns;
+    atomic_int io_batch;   /* I/O threads running as SCHED_BATCH (server.io-sched-batch) */
     atomic_int stopping;   /* 1: no new requests parked; loops drain */
     srv_stats stats;
     int64_t started_ms;

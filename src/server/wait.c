@@ -91,8 +91,13 @@ static int watches(const srv_slot *slot, int bucket)
     return 0;
 }
 
+/* The loops are kicked after wmu is released: a kicked loop takes wmu at once to cancel
+ * the registration (srv_wait_cancel) and would otherwise block on it. */
 static void wake(srv_server *s, const char *table, int bucket)
 {
+    srv_loop *kick[256]; /* loops to kick, each once (server.io-threads: at most 256) */
+    uint64_t seen[256 / 64] = {0};
+    int nkick = 0;
     pthread_mutex_lock(&s->wmu);
     wtable *t = find(s, table, 0);
     if (t) {
@@ -103,10 +108,16 @@ static void wake(srv_server *s, const char *table, int bucket)
             atomic_store(&w->fired, 1);
             srv_loop *l = w->slot->conn->loop;
             atomic_store(&l->woken, 1);
-            srv_loop_kick(l);
+            uint64_t bit = 1ull << (l->index % 64);
+            if (!(seen[l->index / 64] & bit)) {
+                seen[l->index / 64] |= bit;
+                kick[nkick++] = l;
+            }
         }
     }
     pthread_mutex_unlock(&s->wmu);
+    for (int i = 0; i < nkick; i++)
+        srv_loop_kick(kick[i]); /* alive: a slot of it was parked */
 }
 
 void srv_wait_notify(void *ctx, const char *table, int bucket)

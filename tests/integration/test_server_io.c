@@ -7,12 +7,15 @@
  *  - pipelining: hundreds of mixed requests sent before reading are answered in order;
  *  - limits: maximum connections (ELIMIT then close), oversized and negative frame lengths
  *    (error then close), backpressure on a connection that does not read;
- *  - 1,000 concurrent connections.
+ *  - 1,000 concurrent connections;
+ *  - server.io-sched-batch: the I/O threads' scheduling policy, read back from the kernel.
  */
 #include "srvtest.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 static uint64_t seed;
@@ -509,6 +512,64 @@ static void test_balance(const char *dir)
     IT_CHECK(rc == 0, "server exit status %d", rc);
 }
 
+/* Scheduling policies of the server's I/O threads (named strom-io<N>), as the kernel has
+ * them (/proc/PID/task/TID/stat field 41): how many there are and how many are policy. */
+static int io_policies(pid_t pid, int policy, int *nio)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    *nio = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char f[400], buf[1024] = "";
+        snprintf(f, sizeof f, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+        FILE *fp = e->d_name[0] == '.' ? NULL : fopen(f, "r");
+        size_t len = fp ? fread(buf, 1, sizeof buf - 1, fp) : 0;
+        if (fp)
+            fclose(fp);
+        buf[len] = '\0';
+        char *end = strrchr(buf, ')');
+        if (!strstr(buf, "(strom-io") || !end)
+            continue;
+        (*nio)++;
+        char *save = NULL, *tok = strtok_r(end + 2, " ", &save); /* field 3 */
+        for (int field = 3; tok && field < 41; field++)
+            tok = strtok_r(NULL, " ", &save);
+        n += tok && atoi(tok) == policy;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* server.io-sched-batch: every I/O thread runs as SCHED_BATCH (STATS and the kernel agree);
+ * by default none does. */
+static void test_sched_batch(const char *dir, const st_server *plain)
+{
+    int nio = 0;
+    IT_CHECK(io_policies(plain->pid, SCHED_BATCH, &nio) == 0 && nio >= 1,
+             "a default server has %d I/O threads, none SCHED_BATCH expected", nio);
+    st_server srv;
+    const char *extra[] = {"--io-threads", "3", "--io-sched-batch", "1", NULL};
+    char sub[300]; /* dir is the running plain server's */
+    snprintf(sub, sizeof sub, "%s/sched-batch", dir);
+    st_start(&srv, sub, extra);
+    st_conn s;
+    st_connect(&s, srv.port);
+    proto_msg m = {0}, r;
+    ST_OK(&s, PROTO_STATS, &m, &r);
+    IT_CHECK(stat_of(&r, "io_threads_sched_batch") == 3, "STATS io_threads_sched_batch %lld, "
+             "3 expected", (long long)stat_of(&r, "io_threads_sched_batch"));
+    int batch = io_policies(srv.pid, SCHED_BATCH, &nio);
+    IT_CHECK(nio == 3 && batch == 3, "%d of %d I/O threads SCHED_BATCH, 3 of 3 expected", batch,
+             nio);
+    st_close(&s);
+    int rc = st_stop(&srv, SIGTERM);
+    IT_CHECK(rc == 0, "server exit status %d", rc);
+    printf("server.io-sched-batch 1: 3 of 3 I/O threads SCHED_BATCH\n");
+}
+
 int main(void)
 {
     seed = it_seed();
@@ -533,6 +594,7 @@ int main(void)
     test_parked_do_not_stall(srv.port);
     test_pipelining(srv.port);
     test_many_connections(srv.port);
+    test_sched_batch(dir, &srv);
     int rc_ = st_stop(&srv, SIGTERM);
     IT_CHECK(rc_ == 0, "server exit status %d", rc_);
     test_max_connections(dir);

@@ -4,12 +4,15 @@
  * producer's batching (batch_rows, linger), its routing (compared with where the embedded
  * engine puts the same rows) and its idempotent retries (a batch resent after the
  * connection dropped carries the same writer id, sequence and bytes, and is applied
- * once); the decoder (projection, filter, start offset) against a model. */
+ * once); the decoder (projection, filter, start offset) against a model. A connection has
+ * no reader thread (its waiting callers read it): none comes with it, and many threads
+ * calling at once on one connection each get their own answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +142,73 @@ static void test_reconnect(void **st)
     usleep(100 * 1000);
     assert_int_equal(strom_client_table_info(c, "t", &ti), STROM_OK);
     strom_table_info_free(ti);
+    strom_client_close(c);
+    peer_stop(p);
+}
+
+/* Threads of this process now. */
+static int nthreads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* No thread comes with a connection: its waiting callers read it. */
+static void test_no_reader_thread(void **st)
+{
+    (void)st;
+    peer *p = peer_start();
+    int before = nthreads();
+    strom_client *c = connect_peer(p, 2000);
+    assert_int_equal(nthreads(), before);
+    strom_table_info *ti;
+    assert_int_equal(strom_client_table_info(c, "t", &ti), STROM_OK);
+    assert_int_equal(strom_schema_ncols(ti->schema), 3);
+    strom_table_info_free(ti);
+    assert_int_equal(nthreads(), before);
+    strom_client_close(c);
+    peer_stop(p);
+}
+
+/* Threads calling at once on one connection: whichever waits reads for all (and hands the
+ * reading on when its own answer is in); every call gets its own answer. */
+typedef struct caller { strom_client *c; int ok; } caller;
+
+static void *caller_main(void *arg)
+{
+    caller *k = arg;
+    for (int i = 0; i < 200; i++) {
+        strom_table_info *ti = NULL;
+        if (strom_client_table_info(k->c, "t", &ti) == STROM_OK && ti &&
+            strom_schema_ncols(ti->schema) == 3)
+            k->ok++;
+        strom_table_info_free(ti);
+    }
+    return NULL;
+}
+
+static void test_concurrent_callers(void **st)
+{
+    (void)st;
+    peer *p = peer_start();
+    strom_client *c = connect_peer(p, 5000);
+    enum { T = 8 };
+    caller k[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        k[i] = (caller){c, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, caller_main, &k[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(k[i].ok, 200);
+    }
+    assert_int_equal(p->nconn, 1);
     strom_client_close(c);
     peer_stop(p);
 }
@@ -548,6 +618,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_addresses),  cmocka_unit_test(test_pipelining),
         cmocka_unit_test(test_timeout),        cmocka_unit_test(test_reconnect),
+        cmocka_unit_test(test_no_reader_thread), cmocka_unit_test(test_concurrent_callers),
         cmocka_unit_test(test_batching),       cmocka_unit_test(test_routing),
         cmocka_unit_test(test_idempotent_retry), cmocka_unit_test(test_retry_gives_up),
         cmocka_unit_test(test_key_history),
