@@ -3,6 +3,7 @@
 #include "mem.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,13 +77,17 @@ typedef struct chunk {
 
 _Static_assert(sizeof(chunk) <= LINE, "a chunk header fits one line");
 
-/* Empty chunks kept for reuse by any class (beyond: unmapped). */
+/* Empty chunks kept for reuse by any class (beyond: unmapped); the filler thread keeps at
+ * least READY of them mapped and faulted in once the arena is in use. */
 #define POOL_MAX 8
+#define READY 4
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;   /* the pool fell below READY */
 static chunk *g_partial[NCLASS];
 static chunk *g_pool[POOL_MAX];
 static int g_npool;
+static int g_filler;   /* the filler thread runs (in this process: reset after fork) */
 
 static chunk *chunk_of(const void *p)
 {
@@ -112,7 +117,20 @@ static void list_del(chunk *ch)
     ch->partial = 0;
 }
 
-/* Maps a 2 MiB-aligned chunk marked for huge pages. NULL on ENOMEM. */
+/* Faults every page of a chunk in (a huge page's first write clears 2 MiB: on this
+ * project's VM often over a millisecond, as the host backs fresh guest memory then). */
+static void populate(uint8_t *a)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(a, KV_MEM_CHUNK, MADV_POPULATE_WRITE) == 0)
+        return;
+#endif
+    for (size_t i = 0; i < KV_MEM_CHUNK; i += 4096)   /* older kernels */
+        ((volatile uint8_t *)a)[i] = 0;
+}
+
+/* Maps a 2 MiB-aligned chunk marked for huge pages, faulted in. Called without g_mu (it
+ * is slow). NULL on ENOMEM. */
 static chunk *map_chunk(void)
 {
     size_t len = 2 * KV_MEM_CHUNK;
@@ -125,16 +143,89 @@ static chunk *map_chunk(void)
     if (a + KV_MEM_CHUNK < p + len)
         munmap(a + KV_MEM_CHUNK, (size_t)(p + len - (a + KV_MEM_CHUNK)));
     (void)madvise(a, KV_MEM_CHUNK, MADV_HUGEPAGE);   /* a hint: 4 KiB pages otherwise */
+    populate(a);
     __atomic_fetch_add(&g_mapped, KV_MEM_CHUNK, __ATOMIC_RELAXED);
     return (chunk *)a;
 }
 
-/* A chunk for class c (from the pool, else mapped), on c's list. NULL on ENOMEM. */
+/* Puts a mapped chunk in the pool (g_mu held); 0 if the pool is full. */
+static int pool_put(chunk *ch)
+{
+    if (g_npool >= POOL_MAX)
+        return 0;
+    g_pool[g_npool++] = ch;
+    return 1;
+}
+
+static void unmap_chunk(chunk *ch)
+{
+    munmap(ch, KV_MEM_CHUNK);
+    __atomic_fetch_sub(&g_mapped, KV_MEM_CHUNK, __ATOMIC_RELAXED);
+}
+
+/* The filler: maps chunks ahead of need, so a writer taking a chunk (under its cache
+ * shard's write lock) rarely waits for page faults. */
+static void *filler_main(void *arg)
+{
+    (void)arg;
+    /* SCHED_IDLE: it runs when a core has nothing else to do (a writer waiting for its
+     * fsync), so the page faults it takes ahead cost the writers no time of their own. */
+    struct sched_param sp = {0};
+    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+    (void)pthread_setname_np(pthread_self(), "strom-kvmem");
+    pthread_mutex_lock(&g_mu);
+    for (;;) {
+        while (g_npool >= READY)
+            pthread_cond_wait(&g_cv, &g_mu);
+        pthread_mutex_unlock(&g_mu);
+        chunk *ch = map_chunk();
+        pthread_mutex_lock(&g_mu);
+        if (!ch) {   /* ENOMEM: wait to be asked again */
+            pthread_cond_wait(&g_cv, &g_mu);
+            continue;
+        }
+        if (!pool_put(ch))
+            unmap_chunk(ch);
+    }
+    return NULL;
+}
+
+/* Asks the filler for chunks, starting it the first time (g_mu held). Without a thread
+ * (none could be started) the allocator maps its own. */
+static void want_chunks(void)
+{
+    if (!g_filler) {
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        g_filler = pthread_create(&t, &a, filler_main, NULL) == 0;
+        pthread_attr_destroy(&a);
+    }
+    pthread_cond_signal(&g_cv);
+}
+
+/* fork: the child has no filler thread and must not inherit g_mu locked by one. */
+static void fork_prepare(void) { pthread_mutex_lock(&g_mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&g_mu); }
+static void fork_child(void)
+{
+    g_filler = 0;
+    pthread_cond_init(&g_cv, NULL);
+    pthread_mutex_unlock(&g_mu);
+}
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static void mem_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+/* A chunk for class c from the pool, on c's list (g_mu held); NULL if the pool is empty. */
 static chunk *new_chunk(int c)
 {
-    chunk *ch = g_npool > 0 ? g_pool[--g_npool] : map_chunk();
-    if (!ch)
+    if (g_npool == 0)
         return NULL;
+    chunk *ch = g_pool[--g_npool];
+    if (g_npool < READY)
+        want_chunks();
     *ch = (chunk){.cls = c, .bump = (uint8_t *)ch + LINE};
     list_add(ch);
     return ch;
@@ -144,12 +235,8 @@ static chunk *new_chunk(int c)
 static void release_chunk(chunk *ch)
 {
     list_del(ch);
-    if (g_npool < POOL_MAX) {
-        g_pool[g_npool++] = ch;
-        return;
-    }
-    munmap(ch, KV_MEM_CHUNK);
-    __atomic_fetch_sub(&g_mapped, KV_MEM_CHUNK, __ATOMIC_RELAXED);
+    if (!pool_put(ch))
+        unmap_chunk(ch);
 }
 
 static void *take(chunk *ch, size_t sz)
@@ -173,8 +260,20 @@ void *kv_mem_alloc(size_t n)
     if (n > KV_MEM_MAX)
         return malloc(n);
     int c = class_of(n ? n : 1);
+    pthread_once(&g_once, mem_init);
     pthread_mutex_lock(&g_mu);
     chunk *ch = g_partial[c] ? g_partial[c] : new_chunk(c);
+    while (!ch) {   /* the pool is empty: map one here, outside the lock */
+        want_chunks();
+        pthread_mutex_unlock(&g_mu);
+        chunk *m = map_chunk();
+        pthread_mutex_lock(&g_mu);
+        if (!m)
+            break;
+        if (!pool_put(m))
+            unmap_chunk(m);
+        ch = g_partial[c] ? g_partial[c] : new_chunk(c);
+    }
     void *p = ch ? take(ch, class_size(c)) : NULL;
     pthread_mutex_unlock(&g_mu);
     return p;

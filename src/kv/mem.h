@@ -23,6 +23,12 @@
  *     class takes from before mapping a new one, and beyond the pool it is unmapped. So
  *     memory left behind by a class (entries grow a class at a time as their key gains
  *     versions) serves the others once its chunks empty.
+ *   - Fresh chunks are faulted in ahead of need by a filler thread at SCHED_IDLE priority
+ *     (it keeps 4 empty chunks ready once the arena is in use), so a writer taking a chunk
+ *     under its shard's write lock rarely waits for page faults. On this project's VM a
+ *     huge page the host has not backed yet takes ~5 ms to fault in (the balloon's free
+ *     page reporting hands freed 2 MiB blocks back to the host), against ~1 ms for the
+ *     same bytes in 4 KiB pages: bulk inserts into a fresh process pay that (bench/README.md).
  *   - The waste: a chunk's header line and the tail no block fits in (under 3% up to
  *     64 KiB blocks, 12% for 256 KiB ones), and the free blocks of chunks not yet empty.
  *   - Larger blocks are malloc'ed. Under AddressSanitizer every block is malloc'ed, so
