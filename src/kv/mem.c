@@ -59,6 +59,12 @@ void kv_mem_free(void *p, size_t n)
     free(p);
 }
 
+int kv_mem_set_ready(int n)
+{
+    (void)n;
+    return 0;
+}
+
 #else
 
 typedef struct free_block {
@@ -81,6 +87,7 @@ _Static_assert(sizeof(chunk) <= LINE, "a chunk header fits one line");
  * least READY of them mapped and faulted in once the arena is in use. */
 #define POOL_MAX 8
 #define READY 4
+static int g_ready = READY;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;   /* the pool fell below READY */
@@ -175,7 +182,7 @@ static void *filler_main(void *arg)
     (void)pthread_setname_np(pthread_self(), "strom-kvmem");
     pthread_mutex_lock(&g_mu);
     for (;;) {
-        while (g_npool >= READY)
+        while (g_npool >= g_ready)
             pthread_cond_wait(&g_cv, &g_mu);
         pthread_mutex_unlock(&g_mu);
         chunk *ch = map_chunk();
@@ -194,6 +201,8 @@ static void *filler_main(void *arg)
  * (none could be started) the allocator maps its own. */
 static void want_chunks(void)
 {
+    if (g_ready == 0)
+        return;
     if (!g_filler) {
         pthread_t t;
         pthread_attr_t a;
@@ -224,7 +233,7 @@ static chunk *new_chunk(int c)
     if (g_npool == 0)
         return NULL;
     chunk *ch = g_pool[--g_npool];
-    if (g_npool < READY)
+    if (g_npool < g_ready)
         want_chunks();
     *ch = (chunk){.cls = c, .bump = (uint8_t *)ch + LINE};
     list_add(ch);
@@ -253,6 +262,16 @@ static void *take(chunk *ch, size_t sz)
     if (!ch->free && (size_t)(chunk_end(ch) - ch->bump) < sz)
         list_del(ch);   /* full */
     return p;
+}
+
+int kv_mem_set_ready(int n)
+{
+    n = n < 0 ? 0 : n > POOL_MAX ? POOL_MAX : n;
+    pthread_mutex_lock(&g_mu);
+    int old = g_ready;
+    g_ready = n;
+    pthread_mutex_unlock(&g_mu);
+    return old;
 }
 
 void *kv_mem_alloc(size_t n)

@@ -54,6 +54,9 @@ void *kv_mem_alloc(size_t n);
 void *kv_mem_calloc(size_t n);
 /* Frees p (NULL: nothing), a block from kv_mem_alloc(n). */
 void kv_mem_free(void *p, size_t n);
+/* How many empty chunks the filler keeps ready (0..8; 0: no filler, a chunk is mapped
+ * when needed). Default 4. Returns the previous value. */
+int kv_mem_set_ready(int n);
 /* Bytes of chunks mapped now by the process (pooled empty ones included). */
 size_t kv_mem_mapped(void);
 

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kv/mem.h"
 
@@ -124,11 +125,14 @@ static void test_chunks_move_between_classes(void **state)
     (void)state;
     enum { N = 3000 };   /* 3000 blocks of 1 KiB: two chunks of one class */
     static void *a[N], *b[N];
+    int ready = kv_mem_set_ready(0);   /* no filler: the pool's order is this thread's */
     void *probe = kv_mem_alloc(100);
     assert_non_null(probe);
     kv_mem_free(probe, 100);
-    if (kv_mem_mapped() == 0)   /* AddressSanitizer: malloc'ed blocks, no chunks */
+    if (kv_mem_mapped() == 0) {   /* AddressSanitizer: malloc'ed blocks, no chunks */
+        kv_mem_set_ready(ready);
         skip();
+    }
     for (int i = 0; i < N; i++)
         assert_non_null(a[i] = kv_mem_alloc(1024));
     uintptr_t mask = ~(uintptr_t)(KV_MEM_CHUNK - 1), used[8];
@@ -165,12 +169,39 @@ static void test_chunks_move_between_classes(void **state)
         kv_mem_free(c[i], KV_MEM_MAX);
     assert_true(kv_mem_mapped() + 10 * KV_MEM_CHUNK <= peak);
     assert_true(kv_mem_mapped() >= 8 * KV_MEM_CHUNK);
+    kv_mem_set_ready(ready);
+}
+
+/* Arena only: with the filler on, taking pooled chunks makes it map new ones, faulted in,
+ * until 4 are ready again (checked by the mapped bytes, waiting up to 30 s on a loaded
+ * machine: the filler runs at idle priority). */
+static void test_filler_refills(void **state)
+{
+    (void)state;
+    kv_mem_set_ready(4);
+    enum { N = 8 * 7 };
+    static void *c[N];
+    for (int i = 0; i < N; i++)   /* 8 chunks of 256 KiB blocks: empties the pool */
+        assert_non_null(c[i] = kv_mem_alloc(KV_MEM_MAX));
+    if (kv_mem_mapped() == 0)
+        skip();
+    size_t live = 8 * KV_MEM_CHUNK;
+    int ok = 0;
+    for (int t = 0; t < 3000 && !ok; t++) {
+        ok = kv_mem_mapped() >= live + 4 * KV_MEM_CHUNK;
+        if (!ok)
+            usleep(10000);
+    }
+    assert_true(ok);
+    for (int i = 0; i < N; i++)
+        kv_mem_free(c[i], KV_MEM_MAX);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunks_move_between_classes),
+        cmocka_unit_test(test_filler_refills),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_no_overlap_two_threads),
         cmocka_unit_test(test_zeroed),
