@@ -2,7 +2,8 @@
  * options (WITH (...) of CREATE TABLE, --option of the command line: cat_opts_parse), sizes
  * and durations (cat_parse_size / cat_parse_duration, src/catalog/options.c), type names
  * (strom_type_parse, src/format/schema.c) and TIMESTAMP literals (sql_parse_timestamp,
- * src/sql/dialect.c). Byte 0 picks (b % 5), the rest is the text:
+ * src/sql/dialect.c), and the stored positions of a continuous job into a log table
+ * (srv_job_log_create, src/server/job_log.c). Byte 0 picks (b % 6), the rest is the text:
  *   0, 1  a size / a duration: accepted exactly when a reference reading of the documented
  *         grammar ("[ws] digits [ws] [unit] [ws]", units case-insensitive) gives a value
  *         that fits, and then to the same value; a refusal names the option.
@@ -12,7 +13,9 @@
  *         stored values parse again to the same stored values and typed settings.
  *   4     a TIMESTAMP literal: refused with a message naming it, or a time whose date
  *         and clock (by gmtime) are the ones written, and whose canonical text
- *         "yyyy-MM-dd HH:mm:ss.SSS" parses back to it. */
+ *         "yyyy-MM-dd HH:mm:ss.SSS" parses back to it.
+ *   5     a job's positions text "table:r0,r1,...;p0,p1,...": read without a crash or
+ *         overrun whatever it holds (a damaged job row). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include <time.h>
 
 #include "catalog/catalog.h"
+#include "server/srv_int.h"
 #include "sql/sql.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -200,7 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    int mode = data[0] % 5;
+    int mode = data[0] % 6;
     size_t skip = mode == 3 ? 2 : 1, len = size - skip;
     char *text = malloc(len + 1);
     memcpy(text, data + skip, len);
@@ -211,8 +215,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_type(text);
     else if (mode == 3)
         fuzz_opts(text, data[1] & 1);
-    else
+    else if (mode == 4)
         fuzz_timestamp(text, len);
+    else {
+        srv_job_log *l = NULL;
+        check(srv_job_log_create("fuzz job", text, NULL, NULL, &l) == STROM_OK);
+        srv_job_log_free(l);
+    }
     free(text);
     strom_fail_clear();
     return 0;
