@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "client/client_int.h"
+#include "fuzz_seal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,29 +22,6 @@ static void check(int ok)
 {
     if (!ok)
         abort();
-}
-
-/* Recomputes the chunk CRCs, header_crc and crc of the batch at p (len bytes), where the
- * fields that locate them allow (format.h). */
-static void seal(uint8_t *p, size_t len)
-{
-    if (len < FMT_HEADER_SIZE)
-        return;
-    uint64_t ncols = strom_get_u16(p + 26), nrows = strom_get_u32(p + 32);
-    uint64_t body = FMT_HEADER_SIZE + FMT_DIR_ENTRY_SIZE * ncols + strom_get_u32(p + 52) +
-                    (strom_get_u16(p + 24) & FMT_ATTR_CHANGES ? nrows : 0);
-    if (body > len)
-        return;
-    for (uint64_t c = 0; c < ncols; c++) {
-        uint8_t *d = p + FMT_HEADER_SIZE + FMT_DIR_ENTRY_SIZE * c;
-        uint64_t off = strom_get_u32(d + 8), dl = strom_get_u32(d + 12);
-        if (off + dl <= len)
-            strom_put_u32(d + 20, strom_crc32c(0, p + off, (size_t)dl));
-    }
-    uint64_t total = 12 + (uint64_t)strom_get_u32(p + 8);
-    strom_put_u32(p + 20, strom_crc32c(0, p + 24, (size_t)body - 24));
-    if (total <= len && total >= 20)
-        strom_put_u32(p + 16, strom_crc32c(0, p + 20, (size_t)total - 20));
 }
 
 /* The table's schema: the first batch's column types (at most 8), or a fixed one. */
@@ -197,8 +175,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *b1 = malloc(l1 ? l1 : 1), *b2 = malloc(l2 ? l2 : 1);   /* exact sizes */
     memcpy(b1, data + 3, l1);
     memcpy(b2, data + 3 + l1, l2);
-    seal(b1, l1);
-    seal(b2, l2);
+    fuzz_seal_batch(b1, l1);
+    fuzz_seal_batch(b2, l2);
     run(data, b1, l1, b2, l2);
     free(b1);
     free(b2);
