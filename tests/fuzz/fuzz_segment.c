@@ -4,7 +4,9 @@
  *      torn-tail recovery and every read path see arbitrary bytes;
  *   1: the .index file of the sealed first segment of a small valid bucket;
  *   2: the .keys file of that segment;
- *   3: the .index file of the active segment;
+ *   3: the .index file of the active segment
+ *      (modes 1-3: when byte 0 / 5 is odd the file's CRCs are recomputed first, so
+ *      mutations reach the entries, slots and runs behind them);
  *   4: the newest .writers snapshot of an idempotent bucket (its two CRCs recomputed when
  *      the input is long enough for a header, so the fuzzer reaches the entries; no input:
  *      the bucket's own), then a batch of writer 1 is appended again (a duplicate) and
@@ -113,6 +115,54 @@ static void newest_writers(char *name, size_t cap)
         closedir(d);
 }
 
+/* CRC-32C of p[from, to) stored at p + at, if all of it lies in p[0, len). */
+static void put_crc(uint8_t *p, size_t len, uint64_t from, uint64_t to, uint64_t at)
+{
+    if (from <= to && to <= len && at + 4 <= len)
+        strom_put_u32(p + at, strom_crc32c(0, p + from, (size_t)(to - from)));
+}
+
+/* A sparse index (log_int.h) with its header and entry CRCs made to match. */
+static void seal_index(uint8_t *p, size_t len)
+{
+    put_crc(p, len, 0, 28, 28);
+    for (uint64_t e = 32; e + 64 <= len; e += 64)
+        put_crc(p, len, e, e + 60, e + 60);
+}
+
+/* A key index (log_int.h) with its header, batch table, slot and run CRCs made to match
+ * wherever the header's counts locate them inside the input. */
+static void seal_keys(uint8_t *p, size_t len)
+{
+    if (len < 64)
+        return;
+    uint64_t nb = strom_get_u32(p + 16), ns = strom_get_u32(p + 24);
+    uint64_t slots = 64 + 32 * nb, runs = slots + 32 * ns;
+    for (uint64_t i = 0; i < ns && slots + 32 * (i + 1) <= len; i++) {
+        uint8_t *sl = p + slots + 32 * i;
+        uint64_t off = runs + strom_get_u64(sl + 8), rl = strom_get_u32(sl + 16);
+        if (rl >= 4 && off < len && rl <= len - off)
+            put_crc(p, len, off + 4, off + rl, off);
+        put_crc(p, len, slots + 32 * i, slots + 32 * i + 28, slots + 32 * i + 28);
+    }
+    put_crc(p, len, 64, slots, 48);
+    put_crc(p, len, 0, 60, 60);
+}
+
+/* An index file of mode 1-3, with its CRCs recomputed if seal (else as it is: damaged
+ * files must be rebuilt, not trusted). */
+static void put_sealed(const char *name, const uint8_t *p, size_t len, int mode, int seal)
+{
+    uint8_t *w = malloc(len + 1);
+    memcpy(w, p, len);
+    if (seal && mode == 2)
+        seal_keys(w, len);
+    else if (seal)
+        seal_index(w, len);
+    put_file(name, w, len);
+    free(w);
+}
+
 /* Input as a writers snapshot, with body_crc and crc (log_int.h) made to match. */
 static void put_writers(const uint8_t *p, size_t len)
 {
@@ -217,7 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             snprintf(name, sizeof name, "%020lld.index", (long long)active);
         if (mode != 4)
-            put_file(name, p, len);
+            put_sealed(name, p, len, mode, (data[0] / 5) & 1);
         else if (len > 0)   /* nothing after the mode byte: the bucket's own snapshot */
             put_writers(p, len);
     }
