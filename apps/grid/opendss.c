@@ -312,12 +312,14 @@ static int set_xfmr_prop(dss_ctx *c, dss_el *e, const char *k, const char *v, in
     if (!strcasecmp(k, "windings")) {
         if (parse_num(c, e->file, line, k, v, &x))
             return -1;
+        if (x < 1 || x > 3)   /* parse_num: finite; (int) of 1e112 is undefined */
+            return grid_errorf(c->d, "%s:%d: windings=%s out of range 1..3", e->file, line, v);
         e->nwdg = (int)x;
     } else if (!strcasecmp(k, "wdg")) {
         if (parse_num(c, e->file, line, k, v, &x))
             return -1;
         if (x < 1 || x > 3)
-            return grid_errorf(c->d, "%s:%d: wdg=%s out of range", e->file, line, v);
+            return grid_errorf(c->d, "%s:%d: wdg=%s out of range 1..3", e->file, line, v);
         e->wdg = (int)x;
     } else if (!strcasecmp(k, "bus")) {
         bus_base(v, e->bus[e->wdg - 1], sizeof e->bus[0]);

@@ -33,15 +33,18 @@ static const char *skip_ws(const char *p)
     return p;
 }
 
-/* Parses a non-negative decimal integer prefix; *end after it. 0 on success. */
+/* Parses a non-negative decimal integer prefix; *end after it. 0 on success, -1 without
+ * digits, -2 above INT64_MAX. */
 static int parse_u63(const char *p, int64_t *out, const char **end)
 {
     if (!isdigit((unsigned char)*p))
         return -1;
     int64_t v = 0;
     for (; isdigit((unsigned char)*p); p++) {
-        if (v > (INT64_MAX - 9) / 10)
-            return -1;
+        if (v > (INT64_MAX - (*p - '0')) / 10) {
+            *end = p;
+            return -2;
+        }
         v = v * 10 + (*p - '0');
     }
     *out = v;
@@ -66,7 +69,10 @@ static strom_err parse_scaled(const char *opt, const char *v, const unit_def *un
 {
     const char *p = skip_ws(v), *end;
     int64_t n, mul = 1;
-    if (parse_u63(p, &n, &end) != 0)
+    int rc = parse_u63(p, &n, &end);
+    if (rc == -2)
+        return strom_fail(STROM_EOPTION, "option '%s': '%s' is too large", opt, v);
+    if (rc != 0)
         return strom_fail(STROM_EOPTION, "option '%s': '%s' is not a %s", opt, v, what);
     char unit[16];
     p = skip_ws(end);
@@ -126,7 +132,10 @@ static strom_err parse_int_in(const cat_optdef *d, const char *v, int64_t lo, in
 {
     const char *end;
     int64_t n;
-    if (parse_u63(skip_ws(v), &n, &end) != 0 || *skip_ws(end) != '\0')
+    int rc = parse_u63(skip_ws(v), &n, &end);
+    if (rc == -2 && *skip_ws(end + strspn(end, "0123456789")) == '\0')
+        return range_fail(d, v, lo, hi);
+    if (rc != 0 || *skip_ws(end) != '\0')
         return strom_fail(STROM_EOPTION, "option '%s': '%s' is not an integer", d->name, v);
     if (n < lo || n > hi)
         return range_fail(d, v, lo, hi);

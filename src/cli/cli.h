@@ -123,7 +123,8 @@ double cli_percentile(double *v, int64_t n, double q);
 const char *cli_group(int64_t v, char *buf);
 /* "12.3 MB" style (decimal units) into buf (at least 32 bytes); returns buf. */
 const char *cli_bytes(double v, char *buf);
-/* "2025-01-13 14:30:00.000" (zone-less, as TIMESTAMP(3)) into buf (>= 32 bytes). */
+/* "2025-01-13 14:30:00.000" (zone-less, as TIMESTAMP(3)) into buf (>= 32 bytes); a time
+ * outside the years 0000..9999 as its whole number of ms (what cli_parse_time reads back). */
 const char *cli_time(int64_t ms, char *buf);
 /* rm -rf path; 0 or errno. */
 int cli_rmtree(const char *path);

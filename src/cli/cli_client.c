@@ -19,10 +19,11 @@ int cli_connect(const char *server, strom_client **out)
 
 /* ------------------------------------------------------------ values */
 
-/* s[0..len) as a NUL-terminated copy in tmp (cap bytes). 0, or -1 if empty or too long. */
+/* s[0..len) as a NUL-terminated copy in tmp (cap bytes). 0, or -1 if empty, too long or
+ * holding a NUL byte (strtoll would stop there: "67\0xyz" is no number). */
 static int to_cstr(const char *s, size_t len, char *tmp, size_t cap)
 {
-    if (len == 0 || len >= cap)
+    if (len == 0 || len >= cap || memchr(s, '\0', len))
         return -1;
     memcpy(tmp, s, len);
     tmp[len] = '\0';
@@ -79,9 +80,10 @@ static int parse_datetime(const char *s, size_t len, int64_t *ms)
         i++;
         if (digits(s, len, &i, 2, &h) || i >= len || s[i++] != ':' || digits(s, len, &i, 2, &mi))
             return -1;
-        if (i < len && s[i] == ':' && (i++, digits(s, len, &i, 2, &sec)))
+        int have_sec = i < len && s[i] == ':';
+        if (have_sec && (i++, digits(s, len, &i, 2, &sec)))
             return -1;
-        if (i < len && s[i] == '.') {
+        if (have_sec && i < len && s[i] == '.') {   /* a fraction only after seconds */
             int nd = 0;
             for (i++; i < len && isdigit((unsigned char)s[i]) && nd < 3; i++, nd++)
                 frac = frac * 10 + (s[i] - '0');
@@ -91,11 +93,16 @@ static int parse_datetime(const char *s, size_t len, int64_t *ms)
                 frac *= 10;
         }
     }
-    if (i != len || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (i != len || h > 23 || mi > 59 || sec > 59)
         return -1;
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = sec};
-    *ms = (int64_t)timegm(&tm) * 1000 + frac;
+                    .tm_min = mi, .tm_sec = sec}, back;
+    time_t t = timegm(&tm);
+    /* timegm moves 2025-02-31 to March 3: a date that does not come back is no date */
+    if (!gmtime_r(&t, &back) || back.tm_year != y - 1900 || back.tm_mon != mo - 1 ||
+        back.tm_mday != d)
+        return -1;
+    *ms = (int64_t)t * 1000 + frac;
     return 0;
 }
 

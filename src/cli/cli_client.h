@@ -8,8 +8,9 @@
  *   INT/BIGINT decimal
  *   FLOAT/DOUBLE  shortest decimal that reads back to the same value; nan, inf, -inf
  *   TIMESTAMP  "2025-01-13 14:30:00.000" (zone-less, as TIMESTAMP(3)); on input also
- *              "2025-01-13T14:30:00", "2025-01-13", fractions of 1-3 digits, or a whole
- *              number of ms since 1970
+ *              "2025-01-13T14:30:00", "2025-01-13 14:30", "2025-01-13", fractions of 1-3
+ *              digits after the seconds, or a whole number of ms since 1970 (so printed
+ *              times outside the years 0000..9999). A date must exist (no 2025-02-30).
  *   STRING/BYTES  the bytes
  *   NULL       CSV: an empty unquoted field (an empty string is written ""); JSON: null
  */

@@ -62,6 +62,8 @@ static void put_utf8(jp *p, unsigned cp)
 static int escape(jp *p)
 {
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    if (p->i >= p->len)   /* a backslash that ends the line */
+        return jfail(p, "unterminated string");
     char c = p->s[p->i++];
     const char *k = strchr(from, c);
     if (c && k) {
@@ -138,7 +140,7 @@ static int jvalue(jp *p, cli_jfield *f)
         f->kind = CLI_J_BOOL;
     else if (c == '-' || isdigit((unsigned char)c)) {
         f->kind = CLI_J_NUM;
-        while (p->i < p->len && strchr("+-.eE0123456789", p->s[p->i]))
+        while (p->i < p->len && p->s[p->i] && strchr("+-.eE0123456789", p->s[p->i]))
             p->i++;
     } else if (c == '{' || c == '[') {
         return jfail(p, "nested objects and arrays are not column values");

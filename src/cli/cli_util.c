@@ -63,15 +63,25 @@ const char *cli_bytes(double v, char *buf)
     return buf;
 }
 
+/* 0000-01-01 00:00:00.000 and 9999-12-31 23:59:59.999 in ms since 1970 */
+#define CLI_TIME_MIN (-62167219200000LL)
+#define CLI_TIME_MAX 253402300799999LL
+
 const char *cli_time(int64_t ms, char *buf)
 {
+    if (ms < CLI_TIME_MIN || ms > CLI_TIME_MAX) {   /* no 4-digit year: the number reads back */
+        snprintf(buf, 32, "%lld", (long long)ms);
+        return buf;
+    }
     time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     int64_t frac = ms - (int64_t)s * 1000;
     struct tm tm;
     gmtime_r(&s, &tm);
-    char tmp[24];
-    strftime(tmp, sizeof tmp, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(buf, 32, "%s.%03d", tmp, (int)frac);
+    /* not strftime's %Y: it writes the year 999 as "999", which no reader takes */
+    char tmp[96];
+    int n = snprintf(tmp, sizeof tmp, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+    memcpy(buf, tmp, (size_t)n + 1);   /* 23 bytes and the NUL for these years */
     return buf;
 }
 

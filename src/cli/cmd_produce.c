@@ -79,9 +79,9 @@ static int bad(produce_ctx *c, int col, const char *fmt, const char *a, const ch
     return -1;
 }
 
-/* One CSV record (quoted fields may span lines) split into ctx->f. Fields or -1 (error)
- * or 0 at the end of the input. */
-static int csv_record(produce_ctx *c)
+/* One CSV record (quoted fields may span lines) split into ctx->f. Fields, -1 (error),
+ * 0 at the end of the input or -3 for a blank line. */
+static int csv_record_or_blank(produce_ctx *c)
 {
     ssize_t n = next_line(c);
     if (n < 0)
@@ -100,7 +100,7 @@ static int csv_record(produce_ctx *c)
         int k = cli_csv_split(c->rec, c->rec_len, c->buf, c->f, c->flen, c->quoted, c->fstart,
                               MAX_FIELDS, &col, c->err, sizeof c->err);
         if (k >= 0)
-            return k == 1 && c->flen[0] == 0 && !c->quoted[0] && c->rec_len == 0 ? csv_record(c) : k;
+            return k == 1 && c->flen[0] == 0 && !c->quoted[0] && c->rec_len == 0 ? -3 : k;
         if (k == -1) {
             c->err_col = col;
             return -1;
@@ -109,6 +109,17 @@ static int csv_record(produce_ctx *c)
             return bad(c, (int)c->rec_len + 1, "a quoted field is not closed before the end of "
                        "the input%s%s", "", "");
     }
+}
+
+/* One CSV record (quoted fields may span lines) split into ctx->f. Fields or -1 (error)
+ * or 0 at the end of the input. Blank lines are skipped (in a loop: a file of a million
+ * blank lines once took a million nested calls). */
+static int csv_record(produce_ctx *c)
+{
+    int k;
+    while ((k = csv_record_or_blank(c)) == -3)
+        ;
+    return k;
 }
 
 /* ------------------------------------------------------------ CSV */

@@ -268,9 +268,13 @@ static strom_err filter_rows(stc_decoder *d, strom_batch *b, const fmt_hdr *h, i
     size_t kept = 0;
     for (size_t r = 0; r < n; r++)
         kept += d->keep[r];
-    if (kept == 0)
+    if (kept == 0) {   /* no rows: no column has any either (strom_batch_column) */
         b->nrows = 0;
-    else if (kept < n)
+        for (int j = 0; j < b->ncols; j++) {
+            b->cols[j].length = b->cols[j].null_count = 0;
+            b->cols[j].validity = NULL;
+        }
+    } else if (kept < n)
         return fmt_batch_compact(b, d->keep);
     return STROM_OK;
 }

@@ -106,6 +106,8 @@ static int read_val(rd *d, strom_type t, kv_val *v)
         if (rd_varint(d, &u))
             return -1;
         v->i = strom_unzigzag(u);
+        if (t == STROM_INT && (v->i < INT32_MIN || v->i > INT32_MAX))
+            return -1;   /* no INT column holds it: a corrupt value, as the builder says */
     } else if (t == STROM_FLOAT) {
         float f;
         if (rd_take(d, 4, &p))

@@ -211,6 +211,22 @@ static void test_csv_roundtrip(strom_client *c)
     IT_CHECK(strstr(o, "\"a,b\",dev-x\n") && strstr(o, ",dev-y\n"), "tail output: %s", o);
     IT_CHECK(!strstr(o, ",dev-0\n") && !strstr(o, ",dev-1\n"), "a filtered row came out: %s", o);
     free(o);
+    /* 300000 blank lines before a row: skipped one call each, nested, they overflowed the
+     * stack of an unoptimised build (fuzzing campaign, tests/fuzz/README.md) */
+    create_tele(c, "tblank");
+    f = fopen(in, "w");
+    fprintf(f, "device,ts\n");
+    for (int i = 0; i < 300000; i++)
+        fputc('\n', f);
+    fprintf(f, "dev-blank,1736778600001\n");
+    fclose(f);
+    rc = strom(NULL, err, "produce tblank %s --server %s", in, g_addr);
+    IT_CHECK(rc == 0, "produce after blank lines: exit %d: %s", rc, slurp(err));
+    rc = strom(out, err, "tail tblank --from earliest --limit 1 --where 'device = dev-blank' "
+               "--columns device,ts --server %s", g_addr);
+    o = slurp(out);
+    IT_CHECK(rc == 0 && strstr(o, "dev-blank,2025-01-13 14:30:00.001\n"), "tail: %d %s", rc, o);
+    free(o);
 }
 
 static void test_jsonl_roundtrip(strom_client *c)

@@ -65,6 +65,25 @@ static void test_sizes_and_durations(void **state)
     }
 }
 
+/* From fuzz_options: numbers from 922337203685477581 on were refused as "not a size"
+ * (a check that left 9 of headroom for every digit), INT64_MAX itself included. */
+static void test_sizes_up_to_int64_max(void **state)
+{
+    (void)state;
+    int64_t v = 0;
+    CT_OK(cat_parse_size("x", "9223372036854775807", &v));
+    assert_true(v == INT64_MAX);
+    CT_OK(cat_parse_duration("x", "0009223372036854775807 ms", &v));
+    assert_true(v == INT64_MAX);
+    CT_OK(cat_parse_size("x", "8388607 tb", &v));   /* (2^23 - 1) * 2^40 */
+    assert_true(v == ((1LL << 23) - 1) << 40);
+    CT_ERR(cat_parse_size("x", "9223372036854775808", &v), STROM_EOPTION, "is too large");
+    CT_ERR(cat_parse_size("x", "8388608 tb", &v), STROM_EOPTION, "is too large");
+    cat_opts o;   /* an integer option: out of range, not "not an integer" */
+    CT_ERR(parse1("bucket.num", "99999999999999999999", &o), STROM_EOPTION, "out of range");
+    CT_ERR(parse1("bucket.num", "99999999999999999999x", &o), STROM_EOPTION, "not an integer");
+}
+
 static void test_each_option_accepts(void **state)
 {
     (void)state;
@@ -213,6 +232,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_sizes_and_durations),
+        cmocka_unit_test(test_sizes_up_to_int64_max),
         cmocka_unit_test(test_each_option_accepts),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_help_lists_all),

@@ -238,6 +238,11 @@ static void test_bad_files(void **state)
     snprintf(buf, sizeof buf, "%sRedirect other.dss\n", c);
     dss_bad(buf, "f.dss:2: Redirect is not allowed");
     dss_bad("New Line.L1 a b\n", "f.dss: no New Circuit");
+    /* fuzz_grid_load: windings= was converted to int unchecked (UB for 1e112) */
+    snprintf(buf, sizeof buf, "%sNew Transformer.T1 windings=1e112 buses=[a b]\n", c);
+    dss_bad(buf, "f.dss:2: windings=1e112 out of range 1..3");
+    snprintf(buf, sizeof buf, "%sNew Transformer.T1 windings=4 buses=[a b]\n", c);
+    dss_bad(buf, "f.dss:2: windings=4 out of range 1..3");
     mp_bad("mpc.bus = [1 3 0 0;\n2 1 x 0];\nmpc.branch=[1 2 0 0 0 0 0 0 0 0 1];", "f.m:2: PD 'x' is not a number");
     mp_bad("mpc.bus = [1 3 0 0;\n2 1 -100 0];\nmpc.branch=[1 2 0 0 0 0 0 0 0 0 1];",
            "f.m:2: bus 2: negative PD (generation) is not modelled");
