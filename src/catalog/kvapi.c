@@ -497,7 +497,7 @@ static strom_err group_locked(strom_table *t, const strom_value *keys, int nkey,
             err = strom_buf_append(kb, k->data, k->len);
         }
     }
-    for (int stage = 0; err == STROM_OK && stage < 2; stage++)
+    for (int stage = 0; err == STROM_OK && n > 1 && stage < 2; stage++)   /* one key: no gain */
         for (size_t i = 0; i < n; i++)
             kv_lookup_prefetch(g[i].kv, g[i].h, stage);
     for (size_t i = 0; err == STROM_OK && i < n; i++) {
