@@ -23,6 +23,8 @@
  *    key count and value size, and redis-benchmark GET with 50 connections, unpipelined
  *    (redis_get_qps, and its request p99 redis_get_p99_ms) and with -P 16
  *    (redis_get_p16_qps); ratios lookup_vs_redis and batch16_vs_redis_p16.
+ * Before the lookups of a whole run the data directory is written back (syncfs), so the
+ * kernel's writeback of the earlier parts does not run during them.
  * The clients run on the same machine (and cores) as the servers, Redis's too.
  * The table is printed first, the JSON object (--json) last. Floors are printed next to
  * the figures; the exit code is 0 unless something failed to run.
