@@ -155,19 +155,19 @@ static chunk *map_chunk(void)
     return (chunk *)a;
 }
 
-/* Puts a mapped chunk in the pool (g_mu held); 0 if the pool is full. */
-static int pool_put(chunk *ch)
-{
-    if (g_npool >= POOL_MAX)
-        return 0;
-    g_pool[g_npool++] = ch;
-    return 1;
-}
-
 static void unmap_chunk(chunk *ch)
 {
     munmap(ch, KV_MEM_CHUNK);
     __atomic_fetch_sub(&g_mapped, KV_MEM_CHUNK, __ATOMIC_RELAXED);
+}
+
+/* Puts an empty mapped chunk in the pool, or unmaps it if the pool is full (g_mu held). */
+static void pool_put(chunk *ch)
+{
+    if (g_npool < POOL_MAX)
+        g_pool[g_npool++] = ch;
+    else
+        unmap_chunk(ch);
 }
 
 /* The filler: maps chunks ahead of need, so a writer taking a chunk (under its cache
@@ -191,8 +191,7 @@ static void *filler_main(void *arg)
             pthread_cond_wait(&g_cv, &g_mu);
             continue;
         }
-        if (!pool_put(ch))
-            unmap_chunk(ch);
+        pool_put(ch);
     }
     return NULL;
 }
@@ -227,9 +226,12 @@ static void fork_child(void)
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void mem_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
-/* A chunk for class c from the pool, on c's list (g_mu held); NULL if the pool is empty. */
-static chunk *new_chunk(int c)
+/* A chunk of class c with room: the first on c's list, else one from the pool put on it
+ * (g_mu held); NULL if there is none. */
+static chunk *class_chunk(int c)
 {
+    if (g_partial[c])
+        return g_partial[c];
     if (g_npool == 0)
         return NULL;
     chunk *ch = g_pool[--g_npool];
@@ -244,8 +246,7 @@ static chunk *new_chunk(int c)
 static void release_chunk(chunk *ch)
 {
     list_del(ch);
-    if (!pool_put(ch))
-        unmap_chunk(ch);
+    pool_put(ch);
 }
 
 static void *take(chunk *ch, size_t sz)
@@ -281,7 +282,7 @@ void *kv_mem_alloc(size_t n)
     int c = class_of(n ? n : 1);
     pthread_once(&g_once, mem_init);
     pthread_mutex_lock(&g_mu);
-    chunk *ch = g_partial[c] ? g_partial[c] : new_chunk(c);
+    chunk *ch = class_chunk(c);
     while (!ch) {   /* the pool is empty: map one here, outside the lock */
         want_chunks();
         pthread_mutex_unlock(&g_mu);
@@ -289,9 +290,8 @@ void *kv_mem_alloc(size_t n)
         pthread_mutex_lock(&g_mu);
         if (!m)
             break;
-        if (!pool_put(m))
-            unmap_chunk(m);
-        ch = g_partial[c] ? g_partial[c] : new_chunk(c);
+        pool_put(m);
+        ch = class_chunk(c);
     }
     void *p = ch ? take(ch, class_size(c)) : NULL;
     pthread_mutex_unlock(&g_mu);
